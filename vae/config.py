@@ -1,0 +1,133 @@
+"""Configuration dataclasses. The JSON inside a checkpoint is these, as dicts.
+
+`ModelConfig` is everything needed to rebuild a model's tensors; `TrainConfig` is the recipe
+that trained it. Both validate themselves on construction so a bad checkpoint or a bad command
+line fails with a message that names the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ARCHITECTURES = ("mlp", "conv")
+LIKELIHOODS = ("bernoulli", "gaussian")
+CONV_IMAGE_SIZES = (28, 32, 64)
+LATENT_DIM_RANGE = (2, 128)
+BINARIZE_MODES = ("none", "static", "dynamic")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type, or out of range."""
+
+
+def _from_dict(cls, data: dict[str, Any], what: str):
+    """Build dataclass `cls` from `data`, refusing unknown keys with a clear message."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must be a JSON object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{what}: unknown field(s) {unknown}; expected some of {sorted(names)}")
+    try:
+        return cls(**data)
+    except TypeError as e:  # missing required field
+        raise ConfigError(f"{what}: {e}") from None
+
+
+@dataclass
+class ModelConfig:
+    """Shape of a VAE. Images are (channels, image_size, image_size) with values in [0, 1]."""
+
+    arch: str = "mlp"                 # "mlp" (fully connected) or "conv" (28, 32 or 64 pixels square)
+    channels: int = 1                 # 1 (grey) or 3 (RGB)
+    image_size: int = 28              # height = width in pixels; mlp takes any size, conv 28/32/64
+    latent_dim: int = 20              # dimensions of z, 2..128
+    hidden: tuple[int, ...] = (400,)  # mlp: hidden widths of the encoder (decoder mirrors them);
+                                      # conv: width of the fully connected layer after the convs
+    conv_channels: tuple[int, ...] = (32, 64)  # conv: channels per stride-2 stage (len set by image size)
+    likelihood: str = "bernoulli"     # p(x|z): "bernoulli" (logits) or "gaussian" (mean in [0,1])
+    gaussian_sigma: float | None = 0.1  # gaussian: fixed std of p(x|z); None = learned scalar
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
+        lo, hi = LATENT_DIM_RANGE
+        if not isinstance(self.latent_dim, int) or not lo <= self.latent_dim <= hi:
+            raise ConfigError(f"latent_dim must be an integer from {lo} to {hi}, got {self.latent_dim!r}")
+        if not isinstance(self.image_size, int) or not 4 <= self.image_size <= 256:
+            raise ConfigError(f"image_size must be an integer from 4 to 256, got {self.image_size!r}")
+        if self.arch == "conv" and self.image_size not in CONV_IMAGE_SIZES:
+            raise ConfigError(
+                f"the conv architecture takes {'x'.join(map(str, CONV_IMAGE_SIZES))}-pixel square images "
+                f"({', '.join(f'{s}x{s}' for s in CONV_IMAGE_SIZES)}), got {self.image_size}x{self.image_size}; "
+                "use --arch mlp for other sizes")
+        if self.arch == "mlp" and not self.hidden:
+            raise ConfigError("mlp needs at least one hidden layer, e.g. hidden=(400,)")
+        if any(h < 1 or h > 8192 for h in self.hidden):
+            raise ConfigError(f"hidden widths must be 1..8192, got {self.hidden}")
+        if self.arch == "conv" and (not self.conv_channels or any(c < 1 or c > 1024 for c in self.conv_channels)):
+            raise ConfigError(f"conv_channels must be 1..1024 each, got {self.conv_channels}")
+        if self.gaussian_sigma is not None and not (isinstance(self.gaussian_sigma, (int, float))
+                                                     and self.gaussian_sigma > 0):
+            raise ConfigError(f"gaussian_sigma must be positive or null (learned), got {self.gaussian_sigma!r}")
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W)."""
+        return (self.channels, self.image_size, self.image_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        d["conv_channels"] = list(self.conv_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        return _from_dict(cls, data, "model config")
+
+
+@dataclass
+class TrainConfig:
+    """A training recipe. Defaults are the classic Kingma & Welling MNIST setup."""
+
+    dataset: str = "digits"       # dataset name (see vae.data.DATASET_NAMES) or "folder:<path>"
+    data_dir: str | None = None   # local folder of IDX files / images; None = bundled or cache
+    epochs: int = 10              # passes over the training split
+    batch_size: int = 128         # images per optimisation step
+    lr: float = 1e-3              # Adam learning rate
+    beta: float = 1.0             # weight of the KL term (beta-VAE); 1 is the true ELBO
+    warmup: int = 0               # epochs over which the KL weight rises linearly from 0 to beta
+    binarize: str = "none"        # "none" (continuous targets), "static" or "dynamic" Bernoulli draws
+    seed: int = 0                 # seeds the model's init, batch order and binarisation
+    device: str = "auto"          # "auto" (cuda, then mps, then cpu), or a torch device string
+    extra: dict[str, Any] = field(default_factory=dict)  # dataset kwargs (image_size, n_train, ...)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ConfigError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 10):
+            raise ConfigError(f"lr must be in (0, 10), got {self.lr!r}")
+        if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
+            raise ConfigError(f"beta must be >= 0, got {self.beta!r}")
+        if not isinstance(self.warmup, int) or self.warmup < 0:
+            raise ConfigError(f"warmup must be a non-negative number of epochs, got {self.warmup!r}")
+        if self.binarize not in BINARIZE_MODES:
+            raise ConfigError(f"binarize must be one of {BINARIZE_MODES}, got {self.binarize!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        return _from_dict(cls, data, "train config")

@@ -1,0 +1,221 @@
+"""The variational autoencoder: encoder q(z|x), decoder p(x|z), prior N(0, I), ELBO terms.
+
+Conventions used throughout the project:
+    x      images, float (B, C, H, W) in [0, 1]
+    z      latent points, float (B, D)
+    mu, logvar   parameters of q(z|x) = N(mu, diag exp(logvar)), each (B, D)
+All log-densities are in nats per image, summed over pixels (never averaged over pixels).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import ConfigError, ModelConfig
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def gaussian_kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Analytic KL(N(mu, diag exp(logvar)) || N(0, I)) per row, in nats: (B, D) -> (B,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+
+
+def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) summed over the last dimension: (..., D) -> (...), nats."""
+    return -0.5 * (z.pow(2) + LOG_2PI).sum(dim=-1)
+
+
+def log_diag_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag exp(logvar)) summed over the last dimension: (..., D) -> (...), nats."""
+    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(dim=-1)
+
+
+@dataclass
+class VAEOutput:
+    """What one forward pass returns. Per-image quantities are (B,) in nats."""
+
+    loss: torch.Tensor     # scalar: mean over the batch of -(recon - beta * kl), what the optimiser minimises
+    elbo: torch.Tensor     # (B,) recon - kl (always with beta = 1: the true bound on log p(x))
+    recon: torch.Tensor    # (B,) single-sample estimate of E_q[log p(x|z)]
+    kl: torch.Tensor       # (B,) analytic KL(q(z|x) || p(z))
+    z: torch.Tensor        # (B, D) the reparameterised sample used
+    mu: torch.Tensor       # (B, D)
+    logvar: torch.Tensor   # (B, D)
+    x_logits: torch.Tensor  # (B, C, H, W) decoder output before the mean link (sigmoid)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers of the given widths with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """(B, C, H, W) -> (B, 2D): flatten, hidden layers with ReLU, then [mu, logvar]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        n_pixels = cfg.channels * cfg.image_size * cfg.image_size
+        self.net = _mlp([n_pixels, *cfg.hidden, 2 * cfg.latent_dim])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x.flatten(1))
+
+
+class MLPDecoder(nn.Module):
+    """(B, D) -> (B, C, H, W) logits: hidden layers (the encoder's, reversed) with ReLU."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.image_shape = cfg.image_shape
+        n_pixels = cfg.channels * cfg.image_size * cfg.image_size
+        self.net = _mlp([cfg.latent_dim, *reversed(cfg.hidden), n_pixels])
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *self.image_shape)
+
+
+class ConvEncoder(nn.Module):
+    """(B, C, S, S) -> (B, 2D): stride-2 4x4 convs halve S per stage, then fully connected layers."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        chans = [cfg.channels, *cfg.conv_channels]
+        convs: list[nn.Module] = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            convs += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.ReLU()]
+        self.convs = nn.Sequential(*convs)
+        side = cfg.image_size // 2 ** len(cfg.conv_channels)
+        self.fc = _mlp([chans[-1] * side * side, *cfg.hidden, 2 * cfg.latent_dim])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.convs(x).flatten(1))  # convs end in a ReLU
+
+
+class ConvDecoder(nn.Module):
+    """(B, D) -> (B, C, S, S) logits: fully connected up to a (C_last, S/2^n, S/2^n) map,
+    then stride-2 4x4 transposed convs doubling the side per stage."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.side = cfg.image_size // 2 ** len(cfg.conv_channels)
+        self.top_channels = cfg.conv_channels[-1]
+        self.fc = _mlp([cfg.latent_dim, *reversed(cfg.hidden), self.top_channels * self.side * self.side])
+        chans = [*reversed(cfg.conv_channels), cfg.channels]
+        deconvs: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
+            deconvs.append(nn.ConvTranspose2d(a, b, 4, stride=2, padding=1))
+            if i < len(chans) - 2:
+                deconvs.append(nn.ReLU())
+        self.deconvs = nn.Sequential(*deconvs)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.fc(z)).view(-1, self.top_channels, self.side, self.side)
+        return self.deconvs(h)
+
+
+class VAE(nn.Module):
+    """A VAE with a N(0, I) prior. The constructor's argument is the config; `model.config` keeps it."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.arch == "conv" and config.image_size % 2 ** len(config.conv_channels):
+            raise ConfigError(f"image_size {config.image_size} is not divisible by 2^{len(config.conv_channels)} "
+                              f"(one halving per conv stage {config.conv_channels})")
+        self.config = config
+        if config.arch == "mlp":
+            self.encoder, self.decoder = MLPEncoder(config), MLPDecoder(config)
+        else:
+            self.encoder, self.decoder = ConvEncoder(config), ConvDecoder(config)
+        if config.likelihood == "gaussian" and config.gaussian_sigma is None:
+            self.log_sigma = nn.Parameter(torch.zeros(()))  # learned scalar log std of p(x|z)
+        else:
+            self.log_sigma = None
+
+    # ---- q(z|x) ------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, C, H, W) in [0, 1] -> (mu, logvar), each (B, D)."""
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.config.image_shape:
+            raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.config.image_shape))}), "
+                             f"got {tuple(x.shape)}")
+        h = self.encoder(x)
+        mu, logvar = h.chunk(2, dim=-1)
+        return mu, logvar.clamp(-30.0, 20.0)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """z = mu + sigma * eps, eps ~ N(0, I); differentiable in mu and logvar. (B, D) -> (B, D)."""
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    # ---- p(x|z) ------------------------------------------------------------------------------
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D) -> decoder output before the sigmoid link, (B, C, H, W)."""
+        if z.dim() != 2 or z.shape[1] != self.config.latent_dim:
+            raise ValueError(f"expected latent points of shape (B, {self.config.latent_dim}), got {tuple(z.shape)}")
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D) -> mean image E[x|z], (B, C, H, W) in [0, 1]."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def sigma(self) -> torch.Tensor:
+        """Std of the Gaussian likelihood (scalar tensor); only meaningful for likelihood="gaussian"."""
+        if self.log_sigma is not None:
+            return self.log_sigma.exp()
+        return torch.tensor(float(self.config.gaussian_sigma or 1.0))
+
+    def log_px_given_logits(self, x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) given the decoder output for z; x, logits (..., C, H, W) -> (...), nats."""
+        if self.config.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").flatten(-3).sum(-1)
+        mean = torch.sigmoid(logits)
+        log_sigma = self.log_sigma if self.log_sigma is not None else torch.tensor(
+            math.log(self.config.gaussian_sigma), device=x.device, dtype=x.dtype)
+        sq = ((x - mean) * torch.exp(-log_sigma)).pow(2)
+        return (-0.5 * sq - log_sigma - 0.5 * LOG_2PI).flatten(-3).sum(-1)
+
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) for x (B, C, H, W), z (B, D) -> (B,), nats summed over pixels."""
+        return self.log_px_given_logits(x, self.decode_logits(z))
+
+    # ---- the ELBO ----------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> VAEOutput:
+        """One-sample ELBO of x (B, C, H, W) in [0, 1].
+
+        `target` is what p(x|z) scores (defaults to x); `beta` weights the KL in `loss` only.
+        """
+        target = x if target is None else target
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, generator)
+        logits = self.decode_logits(z)
+        recon = self.log_px_given_logits(target, logits)
+        kl = gaussian_kl_to_standard_normal(mu, logvar)
+        loss = -(recon - beta * kl).mean()
+        return VAEOutput(loss=loss, elbo=recon - kl, recon=recon, kl=kl, z=z, mu=mu, logvar=logvar, x_logits=logits)
+
+    @torch.inference_mode()
+    def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n mean images decoded from z ~ N(0, temperature^2 I): (n, C, H, W) in [0, 1]."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=device) * temperature
+        return self.decode(z)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
