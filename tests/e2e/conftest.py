@@ -1,0 +1,149 @@
+"""Fixtures for end-to-end tests: a real `streamlit run` server and Debian's Chromium via Playwright.
+
+Modelled on Streamlit's own e2e_playwright fixtures: the server starts headless on a free port,
+tests wait for the app to be connected and idle (`wait_for_app_run`) instead of sleeping.
+
+    app_server          session-scoped base URL of `streamlit run app.py`
+    streamlit_app       factory: streamlit_app("tests/e2e/apps/x.py") -> base URL (one server per script)
+    browser             session-scoped Chromium (CHROMIUM env var, else /usr/bin/chromium)
+    page                a fresh page per test; `page.console_errors` lists console errors and page errors
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SERVER_START_TIMEOUT_S = 60
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StreamlitServer:
+    """`streamlit run SCRIPT` headless on a free loopback port, stopped with `close()`."""
+
+    def __init__(self, script: str | Path, extra_env: dict[str, str] | None = None):
+        self.script = str(script)
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", self.script,
+             "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+             "--server.runOnSave", "false"],
+            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError(f"streamlit did not become healthy in {SERVER_START_TIMEOUT_S}s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-5000:]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, 15)
+                self.proc.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.proc.pid, 9)
+        self.log.close()
+
+
+def _require_chromium() -> None:
+    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs Debian's chromium")
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def streamlit_app():
+    """Factory: streamlit_app(script) -> base URL; each script gets one server for the session."""
+    servers: dict[str, StreamlitServer] = {}
+
+    def start(script: str | Path = "app.py", **env: str) -> str:
+        key = f"{script}|{sorted(env.items())}"
+        if key not in servers:
+            servers[key] = StreamlitServer(script, env)
+        return servers[key].url
+
+    start.servers = servers
+    yield start
+    for server in servers.values():
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(streamlit_app) -> str:
+    """Base URL of `streamlit run app.py`."""
+    return streamlit_app("app.py")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    errors: list[str] = []
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    pg.console_errors = errors
+    yield pg
+    shots = REPO / "tests" / "e2e" / "screenshots"
+    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+        shots.mkdir(parents=True, exist_ok=True)
+        try:
+            pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+        except Exception:  # the page may be gone; the failure itself is what matters
+            pass
+    context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
