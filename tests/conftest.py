@@ -1,9 +1,11 @@
-"""Shared test setup: markers that skip by hardware, and the path of the real MNIST files."""
+"""Shared test setup: markers that skip by hardware, the path of the real MNIST files, fake IDX files."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,3 +28,27 @@ def mnist_dir() -> Path:
     if not MNIST_DIR.is_dir():
         pytest.skip(f"MNIST folder {MNIST_DIR} is absent")
     return MNIST_DIR
+
+
+IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+@pytest.fixture
+def fake_mnist(tmp_path) -> tuple[Path, dict[str, str], dict[str, np.ndarray]]:
+    """A folder with 4 small gzipped MNIST-like IDX files (50 train / 20 test 28x28 images, labels 0..9).
+
+    Returns (folder, file name -> md5, file name -> array written).
+    """
+    from vae.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "fake-mnist"
+    folder.mkdir()
+    arrays = {
+        IDX_FILES[0]: rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+        IDX_FILES[1]: np.arange(50, dtype=np.uint8) % 10,
+        IDX_FILES[2]: rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        IDX_FILES[3]: np.arange(20, dtype=np.uint8) % 10,
+    }
+    md5 = {name: hashlib.md5(write_idx(a, folder / name).read_bytes()).hexdigest() for name, a in arrays.items()}
+    return folder, md5, arrays
