@@ -1,0 +1,286 @@
+"""Latent control: sliders and a 2-d pad over z whose decoded image follows the drag.
+
+A custom `st.components.v2` component (HTML/CSS/JS beside this file). `st.slider` only reports
+on release; this component redraws the decoded image every animation frame while the hand moves:
+
+- MLP decoders decode in the browser, in JavaScript, from weights exported by
+  `vae.browser_decoder.export_mlp_decoder` and sent once per model and browser session (keyed by
+  their hash; the browser asks again if its cache misses). No server round trip during a drag.
+- Other decoders (conv) decode on the server: during a drag the browser sends z as a trigger, at
+  most one request in flight, and the server decodes inside an `st.fragment` and sends back the
+  image (uint8, base64) in the component's data.
+
+When a drag or a keyboard edit ends, the new z is the app's state: `latent_control` returns it in
+that run, and `on_change(z)` is called first (before the script body), so every panel sees it.
+
+    z = latent_control(model, st.session_state.z, key="decode_z", kl_per_dim=kl,
+                       on_change=lambda z: st.session_state.update(z=z))
+"""
+
+from __future__ import annotations
+
+import base64
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae.browser_decoder import BrowserDecoderError, can_decode_in_browser, export_mlp_decoder
+
+__all__ = ["latent_control", "decode_mode", "server_decode_bytes"]
+
+_HERE = Path(__file__).resolve().parent
+_COMPONENT_NAME = "vae_latent_control"
+_component = st.components.v2.component(
+    _COMPONENT_NAME,
+    html=(_HERE / "latent_control.html").read_text(encoding="utf-8"),
+    css=(_HERE / "latent_control.css").read_text(encoding="utf-8"),
+    js=(_HERE / "latent_control.js").read_text(encoding="utf-8"),
+)
+
+# export_mlp_decoder costs a few ms for 20-400-784; re-export only when the weights change
+# (a parameter's `_version` counts its in-place updates, e.g. optimiser steps).
+_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
+
+
+def _weights_signature(model: torch.nn.Module) -> tuple:
+    return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in model.decoder.parameters())
+
+
+def _cached_export(model: torch.nn.Module) -> dict[str, Any]:
+    sig = _weights_signature(model)
+    hit = _EXPORTS.get(model)
+    if hit is None or hit[0] != sig:
+        hit = (sig, export_mlp_decoder(model))
+        _EXPORTS[model] = hit
+    return hit[1]
+
+
+def decode_mode(model: torch.nn.Module) -> str:
+    """"browser" when the decoder is a plain MLP (decodes in JavaScript), else "server"."""
+    return "browser" if can_decode_in_browser(model) else "server"
+
+
+@torch.inference_mode()
+def server_decode_bytes(model: torch.nn.Module, z: np.ndarray) -> bytes:
+    """model.decode of one point z (D,) as uint8 bytes in (C, H, W) order, rounded to the nearest level."""
+    zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device).reshape(1, -1)
+    x = model.decode(zt)[0]  # (C, H, W) in [0, 1]
+    return (x * 255.0).round().clamp(0, 255).to(torch.uint8).cpu().numpy().tobytes()
+
+
+def _as_z(values: Any, latent_dim: int, what: str) -> np.ndarray:
+    try:
+        z = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{what}: expected {latent_dim} numbers, got {values!r:.80}") from e
+    if z.shape != (latent_dim,):
+        raise ValueError(f"{what}: expected a latent point of {latent_dim} values, got shape {z.shape}")
+    if not np.all(np.isfinite(z)):
+        raise ValueError(f"{what}: latent point has non-finite values")
+    return z.astype(np.float32)
+
+
+def _private(key: str) -> dict[str, Any]:
+    name = f"_latent_control::{key}"
+    if name not in st.session_state:
+        st.session_state[name] = {"sent_hash": None, "committed": None, "returned": True, "echo_seq": 0,
+                                  "reply": None, "display": None}
+    return st.session_state[name]
+
+
+def _in_fragment_rerun() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def _labels(latent_dim: int, labels: Sequence[str] | None, kl_per_dim: Sequence[float] | None) -> list[str]:
+    if labels is not None:
+        if len(labels) != latent_dim:
+            raise ValueError(f"labels: expected {latent_dim} labels (one per latent dimension), got {len(labels)}")
+        return [str(s) for s in labels]
+    if kl_per_dim is None:
+        return [f"z{d + 1}" for d in range(latent_dim)]
+    return [f"z{d + 1} \u00b7 KL {float(k):.2f} nats" for d, k in enumerate(kl_per_dim)]
+
+
+def latent_control(
+    model: torch.nn.Module,
+    z: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    *,
+    key: str,
+    dims: Sequence[int] | None = None,
+    labels: Sequence[str] | None = None,
+    kl_per_dim: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    inactive: Sequence[bool] | np.ndarray | None = None,
+    pad_dims: tuple[int, int] | None | str = "auto",
+    value_range: float = 3.0,
+    step: float = 0.01,
+    key_step: float = 0.1,
+    image_px: int = 196,
+    pad_px: int = 196,
+    decode_in: str = "auto",
+    on_change: Callable[[np.ndarray], None] | None = None,
+    rerun_app: bool = True,
+) -> np.ndarray:
+    """Draw the latent control for `model` at point `z`; return the current z, float32 (D,).
+
+    model        a `vae.VAE`; MLP decoders decode in the browser, others on the server
+    z            the point to show (D,), e.g. the app's state; None keeps the component's own
+                 state (zeros at first). Python may move it any run (a map click, a sample).
+    key          widget key, unique on the page (also names the instance in the JS test hook)
+    dims         which dimensions get a slider, in display order (default: all, by KL, largest first
+                 when kl_per_dim is given)
+    labels       one label per dimension (default "z3 · KL 2.14 nats" from kl_per_dim, else "z3";
+                 numbered from 1, like the app's pages)
+    kl_per_dim   (D,) average KL per dimension in nats, shown in the labels and used for the order
+    inactive     (D,) bool, dimensions greyed out and tagged "inactive" (e.g. not active units)
+    pad_dims     (i, j) for the 2-d pad (horizontal, vertical); "auto" = the first two of `dims`;
+                 None hides it
+    value_range  sliders and pad span [-value_range, value_range]; step: their resolution;
+                 key_step: one arrow-key press (Shift: 10x)
+    decode_in    "auto", "browser" (MLP only) or "server"
+    on_change    called with the new z (float32 (D,)) when the user ends a drag or a keyboard edit,
+                 before the script body runs; use it to write the app's state
+    rerun_app    a commit that arrives in a fragment rerun (yours, or the server-mode fragment)
+                 reruns the whole app so panels outside the fragment see it; False: in browser
+                 mode only the enclosing fragment reruns (when every panel using z is inside it)
+
+    Returns the z the user just committed in this run, otherwise the z shown (`z`, or the
+    component's own state when z is None). Store it: the component shows what it is given.
+    """
+    latent_dim = int(model.config.latent_dim)
+    priv = _private(key)
+    if priv["committed"] is not None and priv["committed"].shape != (latent_dim,):
+        priv.update(committed=None, returned=True, display=None)  # another model, another latent size
+    if decode_in == "auto":
+        decode_in = decode_mode(model)
+    if decode_in not in ("browser", "server"):
+        raise ValueError(f"decode_in must be 'auto', 'browser' or 'server', got {decode_in!r}")
+    if decode_in == "browser" and not can_decode_in_browser(model):
+        try:
+            export_mlp_decoder(model)
+        except BrowserDecoderError as e:
+            raise ValueError(f"decode_in='browser': {e}") from None
+
+    kl = None if kl_per_dim is None else np.asarray(
+        kl_per_dim.detach().cpu() if isinstance(kl_per_dim, torch.Tensor) else kl_per_dim, dtype=np.float64)
+    if kl is not None and kl.shape != (latent_dim,):
+        raise ValueError(f"kl_per_dim: expected {latent_dim} values (one per latent dimension), got shape {kl.shape}")
+    if dims is None:
+        dims = list(np.argsort(-kl, kind="stable")) if kl is not None else list(range(latent_dim))
+    dims = [int(d) for d in dims]
+    bad = [d for d in dims if not 0 <= d < latent_dim]
+    if bad or len(set(dims)) != len(dims) or not dims:
+        raise ValueError(f"dims: expected distinct dimensions in 0..{latent_dim - 1}, got {dims}")
+    inactive_list = [False] * latent_dim if inactive is None else [bool(v) for v in np.asarray(inactive).reshape(-1)]
+    if len(inactive_list) != latent_dim:
+        raise ValueError(f"inactive: expected {latent_dim} flags, got {len(inactive_list)}")
+    if isinstance(pad_dims, str):
+        if pad_dims != "auto":
+            raise ValueError(f"pad_dims must be (i, j), 'auto' or None, got {pad_dims!r}")
+        pad = dims[:2] if len(dims) >= 2 else None
+    elif pad_dims is None:
+        pad = None
+    else:
+        pad = [int(d) for d in pad_dims]
+        if len(pad) != 2 or pad[0] == pad[1] or not all(0 <= d < latent_dim for d in pad):
+            raise ValueError(f"pad_dims: expected two different dimensions in 0..{latent_dim - 1}, got {pad_dims}")
+    if not (value_range > 0 and 0 < step <= value_range and 0 < key_step <= value_range):
+        raise ValueError(f"need value_range > 0 and 0 < step, key_step <= value_range; got "
+                         f"{value_range}, {step}, {key_step}")
+
+    if z is not None:
+        if isinstance(z, torch.Tensor):
+            z = z.detach().cpu().numpy()
+        shown = _as_z(z, latent_dim, "z")
+    elif priv["committed"] is not None:
+        shown = priv["committed"]
+    else:
+        shown = np.zeros(latent_dim, dtype=np.float32)
+    if priv["committed"] is not None and not priv["returned"]:
+        shown = priv["committed"]  # committed this run: it wins over the (older) z passed in
+
+    opts = dict(dims=dims, labels=_labels(latent_dim, labels, kl), inactive=inactive_list, pad=pad,
+                value_range=float(value_range), step=float(step), key_step=float(key_step),
+                image_px=int(image_px), pad_px=int(pad_px), on_change=on_change, rerun_app=bool(rerun_app))
+    if decode_in == "server":
+        _server_fragment(model, shown, key, opts)
+    else:
+        _mount(model, shown, key, "browser", opts)
+
+    if priv["committed"] is not None and not priv["returned"]:
+        priv["returned"] = True
+        return priv["committed"].copy()
+    return shown.copy()
+
+
+@st.fragment
+def _server_fragment(model: torch.nn.Module, shown: np.ndarray, key: str, opts: dict[str, Any]) -> None:
+    """The component inside a fragment: drag requests rerun only this, not the page."""
+    _mount(model, shown, key, "server", opts)
+
+
+def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts: dict[str, Any]) -> None:
+    latent_dim = int(model.config.latent_dim)
+    priv = _private(key)
+    on_change = opts["on_change"]
+
+    def on_z() -> None:
+        payload = (st.session_state.get(key) or {}).get("z")
+        if not isinstance(payload, dict):
+            return
+        z = _as_z(payload.get("values"), latent_dim, f"latent control {key!r}: z from the browser")
+        priv.update(committed=z, returned=False, echo_seq=int(payload.get("seq") or 0))
+        if on_change is not None:
+            on_change(z.copy())
+
+    def on_drag() -> None:
+        payload = (st.session_state.get(key) or {}).get("drag")
+        if not isinstance(payload, dict):
+            return
+        z = _as_z(payload.get("z"), latent_dim, f"latent control {key!r}: z from the browser")
+        priv["reply"] = {"seq": int(payload.get("seq") or 0), "z": z,
+                         "image": base64.b64encode(server_decode_bytes(model, z)).decode("ascii")}
+
+    def on_need_weights() -> None:
+        priv["sent_hash"] = None
+
+    data: dict[str, Any] = {
+        "key": key, "mode": mode, "latent_dim": latent_dim, "image_shape": list(model.config.image_shape),
+        "z": [round(float(v), 6) for v in shown], "echo_seq": priv["echo_seq"],
+        "dims": opts["dims"], "labels": opts["labels"], "inactive": opts["inactive"], "pad_dims": opts["pad"],
+        "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
+        "image_px": opts["image_px"], "pad_px": opts["pad_px"],
+    }
+    if mode == "browser":
+        exported = _cached_export(model)
+        data["weights_hash"] = exported["hash"]
+        if priv["sent_hash"] != exported["hash"]:
+            data["weights"] = exported
+    else:
+        reply, priv["reply"] = priv["reply"], None
+        if reply is not None:
+            data.update(image=reply["image"], image_seq=reply["seq"], image_z=[float(v) for v in reply["z"]])
+        else:
+            display = priv["display"]
+            if display is None or not np.array_equal(display[0], shown) or display[2] is not model:
+                display = (shown.copy(), base64.b64encode(server_decode_bytes(model, shown)).decode("ascii"), model)
+                priv["display"] = display
+            data.update(image=display[1], image_seq=None, image_z=[float(v) for v in shown])
+
+    _component(key=key, data=data, on_z_change=on_z, on_drag_change=on_drag,
+               on_need_weights_change=on_need_weights)
+    if mode == "browser":
+        priv["sent_hash"] = data["weights_hash"]
+
+    # A commit inside a fragment rerun (always so in server mode) must reach the rest of the app.
+    if priv["committed"] is not None and not priv["returned"] and _in_fragment_rerun():
+        if mode == "server" or opts["rerun_app"]:
+            st.rerun(scope="app")

@@ -1,0 +1,573 @@
+// Latent control: sliders + a 2-d pad over z, with an image that follows the drag.
+//
+// Streamlit calls the default export on every render whose `data` changed; the DOM (from the
+// component's HTML) persists between calls, so all per-instance state lives on the root element
+// (`root.__lc`) and every call re-binds its listeners (removing the previous call's first).
+//
+// data (from vae/ui/latent_control/__init__.py):
+//   key, mode ("browser" | "server"), latent_dim, image_shape [C,H,W], z (list), echo_seq,
+//   dims (display order), labels, inactive (bool per dim), pad_dims [i,j] | null,
+//   range R (sliders span [-R, R]), step, key_step, image_px, pad_px,
+//   weights_hash, weights (export of vae.browser_decoder, only when the browser lacks it),
+//   image (base64 uint8 C*H*W), image_seq (request seq or null), image_z (list).
+// To Python: state "z" = {values, seq} when a drag/keyboard edit ends; trigger "drag" =
+//   {z, seq} during a drag (server mode); trigger "need_weights" = hash when the cache misses.
+
+const WEIGHTS = (window.__latentControlWeights = window.__latentControlWeights || new Map());
+const HOOK = (window.__latentControl = window.__latentControl || { instances: {}, stats: {} });
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const MAX_CACHED_MODELS = 4;
+const KEY_COMMIT_DELAY_MS = 250;
+const REQUEST_TIMEOUT_MS = 1500;
+const MAX_SAMPLES = 4000;
+
+// ---- weights and the decoder ----------------------------------------------------------------
+function base64ToFloat32(s) {
+  const bin = atob(s);
+  const n = bin.length;
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = bin.charCodeAt(i);
+  if (LITTLE_ENDIAN) return new Float32Array(bytes.buffer);
+  const view = new DataView(bytes.buffer);
+  const out = new Float32Array(n / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
+
+function loadNet(exported) {
+  const layers = exported.layers.map((l, i) => {
+    const w = base64ToFloat32(l.weight);
+    const b = base64ToFloat32(l.bias);
+    if (w.length !== l.in * l.out || b.length !== l.out) {
+      throw new Error(`latent control: layer ${i} has ${w.length} weights, expected ${l.out}x${l.in}`);
+    }
+    return { nIn: l.in, nOut: l.out, w, b, act: exported.activations[i], out: new Float32Array(l.out) };
+  });
+  return { hash: exported.hash, latentDim: exported.latent_dim, imageShape: exported.image_shape, layers };
+}
+
+// z (D,) -> Float32Array (C*H*W,) in [0, 1]: Linear, ReLU, ..., Linear, sigmoid (VAE.decode).
+// Weights are (out, in) row-major like torch's nn.Linear; sums run in float64, stored as float32.
+function decodeNet(net, z) {
+  let x = z;
+  for (const layer of net.layers) {
+    const { nIn, nOut, w, b, act, out } = layer;
+    for (let o = 0; o < nOut; o++) {
+      let s = b[o];
+      const row = o * nIn;
+      for (let i = 0; i < nIn; i++) s += w[row + i] * x[i];
+      if (act === "relu") out[o] = s > 0 ? s : 0;
+      else if (act === "sigmoid") out[o] = 1 / (1 + Math.exp(-s));
+      else out[o] = s;
+    }
+    x = out;
+  }
+  return x;
+}
+
+function cacheNet(exported) {
+  if (WEIGHTS.has(exported.hash)) return WEIGHTS.get(exported.hash);
+  const net = loadNet(exported);
+  WEIGHTS.set(exported.hash, net);
+  while (WEIGHTS.size > MAX_CACHED_MODELS) WEIGHTS.delete(WEIGHTS.keys().next().value);
+  return net;
+}
+
+// ---- drawing ----------------------------------------------------------------------------------
+function drawValues(st, values, isBytes) {
+  const [C, H, W] = st.imageShape;
+  const canvas = st.el.image;
+  if (canvas.width !== W || canvas.height !== H) {
+    canvas.width = W;
+    canvas.height = H;
+    st.imageData = null;
+  }
+  const ctx = canvas.getContext("2d");
+  if (!st.imageData) st.imageData = ctx.createImageData(W, H);
+  const px = st.imageData.data;
+  const hw = H * W;
+  const q = isBytes ? (v) => v : (v) => Math.round(v * 255);
+  for (let p = 0; p < hw; p++) {
+    const r = q(values[p]);
+    px[4 * p] = r;
+    px[4 * p + 1] = C === 3 ? q(values[hw + p]) : r;
+    px[4 * p + 2] = C === 3 ? q(values[2 * hw + p]) : r;
+    px[4 * p + 3] = 255;
+  }
+  ctx.putImageData(st.imageData, 0, 0);
+}
+
+function cssVar(st, name, fallback) {
+  const v = getComputedStyle(st.root).getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+function drawPad(st) {
+  const d = st.data;
+  const canvas = st.el.pad;
+  if (!d.pad_dims) return;
+  const size = d.pad_px;
+  const dpr = window.devicePixelRatio || 1;
+  if (canvas.width !== Math.round(size * dpr)) {
+    canvas.width = Math.round(size * dpr);
+    canvas.height = Math.round(size * dpr);
+    canvas.style.width = `${size}px`;
+    canvas.style.height = `${size}px`;
+  }
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const R = d.range;
+  const toPx = (v) => ((v + R) / (2 * R)) * size;
+  ctx.fillStyle = cssVar(st, "--st-secondary-background-color", "#f0f2f6");
+  ctx.fillRect(0, 0, size, size);
+  const text = cssVar(st, "--st-text-color", "#31333f");
+  ctx.strokeStyle = text;
+  for (let v = -Math.floor(R); v <= Math.floor(R); v++) {
+    ctx.globalAlpha = v === 0 ? 0.45 : 0.12;
+    ctx.beginPath();
+    ctx.moveTo(toPx(v) + 0.5, 0);
+    ctx.lineTo(toPx(v) + 0.5, size);
+    ctx.moveTo(0, size - toPx(v) + 0.5);
+    ctx.lineTo(size, size - toPx(v) + 0.5);
+    ctx.stroke();
+  }
+  ctx.globalAlpha = 1;
+  const [i, j] = d.pad_dims;
+  const clamp = (v) => Math.max(-R, Math.min(R, v));
+  const x = toPx(clamp(st.z[i]));
+  const y = size - toPx(clamp(st.z[j]));
+  ctx.fillStyle = cssVar(st, "--st-primary-color", "#ff4b4b");
+  ctx.beginPath();
+  ctx.arc(x, y, 6, 0, 2 * Math.PI);
+  ctx.fill();
+  ctx.strokeStyle = cssVar(st, "--st-background-color", "#ffffff");
+  ctx.lineWidth = 2;
+  ctx.stroke();
+  ctx.lineWidth = 1;
+}
+
+// ---- layout -------------------------------------------------------------------------------------
+function fmt(v) {
+  return (v >= 0 ? "+" : "\u2212") + Math.abs(v).toFixed(2);
+}
+
+function buildLayout(st) {
+  const d = st.data;
+  const signature = JSON.stringify([d.latent_dim, d.dims, d.labels, d.inactive, d.range, d.step, d.pad_dims,
+                                    d.image_px, d.pad_px, d.image_shape]);
+  if (signature === st.signature) return;
+  st.signature = signature;
+  const [, H, W] = d.image_shape;
+  st.imageShape = d.image_shape;
+  const scale = Math.max(1, Math.floor(d.image_px / Math.max(H, W)));
+  st.el.image.style.width = `${W * scale}px`;
+  st.el.figure.style.width = `${W * scale + 2}px`;
+  st.el.image.style.height = `${H * scale}px`;
+  st.el.image.width = W;
+  st.el.image.height = H;
+  st.imageData = null;
+
+  const box = st.el.sliders;
+  box.textContent = "";
+  st.inputs = new Array(d.latent_dim).fill(null);
+  st.outputs = new Array(d.latent_dim).fill(null);
+  for (const dim of d.dims) {
+    const row = document.createElement("div");
+    row.className = "lc-row" + (d.inactive[dim] ? " lc-inactive" : "");
+    if (d.pad_dims && d.pad_dims.includes(dim)) row.classList.add("lc-on-pad");
+    const id = `lc-z-${dim}`;
+    const label = document.createElement("label");
+    label.htmlFor = id;
+    const [name, ...rest] = String(d.labels[dim]).split(" \u00b7 ");
+    label.textContent = name;
+    if (rest.length) {
+      const kl = document.createElement("span");
+      kl.className = "lc-kl";
+      kl.textContent = " \u00b7 " + rest.join(" \u00b7 ");
+      label.appendChild(kl);
+    }
+    if (d.inactive[dim]) {
+      const tag = document.createElement("span");
+      tag.className = "lc-tag";
+      tag.textContent = "inactive";
+      label.append(" ", tag);
+    }
+    label.title = label.textContent;
+    const input = document.createElement("input");
+    input.type = "range";
+    input.id = id;
+    input.min = String(-d.range);
+    input.max = String(d.range);
+    input.step = String(d.step);
+    input.dataset.dim = String(dim);
+    const output = document.createElement("output");
+    output.htmlFor = id;
+    row.append(label, input, output);
+    box.appendChild(row);
+    st.inputs[dim] = input;
+    st.outputs[dim] = output;
+  }
+  const padbox = st.el.padbox;
+  padbox.hidden = !d.pad_dims;
+  if (d.pad_dims) {
+    const [i, j] = d.pad_dims;
+    const ni = String(d.labels[i]).split(" \u00b7 ")[0];
+    const nj = String(d.labels[j]).split(" \u00b7 ")[0];
+    st.el.pad.setAttribute("aria-label", `Pad over ${ni} (left-right) and ${nj} (down-up)`);
+    st.el.padCaption.textContent = `${ni} \u2192 \u00b7 ${nj} \u2191`;
+  }
+  syncControls(st);
+}
+
+function syncControls(st, onlyDims) {
+  const d = st.data;
+  const dims = onlyDims === undefined ? d.dims : onlyDims;
+  for (const dim of dims) {
+    const input = st.inputs[dim];
+    if (!input) continue;
+    const v = st.z[dim];
+    if (Number(input.value) !== v) input.value = String(v);
+    input.setAttribute("aria-valuetext", `${String(d.labels[dim]).split(" \u00b7 ")[0]} = ${v.toFixed(2)}`);
+    st.outputs[dim].textContent = fmt(v);
+  }
+  if (d.pad_dims) {
+    const [i, j] = d.pad_dims;
+    const pad = st.el.pad;
+    pad.setAttribute("aria-valuetext", `${st.z[i].toFixed(2)}, ${st.z[j].toFixed(2)}`);
+    pad.setAttribute("aria-valuenow", st.z[i].toFixed(2));
+    pad.setAttribute("aria-valuemin", String(-d.range));
+    pad.setAttribute("aria-valuemax", String(d.range));
+    drawPad(st);
+  }
+}
+
+// ---- the frame loop: one decode (or one server request) per animation frame -------------------
+function stats(st) {
+  const key = st.data.key;
+  if (!HOOK.stats[key]) HOOK.stats[key] = { mode: st.data.mode, images: 0, latency_ms: [], decode_ms: [], requests: 0 };
+  HOOK.stats[key].mode = st.data.mode;
+  return HOOK.stats[key];
+}
+
+function record(list, v) {
+  list.push(v);
+  if (list.length > MAX_SAMPLES) list.shift();
+}
+
+function setStatus(st, text, force = false) {
+  const now = performance.now();
+  // per-frame updates: 4 a second is plenty, but never leave "loading" up
+  if (!force && !st.el.status.textContent.startsWith("loading") && now - (st.statusAt || 0) < 250) return;
+  st.statusAt = now;
+  st.el.status.textContent = text;
+}
+
+function onFrame(st) {
+  st.raf = 0;
+  if (st.data.mode === "browser") {
+    const net = WEIGHTS.get(st.data.weights_hash);
+    if (!net) return;
+    const t0 = performance.now();
+    const out = decodeNet(net, st.z);
+    drawValues(st, out, false);
+    const t1 = performance.now();
+    const s = stats(st);
+    s.images += 1;
+    record(s.decode_ms, t1 - t0);
+    if (st.inputAt !== null) record(s.latency_ms, t1 - st.inputAt);
+    st.inputAt = null;
+    setStatus(st, `decoded in your browser \u00b7 ${(t1 - t0).toFixed(2)} ms`);
+  } else {
+    sendRequest(st);
+  }
+}
+
+function scheduleFrame(st) {
+  if (!st.raf) st.raf = requestAnimationFrame(() => onFrame(st));
+}
+
+function sendRequest(st) {
+  const now = performance.now();
+  if (st.inFlight && now - st.inFlight.sentAt < REQUEST_TIMEOUT_MS) return;  // one at a time
+  const z = Array.from(st.z);
+  if (st.lastSentZ && sameZ(z, st.lastSentZ)) return;
+  st.requestSeq += 1;
+  st.inFlight = { seq: st.requestSeq, sentAt: now, inputAt: st.inputAt ?? now };
+  st.inputAt = null;
+  st.lastSentZ = z;
+  stats(st).requests += 1;
+  st.api.setTriggerValue("drag", { z, seq: st.requestSeq });
+}
+
+function sameZ(a, b, tol = 1e-5) {
+  if (!a || !b || a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (Math.abs(a[k] - b[k]) > tol) return false;
+  return true;
+}
+
+// ---- edits: slider/pad input, and the commit that hands z to Python -----------------------------
+function edit(st, changes, eventTime) {
+  for (const [dim, v] of changes) st.z[dim] = v;
+  st.dirty = true;
+  if (st.inputAt === null) st.inputAt = eventTime ?? performance.now();
+  syncControls(st, changes.map(([dim]) => dim));
+  scheduleFrame(st);
+}
+
+function commit(st) {
+  clearTimeout(st.commitTimer);
+  st.commitTimer = 0;
+  if (!st.dirty) return;
+  st.dirty = false;
+  st.commitSeq += 1;
+  st.api.setStateValue("z", { values: Array.from(st.z), seq: st.commitSeq });
+}
+
+function commitSoon(st) {
+  clearTimeout(st.commitTimer);
+  st.commitTimer = setTimeout(() => commit(st), KEY_COMMIT_DELAY_MS);
+}
+
+function bind(st, signal) {
+  const d = st.data;
+  const on = (el, type, fn, opts = {}) => el.addEventListener(type, fn, { ...opts, signal });
+  const box = st.el.sliders;
+  on(box, "input", (e) => {
+    const dim = Number(e.target.dataset.dim);
+    if (Number.isNaN(dim)) return;
+    edit(st, [[dim, Number(e.target.value)]], e.timeStamp);
+  });
+  on(box, "change", (e) => {
+    if (e.target.dataset.dim === undefined) return;
+    if (st.dragging) return;  // committed on pointerup
+    commitSoon(st);
+  });
+  on(box, "pointerdown", (e) => {
+    if (e.target.dataset.dim !== undefined) st.dragging = true;
+  });
+  on(box, "keydown", (e) => {
+    const dim = Number(e.target.dataset.dim);
+    if (Number.isNaN(dim)) return;
+    const R = d.range;
+    const big = e.shiftKey ? 10 : 1;
+    let v = st.z[dim];
+    switch (e.key) {
+      case "ArrowRight": case "ArrowUp": v += d.key_step * big; break;
+      case "ArrowLeft": case "ArrowDown": v -= d.key_step * big; break;
+      case "PageUp": v += d.key_step * 10; break;
+      case "PageDown": v -= d.key_step * 10; break;
+      case "Home": v = -R; break;
+      case "End": v = R; break;
+      default: return;
+    }
+    e.preventDefault();
+    v = Math.round(Math.max(-R, Math.min(R, v)) / d.step) * d.step;
+    edit(st, [[dim, Number(v.toFixed(6))]], e.timeStamp);
+    commitSoon(st);
+  });
+  on(window, "pointerup", () => {
+    if (st.dragging) {
+      st.dragging = false;
+      commit(st);
+    }
+  });
+  on(window, "pointercancel", () => {
+    if (st.dragging) {
+      st.dragging = false;
+      commit(st);
+    }
+  });
+
+  const pad = st.el.pad;
+  const padMove = (e) => {
+    if (!d.pad_dims) return;
+    const r = pad.getBoundingClientRect();
+    const R = d.range;
+    const fx = Math.max(0, Math.min(1, (e.clientX - r.left) / r.width));
+    const fy = Math.max(0, Math.min(1, (e.clientY - r.top) / r.height));
+    const snap = (v) => Number((Math.round(v / d.step) * d.step).toFixed(6));
+    const [i, j] = d.pad_dims;
+    edit(st, [[i, snap(-R + 2 * R * fx)], [j, snap(R - 2 * R * fy)]], e.timeStamp);
+  };
+  on(pad, "pointerdown", (e) => {
+    st.dragging = true;
+    st.padDragging = true;
+    try { pad.setPointerCapture(e.pointerId); } catch (err) { /* synthetic events have no capture */ }
+    pad.focus();
+    padMove(e);
+  });
+  on(pad, "pointermove", (e) => {
+    if (st.padDragging) padMove(e);
+  });
+  const padUp = () => {
+    if (!st.padDragging) return;
+    st.padDragging = false;
+    st.dragging = false;
+    commit(st);
+  };
+  on(pad, "pointerup", padUp);
+  on(pad, "lostpointercapture", padUp);
+  on(pad, "keydown", (e) => {
+    if (!d.pad_dims) return;
+    const [i, j] = d.pad_dims;
+    const R = d.range;
+    const s = d.key_step * (e.shiftKey ? 10 : 1);
+    let di = 0;
+    let dj = 0;
+    switch (e.key) {
+      case "ArrowRight": di = s; break;
+      case "ArrowLeft": di = -s; break;
+      case "ArrowUp": dj = s; break;
+      case "ArrowDown": dj = -s; break;
+      default: return;
+    }
+    e.preventDefault();
+    const clamp = (v) => Number(Math.max(-R, Math.min(R, v)).toFixed(6));
+    edit(st, [[i, clamp(st.z[i] + di)], [j, clamp(st.z[j] + dj)]], e.timeStamp);
+    commitSoon(st);
+  });
+}
+
+// ---- data from Python ----------------------------------------------------------------------------
+function base64ToBytes(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function applyData(st) {
+  const d = st.data;
+  // z from Python is authoritative once Python has seen all of this browser's commits and the
+  // user is not mid-edit; otherwise it is an echo of an older state and is ignored.
+  const echo = d.echo_seq || 0;
+  if (!st.initialised || (echo >= st.commitSeq && !st.dirty && !st.dragging)) {
+    st.commitSeq = Math.max(st.commitSeq, echo);
+    if (!st.initialised || !sameZ(Array.from(st.z), d.z)) {
+      st.z = Float64Array.from(d.z);
+      syncControls(st);
+      st.lastSentZ = null;
+      if (d.mode === "browser") scheduleFrame(st);
+    }
+    st.initialised = true;
+  }
+
+  if (d.mode === "browser") {
+    if (d.weights) {
+      const t0 = performance.now();
+      HOOK.weightPayloads = (HOOK.weightPayloads || 0) + 1;
+      cacheNet(d.weights);
+      HOOK.weightLoadMs = performance.now() - t0;  // base64 -> Float32Array, once per model
+    }
+    if (!WEIGHTS.has(d.weights_hash)) {
+      const last = st.askedForWeights[d.weights_hash];
+      if (last === undefined || performance.now() - last > 3000) {
+        st.askedForWeights[d.weights_hash] = performance.now();
+        st.api.setTriggerValue("need_weights", d.weights_hash);
+      }
+      setStatus(st, "loading the decoder\u2026", true);
+    } else {
+      scheduleFrame(st);
+    }
+    return;
+  }
+
+  // server mode: draw a reply to our own request, or the image of Python's z when idle
+  const isReply = d.image_seq !== null && d.image_seq !== undefined;
+  const draw = () => {
+    if (d.image === st.lastImage) return;
+    st.lastImage = d.image;
+    drawValues(st, base64ToBytes(d.image), true);
+    stats(st).images += 1;
+  };
+  if (isReply && d.image_seq > st.lastDrawnSeq) {
+    st.lastDrawnSeq = d.image_seq;
+    draw();
+    if (st.inFlight && d.image_seq >= st.inFlight.seq) {
+      const now = performance.now();
+      record(stats(st).latency_ms, now - st.inFlight.inputAt);
+      setStatus(st, `decoded on the server \u00b7 ${(now - st.inFlight.sentAt).toFixed(0)} ms round trip`);
+      st.inFlight = null;
+      if (!sameZ(Array.from(st.z), st.lastSentZ)) scheduleFrame(st);
+    }
+  } else if (!isReply && d.image) {
+    const idle = !st.dragging && !st.dirty && !st.inFlight;
+    if (idle || sameZ(d.image_z, Array.from(st.z))) draw();
+  }
+  if (d.image_seq === null && !st.dragging && st.inFlight) st.inFlight = null;  // a full run replaced the reply
+  if (st.inFlight && performance.now() - st.inFlight.sentAt >= REQUEST_TIMEOUT_MS) {
+    st.inFlight = null;
+    scheduleFrame(st);
+  }
+}
+
+function newState(root) {
+  return {
+    root,
+    el: {
+      image: root.querySelector(".lc-image"),
+      figure: root.querySelector(".lc-figure"),
+      status: root.querySelector(".lc-status"),
+      pad: root.querySelector(".lc-pad"),
+      padbox: root.querySelector(".lc-padbox"),
+      padCaption: root.querySelector(".lc-pad-caption"),
+      sliders: root.querySelector(".lc-sliders"),
+    },
+    z: new Float64Array(0), signature: null, initialised: false, dirty: false, dragging: false,
+    padDragging: false, inputAt: null, raf: 0, commitSeq: 0, commitTimer: 0, requestSeq: 0,
+    inFlight: null, lastSentZ: null, lastDrawnSeq: -1, lastImage: null, askedForWeights: {},
+  };
+}
+
+function registerHook(st) {
+  // Test/benchmark hook: drive z and read the canvas exactly as the user would see it.
+  HOOK.instances[st.data.key] = {
+    mode: () => st.data.mode,
+    ready: () => st.data.mode !== "browser" || WEIGHTS.has(st.data.weights_hash),
+    getZ: () => Array.from(st.z),
+    setZ: (z) => {
+      edit(st, z.map((v, dim) => [dim, v]), performance.now());
+      if (st.raf) { cancelAnimationFrame(st.raf); onFrame(st); }
+    },
+    decode: (z) => {
+      const net = WEIGHTS.get(st.data.weights_hash);
+      return net ? Array.from(decodeNet(net, Float64Array.from(z))) : null;
+    },
+    readPixels: () => {
+      const [C, H, W] = st.imageShape;
+      const px = st.el.image.getContext("2d").getImageData(0, 0, W, H).data;
+      const out = new Array(C * H * W);
+      for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[c * H * W + p] = px[4 * p + c];
+      return out;
+    },
+    canvasHash: () => st.el.image.toDataURL(),
+    stats: () => stats(st),
+    resetStats: () => { delete HOOK.stats[st.data.key]; return stats(st); },
+  };
+  st.root.dataset.mode = st.data.mode;
+  st.root.dataset.key = st.data.key;
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const root = parentElement.querySelector(".lc");
+  if (!root || !data) return undefined;
+  const st = root.__lc || (root.__lc = newState(root));
+  st.api = { setStateValue, setTriggerValue };
+  st.data = data;
+  if (st.z.length !== data.latent_dim) {
+    st.z = Float64Array.from(data.z);
+    st.initialised = false;
+  }
+  buildLayout(st);
+  // Streamlit keeps only the latest cleanup and runs it at unmount, not before a re-render with new
+  // data, so the previous render's listeners are removed here.
+  if (st.listeners) st.listeners.abort();
+  const controller = new AbortController();
+  st.listeners = controller;
+  bind(st, controller.signal);
+  applyData(st);
+  if (data.pad_dims) drawPad(st);  // the theme may have changed
+  registerHook(st);
+  return () => controller.abort();
+}
