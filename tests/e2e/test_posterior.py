@@ -1,0 +1,152 @@
+"""The Posterior page in a real Chromium: it opens clean, the heat map, the bars and the K curve are
+drawn by Plotly, an uploaded image (and a drawing on the canvas) becomes x, a non-image is refused.
+
+Set VAE_SHOTS_DIR=/some/folder to keep screenshots of each state (posterior-*.png).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+
+REPO = Path(__file__).resolve().parents[2]
+ASSETS = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))   # what app_server's app opens
+CHARTS = "[data-testid='stPlotlyChart']"
+
+
+@pytest.fixture(scope="module")
+def app_url(request, tmp_path_factory) -> str:
+    """The app on the bundled models; before assets/digits-2d exists, on a tiny stand-in trained here."""
+    if (ASSETS / "digits-2d" / "config.json").is_file():
+        return request.getfixturevalue("app_server")
+    from vae.cli import main
+
+    out = tmp_path_factory.mktemp("assets")
+    assert main(["train", "--dataset", "digits", "--latent-dim", "2", "--hidden", "64", "--epochs", "8",
+                 "--out", str(out / "digits-2d"), "--quiet"]) == 0
+    return request.getfixturevalue("streamlit_app")("app.py", VAE_ASSETS_DIR=str(out))
+
+
+def shot(page: Page, name: str) -> None:
+    folder = os.environ.get("VAE_SHOTS_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        size = page.viewport_size
+        page.set_viewport_size({"width": size["width"], "height": 2100})   # Streamlit scrolls inside the page
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(Path(folder) / f"posterior-{name}.png"), full_page=True)
+        page.set_viewport_size(size)
+
+
+def open_posterior(page: Page, url: str) -> None:
+    """Open the app at its root (so st.navigation is in charge), then follow the Posterior link."""
+    goto_page(page, url)
+    page.get_by_test_id("stSidebarNav").get_by_text("Posterior", exact=True).click()
+    page.wait_for_url("**/posterior**")
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stHeading").filter(has_text="Posterior").first).to_be_visible()
+
+
+def expect_figures(page: Page, heatmap: bool) -> None:
+    """Plotly drew the bars (a waterfall), the K curve and, for a 2-d model, the heat map."""
+    charts = page.locator(CHARTS)
+    expect(charts).to_have_count(3 if heatmap else 2, timeout=30_000)
+    expect(page.locator(f"{CHARTS} .waterfalllayer .point").first).to_be_attached()
+    expect(page.locator(f"{CHARTS} .waterfalllayer .point")).to_have_count(5)
+    expect(page.locator(f"{CHARTS} .errorbar").first).to_be_attached()       # the K curve's error bars
+    expect(page.locator(f"{CHARTS} .hm")).to_have_count(1 if heatmap else 0)  # the heat map's image layer
+
+
+def metric(page: Page, label: str) -> float:
+    box = page.get_by_test_id("stMetric").filter(has_text=label).first
+    return float(box.get_by_test_id("stMetricValue").inner_text().strip())
+
+
+def png_bytes(array: np.ndarray, mode: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array, mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def choose_source(page: Page, label: str) -> None:
+    page.get_by_test_id("stRadio").filter(has_text="Data point x").get_by_text(label, exact=True).click()
+    wait_for_app_run(page)
+
+
+def test_page_opens_with_heat_map_bars_and_curve(page: Page, app_url: str):
+    open_posterior(page, app_url)
+    expect_figures(page, heatmap=True)
+    elbo, gap, log_px = metric(page, "ELBO"), metric(page, "gap = KL"), metric(page, "log p(x), grid")
+    assert elbo + gap == pytest.approx(log_px, abs=2e-3) and gap >= 0
+    shot(page, "2d-zoom")
+    page.get_by_text("Prior scale").click()
+    wait_for_app_run(page)
+    expect_figures(page, heatmap=True)
+    shot(page, "2d-prior")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_upload_an_image_and_refuse_a_non_image(page: Page, app_url: str):
+    open_posterior(page, app_url)
+    choose_source(page, "Upload an image")
+    expect(page.locator(CHARTS)).to_have_count(0)
+    paper = np.full((64, 48), 255, np.uint8)          # a dark "1" on white paper
+    paper[8:56, 20:28] = 0
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "one.png", "mimeType": "image/png", "buffer": png_bytes(paper, "L")}])
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stImage").filter(has_text="uploaded one.png")).to_be_visible()
+    expect_figures(page, heatmap=True)
+    shot(page, "upload")
+
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture at all"}])
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stAlertContentError")).to_contain_text("notes.png: not an image")
+    expect(page.locator(CHARTS)).to_have_count(0)
+    shot(page, "upload-refused")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_a_drawing_becomes_x(page: Page, app_url: str):
+    open_posterior(page, app_url)
+    choose_source(page, "Draw one")
+    canvas = page.locator("canvas.dc-canvas")
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    x, y0, y1 = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+    page.mouse.move(x, y0)
+    page.mouse.down()
+    for t in np.linspace(0, 1, 12):
+        page.mouse.move(x, y0 + t * (y1 - y0))
+    page.mouse.up()
+    expect(page.get_by_test_id("stImage").filter(has_text="your drawing")).to_be_visible(timeout=30_000)
+    wait_for_app_run(page)
+    expect_figures(page, heatmap=True)
+    shot(page, "draw")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_higher_dimensional_model_has_no_heat_map(page: Page, app_url: str):
+    if not (ASSETS / "shapes-8d" / "config.json").is_file():
+        pytest.skip(f"{ASSETS}/shapes-8d is not there (not bundled yet)")
+    open_posterior(page, app_url)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
+    page.get_by_role("option", name="shapes-8d").click()
+    wait_for_app_run(page, timeout=120_000)
+    expect(page.get_by_test_id("stMetric").filter(has_text="IWAE K=")).to_be_visible(timeout=120_000)
+    expect_figures(page, heatmap=False)
+    shot(page, "8d")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
