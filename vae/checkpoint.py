@@ -95,6 +95,9 @@ def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None
     }
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)   # mkdtemp makes 0700; a checkpoint folder gets the usual permissions
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         (tmp / WEIGHTS_FILE).write_bytes(save_safetensors_bytes(weights, metadata={"format": "pt"}))
         if optimizer is not None:
