@@ -1,0 +1,713 @@
+"""Training: a `Trainer` that knows nothing of the model beyond `VAE.forward`, and a `TrainingJob`
+that runs one in a background thread with a thread-safe snapshot of its progress.
+
+    model = make_model(ModelConfig(image_size=8, hidden=(64,), latent_dim=2), seed=0)
+    trainer = Trainer(model, load_dataset("digits"), TrainConfig(epochs=5), out_dir="runs/x")
+    trainer.add_callback("on_epoch_end", lambda t, rec: print(rec["epoch"], rec["test_loss"]))
+    history = trainer.run()
+
+The hot path keeps the whole training split on the device as ONE float tensor in [0, 1] and
+indexes batches from a seeded permutation: no per-sample DataLoader. The batch order, the
+binarisation draws and the reparameterisation noise all derive from (config.seed, epoch, step), so a
+run stopped mid-epoch and resumed from its checkpoint continues exactly as if it had not stopped.
+
+Units: every loss is nats per image, summed over pixels. In the per-epoch records `train_loss` and
+`test_loss` are the negative ELBO with beta = 1 (recon + kl), `recon` is the reconstruction loss
+-E_q[log p(x|z)] and `kl` is KL(q(z|x) || p(z)), all means over the images of the epoch / test split.
+
+Scale-out: under `torchrun` (WORLD_SIZE > 1 in the environment) the Trainer joins the process
+group (gloo on CPU, nccl on CUDA), wraps the model in DistributedDataParallel, gives each rank a
+disjoint shard of every epoch's permutation, all-reduces the metrics, and lets rank 0 alone write
+checkpoints and call the callbacks.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from .checkpoint import load_model, load_optimizer_state, save_model
+from .config import ModelConfig, TrainConfig
+from .device import pick_device
+from .model import VAE
+
+__all__ = ["Trainer", "TrainingJob", "JobSnapshot", "TrainingDiverged", "make_model", "dataset_info",
+           "load_training_data", "EVENTS", "JOB_STATES"]
+
+EVENTS = ("on_step_end", "on_epoch_end", "on_train_end")
+JOB_STATES = ("pending", "running", "stopped", "finished", "failed")
+TEST_BINARIZE_SEED = 0   # the test split's fixed binarisation draw (same as vae.metrics.evaluate_model)
+EVAL_BATCH = 1000        # images per forward pass when scoring the test split
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (or the weights) became NaN or inf; training stopped without saving the bad state."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+def _mix(*ints: int) -> int:
+    """A 63-bit seed from several integers (splitmix64 steps), so (seed, epoch, step) streams differ."""
+    h = 0x9E3779B97F4A7C15
+    for v in ints:
+        h = (h ^ (int(v) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+def make_model(model_config: ModelConfig, seed: int = 0) -> VAE:
+    """A freshly initialised VAE whose weights depend only on `seed` (the global RNG is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return VAE(model_config)
+
+
+def dataset_info(dataset, train_config: TrainConfig | None = None) -> dict[str, Any]:
+    """What a checkpoint records about its data: {"name", "image_shape", "class_names", "factor_names", "kwargs"}.
+
+    `kwargs` are what `load_training_data` needs to load the same data again (data_dir and the
+    dataset options of TrainConfig.extra, e.g. image_size, n_train).
+    """
+    kwargs: dict[str, Any] = {}
+    if train_config is not None:
+        kwargs = {"data_dir": train_config.data_dir, **train_config.extra}
+    return {"name": dataset.name, "image_shape": list(dataset.image_shape),
+            "class_names": list(dataset.class_names), "factor_names": list(getattr(dataset, "factor_names", [])),
+            "kwargs": kwargs}
+
+
+def load_training_data(train_config: TrainConfig, data_dir: str | None = None):
+    """The ImageDataset a TrainConfig names: `dataset` ("digits", "mnist", ... or "folder:<path>"),
+    `data_dir` (overridden by the argument when given) and the options in `extra`."""
+    from . import data  # imported here: the data module pulls in scikit-learn lazily, Pillow, ...
+
+    kwargs = dict(train_config.extra)
+    data_dir = data_dir if data_dir is not None else train_config.data_dir
+    if train_config.dataset.startswith("folder:"):
+        return data.load_image_folder(data_dir or train_config.dataset[len("folder:"):], **kwargs)
+    return data.load_dataset(train_config.dataset, data_dir=data_dir, **kwargs)
+
+
+def _images_to_float(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (N, C, H, W) on the host -> float32 (N, C, H, W) in [0, 1] on `device` (moved as uint8)."""
+    return images.to(device).to(torch.float32).div_(255.0)
+
+
+def _binarize(x: torch.Tensor, seed: int) -> torch.Tensor:
+    """A seeded Bernoulli draw of float images in [0, 1] (same shape, device; values {0, 1})."""
+    from .data import binarize_images
+
+    gen = torch.Generator(device=x.device).manual_seed(seed)
+    return binarize_images(x, generator=gen)
+
+
+@dataclass
+class _Distributed:
+    """This process's place in a torchrun job (world_size 1 when run alone)."""
+
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @classmethod
+    def from_env(cls) -> "_Distributed":
+        return cls(int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0")),
+                   int(os.environ.get("LOCAL_RANK", "0")))
+
+
+# ---------------------------------------------------------------------------------------------
+# the Trainer
+# ---------------------------------------------------------------------------------------------
+
+class Trainer:
+    """Trains a VAE on an ImageDataset with Adam, following a TrainConfig.
+
+    `run()` trains until `config.epochs` epochs are done (counting epochs already done when the
+    trainer was resumed) and returns the per-epoch history. `status` is "pending", "running",
+    "stopped" (after `stop()`), "finished" or "failed" (after TrainingDiverged).
+    The model is moved to the chosen device in place.
+    """
+
+    def __init__(self, model: VAE, dataset, config: TrainConfig, *, out_dir: str | Path | None = None,
+                 device: str | torch.device | None = None, sync_every: int | None = None,
+                 resume_from: str | Path | None = None, save_optimizer: bool = True):
+        self.config = copy.deepcopy(config)
+        self.dataset = dataset
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.save_optimizer = save_optimizer   # False: smaller checkpoints that cannot be resumed
+        self.dist = _Distributed.from_env()
+        if self.dist.enabled and not dist.is_initialized():
+            device_pref = device if device is not None else config.device
+            backend = "nccl" if pick_device(device_pref).type == "cuda" else "gloo"
+            dist.init_process_group(backend=backend)
+        self.device = pick_device(device if device is not None else config.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        if tuple(model.config.image_shape) != tuple(dataset.image_shape):
+            raise ValueError(f"the model takes images of shape {model.config.image_shape} but data set "
+                             f"{dataset.name!r} holds {tuple(dataset.image_shape)}; set the model's "
+                             "channels / image_size to match (or resize the data with image_size)")
+        if len(dataset.train) == 0:
+            raise ValueError(f"data set {dataset.name!r} has no training images")
+        self.model = model.to(self.device)
+        self.net: torch.nn.Module = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        self.optimizer = self._make_optimizer()
+        # host sync (one .tolist()) every `sync_every` steps: free on the CPU, a stall on a GPU
+        self.sync_every = sync_every or (1 if self.device.type == "cpu" else 20)
+        self.callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0        # epochs completed
+        self.step = 0         # optimiser steps completed
+        self.batch = 0        # batches completed within the current (unfinished) epoch
+        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "n": 0, "seconds": 0.0}
+        self.status = "pending"
+        self.error: str | None = None
+        self.checkpoint_path: Path | None = None
+        self._saved_at: tuple[int, int] | None = None   # (epoch, step) of the last checkpoint written
+        self._stop = threading.Event()
+        self._info = dataset_info(dataset, self.config)
+        # the data, once, on the device
+        self.x_train = _images_to_float(dataset.train.images, self.device)   # (N, C, H, W) in [0, 1]
+        if self.config.binarize == "static":
+            self.x_train = _binarize(self.x_train, _mix(self.config.seed, 0x5747))
+        if self.config.binarize != "none":   # the very draw vae.metrics.evaluate_model scores
+            from .metrics import static_binarize
+            self.x_test = static_binarize(dataset.test.images, TEST_BINARIZE_SEED).to(self.device).float()
+        else:
+            self.x_test = _images_to_float(dataset.test.images, self.device)  # (M, C, H, W)
+        self.noise = torch.Generator(device=self.device)
+        if resume_from is not None:
+            self._restore(resume_from)
+
+    # ---- setup ----------------------------------------------------------------------------
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        kind = "fused" if self.device.type in ("cuda", "cpu") else "foreach"
+        try:
+            return torch.optim.Adam(params, lr=self.config.lr, **{kind: True})
+        except (RuntimeError, TypeError, ValueError):  # fused not supported for this device / dtype
+            return torch.optim.Adam(params, lr=self.config.lr)
+
+    def add_callback(self, event: str, fn: Callable) -> None:
+        """Call `fn` on `event`: "on_step_end" fn(trainer, info), "on_epoch_end" fn(trainer, record),
+        "on_train_end" fn(trainer). Callbacks run in the training thread, on rank 0 only.
+
+        info: step (1-based, global), epoch (1-based), batch / batches (within the epoch), loss, recon,
+        kl (this step's batch, nats per image; loss = recon + kl), beta (the KL weight used),
+        epoch_loss (running mean of loss over the epoch so far), samples_per_s. On a GPU the host
+        syncs every `sync_every` steps, so on_step_end then arrives in bursts (one call per step).
+        """
+        if event not in EVENTS:
+            raise ValueError(f"unknown event {event!r}; expected one of {EVENTS}")
+        self.callbacks[event].append(fn)
+
+    def _fire(self, event: str, *args) -> None:
+        if self.dist.rank == 0:
+            for fn in self.callbacks[event]:
+                fn(self, *args)
+
+    def stop(self) -> None:
+        """Ask the training loop to stop; it finishes the current step, checkpoints, and returns."""
+        self._stop.set()
+
+    @property
+    def is_main(self) -> bool:
+        return self.dist.rank == 0
+
+    @property
+    def shard_size(self) -> int:
+        """Training images this rank sees per epoch."""
+        return len(self.x_train) // self.dist.world_size if self.dist.enabled else len(self.x_train)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.shard_size / self.config.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.epochs * self.steps_per_epoch
+
+    def beta_at(self, step: int) -> float:
+        """KL weight at optimiser step `step` (0-based): rises linearly from 0 to beta over `warmup` epochs."""
+        if self.config.warmup <= 0:
+            return float(self.config.beta)
+        return float(self.config.beta) * min(1.0, step / (self.config.warmup * self.steps_per_epoch))
+
+    # ---- the loop --------------------------------------------------------------------------
+    def run(self) -> list[dict[str, Any]]:
+        """Train up to `config.epochs` epochs in total; returns the history (one record per epoch).
+
+        Raises TrainingDiverged on a non-finite loss or weights (the last good checkpoint stays).
+        """
+        if self.status == "failed":
+            raise RuntimeError(f"this trainer failed ({self.error}); resume from its last checkpoint instead")
+        self.status = "running"
+        try:
+            while self.epoch < self.config.epochs:
+                if not self._run_epoch():
+                    self._stop.clear()          # the request is consumed; a later run() continues
+                    self.status = "stopped"
+                    self._save("stopped")
+                    break
+            else:
+                self.status = "finished"
+                if self.checkpoint_path is None:   # nothing to train (epochs already done): still save
+                    self._save("finished")
+        except TrainingDiverged as e:
+            self.status, self.error = "failed", str(e)
+            raise
+        except BaseException as e:
+            self.status, self.error = "failed", f"{type(e).__name__}: {e}"
+            raise
+        self._fire("on_train_end")
+        return self.history
+
+    def _epoch_inputs(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images used this epoch, this rank's batch order) for 0-based `epoch`."""
+        x = self.x_train
+        if self.config.binarize == "dynamic":
+            x = _binarize(x, _mix(self.config.seed, 0xD1, epoch))
+        g = torch.Generator().manual_seed(_mix(self.config.seed, 0xBA7C, epoch))
+        perm = torch.randperm(len(x), generator=g)
+        if self.dist.enabled:
+            perm = perm[self.dist.rank::self.dist.world_size][: self.shard_size]
+        return x, perm.to(self.device)
+
+    def _run_epoch(self) -> bool:
+        """Train the rest of epoch self.epoch + 1; returns False when stopped before its end."""
+        cfg, B = self.config, self.config.batch_size
+        x_all, perm = self._epoch_inputs(self.epoch)
+        n_batches = self.steps_per_epoch
+        part = self._partial
+        self.model.train()
+        t0 = time.perf_counter()
+        seconds_before = part["seconds"]
+        window: list[torch.Tensor] = []     # per step: (recon loss sum, kl sum) on the device
+        sizes: list[int] = []
+        stopped = False
+        b = self.batch
+        while b < n_batches:
+            if self._stop.is_set():
+                stopped = True
+                break
+            idx = perm[b * B:(b + 1) * B]
+            x = x_all.index_select(0, idx)                              # (B, C, H, W); 2x faster than x_all[idx]
+            beta = self.beta_at(self.step)
+            self.noise.manual_seed(_mix(cfg.seed, 0x2E, self.step, self.dist.rank))
+            out = self.net(x, beta=beta, generator=self.noise)
+            self.optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            self.optimizer.step()
+            window.append(torch.stack([-out.recon.detach().sum(), out.kl.detach().sum()]))
+            sizes.append(len(idx))
+            b += 1
+            self.step += 1
+            if len(window) >= self.sync_every or b == n_batches:
+                self._flush(window, sizes, b, n_batches, t0, seconds_before)
+                window, sizes = [], []
+            self.batch = b
+        if window:
+            self._flush(window, sizes, b, n_batches, t0, seconds_before)
+        part["seconds"] = seconds_before + time.perf_counter() - t0
+        if stopped:
+            return False
+        self._end_epoch()
+        return True
+
+    def _flush(self, window: list[torch.Tensor], sizes: list[int], b: int, n_batches: int,
+               t0: float, seconds_before: float) -> None:
+        """One host sync for the last len(window) steps: check they are finite, add them to the
+        epoch's sums, fire on_step_end for each."""
+        sums = torch.stack(window)                                       # (k, 2)
+        if self.dist.enabled:
+            dist.all_reduce(sums)                                        # every rank sees a NaN anywhere
+            sizes = [s * self.dist.world_size for s in sizes]
+        values = sums.tolist()
+        first_step = self.step - len(values) + 1
+        part = self._partial
+        for i, ((recon_sum, kl_sum), n) in enumerate(zip(values, sizes)):
+            step = first_step + i
+            if not (math.isfinite(recon_sum) and math.isfinite(kl_sum)):
+                bad = recon_sum + kl_sum
+                self._diverged(f"loss became {'nan' if math.isnan(bad) else bad} at step {step} "
+                               f"(epoch {self.epoch + 1})")
+            part["recon_sum"] += recon_sum
+            part["kl_sum"] += kl_sum
+            part["loss_sum"] += recon_sum + kl_sum
+            part["n"] += n
+            if self.callbacks["on_step_end"] and self.is_main:
+                seconds = seconds_before + time.perf_counter() - t0
+                self._fire("on_step_end", {
+                    "step": step, "epoch": self.epoch + 1, "batch": b - len(values) + i + 1,
+                    "batches": n_batches, "loss": (recon_sum + kl_sum) / n, "recon": recon_sum / n,
+                    "kl": kl_sum / n, "beta": self.beta_at(step - 1),
+                    "epoch_loss": part["loss_sum"] / part["n"],   # running mean over this epoch so far
+                    "samples_per_s": part["n"] / seconds if seconds > 0 else float("nan")})
+
+    def _diverged(self, what: str) -> None:
+        if self.checkpoint_path is not None and self._saved_at is not None:
+            epoch, step = self._saved_at
+            kept = f"the last good checkpoint (epoch {epoch}, step {step}) is kept in {self.checkpoint_path}"
+        elif self.out_dir is not None:
+            kept = f"no checkpoint was written to {self.out_dir} (it diverged before the first epoch ended)"
+        else:
+            kept = "nothing was saved (no out_dir)"
+        raise TrainingDiverged(f"{what}; {kept}. Try a smaller learning rate (now {self.config.lr:g}).")
+
+    def _end_epoch(self) -> None:
+        part = self._partial
+        weights_ok = torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all()
+        if not bool(weights_ok):
+            self._diverged(f"the weights became non-finite at step {self.step} (epoch {self.epoch + 1})")
+        test = self.evaluate()
+        n, seconds = max(part["n"], 1), part["seconds"]
+        self.epoch += 1
+        record = {
+            "epoch": self.epoch, "step": self.step,
+            "train_loss": part["loss_sum"] / n, "test_loss": test["loss"],
+            "recon": part["recon_sum"] / n, "kl": part["kl_sum"] / n,
+            "test_recon": test["recon"], "test_kl": test["kl"],
+            "beta": self.beta_at(self.step - 1), "seconds": seconds,
+            "samples_per_s": part["n"] / seconds if seconds > 0 else float("nan"),
+            "lr": self.optimizer.param_groups[0]["lr"],
+        }
+        self.history.append(record)
+        self.batch = 0
+        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "n": 0, "seconds": 0.0}
+        self._save("finished" if self.epoch >= self.config.epochs else "running")
+        self._fire("on_epoch_end", record)
+
+    @torch.inference_mode()
+    def evaluate(self) -> dict[str, float]:
+        """Negative ELBO (beta = 1) of the test split, nats per image: {"loss", "recon", "kl"}.
+
+        One reparameterised sample per image from a fixed seed, so the same weights score the same.
+        Under torchrun each rank scores a shard and the sums are all-reduced.
+        """
+        self.model.eval()
+        x = self.x_test
+        if self.dist.enabled:
+            x = x[self.dist.rank::self.dist.world_size]
+        gen = torch.Generator(device=self.device).manual_seed(_mix(self.config.seed, 0x7E57))
+        sums = torch.zeros(2, device=self.device)
+        for i in range(0, len(x), EVAL_BATCH):
+            out = self.model(x[i:i + EVAL_BATCH], beta=1.0, generator=gen)
+            sums += torch.stack([-out.recon.sum(), out.kl.sum()])
+        n = torch.tensor(float(len(x)), device=self.device)
+        if self.dist.enabled:
+            both = torch.cat([sums, n[None]])
+            dist.all_reduce(both)
+            sums, n = both[:2], both[2]
+        self.model.train()
+        recon, kl, n = (*sums.tolist(), max(float(n), 1.0))
+        return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n}
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def state(self, status: str) -> dict[str, Any]:
+        """The counters a checkpoint records (JSON): epoch/step done, position inside an unfinished epoch."""
+        return {"epoch": self.epoch, "step": self.step, "status": status, "batch": self.batch,
+                "partial": dict(self._partial), "world_size": self.dist.world_size}
+
+    def _save(self, status: str) -> None:
+        if self.out_dir is None or not self.is_main:
+            return
+        self.checkpoint_path = save_model(
+            self.model, self.out_dir, train_config=self.config, metrics=self.history,
+            state=self.state(status), optimizer=self.optimizer if self.save_optimizer else None,
+            dataset=self._info)
+        self._saved_at = (self.epoch, self.step)
+
+    def _restore(self, path: str | Path) -> None:
+        """Continue from checkpoint folder `path`: weights, optimizer, history and counters."""
+        loaded = load_model(path)
+        self.model.load_state_dict(loaded.state_dict())
+        if not load_optimizer_state(path, self.optimizer):
+            raise ValueError(f"{path} holds no optimizer state, so it cannot be resumed exactly "
+                             "(it was saved without one, e.g. a bundled asset); train a new run instead")
+        info = loaded.checkpoint_info
+        state = info.get("state") or {}
+        self.history = [dict(r) for r in info.get("metrics") or []]
+        self.epoch = int(state.get("epoch", len(self.history)))
+        self.step = int(state.get("step", 0))
+        self.batch = int(state.get("batch", 0))
+        if self.batch >= self.steps_per_epoch or state.get("world_size", 1) != self.dist.world_size:
+            self.batch = 0      # a different batching: restart the unfinished epoch
+        if self.batch:
+            self._partial = {k: type(v)(state["partial"][k]) for k, v in self._partial.items()}
+        self.checkpoint_path = Path(path)
+        self._saved_at = (self.epoch, self.step)
+        self.status = state.get("status", "stopped")
+
+    @classmethod
+    def resume(cls, path: str | Path, dataset=None, epochs: int | None = None, *,
+               out_dir: str | Path | None = None, device: str | torch.device | None = None,
+               data_dir: str | None = None, **kwargs) -> "Trainer":
+        """A Trainer that continues checkpoint `path` (model, optimizer, history, epoch/step, RNG streams).
+
+        `epochs` is the new total (default: the recorded recipe's); epochs already done count.
+        The data set is loaded as recorded in the checkpoint unless given. Writes go to `out_dir`
+        (default: `path` itself).
+        """
+        from .checkpoint import CheckpointError
+
+        model = load_model(path)
+        info = model.checkpoint_info
+        if not info.get("train"):
+            raise CheckpointError(f"{path} records no training recipe, so it cannot be resumed")
+        config = TrainConfig.from_dict(info["train"])
+        if epochs is not None:
+            config.epochs = int(epochs)
+        if dataset is None:
+            dataset = load_training_data(config, data_dir=data_dir)
+        return cls(model.train(), dataset, config, out_dir=out_dir if out_dir is not None else path,
+                   device=device, resume_from=path, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# a Trainer in a background thread
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """An immutable copy of a TrainingJob's progress, safe to read from any thread."""
+
+    state: str                           # "pending" | "running" | "stopped" | "finished" | "failed"
+    error: str | None                    # why it failed (one line), else None
+    epoch: int                           # epochs completed
+    epochs: int                          # epochs asked for in total
+    step: int                            # optimiser steps completed
+    total_steps: int
+    progress: float                      # step / total_steps, 0..1
+    eta_s: float | None                  # estimated seconds left (None before the first steps)
+    elapsed_s: float                     # seconds spent training in this job
+    step_history: list[dict[str, float]]  # per step: step, loss, recon, kl (nats/image), smooth (EMA of loss)
+    epoch_history: list[dict[str, Any]]  # the per-epoch records (see Trainer)
+    recon_pairs: np.ndarray | None       # uint8 (2, n, C, H, W): fixed test originals, their reconstructions
+    samples: np.ndarray | None           # uint8 (n, C, H, W): decoded from fixed prior draws z
+    checkpoint_path: str | None
+    version: int                         # +1 each time the epoch-end fields above are refreshed
+    model_config: dict[str, Any] = field(default_factory=dict)
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float images in [0, 1] -> uint8 numpy, same shape."""
+    return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+class TrainingJob:
+    """A Trainer running in a daemon thread. The thread never touches Streamlit: it writes progress
+    into this object under a lock, and `snapshot()` hands out immutable copies.
+
+    `dataset` may be an ImageDataset, or None to load the one `train_config` names (inside the thread).
+    """
+
+    SMOOTHING = 0.05   # weight of the newest step in the smoothed loss
+
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dataset=None,
+                 out_dir: str | Path | None = None, *, n_recon: int = 8, n_samples: int = 16,
+                 device: str | torch.device | None = None):
+        self.model_config = model_config
+        self.train_config = copy.deepcopy(train_config)
+        self.dataset = dataset
+        self.out_dir = out_dir
+        self.n_recon, self.n_samples = n_recon, n_samples
+        self.device = device
+        self.trainer: Trainer | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._state, self._error = "pending", None
+        self._steps: list[dict[str, float]] = []
+        self._smooth: float | None = None
+        self._recon_pairs: np.ndarray | None = None
+        self._samples: np.ndarray | None = None
+        self._weights: dict[str, torch.Tensor] | None = None
+        self._version = 0
+        self._model_cache: tuple[int, VAE] | None = None
+        self._elapsed_before = 0.0
+        self._started_at: float | None = None
+        self._session_steps = 0       # steps done since the thread last started (for the ETA)
+        self._session_step0 = 0
+        self._stop_requested = False
+
+    # ---- control ---------------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        """Start training in a background thread (returns at once)."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError("this training job is already running")
+            if self.trainer is not None:
+                raise RuntimeError("this job has run before; use resume()")
+            self._launch()
+        return self
+
+    def _launch(self) -> None:
+        self._state, self._error = "running", None
+        self._stop_requested = False
+        self._started_at = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, name="vae-training", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the training thread to stop after its current step (it checkpoints first)."""
+        with self._lock:
+            self._stop_requested = True
+            trainer = self.trainer
+        if trainer is not None:
+            trainer.stop()
+
+    def resume(self, extra_epochs: int = 0) -> "TrainingJob":
+        """Continue a stopped (or finished) job, adding `extra_epochs` to its total."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                raise RuntimeError("this training job is still running")
+            if self.trainer is None:
+                raise RuntimeError("this job never started; call start()")
+            if self._state == "failed":
+                raise RuntimeError(f"this job failed and cannot be resumed: {self._error}")
+            self.trainer.config.epochs += int(extra_epochs)
+            self.train_config.epochs = self.trainer.config.epochs
+            self._launch()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the thread ends (or `timeout` seconds pass); True when it has ended."""
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ---- the training thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            if self.trainer is None:
+                dataset = self.dataset if self.dataset is not None else load_training_data(self.train_config)
+                self.dataset = dataset
+                model = make_model(self.model_config, seed=self.train_config.seed)
+                trainer = Trainer(model, dataset, self.train_config, out_dir=self.out_dir, device=self.device)
+                trainer.add_callback("on_step_end", self._on_step)
+                trainer.add_callback("on_epoch_end", lambda t, rec: self._refresh(t))
+                self._prepare_fixed(trainer)
+                self._refresh(trainer)
+                with self._lock:
+                    self.trainer = trainer
+            with self._lock:
+                self._session_step0, self._session_steps = self.trainer.step, 0
+                if self._stop_requested:        # stop() came while the data was loading
+                    self.trainer.stop()
+            self.trainer.run()
+            state, error = self.trainer.status, None
+        except Exception as e:  # noqa: BLE001  (recorded for the page to show)
+            state = "failed"
+            error = str(e) if isinstance(e, TrainingDiverged) else f"{type(e).__name__}: {e}"
+        with self._lock:
+            self._state, self._error = state, error
+            if self._started_at is not None:
+                self._elapsed_before += time.perf_counter() - self._started_at
+                self._started_at = None
+
+    def _prepare_fixed(self, trainer: Trainer) -> None:
+        test = self.dataset.test.images if len(self.dataset.test) else self.dataset.train.images
+        pick = torch.linspace(0, len(test) - 1, min(self.n_recon, len(test))).round().long()
+        self._fixed_x = _images_to_float(test[pick], trainer.device)              # (n, C, H, W)
+        g = torch.Generator().manual_seed(_mix(self.train_config.seed, 0x5A))
+        self._fixed_z = torch.randn(self.n_samples, self.model_config.latent_dim, generator=g).to(trainer.device)
+
+    def _on_step(self, trainer: Trainer, info: dict[str, Any]) -> None:
+        loss = info["loss"]
+        a = self.SMOOTHING
+        self._smooth = loss if self._smooth is None else (1 - a) * self._smooth + a * loss
+        row = {"step": info["step"], "loss": loss, "recon": info["recon"], "kl": info["kl"], "smooth": self._smooth}
+        with self._lock:
+            self._steps.append(row)
+            self._session_steps = trainer.step - self._session_step0
+
+    @torch.inference_mode()
+    def _refresh(self, trainer: Trainer) -> None:
+        """Epoch end (and start): fixed reconstructions, prior samples, a CPU copy of the weights."""
+        model = trainer.model
+        was_training = model.training
+        model.eval()
+        mu, _ = model.encode(self._fixed_x)
+        pairs = np.stack([_to_uint8(self._fixed_x), _to_uint8(model.decode(mu))])
+        samples = _to_uint8(model.decode(self._fixed_z))
+        weights = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        model.train(was_training)
+        with self._lock:
+            self._recon_pairs, self._samples, self._weights = pairs, samples, weights
+            self._version += 1
+
+    # ---- reading ---------------------------------------------------------------------------
+    def snapshot(self) -> JobSnapshot:
+        """An immutable copy of the progress, taken under the lock (cheap; call it as often as you like)."""
+        with self._lock:
+            t = self.trainer
+            epochs = t.config.epochs if t is not None else self.train_config.epochs
+            step = t.step if t is not None else 0
+            total = t.total_steps if t is not None else 0
+            elapsed = self._elapsed_before + (time.perf_counter() - self._started_at
+                                              if self._started_at is not None else 0.0)
+            eta = None
+            if self._state == "running" and self._session_steps > 0 and self._started_at is not None:
+                rate = self._session_steps / max(time.perf_counter() - self._started_at, 1e-9)
+                eta = max(total - step, 0) / rate
+            return JobSnapshot(
+                state=self._state, error=self._error, epoch=t.epoch if t is not None else 0, epochs=epochs,
+                step=step, total_steps=total, progress=min(step / total, 1.0) if total else 0.0,
+                eta_s=eta, elapsed_s=elapsed, step_history=list(self._steps),
+                epoch_history=[dict(r) for r in (t.history if t is not None else [])],
+                recon_pairs=None if self._recon_pairs is None else self._recon_pairs.copy(),
+                samples=None if self._samples is None else self._samples.copy(),
+                checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
+                version=self._version, model_config=self.model_config.to_dict())
+
+    def latest_model(self) -> VAE | None:
+        """A CPU, eval-mode VAE holding the weights of the latest finished epoch (the initial weights
+        until the first epoch ends; None until the job has built its model).
+
+        The same object is returned until the next epoch ends; treat it as read-only. Its
+        `checkpoint_info` is filled like a loaded checkpoint's ({"train", "state", "dataset", "metrics"}).
+        """
+        with self._lock:
+            if self._weights is None:
+                return None
+            if self._model_cache is not None and self._model_cache[0] == self._version:
+                return self._model_cache[1]
+            version, weights = self._version, self._weights
+            history = [dict(r) for r in self.trainer.history] if self.trainer is not None else []
+            state = self.trainer.state(self._state) if self.trainer is not None else {}
+        model = VAE(self.model_config)
+        model.load_state_dict(weights)
+        model.eval()
+        model.checkpoint_info = {"train": self.train_config.to_dict(), "state": state,
+                                 "dataset": dataset_info(self.dataset, self.train_config) if self.dataset else None,
+                                 "metrics": history}
+        with self._lock:
+            self._model_cache = (version, model)
+        return model
