@@ -33,3 +33,41 @@ def assert_no_exception(page: Page) -> None:
 def app_console_errors(page: Page) -> list[str]:
     """Console errors minus network noise from the closed sandbox network."""
     return [e for e in getattr(page, "console_errors", []) if not IGNORED_CONSOLE.search(e)]
+
+
+# ---- helpers for the explorer app (tests/e2e/test_app_*.py, bench/ui_latency.py) -------------------
+
+def nav_links(page: Page) -> list[tuple[str, str]]:
+    """(title, href) of every page in the sidebar navigation."""
+    links = page.get_by_test_id("stSidebarNav").locator("a")
+    return [(links.nth(i).inner_text().strip().splitlines()[-1].strip(), links.nth(i).get_attribute("href") or "")
+            for i in range(links.count())]
+
+
+def image_src(page: Page, caption: str) -> str:
+    """The src of the st.image whose caption contains `caption` (media URLs change with the bytes)."""
+    return page.get_by_test_id("stImage").filter(has_text=caption).locator("img").first.get_attribute("src")
+
+
+def wait_for_image_change(page: Page, caption: str, old_src: str, timeout: float = 30_000) -> str:
+    """Wait until the st.image captioned `caption` shows a different image than `old_src`; returns the new src."""
+    page.wait_for_function(
+        """([caption, old]) => {
+            const figs = [...document.querySelectorAll("[data-testid='stImage']")]
+                .filter(e => e.innerText.includes(caption));
+            const img = figs.length ? figs[0].querySelector("img") : null;
+            return img && img.getAttribute("src") !== old && img.complete;
+        }""", arg=[caption, old_src], timeout=timeout)
+    return image_src(page, caption)
+
+
+def box_select(page: Page, chart, x0: float = 0.15, y0: float = 0.15, x1: float = 0.85, y1: float = 0.85) -> None:
+    """Drag a selection box over fractions (x0, y0)-(x1, y1) of a Plotly chart's plot area (in "select" dragmode)."""
+    area = chart.locator(".nsewdrag").first
+    area.wait_for()
+    b = area.bounding_box()
+    page.mouse.move(b["x"] + b["width"] * x0, b["y"] + b["height"] * y0)
+    page.mouse.down()
+    for t in (0.25, 0.5, 0.75, 1.0):
+        page.mouse.move(b["x"] + b["width"] * (x0 + (x1 - x0) * t), b["y"] + b["height"] * (y0 + (y1 - y0) * t))
+    page.mouse.up()

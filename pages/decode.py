@@ -1,0 +1,117 @@
+"""Decode: move through the latent space one dimension at a time and watch the decoder's image."""
+
+import numpy as np
+import streamlit as st
+
+from vae.latent import decode_numpy, log_prior_density, nearest_point, prior_samples, traversal_grid
+from vae.ui import state
+from vae.ui.controls import latent_controls, set_controls
+from vae.ui.images import grid, show
+from vae.ui.latents import dataset_latents, dim_order
+from vae.ui.sidebar import current
+
+ctx = current()
+st.title("Decode a latent point")
+lm = ctx.lm
+if lm is None:
+    st.info("Open a model in the sidebar first.")
+    st.stop()
+model, D = lm.model, lm.latent_dim
+lat = dataset_latents(ctx)                      # Latents of the test split, or None without a dataset
+kl, order, inactive = dim_order(ctx, lat)
+
+
+def move_to(z: np.ndarray) -> None:
+    state.set_decode_point(lm.id, z)
+    set_controls(lm.id, z)
+
+
+def sample_prior() -> None:
+    n = st.session_state.get("dec_prior_draws", 0) + 1
+    st.session_state["dec_prior_draws"] = n
+    move_to(prior_samples(model, 1, seed=n)[0][0])
+
+
+def from_index() -> None:
+    i = int(st.session_state.get("dec_index", 0))
+    x = ctx.dataset.test.images[i:i + 1]
+    from vae.latent import encode_dataset
+    move_to(encode_dataset(model, x)[0][0])
+
+
+def from_selection() -> None:
+    sel = state.selection(lm.id)
+    if sel is None:
+        return
+    if sel.point is not None:
+        move_to(sel.point)
+        return
+    split = getattr(ctx.dataset, sel.split)
+    from vae.latent import encode_dataset
+    move_to(encode_dataset(model, split.images[sel.indices[0]:sel.indices[0] + 1])[0][0])
+
+
+sel = state.selection(lm.id, ctx.dataset_key)
+sel_label = ("the chosen map location" if sel is not None and sel.point is not None else
+             f"map selection ({sel.split} #{sel.indices[0]})" if sel is not None and sel.indices else "map selection")
+with st.container(horizontal=True, vertical_alignment="bottom"):
+    st.button("Sample from prior", on_click=sample_prior, icon=":material/casino:")
+    st.button("Reset to zero", on_click=move_to, args=(np.zeros(D, np.float32),), icon=":material/restart_alt:")
+    st.button(f"Start from {sel_label}", on_click=from_selection,
+              disabled=sel is None or (sel.point is None and not sel.indices), icon=":material/ads_click:",
+              help="Select points on the Latent map page; the first selected point is used.")
+    if ctx.dataset is not None:
+        st.number_input("Test image index", 0, len(ctx.dataset.test) - 1, value=0, key="dec_index", width=150)
+        st.button("Start from test image", on_click=from_index, icon=":material/image:")
+
+
+# "far from the data": more than half the typical distance of a latent mean from the means' centre
+far = (max(0.5, 0.5 * float(np.median(np.linalg.norm(lat.mu - lat.mu.mean(0), axis=1)))) if lat is not None
+       else np.inf)
+
+
+@st.fragment
+def decoder() -> None:
+    z0 = state.decode_point(lm.id, D)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        z = latent_controls(lm.id, z0, order, kl=kl, inactive=inactive)
+    state.set_decode_point(lm.id, z)
+    image = decode_numpy(model, z[None])[0]                      # (C, H, W) uint8
+    with right:
+        show(image, 336, caption="decoded mean image E[x|z]")
+        where = f"log p(z) = **{float(log_prior_density(z)):.2f}** nats"
+        if lat is not None:
+            j, dist = nearest_point(z, lat.mu)
+            where += f" · nearest encoded test image **{dist:.2f}** away (#{lat.index[j]})"
+            if dist > far:
+                where += "  \n:orange[far from every encoded image: the decoder is extrapolating here]"
+        st.markdown(where, help="log density of the N(0, I) prior at z (at z = 0 it is -D/2 log 2π), and the "
+                                "Euclidean distance in latent space to the nearest latent mean of the test images; "
+                                "a point far from all of them is outside the data's region")
+
+
+decoder()
+
+
+@st.fragment
+def traversals() -> None:
+    """Traversals from the current point; kept out of the slider fragment so a key press stays fast."""
+    h1, h2 = st.columns([3, 1], vertical_alignment="bottom")
+    h1.subheader("Traversals")
+    h2.button("Refresh from the current point", icon=":material/refresh:", key="dec_trav_refresh")
+    t1, t2, t3 = st.columns([3, 1, 1])
+    top = [int(d) for d in order[: min(D, 8)]]
+    dims = t1.multiselect("Dimensions (rows)", list(range(D)), default=top, format_func=lambda d: f"z{d + 1}",
+                          key=f"dec_trav_dims_{lm.id}")
+    steps = t2.slider("Steps", 3, 15, 9, key="dec_trav_steps")
+    span = t3.slider("Span (±)", 1.0, 4.0, 3.0, 0.5, key="dec_trav_span")
+    if dims:
+        z = state.decode_point(lm.id, D)
+        imgs = traversal_grid(model, z, dims=dims, n_steps=steps, span=span)          # (R, S, C, H, W)
+        show(grid(imgs, width=min(900, 72 * steps)),
+             caption=f"each row sweeps one dimension from -{span:g} to {span:g}, the others held at "
+                     f"z = [{', '.join(f'{v:.2f}' for v in z[:8])}{', ...' if D > 8 else ''}]")
+
+
+traversals()

@@ -1,0 +1,89 @@
+"""Interpolate: walk from one latent point to another (linearly or on the sphere) and decode each step."""
+
+import numpy as np
+import streamlit as st
+
+from vae.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samples, slerp, strip_png
+from vae.ui import state
+from vae.ui.images import grid, show
+from vae.ui.latent_map import map_figure, map_view
+from vae.ui.sidebar import current
+
+ctx = current()
+st.title("Interpolate between two points")
+lm = ctx.lm
+if lm is None:
+    st.info("Open a model in the sidebar first.")
+    st.stop()
+model, D = lm.model, lm.latent_dim
+sel = state.selection(lm.id, ctx.dataset_key)
+SOURCES = {"data": "a test image (by index)", "map": "the map selection", "prior": "a prior sample",
+           "decode": "the current Decode point"}
+
+
+def endpoint(col, name: str, default_index: int, default_seed: int):
+    """Draw the widgets of endpoint `name` in `col`; returns (z (D,) float32, a description) or (None, why)."""
+    with col:
+        st.markdown(f"**{name}**")
+        options = [s for s in SOURCES if ctx.dataset is not None or s not in ("data", "map")]
+        src = st.selectbox("from", options, format_func=SOURCES.get, key=f"int_src_{name}",
+                           label_visibility="collapsed")
+        if src == "data":
+            i = st.number_input("test image index", 0, len(ctx.dataset.test) - 1, value=default_index,
+                                key=f"int_idx_{name}")
+            x = ctx.dataset.test.images[i:i + 1]
+            show(x[0], 84)
+            return encode_dataset(model, x)[0][0], f"test #{i}"
+        if src == "map":
+            if sel is None:
+                st.caption("Nothing selected on the Latent map page yet.")
+                return None, "no map selection"
+            if sel.point is not None:
+                return sel.point.astype(np.float32), "clicked map location"
+            j = 0 if name == "A" or len(sel.indices) == 1 else len(sel.indices) - 1
+            split = getattr(ctx.dataset, sel.split)
+            i = sel.indices[j]
+            show(split.images[i], 84)
+            return encode_dataset(model, split.images[i:i + 1])[0][0], f"{sel.split} #{i} (map)"
+        if src == "prior":
+            seed = st.number_input("seed", 0, 2**31 - 1, value=default_seed, key=f"int_seed_{name}")
+            return prior_samples(model, 1, seed=int(seed))[0][0], f"prior sample, seed {seed}"
+        return state.decode_point(lm.id, D), "the Decode point"
+
+
+ca, cb, cc = st.columns([1, 1, 1.4])
+za, da = endpoint(ca, "A", 0, 1)
+zb, db = endpoint(cb, "B", 1, 2)
+with cc:
+    method = st.radio("Path", ["slerp", "lerp"], horizontal=True, key="int_method",
+                      format_func={"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}.get,
+                      help="slerp keeps the norm near the prior's typical shell; lerp cuts through the low-norm middle")
+    steps = st.slider("Steps", 2, 30, 10, key="int_steps")
+if za is None or zb is None:
+    st.info("Choose both endpoints.")
+    st.stop()
+
+path = (slerp if method == "slerp" else lerp)(np.asarray(za, np.float32), np.asarray(zb, np.float32), steps)
+frames = decode_numpy(model, path)                                   # (steps, C, H, W) uint8
+show(grid(frames, ncol=steps, width=min(1100, 96 * steps)), caption=f"{da} → {db}, {steps} steps of {method}")
+norms = np.linalg.norm(path, axis=1)
+st.caption("‖z‖ along the path: " + " ".join(f"{v:.2f}" for v in norms)
+           + f" (a {D}-d standard normal sample has ‖z‖ ≈ {np.sqrt(D):.2f})")
+scale = max(1, 112 // model.config.image_size)
+d1, d2, _ = st.columns([1, 1, 3])
+d1.download_button("Download GIF", data=lambda: gif_bytes(frames, boomerang=True, scale=scale, duration_ms=100),
+                   file_name=f"interpolation-{method}.gif", mime="image/gif", on_click="ignore",
+                   icon=":material/gif_box:", width="stretch")
+d2.download_button("Download PNG strip", data=lambda: strip_png(frames, scale=scale),
+                   file_name=f"interpolation-{method}.png", mime="image/png", on_click="ignore",
+                   icon=":material/download:", width="stretch")
+
+if ctx.dataset is not None:
+    st.subheader("The path on the latent map")
+    view = map_view(ctx, "test", min(2000, len(ctx.dataset.test)), "latent" if D == 2 else "pca", 2)
+    fig, _ = map_figure(view, ctx.dataset, "label", path=view.to_map(path), height=520)
+    fig.update_layout(dragmode="pan")
+    st.plotly_chart(fig, key="int_map", config={"scrollZoom": True})
+    if view.method == "pca":
+        st.caption("Drawn on the PCA plane of the test latents: the path is projected, so a straight line stays "
+                   "straight but a slerp arc may look shorter than it is.")

@@ -1,0 +1,110 @@
+"""Latent map: where the encoder puts the data, projected to 2-D or 3-D; select points to see them."""
+
+import numpy as np
+import streamlit as st
+
+from vae.latent import decode_numpy
+from vae.ui import state
+from vae.ui.images import grid, show
+from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
+                               selected_points)
+from vae.ui.sidebar import current
+from vae.ui.tasks import Task
+
+ctx = current()
+st.title("Latent map")
+lm = ctx.lm
+if lm is None or ctx.dataset is None:
+    st.info(ctx.dataset_note or "Open a model and a dataset in the sidebar first.")
+    st.stop()
+D, ds = lm.latent_dim, ctx.dataset
+
+c1, c2, c3, c4, c5 = st.columns([1, 1.3, 1.6, 1, 1.3])
+split = c1.radio("Split", ["test", "train"], horizontal=True, key="map_split")
+n_total = len(getattr(ds, split))
+sizes = sorted({s for s in (500, 1000, 2000, 5000, 10000) if s < n_total} | {n_total})
+if len(sizes) > 1:
+    n = c2.select_slider("Points", sizes, value=min(sizes, key=lambda s: abs(s - 2000)), key=f"map_n_{split}_{n_total}",
+                         help="a random subsample of the split (fixed seed)")
+else:
+    n = n_total
+    c2.metric("Points", f"{n_total:,}", help="the whole split")
+methods = (["latent"] if D == 2 else []) + ["pca", "tsne"]
+method = c3.radio("Projection", methods, format_func=METHODS.get, horizontal=True, key=f"map_method_{D == 2}")
+dims_ok = [2] if method == "latent" else ([2, 3] if method == "tsne" or D >= 3 else [2])
+if len(dims_ok) > 1:
+    k = c4.radio("Map", dims_ok, format_func=lambda d: f"{d}-D", horizontal=True, key="map_k")
+else:
+    k = dims_ok[0]
+    c4.metric("Map", f"{k}-D")
+colour_by = c5.selectbox("Colour by", colour_options(ds), key=f"map_colour_{ds.name}")
+
+opts = st.columns([1, 1, 2])
+perplexity = 30.0
+if method == "tsne":
+    perplexity = float(opts[0].select_slider("Perplexity", [5, 10, 20, 30, 50, 100], value=30, key="map_perp"))
+background = None
+if method == "latent":
+    if opts[0].toggle("Decoded images behind", key="map_manifold",
+                      help="the manifold figure of Kingma & Welling: decoded images on a grid over the map"):
+        background = "on"
+
+view = map_view(ctx, split, n, method, k, perplexity)
+if isinstance(view, Task):
+    # t-SNE is computing in the background: show PCA now, poll the task, rerun when it is done
+    task = view
+    if task.error:
+        st.error(f"t-SNE failed: {task.error}")
+
+    @st.fragment(run_every=0.5)
+    def tsne_progress():
+        if task.is_done:
+            st.rerun(scope="app")
+        st.progress(task.done, text=f"t-SNE of {n:,} points: {task.message} ({task.seconds:.0f} s)")
+
+    tsne_progress()
+    st.caption("PCA is shown while t-SNE runs; the map switches when it is done (computed once per model, "
+               "data and settings).")
+    view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
+
+bg = manifold_background(lm.model, view) if background and view.method == "latent" else None
+fig, traces = map_figure(view, ds, colour_by, background=bg)
+if view.note:
+    st.caption(view.note)
+event = st.plotly_chart(fig, key=f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}", on_select="rerun",
+                        selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+if view.k == 3:
+    st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
+else:
+    st.caption("Drag a box over points to see their images and the decoding of the box's centre"
+               + (" (PCA inverse transform)" if view.method == "pca" else "")
+               + "; lasso is in the chart's toolbar; double-click to clear.")
+
+indices, spots = selected_points(event, traces)
+images = getattr(ds, split).images
+if indices:
+    state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, indices))
+    shown = indices[:100]
+    st.subheader(f"{len(indices)} selected point{'s' if len(indices) > 1 else ''}")
+    left, right = st.columns(2)
+    sel = images[np.asarray(shown)]
+    ncol = int(np.ceil(len(shown) / np.ceil(len(shown) / 10)))      # at most 10 per row, rows nearly full
+    show(grid(sel, ncol=ncol, width=520), container=left,
+         caption=f"the selected {split} images" + (f" (first {len(shown)})" if len(indices) > len(shown) else ""))
+    lat_idx = np.searchsorted(view.lat.index, shown)
+    recon = decode_numpy(lm.model, view.lat.mu[lat_idx])
+    show(grid(recon, ncol=ncol, width=520), container=right, caption="decoded from their latent means")
+    labels = getattr(ds, split).labels[np.asarray(shown)].tolist()
+    st.caption("indices: " + ", ".join(f"{i} ({ds.class_names[l]})" for i, l in zip(shown[:30], labels[:30]))
+               + (" ..." if len(shown) > 30 else "") + " — the Decode and Interpolate pages can start from them.")
+if spots and view.from_map is not None and view.k == 2:
+    z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
+    if not indices:
+        state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, [], point=z))
+    st.subheader("Decoded at the centre of the box")
+    img = decode_numpy(lm.model, z[None])[0]
+    show(img, 224, caption=f"map ({spots[0][0]:.2f}, {spots[0][1]:.2f}) → z = "
+                           f"[{', '.join(f'{v:.2f}' for v in z[:6])}{', ...' if len(z) > 6 else ''}]")
+    st.caption(("The PCA inverse transform: the other directions are held at the data's mean. "
+                if view.method == "pca" else "") + "Select points to see their images; the Decode page can "
+               "start from the first selected point" + ("." if indices else " or from this location."))

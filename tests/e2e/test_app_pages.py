@@ -1,0 +1,88 @@
+"""The explorer in a real Chromium: every page opens clean; a slider key press on Decode redraws the image;
+a box selection on the latent map shows the selected images; a bad upload is refused and the model kept."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (app_console_errors, assert_no_exception, box_select, goto_page, image_src,
+                               nav_links, wait_for_app_run, wait_for_image_change)
+
+DECODED = "decoded mean image"
+
+
+def test_every_page_opens_without_errors(page: Page, app_server: str):
+    goto_page(page, app_server)
+    links = nav_links(page)
+    titles = [t for t, _ in links]
+    for expected in ("Decode", "Latent map", "Interpolate", "Generate", "Train"):
+        assert expected in titles, titles
+    for title, href in links:
+        page.goto(href)
+        wait_for_app_run(page)
+        expect(page.get_by_test_id("stHeading").first).to_be_visible()
+        assert_no_exception(page)
+        # the sidebar is drawn on every page: model and dataset
+        expect(page.get_by_test_id("stSidebar").get_by_text("Download model (.zip)")).to_be_visible()
+    assert app_console_errors(page) == []
+
+
+def test_slider_key_press_changes_the_decoded_image(page: Page, app_server: str):
+    goto_page(page, app_server)
+    expect(page.get_by_test_id("stImage").filter(has_text=DECODED).locator("img")).to_be_visible()
+    wait_for_app_run(page, settle_ms=500)
+    before = image_src(page, DECODED)
+    thumb = page.get_by_test_id("stSlider").first.get_by_role("slider")
+    thumb.focus()
+    page.keyboard.press("ArrowRight")
+    after = wait_for_image_change(page, DECODED, before)
+    assert after != before
+    # and the slider moved by one step
+    expect(page.get_by_test_id("stSlider").first.get_by_test_id("stSliderThumbValue")).to_have_text("0.05")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
+    goto_page(page, app_server, "map")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart).to_be_visible()
+    page.wait_for_timeout(500)      # plotly draws after the app run
+    box_select(page, chart)
+    expect(page.get_by_text("selected points")).to_be_visible(timeout=20_000)
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stImage").filter(has_text="the selected test images")).to_be_visible()
+    # the centre of the box is decoded too (the map of a 2-d latent is the latent space itself)
+    expect(page.get_by_test_id("stImage").filter(has_text="→ z =")).to_be_visible()
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def _sidebar_upload(page: Page, name: str, data: bytes) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Upload a checkpoint").click()
+    wait_for_app_run(page)
+    sidebar.locator("input[type='file']").first.set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+
+
+def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str):
+    goto_page(page, app_server)
+    before = image_src(page, DECODED)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", '{"format_version": 1, "model": {"latent_dim": 2}}')
+        zf.writestr("model.safetensors", pickle.dumps({"not": "weights"}))   # a pickle in disguise
+    _sidebar_upload(page, "hostile.zip", buf.getvalue())
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("pickle", timeout=20_000)
+    expect(sidebar.get_by_text("Still showing")).to_be_visible()
+    wait_for_app_run(page)
+    # the page still works on the previous model
+    assert_no_exception(page)
+    expect(page.get_by_test_id("stImage").filter(has_text=DECODED)).to_be_visible()
+    assert image_src(page, DECODED) is not None and before

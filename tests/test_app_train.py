@@ -1,0 +1,135 @@
+"""The Train page under AppTest: a job runs in the background and is found again by the browser's id;
+two browsers train independently; a config that cannot work says why instead of starting."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+
+
+def open_train(sid: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if sid is not None:
+        at.query_params["sid"] = sid
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def progress_text(at: AppTest) -> str:
+    bars = at.get("progress")
+    return bars[0].proto.text if bars else ""
+
+
+def wait_finished(at: AppTest, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        text = progress_text(at)
+        if text.startswith(("finished", "failed", "stopped")):
+            return text
+        time.sleep(0.5)
+    raise AssertionError(f"training did not end in {timeout} s: {progress_text(at)!r}")
+
+
+def test_a_job_trains_in_the_background_and_a_reload_finds_it():
+    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits": 32})
+    assert [b.label for b in at.button][:3] == ["Start", "Stop", "Resume"]
+    assert "Start" in [b.label for b in at.button if not b.disabled]
+    button(at, "Start").click()
+    at.run()
+    assert not at.exception
+    sid = at.query_params["sid"]
+    sid = sid[0] if isinstance(sid, list) else sid
+    text = wait_finished(at)
+    assert text.startswith("finished") and "epoch 2/2" in text
+    figs = at.get("plotly_chart")
+    assert figs, "no training curves"
+    assert any("reconstructions" in c for im in at.image for c in im.captions)
+    assert any("prior samples" in c for im in at.image for c in im.captions)
+
+    # a reload (a new session with the same ?sid=) re-attaches to the same finished job
+    again = open_train(sid=sid)
+    assert progress_text(again).startswith("finished")
+    assert not button(again, "Resume").disabled
+    # the trained model is offered in the sidebar and opens on every page
+    button(again, "Explore it on every page").click()
+    again.run()
+    assert again.session_state["sb_source"] == "trained"
+    again.switch_page("pages/decode.py").run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert any("decoded mean image" in c for im in again.image for c in im.captions)
+
+    # another browser (another id) has no job
+    other = open_train(sid="otherbrowser1")
+    assert progress_text(other) == ""
+    assert not button(other, "Start").disabled
+
+
+def test_a_config_that_cannot_work_shows_an_error_and_starts_nothing():
+    at = open_train(sid="badconfig1", tr_arch="conv")      # conv on 8x8 digits is impossible
+    button(at, "Start").click()
+    at.run()
+    assert not at.exception
+    assert any("conv" in e.value for e in at.error), [e.value for e in at.error]
+    assert progress_text(at) == ""
+
+
+def test_a_browser_cannot_start_a_second_job_while_one_runs_and_stop_keeps_a_checkpoint():
+    from vae.config import ModelConfig, TrainConfig
+    from vae.data import load_dataset
+    from vae.ui import training
+
+    ds = load_dataset("digits")
+    mc = ModelConfig(image_size=8, latent_dim=2, hidden=(32,))
+    tc = TrainConfig(dataset="digits", epochs=500, batch_size=16)
+    job = training.start_job("busybrowser1", mc, tc, ds)
+    try:
+        with pytest.raises(RuntimeError, match="still running"):
+            training.start_job("busybrowser1", mc, tc, ds)
+        assert training.job_for("busybrowser1") is job
+        other = training.start_job("quietbrowser1", mc, TrainConfig(dataset="digits", epochs=1), ds)
+        assert other is not job and training.job_for("busybrowser1") is job
+        other.wait(60)
+    finally:
+        job.stop()
+        assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == "stopped" and snap.checkpoint_path
+
+
+def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
+    from vae.config import ModelConfig, TrainConfig
+    from vae.data import load_dataset
+    from vae.ui import training
+
+    ds = load_dataset("digits")
+    # a Gaussian p(x|z) with sigma 1e-30: the squared error overflows float32 at the first step
+    mc = ModelConfig(image_size=8, latent_dim=2, hidden=(16,), likelihood="gaussian", gaussian_sigma=1e-30)
+    job = training.start_job("divergedbrowser1", mc, TrainConfig(dataset="digits", epochs=2), ds)
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and snap.error
+    at = open_train(sid="divergedbrowser1")
+    assert progress_text(at).startswith("failed")
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Training failed:") and snap.error in e for e in errors), errors
+    if snap.checkpoint_path:
+        assert any("last good checkpoint" in i.value for i in at.info)
+    assert button(at, "Resume").disabled and not button(at, "Start").disabled

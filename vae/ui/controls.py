@@ -1,0 +1,60 @@
+"""Widgets that set a latent point: one slider per dimension (swappable for a drag-following component)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import streamlit as st
+
+Z_RANGE = 4.0      # sliders span [-Z_RANGE, Z_RANGE]
+Z_STEP = 0.05
+SHOWN_DIMS = 12    # dimensions shown at once; the rest sit in an expander
+
+
+def slider_key(model_id: str, d: int) -> str:
+    return f"dz_{model_id[:16]}_{d}"
+
+
+def set_controls(model_id: str, z: np.ndarray) -> None:
+    """Move the controls to `z` (D,) (call from a callback, before the widgets are drawn)."""
+    for d, v in enumerate(np.asarray(z, dtype=np.float64)):
+        st.session_state[slider_key(model_id, d)] = float(np.clip(np.round(v / Z_STEP) * Z_STEP, -Z_RANGE, Z_RANGE))
+
+
+def latent_controls(model_id: str, z: np.ndarray, order: Sequence[int], kl: np.ndarray | None = None,
+                    inactive: np.ndarray | None = None, columns: int = 2) -> np.ndarray:
+    """One st.slider per latent dimension, in `order` (most informative first); returns the new z (D,).
+
+    `kl` (D,) nats labels each slider; `inactive` (D,) bool marks dimensions the encoder does not use.
+    Call inside an st.fragment so that moving a slider reruns only the decoder.
+    """
+    z = np.asarray(z, dtype=np.float32).copy()
+    order = list(order)
+
+    def one(d: int) -> None:
+        key = slider_key(model_id, d)
+        if key not in st.session_state:
+            st.session_state[key] = float(np.clip(round(float(z[d]) / Z_STEP) * Z_STEP, -Z_RANGE, Z_RANGE))
+        label = f"z{d + 1}"
+        if kl is not None:
+            label += f" · KL {kl[d]:.2f}"
+        if inactive is not None and inactive[d]:
+            label += " · inactive"
+        z[d] = st.slider(label, -Z_RANGE, Z_RANGE, step=Z_STEP, key=key, format="%.2f",
+                         help=f"latent dimension {d + 1}" + (
+                             ": inactive (the encoder ignores it; the decoder barely responds)"
+                             if inactive is not None and inactive[d] else ""))
+
+    head, tail = order[:SHOWN_DIMS], order[SHOWN_DIMS:]
+    cols = st.columns(columns)
+    for j, d in enumerate(head):
+        with cols[j % columns]:
+            one(d)
+    if tail:
+        with st.expander(f"{len(tail)} more dimensions (lower KL)"):
+            cols = st.columns(columns)
+            for j, d in enumerate(tail):
+                with cols[j % columns]:
+                    one(d)
+    return z

@@ -1,0 +1,135 @@
+"""Plotly figures: the latent map and the training curves. Pure functions of numpy arrays."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.subplots import make_subplots
+
+from .images import upscale
+
+QUALITATIVE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf", "#393b79", "#ad494a", "#8c6d31", "#637939", "#7b4173"]
+
+
+def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                      color: np.ndarray | None = None, color_name: str = "label",
+                      axis_names: Sequence[str] = ("dim 1", "dim 2", "dim 3"),
+                      background: tuple[Any, tuple[float, float, float, float]] | None = None,
+                      path: np.ndarray | None = None,
+                      marker_size: float | None = None, height: int = 620) -> go.Figure:
+    """A scatter of projected latent means.
+
+    xy (N, 2) or (N, 3) float; index (N,) dataset indices and labels (N,) int, both shown on hover and
+    carried as customdata [index, label] so a selection names the images. `color` (N,) float colours
+    the points by a continuous factor (None: by label, one trace per class). `background` is
+    (image (C, H, W) uint8 or PIL, (x0, x1, y0, y1)) drawn under 2-D points; `path` (K, 2|3) is
+    drawn as a line with its ends marked A and B.
+    """
+    three_d = xy.shape[1] == 3
+    n = len(xy)
+    size = marker_size or (3 if three_d else (4 if n > 3000 else 6))
+    fig = go.Figure()
+    scatter = go.Scatter3d if three_d else (go.Scattergl if n > 2000 else go.Scatter)
+    names = np.array([class_names[int(l)] if 0 <= int(l) < len(class_names) else str(l) for l in labels],
+                     dtype=object)
+    custom = np.stack([index.astype(object), names], axis=1) if n else np.zeros((0, 2), dtype=object)
+    hover = ("index %{customdata[0]}<br>label %{customdata[1]}"
+             + (f"<br>{color_name} %{{marker.color:.3g}}" if color is not None else "") + "<extra></extra>")
+
+    def coords(mask):
+        d = dict(x=xy[mask, 0], y=xy[mask, 1])
+        if three_d:
+            d["z"] = xy[mask, 2]
+        return d
+
+    # over decoded images, a thin white ring keeps each point visible
+    outline = dict(width=0.8, color="white") if background is not None else dict(width=0)
+    if color is None:
+        for k in np.unique(labels):
+            m = labels == k
+            fig.add_trace(scatter(**coords(m), mode="markers", name=str(names[m][0]), customdata=custom[m],
+                                  hovertemplate=hover,
+                                  marker=dict(size=size, color=QUALITATIVE[int(k) % len(QUALITATIVE)],
+                                              opacity=0.8, line=outline)))
+    else:
+        m = np.ones(n, dtype=bool)
+        fig.add_trace(scatter(**coords(m), mode="markers", name=color_name, customdata=custom, hovertemplate=hover,
+                              marker=dict(size=size, color=color, colorscale="Viridis", opacity=0.85,
+                                          colorbar=dict(title=color_name, thickness=12), line=outline)))
+
+    if path is not None and len(path):
+        pd = dict(x=path[:, 0], y=path[:, 1])
+        if three_d:
+            pd["z"] = path[:, 2]
+        line = (go.Scatter3d if three_d else go.Scatter)(
+            **pd, mode="lines+markers+text", name="path", text=["A"] + [""] * (len(path) - 2) + ["B"],
+            textposition="top center", textfont=dict(size=16),
+            line=dict(color="#e4007c", width=4), marker=dict(size=7 if not three_d else 4, color="#e4007c"),
+            hovertemplate="step %{pointNumber}<extra>path</extra>")
+        fig.add_trace(line)
+
+    if background is not None and not three_d:
+        img, (x0, x1, y0, y1) = background
+        fig.add_layout_image(source=img if isinstance(img, Image.Image) else upscale(img, 1200), xref="x", yref="y", x=x0, y=y1, sizex=x1 - x0,
+                             sizey=y1 - y0, sizing="stretch", layer="below", opacity=1.0)
+        fig.update_xaxes(range=[x0, x1])
+        fig.update_yaxes(range=[y0, y1])
+
+    layout = dict(height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(itemsizing="constant"),
+                  uirevision="map")
+    if three_d:
+        layout["scene"] = dict(xaxis_title=axis_names[0], yaxis_title=axis_names[1], zaxis_title=axis_names[2])
+    else:
+        layout.update(dragmode="select", clickmode="event+select", xaxis_title=axis_names[0], yaxis_title=axis_names[1])
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_layout(**layout)
+    return fig
+
+
+def _smooth(values: np.ndarray) -> np.ndarray:
+    """Trailing mean over a window of ~5% of the points (at least 1, at most 100): no start-up bias."""
+    n = len(values)
+    w = int(min(100, max(1, n // 20)))
+    c = np.cumsum(np.insert(np.asarray(values, dtype=np.float64), 0, 0.0))
+    lo = np.maximum(np.arange(1, n + 1) - w, 0)
+    return (c[1:] - c[lo]) / (np.arange(1, n + 1) - lo)
+
+
+def training_curves_figure(step_history: list[dict], epoch_history: list[dict], height: int = 330,
+                           max_points: int = 1500) -> go.Figure:
+    """Three panels: negative ELBO, reconstruction (-log p(x|z)) and KL, nats per image.
+
+    Per step: raw (faint) and smoothed (trailing mean); per epoch: train (circles) and test (diamonds)
+    at the step where the epoch ended.
+    """
+    panels = [("loss", "−ELBO (nats)", "train_loss", "test_loss"), ("recon", "reconstruction −log p(x|z)", "recon",
+                                                                     "test_recon"), ("kl", "KL(q‖p)", "kl", "test_kl")]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=[p[1] for p in panels], horizontal_spacing=0.06)
+    steps = np.array([r["step"] for r in step_history], dtype=np.float64)
+    thin = slice(None, None, max(1, len(steps) // max_points))
+    for col, (key, title, ep_train, ep_test) in enumerate(panels, start=1):
+        if len(steps):
+            v = np.array([r.get(key, np.nan) for r in step_history], dtype=np.float64)
+            smooth = _smooth(v)
+            fig.add_trace(go.Scattergl(x=steps[thin], y=v[thin], mode="lines", name="per step",
+                                       line=dict(color="rgba(110,160,210,0.45)", width=1), showlegend=col == 1,
+                                       legendgroup="step"), row=1, col=col)
+            fig.add_trace(go.Scattergl(x=steps[thin], y=smooth[thin], mode="lines", name="per step, smoothed",
+                                       line=dict(color="#1f77b4", width=2), showlegend=col == 1,
+                                       legendgroup="smooth"), row=1, col=col)
+        if epoch_history:
+            ex = [r.get("step", i) for i, r in enumerate(epoch_history)]
+            fig.add_trace(go.Scatter(x=ex, y=[r.get(ep_train) for r in epoch_history], mode="lines+markers",
+                                     name="epoch, train", marker=dict(symbol="circle", size=8, color="#ff7f0e"),
+                                     showlegend=col == 1, legendgroup="etrain"), row=1, col=col)
+            fig.add_trace(go.Scatter(x=ex, y=[r.get(ep_test) for r in epoch_history], mode="lines+markers",
+                                     name="epoch, test", marker=dict(symbol="diamond", size=9, color="#2ca02c"),
+                                     showlegend=col == 1, legendgroup="etest"), row=1, col=col)
+    fig.update_xaxes(title_text="step")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), uirevision="curves",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig

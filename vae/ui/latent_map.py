@@ -1,0 +1,135 @@
+"""A latent map: the projected latent means of a split, and the maps between latent and map coordinates.
+
+    view = map_view(ctx, "test", 2000, "pca", 2)      # MapView, or a running tasks.Task for t-SNE
+    fig, traces = map_figure(view, colour_by="label")
+
+Pages use it for the Latent map itself and to draw an interpolation path on the map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import tasks
+from .figures import latent_map_figure
+from .latents import dataset_latents
+from .loaders import Latents, pca_projection
+
+METHODS = {"latent": "the latent space itself (2-d)", "pca": "PCA", "tsne": "t-SNE"}
+
+
+@dataclass
+class MapView:
+    """Latent means laid out on a 2-D or 3-D map."""
+
+    method: str                                          # "latent" | "pca" | "tsne"
+    lat: Latents                                         # the encoded points
+    xy: np.ndarray                                       # (N, k) map coordinates, k = 2 or 3
+    axis_names: tuple[str, ...]
+    to_map: Callable[[np.ndarray], np.ndarray] | None    # latent (M, D) -> map (M, k); None for t-SNE
+    from_map: Callable[[np.ndarray], np.ndarray] | None  # map (M, k) -> latent (M, D); None for t-SNE
+    note: str = ""
+
+    @property
+    def k(self) -> int:
+        return self.xy.shape[1]
+
+
+def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float = 30.0):
+    """The MapView for these settings; for t-SNE not yet computed, the running tasks.Task instead."""
+    lat = dataset_latents(ctx, split, n)
+    n = len(lat.index)
+    D = lat.mu.shape[1]
+    if method == "latent":
+        if D != 2:
+            raise ValueError(f"the latent space is {D}-d; it is itself a map only when 2-d")
+        ident = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+        return MapView("latent", lat, lat.mu, ("z1", "z2"), ident, ident)
+    if method == "pca":
+        kk = min(k, D)
+        proj = pca_projection(ctx.lm.id, ctx.dataset_key, split, n, kk, lat.mu)
+        ratio = proj.explained_variance_ratio
+        names = tuple(f"PC{i + 1} ({ratio[i]:.0%})" for i in range(kk))
+        return MapView("pca", lat, proj.embedding, names, proj.transform, proj.inverse_transform,
+                       note=f"PCA keeps {ratio.sum():.0%} of the variance of the latent means")
+    if method == "tsne":
+        key = f"{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{perplexity:g}"
+        task = tasks.tsne_task(key, lat.mu, k, perplexity)
+        if not task.is_done or task.error:
+            return task
+        proj = task.result
+        return MapView("tsne", lat, proj.embedding, tuple(f"t-SNE {i + 1}" for i in range(k)), None, None,
+                       note=f"t-SNE (perplexity {proj.params.get('perplexity', perplexity):.0f}) took "
+                            f"{proj.seconds:.1f} s; distances between clusters mean little")
+    raise ValueError(f"unknown map method {method!r}; expected one of {list(METHODS)}")
+
+
+def colour_options(dataset) -> list[str]:
+    """What a map can be coloured by: "label", then the dataset's ground-truth factors."""
+    return ["label"] + [f for f in getattr(dataset, "factor_names", []) if f != "shape"]
+
+
+def map_figure(view: MapView, dataset, colour_by: str = "label", background=None,
+               path: np.ndarray | None = None, height: int = 620):
+    """(figure, traces): traces[i] is the dataset-index array of trace i (None for non-data traces)."""
+    lat = view.lat
+    color = None
+    if colour_by != "label" and lat.factors is not None:
+        color = lat.factors[:, list(dataset.factor_names).index(colour_by)]
+    fig = latent_map_figure(view.xy, lat.index, lat.labels, dataset.class_names, color=color, color_name=colour_by,
+                            axis_names=view.axis_names, background=background, path=path,
+                            height=height, marker_size=4 if background is not None else None)
+    traces: list[np.ndarray | None] = []
+    for tr in fig.data:
+        if tr.name == "path" or tr.customdata is None:
+            traces.append(None)
+        else:
+            traces.append(np.asarray([int(c[0]) for c in tr.customdata], dtype=np.int64))
+    return fig, traces
+
+
+def _extent(xy: np.ndarray, margin: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
+    lo, hi = xy[:, :2].min(0), xy[:, :2].max(0)
+    pad = (hi - lo) * margin + 1e-6
+    return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
+
+
+def manifold_background(model, view: MapView, n: int = 15):
+    """(PIL image, (x0, x1, y0, y1)): decoded images on an n x n grid over the map's extent."""
+    from vae.latent import manifold_grid
+
+    from .images import grid
+
+    (x0, x1), (y0, y1) = _extent(view.xy)
+    hx, hy = (x1 - x0) / (2 * n), (y1 - y0) / (2 * n)                # tile centres, half a tile in
+    images, _ = manifold_grid(model, n, extent=(x0 + hx, x1 - hx, y0 + hy, y1 - hy))   # (n, n, C, H, W), row 0 = top
+    return grid(images, width=1200, pad=0), (x0, x1, y0, y1)
+
+
+def selected_points(event, traces: list[np.ndarray | None]) -> tuple[list[int], list[tuple[float, float]]]:
+    """From a plotly selection event: (dataset indices of the selected data points, map locations).
+
+    A location is the centre of the selection box (or a selected non-data point): the place the
+    user pointed at on the map.
+    """
+    sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
+    get = (lambda k: sel.get(k, [])) if isinstance(sel, dict) else (lambda k: getattr(sel, k, []))
+    indices: list[int] = []
+    spots: list[tuple[float, float]] = []
+    for p in get("points") or []:
+        curve = p.get("curve_number", 0)
+        i = p.get("point_index", p.get("point_number"))
+        arr = traces[curve] if 0 <= curve < len(traces) else None
+        if arr is not None and i is not None and 0 <= i < len(arr):
+            indices.append(int(arr[i]))
+        elif "x" in p and "y" in p:
+            spots.append((float(p["x"]), float(p["y"])))
+    if not spots:
+        for box in get("box") or []:
+            xs, ys = box.get("x") or [], box.get("y") or []
+            if len(xs) == 2 and len(ys) == 2:
+                spots.append(((xs[0] + xs[1]) / 2.0, (ys[0] + ys[1]) / 2.0))
+    return indices, spots

@@ -1,0 +1,291 @@
+"""Cached loading of models, datasets, encoded latents and projections.
+
+Models and datasets are `st.cache_resource` (one shared object per process: treat as read-only).
+Latents and projections are `st.cache_data`, keyed by the checkpoint's identity (a hash of its
+config and weights bytes), the dataset key, the split and the subsample, never by object.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae.checkpoint import (CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint_files,
+                            read_checkpoint_zip)
+from vae.model import VAE
+
+REPO = Path(__file__).resolve().parents[2]
+ASSETS_DIR = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
+SHARED_MNIST_DIR = REPO.parent / "shared" / "datasets" / "mnist"
+DATASET_KWARGS = ("seed", "image_size", "n_train", "n_test")   # load_dataset options a checkpoint may record
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model ready to explore. `model` is shared between sessions: never train or modify it."""
+
+    model: VAE                      # eval mode, on the chosen device
+    id: str                         # identity: sha256 of config.json + model.safetensors (or job id + version)
+    label: str                      # what the sidebar shows
+    source: str                     # "bundled" | "trained" | "upload"
+    path: Path | None = None        # checkpoint folder, when there is one
+    files: tuple[tuple[str, bytes], ...] | None = None   # raw files of an upload
+
+    @property
+    def latent_dim(self) -> int:
+        return self.model.config.latent_dim
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def zip_bytes(self) -> bytes:
+        """The checkpoint as a zip (config.json, model.safetensors, metrics.jsonl at its root)."""
+        if self.path is not None and (self.path / CONFIG_FILE).exists():
+            files = {n: (self.path / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
+                     if (self.path / n).exists()}
+        else:
+            files = dict(self.files or ())
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, data in files.items():
+                if name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
+                    zf.writestr(name, data)
+        return buf.getvalue()
+
+
+def files_digest(files: dict[str, bytes]) -> str:
+    """Identity of a checkpoint: sha256 over its config and weights bytes (16 hex digits)."""
+    h = hashlib.sha256()
+    for name in (CONFIG_FILE, WEIGHTS_FILE):
+        h.update(name.encode())
+        h.update(files.get(name, b""))
+    return h.hexdigest()[:16]
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _model_from_files(digest: str, device: str, _files: dict[str, bytes], where: str) -> VAE:
+    model = load_checkpoint_files(_files, where)
+    model.to(torch.device(device))
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def bundled_models() -> dict[str, Path]:
+    """Checkpoint folders under assets/ (those holding a config.json), by folder name."""
+    if not ASSETS_DIR.is_dir():
+        return {}
+    return {p.name: p for p in sorted(ASSETS_DIR.iterdir()) if (p / CONFIG_FILE).is_file()}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _read_folder(path: str, mtime_ns: int) -> dict[str, bytes]:
+    p = Path(path)
+    return {n: (p / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE) if (p / n).is_file()}
+
+
+def load_folder(path: Path, device: str, source: str = "bundled", label: str | None = None) -> LoadedModel:
+    """A checkpoint folder as a LoadedModel (cached by content). Raises CheckpointError."""
+    path = Path(path)
+    cfg = path / CONFIG_FILE
+    if not cfg.is_file():
+        raise CheckpointError(f"{path} holds no {CONFIG_FILE}")
+    weights = path / WEIGHTS_FILE
+    mtime = max(cfg.stat().st_mtime_ns, weights.stat().st_mtime_ns if weights.exists() else 0)
+    files = _read_folder(str(path), mtime)
+    digest = files_digest(files)
+    model = _model_from_files(digest, device, files, str(path))
+    return LoadedModel(model, digest, label or path.name, source, path=path)
+
+
+def load_uploaded(uploads: list[tuple[str, bytes]], device: str) -> LoadedModel:
+    """Uploaded files (a checkpoint zip, or config.json + model.safetensors) as a LoadedModel.
+
+    Raises CheckpointError naming the file and the problem; nothing is unpickled.
+    """
+    if not uploads:
+        raise CheckpointError("no file uploaded")
+    names = [n for n, _ in uploads]
+    if len(uploads) == 1 and names[0].lower().endswith(".zip"):
+        files = read_checkpoint_zip(uploads[0][1], where=names[0])
+        where = names[0]
+    else:
+        files = {}
+        for name, data in uploads:
+            base = Path(name).name
+            if base not in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
+                raise CheckpointError(f"{name}: not part of a checkpoint; upload a checkpoint zip, or "
+                                      f"{CONFIG_FILE} and {WEIGHTS_FILE} together")
+            files[base] = data
+        where = "upload"
+    digest = files_digest(files)
+    model = _model_from_files(digest, device, files, where)
+    label = names[0] if len(names) == 1 else f"upload {digest[:8]}"
+    return LoadedModel(model, digest, label, "upload", files=tuple(files.items()))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _trained_model(job_key: str, version: int, device: str, _job) -> VAE | None:
+    model = _job.latest_model()
+    if model is None:
+        return None
+    if torch.device(device).type != "cpu":   # the job keeps its CPU copy; move a copy of it
+        model = copy.deepcopy(model).to(torch.device(device))
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def load_trained(job_key: str, job, device: str) -> LoadedModel | None:
+    """The latest model of a TrainingJob (cached per job and version), or None before its first epoch."""
+    snap = job.snapshot()
+    version = int(getattr(snap, "version", 0) or 0)
+    ckpt = getattr(snap, "checkpoint_path", None)
+    if version <= 0 and not ckpt:
+        return None
+    model = _trained_model(job_key, version, device, job)
+    if model is None:
+        return None
+    label = f"trained in this session (epoch {getattr(snap, 'epoch', '?')})"
+    return LoadedModel(model, f"job-{job_key}-v{version}", label, "trained",
+                       path=Path(ckpt) if ckpt else None)
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to load a dataset: a name from vae.data.DATASET_NAMES or "folder:<path>", and options."""
+
+    name: str
+    data_dir: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.name, self.data_dir, list(self.options)], default=str)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
+    """The dataset a checkpoint was trained on, from its dataset record (or its train config)."""
+    info = getattr(model, "checkpoint_info", None) or {}
+    record = info.get("dataset") or {}
+    train = info.get("train") or {}
+    name = record.get("name") or train.get("dataset")
+    if not name:
+        return None
+    options: dict[str, Any] = {}
+    for source in (train.get("extra") or {}, record.get("kwargs") or {}, record.get("options") or {}, record):
+        for k in DATASET_KWARGS:
+            if k in source and source[k] is not None:
+                options[k] = source[k]
+    if name == "digits":
+        options.pop("image_size", None)
+    data_dir = record.get("data_dir") or (record.get("kwargs") or {}).get("data_dir") or train.get("data_dir")
+    if name in ("mnist", "fashion-mnist") and data_dir and not Path(data_dir).is_dir():
+        data_dir = None
+    data_dir = data_dir or default_data_dir(name)
+    return DatasetSpec(name, data_dir, tuple(sorted(options.items())))
+
+
+def default_data_dir(name: str) -> str | None:
+    """A local folder that already holds `name`'s files (MNIST in ../shared/datasets), else None."""
+    if name == "mnist" and SHARED_MNIST_DIR.is_dir():
+        return str(SHARED_MNIST_DIR)
+    return None
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _dataset(key: str, _spec: DatasetSpec, _progress=None):
+    from vae.data import load_dataset, load_image_folder
+
+    opts = dict(_spec.options)
+    if _spec.name.startswith("folder:"):
+        return load_image_folder(_spec.name.split(":", 1)[1], **opts)
+    return load_dataset(_spec.name, data_dir=_spec.data_dir, download=_progress is not None,
+                        progress=_progress, **opts)
+
+
+def load_dataset_cached(spec: DatasetSpec, progress=None):
+    """The ImageDataset for `spec` (shared, read-only). Raises vae.data.DataError.
+
+    `progress(done, total)` is given to downloads; without it nothing is downloaded.
+    """
+    return _dataset(spec.key, spec, progress)
+
+
+def dataset_fits(model: VAE, dataset) -> str | None:
+    """None when `dataset`'s images fit `model`, else a message saying how they differ."""
+    if tuple(dataset.image_shape) != tuple(model.config.image_shape):
+        return (f"dataset {dataset.name} has images of shape {tuple(dataset.image_shape)} but the model takes "
+                f"{tuple(model.config.image_shape)}")
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- latents
+
+def subsample_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
+    """`n` sorted indices drawn without replacement from range(n_total) (all of them when n >= n_total)."""
+    if n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).choice(n_total, size=n, replace=False))
+
+
+@dataclass
+class Latents:
+    """Encoded means of (a subsample of) one split."""
+
+    index: np.ndarray          # (N,) int64 indices into the split
+    mu: np.ndarray             # (N, D) float32
+    logvar: np.ndarray         # (N, D) float32
+    labels: np.ndarray         # (N,) int64
+    factors: np.ndarray | None  # (N, F) float32
+
+
+@st.cache_data(max_entries=32, show_spinner="Encoding the dataset ...")
+def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model: VAE, _dataset) -> Latents:
+    """q(z|x) means and log-variances of `n` images of `split`, keyed by model id and dataset key."""
+    from vae.latent import encode_dataset
+
+    s = getattr(_dataset, split)
+    idx = subsample_indices(len(s), n)
+    mu, logvar = encode_dataset(_model, s.images[torch.from_numpy(idx)])
+    mu = np.asarray(mu.cpu() if torch.is_tensor(mu) else mu, dtype=np.float32)
+    logvar = np.asarray(logvar.cpu() if torch.is_tensor(logvar) else logvar, dtype=np.float32)
+    factors = None if s.factors is None else s.factors[torch.from_numpy(idx)].numpy()
+    return Latents(idx, mu, logvar, s.labels[torch.from_numpy(idx)].numpy(), factors)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def pca_projection(model_id: str, dataset_key: str, split: str, n: int, n_components: int, _mu: np.ndarray):
+    """A PCA Projection of the latents (vae.latent.project_pca), cached by identity."""
+    from vae.projection import project_pca
+
+    return project_pca(_mu, n_components)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def kl_per_dim(model_id: str, dataset_key: str, n: int, _latents: Latents) -> np.ndarray:
+    """Mean KL(q(z_d|x) || N(0,1)) per latent dimension over the encoded split: (D,) nats."""
+    from vae.metrics import kl_per_dimension
+
+    kl = kl_per_dimension(torch.from_numpy(_latents.mu), torch.from_numpy(_latents.logvar))
+    return np.asarray(kl.cpu() if torch.is_tensor(kl) else kl, dtype=np.float64)

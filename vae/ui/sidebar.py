@@ -1,0 +1,232 @@
+"""The sidebar drawn once per run in app.py: model, dataset, device; download the model.
+
+`draw_sidebar()` returns an AppContext and stashes it for the pages (`current()`). A bad upload
+or an unreadable dataset shows an st.error and keeps the previous model / leaves the dataset empty;
+nothing here raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from vae.device import available_devices
+
+from . import loaders, state, training
+from .loaders import DatasetSpec, LoadedModel
+
+_CTX = "_vae_context"
+_LAST_MODEL = "_vae_last_model"
+_DEFAULT_BUNDLED = "digits-2d"
+SOURCES = {"bundled": "Bundled", "trained": "Trained in this session", "upload": "Upload a checkpoint"}
+FOLDER_OPTION = "image folder / zip"
+
+
+@dataclass
+class AppContext:
+    """What every page works with."""
+
+    bid: str                                  # this browser's id (training jobs are keyed by it)
+    device: str                               # torch device string
+    lm: LoadedModel | None                    # the model to explore
+    dataset: object | None = None             # vae.data.ImageDataset fitting the model, or None
+    spec: DatasetSpec | None = None           # how `dataset` was loaded
+    dataset_note: str | None = None           # why there is no dataset, when there is none
+
+    @property
+    def dataset_key(self) -> str:
+        return self.spec.key if self.spec is not None else ""
+
+
+def current() -> AppContext:
+    """The context the sidebar drew in this run (pages call this)."""
+    if _page_run_on_its_own():
+        return draw_sidebar()
+    ctx = st.session_state.get(_CTX)
+    if ctx is None:
+        ctx = draw_sidebar()
+    return ctx
+
+
+_RERAN = "_vae_left_pages_dir_mode"
+
+
+def _page_run_on_its_own() -> bool:
+    """True when Streamlit ran this page script directly instead of through app.py.
+
+    Because the pages live in `pages/`, Streamlit starts in its old multipage mode, in which a
+    fresh server's first request for a page URL (say /train) runs pages/train.py itself, never
+    app.py (AppTest does this on every run). The mode is switched off here and the session reruns
+    once through app.py; should it happen again, the sidebar is drawn from the page instead.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # pragma: no cover - a Streamlit without this class has no such mode
+        return False
+    if not PagesManager.uses_pages_directory:
+        return False
+    PagesManager.uses_pages_directory = False
+    if not st.session_state.get(_RERAN):
+        st.session_state[_RERAN] = True
+        st.rerun()
+    return True
+
+
+def draw_sidebar() -> AppContext:
+    bid = state.browser_id()
+    sb = st.sidebar
+    with sb:
+        st.markdown("### Model")
+        devices = available_devices()
+        device = st.selectbox("Device", devices, key="sb_device",
+                              help="Where the model runs. Training uses the device chosen on the Train page.")
+        lm = _model_section(bid, device)
+        ctx = AppContext(bid=bid, device=device, lm=lm)
+        if lm is not None:
+            _describe_model(lm)
+            st.download_button("Download model (.zip)", data=lm.zip_bytes, file_name=f"{_safe(lm.label)}.zip",
+                               mime="application/zip", on_click="ignore", key="sb_download",
+                               width="stretch", icon=":material/download:")
+            st.markdown("### Dataset")
+            _dataset_section(ctx)
+    st.session_state[_CTX] = ctx
+    return ctx
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "model"
+
+
+def _describe_model(lm: LoadedModel) -> None:
+    c = lm.model.config
+    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {c.channels}x{c.image_size}x{c.image_size}, "
+               f"{lm.model.num_parameters():,} parameters · id `{lm.id[:8]}`")
+
+
+def _model_section(bid: str, device: str) -> LoadedModel | None:
+    bundled = loaders.bundled_models()
+    job = training.job_for(bid)
+    sources = (["bundled"] if bundled else []) + (["trained"] if job is not None else []) + ["upload"]
+    if st.session_state.get("sb_source") not in sources:
+        st.session_state["sb_source"] = sources[0]
+    source = st.radio("Source", sources, format_func=SOURCES.get, key="sb_source", label_visibility="collapsed")
+    previous: LoadedModel | None = st.session_state.get(_LAST_MODEL)
+    lm, error = None, None
+    try:
+        if source == "bundled":
+            names = list(bundled)
+            default = names.index(_DEFAULT_BUNDLED) if _DEFAULT_BUNDLED in names else 0
+            name = st.selectbox("Checkpoint", names, index=default, key="sb_bundled")
+            lm = loaders.load_folder(bundled[name], device, "bundled")
+        elif source == "trained":
+            lm = loaders.load_trained(bid, job, device)
+            if lm is None:
+                st.info("The job has not finished an epoch yet; showing the previous model.")
+        else:
+            ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors",
+                                   type=["zip", "json", "safetensors", "jsonl"], accept_multiple_files=True,
+                                   key="sb_upload")
+            if ups:
+                lm = loaders.load_uploaded([(u.name, u.getvalue()) for u in ups], device)
+    except Exception as e:  # CheckpointError, ConfigError, OSError: show, keep the previous model
+        error = str(e) or type(e).__name__
+    if error:
+        st.error(f"Could not open this checkpoint: {error}")
+    if lm is None:
+        lm = previous if previous is not None and (previous.device.type == device.split(":")[0]) else None
+        if lm is None and bundled:  # first run with nothing usable: the bundled default
+            name = _DEFAULT_BUNDLED if _DEFAULT_BUNDLED in bundled else next(iter(bundled))
+            try:
+                lm = loaders.load_folder(bundled[name], device, "bundled")
+            except Exception as e:
+                st.error(f"Could not open the bundled checkpoint {name}: {e}")
+        if lm is not None and (error or source != "bundled"):
+            st.caption(f"Still showing: **{lm.label}**")
+    if lm is None and not bundled:
+        st.warning(f"No bundled checkpoints in {loaders.ASSETS_DIR}; train one on the Train page or upload one.")
+    st.session_state[_LAST_MODEL] = lm
+    return lm
+
+
+def _dataset_section(ctx: AppContext) -> None:
+    from vae.data import DATASET_NAMES
+
+    lm = ctx.lm
+    own = loaders.spec_from_checkpoint(lm.model)
+    names = ([own.name] if own else []) + [n for n in DATASET_NAMES if not own or n != own.name] + [FOLDER_OPTION]
+    key = f"sb_dataset_{lm.id}"
+    choice = st.selectbox("Dataset", names, key=key,
+                          help=f"the model was trained on {own.name}" if own else "the checkpoint names no dataset")
+    size, channels = lm.model.config.image_size, lm.model.config.channels
+    spec: DatasetSpec | None = None
+    if own and choice == own.name:
+        spec = own
+    elif choice in ("mnist", "fashion-mnist"):
+        folder = st.text_input(f"Folder with the {choice} IDX files (empty: download cache)",
+                               value=loaders.default_data_dir(choice) or "", key=f"sb_dir_{choice}")
+        spec = DatasetSpec(choice, folder.strip() or None, (("image_size", size),))
+    elif choice == FOLDER_OPTION:
+        folder = st.text_input("Folder of images (subfolders = labels)", key="sb_img_folder")
+        up = st.file_uploader("... or a zip of images", type=["zip"], key="sb_img_zip")
+        path = None
+        if up is not None:
+            data = up.getvalue()
+            path = Path(tempfile.gettempdir()) / f"vae-upload-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+            if not path.exists():
+                path.write_bytes(data)
+        elif folder.strip():
+            path = Path(folder.strip()).expanduser()
+        if path is None:
+            ctx.dataset_note = "Name a folder of images or upload a zip."
+            st.caption(ctx.dataset_note)
+            return
+        spec = DatasetSpec(f"folder:{path}", None, (("channels", channels), ("image_size", size)))
+    else:
+        spec = DatasetSpec(choice, None, (("image_size", size),) if choice != "shapes" or size != 32 else ())
+    _load_into(ctx, spec)
+
+
+def _load_into(ctx: AppContext, spec: DatasetSpec) -> None:
+    from vae.data import DataError
+
+    try:
+        ds = loaders.load_dataset_cached(spec)
+    except DataError as e:
+        if spec.name in ("mnist", "fashion-mnist") and spec.data_dir is None:
+            ctx.dataset_note = f"{spec.name} is not in the download cache."
+            st.caption(ctx.dataset_note)
+            if st.button(f"Download {spec.name}", key=f"sb_dl_{spec.name}", icon=":material/cloud_download:"):
+                bar = st.progress(0.0, text=f"Downloading {spec.name} ...")
+
+                def progress(done: int, total: int) -> None:
+                    bar.progress(min(1.0, done / total) if total else 0.0,
+                                 text=f"Downloading {spec.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
+                try:
+                    ds = loaders.load_dataset_cached(spec, progress=progress)
+                except Exception as e2:
+                    bar.empty()
+                    st.error(f"Could not download {spec.name}: {e2}")
+                    return
+                bar.empty()
+            else:
+                return
+        else:
+            ctx.dataset_note = str(e)
+            st.error(f"Could not load the dataset: {e}")
+            return
+    except Exception as e:  # OSError and friends: shown, not raised
+        ctx.dataset_note = str(e)
+        st.error(f"Could not load the dataset: {type(e).__name__}: {e}")
+        return
+    misfit = loaders.dataset_fits(ctx.lm.model, ds)
+    if misfit:
+        ctx.dataset_note = misfit
+        st.error(misfit)
+        return
+    ctx.dataset, ctx.spec = ds, spec
+    st.caption(f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images"
+               + (f", factors {', '.join(ds.factor_names)}" if ds.factor_names else ""))

@@ -1,0 +1,69 @@
+"""Session state shared between pages: the browser's id, the map selection, the Decode point.
+
+Keys live here so pages never spell them twice. Everything is keyed by the model's identity so
+that switching models never applies one model's latent point to another.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+BROWSER_ID_PARAM = "sid"          # query parameter that names this browser's training jobs
+_BID = "_vae_browser_id"
+_SELECTION = "_vae_map_selection"
+_DECODE_Z = "_vae_decode_z"
+
+
+def browser_id() -> str:
+    """A short id for this browser tab, kept in the URL (?sid=...) so a reload finds its jobs again."""
+    bid = st.query_params.get(BROWSER_ID_PARAM) or st.session_state.get(_BID)
+    if not bid or not str(bid).isalnum() or len(str(bid)) > 32:
+        bid = uuid.uuid4().hex[:12]
+    bid = str(bid)
+    st.session_state[_BID] = bid
+    if st.query_params.get(BROWSER_ID_PARAM) != bid:
+        st.query_params[BROWSER_ID_PARAM] = bid
+    return bid
+
+
+@dataclass
+class MapSelection:
+    """Points picked on the latent map: dataset indices into one split, for one model and dataset."""
+
+    model_id: str
+    dataset_key: str
+    split: str                                   # "train" | "test"
+    indices: list[int] = field(default_factory=list)
+    point: np.ndarray | None = None              # (D,) latent point decoded from a click on an empty map spot
+
+
+def set_selection(sel: MapSelection | None) -> None:
+    st.session_state[_SELECTION] = sel
+
+
+def selection(model_id: str, dataset_key: str | None = None) -> MapSelection | None:
+    """The map selection for this model (and dataset, when given), or None."""
+    sel = st.session_state.get(_SELECTION)
+    if sel is None or sel.model_id != model_id:
+        return None
+    if dataset_key is not None and sel.dataset_key != dataset_key:
+        return None
+    return sel
+
+
+def decode_point(model_id: str, latent_dim: int) -> np.ndarray:
+    """The current Decode point z (latent_dim,) float32 for this model (zeros at first)."""
+    store = st.session_state.setdefault(_DECODE_Z, {})
+    z = store.get(model_id)
+    if z is None or z.shape != (latent_dim,):
+        z = np.zeros(latent_dim, dtype=np.float32)
+        store[model_id] = z
+    return z.copy()
+
+
+def set_decode_point(model_id: str, z: np.ndarray) -> None:
+    st.session_state.setdefault(_DECODE_Z, {})[model_id] = np.asarray(z, dtype=np.float32).copy()
