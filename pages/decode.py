@@ -7,6 +7,7 @@ from vae.latent import decode_numpy, log_prior_density, nearest_point, prior_sam
 from vae.ui import state
 from vae.ui.controls import latent_controls, set_controls
 from vae.ui.images import grid, show
+from vae.ui.latent_control import latent_control
 from vae.ui.latents import dataset_latents, dim_order
 from vae.ui.sidebar import current
 
@@ -63,6 +64,10 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     if ctx.dataset is not None:
         st.number_input("Test image index", 0, len(ctx.dataset.test) - 1, value=0, key="dec_index", width=150)
         st.button("Start from test image", on_click=from_index, icon=":material/image:")
+    st.toggle("Live decoding while dragging", value=True, key="dec_live",
+              on_change=lambda: set_controls(lm.id, state.decode_point(lm.id, D)),
+              help="On: the image follows the slider or pad during a drag (an MLP decoder runs in your browser; "
+                   "others are decoded on the server as you move). Off: plain sliders that decode on release.")
 
 
 # "far from the data": more than half the typical distance of a latent mean from the means' centre
@@ -73,13 +78,22 @@ far = (max(0.5, 0.5 * float(np.median(np.linalg.norm(lat.mu - lat.mu.mean(0), ax
 @st.fragment
 def decoder() -> None:
     z0 = state.decode_point(lm.id, D)
-    left, right = st.columns([3, 2], gap="large")
-    with left:
-        z = latent_controls(lm.id, z0, order, kl=kl, inactive=inactive)
-    state.set_decode_point(lm.id, z)
-    image = decode_numpy(model, z[None])[0]                      # (C, H, W) uint8
-    with right:
-        show(image, 336, caption="decoded mean image E[x|z]")
+    if st.session_state.get("dec_live", True):
+        # Drag-following control: an MLP decoder runs in the browser every animation frame, others are
+        # decoded here on throttled values; a finished drag or key press comes back as the new z.
+        z = latent_control(model, z0, key=f"dec_latent_{lm.id}", dims=order, kl_per_dim=kl, inactive=inactive,
+                           value_range=4.0, image_px=336, rerun_app=False)
+        state.set_decode_point(lm.id, z)
+        info = st.container()
+    else:
+        left, right = st.columns([3, 2], gap="large")
+        with left:
+            z = latent_controls(lm.id, z0, order, kl=kl, inactive=inactive)
+        state.set_decode_point(lm.id, z)
+        with right:
+            show(decode_numpy(model, z[None])[0], 336, caption="decoded mean image E[x|z]")   # (C, H, W) uint8
+        info = right
+    with info:
         where = f"log p(z) = **{float(log_prior_density(z)):.2f}** nats"
         if lat is not None:
             j, dist = nearest_point(z, lat.mu)

@@ -87,8 +87,32 @@ def run_ok(at: AppTest) -> AppTest:
 
 # ---- Decode -------------------------------------------------------------------------------------
 
-def test_decode_slider_changes_the_image_and_buttons_move_the_point(open_page):
+def plain_sliders(at: AppTest) -> AppTest:
+    """Switch Decode from the drag-following component (JS, driven in tests/e2e) to plain st.sliders."""
+    at.toggle(key="dec_live").set_value(False)
+    return run_ok(at)
+
+
+def prior_and_distance(at: AppTest) -> str:
+    return " ".join(m.value for m in at.markdown if "log p(z) =" in m.value)
+
+
+def test_decode_live_control_renders_and_buttons_move_the_point(open_page):
     at = open_page("decode")
+    assert at.toggle(key="dec_live").value is True
+    assert not [s for s in at.slider if s.label.startswith("z")]     # the component replaces the sliders
+    at0 = prior_and_distance(at)
+    assert "log p(z) = **-1.84** nats" in at0                       # z = 0 in 2-d: -log(2 pi)
+    next(b for b in at.button if b.label == "Sample from prior").click()
+    run_ok(at)
+    assert prior_and_distance(at) != at0
+    next(b for b in at.button if b.label == "Reset to zero").click()
+    run_ok(at)
+    assert prior_and_distance(at) == at0
+
+
+def test_decode_slider_changes_the_image_and_buttons_move_the_point(open_page):
+    at = plain_sliders(open_page("decode"))
     sliders = [s for s in at.slider if s.label.startswith("z")]
     assert len(sliders) == 2 and all("KL" in s.label for s in sliders)   # one per latent dim, with its KL
     before = image_by_caption(at, "decoded mean image")
@@ -108,7 +132,7 @@ def test_decode_slider_changes_the_image_and_buttons_move_the_point(open_page):
 
 
 def test_decode_on_shapes_orders_sliders_by_kl_and_starts_from_a_data_point(open_page):
-    at = open_page("decode", model="shapes-8d")
+    at = plain_sliders(open_page("decode", model="shapes-8d"))
     sliders = [s for s in at.slider if s.label.startswith("z")]
     assert len(sliders) == 8
     kls = [float(s.label.split("KL ")[1].split(" ")[0]) for s in sliders]

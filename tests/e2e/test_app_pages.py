@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import zipfile
 
 from playwright.sync_api import Page, expect
@@ -31,8 +32,37 @@ def test_every_page_opens_without_errors(page: Page, app_server: str):
     assert app_console_errors(page) == []
 
 
+LIVE = "Object.values(window.__latentControl.instances)[0]"   # the Decode page's drag-following control
+
+
+def prior_line(page: Page) -> str:
+    return page.get_by_test_id("stMarkdown").filter(has_text="log p(z) =").first.inner_text()
+
+
 def test_slider_key_press_changes_the_decoded_image(page: Page, app_server: str):
+    """Decode's live control: a key press redraws the image at once and hands the new z to Python."""
     goto_page(page, app_server)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0",
+                           timeout=30_000)
+    before_image = page.evaluate(f"() => {LIVE}.canvasHash()")
+    before_text = prior_line(page)
+    slider = page.locator("input#lc-z-0")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"(old) => {LIVE}.canvasHash() !== old", arg=before_image, timeout=5_000)
+    expect(slider).to_have_value(re.compile(r"^0\.10?$"))
+    # the committed value becomes the app's state: log p(z) and the nearest data point follow
+    page.wait_for_function("(old) => [...document.querySelectorAll(\"[data-testid='stMarkdown']\")]"
+                           ".some(e => e.innerText.includes('log p(z) =') && e.innerText !== old)",
+                           arg=before_text, timeout=15_000)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_plain_slider_key_press_changes_the_decoded_image(page: Page, app_server: str):
+    goto_page(page, app_server)
+    page.get_by_test_id("stCheckbox").filter(has_text="Live decoding while dragging").locator("label").click()
+    wait_for_app_run(page)
     expect(page.get_by_test_id("stImage").filter(has_text=DECODED).locator("img")).to_be_visible()
     wait_for_app_run(page, settle_ms=500)
     before = image_src(page, DECODED)
@@ -41,7 +71,6 @@ def test_slider_key_press_changes_the_decoded_image(page: Page, app_server: str)
     page.keyboard.press("ArrowRight")
     after = wait_for_image_change(page, DECODED, before)
     assert after != before
-    # and the slider moved by one step
     expect(page.get_by_test_id("stSlider").first.get_by_test_id("stSliderThumbValue")).to_have_text("0.05")
     assert_no_exception(page)
     assert app_console_errors(page) == []
@@ -72,7 +101,7 @@ def _sidebar_upload(page: Page, name: str, data: bytes) -> None:
 
 def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str):
     goto_page(page, app_server)
-    before = image_src(page, DECODED)
+    expect(page.locator("input#lc-z-1")).to_be_visible()      # the bundled 2-d model's two sliders
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("config.json", '{"format_version": 1, "model": {"latent_dim": 2}}')
@@ -84,5 +113,7 @@ def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str)
     wait_for_app_run(page)
     # the page still works on the previous model
     assert_no_exception(page)
-    expect(page.get_by_test_id("stImage").filter(has_text=DECODED)).to_be_visible()
-    assert image_src(page, DECODED) is not None and before
+    expect(page.locator("input#lc-z-1")).to_be_visible()
+    expect(page.locator("input#lc-z-2")).to_have_count(0)
+    expect(page.get_by_test_id("stMarkdown").filter(has_text="log p(z) =")).to_be_visible()
+    assert app_console_errors(page) == []

@@ -106,7 +106,7 @@ def manifold_background(model, view: MapView, n: int = 15):
     (x0, x1), (y0, y1) = _extent(view.xy)
     hx, hy = (x1 - x0) / (2 * n), (y1 - y0) / (2 * n)                # tile centres, half a tile in
     images, _ = manifold_grid(model, n, extent=(x0 + hx, x1 - hx, y0 + hy, y1 - hy))   # (n, n, C, H, W), row 0 = top
-    return grid(images, width=1200, pad=0), (x0, x1, y0, y1)
+    return grid(images, width=1200, pad=2), (x0, x1, y0, y1)   # thin gaps: small tiles would merge
 
 
 def selected_points(event, traces: list[np.ndarray | None]) -> tuple[list[int], list[tuple[float, float]]]:
