@@ -5,7 +5,9 @@
 Rows, all measured in the same run against `streamlit run`:
   first render          fresh server, fresh browser: page.goto("/") -> the Decode page idle with its image
   first render (warm)   the same server, a new browser context
-  key press -> image    Decode page: focus a slider thumb, press ArrowRight, time until the decoded image's
+  live control          Decode page's drag-following control (the default): keydown -> first animation
+                        frame with new canvas pixels, p50 / p95
+  key press -> image    Decode page with plain sliders (toggle off): focus a slider thumb, press ArrowRight, time until the decoded image's
                         new <img> has loaded (in-page clock: keydown event -> img load event), p50 / p95
   baseline slider       the same measurement on a minimal app: one plain st.slider and st.image in an
                         st.fragment (the ratio column compares against it)
@@ -90,6 +92,37 @@ def key_presses(page, caption: str, presses: int) -> list[float]:
         page.wait_for_function(f"() => window.__lat.samples.length > {n}", timeout=15_000)
         wait_for_app_run(page, settle_ms=50)
         out.append(page.evaluate("() => window.__lat.samples.at(-1)"))
+    return out
+
+
+LIVE = "Object.values(window.__latentControl.instances)[0]"
+
+# In-page timing for the live control: keydown (capture) -> the first animation frame whose canvas differs.
+LIVE_PROBE = """() => {
+    const h = %s;
+    window.__live = {samples: []};
+    document.addEventListener("keydown", () => {
+        const t0 = performance.now(), old = h.canvasHash();
+        const poll = () => h.canvasHash() !== old ? window.__live.samples.push(performance.now() - t0)
+                                                  : requestAnimationFrame(poll);
+        requestAnimationFrame(poll);
+    }, {capture: true});
+}""" % LIVE
+
+
+def live_key_presses(page, presses: int) -> list[float]:
+    """Decode's drag-following control: ArrowRight/Left on its first slider -> new pixels on its canvas."""
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.stats().images > 0", timeout=30_000)
+    page.evaluate(LIVE_PROBE)
+    page.locator("input#lc-z-0").focus()
+    out = []
+    for i in range(presses):
+        key = "ArrowRight" if (i // 20) % 2 == 0 else "ArrowLeft"
+        n = page.evaluate("() => window.__live.samples.length")
+        page.keyboard.press(key)
+        page.wait_for_function(f"() => window.__live.samples.length > {n}", timeout=15_000)
+        out.append(page.evaluate("() => window.__live.samples.at(-1)"))
+        page.wait_for_timeout(30)
     return out
 
 
@@ -191,6 +224,9 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(app.url)
             wait_for_app_run(page)
+            live = live_key_presses(page, args.presses)
+            page.get_by_test_id("stCheckbox").filter(has_text="Live decoding while dragging").locator("label").click()
+            wait_for_app_run(page, settle_ms=300)
             a = key_presses(page, "decoded mean image", args.presses)
             page.close()
             rows.append(("first render (fresh server)", f"{cold * 1000:.0f} ms", "", ""))
@@ -198,7 +234,9 @@ def main() -> None:
             for name, v in baselines.items():
                 rows.append((f"baseline st.slider + st.image in a fragment, {name} (n={len(v)})",
                              f"{pct(v, 50):.0f} ms", f"{pct(v, 95):.0f} ms", f"{pct(v, 50) / pct(b, 50):.2f}x"))
-            rows.append((f"Decode page, key press -> image (n={len(a)})", f"{pct(a, 50):.0f} ms",
+            rows.append((f"Decode page, live control: key press -> canvas (n={len(live)})", f"{pct(live, 50):.0f} ms",
+                         f"{pct(live, 95):.0f} ms", f"{pct(live, 50) / pct(b, 50):.2f}x"))
+            rows.append((f"Decode page, plain sliders: key press -> image (n={len(a)})", f"{pct(a, 50):.0f} ms",
                          f"{pct(a, 95):.0f} ms", f"{pct(a, 50) / pct(b, 50):.2f}x"))
             if not args.skip_tsne:
                 t_pca, t_tsne = tsne_time(browser, app.url)

@@ -74,6 +74,8 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     assert again.session_state["sb_source"] == "trained"
     again.switch_page("pages/decode.py").run()
     assert not again.exception, [e.value for e in again.exception]
+    again.toggle(key="dec_live").set_value(False).run()          # plain sliders: AppTest cannot run the JS control
+    assert not again.exception, [e.value for e in again.exception]
     assert any("decoded mean image" in c for im in again.image for c in im.captions)
 
     # another browser (another id) has no job
