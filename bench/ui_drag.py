@@ -115,7 +115,7 @@ def _measure_baseline(page, url: str, seconds: float) -> dict:
     page.wait_for_selector(img)
     page.evaluate(SAMPLER, img)
     t_down, t_up = _sweep(page, page.get_by_test_id("stSlider").get_by_role("slider"), seconds)
-    page.wait_for_function(f"(n) => window.__bench.changes.some(t => t > n)", arg=t_up, timeout=30_000)
+    page.wait_for_function("(n) => window.__bench.changes.some(t => t > n)", arg=t_up, timeout=30_000)
     res = page.evaluate(STOP)
     drag_s = (t_up - t_down) / 1000
     during = [t for t in res["changes"] if t_down <= t <= t_up]

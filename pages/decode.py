@@ -9,14 +9,11 @@ from vae.ui.controls import latent_controls, set_controls
 from vae.ui.images import grid, show
 from vae.ui.latent_control import latent_control
 from vae.ui.latents import dataset_latents, dim_order
-from vae.ui.sidebar import current
+from vae.ui.sidebar import current_with_model
 
-ctx = current()
 st.title("Decode a latent point")
+ctx = current_with_model()
 lm = ctx.lm
-if lm is None:
-    st.info("Open a model in the sidebar first.")
-    st.stop()
 model, D = lm.model, lm.latent_dim
 lat = dataset_latents(ctx)                      # Latents of the test split, or None without a dataset
 kl, order, inactive = dim_order(ctx, lat)

@@ -4,14 +4,11 @@ import streamlit as st
 
 from vae.latent import image_grid, png_bytes, prior_samples
 from vae.ui.images import grid, show
-from vae.ui.sidebar import current
+from vae.ui.sidebar import current_with_model
 
-ctx = current()
 st.title("Generate from the prior")
+ctx = current_with_model()
 lm = ctx.lm
-if lm is None:
-    st.info("Open a model in the sidebar first.")
-    st.stop()
 
 c1, c2, c3, c4 = st.columns([1, 1.4, 1, 1], vertical_alignment="bottom")
 side = c1.select_slider("Grid", [4, 6, 8, 10, 12, 16], value=8, key="gen_side", format_func=lambda s: f"{s}x{s}")

@@ -7,14 +7,11 @@ from vae.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samp
 from vae.ui import state
 from vae.ui.images import grid, show
 from vae.ui.latent_map import map_figure, map_view
-from vae.ui.sidebar import current
+from vae.ui.sidebar import current_with_model
 
-ctx = current()
 st.title("Interpolate between two points")
+ctx = current_with_model()
 lm = ctx.lm
-if lm is None:
-    st.info("Open a model in the sidebar first.")
-    st.stop()
 model, D = lm.model, lm.latent_dim
 sel = state.selection(lm.id, ctx.dataset_key)
 SOURCES = {"data": "a test image (by index)", "map": "the map selection", "prior": "a prior sample",

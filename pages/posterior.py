@@ -4,18 +4,15 @@ import streamlit as st
 
 from vae.ui import images
 from vae.ui import posterior as post
-from vae.ui.sidebar import current
+from vae.ui.sidebar import current_with_model
 
 st.title("Posterior")
 st.caption("The encoder's q(z|x) is a Gaussian guess at the true posterior p(z|x) ∝ p(x|z) p(z). "
            "The ELBO falls short of log p(x) by exactly how wrong that guess is: "
            "log p(x) = ELBO + KL(q(z|x) ‖ p(z|x)). All values are nats per image, summed over pixels.")
 
-ctx = current()
+ctx = current_with_model()
 lm = ctx.lm
-if lm is None:
-    st.info("No model: choose or upload one in the sidebar, or train one on the Train page.")
-    st.stop()
 model, two_d = lm.model, lm.latent_dim == 2
 
 pick, show_x, show_recon = st.columns([3, 1, 1], vertical_alignment="top")

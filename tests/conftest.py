@@ -22,6 +22,27 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+BUNDLED_MODELS = ("digits-2d", "shapes-8d")
+
+
+@pytest.fixture(scope="session")
+def assets_dir(tmp_path_factory) -> Path:
+    """The bundled checkpoints ($VAE_ASSETS_DIR or assets/), or tiny stand-ins trained once when absent."""
+    import os
+
+    bundled = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
+    if all((bundled / m / "config.json").is_file() for m in BUNDLED_MODELS):
+        return bundled
+    from vae.cli import main
+
+    out = tmp_path_factory.mktemp("assets")
+    assert main(["train", "--dataset", "digits", "--latent-dim", "2", "--hidden", "64", "--epochs", "8",
+                 "--out", str(out / "digits-2d"), "--quiet"]) == 0
+    assert main(["train", "--dataset", "shapes", "--n-train", "600", "--n-test", "200", "--latent-dim", "8",
+                 "--hidden", "64", "--epochs", "1", "--out", str(out / "shapes-8d"), "--quiet"]) == 0
+    return out
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     """../shared/datasets/mnist beside the repo; tests needing it skip only where it is absent."""

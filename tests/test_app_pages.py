@@ -24,24 +24,6 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
-MODELS = ("digits-2d", "shapes-8d")
-
-
-@pytest.fixture(scope="module")
-def assets_dir(tmp_path_factory) -> Path:
-    bundled = REPO / "assets"
-    if all((bundled / m / "config.json").is_file() for m in MODELS):
-        return bundled
-    from vae.cli import main
-
-    out = tmp_path_factory.mktemp("assets")
-    assert main(["train", "--dataset", "digits", "--latent-dim", "2", "--hidden", "64", "--epochs", "3",
-                 "--out", str(out / "digits-2d"), "--quiet"]) == 0
-    assert main(["train", "--dataset", "shapes", "--n-train", "600", "--n-test", "200", "--latent-dim", "8",
-                 "--hidden", "64", "--epochs", "1", "--out", str(out / "shapes-8d"), "--quiet"]) == 0
-    return out
-
-
 @pytest.fixture
 def open_page(assets_dir, monkeypatch):
     """open_page(page, model="digits-2d", **state) -> AppTest showing pages/<page>.py."""

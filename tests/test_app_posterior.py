@@ -11,7 +11,6 @@ checkout before they are bundled) the fixture trains tiny stand-ins into a tempo
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -25,24 +24,6 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 PAGE = "pages/posterior.py"
-MODELS = ("digits-2d", "shapes-8d")
-
-
-@pytest.fixture(scope="module")
-def assets_dir(tmp_path_factory) -> Path:
-    bundled = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
-    if all((bundled / m / "config.json").is_file() for m in MODELS):
-        return bundled
-    from vae.cli import main
-
-    out = tmp_path_factory.mktemp("assets")
-    assert main(["train", "--dataset", "digits", "--latent-dim", "2", "--hidden", "64", "--epochs", "8",
-                 "--out", str(out / "digits-2d"), "--quiet"]) == 0
-    assert main(["train", "--dataset", "shapes", "--n-train", "600", "--n-test", "100", "--latent-dim", "8",
-                 "--hidden", "64", "--epochs", "1", "--out", str(out / "shapes-8d"), "--quiet"]) == 0
-    return out
-
-
 @pytest.fixture
 def open_page(assets_dir, monkeypatch):
     """open_page(model, **state) -> AppTest showing the Posterior page for bundled `model`."""

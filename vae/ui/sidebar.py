@@ -52,6 +52,15 @@ def current() -> AppContext:
     return ctx
 
 
+def current_with_model() -> AppContext:
+    """`current()` for pages that need a model: without one, says so and stops the page."""
+    ctx = current()
+    if ctx.lm is None:
+        st.info("No model: choose or upload one in the sidebar, or train one on the Train page.")
+        st.stop()
+    return ctx
+
+
 _RERAN = "_vae_left_pages_dir_mode"
 
 
