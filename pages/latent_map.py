@@ -68,7 +68,7 @@ if isinstance(view, Task):
     view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None
-fig, traces = map_figure(view, ds, colour_by, background=bg)
+fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True)
 if view.note:
     st.caption(view.note)
 event = st.plotly_chart(fig, key=f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}", on_select="rerun",
@@ -76,9 +76,11 @@ event = st.plotly_chart(fig, key=f"map_{lm.id}_{split}_{n}_{view.method}_{view.k
 if view.k == 3:
     st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
 else:
-    st.caption("Drag a box over points to see their images and the decoding of the box's centre"
+    decodes = view.from_map is not None
+    st.caption("Click a point to see its image" + ("; click an empty spot to decode it" if decodes else "")
                + (" (PCA inverse transform)" if view.method == "pca" else "")
-               + "; lasso is in the chart's toolbar; double-click to clear.")
+               + ". Box and lasso select are in the chart's toolbar" + (" (a box also decodes its centre)" if decodes
+                                                                         else "") + "; double-click to clear.")
 
 indices, spots = selected_points(event, traces)
 images = getattr(ds, split).images
@@ -101,7 +103,8 @@ if spots and view.from_map is not None and view.k == 2:
     z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
     if not indices:
         state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, [], point=z))
-    st.subheader("Decoded at the centre of the box")
+    boxed = bool((getattr(event, "selection", None) or {}).get("box"))
+    st.subheader("Decoded at the centre of the box" if boxed else "Decoded at the clicked spot")
     img = decode_numpy(lm.model, z[None])[0]
     show(img, 224, caption=f"map ({spots[0][0]:.2f}, {spots[0][1]:.2f}) → z = "
                            f"[{', '.join(f'{v:.2f}' for v in z[:6])}{', ...' if len(z) > 6 else ''}]")

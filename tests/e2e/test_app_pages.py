@@ -1,5 +1,6 @@
 """The explorer in a real Chromium: every page opens clean; a slider key press on Decode redraws the image;
-a box selection on the latent map shows the selected images; a bad upload is refused and the model kept."""
+a box selection on the latent map shows the selected images; a click on an empty spot of the map decodes it;
+a bad upload is refused and the model kept."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import io
 import pickle
 import re
 import zipfile
+from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (app_console_errors, assert_no_exception, box_select, goto_page, image_src,
@@ -76,17 +79,77 @@ def test_plain_slider_key_press_changes_the_decoded_image(page: Page, app_server
     assert app_console_errors(page) == []
 
 
+def _close_page_not_found(page: Page) -> None:
+    """A fresh server answers the first deep link (/map) with a "Page not found" dialog over the right page."""
+    dialog = page.get_by_test_id("stDialog")
+    if dialog.count():
+        page.keyboard.press("Escape")
+        expect(dialog).to_have_count(0)
+        page.console_errors[:] = [e for e in page.console_errors if "does not seem to exist" not in e]
+
+
 def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     goto_page(page, app_server, "map")
+    _close_page_not_found(page)
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     page.wait_for_timeout(500)      # plotly draws after the app run
+    chart.hover()                   # the map opens in pan mode (a click selects); box select is in the toolbar
+    chart.locator(".modebar-btn[data-title='Box Select']").click()
     box_select(page, chart)
     expect(page.get_by_text("selected points")).to_be_visible(timeout=20_000)
     wait_for_app_run(page)
     expect(page.get_by_test_id("stImage").filter(has_text="the selected test images")).to_be_visible()
     # the centre of the box is decoded too (the map of a 2-d latent is the latent space itself)
     expect(page.get_by_test_id("stImage").filter(has_text="→ z =")).to_be_visible()
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+# the emptiest spot of the plot area (farthest from every data point), in page pixels and map coordinates
+_EMPTIEST_SPOT_JS = """(gd) => {
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, pts = [];
+    for (const t of gd._fullData) if (t.customdata) for (let i = 0; i < t.x.length; i++) pts.push([xa.c2p(t.x[i]), ya.c2p(t.y[i])]);
+    let best = null, bd = -1;
+    for (let fx = 0.1; fx <= 0.9; fx += 0.02) for (let fy = 0.1; fy <= 0.9; fy += 0.02) {
+        const px = xa._length * fx, py = ya._length * fy;
+        let d = Infinity;
+        for (const p of pts) d = Math.min(d, Math.hypot(p[0] - px, p[1] - py));
+        if (d > bd) { bd = d; best = [px, py]; }
+    }
+    const r = gd.getBoundingClientRect();
+    return {px: r.left + xa._offset + best[0], py: r.top + ya._offset + best[1], dist: bd,
+            x: xa.p2c(best[0]), y: ya.p2c(best[1]), xspan: xa.range[1] - xa.range[0], yspan: ya.range[1] - ya.range[0]};
+}"""
+
+
+@pytest.mark.parametrize("projection", ["latent", "PCA"])
+def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: str, projection: str):
+    goto_page(page, app_server, "map")          # the bundled 2-d model: the map is the latent space itself
+    _close_page_not_found(page)
+    if projection == "PCA":
+        page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
+        wait_for_app_run(page)
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)      # plotly draws after the app run
+    spot = chart.locator(".js-plotly-plot").evaluate(_EMPTIEST_SPOT_JS)
+    assert spot["dist"] > 15, spot  # far from every data point: no marker under the click
+    page.mouse.move(spot["px"], spot["py"])
+    page.mouse.click(spot["px"], spot["py"])
+    expect(page.get_by_text("Decoded at the clicked spot")).to_be_visible(timeout=20_000)
+    wait_for_app_run(page)
+    expect(page.get_by_text(re.compile(r"^\d+ selected points?$"))).to_have_count(0)    # a spot, not a data point
+    caption = page.get_by_test_id("stImage").filter(has_text="→ z =").inner_text()
+    m = re.search(r"map \((-?[\d.]+), (-?[\d.]+)\) → z = \[(-?[\d.]+), (-?[\d.]+)\]", caption)
+    assert m, caption
+    x, y, z1, z2 = map(float, m.groups())
+    # the nearest node of the click grid (cells ~1/60 of the data's extent): within a cell or so of the click
+    assert abs(x - spot["x"]) < 0.03 * spot["xspan"] and abs(y - spot["y"]) < 0.03 * spot["yspan"], (caption, spot)
+    if projection == "latent":
+        assert (z1, z2) == (x, y)
+    Path("/tmp/shots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=f"/tmp/shots/map-click-{projection.lower()}.png", full_page=True)
     assert_no_exception(page)
     assert app_console_errors(page) == []
 

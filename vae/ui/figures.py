@@ -20,7 +20,8 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
                       axis_names: Sequence[str] = ("dim 1", "dim 2", "dim 3"),
                       background: tuple[Any, tuple[float, float, float, float]] | None = None,
                       path: np.ndarray | None = None,
-                      marker_size: float | None = None, height: int = 620) -> go.Figure:
+                      marker_size: float | None = None, height: int = 620,
+                      click_grid: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
     """A scatter of projected latent means.
 
     xy (N, 2) or (N, 3) float; index (N,) dataset indices and labels (N,) int, both shown on hover and
@@ -28,6 +29,12 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
     the points by a continuous factor (None: by label, one trace per class). `background` is
     (image (C, H, W) uint8 or PIL, (x0, x1, y0, y1)) drawn under 2-D points; `path` (K, 2|3) is
     drawn as a line with its ends marked A and B.
+
+    `click_grid` (gx (nx,), gy (ny,)) map coordinates, 2-D only: an invisible nx x ny grid of points under
+    the data (trace 0, no customdata), so a click on an empty spot selects the nearest grid node and the
+    selection event carries that map location. Streamlit forwards clicks on cartesian traces only as
+    point selections, and only when dragmode is not "select"/"lasso" (it then forces clickmode "event");
+    so 2-D maps open in pan mode: a click selects, box and lasso are in the toolbar.
     """
     three_d = xy.shape[1] == 3
     n = len(xy)
@@ -46,19 +53,28 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
             d["z"] = xy[mask, 2]
         return d
 
+    if click_grid is not None and not three_d:
+        gx, gy = np.meshgrid(*click_grid)
+        clear = dict(marker=dict(opacity=0))
+        fig.add_trace(go.Scattergl(x=gx.ravel(), y=gy.ravel(), mode="markers", name="click grid", showlegend=False,
+                                   hoverinfo="none", marker=dict(size=4, opacity=0, color="black"),
+                                   selected=clear, unselected=clear))
+
     # over decoded images, a thin white ring keeps each point visible
     outline = dict(width=0.8, color="white") if background is not None else dict(width=0)
+    # a click on an empty spot selects a grid node and so un-selects every data point: keep them in view
+    faded = dict(unselected=dict(marker=dict(opacity=0.35))) if click_grid is not None and not three_d else {}
     if color is None:
         for k in np.unique(labels):
             m = labels == k
             fig.add_trace(scatter(**coords(m), mode="markers", name=str(names[m][0]), customdata=custom[m],
-                                  hovertemplate=hover,
+                                  hovertemplate=hover, **faded,
                                   marker=dict(size=size, color=QUALITATIVE[int(k) % len(QUALITATIVE)],
                                               opacity=0.8, line=outline)))
     else:
         m = np.ones(n, dtype=bool)
         fig.add_trace(scatter(**coords(m), mode="markers", name=color_name, customdata=custom, hovertemplate=hover,
-                              marker=dict(size=size, color=color, colorscale="Viridis", opacity=0.85,
+                              **faded, marker=dict(size=size, color=color, colorscale="Viridis", opacity=0.85,
                                           colorbar=dict(title=color_name, thickness=12), line=outline)))
 
     if path is not None and len(path):
@@ -84,7 +100,7 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
     if three_d:
         layout["scene"] = dict(xaxis_title=axis_names[0], yaxis_title=axis_names[1], zaxis_title=axis_names[2])
     else:
-        layout.update(dragmode="select", clickmode="event+select", xaxis_title=axis_names[0], yaxis_title=axis_names[1])
+        layout.update(dragmode="pan", clickmode="event+select", xaxis_title=axis_names[0], yaxis_title=axis_names[1])
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
     fig.update_layout(**layout)
     return fig

@@ -73,15 +73,25 @@ def colour_options(dataset) -> list[str]:
 
 
 def map_figure(view: MapView, dataset, colour_by: str = "label", background=None,
-               path: np.ndarray | None = None, height: int = 620):
-    """(figure, traces): traces[i] is the dataset-index array of trace i (None for non-data traces)."""
+               path: np.ndarray | None = None, height: int = 620, click_to_decode: bool = False):
+    """(figure, traces): traces[i] is the dataset-index array of trace i (None for non-data traces).
+
+    click_to_decode: on a 2-D map with an inverse (latent, PCA), an invisible grid under the points
+    makes a click on an empty spot a selection of that map location (see `selected_points`).
+    """
     lat = view.lat
     color = None
     if colour_by != "label" and lat.factors is not None:
         color = lat.factors[:, list(dataset.factor_names).index(colour_by)]
     fig = latent_map_figure(view.xy, lat.index, lat.labels, dataset.class_names, color=color, color_name=colour_by,
                             axis_names=view.axis_names, background=background, path=path,
-                            height=height, marker_size=4 if background is not None else None)
+                            height=height, marker_size=4 if background is not None else None,
+                            click_grid=_click_grid(view.xy) if click_to_decode and view.from_map is not None
+                            and view.k == 2 else None)
+    if click_to_decode and background is None and view.k == 2:
+        (x0, x1), (y0, y1) = _extent(view.xy)      # the data's extent, not the (invisible) click grid's
+        fig.update_xaxes(range=[x0, x1])
+        fig.update_yaxes(range=[y0, y1])
     traces: list[np.ndarray | None] = []
     for tr in fig.data:
         if tr.name == "path" or tr.customdata is None:
@@ -95,6 +105,20 @@ def _extent(xy: np.ndarray, margin: float = 0.05) -> tuple[tuple[float, float], 
     lo, hi = xy[:, :2].min(0), xy[:, :2].max(0)
     pad = (hi - lo) * margin + 1e-6
     return (float(lo[0] - pad[0]), float(hi[0] + pad[0])), (float(lo[1] - pad[1]), float(hi[1] + pad[1]))
+
+
+def _click_grid(xy: np.ndarray, per_half: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Node coordinates (gx, gy) of the click grid: square cells of 1/per_half of the larger half-span.
+
+    The map keeps equal axis scales, so the wider-than-tall plot shows more than the data's extent:
+    the grid spans up to 3x the data's half-height sideways and its half-width up and down.
+    """
+    (x0, x1), (y0, y1) = _extent(xy)
+    cx, cy, hx, hy = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    step = max(hx, hy) / per_half
+    wx, wy = max(hx, 3 * hy), max(hy, hx)
+    nx, ny = int(np.ceil(wx / step)), int(np.ceil(wy / step))
+    return cx + step * np.arange(-nx, nx + 1), cy + step * np.arange(-ny, ny + 1)
 
 
 def manifold_background(model, view: MapView, n: int = 15):
@@ -112,20 +136,22 @@ def manifold_background(model, view: MapView, n: int = 15):
 def selected_points(event, traces: list[np.ndarray | None]) -> tuple[list[int], list[tuple[float, float]]]:
     """From a plotly selection event: (dataset indices of the selected data points, map locations).
 
-    A location is the centre of the selection box (or a selected non-data point): the place the
-    user pointed at on the map.
+    A location is the place the user pointed at on the map: a clicked non-data point (a node of the
+    click grid, see `map_figure`), or the centre of a selection box. A box or lasso also selects the
+    grid nodes inside it; those are not locations, the box's centre is (a lasso gives none).
     """
     sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
     get = (lambda k: sel.get(k, [])) if isinstance(sel, dict) else (lambda k: getattr(sel, k, []))
     indices: list[int] = []
     spots: list[tuple[float, float]] = []
+    dragged = bool(get("box") or get("lasso"))
     for p in get("points") or []:
         curve = p.get("curve_number", 0)
         i = p.get("point_index", p.get("point_number"))
         arr = traces[curve] if 0 <= curve < len(traces) else None
         if arr is not None and i is not None and 0 <= i < len(arr):
             indices.append(int(arr[i]))
-        elif "x" in p and "y" in p:
+        elif "x" in p and "y" in p and not dragged:
             spots.append((float(p["x"]), float(p["y"])))
     if not spots:
         for box in get("box") or []:
