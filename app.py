@@ -11,7 +11,7 @@ st.set_page_config(page_title="VAE latent-space explorer", page_icon=":material/
 
 pages = [
     st.Page("pages/decode.py", title="Decode", icon=":material/tune:", default=True),
-    st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="map"),
+    st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="latent_map"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:", url_path="interpolate"),
     st.Page("pages/generate.py", title="Generate", icon=":material/grid_view:", url_path="generate"),
     st.Page("pages/posterior.py", title="Posterior", icon=":material/functions:", url_path="posterior"),

@@ -157,7 +157,7 @@ def mnist_model() -> Path:
 def tsne_time(browser, url: str) -> tuple[float, float]:
     """(seconds to the PCA map after choosing t-SNE, seconds to the finished t-SNE map)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/map")
+    page.goto(f"{url}/latent_map")
     wait_for_app_run(page, timeout=120_000)
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()

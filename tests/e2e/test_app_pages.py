@@ -79,18 +79,22 @@ def test_plain_slider_key_press_changes_the_decoded_image(page: Page, app_server
     assert app_console_errors(page) == []
 
 
-def _close_page_not_found(page: Page) -> None:
-    """A fresh server answers the first deep link (/map) with a "Page not found" dialog over the right page."""
-    dialog = page.get_by_test_id("stDialog")
-    if dialog.count():
-        page.keyboard.press("Escape")
-        expect(dialog).to_have_count(0)
-        page.console_errors[:] = [e for e in page.console_errors if "does not seem to exist" not in e]
+def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Page, streamlit_app):
+    """Streamlit starts in its old pages/-folder mode until app.py calls st.navigation; the first request
+    of a fresh server for a page URL must still open that page in the app, sidebar and all."""
+    fresh = streamlit_app("app.py", VAE_TEST_SERVER="fresh-deep-link")     # a server nobody has visited
+    for url_path, title in (("latent_map", "Latent map"), ("train", "Train a VAE")):
+        goto_page(page, fresh, url_path)
+        expect(page.get_by_test_id("stHeading").filter(has_text=title)).to_be_visible()
+        expect(page.get_by_test_id("stDialog")).to_have_count(0)                 # no "Page not found"
+        expect(page.get_by_test_id("stSidebar").get_by_text("Download model (.zip)")).to_be_visible()
+        expect(page.get_by_test_id("stSidebarNav").locator("a")).to_have_count(6)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
 
 
 def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
-    goto_page(page, app_server, "map")
-    _close_page_not_found(page)
+    goto_page(page, app_server, "latent_map")
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     page.wait_for_timeout(500)      # plotly draws after the app run
@@ -125,8 +129,7 @@ _EMPTIEST_SPOT_JS = """(gd) => {
 
 @pytest.mark.parametrize("projection", ["latent", "PCA"])
 def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: str, projection: str):
-    goto_page(page, app_server, "map")          # the bundled 2-d model: the map is the latent space itself
-    _close_page_not_found(page)
+    goto_page(page, app_server, "latent_map")          # the bundled 2-d model: the map is the latent space itself
     if projection == "PCA":
         page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
         wait_for_app_run(page)
