@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
-from tests.e2e.helpers import wait_for_app_run  # noqa: E402
+from tests.e2e.helpers import sweep_drag, wait_for_app_run  # noqa: E402
 
 APP = "tests/e2e/apps/latent_control_app.py"
 HOOK = "window.__latentControl.instances.lc"
@@ -60,27 +60,6 @@ STOP = """() => { const b = window.__bench; b.running = false;
     return {distinct: b.seen.size - 1, frames: b.frames, changes: b.changes, t1: performance.now(), t0: b.t0}; }"""
 
 
-def _sweep(page, locator, seconds: float) -> tuple[float, float]:
-    """Mouse down on the element, sweep it back and forth for `seconds`; return page times (down, up)."""
-    box = locator.bounding_box()
-    y = box["y"] + box["height"] / 2
-    x0, x1 = box["x"] + 0.15 * box["width"], box["x"] + 0.85 * box["width"]
-    x, direction = box["x"] + box["width"] / 2, 1.0
-    page.mouse.move(x, y)
-    page.mouse.down()
-    t_down = page.evaluate("() => performance.now()")
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        x += direction * 4
-        if not x0 <= x <= x1:
-            direction = -direction
-            x = min(max(x, x0), x1)
-        page.mouse.move(x, y)
-    t_up = page.evaluate("() => performance.now()")
-    page.mouse.up()
-    return t_down, t_up
-
-
 def _pct(values, q):
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
@@ -93,7 +72,7 @@ def _measure_component(page, url: str, arch: str, seconds: float) -> dict:
     page.wait_for_timeout(300)
     page.evaluate(f"() => {HOOK}.resetStats()")
     page.evaluate(SAMPLER, None)
-    t_down, t_up = _sweep(page, page.locator("input#lc-z-0"), seconds)
+    t_down, t_up = sweep_drag(page, page.locator("input#lc-z-0"), seconds)
     res = page.evaluate(STOP)
     stats = page.evaluate(f"() => {HOOK}.stats()")
     drag_s = (t_up - t_down) / 1000
@@ -114,7 +93,7 @@ def _measure_baseline(page, url: str, seconds: float) -> dict:
     img = "[data-testid='stImage'] img"
     page.wait_for_selector(img)
     page.evaluate(SAMPLER, img)
-    t_down, t_up = _sweep(page, page.get_by_test_id("stSlider").get_by_role("slider"), seconds)
+    t_down, t_up = sweep_drag(page, page.get_by_test_id("stSlider").get_by_role("slider"), seconds)
     page.wait_for_function("(n) => window.__bench.changes.some(t => t > n)", arg=t_up, timeout=30_000)
     res = page.evaluate(STOP)
     drag_s = (t_up - t_down) / 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import Page, expect
 
@@ -71,3 +72,25 @@ def box_select(page: Page, chart, x0: float = 0.15, y0: float = 0.15, x1: float 
     for t in (0.25, 0.5, 0.75, 1.0):
         page.mouse.move(b["x"] + b["width"] * (x0 + (x1 - x0) * t), b["y"] + b["height"] * (y0 + (y1 - y0) * t))
     page.mouse.up()
+
+
+def sweep_drag(page: Page, locator, seconds: float) -> tuple[float, float]:
+    """Hold the mouse down on `locator` and sweep it back and forth (4 px a move, between 15% and 85% of
+    its width) for `seconds`, then release; returns the page's clock (ms) at mouse down and just before up."""
+    box = locator.bounding_box()
+    y = box["y"] + box["height"] / 2
+    x0, x1 = box["x"] + 0.15 * box["width"], box["x"] + 0.85 * box["width"]
+    x, direction = box["x"] + box["width"] / 2, 1.0
+    page.mouse.move(x, y)
+    page.mouse.down()
+    t_down = page.evaluate("() => performance.now()")
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        x += direction * 4
+        if not x0 <= x <= x1:
+            direction = -direction
+            x = min(max(x, x0), x1)
+        page.mouse.move(x, y)
+    t_up = page.evaluate("() => performance.now()")
+    page.mouse.up()
+    return t_down, t_up

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ import torch
 from playwright.sync_api import Page, expect
 
 from tests.e2e.apps.latent_control_app import make_demo_model
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, sweep_drag
 
 APP = "tests/e2e/apps/latent_control_app.py"
 KEY = "lc"  # the component's key in the app
@@ -64,21 +63,9 @@ def stop_sampling(page: Page) -> int:
 
 def drag_slider(page: Page, dim: int, seconds: float = 2.0) -> float:
     """Hold the mouse down on slider `dim` and sweep it back and forth; return the final value."""
-    box = page.locator(f"input#lc-z-{dim}").bounding_box()
-    y = box["y"] + box["height"] / 2
-    x0, x1 = box["x"] + 0.15 * box["width"], box["x"] + 0.85 * box["width"]
-    x, direction = x0, 1.0
-    page.mouse.move(x, y)
-    page.mouse.down()
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        x += direction * 4
-        if not x0 <= x <= x1:
-            direction = -direction
-            x = min(max(x, x0), x1)
-        page.mouse.move(x, y)
-    page.mouse.up()
-    return float(page.locator(f"input#lc-z-{dim}").input_value())
+    slider = page.locator(f"input#lc-z-{dim}")
+    sweep_drag(page, slider, seconds)
+    return float(slider.input_value())
 
 
 def canvas_vs_decode(page: Page, model, z: np.ndarray) -> float:
