@@ -174,3 +174,8 @@ def test_image_from_bytes_fits_the_model_input():
     for bad in (b"", b"GIF89a-not-really", b"\x89PNG\r\n\x1a\n" + b"\0" * 20):
         with pytest.raises(ImageInputError, match="x.png"):
             image_from_bytes(bad, "x.png", (1, 8, 8))
+    # a header claiming 10,000 x 10,000 pixels (Pillow alone would only warn) is refused before decoding
+    from tests.test_data import _png_header
+
+    with pytest.raises(ImageInputError, match=r"huge\.png: .*decompression bomb"):
+        image_from_bytes(_png_header(10_000, 10_000), "huge.png", (1, 8, 8))

@@ -155,8 +155,13 @@ def _decode_all(entries: list[str], read, image_size: int, channels: int, root: 
     return out
 
 
-def _decode(source: Path | io.BytesIO, name: str, size: int, channels: int) -> np.ndarray:
-    """One image file -> uint8 (channels, size, size). ``name`` is used in error messages."""
+def open_image(source: Path | io.BytesIO, name: str, *, draft: tuple[str, tuple[int, int]] | None = None) -> Image.Image:
+    """Decode one untrusted image file (a path or bytes) into a loaded, EXIF-rotated PIL image.
+
+    Only IMAGE_FORMATS are read, and the pixel count is checked from the header before decoding, so a
+    decompression bomb is refused without being unpacked. ``draft`` (mode, size) lets a JPEG decode at a
+    reduced scale. Raises DataError naming ``name`` and the problem.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -164,10 +169,11 @@ def _decode(source: Path | io.BytesIO, name: str, size: int, channels: int) -> n
                 w, h = im.size
                 if w * h > MAX_IMAGE_PIXELS:
                     raise DataError(f"{name}: {w}x{h} pixels is over the limit of {MAX_IMAGE_PIXELS}; refused as a possible decompression bomb")
-                im.draft("L" if channels == 1 else "RGB", (size, size))  # JPEG: decode at a reduced scale
-                im = _flatten(ImageOps.exif_transpose(im), channels)
-                im = ImageOps.fit(im, (size, size), Image.Resampling.LANCZOS)
-                pixels = np.asarray(im, dtype=np.uint8)
+                if w < 1 or h < 1:
+                    raise DataError(f"{name}: the image has no pixels ({w}x{h})")
+                if draft is not None:
+                    im.draft(*draft)
+                return ImageOps.exif_transpose(im)   # a loaded copy, so closing the file is safe
     except DataError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -176,6 +182,13 @@ def _decode(source: Path | io.BytesIO, name: str, size: int, channels: int) -> n
         raise DataError(f"{name}: not an image (expected one of {', '.join(IMAGE_FORMATS)})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:  # truncated or corrupt image data
         raise DataError(f"{name}: corrupt image ({e})") from e
+
+
+def _decode(source: Path | io.BytesIO, name: str, size: int, channels: int) -> np.ndarray:
+    """One image file -> uint8 (channels, size, size), centre-cropped to a square. ``name`` is used in errors."""
+    im = open_image(source, name, draft=("L" if channels == 1 else "RGB", (size, size)))
+    im = ImageOps.fit(_flatten(im, channels), (size, size), Image.Resampling.LANCZOS)
+    pixels = np.asarray(im, dtype=np.uint8)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 

@@ -24,7 +24,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
+
+from vae.idx import DataError
+from vae.images import open_image
 
 from . import state
 
@@ -81,16 +84,9 @@ def image_from_bytes(data: bytes, name: str, image_shape: tuple[int, int, int], 
     if not data:
         raise ImageInputError(f"{name}: the file is empty")
     try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except UnidentifiedImageError:
-        raise ImageInputError(f"{name}: not an image (its bytes are no image format that can be read); "
-                              "upload a PNG or JPEG") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as e:   # truncated, corrupt, or huge
-        raise ImageInputError(f"{name}: not an image that can be read ({e}); upload a PNG or JPEG") from None
-    if img.width < 1 or img.height < 1:
-        raise ImageInputError(f"{name}: the image has no pixels ({img.width}x{img.height})")
-    img = ImageOps.exif_transpose(img)
+        img = open_image(io.BytesIO(data), name)      # the data sets' opener: formats, bomb and corrupt checks
+    except DataError as e:
+        raise ImageInputError(f"{e}; upload a PNG or JPEG") from None
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         a = np.asarray(rgba, dtype=np.float32)
