@@ -314,12 +314,18 @@ def load_optimizer_state(path: str | Path, optimizer: torch.optim.Optimizer) -> 
     return True
 
 
-def checkpoint_zip_bytes(path: str | Path) -> bytes:
-    """A checkpoint folder zipped (files at the zip's root), for download."""
-    path = Path(path)
+def files_zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A checkpoint's files (name -> bytes) zipped at the zip's root, for download; optimizer state is left out."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
-            if (path / name).exists():
-                zf.write(path / name, name)
+            if name in files:
+                zf.writestr(name, files[name])
     return buf.getvalue()
+
+
+def checkpoint_zip_bytes(path: str | Path) -> bytes:
+    """A checkpoint folder zipped (files at the zip's root), for download."""
+    path = Path(path)
+    return files_zip_bytes({n: (path / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
+                            if (path / n).exists()})

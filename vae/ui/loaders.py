@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae.checkpoint import (CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, load_checkpoint_files,
-                            read_checkpoint_zip)
+from vae.checkpoint import (CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, checkpoint_zip_bytes,
+                            files_zip_bytes, load_checkpoint_files, read_checkpoint_zip)
 from vae.model import VAE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,16 +53,8 @@ class LoadedModel:
     def zip_bytes(self) -> bytes:
         """The checkpoint as a zip (config.json, model.safetensors, metrics.jsonl at its root)."""
         if self.path is not None and (self.path / CONFIG_FILE).exists():
-            files = {n: (self.path / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
-                     if (self.path / n).exists()}
-        else:
-            files = dict(self.files or ())
-        buf = io.BytesIO()
-        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, data in files.items():
-                if name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
-                    zf.writestr(name, data)
-        return buf.getvalue()
+            return checkpoint_zip_bytes(self.path)
+        return files_zip_bytes(dict(self.files or ()))
 
 
 def files_digest(files: dict[str, bytes]) -> str:
