@@ -130,13 +130,6 @@ def _swap_into_place(tmp: Path, path: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def append_metrics(path: str | Path, record: dict[str, Any]) -> None:
-    """Rewrite `metrics.jsonl` in checkpoint `path` with `record` appended (atomically)."""
-    f = Path(path) / METRICS_FILE
-    old = f.read_text() if f.exists() else ""
-    atomic_write_bytes(f, (old + json.dumps(record) + "\n").encode())
-
-
 # ---------------------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------------------
