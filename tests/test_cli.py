@@ -104,6 +104,21 @@ def test_resume_continues_the_epoch_count(run, tmp_path, capsys):
     assert_clean_error(again, "already trained 4 epochs")
 
 
+def test_resume_with_a_decaying_schedule(run, tmp_path, capsys):
+    out = tmp_path / "decay"
+    result = vae_main(capsys, "train", "--resume", run, "--epochs", "5", "--lr-schedule", "exponential",
+                      "--lr-decay-start", "3", "--lr-min", "3e-5", "--out", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "ignoring" not in result.stderr
+    info = load_model(out).checkpoint_info
+    # 24 steps an epoch; each record holds the rate of its epoch's last step, decaying over 48 steps
+    assert [r["lr"] for r in info["metrics"]][2:] == pytest.approx([3e-3, 3e-3 * 0.01 ** (23 / 48),
+                                                                    3e-3 * 0.01 ** (47 / 48)])
+    assert info["train"]["lr_schedule"] == "exponential"
+    bad = vae_main(capsys, "train", "--resume", out, "--epochs", "6", "--lr-min", "1", "--lr-schedule", "cosine")
+    assert_clean_error(bad, "lr_min")
+
+
 def help_text(capsys, *args) -> str:
     from vae.cli import main
 
@@ -121,7 +136,8 @@ def test_help_texts_name_every_flag(capsys):
     train = " ".join(result.stdout.split())   # undo argparse's line wrapping
     for flag in ("--dataset", "--data-dir", "--arch", "--hidden", "--latent-dim", "--batch-size", "--epochs",
                  "--lr", "--seed", "--binarize", "--beta", "--warmup", "--device", "--resume", "--image-size",
-                 "--likelihood", "--conv-channels", "--out", "--no-optimizer-state"):
+                 "--likelihood", "--conv-channels", "--out", "--no-optimizer-state", "--lr-schedule", "--lr-min",
+                 "--lr-decay-start"):
         assert flag in train, flag
     assert "default: 128" in train and "nats per image" in train
     assert "--iwae-samples" in help_text(capsys, "evaluate")

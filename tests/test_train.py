@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae import ModelConfig, TrainConfig, load_model
+from vae import ConfigError, ModelConfig, TrainConfig, load_model
 from vae.checkpoint import load_optimizer_state
 from vae.data import load_dataset
 from vae.train import JobSnapshot, Trainer, TrainingDiverged, TrainingJob, make_model
@@ -127,6 +127,57 @@ def test_resume_with_more_epochs_counts_on(digits, tmp_path):
     opt = torch.optim.Adam(fresh.parameters())
     assert load_optimizer_state(tmp_path / "run", opt)
     assert int(opt.state_dict()["state"][0]["step"]) == 4 * STEPS_PER_EPOCH
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "exponential"])
+def test_lr_schedule_decays_from_lr_to_lr_min_per_step(schedule):
+    cfg = TrainConfig(epochs=10, lr=1e-3, lr_min=1e-5, lr_schedule=schedule, lr_decay_start=4)
+    assert cfg.lr_at(0) == cfg.lr_at(4) == 1e-3                     # constant until the decay starts
+    assert cfg.lr_at(10) == pytest.approx(1e-5) and cfg.lr_at(12) == pytest.approx(1e-5)
+    rates = [cfg.lr_at(4 + k / 10) for k in range(61)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))             # strictly decreasing, step by step
+    middle = cfg.lr_at(7)
+    expected = {"cosine": 1e-5 + (1e-3 - 1e-5) / 2, "exponential": math.sqrt(1e-3 * 1e-5)}[schedule]
+    assert middle == pytest.approx(expected)
+    assert TrainConfig(epochs=10, lr=1e-3).lr_at(9.5) == 1e-3         # "constant" is the default
+
+
+def test_lr_schedule_fields_are_validated():
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig(lr_schedule="linear")
+    with pytest.raises(ConfigError, match="lr_min"):
+        TrainConfig(lr_schedule="cosine", lr=1e-4, lr_min=1e-3)
+    with pytest.raises(ConfigError, match="lr_decay_start"):
+        TrainConfig(lr_decay_start=-1)
+    TrainConfig(lr=1e-6)   # lr_min only has to sit below lr when a schedule decays
+
+
+def test_trainer_sets_the_scheduled_rate_before_every_step(digits):
+    trainer = trainer_for(digits, epochs=2, lr_schedule="exponential", lr_min=1e-4)
+    seen: list[float] = []
+    trainer.add_callback("on_step_end", lambda t, info: seen.append((info["lr"], t.optimizer.param_groups[0]["lr"])))
+    history = trainer.run()
+    assert [a for a, _ in seen] == pytest.approx([trainer.config.lr_at(s / STEPS_PER_EPOCH)
+                                                  for s in range(2 * STEPS_PER_EPOCH)])
+    assert seen[-1][1] == pytest.approx(seen[-1][0])     # the optimizer ran the last step at that rate
+    assert seen[0][0] == 3e-3 and history[-1]["lr"] == pytest.approx(3e-3 * (1e-4 / 3e-3) ** (23 / 24))
+
+
+def test_resume_can_start_a_decay_and_records_it(digits, tmp_path):
+    trainer_for(digits, tmp_path / "run", epochs=2).run()
+    resumed = Trainer.resume(tmp_path / "run", epochs=4,
+                             schedule={"lr_schedule": "cosine", "lr_decay_start": 2, "lr_min": 1e-4})
+    history = resumed.run()
+    assert [r["lr"] for r in history[:2]] == [3e-3, 3e-3]
+    last_step = 4 * STEPS_PER_EPOCH - 1
+    assert history[2]["lr"] < 3e-3 and history[3]["lr"] == pytest.approx(resumed.lr_at(last_step))
+    assert history[3]["lr"] < 1.2e-4
+    saved = load_model(tmp_path / "run").checkpoint_info["train"]
+    assert (saved["lr_schedule"], saved["lr_decay_start"], saved["epochs"]) == ("cosine", 2, 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        Trainer.resume(tmp_path / "run", schedule={"batch_size": 7})
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        Trainer.resume(tmp_path / "run", schedule={"lr_schedule": "wobbly"})
 
 
 def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(digits, tmp_path):

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .config import RESUMABLE_SCHEDULE_FIELDS
+
 EXIT_USAGE = 2
 _TABLE = [("epoch", "{:>5d}", 5), ("train loss", "{:>10.3f}", 10), ("test loss", "{:>10.3f}", 10),
           ("recon", "{:>9.3f}", 9), ("kl", "{:>7.3f}", 7), ("beta", "{:>5.2f}", 5),
@@ -85,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help=f"images per optimisation step (default: {d.batch_size})")
     g.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default: {d.lr:g})")
+    g.add_argument("--lr-schedule", choices=("constant", "cosine", "exponential"), default=None,
+                   help="constant, or decay from --lr to --lr-min by the last epoch along half a cosine or "
+                        f"geometrically (default: {d.lr_schedule}; with --resume it may change from here on)")
+    g.add_argument("--lr-min", type=float, default=None,
+                   help=f"learning rate at the end of a decaying schedule (default: {d.lr_min:g})")
+    g.add_argument("--lr-decay-start", type=int, default=None, metavar="EPOCH",
+                   help="epoch after which the schedule starts to decay (default: 0; with --resume, e.g. the "
+                        "epoch the run has reached)")
     g.add_argument("--beta", type=float, default=None,
                    help=f"weight of the KL term; 1 is the true ELBO, >1 a beta-VAE (default: {d.beta:g})")
     g.add_argument("--warmup", type=int, default=None, metavar="EPOCHS",
@@ -101,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint folder to write (default: runs/DATASET-ARCH-zD; with --resume: the run itself)")
     g.add_argument("--resume", default=None, metavar="RUN",
                    help="continue the run in checkpoint folder RUN with its recorded recipe, model, optimizer "
-                        "state and history (recipe flags other than --epochs / --device / --data-dir are ignored)")
+                        "state and history (recipe flags other than --epochs, the --lr-schedule flags, --device and "
+                        "--data-dir are ignored)")
     g.add_argument("--overwrite", action="store_true",
                    help="replace an existing checkpoint in --out (default: refuse, so no run is lost)")
     g.add_argument("--no-optimizer-state", action="store_true",
@@ -166,7 +177,8 @@ def _train_config_from_args(args):
     if args.n_test is not None:
         extra["n_test"] = args.n_test
     given = {k: getattr(args, k) for k in ("dataset", "data_dir", "epochs", "batch_size", "lr", "beta",
-                                           "warmup", "binarize", "seed", "device") if getattr(args, k) is not None}
+                                           "warmup", "binarize", "seed", "device", *RESUMABLE_SCHEDULE_FIELDS)
+             if getattr(args, k) is not None}
     return TrainConfig(**given, extra=extra)
 
 
@@ -214,8 +226,10 @@ def cmd_train(args) -> int:
         if ignored:
             print(f"note: resuming with the recipe recorded in {args.resume}; ignoring {' '.join(ignored)}",
                   file=sys.stderr)
+        schedule = {k: getattr(args, k) for k in RESUMABLE_SCHEDULE_FIELDS if getattr(args, k) is not None}
         trainer = Trainer.resume(args.resume, epochs=args.epochs, out_dir=args.out, device=args.device,
-                                 data_dir=args.data_dir, save_optimizer=not args.no_optimizer_state)
+                                 data_dir=args.data_dir, schedule=schedule,
+                                 save_optimizer=not args.no_optimizer_state)
         if trainer.epoch >= trainer.config.epochs and trainer.batch == 0:
             raise CLIError(f"{args.resume} has already trained {trainer.epoch} epochs; pass --epochs N with "
                            f"N > {trainer.epoch} to train more")

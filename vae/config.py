@@ -8,6 +8,7 @@ line fails with a message that names the field.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 CONV_IMAGE_SIZES = (28, 32, 64)
 LATENT_DIM_RANGE = (2, 128)
 BINARIZE_MODES = ("none", "static", "dynamic")
+LR_SCHEDULES = ("constant", "cosine", "exponential")
+RESUMABLE_SCHEDULE_FIELDS = ("lr_schedule", "lr_min", "lr_decay_start")   # what a resume may change, beside epochs
 
 
 class ConfigError(ValueError):
@@ -103,7 +106,10 @@ class TrainConfig:
     data_dir: str | None = None   # local folder of IDX files / images; None = bundled or cache
     epochs: int = 10              # passes over the training split
     batch_size: int = 128         # images per optimisation step
-    lr: float = 1e-3              # Adam learning rate
+    lr: float = 1e-3              # Adam learning rate (the peak, where a schedule decays it)
+    lr_schedule: str = "constant"  # "constant", or "cosine" / "exponential" decay from lr to lr_min
+    lr_min: float = 1e-5          # learning rate at the last step when the schedule decays
+    lr_decay_start: int = 0       # epoch after which the decay begins (lr is constant before)
     beta: float = 1.0             # weight of the KL term (beta-VAE); 1 is the true ELBO
     warmup: int = 0               # epochs over which the KL weight rises linearly from 0 to beta
     binarize: str = "none"        # "none" (continuous targets), "static" or "dynamic" Bernoulli draws
@@ -118,12 +124,33 @@ class TrainConfig:
             raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 10):
             raise ConfigError(f"lr must be in (0, 10), got {self.lr!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        if not (isinstance(self.lr_min, (int, float)) and self.lr_min > 0):
+            raise ConfigError(f"lr_min must be positive, got {self.lr_min!r}")
+        if self.lr_schedule != "constant" and self.lr_min > self.lr:
+            raise ConfigError(f"lr_min must be in (0, lr = {self.lr!r}], got {self.lr_min!r}")
+        if not isinstance(self.lr_decay_start, int) or self.lr_decay_start < 0:
+            raise ConfigError(f"lr_decay_start must be a non-negative number of epochs, got {self.lr_decay_start!r}")
         if not (isinstance(self.beta, (int, float)) and self.beta >= 0):
             raise ConfigError(f"beta must be >= 0, got {self.beta!r}")
         if not isinstance(self.warmup, int) or self.warmup < 0:
             raise ConfigError(f"warmup must be a non-negative number of epochs, got {self.warmup!r}")
         if self.binarize not in BINARIZE_MODES:
             raise ConfigError(f"binarize must be one of {BINARIZE_MODES}, got {self.binarize!r}")
+
+    def lr_at(self, epoch: float) -> float:
+        """Learning rate at fractional epoch `epoch` (0 = the start; 2.5 = half-way through the third).
+
+        Constant up to `lr_decay_start`, then from `lr` down to `lr_min` at `epochs`: along half a
+        cosine, or geometrically ("exponential": the same factor every epoch)."""
+        if self.lr_schedule == "constant" or epoch <= self.lr_decay_start:
+            return float(self.lr)
+        span = self.epochs - self.lr_decay_start
+        frac = 1.0 if span <= 0 else min(1.0, (epoch - self.lr_decay_start) / span)
+        if self.lr_schedule == "cosine":
+            return float(self.lr_min + (self.lr - self.lr_min) * 0.5 * (1.0 + math.cos(math.pi * frac)))
+        return float(self.lr * (self.lr_min / self.lr) ** frac)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -24,6 +24,7 @@ checkpoints and call the callbacks.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import threading
@@ -38,7 +39,7 @@ import torch
 import torch.distributed as dist
 
 from .checkpoint import load_model, load_optimizer_state, save_model
-from .config import ModelConfig, TrainConfig
+from .config import RESUMABLE_SCHEDULE_FIELDS, ModelConfig, TrainConfig
 from .device import pick_device
 from .model import VAE
 
@@ -255,6 +256,15 @@ class Trainer:
             return float(self.config.beta)
         return float(self.config.beta) * min(1.0, step / (self.config.warmup * self.steps_per_epoch))
 
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimiser step `step` (0-based), from the recipe's schedule."""
+        return self.config.lr_at(step / self.steps_per_epoch)
+
+    def _set_lr(self, step: int) -> None:
+        lr = self.lr_at(step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
     # ---- the loop --------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
         """Train up to `config.epochs` epochs in total; returns the history (one record per epoch).
@@ -315,6 +325,7 @@ class Trainer:
             idx = perm[b * B:(b + 1) * B]
             x = x_all.index_select(0, idx)                              # (B, C, H, W); 2x faster than x_all[idx]
             beta = self.beta_at(self.step)
+            self._set_lr(self.step)
             self.noise.manual_seed(_mix(cfg.seed, 0x2E, self.step, self.dist.rank))
             out = self.net(x, beta=beta, generator=self.noise)
             self.optimizer.zero_grad(set_to_none=True)
@@ -362,7 +373,7 @@ class Trainer:
                 self._fire("on_step_end", {
                     "step": step, "epoch": self.epoch + 1, "batch": b - len(values) + i + 1,
                     "batches": n_batches, "loss": (recon_sum + kl_sum) / n, "recon": recon_sum / n,
-                    "kl": kl_sum / n, "beta": self.beta_at(step - 1),
+                    "kl": kl_sum / n, "beta": self.beta_at(step - 1), "lr": self.lr_at(step - 1),
                     "epoch_loss": part["loss_sum"] / part["n"],   # running mean over this epoch so far
                     "samples_per_s": part["n"] / seconds if seconds > 0 else float("nan")})
 
@@ -391,7 +402,7 @@ class Trainer:
             "test_recon": test["recon"], "test_kl": test["kl"],
             "beta": self.beta_at(self.step - 1), "seconds": seconds,
             "samples_per_s": part["n"] / seconds if seconds > 0 else float("nan"),
-            "lr": self.optimizer.param_groups[0]["lr"],
+            "lr": self.lr_at(max(self.step - 1, 0)),   # the epoch's last step
         }
         self.history.append(record)
         self.batch = 0
@@ -463,10 +474,13 @@ class Trainer:
     @classmethod
     def resume(cls, path: str | Path, dataset=None, epochs: int | None = None, *,
                out_dir: str | Path | None = None, device: str | torch.device | None = None,
-               data_dir: str | None = None, **kwargs) -> "Trainer":
+               data_dir: str | None = None, schedule: dict[str, Any] | None = None, **kwargs) -> "Trainer":
         """A Trainer that continues checkpoint `path` (model, optimizer, history, epoch/step, RNG streams).
 
         `epochs` is the new total (default: the recorded recipe's); epochs already done count.
+        `schedule` changes the learning-rate schedule from here on (keys of RESUMABLE_SCHEDULE_FIELDS,
+        e.g. {"lr_schedule": "cosine", "lr_decay_start": 200}); steps already taken keep their rates,
+        which the history records per epoch.
         The data set is loaded as recorded in the checkpoint unless given. Writes go to `out_dir`
         (default: `path` itself).
         """
@@ -477,8 +491,14 @@ class Trainer:
         if not info.get("train"):
             raise CheckpointError(f"{path} records no training recipe, so it cannot be resumed")
         config = TrainConfig.from_dict(info["train"])
+        changes: dict[str, Any] = dict(schedule or {})
+        unknown = sorted(set(changes) - set(RESUMABLE_SCHEDULE_FIELDS))
+        if unknown:
+            raise ValueError(f"a resumed run can change only {RESUMABLE_SCHEDULE_FIELDS} of its recipe, "
+                             f"not {unknown}")
         if epochs is not None:
-            config.epochs = int(epochs)
+            changes["epochs"] = int(epochs)
+        config = dataclasses.replace(config, **changes)   # validates the new recipe
         if dataset is None:
             dataset = load_training_data(config, data_dir=data_dir)
         return cls(model.train(), dataset, config, out_dir=out_dir if out_dir is not None else path,
