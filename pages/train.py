@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.config import ARCHITECTURES, LIKELIHOODS, ModelConfig, TrainConfig
+from vae.config import ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, ModelConfig, TrainConfig
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.device import available_devices
 from vae.ui import loaders, training
@@ -49,6 +49,9 @@ with st.expander("Settings", expanded=not running, icon=":material/settings:"):
         batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], value=128, key="tr_batch")
         lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="tr_lr",
                               format_func=lambda v: f"{v:g}")
+        lr_schedule = st.selectbox("LR schedule", LR_SCHEDULES, key="tr_lr_schedule",
+                                   help="cosine / exponential: decay from the learning rate to 1/100 of it "
+                                        "by the last epoch")
         seed = st.number_input("Seed", 0, 2**31 - 1, value=0, key="tr_seed")
         device = st.selectbox("Device", available_devices(), key="tr_device")
 
@@ -77,7 +80,8 @@ if start:
         model_config = ModelConfig(arch=arch, channels=c, image_size=h, latent_dim=int(latent_dim),
                                    hidden=(int(hidden),), likelihood=likelihood)
         train_config = TrainConfig(dataset=dataset, data_dir=data_dir, epochs=int(epochs), batch_size=int(batch_size),
-                                   lr=float(lr), beta=float(beta), warmup=int(warmup), binarize=binarize,
+                                   lr=float(lr), lr_schedule=lr_schedule, lr_min=float(lr) / 100,
+                                   beta=float(beta), warmup=int(warmup), binarize=binarize,
                                    seed=int(seed), device=device, extra=options)
         training.start_job(ctx.bid, model_config, train_config, ds, device=device)
         st.rerun()

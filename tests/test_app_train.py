@@ -49,7 +49,7 @@ def wait_finished(at: AppTest, timeout: float = 90) -> str:
 
 
 def test_a_job_trains_in_the_background_and_a_reload_finds_it():
-    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits": 32})
+    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits": 32, "tr_lr_schedule": "cosine"})
     assert [b.label for b in at.button][:3] == ["Start", "Stop", "Resume"]
     assert "Start" in [b.label for b in at.button if not b.disabled]
     button(at, "Start").click()
@@ -59,6 +59,9 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     sid = sid[0] if isinstance(sid, list) else sid
     text = wait_finished(at)
     assert text.startswith("finished") and "epoch 2/2" in text
+    from vae.ui import training
+    recipe = training.job_for(sid).train_config
+    assert (recipe.lr_schedule, recipe.lr_min) == ("cosine", pytest.approx(recipe.lr / 100))
     figs = at.get("plotly_chart")
     assert figs, "no training curves"
     assert any("reconstructions" in c for im in at.image for c in im.captions)
