@@ -234,3 +234,17 @@ def test_binary_cross_entropy_is_what_training_minimises():
     out2 = model(x, beta=0.0, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(out2.loss, bce.mean())
     torch.testing.assert_close(out2.elbo, out.elbo)                 # elbo always uses beta = 1
+
+
+def test_conv_decoder_gives_the_same_logits_in_either_memory_layout(monkeypatch):
+    """On a CPU the transposed convs run channels-last (faster); the numbers must not change."""
+    from vae.model import ConvDecoder
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(arch="conv", latent_dim=8, hidden=(64,), conv_channels=(16, 32))).eval()
+    z = torch.randn(16, 8)
+    fast = model.decoder(z)
+    monkeypatch.setattr(ConvDecoder, "cpu_channels_last", False)
+    plain = model.decoder(z)
+    assert fast.is_contiguous() and fast.shape == (16, 1, 28, 28)
+    assert torch.allclose(fast, plain, atol=1e-5)

@@ -106,6 +106,8 @@ class ConvDecoder(nn.Module):
     """(B, D) -> (B, C, S, S) logits: fully connected up to a (C_last, S/2^n, S/2^n) map,
     then stride-2 4x4 transposed convs doubling the side per stage."""
 
+    cpu_channels_last = True   # bench/conv_layout.py turns it off for its baseline
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.side = cfg.image_size // 2 ** len(cfg.conv_channels)
@@ -121,7 +123,10 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.fc(z)).view(-1, self.top_channels, self.side, self.side)
-        return self.deconvs(h)
+        if h.device.type == "cpu" and self.cpu_channels_last:
+            # oneDNN's channels-last transposed convs: same numbers, about 1.5x faster on a CPU
+            h = h.contiguous(memory_format=torch.channels_last)
+        return self.deconvs(h).contiguous()
 
 
 class VAE(nn.Module):
