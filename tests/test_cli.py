@@ -69,10 +69,11 @@ def test_train_writes_a_checkpoint_with_the_recipe(run):
 
 
 def test_evaluate_json_and_table(run, capsys):
-    result = vae_cli("evaluate", run, "--json", "--iwae-samples", "20")
+    result = vae_cli("evaluate", run, "--json", "--iwae-samples", "20", "--threads", "1", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["n"] == 300 and report["k"] == 20 and report["dataset"] == "digits"
+    assert report["device"] == "cpu" and report["seconds"] > 0
     assert math.isfinite(report["elbo"]) and report["elbo"] < 0
     assert report["elbo"] == pytest.approx(report["recon"] - report["kl"])
     assert report["iwae"] >= report["elbo"] - 3 * report["elbo_se"]

@@ -16,6 +16,7 @@ import json
 import math
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"seeds the initial weights, batch order, binarisation and noise (default: {d.seed})")
     g.add_argument("--device", default=None,
                    help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps (default: auto)")
-    g.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="CPU threads for torch (torch.set_num_threads); 1 is often fastest for small models "
-                        "on a busy machine (default: torch's choice, one per core)")
+    _add_threads_flag(g)
     g = t.add_argument_group("output")
     g.add_argument("--out", default=None, metavar="DIR",
                    help="checkpoint folder to write (default: runs/DATASET-ARCH-zD; with --resume: the run itself)")
@@ -133,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
     e.add_argument("--seed", type=int, default=0, help="seed of the latent samples and binarisation (default: 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    _add_threads_flag(e)
 
     s = sub.add_parser(
         "sample", help="decode prior samples z ~ N(0, T^2 I) into a PNG grid",
@@ -210,14 +210,24 @@ def _check_out_dir(out: Path, overwrite: bool) -> None:
                        "or pass --overwrite")
 
 
-def cmd_train(args) -> int:
-    from .train import Trainer, load_training_data, make_model
+def _add_threads_flag(group) -> None:
+    group.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="CPU threads for torch (torch.set_num_threads); 1 is often fastest for small models "
+                            "on a busy machine (default: torch's choice, one per core)")
 
+
+def _apply_threads(args) -> None:
     if args.threads is not None:
         if args.threads < 1:
             raise CLIError(f"--threads must be >= 1, got {args.threads}")
         import torch
         torch.set_num_threads(args.threads)
+
+
+def cmd_train(args) -> int:
+    from .train import Trainer, load_training_data, make_model
+
+    _apply_threads(args)
 
     if args.resume is not None:
         ignored = [f"--{k.replace('_', '-')}" for k in ("dataset", "image_size", "n_train", "n_test", "binarize",
@@ -354,6 +364,7 @@ def _dataset_for(model, data_dir: str | None):
 def cmd_evaluate(args) -> int:
     from .device import pick_device
 
+    _apply_threads(args)
     device = pick_device(args.device or "auto")
     model = _load_run(args.run, device=device)
     dataset, train = _dataset_for(model, args.data_dir)
@@ -373,13 +384,15 @@ def cmd_evaluate(args) -> int:
 
         def progress(done, total):
             bar.update(done - bar.n)
+    started = time.perf_counter()
     try:
         result = evaluate_model(model, split.images, iwae_samples=args.iwae_samples, binarize=binarize,
                                 seed=args.seed, device=device, progress=progress)
     finally:
         if bar is not None:
             bar.close()
-    result = {"run": str(args.run), "dataset": dataset.name, "split": args.split, **result}
+    result = {"run": str(args.run), "dataset": dataset.name, "split": args.split, **result,
+              "device": str(device), "seconds": round(time.perf_counter() - started, 2)}
     if args.json:
         print(json.dumps(result))
         return 0
@@ -436,6 +449,7 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise CLIError(f"--out must name a .png file, got {args.out}")
+    _apply_threads(args)
     device = pick_device(args.device or "auto")
     model = _load_run(args.run, device=device)
     gen = torch.Generator(device=device).manual_seed(args.seed)
