@@ -147,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scale", type=int, default=None, metavar="K",
                    help="enlarge each image K times (nearest neighbour) (default: to at least 28 pixels)")
     s.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
+    _add_threads_flag(s)
     return parser
 
 
