@@ -78,6 +78,8 @@ def test_unexpected_layers_are_refused():
     model.decoder.net[1] = torch.nn.Tanh()
     with pytest.raises(BrowserDecoderError, match=r"decoder.net\[1\] is Tanh, expected ReLU"):
         mlp_decoder_layers(model)
+    tanh = VAE(ModelConfig(latent_dim=2, hidden=(16,), image_size=8, activation="tanh"))
+    assert not can_decode_in_browser(tanh)   # so the Decode page decodes it on the server
 
 
 def test_a_damaged_export_is_refused():

@@ -138,6 +138,7 @@ def test_help_texts_name_every_flag(capsys):
     for flag in ("--dataset", "--data-dir", "--arch", "--hidden", "--latent-dim", "--batch-size", "--epochs",
                  "--lr", "--seed", "--binarize", "--beta", "--warmup", "--device", "--resume", "--image-size",
                  "--likelihood", "--conv-channels", "--out", "--no-optimizer-state", "--lr-schedule", "--lr-min",
+                 "--activation",
                  "--lr-decay-start"):
         assert flag in train, flag
     assert "default: 128" in train and "nats per image" in train

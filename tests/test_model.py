@@ -248,3 +248,17 @@ def test_conv_decoder_gives_the_same_logits_in_either_memory_layout(monkeypatch)
     plain = model.decoder(z)
     assert fast.is_contiguous() and fast.shape == (16, 1, 28, 28)
     assert torch.allclose(fast, plain, atol=1e-5)
+
+
+def test_tanh_activation_is_built_recorded_and_validated(tmp_path):
+    from vae import load_model, save_model
+
+    cfg = ModelConfig(latent_dim=4, hidden=(32, 16), image_size=8, activation="tanh")
+    model = VAE(cfg)
+    kinds = {type(m).__name__ for m in [*model.encoder.modules(), *model.decoder.modules()]}
+    assert "Tanh" in kinds and "ReLU" not in kinds
+    save_model(model, tmp_path / "run")
+    assert load_model(tmp_path / "run").config.activation == "tanh"
+    assert ModelConfig.from_dict({k: v for k, v in cfg.to_dict().items() if k != "activation"}).activation == "relu"
+    with pytest.raises(ConfigError, match="activation"):
+        ModelConfig(activation="gelu")

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dimensions of the latent space z, 2..128 (default: 20)")
     g.add_argument("--conv-channels", type=int, nargs="+", default=None, metavar="C",
                    help="conv only: channels of each stride-2 stage (default: 32 64)")
+    g.add_argument("--activation", choices=("relu", "tanh"), default="relu",
+                   help="nonlinearity between the fully connected layers; Burda et al.'s MNIST MLP uses tanh "
+                        "(default: relu)")
     g.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
                    help="p(x|z): bernoulli (cross-entropy) or gaussian with a fixed std of 0.1 (default: bernoulli)")
     g = t.add_argument_group("optimisation")
@@ -190,7 +193,7 @@ def _model_config_from_args(args, image_shape):
     if h != w:
         raise CLIError(f"images must be square, the data set holds {h}x{w}; pass --image-size")
     kw: dict[str, Any] = {"arch": args.arch, "channels": c, "image_size": h, "latent_dim": args.latent_dim,
-                          "likelihood": args.likelihood}
+                          "likelihood": args.likelihood, "activation": args.activation}
     if args.hidden is not None:
         kw["hidden"] = tuple(args.hidden)
     elif args.arch == "conv":

@@ -14,6 +14,7 @@ from typing import Any
 
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
+ACTIVATIONS = ("relu", "tanh")
 CONV_IMAGE_SIZES = (28, 32, 64)
 LATENT_DIM_RANGE = (2, 128)
 BINARIZE_MODES = ("none", "static", "dynamic")
@@ -51,6 +52,7 @@ class ModelConfig:
                                       # conv: width of the fully connected layer after the convs
     conv_channels: tuple[int, ...] = (32, 64)  # conv: channels per stride-2 stage (len set by image size)
     likelihood: str = "bernoulli"     # p(x|z): "bernoulli" (logits) or "gaussian" (mean in [0,1])
+    activation: str = "relu"          # between fully connected layers: "relu" or "tanh" (Burda et al.'s MLP)
     gaussian_sigma: float | None = 0.1  # gaussian: fixed std of p(x|z); None = learned scalar
 
     def __post_init__(self) -> None:
@@ -60,6 +62,8 @@ class ModelConfig:
             raise ConfigError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.likelihood not in LIKELIHOODS:
             raise ConfigError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 (grey) or 3 (RGB), got {self.channels!r}")
         lo, hi = LATENT_DIM_RANGE

@@ -50,36 +50,39 @@ class VAEOutput:
     x_logits: torch.Tensor  # (B, C, H, W) decoder output before the mean link (sigmoid)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    """Linear layers of the given widths with ReLU between them (none after the last)."""
+_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+
+
+def _mlp(sizes: list[int], activation: str = "relu") -> nn.Sequential:
+    """Linear layers of the given widths with `activation` between them (none after the last)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(_ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
 class MLPEncoder(nn.Module):
-    """(B, C, H, W) -> (B, 2D): flatten, hidden layers with ReLU, then [mu, logvar]."""
+    """(B, C, H, W) -> (B, 2D): flatten, hidden layers (ReLU or tanh), then [mu, logvar]."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         n_pixels = cfg.channels * cfg.image_size * cfg.image_size
-        self.net = _mlp([n_pixels, *cfg.hidden, 2 * cfg.latent_dim])
+        self.net = _mlp([n_pixels, *cfg.hidden, 2 * cfg.latent_dim], cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x.flatten(1))
 
 
 class MLPDecoder(nn.Module):
-    """(B, D) -> (B, C, H, W) logits: hidden layers (the encoder's, reversed) with ReLU."""
+    """(B, D) -> (B, C, H, W) logits: hidden layers (the encoder's, reversed; ReLU or tanh)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.image_shape = cfg.image_shape
         n_pixels = cfg.channels * cfg.image_size * cfg.image_size
-        self.net = _mlp([cfg.latent_dim, *reversed(cfg.hidden), n_pixels])
+        self.net = _mlp([cfg.latent_dim, *reversed(cfg.hidden), n_pixels], cfg.activation)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, *self.image_shape)
@@ -96,7 +99,7 @@ class ConvEncoder(nn.Module):
             convs += [nn.Conv2d(a, b, 4, stride=2, padding=1), nn.ReLU()]
         self.convs = nn.Sequential(*convs)
         side = cfg.image_size // 2 ** len(cfg.conv_channels)
-        self.fc = _mlp([chans[-1] * side * side, *cfg.hidden, 2 * cfg.latent_dim])
+        self.fc = _mlp([chans[-1] * side * side, *cfg.hidden, 2 * cfg.latent_dim], cfg.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.convs(x).flatten(1))  # convs end in a ReLU
@@ -112,7 +115,8 @@ class ConvDecoder(nn.Module):
         super().__init__()
         self.side = cfg.image_size // 2 ** len(cfg.conv_channels)
         self.top_channels = cfg.conv_channels[-1]
-        self.fc = _mlp([cfg.latent_dim, *reversed(cfg.hidden), self.top_channels * self.side * self.side])
+        self.fc = _mlp([cfg.latent_dim, *reversed(cfg.hidden), self.top_channels * self.side * self.side],
+                       cfg.activation)
         chans = [*reversed(cfg.conv_channels), cfg.channels]
         deconvs: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
