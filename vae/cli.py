@@ -11,6 +11,7 @@ Every expected failure (bad checkpoint, unknown data set, impossible model) prin
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import math
@@ -318,6 +319,12 @@ def _run_trainer(trainer, quiet: bool) -> int:
         if trainer.dist.enabled:
             import torch.distributed as dist
             if dist.is_initialized():
+                if trainer.status in ("finished", "stopped"):
+                    dist.barrier()   # leave together, after rank 0 has saved
+                # DDP's reducer keeps the process group and gloo's threads alive; left to interpreter
+                # shutdown they can abort the process (SIGABRT) after a successful run
+                trainer.net = trainer.model
+                gc.collect()
                 dist.destroy_process_group()
     if main:
         if trainer.status == "stopped":

@@ -263,7 +263,8 @@ class Trainer:
     def _set_lr(self, step: int) -> None:
         lr = self.lr_at(step)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            if group["lr"] != lr:
+                group["lr"] = lr
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
