@@ -11,7 +11,6 @@ Every expected failure (bad checkpoint, unknown data set, impossible model) prin
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import json
 import math
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import RESUMABLE_SCHEDULE_FIELDS
+from .config import ACTIVATIONS, LR_SCHEDULES, RESUMABLE_SCHEDULE_FIELDS
 
 EXIT_USAGE = 2
 _TABLE = [("epoch", "{:>5d}", 5), ("train loss", "{:>10.3f}", 10), ("test loss", "{:>10.3f}", 10),
@@ -80,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dimensions of the latent space z, 2..128 (default: 20)")
     g.add_argument("--conv-channels", type=int, nargs="+", default=None, metavar="C",
                    help="conv only: channels of each stride-2 stage (default: 32 64)")
-    g.add_argument("--activation", choices=("relu", "tanh"), default="relu",
+    g.add_argument("--activation", choices=ACTIVATIONS, default="relu",
                    help="nonlinearity between the fully connected layers; Burda et al.'s MNIST MLP uses tanh "
                         "(default: relu)")
     g.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
@@ -92,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=int, default=None, metavar="B",
                    help=f"images per optimisation step (default: {d.batch_size})")
     g.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default: {d.lr:g})")
-    g.add_argument("--lr-schedule", choices=("constant", "cosine", "exponential"), default=None,
+    g.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                    help="constant, or decay from --lr to --lr-min by the last epoch along half a cosine or "
                         f"geometrically (default: {d.lr_schedule}; with --resume it may change from here on)")
     g.add_argument("--lr-min", type=float, default=None,
@@ -316,16 +315,7 @@ def _run_trainer(trainer, quiet: bool) -> int:
             bar.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-        if trainer.dist.enabled:
-            import torch.distributed as dist
-            if dist.is_initialized():
-                if trainer.status in ("finished", "stopped"):
-                    dist.barrier()   # leave together, after rank 0 has saved
-                # DDP's reducer keeps the process group and gloo's threads alive; left to interpreter
-                # shutdown they can abort the process (SIGABRT) after a successful run
-                trainer.net = trainer.model
-                gc.collect()
-                dist.destroy_process_group()
+        trainer.close()
     if main:
         if trainer.status == "stopped":
             print(f"stopped at step {trainer.step} (epoch {trainer.epoch + 1}); saved to {trainer.checkpoint_path}; "

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import math
 import os
 import threading
@@ -265,6 +266,20 @@ class Trainer:
         for group in self.optimizer.param_groups:
             if group["lr"] != lr:
                 group["lr"] = lr
+
+    def close(self) -> None:
+        """Under torchrun: wait for every rank, then tear the process group down. A no-op otherwise.
+
+        DDP's reducer holds the process group; left to interpreter shutdown, gloo's threads can
+        abort a process that trained and saved correctly (SIGABRT), so the wrapper goes first.
+        """
+        if not (self.dist.enabled and dist.is_initialized()):
+            return
+        if self.status in ("finished", "stopped"):
+            dist.barrier()          # leave together, after rank 0 has saved
+        self.net = self.model
+        gc.collect()
+        dist.destroy_process_group()
 
     # ---- the loop --------------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
