@@ -12,9 +12,7 @@ The two layouts give the same numbers; the bench checks that too. Weights are ra
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,17 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae import VAE, ModelConfig  # noqa: E402
 from vae.model import ConvDecoder  # noqa: E402
+from iwae_eval import timed  # noqa: E402  (bench/ is on sys.path when run as a script)
+
+CPU = torch.device("cpu")
 
 
 def seconds(fn, repeats: int) -> float:
-    """Median wall time of fn() over `repeats` calls after one warm-up call."""
+    """Best wall time of fn() over `repeats` calls, after one warm-up call (oneDNN picks its kernels)."""
     fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return timed(fn, CPU, repeats)
 
 
 def main() -> None:
@@ -68,7 +64,7 @@ def main() -> None:
     ConvDecoder.cpu_channels_last = True
     same = torch.equal(outputs[False], outputs[True])
 
-    print(f"conv decoder layout on CPU, {args.threads} thread(s), median of {args.repeats}")
+    print(f"conv decoder layout on CPU, {args.threads} thread(s), best of {args.repeats}")
     print(f"{'what':<12}{'images':>8}{'NCHW img/s':>14}{'channels-last img/s':>22}{'ratio':>8}")
     for what, n, base, ours in rows:
         print(f"{what:<12}{n:>8}{n / base:>14.0f}{n / ours:>22.0f}{base / ours:>7.2f}x")
