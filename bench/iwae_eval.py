@@ -4,7 +4,7 @@
     python bench/iwae_eval.py --arch conv --n 32    # the conv VAE
     python bench/iwae_eval.py --device cpu --ks 100 1000
 
-Rows: the batched estimator (vae.metrics.iwae_log_likelihood, several memory budgets) against a
+Rows: the batched estimator (vae.analysis.likelihood.iwae_log_likelihood, several memory budgets) against a
 baseline in the same run: the naive loop that decodes one sample per image at a time. Ratios are
 against that baseline at the same K, so the numbers mean something on a noisy shared machine.
 The model is randomly initialised (speed does not depend on the weights).
@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae import VAE, ModelConfig, pick_device  # noqa: E402
-from vae.metrics import MAX_ELEMENTS, iwae_log_likelihood  # noqa: E402
+from vae.analysis.likelihood import MAX_ELEMENTS, iwae_log_likelihood  # noqa: E402
 from vae.model import log_diag_normal, log_standard_normal  # noqa: E402
 
 

@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from vae import VAE, ModelConfig, load_model, pick_device  # noqa: E402
 from vae.data import load_dataset  # noqa: E402
-from vae.latent import encode_dataset  # noqa: E402
-from vae.projection import _usable_cpus, knn_label_accuracy, project_pca, project_tsne  # noqa: E402
+from vae.analysis.latent import encode_dataset  # noqa: E402
+from vae.analysis.projection import _usable_cpus, knn_label_accuracy, project_pca, project_tsne  # noqa: E402
 
 
 def find_mnist_model(device):

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.latent import decode_numpy, log_prior_density, nearest_point, prior_samples, traversal_grid
+from vae.analysis.latent import decode_numpy, log_prior_density, nearest_point, prior_samples, traversal_grid
 from vae.ui import state
 from vae.ui.controls import latent_controls, set_controls
 from vae.ui.images import grid, show
@@ -33,7 +33,7 @@ def sample_prior() -> None:
 def from_index() -> None:
     i = int(st.session_state.get("dec_index", 0))
     x = ctx.dataset.test.images[i:i + 1]
-    from vae.latent import encode_dataset
+    from vae.analysis.latent import encode_dataset
     move_to(encode_dataset(model, x)[0][0])
 
 
@@ -45,7 +45,7 @@ def from_selection() -> None:
         move_to(sel.point)
         return
     split = getattr(ctx.dataset, sel.split)
-    from vae.latent import encode_dataset
+    from vae.analysis.latent import encode_dataset
     move_to(encode_dataset(model, split.images[sel.indices[0]:sel.indices[0] + 1])[0][0])
 
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from vae.latent import image_grid, png_bytes, prior_samples
+from vae.analysis.latent import image_grid, png_bytes, prior_samples
 from vae.ui.images import grid, show
 from vae.ui.sidebar import current_with_model
 

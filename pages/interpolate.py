@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samples, slerp, strip_png
+from vae.analysis.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samples, slerp, strip_png
 from vae.ui import state
 from vae.ui.images import grid, show
 from vae.ui.latent_map import map_figure, map_view

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.latent import decode_numpy
+from vae.analysis.latent import decode_numpy
 from vae.ui import state
 from vae.ui.images import grid, show
 from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,

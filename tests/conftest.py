@@ -60,7 +60,7 @@ def fake_mnist(tmp_path) -> tuple[Path, dict[str, str], dict[str, np.ndarray]]:
 
     Returns (folder, file name -> md5, file name -> array written).
     """
-    from vae.idx import write_idx
+    from vae.data.idx import write_idx
 
     rng = np.random.default_rng(0)
     folder = tmp_path / "fake-mnist"

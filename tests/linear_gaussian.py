@@ -5,7 +5,7 @@
     q(z|x) = N(A x + c, diag exp(logvar))  (a linear encoder with an x-independent variance)
 
 Images are tiny, (1, 2, 3) = 6 pixels by default, flattened row-major. Everything is float64 so
-tests can be tight. The model exposes what vae.metrics needs (encode, log_px_given_z,
+tests can be tight. The model exposes what vae.analysis.likelihood needs (encode, log_px_given_z,
 config.latent_dim, config.image_shape) but NOT decode_logits, so it also exercises the metrics'
 unbatched fallback path.
 """
@@ -43,7 +43,7 @@ class LinearGaussianVAE(nn.Module):
         self.c = nn.Parameter(torch.zeros(latent_dim, dtype=torch.float64))
         self.logvar = nn.Parameter(torch.zeros(latent_dim, dtype=torch.float64))
 
-    # ---- the VAE interface used by vae.metrics ----
+    # ---- the VAE interface used by vae.analysis.likelihood ----
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, *image_shape) -> (mu, logvar), each (B, D)."""
         if x.dim() != 4 or tuple(x.shape[1:]) != self.config.image_shape:

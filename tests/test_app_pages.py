@@ -249,7 +249,7 @@ def test_mnist_not_in_the_cache_offers_a_download_that_reports_progress(tmp_path
     monkeypatch.setenv("VAE_MNIST_MIRROR", shared.as_uri() + "/")
     monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
     from vae.data import IDX_SOURCES
-    from vae.download import file_md5
+    from vae.data.download import file_md5
 
     for name in IDX_SOURCES["mnist"].files:       # the shared copies are re-gzipped: other bytes, same images
         monkeypatch.setitem(IDX_SOURCES["mnist"].md5, name, file_md5(shared / name))

@@ -1,4 +1,4 @@
-"""Tests for vae.data, vae.idx and vae.images: IDX files, built-in data sets, user image folders, binarisation."""
+"""Tests for vae.data, vae.data.idx and vae.data.images: IDX files, built-in data sets, user image folders, binarisation."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from vae.data import (
     BINARIZE_MODES, DATASET_NAMES, SHAPE_NAMES, DataError, ImageDataset, Split, binarize_images, load_dataset,
     load_image_folder, make_shapes, read_idx,
 )
-from vae.idx import write_idx
+from vae.data.idx import write_idx
 
 
 
@@ -325,7 +325,7 @@ def test_zip_ratio_bomb_refused(tmp_path):
 
 
 def test_zip_total_size_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr("vae.images.MAX_TOTAL_BYTES", 1000)
+    monkeypatch.setattr("vae.data.images.MAX_TOTAL_BYTES", 1000)
     path = _zip(tmp_path / "big.zip", {"a/1.png": bytes(600), "a/2.png": bytes(600)})
     with pytest.raises(DataError, match=r"big\.zip: unpacks to more than .*decompression bomb"):
         load_image_folder(path)

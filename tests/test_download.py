@@ -1,4 +1,4 @@
-"""Tests for vae.download against a real HTTP server on 127.0.0.1, and MNIST loading through the cache."""
+"""Tests for vae.data.download against a real HTTP server on 127.0.0.1, and MNIST loading through the cache."""
 
 from __future__ import annotations
 

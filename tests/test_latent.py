@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from vae import VAE, ModelConfig
-from vae.latent import (decode_images, decode_numpy, encode_dataset, gif_bytes, image_grid, lerp, log_prior_density,
+from vae.analysis.latent import (decode_images, decode_numpy, encode_dataset, gif_bytes, image_grid, lerp, log_prior_density,
                         manifold_grid, nearest_point, png_bytes, prior_samples, slerp, strip_png, to_uint8,
                         traversal_grid)
 from vae.model import log_standard_normal

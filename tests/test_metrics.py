@@ -1,4 +1,4 @@
-"""vae.metrics checked against a model whose log p(x) and p(z|x) are known exactly (linear-Gaussian),
+"""vae.analysis.likelihood checked against a model whose log p(x) and p(z|x) are known exactly (linear-Gaussian),
 and its plumbing checked on a small real VAE."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import torch
 
 from tests.linear_gaussian import LinearGaussianVAE, gaussian_kl
 from vae import VAE, ModelConfig
-from vae.metrics import (MAX_ELEMENTS, PosteriorGrid, active_units, elbo_terms, evaluate_model, gap_by_k,
-                         iwae_log_likelihood, kl_per_dimension, posterior_grid, static_binarize)
+from vae.analysis.likelihood import MAX_ELEMENTS, active_units, elbo_terms, evaluate_model, gap_by_k, iwae_log_likelihood, kl_per_dimension, static_binarize
+from vae.analysis.posterior import PosteriorGrid, posterior_grid
 from vae.model import gaussian_kl_to_standard_normal
 
 
@@ -337,7 +337,7 @@ def test_evaluate_model_rejects_bad_input(small_vae_and_images):
 
 def test_default_memory_budget_is_bounded():
     # the default chunking keeps decoder output to at most MAX_ELEMENTS pixel-floats
-    from vae.metrics import _plan
+    from vae.analysis.likelihood import _plan
     for b, pixels, k in ((256, 784, 1000), (64, 3 * 64 * 64, 5000), (100_000, 784, 10)):
         images, chunk = _plan(b, pixels, k, None, MAX_ELEMENTS)
         assert images * chunk * pixels <= MAX_ELEMENTS and images >= 1 and chunk >= 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae.projection import Projection, knn_label_accuracy, project_pca, project_tsne
+from vae.analysis.projection import Projection, knn_label_accuracy, project_pca, project_tsne
 
 FAST = dict(early_exaggeration_iter=60, n_iter=120, n_jobs=1)  # enough for two clusters of 250
 

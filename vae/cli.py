@@ -370,9 +370,9 @@ def cmd_evaluate(args) -> int:
     model = _load_run(args.run, device=device)
     dataset, train = _dataset_for(model, args.data_dir)
     try:
-        from .metrics import evaluate_model
+        from .analysis.likelihood import evaluate_model
     except ImportError as e:
-        raise CLIError(f"vae.metrics.evaluate_model is not available: {e}") from None
+        raise CLIError(f"vae.analysis.likelihood.evaluate_model is not available: {e}") from None
     if args.iwae_samples < 0:
         raise CLIError(f"--iwae-samples must be >= 0, got {args.iwae_samples}")
     split = getattr(dataset, args.split)

@@ -123,7 +123,7 @@ def _click_grid(xy: np.ndarray, per_half: int = 30) -> tuple[np.ndarray, np.ndar
 
 def manifold_background(model, view: MapView, n: int = 15):
     """(PIL image, (x0, x1, y0, y1)): decoded images on an n x n grid over the map's extent."""
-    from vae.latent import manifold_grid
+    from vae.analysis.latent import manifold_grid
 
     from .images import grid
 

@@ -253,7 +253,7 @@ class Latents:
 @st.cache_data(max_entries=32, show_spinner="Encoding the dataset ...")
 def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model: VAE, _dataset) -> Latents:
     """q(z|x) means and log-variances of `n` images of `split`, keyed by model id and dataset key."""
-    from vae.latent import encode_dataset
+    from vae.analysis.latent import encode_dataset
 
     s = getattr(_dataset, split)
     idx = subsample_indices(len(s), n)
@@ -266,8 +266,8 @@ def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def pca_projection(model_id: str, dataset_key: str, split: str, n: int, n_components: int, _mu: np.ndarray):
-    """A PCA Projection of the latents (vae.latent.project_pca), cached by identity."""
-    from vae.projection import project_pca
+    """A PCA Projection of the latents (vae.analysis.latent.project_pca), cached by identity."""
+    from vae.analysis.projection import project_pca
 
     return project_pca(_mu, n_components)
 
@@ -275,7 +275,7 @@ def pca_projection(model_id: str, dataset_key: str, split: str, n: int, n_compon
 @st.cache_data(max_entries=8, show_spinner=False)
 def kl_per_dim(model_id: str, dataset_key: str, n: int, _latents: Latents) -> np.ndarray:
     """Mean KL(q(z_d|x) || N(0,1)) per latent dimension over the encoded split: (D,) nats."""
-    from vae.metrics import kl_per_dimension
+    from vae.analysis.likelihood import kl_per_dimension
 
     kl = kl_per_dimension(torch.from_numpy(_latents.mu), torch.from_numpy(_latents.logvar))
     return np.asarray(kl.cpu() if torch.is_tensor(kl) else kl, dtype=np.float64)

@@ -2,7 +2,7 @@
 
     log p(x) = ELBO(x) + KL(q(z|x) || p(z|x))
 
-with vae.metrics (cached by model id + image bytes + settings), and draw them with Plotly.
+with vae.analysis.likelihood (cached by model id + image bytes + settings), and draw them with Plotly.
 
     DataPoint                         the image x the page explains: uint8 (C, H, W) and where it came from
     image_from_bytes(data, name, shape, invert) -> uint8 (C, H, W)     an uploaded / drawn PNG or JPEG
@@ -26,8 +26,8 @@ import streamlit as st
 import torch
 from PIL import Image, ImageOps
 
-from vae.idx import DataError
-from vae.images import open_image
+from vae.data.idx import DataError
+from vae.data.images import open_image
 
 from . import state
 
@@ -65,7 +65,7 @@ class DataPoint:
         return np.asarray(self.image.shape, dtype=np.int32).tobytes() + self.image.tobytes()
 
     def tensor(self) -> torch.Tensor:
-        """(1, C, H, W) uint8 on the CPU (vae.metrics scales it to [0, 1] on the model's device)."""
+        """(1, C, H, W) uint8 on the CPU (vae.analysis.likelihood scales it to [0, 1] on the model's device)."""
         return torch.from_numpy(np.array(self.image, dtype=np.uint8, copy=True)).unsqueeze(0)
 
 
@@ -221,12 +221,12 @@ class GridView:
 
 @st.cache_data(max_entries=64, show_spinner="Computing the true posterior on a grid ...")
 def grid_view(model_id: str, image_key: bytes, extent, grid_size: int, _model, _x) -> GridView:
-    """vae.metrics.posterior_grid of x (1, C, H, W) for a 2-d model, cached by model id + image + settings.
+    """vae.analysis.likelihood.posterior_grid of x (1, C, H, W) for a 2-d model, cached by model id + image + settings.
 
     extent None zooms to the posterior's mass (the accurate numbers), r draws [-r, r]^2,
     ((z1 lo, hi), (z2 lo, hi)) that box.
     """
-    from vae.metrics import posterior_grid
+    from vae.analysis.posterior import posterior_grid
 
     g = posterior_grid(_model, _x, grid_size=grid_size, extent=extent)
     post = g.log_posterior.numpy()
@@ -290,10 +290,10 @@ def default_max_k(model) -> int:
 @st.cache_data(max_entries=64, show_spinner="Importance sampling ...")
 def iwae_curve(model_id: str, image_key: bytes, ks: tuple[int, ...], repeats: int, seed: int,
                _model, _x) -> IWAECurve:
-    """vae.metrics.iwae_log_likelihood of x (1, C, H, W) uint8 for each K in ks (which must start at 1),
+    """vae.analysis.likelihood.iwae_log_likelihood of x (1, C, H, W) uint8 for each K in ks (which must start at 1),
     on repeats_for(K) copies of x: each copy draws its own samples, so the mean over copies estimates
     E[IWAE_K] and their standard error is the error bar. Cached by model id + image + settings."""
-    from vae.metrics import iwae_log_likelihood
+    from vae.analysis.likelihood import iwae_log_likelihood
     from vae.model import gaussian_kl_to_standard_normal
 
     if not ks or ks[0] != 1:

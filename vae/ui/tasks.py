@@ -68,7 +68,7 @@ def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float
     mu = np.array(mu, dtype=np.float32, copy=True)
 
     def run() -> None:
-        from vae.projection import project_tsne
+        from vae.analysis.projection import project_tsne
 
         def progress(it: int, total: int, msg: str) -> None:
             task.done, task.message = (it / total if total else 0.0), msg

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vae.idx import DataError
+from vae.data.idx import DataError
 
 __all__ = ["FolderImages", "read_image_folder", "IMAGE_FORMATS"]
 

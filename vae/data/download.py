@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from vae.idx import DataError
+from vae.data.idx import DataError
 
 __all__ = ["default_cache_dir", "download_file", "fetch_files", "file_md5", "ProgressFn"]
 
