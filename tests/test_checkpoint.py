@@ -96,12 +96,12 @@ def test_save_over_existing_is_atomic_and_leaves_no_temp(saved, model, monkeypat
         raise OSError("disk full")
 
     monkeypatch.setattr(ck, "save_safetensors_bytes", broken)
-    with pytest.raises(OSError, match="disk full"):
-        vae.save_model(model, saved)
+    with pytest.raises(CheckpointError, match="disk full; the previous checkpoint is intact"):
+        vae.save_model(model, saved, overwrite=True)
     assert {f.name: f.read_bytes() for f in saved.iterdir()} == before
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]   # no temp folders left behind
     monkeypatch.undo()
-    vae.save_model(model, saved, metrics=[])
+    vae.save_model(model, saved, metrics=[], overwrite=True)
     assert ck.load_metrics(saved) == []
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]
 

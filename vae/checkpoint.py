@@ -6,13 +6,18 @@
     metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, test_loss, recon, kl, ...)
     optimizer.safetensors + the "optimizer" entry of config.json   (optional, for resuming)
 
-A folder is written next to its destination and renamed into place, so a reader sees the old
-checkpoint or the new one, never half of one. Loading never unpickles: tensors come from
-safetensors only, and every name, shape, dtype and value is checked against the config.
+A folder is written next to its destination and swapped into place (vae.atomic_dir), so a reader
+sees the old checkpoint or the new one, never half of one, whatever instant a writer dies. A save
+never deletes anything that is not a checkpoint, and replaces a checkpoint only when asked to.
+Loading never unpickles: tensors come from safetensors only. Before anything is allocated, the
+config's size (layers, parameters: vae.config) and the safetensors header (names, shapes, dtypes,
+byte ranges: vae.tensorfile) are checked; zips are inflated with hard caps (vae.safezip); then
+every value must be finite and decoding a few prior points must give finite numbers.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -27,8 +32,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors_bytes
 from safetensors.torch import save as save_safetensors_bytes
 
+from .atomic_dir import clean_stale, fsync_dir, make_temp_dir, recover, swap_in
 from .config import ConfigError, ModelConfig, TrainConfig
-from .model import VAE
+from .model import VAE, expected_shapes
+from .safefile import read_regular_file
+from .safezip import ZipRefused, open_zip, read_member
+from .tensorfile import FLOAT_DTYPES, TensorFileError, check_against, read_header
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -38,8 +47,25 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 MAX_CHECKPOINT_BYTES = 512 * 2**20   # refuse larger weight files or zips (bigger than any model here)
 
 
+MAX_CONFIG_BYTES = 1 << 20           # config.json (a few KB in practice)
+MAX_METRICS_BYTES = 32 << 20         # metrics.jsonl (about 400 bytes per epoch)
+MAX_ZIP_RATIO = 20                   # uncompressed / compressed size of a checkpoint zip member past 1 MiB
+                                     # (float weights barely compress: about 1.1)
+MAX_ZIP_ENTRIES = 1000
+MAX_ABS_WEIGHT = 1e6                 # no trained weight comes near this; a larger one is an attack or a bug
+_FILE_LIMITS = {CONFIG_FILE: MAX_CONFIG_BYTES, METRICS_FILE: MAX_METRICS_BYTES,
+                WEIGHTS_FILE: MAX_CHECKPOINT_BYTES, OPTIMIZER_FILE: MAX_CHECKPOINT_BYTES}
+_TORCH_DTYPE_NAMES = {"F64": "torch.float64", "F32": "torch.float32", "F16": "torch.float16",
+                      "BF16": "torch.bfloat16", "I64": "torch.int64", "I32": "torch.int32", "I16": "torch.int16",
+                      "I8": "torch.int8", "U8": "torch.uint8", "BOOL": "torch.bool"}
+
+
 class CheckpointError(ValueError):
-    """A checkpoint is missing, malformed, or does not fit its own config."""
+    """A checkpoint is missing, malformed, or does not fit its own config; or a save was refused / failed."""
+
+
+class CheckpointExistsError(CheckpointError):
+    """save_model was asked to write where a checkpoint already is, without overwrite=True."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,6 +88,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def _write_durably(path: Path, data: bytes) -> None:
+    """Create file `path` holding `data`, written with os.write and fsynced (a full disk raises here)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimizer state dict into flat tensors (for safetensors) and JSON-able rest."""
     sd = optimizer.state_dict()
@@ -76,16 +114,77 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None = None,
-               metrics: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
-               optimizer: torch.optim.Optimizer | None = None, dataset: dict[str, Any] | None = None) -> Path:
-    """Write `model` (and optionally its recipe, history and optimizer) as a checkpoint folder at `path`.
+def destination_status(path: str | Path) -> str:
+    """What saving to `path` would replace, for a UI to ask first:
 
-    The folder is assembled under a temporary name beside `path` and swapped in, so an interrupted
-    save leaves the previous checkpoint intact.
+        "absent"      nothing there (or an empty folder): save_model writes freely
+        "checkpoint"  a checkpoint of this project: save_model replaces it only with overwrite=True
+        "other"       a file, a link, or a folder holding anything else: save_model refuses, always
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path, looks_complete=_looks_like_checkpoint)
+    if not os.path.lexists(path):
+        return "absent"
+    if path.is_symlink() or not path.is_dir():
+        return "other"
+    try:
+        names = {e.name for e in os.scandir(path)}
+    except OSError:
+        return "other"
+    if not names:
+        return "absent"
+    return "checkpoint" if names <= set(_FILE_LIMITS) and _looks_like_checkpoint(path) else "other"
+
+
+def _looks_like_checkpoint(path: Path) -> bool:
+    """A folder whose config.json is a JSON object with this project's format_version and a model section."""
+    try:
+        config = json.loads(read_regular_file(path / CONFIG_FILE, MAX_CONFIG_BYTES))
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(config, dict) and config.get("format_version") == FORMAT_VERSION and "model" in config
+
+
+def check_destination(path: str | Path, overwrite: bool = False) -> None:
+    """Raise unless save_model(path, overwrite=overwrite) would be allowed (see destination_status)."""
+    path = Path(path)
+    status = destination_status(path)
+    if status == "other":
+        if os.path.lexists(path) and (path.is_symlink() or not path.is_dir()):
+            raise CheckpointError(f"{path} exists and is not a folder; refusing to replace it")
+        extra = sorted({e.name for e in os.scandir(path)} - set(_FILE_LIMITS))
+        shown = ", ".join(extra[:5]) + (" ..." if len(extra) > 5 else "")
+        raise CheckpointError(f"{path} is a folder that is not a checkpoint of this project"
+                              + (f" (it holds {shown})" if shown else "")
+                              + "; nothing was written or deleted. Choose a new or empty folder.")
+    if status == "checkpoint" and not overwrite:
+        raise CheckpointExistsError(f"{path} already holds a checkpoint; nothing was written. "
+                                    "Replace it explicitly (overwrite=True) or choose another folder.")
+
+
+def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None = None,
+               metrics: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
+               optimizer: torch.optim.Optimizer | None = None, dataset: dict[str, Any] | None = None,
+               overwrite: bool = False) -> Path:
+    """Write `model` (and optionally its recipe, history and optimizer) as a checkpoint folder at `path`.
+
+    `path` must be absent, an empty folder, or (with `overwrite=True`) a checkpoint of this project;
+    anything else is refused with CheckpointError before a byte is written, and nothing is ever
+    deleted that is not a checkpoint (CheckpointExistsError when a checkpoint is there and
+    overwrite is False: a UI asks the user, then calls again with overwrite=True; see
+    `destination_status`). The folder is assembled under a temporary name beside `path` and swapped
+    in (vae.atomic_dir), so whatever instant the process dies, `path` holds the previous checkpoint
+    or the new one. A failed write (a full disk) raises CheckpointError with one line and leaves
+    the previous checkpoint as it was.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"cannot create the folder for {path}: {e.strerror or e}") from None
+    check_destination(path, overwrite)
+    clean_stale(path)
+    existed = os.path.lexists(path)
     config: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "model": model.config.to_dict(),
@@ -93,84 +192,130 @@ def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None
         "state": state or {},
         "dataset": dataset,
     }
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp: Path | None = None
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)   # mkdtemp makes 0700; a checkpoint folder gets the usual permissions
+        tmp = make_temp_dir(path)
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        (tmp / WEIGHTS_FILE).write_bytes(save_safetensors_bytes(weights, metadata={"format": "pt"}))
+        _write_durably(tmp / WEIGHTS_FILE, save_safetensors_bytes(weights, metadata={"format": "pt"}))
         if optimizer is not None:
             opt_tensors, opt_json = _optimizer_tensors(optimizer)
-            (tmp / OPTIMIZER_FILE).write_bytes(save_safetensors_bytes(opt_tensors))
+            _write_durably(tmp / OPTIMIZER_FILE, save_safetensors_bytes(opt_tensors))
             config["optimizer"] = opt_json
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        (tmp / METRICS_FILE).write_text("".join(json.dumps(m) + "\n" for m in (metrics or [])))
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        _swap_into_place(tmp, path)
+        _write_durably(tmp / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in (metrics or [])).encode())
+        _write_durably(tmp / CONFIG_FILE, json.dumps(config, indent=2).encode())
+        fsync_dir(tmp)
+        swap_in(tmp, path)
+    except OSError as e:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        kept = "the previous checkpoint is intact" if existed else "nothing was written"
+        if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise CheckpointError(f"no space left on device while saving to {path}; {kept}") from None
+        raise CheckpointError(f"could not save to {path}: {e.strerror or e}; {kept}") from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
-
-
-def _swap_into_place(tmp: Path, path: Path) -> None:
-    """Rename folder `tmp` to `path`, replacing any existing folder there."""
-    if not path.exists():
-        os.replace(tmp, path)
-        return
-    if not path.is_dir():
-        raise CheckpointError(f"{path} exists and is not a folder; refusing to overwrite it")
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # reading
 # ---------------------------------------------------------------------------------------------
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def _parse_config(raw: bytes, where: str) -> dict[str, Any]:
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{where}/{CONFIG_FILE} is {len(raw):,} bytes, over the limit of {MAX_CONFIG_BYTES:,}")
     try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{where}/{CONFIG_FILE} is not valid JSON: {e}") from None
+        config = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{where}/{CONFIG_FILE} is not valid JSON: {str(e)[:200]}") from None
+    except RecursionError:
+        raise CheckpointError(f"{where}/{CONFIG_FILE} is not valid JSON: nested too deeply") from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{where}/{CONFIG_FILE} must hold a JSON object")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
-        raise CheckpointError(f"{where}/{CONFIG_FILE}: format_version {version!r} is not supported "
+        raise CheckpointError(f"{where}/{CONFIG_FILE}: format_version {version!r:.40} is not supported "
                               f"(this version of vae reads format_version {FORMAT_VERSION})")
     if "model" not in config:
         raise CheckpointError(f"{where}/{CONFIG_FILE} has no \"model\" section")
+    for section in ("train", "dataset", "state", "optimizer"):
+        if config.get(section) is not None and not isinstance(config[section], dict):
+            raise CheckpointError(f"{where}/{CONFIG_FILE}: \"{section}\" must be a JSON object or null, "
+                                  f"got {type(config[section]).__name__}")
     return config
 
 
-def _parse_weights(raw: bytes, where: str) -> dict[str, torch.Tensor]:
+def _check_safetensors(raw: bytes, where: str, expected: dict[str, tuple[int, ...]] | None = None) -> None:
+    """Refuse pickles, oversized files and headers that are malformed or (given `expected`, name ->
+    shape) do not fit, before the safetensors library allocates anything."""
     if len(raw) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"{where}/{WEIGHTS_FILE} is {len(raw) / 2**20:.0f} MiB, over the "
+        raise CheckpointError(f"{where} is {len(raw) / 2**20:.0f} MiB, over the "
                               f"{MAX_CHECKPOINT_BYTES / 2**20:.0f} MiB limit")
     if raw[:2] == b"PK" or raw[:1] == b"\x80":
-        raise CheckpointError(f"{where}/{WEIGHTS_FILE} is a pickle / torch.save file, not safetensors; "
+        raise CheckpointError(f"{where} is a pickle / torch.save file, not safetensors; "
                               "it was not loaded (pickles can run code). Re-save the weights with safetensors.")
+    try:
+        infos = read_header(raw, where)
+    except TensorFileError as e:
+        raise CheckpointError(f"{where} is not a valid safetensors file: {e}") from None
+    if expected is not None:
+        for name, info in infos.items():
+            if name in expected and info.dtype not in FLOAT_DTYPES:
+                raise CheckpointError(f"{where}: tensor {name!r} has dtype "
+                                      f"{_TORCH_DTYPE_NAMES.get(info.dtype, info.dtype)}, expected a float")
+        try:
+            check_against(infos, expected, where)
+        except TensorFileError as e:
+            raise CheckpointError(str(e)) from None
+
+
+def _parse_weights(raw: bytes, where: str, expected: dict[str, tuple[int, ...]] | None = None) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file (`where` names it in messages), its header checked first."""
+    _check_safetensors(raw, where, expected)
     try:
         return load_safetensors_bytes(raw)
     except (SafetensorError, ValueError, RuntimeError, OverflowError) as e:
-        raise CheckpointError(f"{where}/{WEIGHTS_FILE} is not a valid safetensors file: {e}") from None
+        raise CheckpointError(f"{where} is not a valid safetensors file: {e}") from None
+
+
+def _model_config(config: dict[str, Any], where: str) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(config["model"])
+    except ConfigError as e:
+        raise CheckpointError(f"{where}/{CONFIG_FILE}: {e}") from None
+
+
+def _check_values(model: VAE, where: str) -> None:
+    """Refuse a model whose weights are huge or whose decoder / encoder give non-finite numbers on
+    a few points of the prior and their decodings (weights of 3e38, a learned sigma of inf)."""
+    for name, t in model.state_dict().items():
+        if t.numel() and float(t.abs().max()) > MAX_ABS_WEIGHT:
+            raise CheckpointError(f"{where}/{WEIGHTS_FILE}: tensor {name!r} holds values up to "
+                                  f"{float(t.abs().max()):.3g}, beyond the {MAX_ABS_WEIGHT:g} a trained model "
+                                  "could hold; refused (decoding would overflow)")
+    with torch.inference_mode():
+        z = torch.randn(8, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
+        z = torch.cat([torch.zeros(1, model.config.latent_dim), z, 3 * z])
+        logits = model.decode_logits(z)
+        mu, logvar = model.encode(torch.sigmoid(logits))
+        sigma = model.sigma()
+        finite = bool(torch.isfinite(logits).all() and torch.isfinite(mu).all() and torch.isfinite(logvar).all()
+                      and torch.isfinite(sigma).all() and (sigma > 0).all())
+    if not finite:
+        raise CheckpointError(f"{where}/{WEIGHTS_FILE}: decoding or encoding a few points of the prior gives "
+                              "NaN or inf values; refused")
 
 
 def build_model(config: dict[str, Any], weights: dict[str, torch.Tensor], where: str = "checkpoint") -> VAE:
     """A VAE from a parsed config.json dict and its tensors, each checked against the config."""
-    try:
-        model_config = ModelConfig.from_dict(config["model"])
-        model = VAE(model_config)
-    except ConfigError as e:
-        raise CheckpointError(f"{where}/{CONFIG_FILE}: {e}") from None
-    expected = model.state_dict()
+    model_config = _model_config(config, where)
+    expected = expected_shapes(model_config)
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     if missing or unexpected:
@@ -181,59 +326,84 @@ def build_model(config: dict[str, Any], weights: dict[str, torch.Tensor], where:
             parts.append(f"unexpected tensor(s) {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
         raise CheckpointError(f"{where}/{WEIGHTS_FILE} does not fit its config ({model_config.arch}, "
                               f"latent_dim={model_config.latent_dim}): " + "; ".join(parts))
-    for name, ref in expected.items():
+    for name, shape in expected.items():
         t = weights[name]
-        if tuple(t.shape) != tuple(ref.shape):
+        if tuple(t.shape) != tuple(shape):
             raise CheckpointError(f"{where}/{WEIGHTS_FILE}: tensor {name!r} has shape {tuple(t.shape)}, "
-                                  f"but the config needs {tuple(ref.shape)}")
+                                  f"but the config needs {tuple(shape)}")
         if not t.dtype.is_floating_point:
             raise CheckpointError(f"{where}/{WEIGHTS_FILE}: tensor {name!r} has dtype {t.dtype}, expected a float")
         if not torch.isfinite(t).all():
             raise CheckpointError(f"{where}/{WEIGHTS_FILE}: tensor {name!r} contains NaN or inf values")
+    model = VAE(model_config)
     model.load_state_dict({k: v.to(torch.float32) for k, v in weights.items()})
     model.eval()
+    _check_values(model, where)
     model.checkpoint_info = {k: config.get(k) for k in ("train", "state", "dataset")}
     return model
 
 
 def _read_file_map(path: Path) -> tuple[dict[str, bytes], str]:
-    """The checkpoint's files as bytes, from a folder or a zip (at its root or in one top folder)."""
+    """The checkpoint's files as bytes, from a folder or a zip (at its root or in one top folder).
+
+    A swap into `path` left half-done by a killed process is recovered first (vae.atomic_dir), and
+    temporary folders of dead writers beside it are removed.
+    """
     where = str(path)
+    if recover(path, looks_complete=_looks_like_checkpoint) or path.is_dir():
+        clean_stale(path)
     if path.is_dir():
         files = {}
-        for name in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, OPTIMIZER_FILE):
+        for name, limit in _FILE_LIMITS.items():
             f = path / name
-            if f.is_file():
-                if f.stat().st_size > MAX_CHECKPOINT_BYTES:
-                    raise CheckpointError(f"{f} is larger than {MAX_CHECKPOINT_BYTES / 2**20:.0f} MiB")
-                files[name] = f.read_bytes()
+            try:
+                files[name] = read_regular_file(f, limit)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                raise CheckpointError(f"{where}/{name}: cannot be read ({e.strerror or e})") from None
         return files, where
     if path.is_file():
-        return read_checkpoint_zip(path.read_bytes(), where), where
+        try:
+            data = read_regular_file(path, MAX_CHECKPOINT_BYTES)
+        except OSError as e:
+            raise CheckpointError(f"{where}: cannot be read ({e.strerror or e})") from None
+        return read_checkpoint_zip(data, where), where
     raise CheckpointError(f"no checkpoint at {path}: it is neither a folder nor a zip file")
 
 
 def read_checkpoint_zip(data: bytes, where: str = "upload") -> dict[str, bytes]:
-    """The checkpoint files inside a zip (bytes), found at its root or in a single top folder."""
+    """The checkpoint files inside a zip (bytes), found at its root or in a single top folder.
+
+    Every member is inflated with a hard cap on the bytes it actually produces (vae.safezip): only
+    stored and deflate members, each within its file's limit and MAX_ZIP_RATIO times its compressed
+    size; optimizer state is not read (an upload is explored, not resumed).
+    """
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise CheckpointError(f"{where} is not a zip file (expected a checkpoint folder zipped, "
-                              f"holding {CONFIG_FILE} and {WEIGHTS_FILE})") from None
-    wanted = {CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE, OPTIMIZER_FILE}
+        zf = open_zip(data, where=where, max_entries=MAX_ZIP_ENTRIES)
+    except ZipRefused as e:
+        if "not a zip file" in str(e) or "not a valid zip" in str(e):
+            raise CheckpointError(f"{where} is not a zip file (expected a checkpoint folder zipped, "
+                                  f"holding {CONFIG_FILE} and {WEIGHTS_FILE})") from None
+        raise CheckpointError(str(e)) from None
+    wanted = {CONFIG_FILE: MAX_CONFIG_BYTES, WEIGHTS_FILE: MAX_CHECKPOINT_BYTES, METRICS_FILE: MAX_METRICS_BYTES}
     found: dict[str, bytes] = {}
     total = 0
-    for info in zf.infolist():
-        base = info.filename.rstrip("/").split("/")[-1]
-        depth = info.filename.strip("/").count("/")
-        if info.is_dir() or base not in wanted or depth > 1:
-            continue
-        total += info.file_size
-        if total > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(f"{where}: the zip unpacks to more than {MAX_CHECKPOINT_BYTES / 2**20:.0f} MiB")
-        if base in found:
-            raise CheckpointError(f"{where}: the zip holds more than one {base}")
-        found[base] = zf.read(info)
+    with zf:
+        for info in zf.infolist():
+            base = info.filename.rstrip("/").split("/")[-1]
+            depth = info.filename.strip("/").count("/")
+            if info.is_dir() or base not in wanted or depth > 1:
+                continue
+            if base in found:
+                raise CheckpointError(f"{where}: the zip holds more than one {base}")
+            try:
+                found[base] = read_member(zf, info, limit=wanted[base], where=where, max_ratio=MAX_ZIP_RATIO)
+            except ZipRefused as e:
+                raise CheckpointError(str(e)) from None
+            total += len(found[base])
+            if total > MAX_CHECKPOINT_BYTES:
+                raise CheckpointError(f"{where}: the zip unpacks to more than {MAX_CHECKPOINT_BYTES / 2**20:.0f} MiB")
     return found
 
 
@@ -243,20 +413,24 @@ def load_checkpoint_files(files: dict[str, bytes], where: str = "checkpoint") ->
         if name not in files:
             raise CheckpointError(f"{where} has no {name}; a checkpoint holds {CONFIG_FILE} and {WEIGHTS_FILE}")
     config = _parse_config(files[CONFIG_FILE], where)
-    model = build_model(config, _parse_weights(files[WEIGHTS_FILE], where), where)
+    expected = expected_shapes(_model_config(config, where))      # from the config alone: nothing allocated
+    weights = _parse_weights(files[WEIGHTS_FILE], f"{where}/{WEIGHTS_FILE}", expected)
+    model = build_model(config, weights, where)
     model.checkpoint_info["metrics"] = _parse_metrics(files.get(METRICS_FILE, b""), where)
     return model
 
 
 def _parse_metrics(raw: bytes, where: str) -> list[dict[str, Any]]:
+    if len(raw) > MAX_METRICS_BYTES:
+        raise CheckpointError(f"{where}/{METRICS_FILE} is {len(raw):,} bytes, over the limit of {MAX_METRICS_BYTES:,}")
     out = []
     for i, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{where}/{METRICS_FILE} line {i} is not JSON: {e}") from None
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise CheckpointError(f"{where}/{METRICS_FILE} line {i} is not JSON: {str(e)[:200]}") from None
         if isinstance(rec, dict):
             out.append(rec)
     return out
@@ -280,7 +454,7 @@ def load_model(path: str | Path, device: str | torch.device | None = None) -> VA
 def load_metrics(path: str | Path) -> list[dict[str, Any]]:
     """The per-epoch records of checkpoint folder `path` (empty when it has none)."""
     f = Path(path) / METRICS_FILE
-    return _parse_metrics(f.read_bytes(), str(path)) if f.exists() else []
+    return _parse_metrics(read_regular_file(f, MAX_METRICS_BYTES), str(path)) if f.exists() else []
 
 
 def load_optimizer_state(path: str | Path, optimizer: torch.optim.Optimizer) -> bool:
@@ -289,11 +463,11 @@ def load_optimizer_state(path: str | Path, optimizer: torch.optim.Optimizer) -> 
     f = path / OPTIMIZER_FILE
     if not f.exists():
         return False
-    config = _parse_config((path / CONFIG_FILE).read_bytes(), str(path))
+    config = _parse_config(read_regular_file(path / CONFIG_FILE, MAX_CONFIG_BYTES), str(path))
     opt_json = config.get("optimizer")
     if not opt_json:
         return False
-    tensors = _parse_weights(f.read_bytes(), str(path))
+    tensors = _parse_weights(read_regular_file(f, MAX_CHECKPOINT_BYTES), f"{path}/{OPTIMIZER_FILE}")
     state: dict[int, dict[str, Any]] = {}
     for key, t in tensors.items():
         pid, name = key.split(".", 1)

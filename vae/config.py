@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,35 @@ LR_SCHEDULES = ("constant", "cosine", "exponential")
 RESUMABLE_SCHEDULE_FIELDS = ("lr_schedule", "lr_min", "lr_decay_start")   # what a resume may change, beside epochs
 
 
+MAX_HIDDEN_LAYERS = 8          # fully connected hidden layers of an encoder (the decoder mirrors them)
+MAX_CONV_STAGES = 6            # stride-2 conv stages (64 pixels halve 6 times to 1)
+MAX_PARAMETERS = 64_000_000    # weights of one model (256 MB in float32); checked from the config, before building
+
+
 class ConfigError(ValueError):
     """A configuration value is missing, of the wrong type, or out of range."""
+
+
+def _is_int(v: Any) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    """A finite real number (not a bool, not NaN or inf)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _int_tuple(value: Any, name: str, lo: int, hi: int, max_len: int) -> tuple[int, ...]:
+    """A list / tuple of integers in [lo, hi], at most `max_len` long, as a tuple; ConfigError naming `name`."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} must be a list of integers, got {value!r:.80}")
+    if len(value) > max_len:
+        raise ConfigError(f"{name} has {len(value)} entries; at most {max_len} are allowed")
+    bad = [v for v in value if not _is_int(v) or not lo <= v <= hi]
+    if bad:
+        raise ConfigError(f"{name} must hold integers from {lo} to {hi}, got {bad[0]!r:.40}")
+    return tuple(int(v) for v in value)
 
 
 def _from_dict(cls, data: dict[str, Any], what: str):
@@ -36,7 +64,9 @@ def _from_dict(cls, data: dict[str, Any], what: str):
         raise ConfigError(f"{what}: unknown field(s) {unknown}; expected some of {sorted(names)}")
     try:
         return cls(**data)
-    except TypeError as e:  # missing required field
+    except ConfigError as e:
+        raise ConfigError(f"{what}: {e}") from None
+    except (TypeError, ValueError, OverflowError) as e:  # missing required field, or a value no check foresaw
         raise ConfigError(f"{what}: {e}") from None
 
 
@@ -56,8 +86,15 @@ class ModelConfig:
     gaussian_sigma: float | None = 0.1  # gaussian: fixed std of p(x|z); None = learned scalar
 
     def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        for name in ("arch", "likelihood", "activation"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r:.80}")
+        for name in ("channels", "image_size", "latent_dim"):
+            if not _is_int(getattr(self, name)):
+                raise ConfigError(f"{name} must be an integer, got {getattr(self, name)!r:.80}")
+            setattr(self, name, int(getattr(self, name)))
+        self.hidden = _int_tuple(self.hidden, "hidden", 1, 8192, MAX_HIDDEN_LAYERS)
+        self.conv_channels = _int_tuple(self.conv_channels, "conv_channels", 1, 1024, MAX_CONV_STAGES)
         if self.arch not in ARCHITECTURES:
             raise ConfigError(f"arch must be one of {ARCHITECTURES}, got {self.arch!r}")
         if self.likelihood not in LIKELIHOODS:
@@ -82,9 +119,34 @@ class ModelConfig:
             raise ConfigError(f"hidden widths must be 1..8192, got {self.hidden}")
         if self.arch == "conv" and (not self.conv_channels or any(c < 1 or c > 1024 for c in self.conv_channels)):
             raise ConfigError(f"conv_channels must be 1..1024 each, got {self.conv_channels}")
-        if self.gaussian_sigma is not None and not (isinstance(self.gaussian_sigma, (int, float))
-                                                     and self.gaussian_sigma > 0):
-            raise ConfigError(f"gaussian_sigma must be positive or null (learned), got {self.gaussian_sigma!r}")
+        if self.gaussian_sigma is not None and not (_is_number(self.gaussian_sigma) and self.gaussian_sigma > 0):
+            raise ConfigError(f"gaussian_sigma must be a finite positive number or null (learned), "
+                              f"got {self.gaussian_sigma!r:.80}")
+        if self.arch == "conv" and self.image_size % 2 ** len(self.conv_channels):
+            raise ConfigError(f"conv_channels: image_size {self.image_size} is not divisible by "
+                              f"2^{len(self.conv_channels)} (one halving per conv stage {self.conv_channels})")
+        n = self.num_parameters()
+        if n > MAX_PARAMETERS:
+            raise ConfigError(f"this config makes a model of {n:,} parameters, over the limit of "
+                              f"{MAX_PARAMETERS:,}; use narrower hidden layers or smaller images")
+
+    def num_parameters(self) -> int:
+        """Weights and biases of `VAE(self)`, counted from the config alone (nothing is allocated)."""
+        def linear(sizes: list[int]) -> int:
+            return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+        n_pixels = self.channels * self.image_size * self.image_size
+        d = self.latent_dim
+        if self.arch == "mlp":
+            n = linear([n_pixels, *self.hidden, 2 * d]) + linear([d, *reversed(self.hidden), n_pixels])
+        else:
+            chans = [self.channels, *self.conv_channels]
+            convs = sum(a * b * 16 + b for a, b in zip(chans[:-1], chans[1:]))    # 4x4 kernels, both ways
+            deconvs = sum(b * a * 16 + a for a, b in zip(chans[:-1], chans[1:]))
+            side = self.image_size // 2 ** len(self.conv_channels)
+            flat = chans[-1] * side * side
+            n = convs + deconvs + linear([flat, *self.hidden, 2 * d]) + linear([d, *reversed(self.hidden), flat])
+        learned_sigma = self.likelihood == "gaussian" and self.gaussian_sigma is None
+        return n + (1 if learned_sigma else 0)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -122,6 +184,22 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # dataset kwargs (image_size, n_train, ...)
 
     def __post_init__(self) -> None:
+        for name in ("dataset", "lr_schedule", "binarize", "device"):
+            if not isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r:.80}")
+        if self.data_dir is not None and not isinstance(self.data_dir, str):
+            raise ConfigError(f"data_dir must be a string or null, got {self.data_dir!r:.80}")
+        if not _is_int(self.seed):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r:.80}")
+        if not isinstance(self.extra, dict):
+            raise ConfigError(f"extra must be a JSON object of data set options, got {self.extra!r:.80}")
+        for name in ("lr", "lr_min", "beta"):
+            if not _is_number(getattr(self, name)):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)!r:.80}")
+        for name in ("epochs", "batch_size", "lr_decay_start", "warmup"):
+            if not _is_int(getattr(self, name)):
+                raise ConfigError(f"{name} must be an integer, got {getattr(self, name)!r:.80}")
+            setattr(self, name, int(getattr(self, name)))
         if not isinstance(self.epochs, int) or self.epochs < 0:
             raise ConfigError(f"epochs must be a non-negative integer, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:

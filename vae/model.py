@@ -228,3 +228,11 @@ class VAE(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor in `VAE(config).state_dict()`, built on the meta device:
+    nothing is allocated (ModelConfig has already bounded the layer and parameter counts)."""
+    with torch.device("meta"):
+        model = VAE(config)
+    return {name: tuple(t.shape) for name, t in model.state_dict().items()}
