@@ -243,7 +243,7 @@ def cmd_train(args) -> int:
         schedule = {k: getattr(args, k) for k in RESUMABLE_SCHEDULE_FIELDS if getattr(args, k) is not None}
         trainer = Trainer.resume(args.resume, epochs=args.epochs, out_dir=args.out, device=args.device,
                                  data_dir=args.data_dir, schedule=schedule,
-                                 save_optimizer=not args.no_optimizer_state)
+                                 save_optimizer=not args.no_optimizer_state, overwrite=args.overwrite)
         if trainer.epoch >= trainer.config.epochs and trainer.batch == 0:
             raise CLIError(f"{args.resume} has already trained {trainer.epoch} epochs; pass --epochs N with "
                            f"N > {trainer.epoch} to train more")
@@ -256,7 +256,7 @@ def cmd_train(args) -> int:
         _check_out_dir(out, args.overwrite)
         model = make_model(model_config, seed=train_config.seed)
         trainer = Trainer(model, dataset, train_config, out_dir=out, device=args.device,
-                          save_optimizer=not args.no_optimizer_state)
+                          save_optimizer=not args.no_optimizer_state, overwrite=args.overwrite)
     return _run_trainer(trainer, quiet=args.quiet)
 
 

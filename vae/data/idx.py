@@ -33,6 +33,7 @@ _IDX_DTYPES: dict[int, np.dtype] = {
 }
 _CODE_OF_DTYPE = {dt.newbyteorder("="): code for code, dt in _IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_IDX_BYTES = 1 << 30   # one IDX file, compressed or not (MNIST's largest is 47 MB)
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -43,19 +44,39 @@ def read_idx(path: str | Path) -> np.ndarray:
     Raises DataError naming the file for: a missing file, a truncated or corrupt gzip stream,
     a wrong magic number, an unknown dtype code, or dimensions that disagree with the data length.
     """
+    from vae.safefile import read_regular_file
+
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_regular_file(path, MAX_IDX_BYTES)      # a FIFO or device is refused, not waited on
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from e
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
     if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from e
+        raw = _gunzip(raw, MAX_IDX_BYTES, str(path))
     return parse_idx(raw, source=str(path))
+
+
+def _gunzip(data: bytes, limit: int, source: str) -> bytes:
+    """Inflate gzip `data`, producing at most `limit` bytes whatever it would inflate to (a gzip bomb
+    is refused after `limit` + 1 bytes, not unpacked)."""
+    out = bytearray()
+    try:
+        while data:
+            d = zlib.decompressobj(wbits=31)
+            chunk = data
+            while chunk:
+                out += d.decompress(chunk, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise DataError(f"{source}: inflates to more than {limit >> 20} MiB; refused")
+                chunk = d.unconsumed_tail
+            if not d.eof:
+                raise DataError(f"{source}: corrupt or truncated gzip data (the stream does not end)")
+            data = d.unused_data           # gzip allows several members one after another
+    except zlib.error as e:
+        raise DataError(f"{source}: corrupt or truncated gzip data ({e})") from None
+    return bytes(out)
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:

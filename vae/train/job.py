@@ -63,8 +63,9 @@ class TrainingJob:
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dataset=None,
                  out_dir: str | Path | None = None, *, n_recon: int = 8, n_samples: int = 16,
-                 device: str | torch.device | None = None):
+                 device: str | torch.device | None = None, overwrite: bool = False):
         self.model_config = model_config
+        self.overwrite = overwrite       # replace a checkpoint already in out_dir (the app's own scratch folder)
         self.train_config = copy.deepcopy(train_config)
         self.dataset = dataset
         self.out_dir = out_dir
@@ -146,7 +147,8 @@ class TrainingJob:
                 dataset = self.dataset if self.dataset is not None else load_training_data(self.train_config)
                 self.dataset = dataset
                 model = make_model(self.model_config, seed=self.train_config.seed)
-                trainer = Trainer(model, dataset, self.train_config, out_dir=self.out_dir, device=self.device)
+                trainer = Trainer(model, dataset, self.train_config, out_dir=self.out_dir, device=self.device,
+                                  overwrite=self.overwrite)
                 trainer.add_callback("on_step_end", self._on_step)
                 trainer.add_callback("on_epoch_end", lambda t, rec: self._refresh(t))
                 self._prepare_fixed(trainer)

@@ -36,21 +36,45 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from vae.checkpoint import load_model, load_optimizer_state, save_model
+from vae.checkpoint import check_destination, load_model, load_optimizer_state, save_model
 from vae.config import RESUMABLE_SCHEDULE_FIELDS, ModelConfig, TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
 from vae.train.distributed import Distributed
 
-__all__ = ["Trainer", "TrainingDiverged", "make_model", "dataset_info", "load_training_data", "EVENTS"]
+__all__ = ["Trainer", "TrainingDiverged", "make_model", "dataset_info", "load_training_data", "EVENTS",
+           "chance_loss_nats", "DIVERGENCE_FACTOR"]
 
 EVENTS = ("on_step_end", "on_epoch_end", "on_train_end")
 TEST_BINARIZE_SEED = 0   # the test split's fixed binarisation draw (same as vae.analysis.likelihood.evaluate_model)
 EVAL_BATCH = 1000        # images per forward pass when scoring the test split
 
 
+DIVERGENCE_FACTOR = 20  # a step's loss above this many times chance_loss_nats means training exploded
+
+
 class TrainingDiverged(RuntimeError):
-    """The loss (or the weights) became NaN or inf; training stopped without saving the bad state."""
+    """The loss (or the weights) became NaN or inf, or the loss exploded (over DIVERGENCE_FACTOR times
+    chance_loss_nats); training stopped without saving the bad state."""
+
+
+def chance_loss_nats(model_config: ModelConfig) -> float:
+    """The reconstruction loss, nats per image, of a model that knows nothing and predicts 0.5 for
+    every pixel: what a freshly initialised VAE scores, and a yardstick for an exploding loss.
+
+    Bernoulli: exactly n_pixels * log 2, whatever the image (-log 0.5 per pixel for any x in [0, 1]).
+    Gaussian with std sigma (1 when learned, its initial value): at most, over x in [0, 1],
+    n_pixels * (1 / (8 sigma^2) + |log sigma| + log(2 pi) / 2).
+    Healthy runs on the bundled data stay under 2.3 times this at any step, even at lr 3e-2 (their
+    first steps score about 1 times it), while --lr 9.9 reaches 1e7 times it in its first epoch: so
+    training stops as diverged when one step's loss (recon + KL, beta = 1) passes DIVERGENCE_FACTOR
+    times it.
+    """
+    n_pixels = model_config.channels * model_config.image_size * model_config.image_size
+    if model_config.likelihood == "bernoulli":
+        return n_pixels * math.log(2.0)
+    sigma = float(model_config.gaussian_sigma or 1.0)
+    return n_pixels * (0.125 / sigma ** 2 + abs(math.log(sigma)) + 0.5 * math.log(2 * math.pi))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,6 +123,13 @@ def load_training_data(train_config: TrainConfig, data_dir: str | None = None):
     return data.load_dataset(train_config.dataset, data_dir=data_dir, **kwargs)
 
 
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
 def _images_to_float(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """uint8 (N, C, H, W) on the host -> float32 (N, C, H, W) in [0, 1] on `device` (moved as uint8)."""
     return images.to(device).to(torch.float32).div_(255.0)
@@ -127,10 +158,13 @@ class Trainer:
 
     def __init__(self, model: VAE, dataset, config: TrainConfig, *, out_dir: str | Path | None = None,
                  device: str | torch.device | None = None, sync_every: int | None = None,
-                 resume_from: str | Path | None = None, save_optimizer: bool = True):
+                 resume_from: str | Path | None = None, save_optimizer: bool = True, overwrite: bool = False):
         self.config = copy.deepcopy(config)
         self.dataset = dataset
         self.out_dir = Path(out_dir) if out_dir is not None else None
+        # replacing a checkpoint already in out_dir: only when asked, or when continuing that very run
+        self.overwrite = overwrite or (resume_from is not None and self.out_dir is not None
+                                       and _same_path(resume_from, self.out_dir))
         self.save_optimizer = save_optimizer   # False: smaller checkpoints that cannot be resumed
         self.dist = Distributed.from_env()
         if self.dist.enabled and not dist.is_initialized():
@@ -147,6 +181,8 @@ class Trainer:
                              "channels / image_size to match (or resize the data with image_size)")
         if len(dataset.train) == 0:
             raise ValueError(f"data set {dataset.name!r} has no training images")
+        if self.out_dir is not None and self.dist.rank == 0:
+            check_destination(self.out_dir, self.overwrite)     # refuse now, not after the first epoch
         self.model = model.to(self.device)
         self.net: torch.nn.Module = self.model
         if self.dist.enabled:
@@ -168,6 +204,7 @@ class Trainer:
         self._saved_at: tuple[int, int] | None = None   # (epoch, step) of the last checkpoint written
         self._stop = threading.Event()
         self._info = dataset_info(dataset, self.config)
+        self.explosion_nats = DIVERGENCE_FACTOR * chance_loss_nats(model.config)   # per image, see chance_loss_nats
         # the data, once, on the device
         self.x_train = _images_to_float(dataset.train.images, self.device)   # (N, C, H, W) in [0, 1]
         if self.config.binarize == "static":
@@ -358,6 +395,11 @@ class Trainer:
                 bad = recon_sum + kl_sum
                 self._diverged(f"loss became {'nan' if math.isnan(bad) else bad} at step {step} "
                                f"(epoch {self.epoch + 1})")
+            if (recon_sum + kl_sum) / max(n, 1) > self.explosion_nats:
+                self._diverged(f"loss exploded to {(recon_sum + kl_sum) / max(n, 1):.4g} nats per image at step "
+                               f"{step} (epoch {self.epoch + 1}), over {DIVERGENCE_FACTOR} times the "
+                               f"{self.explosion_nats / DIVERGENCE_FACTOR:.4g} nats of a model that predicts 0.5 "
+                               "for every pixel")
             part["recon_sum"] += recon_sum
             part["kl_sum"] += kl_sum
             part["loss_sum"] += recon_sum + kl_sum
@@ -441,7 +483,8 @@ class Trainer:
         self.checkpoint_path = save_model(
             self.model, self.out_dir, train_config=self.config, metrics=self.history,
             state=self.state(status), optimizer=self.optimizer if self.save_optimizer else None,
-            dataset=self._info)
+            dataset=self._info, overwrite=self.overwrite)
+        self.overwrite = True          # from now on out_dir holds this run's own checkpoint
         self._saved_at = (self.epoch, self.step)
 
     def _restore(self, path: str | Path) -> None:

@@ -84,7 +84,9 @@ def image_from_bytes(data: bytes, name: str, image_shape: tuple[int, int, int], 
     if not data:
         raise ImageInputError(f"{name}: the file is empty")
     try:
-        img = open_image(io.BytesIO(data), name)      # the data sets' opener: formats, bomb and corrupt checks
+        # the data sets' opener: formats, bomb and corrupt checks, 16-bit scaling, and shrunk right away
+        # to a few times the model's side, so padding and resizing never see the file's full size
+        img = open_image(io.BytesIO(data), name, shrink_to=(max(w, h), "pad"))
     except DataError as e:
         raise ImageInputError(f"{e}; upload a PNG or JPEG") from None
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

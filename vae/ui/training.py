@@ -51,7 +51,8 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
             raise RuntimeError("a training job of this browser is still running; stop it first")
         n = reg.runs.get(bid, 0) + 1
         out_dir = RUNS_DIR / bid / f"run-{n}"
-        job = TrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device)
+        job = TrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
+                          overwrite=True)   # a run-N left in our scratch folder by an earlier server process
         job.start()
         reg.jobs[bid] = job
         reg.runs[bid] = n
@@ -87,8 +88,13 @@ def zip_of_checkpoint(path: str) -> bytes:
     return checkpoint_zip_bytes(path)
 
 
-def save_trained_model(job, dest: str) -> Path:
-    """Write the job's latest model as a checkpoint folder at `dest` (atomically; refuses a non-folder)."""
+def save_trained_model(job, dest: str, overwrite: bool = False) -> Path:
+    """Write the job's latest model as a checkpoint folder at `dest`, atomically.
+
+    Refuses (CheckpointError) a destination that is not new, empty or a checkpoint; raises
+    CheckpointExistsError for a checkpoint unless `overwrite` (ask the user, then call again).
+    `vae.checkpoint.destination_status(dest)` tells beforehand: "absent", "checkpoint" or "other".
+    """
     from vae.checkpoint import save_model
 
     model = job.latest_model()
@@ -96,4 +102,5 @@ def save_trained_model(job, dest: str) -> Path:
         raise RuntimeError("no epoch has finished yet")
     info = model.checkpoint_info
     return save_model(model, Path(dest).expanduser(), train_config=TrainConfig.from_dict(info["train"]),
-                      metrics=info.get("metrics"), state=info.get("state"), dataset=info.get("dataset"))
+                      metrics=info.get("metrics"), state=info.get("state"), dataset=info.get("dataset"),
+                      overwrite=overwrite)
