@@ -28,6 +28,7 @@ ALLOWED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 METHOD_NAMES = {0: "stored", 8: "deflate", 9: "deflate64", 12: "bzip2", 14: "lzma", 93: "zstandard",
                 95: "xz", 98: "ppmd", 99: "AES-encrypted"}
 CHUNK = 1 << 20               # compressed bytes fed to zlib per step
+OUT_STEP = 4 << 20            # bytes zlib may produce per step, before the caps are checked again
 MIN_RATIO_CHECK = 1 << 20     # the compression-ratio cap applies once a member has produced this much
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
@@ -70,17 +71,19 @@ def check_method(info: zipfile.ZipInfo, where: str) -> None:
 
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, limit: int, where: str,
                 max_ratio: float | None = None) -> bytes:
-    """The uncompressed bytes of `info`, inflating at most `limit` + 1 bytes whatever its header says.
+    """The uncompressed bytes of `info`, inflating at most min(`limit`, its declared size) + 1 bytes,
+    whatever the compressed data would inflate to.
 
     Raises ZipRefused when the member is encrypted, uses another method than stored / deflate,
-    declares or actually holds more than `limit` bytes, inflates beyond `max_ratio` times its
-    compressed size (once past 1 MiB), is truncated, or fails its CRC-32.
+    declares more than `limit` bytes or inflates to more than it declares, inflates beyond
+    `max_ratio` times its compressed size (once past 1 MiB), is truncated, or fails its CRC-32.
     """
     check_method(info, where)
     name = info.filename
     if info.file_size > limit:
         raise ZipRefused(f"{where}: zip entry {name!r} declares {info.file_size:,} bytes, over the limit of "
                          f"{limit:,}")
+    limit = info.file_size          # the data may not produce more than the header promised
     fp = zf.fp
     if fp is None:
         raise ZipRefused(f"{where}: the zip is closed")
@@ -100,7 +103,6 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, limit: int, where
         out = bytearray()
         crc = 0
         inflater = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
-        pending = b""
         while True:
             if inflater is not None and inflater.unconsumed_tail:
                 data = inflater.unconsumed_tail
@@ -114,12 +116,12 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, *, limit: int, where
             else:
                 break
             room = limit + 1 - len(out)
-            pending = data if inflater is None else inflater.decompress(data, max(room, 1))
+            pending = data if inflater is None else inflater.decompress(data, max(min(room, OUT_STEP), 1))
             out += pending[:room]
             crc = zlib.crc32(pending[:room], crc)
             if len(out) > limit:
-                raise ZipRefused(f"{where}: zip entry {name!r} inflates to more than {limit:,} bytes "
-                                 f"(it declares {info.file_size:,}); refused as a possible decompression bomb")
+                raise ZipRefused(f"{where}: zip entry {name!r} inflates to more than the {limit:,} bytes it "
+                                 "declares; refused as a possible decompression bomb")
             if max_ratio is not None and len(out) > MIN_RATIO_CHECK and len(out) > max_ratio * max(info.compress_size, 1):
                 raise ZipRefused(f"{where}: zip entry {name!r} inflates more than {max_ratio:g} times its "
                                  f"compressed size; refused as a possible decompression bomb")
