@@ -183,7 +183,12 @@ def test_interpolate_steps_and_path_change_the_strip(open_page):
 
 # ---- Generate -----------------------------------------------------------------------------------
 
-def test_generate_temperature_and_seed_change_the_grid(open_page):
+def test_generate_temperature_and_seed_change_the_grid(open_page, monkeypatch):
+    from streamlit.elements.lib import policies
+
+    warnings = []        # "widget with key gen_seed was created with a default value but also had its value set"
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: warnings.append(msg % a))
     at = open_page("generate")
     g0 = image_by_caption(at, "samples from the prior")
     at.slider(key="gen_temp").set_value(0.5)
@@ -194,6 +199,10 @@ def test_generate_temperature_and_seed_change_the_grid(open_page):
     run_ok(at)
     assert at.number_input(key="gen_seed").value == 1
     assert image_by_caption(at, "samples from the prior") != g1
+    next(b for b in at.button if b.label == "New samples").click()
+    run_ok(at)
+    assert at.number_input(key="gen_seed").value == 2
+    assert not [w for w in warnings if "default value" in w], warnings
 
 
 # ---- Sidebar: bad uploads are refused with a message naming the problem -----------------------------
