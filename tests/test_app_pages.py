@@ -280,3 +280,21 @@ def test_mnist_not_in_the_cache_offers_a_download_that_reports_progress(tmp_path
     assert (len(ds.train), len(ds.test), ds.image_shape) == (60000, 10000, (1, 8, 8))
     assert (tmp_path / "cache" / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
     assert calls and calls[-1][0] == calls[-1][1] > 0
+
+
+def test_a_refused_upload_leaves_the_uploader(assets_dir, monkeypatch):
+    """In the browser the uploader keeps its files: a refused bad.zip stayed in the list and made the next
+    good upload fail too ("bad.zip: not part of a checkpoint"). The refused files leave the uploader."""
+    from vae.ui import loaders
+
+    monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["sb_source"] = "upload"
+    run_ok(at)
+    at.file_uploader(key="sb_upload_0").set_value(("bad.zip", b"hello", "application/zip"))
+    run_ok(at)
+    assert any("bad.zip: " in e.value and "not a zip" in e.value for e in at.sidebar.error), at.sidebar.error
+    uploader, = at.sidebar.get("file_uploader")
+    assert uploader.key != "sb_upload_0" and not uploader.value      # the refused file is out of the uploader
+    # the next upload then opens on its own: tests/e2e/test_app_pages.py drives that in Chromium (AppTest's
+    # uploader does not take a file after the script's st.rerun)
