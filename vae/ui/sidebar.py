@@ -120,9 +120,11 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
     bundled = loaders.bundled_models()
     job = training.job_for(bid)
     sources = (["bundled"] if bundled else []) + (["trained"] if job is not None else []) + ["upload"]
-    if st.session_state.get("sb_source") not in sources:
-        st.session_state["sb_source"] = sources[0]
+    if st.session_state.get("sb_source") not in sources:      # a new session (a reload): this browser's last choice
+        remembered = training.remembered_source(bid)
+        st.session_state["sb_source"] = remembered if remembered in sources else sources[0]
     source = st.radio("Source", sources, format_func=SOURCES.get, key="sb_source", label_visibility="collapsed")
+    training.remember_source(bid, source)
     previous: LoadedModel | None = st.session_state.get(_LAST_MODEL)
     lm, error = None, None
     try:
