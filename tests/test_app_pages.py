@@ -181,6 +181,19 @@ def test_interpolate_steps_and_path_change_the_strip(open_page):
     assert any("prior sample" in c for im in at.image for c in im.captions)
 
 
+def test_interpolate_opens_on_two_far_apart_images_of_different_classes(open_page):
+    import re
+
+    from vae.data import load_dataset
+
+    at = open_page("interpolate")
+    caption = next(c for im in at.image for c in im.captions if "steps of" in c)
+    i, j = map(int, re.match(r"test #(\d+) → test #(\d+)", caption).groups())
+    assert (i, j) != (0, 1)
+    labels = load_dataset("digits").test.labels
+    assert labels[i] != labels[j]
+
+
 # ---- Generate -----------------------------------------------------------------------------------
 
 def test_generate_temperature_and_seed_change_the_grid(open_page, monkeypatch):

@@ -206,3 +206,14 @@ def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_serve
     expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
     assert_no_exception(page)
     assert app_console_errors(page) == []
+
+
+def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server: str):
+    from PIL import Image
+
+    goto_page(page, app_server, "interpolate")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download GIF").click()
+    gif = Image.open(info.value.path())
+    assert gif.format == "GIF" and gif.n_frames >= 10
+    assert min(gif.size) >= 256, gif.size
