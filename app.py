@@ -7,7 +7,12 @@ import streamlit as st
 
 from vae.ui.sidebar import draw_sidebar
 
-st.set_page_config(page_title="VAE latent-space explorer", page_icon=":material/scatter_plot:", layout="wide")
+# The tab icon is an inline SVG: a :material/...: or emoji icon would be fetched from a font server or CDN
+# on every page, which fails offline.
+PAGE_ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+             'fill="#1f77b4"/><circle cx="5" cy="10" r="2" fill="#fff"/><circle cx="10" cy="5" r="2" fill="#ffbf00"/>'
+             '<circle cx="11.5" cy="11" r="1.6" fill="#fff"/></svg>')
+st.set_page_config(page_title="VAE latent-space explorer", page_icon=PAGE_ICON, layout="wide")
 
 pages = [
     st.Page("pages/decode.py", title="Decode", icon=":material/tune:", default=True),

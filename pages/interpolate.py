@@ -3,10 +3,12 @@
 import numpy as np
 import streamlit as st
 
+from vae.analysis.endpoints import distant_typical_pair
 from vae.analysis.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samples, slerp, strip_png
 from vae.ui import state
 from vae.ui.images import grid, show
 from vae.ui.latent_map import map_figure, map_view
+from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current_with_model
 
 st.title("Interpolate between two points")
@@ -27,7 +29,7 @@ def endpoint(col, name: str, default_index: int, default_seed: int):
                            label_visibility="collapsed")
         if src == "data":
             i = st.number_input("test image index", 0, len(ctx.dataset.test) - 1, value=default_index,
-                                key=f"int_idx_{name}")
+                                key=f"int_idx_{name}_{lm.id[:12]}")
             x = ctx.dataset.test.images[i:i + 1]
             show(x[0], 84)
             return encode_dataset(model, x)[0][0], f"test #{i}"
@@ -48,9 +50,20 @@ def endpoint(col, name: str, default_index: int, default_seed: int):
         return state.decode_point(lm.id, D), "the Decode point"
 
 
+def default_endpoints() -> tuple[int, int]:
+    """Test indices of two typical images of different classes, far apart in latent space (not #0 and #1,
+    which often lie side by side: ten near-identical frames)."""
+    lat = dataset_latents(ctx, "test", 2000) if ctx.dataset is not None else None
+    if lat is None or len(lat.index) < 2:
+        return 0, 1
+    i, j = distant_typical_pair(lat.mu, lat.labels)
+    return int(lat.index[i]), int(lat.index[j])
+
+
+ia, ib = default_endpoints()
 ca, cb, cc = st.columns([1, 1, 1.4])
-za, da = endpoint(ca, "A", 0, 1)
-zb, db = endpoint(cb, "B", 1, 2)
+za, da = endpoint(ca, "A", ia, 1)
+zb, db = endpoint(cb, "B", ib, 2)
 with cc:
     method = st.radio("Path", ["slerp", "lerp"], horizontal=True, key="int_method",
                       format_func={"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}.get,
@@ -62,11 +75,13 @@ if za is None or zb is None:
 
 path = (slerp if method == "slerp" else lerp)(np.asarray(za, np.float32), np.asarray(zb, np.float32), steps)
 frames = decode_numpy(model, path)                                   # (steps, C, H, W) uint8
-show(grid(frames, ncol=steps, width=min(1100, 96 * steps)), caption=f"{da} → {db}, {steps} steps of {method}")
+ncol = steps if steps <= 12 else int(np.ceil(steps / np.ceil(steps / 10)))  # rows of at most ~10: frames ~100 px
+show(grid(frames, ncol=ncol, width=1400), display_width="stretch" if ncol >= 6 else ncol * 120,
+     caption=f"{da} → {db}, {steps} steps of {method}")
 norms = np.linalg.norm(path, axis=1)
 st.caption("‖z‖ along the path: " + " ".join(f"{v:.2f}" for v in norms)
            + f" (a {D}-d standard normal sample has ‖z‖ ≈ {np.sqrt(D):.2f})")
-scale = max(1, 112 // model.config.image_size)
+scale = int(np.ceil(256 / model.config.image_size))            # downloads at least 256 px a frame: slide-sized
 d1, d2, _ = st.columns([1, 1, 3])
 d1.download_button("Download GIF", data=lambda: gif_bytes(frames, boomerang=True, scale=scale, duration_ms=100),
                    file_name=f"interpolation-{method}.gif", mime="image/gif", on_click="ignore",

@@ -22,10 +22,9 @@ if point is None:
     st.stop()
 x = point.tensor()                                             # (1, C, H, W) uint8
 with show_x:
-    st.image(images.png(point.image, 160), caption=f"x: {point.source}", width=160)
+    images.show(point.image, 160, caption=f"x: {point.source}", display_width=160)
 with show_recon:
-    st.image(images.png(post.reconstruction(model, x), 160), caption="reconstruction: decode(mean of q)",
-             width=160)
+    images.show(post.reconstruction(model, x), 160, caption="reconstruction: decode(mean of q)", display_width=160)
 
 settings = st.columns([2, 2, 3])
 max_k = settings[0].selectbox("Largest K (importance samples)", post.K_CHOICES,

@@ -3,13 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from vae.config import ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, ModelConfig, TrainConfig
-from vae.data import BINARIZE_MODES, DATASET_NAMES
-from vae.device import available_devices
-from vae.ui import loaders, training
+from vae.ui import loaders, train_settings, training
 from vae.ui.figures import training_curves_figure
 from vae.ui.images import grid, show
 from vae.ui.sidebar import current
+from vae.ui.train_settings import missing_data_notice, note_missing_data, recipe_block
 from vae.ui.training import (ACTIVE_STATES, describe_progress, explore_trained_model, save_trained_model,
                              zip_of_checkpoint)
 
@@ -21,71 +19,44 @@ running = snap is not None and snap.state in ACTIVE_STATES
 st.session_state["_train_seen_state"] = snap.state if snap else None
 
 with st.expander("Settings", expanded=not running, icon=":material/settings:"):
-    c1, c2, c3, c4 = st.columns(4)
-    with c1:
-        dataset = st.selectbox("Dataset", DATASET_NAMES, key="tr_dataset")
-        data_dir = None
-        options: dict = {}
-        if dataset in ("mnist", "fashion-mnist"):
-            data_dir = st.text_input("IDX folder (empty: download cache)", key=f"tr_dir_{dataset}",
-                                     value=loaders.default_data_dir(dataset) or "").strip() or None
-        if dataset == "shapes":
-            options["n_train"] = st.select_slider("Training images", [2000, 5000, 10000, 20000], value=5000,
-                                                  key="tr_n_train")
-        binarize = st.selectbox("Binarize", BINARIZE_MODES, key="tr_binarize",
-                                help="static: one Bernoulli draw of the pixels; dynamic: a fresh draw each epoch")
-    with c2:
-        arch = st.selectbox("Architecture", ARCHITECTURES, key="tr_arch",
-                            help="conv needs 28, 32 or 64-pixel images (not digits, 8x8)")
-        latent_dim = st.number_input("Latent size", 2, 128, value=2, key="tr_latent")
-        hidden = st.number_input("Hidden width", 8, 2048, value=128 if dataset == "digits" else 400, step=8,
-                                 key=f"tr_hidden_{dataset}")
-        likelihood = st.selectbox("Likelihood p(x|z)", LIKELIHOODS, key="tr_likelihood")
-    with c3:
-        beta = st.number_input("beta (KL weight)", 0.0, 20.0, value=1.0, step=0.25, key="tr_beta")
-        warmup = st.number_input("KL warm-up (epochs)", 0, 100, value=0, key="tr_warmup")
-        epochs = st.number_input("Epochs", 1, 500, value=20 if dataset == "digits" else 5, key=f"tr_epochs_{dataset}")
-    with c4:
-        batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], value=128, key="tr_batch")
-        lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="tr_lr",
-                              format_func=lambda v: f"{v:g}")
-        lr_schedule = st.selectbox("LR schedule", LR_SCHEDULES, key="tr_lr_schedule",
-                                   help="cosine / exponential: decay from the learning rate to 1/100 of it "
-                                        "by the last epoch")
-        seed = st.number_input("Seed", 0, 2**31 - 1, value=0, key="tr_seed")
-        device = st.selectbox("Device", available_devices(), key="tr_device")
+    settings = train_settings.settings_form()
+missing_data_notice(settings.train_config if settings else None)
 
-b1, b2, b3, b4 = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-start = b1.button("Start", type="primary", disabled=running, icon=":material/play_arrow:", width="stretch")
+stopped = snap is not None and snap.state == "stopped" and snap.checkpoint_path is not None
+can_more = snap is not None and snap.state in ("stopped", "finished") and snap.checkpoint_path is not None
+b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1.2, 1.2], vertical_alignment="bottom")
+start = b1.button("Start", type="primary", disabled=running or settings is None, icon=":material/play_arrow:",
+                  width="stretch")
 if b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch"):
     job.stop()
     job.wait(10)
     st.rerun()
-can_resume = snap is not None and snap.state in ("stopped", "finished") and snap.checkpoint_path is not None
-extra = b4.number_input("Extra epochs on resume", 0, 500, value=0 if snap and snap.state == "stopped" else 5,
-                        key="tr_extra", disabled=not can_resume)
-if b3.button("Resume", disabled=not can_resume, icon=":material/resume:", width="stretch"):
+resume = b3.button("Resume", disabled=not stopped, icon=":material/resume:", width="stretch",
+                   help=f"finish the run's {snap.epochs} epochs" if snap else "continue a stopped run")
+extra = b4.number_input("More epochs", 1, 5000, value=10, key="tr_extra", disabled=not can_more)
+more = b5.button("Train more", disabled=not can_more, icon=":material/add:", width="stretch",
+                 help="continue the run for this many epochs more (the schedule stretches to the new total)")
+if resume or more:
     try:
-        job.resume(int(extra))
+        job.resume(int(extra) if more else 0)
         st.rerun()
     except RuntimeError as e:
         st.error(str(e))
 
-if start:
+if start and settings is not None:
+    from vae.data import DataError
+
+    tc = settings.train_config
     try:
-        spec = loaders.DatasetSpec(dataset, data_dir, tuple(sorted(options.items())))
-        with st.spinner(f"Loading {dataset} ..."):
+        spec = loaders.DatasetSpec(tc.dataset, tc.data_dir, tuple(sorted(settings.options.items())))
+        with st.spinner(f"Loading {tc.dataset} ..."):
             ds = loaders.load_dataset_cached(spec)
-        c, h, _ = ds.image_shape
-        model_config = ModelConfig(arch=arch, channels=c, image_size=h, latent_dim=int(latent_dim),
-                                   hidden=(int(hidden),), likelihood=likelihood)
-        train_config = TrainConfig(dataset=dataset, data_dir=data_dir, epochs=int(epochs), batch_size=int(batch_size),
-                                   lr=float(lr), lr_schedule=lr_schedule, lr_min=float(lr) / 100,
-                                   beta=float(beta), warmup=int(warmup), binarize=binarize,
-                                   seed=int(seed), device=device, extra=options)
-        training.start_job(ctx.bid, model_config, train_config, ds, device=device)
+        training.start_job(ctx.bid, settings.model_config(ds.image_shape), tc, ds, device=tc.device)
         st.rerun()
-    except Exception as e:  # ConfigError, DataError, RuntimeError: say what is wrong, keep the page
+    except DataError as e:
+        note_missing_data(tc.dataset, str(e))
+        st.rerun()
+    except Exception as e:  # ConfigError, RuntimeError: say what is wrong, keep the page
         st.error(f"Could not start training: {e}")
 
 if job is None:
@@ -120,6 +91,8 @@ def live_progress():
 
 
 live_progress()
+recipe_block(snap.model_config, job.train_config, caption="This run's recipe from a terminal (Resume and Train more "
+             "change --epochs):")
 
 if snap.checkpoint_path and not running:
     st.subheader("Use the model")

@@ -181,9 +181,27 @@ def test_interpolate_steps_and_path_change_the_strip(open_page):
     assert any("prior sample" in c for im in at.image for c in im.captions)
 
 
+def test_interpolate_opens_on_two_far_apart_images_of_different_classes(open_page):
+    import re
+
+    from vae.data import load_dataset
+
+    at = open_page("interpolate")
+    caption = next(c for im in at.image for c in im.captions if "steps of" in c)
+    i, j = map(int, re.match(r"test #(\d+) → test #(\d+)", caption).groups())
+    assert (i, j) != (0, 1)
+    labels = load_dataset("digits").test.labels
+    assert labels[i] != labels[j]
+
+
 # ---- Generate -----------------------------------------------------------------------------------
 
-def test_generate_temperature_and_seed_change_the_grid(open_page):
+def test_generate_temperature_and_seed_change_the_grid(open_page, monkeypatch):
+    from streamlit.elements.lib import policies
+
+    warnings = []        # "widget with key gen_seed was created with a default value but also had its value set"
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **k: warnings.append(msg % a))
     at = open_page("generate")
     g0 = image_by_caption(at, "samples from the prior")
     at.slider(key="gen_temp").set_value(0.5)
@@ -194,6 +212,10 @@ def test_generate_temperature_and_seed_change_the_grid(open_page):
     run_ok(at)
     assert at.number_input(key="gen_seed").value == 1
     assert image_by_caption(at, "samples from the prior") != g1
+    next(b for b in at.button if b.label == "New samples").click()
+    run_ok(at)
+    assert at.number_input(key="gen_seed").value == 2
+    assert not [w for w in warnings if "default value" in w], warnings
 
 
 # ---- Sidebar: bad uploads are refused with a message naming the problem -----------------------------
@@ -271,3 +293,21 @@ def test_mnist_not_in_the_cache_offers_a_download_that_reports_progress(tmp_path
     assert (len(ds.train), len(ds.test), ds.image_shape) == (60000, 10000, (1, 8, 8))
     assert (tmp_path / "cache" / "mnist" / "t10k-images-idx3-ubyte.gz").is_file()
     assert calls and calls[-1][0] == calls[-1][1] > 0
+
+
+def test_a_refused_upload_leaves_the_uploader(assets_dir, monkeypatch):
+    """In the browser the uploader keeps its files: a refused bad.zip stayed in the list and made the next
+    good upload fail too ("bad.zip: not part of a checkpoint"). The refused files leave the uploader."""
+    from vae.ui import loaders
+
+    monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["sb_source"] = "upload"
+    run_ok(at)
+    at.file_uploader(key="sb_upload_0").set_value(("bad.zip", b"hello", "application/zip"))
+    run_ok(at)
+    assert any("bad.zip: " in e.value and "not a zip" in e.value for e in at.sidebar.error), at.sidebar.error
+    uploader, = at.sidebar.get("file_uploader")
+    assert uploader.key != "sb_upload_0" and not uploader.value      # the refused file is out of the uploader
+    # the next upload then opens on its own: tests/e2e/test_app_pages.py drives that in Chromium (AppTest's
+    # uploader does not take a file after the script's st.rerun)

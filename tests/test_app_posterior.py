@@ -10,6 +10,8 @@ checkout before they are bundled) the fixture trains tiny stand-ins into a tempo
 
 from __future__ import annotations
 
+import json
+
 import io
 import re
 from pathlib import Path
@@ -91,6 +93,16 @@ def test_2d_model_shows_the_identity_on_a_grid(open_page):
     assert charts(at) == ["post_heatmap", "post_bars", "post_k"]
     at.toggle(key="post_log").set_value(True).run()
     assert not at.exception and shown_numbers(at) == after
+
+
+def test_8d_model_defaults_to_a_fast_k_and_a_waterfall_with_short_labels(open_page):
+    at = open_page("shapes-8d")
+    assert at.selectbox(key="post_max_k").value == 500          # 0.5 s on a loaded CPU; 5000 and more on request
+    assert "5000" in at.selectbox(key="post_max_k").options
+    bars = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "post_bars")
+    lines = [line for label in bars["data"][0]["x"] for line in label.split("<br>")]
+    assert max(len(line) for line in lines) <= 16, lines         # two short lines each: no label runs off the chart
+    assert bars["data"][0]["cliponaxis"] is False
 
 
 def test_8d_model_has_no_grid_and_uses_iwae(open_page):

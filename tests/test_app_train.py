@@ -49,8 +49,9 @@ def wait_finished(at: AppTest, timeout: float = 90) -> str:
 
 
 def test_a_job_trains_in_the_background_and_a_reload_finds_it():
-    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits": 32, "tr_lr_schedule": "cosine"})
-    assert [b.label for b in at.button][:3] == ["Start", "Stop", "Resume"]
+    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits_mlp": "32 16", "tr_lr_schedule": "cosine",
+                       "tr_activation": "tanh"})
+    assert [b.label for b in at.button][:4] == ["Start", "Stop", "Resume", "Train more"]
     assert "Start" in [b.label for b in at.button if not b.disabled]
     button(at, "Start").click()
     at.run()
@@ -62,6 +63,18 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     from vae.ui import training
     recipe = training.job_for(sid).train_config
     assert (recipe.lr_schedule, recipe.lr_min) == ("cosine", pytest.approx(recipe.lr / 100))
+    assert training.job_for(sid).snapshot().model_config["hidden"] == [32, 16]
+    assert training.job_for(sid).snapshot().model_config["activation"] == "tanh"
+    # the run's recipe as a command line that parses back to the same configs
+    line = next(c.value for c in at.code if c.value.startswith("python -m vae train"))
+    import shlex
+
+    from vae.cli import _model_config_from_args, _train_config_from_args, build_parser
+    from vae.config import ModelConfig
+    args = build_parser().parse_args(shlex.split(line)[3:])
+    assert _train_config_from_args(args) == recipe
+    mc = ModelConfig.from_dict(training.job_for(sid).snapshot().model_config)
+    assert _model_config_from_args(args, mc.image_shape) == mc
     figs = at.get("plotly_chart")
     assert figs, "no training curves"
     assert any("reconstructions" in c for im in at.image for c in im.captions)
@@ -70,11 +83,14 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     # a reload (a new session with the same ?sid=) re-attaches to the same finished job
     again = open_train(sid=sid)
     assert progress_text(again).startswith("finished")
-    assert not button(again, "Resume").disabled
+    assert button(again, "Resume").disabled and not button(again, "Train more").disabled   # finished: more only
     # the trained model is offered in the sidebar and opens on every page
     button(again, "Explore it on every page").click()
     again.run()
     assert again.session_state["sb_source"] == "trained"
+    # a reload after that (a new session, same ?sid=) keeps the trained model in the sidebar
+    reloaded = open_train(sid=sid)
+    assert reloaded.session_state["sb_source"] == "trained"
     again.switch_page("pages/decode.py").run()
     assert not again.exception, [e.value for e in again.exception]
     again.toggle(key="dec_live").set_value(False).run()          # plain sliders: AppTest cannot run the JS control
@@ -138,3 +154,52 @@ def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
     if snap.checkpoint_path:
         assert any("last good checkpoint" in i.value for i in at.info)
     assert button(at, "Resume").disabled and not button(at, "Start").disabled
+
+
+def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
+    from vae.config import ModelConfig, TrainConfig
+    from vae.data import load_dataset
+    from vae.ui import training
+
+    ds = load_dataset("digits")
+    job = training.start_job("resumebrowser1", ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
+                             TrainConfig(dataset="digits", epochs=400, batch_size=16), ds)
+    job.stop()
+    assert job.wait(60) and job.snapshot().state == "stopped"
+    at = open_train(sid="resumebrowser1")
+    assert not button(at, "Resume").disabled
+    button(at, "Resume").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    try:
+        assert job.train_config.epochs == 400                   # the run's own epochs, nothing added
+        assert job.snapshot().epochs == 400
+    finally:
+        job.stop()
+        assert job.wait(60)
+    at = open_train(sid="resumebrowser1")
+    at.number_input(key="tr_extra").set_value(3)
+    button(at, "Train more").click()
+    at.run()
+    try:
+        assert job.train_config.epochs == 403
+    finally:
+        job.stop()
+        assert job.wait(60)
+
+
+def test_a_hidden_layers_text_that_does_not_parse_says_why_and_disables_start():
+    at = open_train(sid="badhidden1", tr_hidden_digits_mlp="500 abc")
+    assert any("Hidden layers" in e.value and "500 500" in e.value for e in at.error), [e.value for e in at.error]
+    assert button(at, "Start").disabled
+
+
+def test_mnist_without_its_training_split_says_so_and_offers_the_download(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    at = open_train(sid="nomnist1", tr_dataset="mnist", tr_dir_mnist="")
+    button(at, "Start").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.value.startswith("No training data:") for e in at.error), [e.value for e in at.error]
+    assert "Download mnist" in [b.label for b in at.button]
+    assert progress_text(at) == ""

@@ -183,3 +183,37 @@ def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str)
     expect(page.locator("input#lc-z-2")).to_have_count(0)
     expect(page.get_by_test_id("stMarkdown").filter(has_text="log p(z) =")).to_be_visible()
     assert app_console_errors(page) == []
+
+
+def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_server: str):
+    """The refused file used to stay in the uploader's list, so the good one was judged together with it
+    and refused too ("bad.zip: not part of a checkpoint")."""
+    goto_page(page, app_server)
+    _sidebar_upload(page, "bad.zip", b"not a zip at all")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("bad.zip", timeout=20_000)
+    wait_for_app_run(page)
+    expect(sidebar.get_by_test_id("stFileUploaderFile")).to_have_count(0)     # out of the uploader's list
+    assets = Path(__file__).resolve().parents[2] / "assets" / "shapes-8d"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in ("config.json", "model.safetensors"):
+            zf.writestr(name, (assets / name).read_bytes())
+    sidebar.locator("input[type='file']").first.set_input_files(
+        files=[{"name": "shapes.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
+    expect(sidebar.get_by_text("8-d latent")).to_be_visible(timeout=30_000)
+    wait_for_app_run(page)
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server: str):
+    from PIL import Image
+
+    goto_page(page, app_server, "interpolate")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download GIF").click()
+    gif = Image.open(info.value.path())
+    assert gif.format == "GIF" and gif.n_frames >= 10
+    assert min(gif.size) >= 256, gif.size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 
@@ -49,10 +50,18 @@ def grid(images, ncol: int | None = None, width: int = 560, pad: int = 2) -> Ima
     return image_grid(a, nrow=ncol, pad=pad, scale=scale)
 
 
-def show(img, width: int = 280, caption: str | None = None, container=None) -> None:
+def data_url(pil: Image.Image) -> str:
+    """A PNG data: URL of `pil`. Sent inside the page's own message, it needs no /media request, so an
+    image replaced by a quick rerun (a live training fragment, a fast slider) can never 404."""
+    return "data:image/png;base64," + base64.b64encode(_png_bytes(pil)).decode("ascii")
+
+
+def show(img, width: int = 280, caption: str | None = None, container=None,
+         display_width: int | str | None = None) -> None:
     """st.image of one image (array, upscaled with NEAREST to about `width`) or of a PIL image (as is),
-    sent as PNG, never JPEG, so pixels stay crisp."""
+    sent as a PNG data URL (never JPEG, so pixels stay crisp; no /media file, see `data_url`).
+    display_width: CSS pixels on the page, or "stretch" for the container's width (default: the image's own width)."""
     import streamlit as st
 
     pil = img if isinstance(img, Image.Image) else upscale(img, width)
-    (container or st).image(_png_bytes(pil), caption=caption, width=pil.width, output_format="PNG")
+    (container or st).image(data_url(pil), caption=caption, width=display_width or pil.width)

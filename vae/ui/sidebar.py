@@ -120,9 +120,11 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
     bundled = loaders.bundled_models()
     job = training.job_for(bid)
     sources = (["bundled"] if bundled else []) + (["trained"] if job is not None else []) + ["upload"]
-    if st.session_state.get("sb_source") not in sources:
-        st.session_state["sb_source"] = sources[0]
+    if st.session_state.get("sb_source") not in sources:      # a new session (a reload): this browser's last choice
+        remembered = training.remembered_source(bid)
+        st.session_state["sb_source"] = remembered if remembered in sources else sources[0]
     source = st.radio("Source", sources, format_func=SOURCES.get, key="sb_source", label_visibility="collapsed")
+    training.remember_source(bid, source)
     previous: LoadedModel | None = st.session_state.get(_LAST_MODEL)
     lm, error = None, None
     try:
@@ -136,11 +138,7 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
             if lm is None:
                 st.info("The job has not finished an epoch yet; showing the previous model.")
         else:
-            ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors",
-                                   type=["zip", "json", "safetensors", "jsonl"], accept_multiple_files=True,
-                                   key="sb_upload")
-            if ups:
-                lm = loaders.load_uploaded([(u.name, u.getvalue()) for u in ups], device)
+            lm, error = _upload_section(device)
     except Exception as e:  # CheckpointError, ConfigError, OSError: show, keep the previous model
         error = str(e) or type(e).__name__
     if error:
@@ -159,6 +157,32 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
         st.warning(f"No bundled checkpoints in {loaders.ASSETS_DIR}; train one on the Train page or upload one.")
     st.session_state[_LAST_MODEL] = lm
     return lm
+
+
+_UPLOADS = "_sb_upload_round"        # the uploader's key suffix: a new one empties the uploader
+_UPLOAD_ERROR = "_sb_upload_error"    # why the last upload was refused, shown until the next upload
+
+
+def _upload_section(device: str) -> tuple[LoadedModel | None, str | None]:
+    """The checkpoint uploader: (the uploaded model or None, why the last upload was refused or None).
+
+    A refused upload is taken out of the uploader (a new widget key) and its error kept in session
+    state, so the next upload is judged on its own files, not together with the refused ones.
+    """
+    round_ = st.session_state.setdefault(_UPLOADS, 0)
+    ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors",
+                           type=["zip", "json", "safetensors", "jsonl"], accept_multiple_files=True,
+                           key=f"sb_upload_{round_}")
+    if not ups:
+        return None, st.session_state.get(_UPLOAD_ERROR)
+    try:
+        lm = loaders.load_uploaded([(u.name, u.getvalue()) for u in ups], device)
+    except Exception as e:  # CheckpointError, ConfigError, OSError
+        st.session_state[_UPLOAD_ERROR] = f"{', '.join(u.name for u in ups)}: {str(e) or type(e).__name__}"
+        st.session_state[_UPLOADS] = round_ + 1
+        st.rerun()
+    st.session_state.pop(_UPLOAD_ERROR, None)
+    return lm, None
 
 
 def _dataset_section(ctx: AppContext) -> None:

@@ -23,6 +23,7 @@ RUNS_DIR = Path(tempfile.gettempdir()) / "vae-explorer-runs"
 class _Registry:
     jobs: dict[str, object] = field(default_factory=dict)     # browser id -> TrainingJob (the latest)
     runs: dict[str, int] = field(default_factory=dict)        # browser id -> how many jobs it started
+    sources: dict[str, str] = field(default_factory=dict)     # browser id -> the sidebar's model source
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -57,6 +58,15 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         reg.jobs[bid] = job
         reg.runs[bid] = n
     return job
+
+
+def remember_source(bid: str, source: str) -> None:
+    """Keep the sidebar's model source of this browser beyond its session, so a reload keeps the trained model."""
+    _registry().sources[bid] = source
+
+
+def remembered_source(bid: str) -> str | None:
+    return _registry().sources.get(bid)
 
 
 ACTIVE_STATES = ("pending", "running")

@@ -1,0 +1,82 @@
+"""Offline: every request a page makes goes to the app's own server, and no page logs a console error.
+
+The README promises no network. A `:material/...:` page icon made the browser fetch the tab icon from
+fonts.gstatic.com on every page; images sent as /media files 404ed when a quick rerun (the live training
+fragment, fast widget changes) replaced them before the browser had loaded them ("Image source error").
+Unlike the other e2e tests, no console error is ignored here.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import assert_no_exception, goto_page, nav_links, wait_for_app_run
+
+PAGES = ["", "latent_map", "interpolate", "generate", "posterior", "train"]
+
+
+def _record(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]:
+    """Lists that fill as the page runs: outside requests, failed responses (>= 400) and console errors."""
+    own = urlparse(base_url).netloc
+    outside: list[str] = []
+    failed: list[str] = []
+    errors: list[str] = []
+
+    def on_request(req):
+        u = urlparse(req.url)
+        if u.scheme in ("data", "blob", "about"):
+            return
+        if u.netloc != own:
+            outside.append(req.url)
+
+    page.on("request", on_request)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url} {r.failure}"))
+    return outside, failed, errors
+
+
+def test_every_page_makes_only_local_requests_and_logs_no_console_error(page: Page, app_server: str):
+    outside, failed, errors = _record(page, app_server)
+    goto_page(page, app_server)
+    hrefs = [h for _, h in nav_links(page)]
+    assert len(hrefs) >= len(PAGES)
+    for href in hrefs:
+        page.goto(href)
+        wait_for_app_run(page, settle_ms=500)
+        expect(page.get_by_test_id("stHeading").first).to_be_visible()
+        assert_no_exception(page)
+
+    # fast widget changes: new samples clicked several times without waiting for each run
+    goto_page(page, app_server, "generate")
+    button = page.get_by_role("button", name="New samples")
+    for _ in range(6):
+        button.click()
+        page.wait_for_timeout(60)
+    wait_for_app_run(page, settle_ms=500)
+    assert_no_exception(page)
+
+    assert outside == [], outside
+    assert failed == [], failed
+    assert errors == [], errors
+
+
+def test_training_live_makes_only_local_requests_and_logs_no_console_error(page: Page, app_server: str):
+    """The live fragment replaces its images every second while a run trains."""
+    outside, failed, errors = _record(page, app_server)
+    goto_page(page, app_server, "train")
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("4")
+    epochs.press("Enter")
+    wait_for_app_run(page)
+    page.get_by_role("button", name="Start").click()
+    progress = page.get_by_test_id("stProgress")
+    expect(progress).to_contain_text("finished", timeout=180_000)
+    wait_for_app_run(page, settle_ms=500)
+    expect(page.get_by_test_id("stImage").filter(has_text="prior samples")).to_be_visible()
+    assert outside == [], outside
+    assert failed == [], failed
+    assert errors == [], errors
