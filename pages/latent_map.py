@@ -5,6 +5,7 @@ import streamlit as st
 
 from vae.analysis.latent import decode_numpy
 from vae.ui import state
+from vae.ui.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
 from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
                                selected_points)
@@ -71,8 +72,11 @@ bg = manifold_background(lm.model, view) if background and view.method == "laten
 fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True)
 if view.note:
     st.caption(view.note)
+fig.update_layout(meta="vae-map")                     # the hover thumbnails find the chart by this tag
 event = st.plotly_chart(fig, key=f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+hover_thumbnails("vae-map", getattr(ds, split).images[np.asarray(view.lat.index)], view.lat.index,
+                 f"{ctx.dataset_key}|{split}|{n}")
 if view.k == 3:
     st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
 else:
