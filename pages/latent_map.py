@@ -5,7 +5,8 @@ import streamlit as st
 
 from vae.analysis.latent import decode_numpy
 from vae.ui import state
-from vae.ui.images import grid, show
+from vae.ui.hover_thumbs import hover_thumbnails
+from vae.ui.images import show, tiles
 from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
                                selected_points)
 from vae.ui.sidebar import current
@@ -28,7 +29,7 @@ if len(sizes) > 1:
                          help="a random subsample of the split (fixed seed)")
 else:
     n = n_total
-    c2.metric("Points", f"{n_total:,}", help="the whole split")
+    c2.caption(f"Points: {n_total:,} (the whole split)")
 methods = (["latent"] if D == 2 else []) + ["pca", "tsne"]
 method = c3.radio("Projection", methods, format_func=METHODS.get, horizontal=True, key=f"map_method_{D == 2}")
 dims_ok = [2] if method == "latent" else ([2, 3] if method == "tsne" or D >= 3 else [2])
@@ -36,7 +37,7 @@ if len(dims_ok) > 1:
     k = c4.radio("Map", dims_ok, format_func=lambda d: f"{d}-D", horizontal=True, key="map_k")
 else:
     k = dims_ok[0]
-    c4.metric("Map", f"{k}-D")
+    c4.caption(f"Map: {k}-D")
 colour_by = c5.selectbox("Colour by", colour_options(ds), key=f"map_colour_{ds.name}")
 
 opts = st.columns([1, 1, 2])
@@ -71,8 +72,11 @@ bg = manifold_background(lm.model, view) if background and view.method == "laten
 fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True)
 if view.note:
     st.caption(view.note)
+fig.update_layout(meta="vae-map")                     # the hover thumbnails find the chart by this tag
 event = st.plotly_chart(fig, key=f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}", on_select="rerun",
                         selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+hover_thumbnails("vae-map", getattr(ds, split).images[np.asarray(view.lat.index)], view.lat.index,
+                 f"{ctx.dataset_key}|{split}|{n}")
 if view.k == 3:
     st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
 else:
@@ -90,12 +94,11 @@ if indices:
     st.subheader(f"{len(indices)} selected point{'s' if len(indices) > 1 else ''}")
     left, right = st.columns(2)
     sel = images[np.asarray(shown)]
-    ncol = int(np.ceil(len(shown) / np.ceil(len(shown) / 10)))      # at most 10 per row, rows nearly full
-    show(grid(sel, ncol=ncol, width=520), container=left,
+    show(tiles(sel), container=left,           # the same tile size for 1 or 100 selected images
          caption=f"the selected {split} images" + (f" (first {len(shown)})" if len(indices) > len(shown) else ""))
     lat_idx = np.searchsorted(view.lat.index, shown)
     recon = decode_numpy(lm.model, view.lat.mu[lat_idx])
-    show(grid(recon, ncol=ncol, width=520), container=right, caption="decoded from their latent means")
+    show(tiles(recon), container=right, caption="decoded from their latent means")
     labels = getattr(ds, split).labels[np.asarray(shown)].tolist()
     st.caption("indices: " + ", ".join(f"{i} ({ds.class_names[l]})" for i, l in zip(shown[:30], labels[:30]))
                + (" ..." if len(shown) > 30 else "") + " — the Decode and Interpolate pages can start from them.")

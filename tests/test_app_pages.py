@@ -151,6 +151,9 @@ def test_map_colour_by_and_projection_change_the_figure(open_page):
 
 def test_map_of_a_2d_latent_is_the_latent_space_with_a_manifold_background(open_page):
     at = open_page("latent_map")
+    assert not at.metric                                  # "Points 300" and "Map 2-D" are small captions
+    assert any(c.value == "Points: 300 (the whole split)" for c in at.caption)
+    assert any(c.value == "Map: 2-D" for c in at.caption)
     fig = plotly_figures(at)[0]
     assert fig["layout"]["xaxis"]["title"]["text"] == "z1"
     assert not fig["layout"].get("images")
@@ -158,6 +161,18 @@ def test_map_of_a_2d_latent_is_the_latent_space_with_a_manifold_background(open_
     run_ok(at)
     fig = plotly_figures(at)[0]
     assert len(fig["layout"]["images"]) == 1 and fig["layout"]["images"][0]["layer"] == "below"
+
+
+def test_selected_images_are_drawn_at_one_size_whether_one_or_many():
+    from vae.ui.images import tiles
+
+    for size in (8, 28, 32):
+        one = tiles(np.zeros((1, 1, size, size), np.uint8))
+        many = tiles(np.zeros((37, 1, size, size), np.uint8))
+        tile = one.width - 4                               # one image and its 2-px border
+        assert 56 <= tile <= 72
+        ncol = (many.width - 2) // (tile + 2)
+        assert many.width == ncol * (tile + 2) + 2 and many.width <= 480 and ncol >= 6
 
 
 # ---- Interpolate --------------------------------------------------------------------------------

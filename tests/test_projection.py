@@ -152,3 +152,15 @@ def test_knn_label_accuracy_leaves_each_point_out():
     e = np.array([[0.0, 0.0], [0.1, 0.0], [10.0, 0.0], [10.1, 0.0]])
     assert knn_label_accuracy(e, np.array([0, 0, 1, 1]), k=1) == 1.0
     assert knn_label_accuracy(e, np.array([0, 1, 0, 1]), k=1) == 0.0
+
+
+def test_small_2d_maps_use_barnes_hut_and_large_ones_the_fft_gradient(two_clusters):
+    """The FFT gradient's grid has a fixed cost that made 300 points as slow as thousands."""
+    from vae.analysis.projection import TSNE_BH_MAX_POINTS
+
+    x, labels = two_clusters
+    small = project_tsne(x, seed=0, **FAST)
+    assert len(x) <= TSNE_BH_MAX_POINTS and small.params["negative_gradient_method"] == "bh"
+    assert knn_label_accuracy(small.embedding, labels, k=10) == 1.0
+    big = np.concatenate([x + 0.01 * i for i in range(TSNE_BH_MAX_POINTS // len(x) + 1)])
+    assert project_tsne(big, seed=0, early_exaggeration_iter=1, n_iter=1).params["negative_gradient_method"] == "fft"

@@ -217,3 +217,39 @@ def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server:
     gif = Image.open(info.value.path())
     assert gif.format == "GIF" and gif.n_frames >= 10
     assert min(gif.size) >= 256, gif.size
+
+
+_FIRST_POINT_JS = """(gd) => {
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const t = gd._fullData.find(t => t.customdata && t.x.length);
+    const r = gd.getBoundingClientRect();
+    return {px: r.left + xa._offset + xa.c2p(t.x[0]), py: r.top + ya._offset + ya.c2p(t.y[0]),
+            index: Number(t.customdata[0][0])};
+}"""
+
+
+def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str):
+    goto_page(page, app_server, "latent_map")
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart).to_be_visible()
+    gd = chart.locator(".js-plotly-plot")
+    gd.wait_for()
+    page.wait_for_function("() => window.__hoverThumbs && window.__hoverThumbs.byTag.has('vae-map')")
+    point = gd.evaluate(_FIRST_POINT_JS)
+    page.mouse.move(point["px"] - 30, point["py"] - 30)
+    page.mouse.move(point["px"], point["py"], steps=5)
+    thumb = page.get_by_test_id("vaeHoverThumb")
+    expect(thumb).to_be_visible(timeout=10_000)
+    assert thumb.get_attribute("data-index") == str(point["index"])
+    box = thumb.locator("canvas").bounding_box()
+    assert box["width"] >= 100                                  # a readable thumbnail, not a label
+    # the canvas shows the image: not blank
+    lit = thumb.locator("canvas").evaluate(
+        "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 == 0 && v > 0)")
+    assert lit
+    Path("/tmp/shots-pages").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path="/tmp/shots-pages/map-hover-thumbnail.png")
+    page.mouse.move(5, 5)
+    expect(thumb).to_be_hidden(timeout=10_000)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []

@@ -56,6 +56,16 @@ def data_url(pil: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(_png_bytes(pil)).decode("ascii")
 
 
+def tiles(images, tile_px: int = 64, max_width: int = 480, pad: int = 2) -> Image.Image:
+    """Images (N, C, H, W) as a grid of tiles of about `tile_px` pixels each (a whole upscale factor, NEAREST),
+    as many per row as fit in `max_width`: one image or a hundred, each is drawn at the same readable size."""
+    a = to_uint8(images)
+    n, w = a.shape[0], a.shape[-1]
+    scale = max(1, int(round(tile_px / w)))
+    ncol = max(1, min(n, (max_width - pad) // (w * scale + pad)))
+    return image_grid(a, nrow=ncol, pad=pad, scale=scale)
+
+
 def show(img, width: int = 280, caption: str | None = None, container=None,
          display_width: int | str | None = None) -> None:
     """st.image of one image (array, upscaled with NEAREST to about `width`) or of a PIL image (as is),
