@@ -8,10 +8,12 @@
 //   key, mode ("browser" | "server"), latent_dim, image_shape [C,H,W], z (list), echo_seq,
 //   dims (display order), labels, inactive (bool per dim), pad_dims [i,j] | null,
 //   range R (sliders span [-R, R]), step, key_step, image_px, pad_px,
-//   weights_hash, weights (export of vae.browser_decoder, only when the browser lacks it),
+//   weights_hash, weights (export of vae.browser_decoder.export_decoder, MLP or conv, only when the
+//   browser lacks it),
 //   image (base64 uint8 C*H*W), image_seq (request seq or null), image_z (list).
 // To Python: state "z" = {values, seq} when a drag/keyboard edit ends; trigger "drag" =
-//   {z, seq} during a drag (server mode); trigger "need_weights" = hash when the cache misses.
+//   {z, seq} during a drag (server mode); trigger "need_weights" = hash when the cache misses;
+//   trigger "browser_failed" = message when the decoder cannot load here (the server takes over).
 
 const WEIGHTS = (window.__latentControlWeights = window.__latentControlWeights || new Map());
 const HOOK = (window.__latentControl = window.__latentControl || { instances: {}, stats: {} });
@@ -34,35 +36,129 @@ function base64ToFloat32(s) {
   return out;
 }
 
+const ACTS = new Set(["relu", "tanh", "sigmoid", "none"]);
+
+// The export of vae.browser_decoder.export_decoder (format "vae-decoder/2") -> layers ready to run.
+// Activations are kept in Float64Arrays (float64 sums of float32 weights: PyTorch's numbers to ~1e-6).
+// Linear layers work on the flat (C, h, w)-ordered vector; after the reshape, feature maps are held
+// channels-last (h, w, C) so the innermost loop of a transposed convolution runs over contiguous
+// output channels; the last layer's output is put back in (C, H, W) order for the canvas.
 function loadNet(exported) {
+  if (exported.format !== "vae-decoder/2") throw new Error(`latent control: unknown decoder format ${exported.format}`);
+  let shape = [exported.latent_dim];
   const layers = exported.layers.map((l, i) => {
-    const w = base64ToFloat32(l.weight);
-    const b = base64ToFloat32(l.bias);
-    if (w.length !== l.in * l.out || b.length !== l.out) {
-      throw new Error(`latent control: layer ${i} has ${w.length} weights, expected ${l.out}x${l.in}`);
+    if (!ACTS.has(l.act)) throw new Error(`latent control: layer ${i} has unknown activation ${l.act}`);
+    if (l.op === "linear") {
+      const w = base64ToFloat32(l.weight);
+      const b = base64ToFloat32(l.bias);
+      if (shape.length !== 1 || shape[0] !== l.in || w.length !== l.in * l.out || b.length !== l.out) {
+        throw new Error(`latent control: layer ${i} has ${w.length} weights, expected ${l.out}x${l.in}`);
+      }
+      shape = [l.out];
+      return { op: "linear", nIn: l.in, nOut: l.out, w, b, act: l.act, out: new Float64Array(l.out) };
     }
-    return { nIn: l.in, nOut: l.out, w, b, act: exported.activations[i], out: new Float32Array(l.out) };
+    if (l.op === "reshape") {
+      const [C, h, w] = l.shape;
+      if (shape.length !== 1 || shape[0] !== C * h * w) throw new Error(`latent control: layer ${i} cannot reshape`);
+      shape = [C, h, w];
+      return { op: "reshape", C, h, w, act: l.act, out: new Float64Array(C * h * w) };
+    }
+    if (l.op === "deconv") {
+      const Ci = l.in_channels, Co = l.out_channels, k = l.kernel;
+      const [h, w] = l.in_size;
+      const [H, W] = l.out_size;
+      const raw = base64ToFloat32(l.weight);
+      const b = base64ToFloat32(l.bias);
+      if (shape.length !== 3 || shape[0] !== Ci || shape[1] !== h || shape[2] !== w ||
+          raw.length !== Ci * Co * k * k || b.length !== Co ||
+          H !== (h - 1) * l.stride - 2 * l.padding + k || W !== (w - 1) * l.stride - 2 * l.padding + k) {
+        throw new Error(`latent control: layer ${i} (deconv) does not fit its input ${shape}`);
+      }
+      // torch's (Ci, Co, k, k) -> (k, k, Ci, Co): the output channels innermost
+      const wr = new Float32Array(raw.length);
+      for (let ci = 0; ci < Ci; ci++) for (let co = 0; co < Co; co++) for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) wr[((ky * k + kx) * Ci + ci) * Co + co] = raw[((ci * Co + co) * k + ky) * k + kx];
+      }
+      shape = [Co, H, W];
+      return { op: "deconv", Ci, Co, k, s: l.stride, p: l.padding, h, w, H, W, wr, b, act: l.act,
+               out: new Float64Array(Co * H * W) };
+    }
+    throw new Error(`latent control: layer ${i} has unknown op ${l.op}`);
   });
-  return { hash: exported.hash, latentDim: exported.latent_dim, imageShape: exported.image_shape, layers };
+  const n = exported.image_shape.reduce((a, b) => a * b, 1);
+  if (shape.reduce((a, b) => a * b, 1) !== n) throw new Error("latent control: decoder output does not fit the image");
+  return { hash: exported.hash, latentDim: exported.latent_dim, imageShape: exported.image_shape, layers,
+           image: new Float32Array(n) };
 }
 
-// z (D,) -> Float32Array (C*H*W,) in [0, 1]: Linear, ReLU, ..., Linear, sigmoid (VAE.decode).
-// Weights are (out, in) row-major like torch's nn.Linear; sums run in float64, stored as float32.
+function activate(out, act) {
+  const n = out.length;
+  if (act === "relu") { for (let i = 0; i < n; i++) if (out[i] < 0) out[i] = 0; }
+  else if (act === "tanh") { for (let i = 0; i < n; i++) out[i] = Math.tanh(out[i]); }
+  else if (act === "sigmoid") { for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i])); }
+}
+
+// Transposed convolution, channels-last in and out: out[oy, ox, co] = b[co] +
+// sum over (iy, ix, ky, kx, ci) with oy = iy*s - p + ky, ox = ix*s - p + kx of in[iy, ix, ci] * W[ci, co, ky, kx].
+function deconv(layer, x) {
+  const { Ci, Co, k, s, p, h, w, H, W, wr, b, out } = layer;
+  for (let q = 0; q < H * W; q++) out.set(b, q * Co);
+  for (let iy = 0; iy < h; iy++) {
+    for (let ix = 0; ix < w; ix++) {
+      const inBase = (iy * w + ix) * Ci;
+      for (let ky = 0; ky < k; ky++) {
+        const oy = iy * s - p + ky;
+        if (oy < 0 || oy >= H) continue;
+        for (let kx = 0; kx < k; kx++) {
+          const ox = ix * s - p + kx;
+          if (ox < 0 || ox >= W) continue;
+          const outBase = (oy * W + ox) * Co;
+          const wBase = (ky * k + kx) * Ci * Co;
+          for (let ci = 0; ci < Ci; ci++) {
+            const v = x[inBase + ci];
+            if (v === 0) continue;  // after a ReLU most inputs are zero
+            const wb = wBase + ci * Co;
+            for (let co = 0; co < Co; co++) out[outBase + co] += v * wr[wb + co];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// z (D,) -> Float32Array (C*H*W,) in [0, 1], (C, H, W) order: exactly VAE.decode.
 function decodeNet(net, z) {
   let x = z;
+  let channelsLast = false;
   for (const layer of net.layers) {
-    const { nIn, nOut, w, b, act, out } = layer;
-    for (let o = 0; o < nOut; o++) {
-      let s = b[o];
-      const row = o * nIn;
-      for (let i = 0; i < nIn; i++) s += w[row + i] * x[i];
-      if (act === "relu") out[o] = s > 0 ? s : 0;
-      else if (act === "sigmoid") out[o] = 1 / (1 + Math.exp(-s));
-      else out[o] = s;
+    if (layer.op === "linear") {
+      const { nIn, nOut, w, b, out } = layer;
+      for (let o = 0; o < nOut; o++) {
+        let s = b[o];
+        const row = o * nIn;
+        for (let i = 0; i < nIn; i++) s += w[row + i] * x[i];
+        out[o] = s;
+      }
+      x = out;
+    } else if (layer.op === "reshape") {
+      const { C, h, w, out } = layer;  // (C, h, w) -> (h, w, C)
+      for (let c = 0; c < C; c++) for (let q = 0; q < h * w; q++) out[q * C + c] = x[c * h * w + q];
+      x = out;
+      channelsLast = true;
+    } else {
+      x = deconv(layer, x);
     }
-    x = out;
+    activate(x, layer.act);
   }
-  return x;
+  const img = net.image;
+  if (channelsLast) {
+    const [C, H, W] = net.imageShape;
+    for (let c = 0; c < C; c++) for (let q = 0; q < H * W; q++) img[c * H * W + q] = x[q * C + c];
+  } else {
+    img.set(x);
+  }
+  return img;
 }
 
 function cacheNet(exported) {
@@ -456,8 +552,16 @@ function applyData(st) {
     if (d.weights) {
       const t0 = performance.now();
       HOOK.weightPayloads = (HOOK.weightPayloads || 0) + 1;
-      cacheNet(d.weights);
+      try {
+        cacheNet(d.weights);
+      } catch (err) {
+        // the server decodes instead (Python switches this control to server mode)
+        setStatus(st, "the decoder could not load in your browser; asking the server\u2026", true);
+        st.api.setTriggerValue("browser_failed", String(err && err.message ? err.message : err));
+        return;
+      }
       HOOK.weightLoadMs = performance.now() - t0;  // base64 -> Float32Array, once per model
+      HOOK.weightBytes = d.weights.weight_bytes;
     }
     if (!WEIGHTS.has(d.weights_hash)) {
       const last = st.askedForWeights[d.weights_hash];
@@ -540,6 +644,8 @@ function registerHook(st) {
       for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[c * H * W + p] = px[4 * p + c];
       return out;
     },
+    // decode z with any export (tests: parity of every architecture in this browser's JavaScript)
+    decodeWith: (exported, zs) => { const net = loadNet(exported); return zs.map((z) => Array.from(decodeNet(net, Float64Array.from(z)))); },
     canvasHash: () => st.el.image.toDataURL(),
     stats: () => stats(st),
     resetStats: () => { delete HOOK.stats[st.data.key]; return stats(st); },
