@@ -143,8 +143,16 @@ def test_keyboard_moves_the_focused_slider_and_the_image(page: Page, app_url: st
     # the presses are committed (debounced: once when they come quickly) and Python holds the value
     expect(page.get_by_test_id("stCode")).to_contain_text("[0.0, 0.0, 0.2, 0.0,")
     assert shown_z(page)[2] == pytest.approx(0.2)
-    # inactive dimensions are marked in their label
+    # inactive dimensions are folded away by default, and marked in their label
+    fold = page.locator("details.lc-fold")
+    expect(fold.locator("summary")).to_have_text("2 inactive dimensions")
+    expect(page.locator("input#lc-z-19")).to_be_hidden()
+    fold.locator("summary").click()
+    expect(page.locator("input#lc-z-19")).to_be_visible()
     expect(page.locator("input#lc-z-19")).to_have_accessible_name("z20 · KL 0.00 nats inactive")
+    # the legend explains the pad's marks and the inactive tag
+    expect(page.locator(".lc-legend")).to_contain_text("on the pad")
+    expect(page.locator(".lc-row.lc-on-pad")).to_have_count(2)
     assert app_console_errors(page) == []
 
 

@@ -4,7 +4,7 @@ bench/ui_drag.py.
     streamlit run tests/e2e/apps/latent_control_app.py       # then open ?arch=mlp or ?arch=conv
 
 The model is built from a fixed seed (no training, no files): an MLP (20 -> 400 -> 784) or a conv
-decoder, both decoded in the browser (?decode=server: on the server). LATENT_CONTROL_CHECKPOINT=path
+decoder (?arch=conv small, ?arch=conv-mnist the size of the README's MNIST conv model), both decoded in the browser (?decode=server: on the server). LATENT_CONTROL_CHECKPOINT=path
 loads a checkpoint instead. The last layer is scaled up so that images have contrast, which makes every
 slider move visible in the pixels.
 """
@@ -31,8 +31,11 @@ def make_demo_model(arch: str) -> VAE:
     if arch == "mlp":
         model = VAE(ModelConfig(arch="mlp", latent_dim=20, hidden=(400,), image_size=28))
         last = model.decoder.net[-1]
-    else:
+    elif arch == "conv":
         model = VAE(ModelConfig(arch="conv", latent_dim=8, hidden=(128,), conv_channels=(16, 32), image_size=28))
+        last = model.decoder.deconvs[-1]
+    else:  # "conv-mnist": the size of the README's MNIST conv model (1.66 M decoder weights), for the bench
+        model = VAE(ModelConfig(arch="conv", latent_dim=32, hidden=(512,), conv_channels=(32, 64), image_size=28))
         last = model.decoder.deconvs[-1]
     with torch.no_grad():
         last.weight.mul_(6.0)

@@ -136,6 +136,7 @@ def latent_control(
     labels: Sequence[str] | None = None,
     kl_per_dim: Sequence[float] | np.ndarray | torch.Tensor | None = None,
     inactive: Sequence[bool] | np.ndarray | None = None,
+    fold_inactive: bool = True,
     pad_dims: tuple[int, int] | None | str = "auto",
     value_range: float = 3.0,
     step: float = 0.01,
@@ -158,6 +159,7 @@ def latent_control(
                  numbered from 1, like the app's pages)
     kl_per_dim   (D,) average KL per dimension in nats, shown in the labels and used for the order
     inactive     (D,) bool, dimensions greyed out and tagged "inactive" (e.g. not active units)
+    fold_inactive  inactive dimensions sit in a closed "N inactive dimensions" fold after the others
     pad_dims     (i, j) for the 2-d pad (horizontal, vertical); "auto" = the first two of `dims`;
                  None hides it
     value_range  sliders and pad span [-value_range, value_range]; step: their resolution;
@@ -223,7 +225,8 @@ def latent_control(
 
     opts = dict(dims=dims, labels=_labels(latent_dim, labels, kl), inactive=inactive_list, pad=pad,
                 value_range=float(value_range), step=float(step), key_step=float(key_step),
-                image_px=int(image_px), pad_px=int(pad_px), on_change=on_change, rerun_app=bool(rerun_app))
+                image_px=int(image_px), pad_px=int(pad_px), on_change=on_change, rerun_app=bool(rerun_app),
+                fold_inactive=bool(fold_inactive))
     if decode_in == "server":
         _server_fragment(model, shown, key, opts)
     else:
@@ -276,7 +279,7 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
         "z": [round(float(v), 6) for v in shown], "echo_seq": priv["echo_seq"],
         "dims": opts["dims"], "labels": opts["labels"], "inactive": opts["inactive"], "pad_dims": opts["pad"],
         "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
-        "image_px": opts["image_px"], "pad_px": opts["pad_px"],
+        "image_px": opts["image_px"], "pad_px": opts["pad_px"], "fold_inactive": opts["fold_inactive"],
     }
     if mode == "browser":
         exported = _cached_export(model)

@@ -6,7 +6,7 @@
 //
 // data (from vae/ui/latent_control/__init__.py):
 //   key, mode ("browser" | "server"), latent_dim, image_shape [C,H,W], z (list), echo_seq,
-//   dims (display order), labels, inactive (bool per dim), pad_dims [i,j] | null,
+//   dims (display order), labels, inactive (bool per dim), fold_inactive, pad_dims [i,j] | null,
 //   range R (sliders span [-R, R]), step, key_step, image_px, pad_px,
 //   weights_hash, weights (export of vae.browser_decoder.export_decoder, MLP or conv, only when the
 //   browser lacks it),
@@ -250,7 +250,7 @@ function fmt(v) {
 function buildLayout(st) {
   const d = st.data;
   const signature = JSON.stringify([d.latent_dim, d.dims, d.labels, d.inactive, d.range, d.step, d.pad_dims,
-                                    d.image_px, d.pad_px, d.image_shape]);
+                                    d.image_px, d.pad_px, d.image_shape, d.fold_inactive]);
   if (signature === st.signature) return;
   st.signature = signature;
   const [, H, W] = d.image_shape;
@@ -267,6 +267,21 @@ function buildLayout(st) {
   box.textContent = "";
   st.inputs = new Array(d.latent_dim).fill(null);
   st.outputs = new Array(d.latent_dim).fill(null);
+  // inactive dimensions (the encoder ignores them) fold into a closed <details> after the active ones
+  const folded = d.fold_inactive ? d.dims.filter((dim) => d.inactive[dim]) : [];
+  let fold = null;
+  if (folded.length) {
+    fold = document.createElement("details");
+    fold.className = "lc-fold";
+    fold.open = Boolean(st.foldOpen);
+    fold.addEventListener("toggle", () => { st.foldOpen = fold.open; });
+    const summary = document.createElement("summary");
+    summary.textContent = `${folded.length} inactive dimension${folded.length === 1 ? "" : "s"}`;
+    summary.title = "dimensions whose average KL is near 0: the encoder does not use them and the decoder barely responds";
+    const inner = document.createElement("div");
+    inner.className = "lc-fold-rows";
+    fold.append(summary, inner);
+  }
   for (const dim of d.dims) {
     const row = document.createElement("div");
     row.className = "lc-row" + (d.inactive[dim] ? " lc-inactive" : "");
@@ -299,9 +314,25 @@ function buildLayout(st) {
     const output = document.createElement("output");
     output.htmlFor = id;
     row.append(label, input, output);
-    box.appendChild(row);
+    (fold && folded.includes(dim) ? fold.lastChild : box).appendChild(row);
     st.inputs[dim] = input;
     st.outputs[dim] = output;
+  }
+  if (fold) box.appendChild(fold);
+  const legend = st.el.legend;
+  legend.hidden = !d.pad_dims && !d.inactive.some(Boolean);
+  legend.textContent = "";
+  if (d.pad_dims) {
+    const mark = document.createElement("span");
+    mark.className = "lc-mark";
+    mark.textContent = "\u25C9";
+    legend.append(mark, " on the pad (moves with it)");
+  }
+  if (d.inactive.some(Boolean)) {
+    const tag = document.createElement("span");
+    tag.className = "lc-tag";
+    tag.textContent = "inactive";
+    legend.append(d.pad_dims ? " \u00b7 " : "", tag, " the encoder does not use it (KL near 0)");
   }
   const padbox = st.el.padbox;
   padbox.hidden = !d.pad_dims;
@@ -616,6 +647,7 @@ function newState(root) {
       padbox: root.querySelector(".lc-padbox"),
       padCaption: root.querySelector(".lc-pad-caption"),
       sliders: root.querySelector(".lc-sliders"),
+      legend: root.querySelector(".lc-legend"),
     },
     z: new Float64Array(0), signature: null, initialised: false, dirty: false, dragging: false,
     padDragging: false, inputAt: null, raf: 0, commitSeq: 0, commitTimer: 0, requestSeq: 0,
