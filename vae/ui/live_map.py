@@ -78,19 +78,21 @@ def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = F
         play = dict(frame=dict(duration=250, redraw=False), transition=dict(duration=0), fromcurrent=False,
                     mode="immediate")
         fig.update_layout(
-            updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.08, xanchor="left", yanchor="top",
+            updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.17, xanchor="left", yanchor="top",
                               showactive=False, pad=dict(r=8, t=0),
                               buttons=[dict(label="\u25B6 Replay", method="animate", args=[None, play]),
-                                       dict(label="\u23F8 Pause", method="animate",
+                                       dict(label="Pause", method="animate",
                                             args=[[None], dict(frame=dict(duration=0, redraw=False),
                                                                mode="immediate")])])],
-            sliders=[dict(active=len(shown) - 1, x=0.22, len=0.78, y=-0.04, yanchor="top", pad=dict(t=0),
-                          currentvalue=dict(prefix="epoch ", font=dict(size=12)),
+            # tick labels hidden (dozens of epochs would overlap); the title names the frame's epoch
+            sliders=[dict(active=len(shown) - 1, x=0.22, len=0.78, y=-0.13, yanchor="top", pad=dict(t=0),
+                          currentvalue=dict(visible=False), ticklen=3,
+                          font=dict(size=1, color="rgba(0,0,0,0)"),
                           steps=[dict(label=_label(frames[i]), method="animate",
                                       args=[[str(i)], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                                            transition=dict(duration=0))])
                                  for i in shown])],
-            height=540, margin=dict(l=10, r=10, t=40, b=90))
+            height=560, margin=dict(l=10, r=10, t=40, b=120))
     return fig
 
 
