@@ -41,7 +41,7 @@ _component = st.components.v2.component(
     _COMPONENT_NAME,
     html=(_HERE / "latent_control.html").read_text(encoding="utf-8"),
     css=(_HERE / "latent_control.css").read_text(encoding="utf-8"),
-    js=(_HERE / "latent_control.js").read_text(encoding="utf-8"),
+    js="\n".join((_HERE / f).read_text(encoding="utf-8") for f in ("decoder.js", "latent_control.js")),
 )
 
 # export_decoder costs a few ms for 20-400-784 (50 ms for a 1.6 M-weight conv decoder); re-export only when the weights change
