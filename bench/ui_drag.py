@@ -192,7 +192,8 @@ def main() -> None:
     print(format_table(rows))
     for r in rows:
         if r.get("weights_load_ms") is not None and r.get("decode") == "browser":
-            print(f"browser ({r['arch']}): weights base64 -> Float32Array in {r['weights_load_ms']:.1f} ms, once per model")
+            print(f"browser ({r['arch']}): weights base64 -> Float32Array in {r['weights_load_ms']:.1f} ms, "
+                  "once per model")
 
 
 if __name__ == "__main__":

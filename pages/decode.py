@@ -143,7 +143,8 @@ def traversals(z: np.ndarray) -> None:
         left, right = st.columns([1, 6], vertical_alignment="center")
         left.markdown(f"**z{d + 1}**" + (f"  \n:gray[KL {kl[d]:.2f}]" if kl is not None else ""))
         show(grid(imgs[r:r + 1], width=width, pad=1), container=right)
-    st.caption(f"each row sweeps its dimension through {', '.join(f'{v:g}' for v in np.linspace(-span, span, steps).round(2))} "
+    values = ", ".join(f"{v:g}" for v in np.linspace(-span, span, steps).round(2))
+    st.caption(f"each row sweeps its dimension through {values} "
                "(left to right), the others held at the current point "
                f"z = [{', '.join(f'{v:.2f}' for v in z[:8])}{', ...' if D > 8 else ''}]")
 

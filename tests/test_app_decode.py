@@ -25,7 +25,7 @@ def component_data(at) -> dict:
     return json.loads(element.proto.json)
 
 
-def test_turning_live_decoding_off_and_on_does_not_move_the_point(open_page):
+def test_turning_live_decoding_off_and_on_does_not_move_the_point(open_page):  # noqa: F811
     at = open_page("decode", model="shapes-8d")
     next(b for b in at.button if b.label == "Sample from prior").click()
     run_ok(at)
@@ -50,7 +50,7 @@ def test_turning_live_decoding_off_and_on_does_not_move_the_point(open_page):
     assert component_data(at)["z"] == [round(float(v), 6) for v in moved]
 
 
-def test_traversal_grid_follows_the_point_and_labels_its_rows(open_page):
+def test_traversal_grid_follows_the_point_and_labels_its_rows(open_page):  # noqa: F811
     at = open_page("decode", model="shapes-8d")
     caption = next(c.value for c in at.caption if "sweeps its dimension" in c.value)
     assert "z = [0.00, 0.00" in caption
@@ -64,7 +64,7 @@ def test_traversal_grid_follows_the_point_and_labels_its_rows(open_page):
     assert not [b for b in at.button if "Refresh" in b.label]
 
 
-def test_inactive_dimensions_are_folded_and_the_decoder_is_named(open_page):
+def test_inactive_dimensions_are_folded_and_the_decoder_is_named(open_page):  # noqa: F811
     at = open_page("decode", model="shapes-8d")
     data = component_data(at)
     assert data["fold_inactive"] is True and any(data["inactive"])

@@ -32,8 +32,8 @@ def test_export_decodes_like_model_decode(hidden, channels):
     assert exported["format"] == FORMAT
     assert exported["image_shape"] == [channels, 8, 8]
     widths = [6, *reversed(hidden), channels * 64]
-    assert [(l["in"], l["out"]) for l in exported["layers"]] == list(zip(widths[:-1], widths[1:]))
-    assert [l["act"] for l in exported["layers"]] == ["relu"] * len(hidden) + ["sigmoid"]
+    assert [(layer["in"], layer["out"]) for layer in exported["layers"]] == list(zip(widths[:-1], widths[1:]))
+    assert [layer["act"] for layer in exported["layers"]] == ["relu"] * len(hidden) + ["sigmoid"]
     z = torch.randn(16, 6, generator=torch.Generator().manual_seed(1)) * 2
     with torch.inference_mode():
         want = model.decode(z).reshape(16, -1).numpy()
@@ -83,11 +83,11 @@ def test_conv_export_decodes_like_model_decode(kw):
     model = conv(**kw)
     assert can_decode_in_browser(model)
     exported = json.loads(json.dumps(export_decoder(model)))
-    ops = [l["op"] for l in exported["layers"]]
+    ops = [layer["op"] for layer in exported["layers"]]
     n_fc = len(kw["hidden"]) + 1
     assert ops == ["linear"] * n_fc + ["reshape"] + ["deconv"] * len(kw["conv_channels"])
     # the fc stack ends in the ReLU of ConvDecoder.forward; deconvs have ReLUs between; sigmoid last
-    acts = [l["act"] for l in exported["layers"]]
+    acts = [layer["act"] for layer in exported["layers"]]
     assert acts[n_fc - 1] == "relu" and acts[-1] == "sigmoid" and set(acts[n_fc + 1:-1]) <= {"relu"}
     assert exported["layers"][-1]["out_size"] == [kw["image_size"]] * 2
     assert exported["weight_bytes"] == 4 * sum(p.numel() for p in model.decoder.parameters())
@@ -101,7 +101,7 @@ def test_conv_export_decodes_like_model_decode(kw):
 def test_tanh_mlps_decode_in_the_browser_too():
     tanh = VAE(ModelConfig(latent_dim=2, hidden=(16, 8), image_size=8, activation="tanh")).eval()
     exported = export_decoder(tanh)
-    assert [l["act"] for l in exported["layers"]] == ["tanh", "tanh", "sigmoid"]
+    assert [layer["act"] for layer in exported["layers"]] == ["tanh", "tanh", "sigmoid"]
     z = torch.randn(4, 2) * 3
     with torch.inference_mode():
         want = tanh.decode(z).reshape(4, -1).numpy()
@@ -188,7 +188,7 @@ def test_component_sends_conv_weights_to_the_browser():
     assert not at.exception
     data = _component_data(at)
     assert data["mode"] == "browser" and data["weights"]["format"] == FORMAT
-    assert [l["op"] for l in data["weights"]["layers"]] == ["linear", "linear", "reshape", "deconv", "deconv"]
+    assert [layer["op"] for layer in data["weights"]["layers"]] == ["linear", "linear", "reshape", "deconv", "deconv"]
 
 
 def test_component_decodes_on_the_server_when_asked():

@@ -189,7 +189,8 @@ def test_conv_decoder_follows_a_drag_in_the_browser_and_matches_model_decode(pag
     start_sampling(page)
     final = drag_slider(page, dim=0, seconds=2.0)
     distinct = stop_sampling(page)
-    assert distinct >= 20, f"only {distinct} distinct images during a 2 s drag ({page.evaluate(f'() => {HOOK}.stats()')})"
+    stats = page.evaluate(f"() => {HOOK}.stats()")
+    assert distinct >= 20, f"only {distinct} distinct images during a 2 s drag ({stats})"
     expect(page.get_by_text("commits: 1")).to_be_visible()
     z = np.asarray(shown_z(page), dtype=np.float32)
     assert z[0] == pytest.approx(final, abs=1e-4)

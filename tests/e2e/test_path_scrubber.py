@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, sweep_drag, wait_for_app_run
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, sweep_drag
 from vae import load_model
 from vae.analysis.latent import slerp
 from vae.ui.latent_control.scrubber import path_point

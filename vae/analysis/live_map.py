@@ -168,7 +168,8 @@ class LiveLatentMap:
                            frames=frames, overhead_s=overhead, skipped=skipped)
 
 
-def fixed_axes(frames, quantile: float = 0.005, margin: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
+def fixed_axes(frames, quantile: float = 0.005,
+               margin: float = 0.05) -> tuple[tuple[float, float], tuple[float, float]]:
     """Axis ranges that hold (nearly) every point of every frame, so a replay's axes stay put:
     the 0.5% and 99.5% quantiles over all frames, widened by 5%. Returns ((x0, x1), (y0, y1))."""
     if not frames:

@@ -4,7 +4,8 @@ bench/ui_drag.py.
     streamlit run tests/e2e/apps/latent_control_app.py       # then open ?arch=mlp or ?arch=conv
 
 The model is built from a fixed seed (no training, no files): an MLP (20 -> 400 -> 784) or a conv
-decoder (?arch=conv small, ?arch=conv-mnist the size of the README's MNIST conv model), both decoded in the browser (?decode=server: on the server). LATENT_CONTROL_CHECKPOINT=path
+decoder (?arch=conv small, ?arch=conv-mnist the size of the README's MNIST conv model), both
+decoded in the browser (?decode=server: on the server). LATENT_CONTROL_CHECKPOINT=path
 loads a checkpoint instead. The last layer is scaled up so that images have contrast, which makes every
 slider move visible in the pixels.
 """

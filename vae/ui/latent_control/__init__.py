@@ -44,7 +44,8 @@ _component = st.components.v2.component(
     js="\n".join((_HERE / f).read_text(encoding="utf-8") for f in ("decoder.js", "latent_control.js")),
 )
 
-# export_decoder costs a few ms for 20-400-784 (50 ms for a 1.6 M-weight conv decoder); re-export only when the weights change
+# export_decoder costs a few ms for 20-400-784 (50 ms for a 1.6 M-weight conv decoder); re-export only
+# when the weights change
 # (a parameter's `_version` counts its in-place updates, e.g. optimiser steps).
 _EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
 
