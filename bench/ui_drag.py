@@ -7,8 +7,11 @@ on a slider and sweeps it for a few seconds, sampling the decoded image every an
 
 Rows (all in the same run):
   st.slider (baseline)   st.slider + st.image: the value only reaches Python on release
-  browser decode (MLP)   the latent control, decoding in JavaScript every animation frame
-  server decode (conv)   the latent control, one request in flight, decoded in an st.fragment:
+  browser (mlp), (conv)  the latent control, decoding in JavaScript every animation frame
+                         (mlp: 20-400-784; conv-mnist: the README's MNIST conv size, latent 32, fc 512,
+                         deconvs 64 -> 32 -> 1, 1.66 M decoder weights)
+  server (mlp), (conv)   the latent control with decode_in="server" (the fallback), one request in
+                         flight, decoded in an st.fragment:
                          default config; with runner.postScriptGC=false (Streamlit otherwise runs
                          gc.collect(2) after every run, fragment runs included: 60-100 ms here, and
                          it holds the GIL so the reply waits); and also with torch.set_num_threads(1)
@@ -17,7 +20,8 @@ images/s counts distinct canvas images during the drag; per frame = images / ani
 (1.0 = a new image every frame); latency = from the input event's timestamp to the decoded
 pixels being on the canvas (browser: same frame; server: reply drawn), p50/p95 in ms. For the
 baseline, latency is release -> new image, since nothing changes during the drag.
-Also reports the one-off cost of shipping the MLP decoder's weights to the browser.
+Also reports the one-off cost of shipping each decoder's weights to the browser (bytes, export time).
+Ratios: images/s against the baseline, and browser against server for the same model.
 `run()` returns the rows for bench/ui_latency.py.
 """
 
@@ -64,8 +68,8 @@ def _pct(values, q):
     return float(np.percentile(values, q)) if len(values) else float("nan")
 
 
-def _measure_component(page, url: str, arch: str, seconds: float) -> dict:
-    page.goto(f"{url}/?arch={arch}")
+def _measure_component(page, url: str, arch: str, seconds: float, decode: str = "browser") -> dict:
+    page.goto(f"{url}/?arch={arch}&decode={decode}")
     wait_for_app_run(page)
     page.wait_for_function(f"() => window.__latentControl && {HOOK} && {HOOK}.ready() && {HOOK}.stats().images > 0",
                            timeout=30_000)
@@ -79,7 +83,7 @@ def _measure_component(page, url: str, arch: str, seconds: float) -> dict:
     during = [t for t in res["changes"] if t_down <= t <= t_up + 1]
     lat = stats["latency_ms"]
     load_ms = page.evaluate("() => window.__latentControl.weightLoadMs ?? null")
-    return {"mode": f"{'browser' if arch == 'mlp' else 'server'} ({arch})", "drag_s": drag_s,
+    return {"mode": f"{decode} ({arch})", "arch": arch, "decode": decode, "drag_s": drag_s,
             "images": len(during), "distinct": res["distinct"], "images_per_s": len(during) / drag_s,
             "frames_per_s": res["frames"] / ((res["t1"] - res["t0"]) / 1000),
             "latency_p50_ms": _pct(lat, 50), "latency_p95_ms": _pct(lat, 95),
@@ -105,19 +109,20 @@ def _measure_baseline(page, url: str, seconds: float) -> dict:
             "decode_p50_ms": float("nan")}
 
 
-def _weights_cost() -> dict:
-    """One-off cost of the MLP decoder's export: size on the wire and Python time."""
+def _weights_cost(arch: str) -> dict:
+    """One-off cost of a decoder's export: size on the wire and Python time."""
     from tests.e2e.apps.latent_control_app import make_demo_model
-    from vae.browser_decoder import export_mlp_decoder
+    from vae.browser_decoder import export_decoder
 
-    model = make_demo_model("mlp")
+    model = make_demo_model(arch)
     t0 = time.perf_counter()
-    exported = export_mlp_decoder(model)
+    exported = export_decoder(model)
     export_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
     payload = json.dumps(exported)
     json_ms = (time.perf_counter() - t0) * 1000
-    return {"weights": sum(p.numel() for p in model.decoder.parameters()), "json_mb": len(payload) / 1e6,
+    return {"arch": arch, "weights": sum(p.numel() for p in model.decoder.parameters()),
+            "raw_mb": exported["weight_bytes"] / 1e6, "json_mb": len(payload) / 1e6,
             "export_ms": export_ms, "json_ms": json_ms}
 
 
@@ -136,12 +141,15 @@ def run(seconds: float = 3.0) -> list[dict]:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             rows = [_measure_baseline(page, servers["default"].url, seconds),
                     _measure_component(page, servers["default"].url, "mlp", seconds),
-                    _measure_component(page, servers["default"].url, "conv", seconds),
-                    _measure_component(page, servers["no_gc"].url, "conv", seconds),
-                    _measure_component(page, servers["no_gc_1thr"].url, "conv", seconds)]
-            rows[2]["mode"] += " GC on"
+                    _measure_component(page, servers["default"].url, "conv-mnist", seconds),
+                    _measure_component(page, servers["no_gc"].url, "mlp", seconds, "server"),
+                    _measure_component(page, servers["default"].url, "conv-mnist", seconds, "server"),
+                    _measure_component(page, servers["no_gc"].url, "conv-mnist", seconds, "server"),
+                    _measure_component(page, servers["no_gc_1thr"].url, "conv-mnist", seconds, "server")]
             rows[3]["mode"] += " noGC"
-            rows[4]["mode"] += " noGC 1thr"
+            rows[4]["mode"] += " GC on"
+            rows[5]["mode"] += " noGC"
+            rows[6]["mode"] += " noGC 1thr"
             browser.close()
     finally:
         for server in servers.values():
@@ -160,6 +168,14 @@ def format_table(rows: list[dict]) -> str:
                      f"{r['latency_p50_ms']:8.1f} {r['latency_p95_ms']:8.1f} {r['decode_p50_ms']:7.2f}")
     lines.append("latency: input event -> pixels on the canvas, ms (baseline: release -> new image); "
                  "decode: JS decode of one z, ms")
+    for arch in ("mlp", "conv-mnist"):
+        b = [r for r in rows if r.get("arch") == arch and r.get("decode") == "browser"]
+        srv = [r for r in rows if r.get("arch") == arch and r.get("decode") == "server"]
+        if b and srv:
+            best = max(srv, key=lambda r: r["images_per_s"])
+            lines.append(f"{arch}: browser / best server ({best['mode']}): "
+                         f"{b[0]['images_per_s'] / max(best['images_per_s'], 1e-9):.1f}x images/s, "
+                         f"latency p50 {b[0]['latency_p50_ms']:.1f} vs {best['latency_p50_ms']:.1f} ms")
     return "\n".join(lines)
 
 
@@ -167,14 +183,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=3.0, help="length of each drag (s)")
     args = ap.parse_args()
-    w = _weights_cost()
-    print(f"MLP decoder export: {w['weights']:,} weights, {w['json_mb']:.2f} MB JSON (base64 float32), "
-          f"export {w['export_ms']:.1f} ms + json {w['json_ms']:.1f} ms; sent once per model and session")
+    for arch in ("mlp", "conv-mnist"):
+        w = _weights_cost(arch)
+        print(f"{arch} decoder export: {w['weights']:,} weights, {w['raw_mb']:.2f} MB float32, {w['json_mb']:.2f} MB "
+              f"JSON (base64), export {w['export_ms']:.1f} ms + json {w['json_ms']:.1f} ms; sent once per model "
+              "and session")
     rows = run(args.seconds)
     print(format_table(rows))
-    load = [r["weights_load_ms"] for r in rows if r.get("weights_load_ms") is not None]
-    if load:
-        print(f"browser: weights base64 -> Float32Array in {load[0]:.1f} ms, once per model")
+    for r in rows:
+        if r.get("weights_load_ms") is not None and r.get("decode") == "browser":
+            print(f"browser ({r['arch']}): weights base64 -> Float32Array in {r['weights_load_ms']:.1f} ms, "
+                  "once per model")
 
 
 if __name__ == "__main__":

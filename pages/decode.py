@@ -5,10 +5,10 @@ import streamlit as st
 
 from vae.analysis.latent import decode_numpy, log_prior_density, nearest_point, prior_samples, traversal_grid
 from vae.ui import state
-from vae.ui.controls import latent_controls, set_controls
+from vae.ui.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
 from vae.ui.images import grid, show
-from vae.ui.latent_control import latent_control
-from vae.ui.latents import dataset_latents, dim_order
+from vae.ui.latent_control import decode_mode_note, latent_control
+from vae.ui.latents import INACTIVE_KL, dataset_latents, dim_order
 from vae.ui.sidebar import current_with_model
 
 st.title("Decode a latent point")
@@ -63,8 +63,9 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
         st.button("Start from test image", on_click=from_index, icon=":material/image:")
     st.toggle("Live decoding while dragging", value=True, key="dec_live",
               on_change=lambda: set_controls(lm.id, state.decode_point(lm.id, D)),
-              help="On: the image follows the slider or pad during a drag (an MLP decoder runs in your browser; "
-                   "others are decoded on the server as you move). Off: plain sliders that decode on release.")
+              help="On: the image follows the slider or pad during a drag (the decoder runs in your browser from "
+                   "weights sent once; one the browser cannot run is decoded on the server as you move). "
+                   "Off: plain sliders that decode on release; the point does not move when you switch.")
 
 
 # "far from the data": more than half the typical distance of a latent mean from the means' centre
@@ -72,20 +73,32 @@ far = (max(0.5, 0.5 * float(np.median(np.linalg.norm(lat.mu - lat.mu.mean(0), ax
        else np.inf)
 
 
+def keep_unmoved(z0: np.ndarray, z_sliders: np.ndarray) -> np.ndarray:
+    """The plain sliders hold z rounded to their step: only a slider the user moved may change z, so
+    switching live decoding off (or any rerun) never moves the point. (D,) -> (D,) float32."""
+    shown = np.clip(np.round(np.asarray(z0, np.float64) / Z_STEP) * Z_STEP, -Z_RANGE, Z_RANGE)
+    moved = np.abs(np.asarray(z_sliders, np.float64) - shown) > 1e-4
+    return np.where(moved, z_sliders, z0).astype(np.float32)
+
+
 @st.fragment
 def decoder() -> None:
+    """The control and everything that follows the point (info line, traversals): a finished drag or
+    key press reruns this fragment only, so the traversal grid follows every release."""
     z0 = state.decode_point(lm.id, D)
     if st.session_state.get("dec_live", True):
-        # Drag-following control: an MLP decoder runs in the browser every animation frame, others are
-        # decoded here on throttled values; a finished drag or key press comes back as the new z.
-        z = latent_control(model, z0, key=f"dec_latent_{lm.id}", dims=order, kl_per_dim=kl, inactive=inactive,
+        # Drag-following control: the decoder runs in the browser every animation frame (the server
+        # decodes throttled values when it cannot); a finished drag or key press comes back as the new z.
+        key = f"dec_latent_{lm.id}"
+        z = latent_control(model, z0, key=key, dims=order, kl_per_dim=kl, inactive=inactive,
                            value_range=4.0, image_px=336, rerun_app=False)
         state.set_decode_point(lm.id, z)
+        st.caption(decode_mode_note(model, key))
         info = st.container()
     else:
         left, right = st.columns([3, 2], gap="large")
         with left:
-            z = latent_controls(lm.id, z0, order, kl=kl, inactive=inactive)
+            z = keep_unmoved(z0, latent_controls(lm.id, z0, order, kl=kl, inactive=inactive))
         state.set_decode_point(lm.id, z)
         with right:
             show(decode_numpy(model, z[None])[0], 336, caption="decoded mean image E[x|z]")   # (C, H, W) uint8
@@ -100,29 +113,40 @@ def decoder() -> None:
         st.markdown(where, help="log density of the N(0, I) prior at z (at z = 0 it is -D/2 log 2π), and the "
                                 "Euclidean distance in latent space to the nearest latent mean of the test images; "
                                 "a point far from all of them is outside the data's region")
+    traversals(z)
+
+
+def dim_label(d: int) -> str:
+    label = f"z{d + 1}"
+    if kl is not None:
+        label += f" · KL {kl[d]:.2f}" + (" · inactive" if inactive is not None and inactive[d] else "")
+    return label
+
+
+def traversals(z: np.ndarray) -> None:
+    """Traversals from the current point z (D,): one labelled row per chosen dimension."""
+    st.subheader("Traversals")
+    t1, t2, t3 = st.columns([3, 1, 1])
+    active = [int(d) for d in order if inactive is None or not inactive[d]]
+    top = (active or [int(d) for d in order])[: min(D, 8)]
+    dims = t1.multiselect("Dimensions (rows)", list(range(D)), default=top, format_func=dim_label,
+                          key=f"dec_trav_dims_{lm.id}",
+                          help="by default the 8 dimensions with the most KL; inactive ones (KL < "
+                               f"{INACTIVE_KL} nats) barely change the image")
+    steps = t2.slider("Steps", 3, 15, 9, key="dec_trav_steps")
+    span = t3.slider("Span (±)", 1.0, 4.0, 3.0, 0.5, key="dec_trav_span")
+    if not dims:
+        return
+    imgs = traversal_grid(model, z, dims=dims, n_steps=steps, span=span)          # (R, S, C, H, W)
+    width = min(900, 72 * steps)
+    for r, d in enumerate(dims):
+        left, right = st.columns([1, 6], vertical_alignment="center")
+        left.markdown(f"**z{d + 1}**" + (f"  \n:gray[KL {kl[d]:.2f}]" if kl is not None else ""))
+        show(grid(imgs[r:r + 1], width=width, pad=1), container=right)
+    values = ", ".join(f"{v:g}" for v in np.linspace(-span, span, steps).round(2))
+    st.caption(f"each row sweeps its dimension through {values} "
+               "(left to right), the others held at the current point "
+               f"z = [{', '.join(f'{v:.2f}' for v in z[:8])}{', ...' if D > 8 else ''}]")
 
 
 decoder()
-
-
-@st.fragment
-def traversals() -> None:
-    """Traversals from the current point; kept out of the slider fragment so a key press stays fast."""
-    h1, h2 = st.columns([3, 1], vertical_alignment="bottom")
-    h1.subheader("Traversals")
-    h2.button("Refresh from the current point", icon=":material/refresh:", key="dec_trav_refresh")
-    t1, t2, t3 = st.columns([3, 1, 1])
-    top = [int(d) for d in order[: min(D, 8)]]
-    dims = t1.multiselect("Dimensions (rows)", list(range(D)), default=top, format_func=lambda d: f"z{d + 1}",
-                          key=f"dec_trav_dims_{lm.id}")
-    steps = t2.slider("Steps", 3, 15, 9, key="dec_trav_steps")
-    span = t3.slider("Span (±)", 1.0, 4.0, 3.0, 0.5, key="dec_trav_span")
-    if dims:
-        z = state.decode_point(lm.id, D)
-        imgs = traversal_grid(model, z, dims=dims, n_steps=steps, span=span)          # (R, S, C, H, W)
-        show(grid(imgs, width=min(900, 72 * steps)),
-             caption=f"each row sweeps one dimension from -{span:g} to {span:g}, the others held at "
-                     f"z = [{', '.join(f'{v:.2f}' for v in z[:8])}{', ...' if D > 8 else ''}]")
-
-
-traversals()

@@ -7,6 +7,7 @@ from vae.analysis.endpoints import distant_typical_pair
 from vae.analysis.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samples, slerp, strip_png
 from vae.ui import state
 from vae.ui.images import grid, show
+from vae.ui.latent_control.scrubber import path_scrubber
 from vae.ui.latent_map import map_figure, map_view
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current_with_model
@@ -89,6 +90,18 @@ d1.download_button("Download GIF", data=lambda: gif_bytes(frames, boomerang=True
 d2.download_button("Download PNG strip", data=lambda: strip_png(frames, scale=scale),
                    file_name=f"interpolation-{method}.png", mime="image/png", on_click="ignore",
                    icon=":material/download:", width="stretch")
+
+
+@st.fragment
+def scrub() -> None:
+    """Any point between the steps: a slider along the same path, decoded in the browser as it moves."""
+    st.subheader("Scrub along the path")
+    t = path_scrubber(model, za, zb, method, key=f"int_scrub_{lm.id}")
+    st.caption(f"t = {t:.3f} at the last release: z(t) = {'slerp' if method == 'slerp' else 'lerp'} of A and B, "
+               "t = 0 is A, t = 1 is B")
+
+
+scrub()
 
 if ctx.dataset is not None:
     st.subheader("The path on the latent map")

@@ -6,6 +6,7 @@ import streamlit as st
 from vae.ui import loaders, train_settings, training
 from vae.ui.figures import training_curves_figure
 from vae.ui.images import grid, show
+from vae.ui.live_map import live_map_panel
 from vae.ui.sidebar import current
 from vae.ui.train_settings import missing_data_notice, note_missing_data, recipe_block
 from vae.ui.training import (ACTIVE_STATES, describe_progress, explore_trained_model, save_trained_model,
@@ -84,6 +85,7 @@ def live_progress():
              caption=f"test images (top) and their reconstructions (bottom), epoch {s.epoch}")
     if s.samples is not None:
         show(grid(s.samples, ncol=8, width=480), container=right, caption=f"decoded prior samples, epoch {s.epoch}")
+    live_map_panel(s, running)
     if s.epoch_history:
         st.dataframe(s.epoch_history, hide_index=True, width="stretch",
                      column_order=["epoch", "train_loss", "test_loss", "recon", "kl", "test_recon", "test_kl",

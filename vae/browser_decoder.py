@@ -1,22 +1,35 @@
-"""Export an MLP decoder's weights so a browser can decode latent points itself, in JavaScript.
+"""Export a VAE's decoder so a browser can decode latent points itself, in JavaScript.
 
 The latent-control component (vae/ui/latent_control) decodes every animation frame in the browser
-from these weights: Float32Array matrix-vector products, Linear -> ReLU -> ... -> Linear -> sigmoid,
-exactly `VAE.decode` for `arch="mlp"`. Conv decoders are refused (`BrowserDecoderError`); they
-decode on the server instead.
+from these weights, exactly `VAE.decode` for every decoder the library builds:
+
+- MLP:  Linear -> act -> ... -> Linear -> sigmoid                      (act: ReLU or tanh)
+- conv: Linear -> act -> ... -> Linear -> ReLU -> reshape (C, s, s)
+        -> ConvTranspose2d -> ReLU -> ... -> ConvTranspose2d -> sigmoid (4x4, stride 2, padding 1)
+
+The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Why a
+hand-written decoder (vae/ui/latent_control/latent_control.js) and not ONNX runtime or
+TensorFlow.js: the app must work offline (no CDN; a runtime would be several MB of JavaScript and
+WebAssembly to serve and keep in step), these decoders are three kinds of layer, and plain loops over
+Float64Arrays give the same numbers as PyTorch to ~1e-6 (float64 sums of float32 weights), with no
+kernel choices or float16 paths in between. A 28-px conv decoder with 1.6 M weights decodes in a few ms.
 
 The exported form is plain JSON (no Streamlit here):
 
-    {"format": "vae-mlp-decoder/1",
-     "hash": "<16 hex digits of sha256 over shapes and bytes>",
-     "latent_dim": D, "image_shape": [C, H, W],
-     "layers": [{"in": n_in, "out": n_out,
-                 "weight": base64 of float32 little-endian (n_out, n_in) row-major (torch's layout),
-                 "bias":   base64 of float32 little-endian (n_out,)}, ...],
-     "activations": ["relu", ..., "relu", "sigmoid"]}   # one per layer, applied after it
+    {"format": "vae-decoder/2",
+     "hash": "<16 hex digits of sha256 over the ops, shapes and bytes>",
+     "latent_dim": D, "image_shape": [C, H, W], "weight_bytes": total float32 bytes,
+     "layers": [
+        {"op": "linear", "in": n_in, "out": n_out, "act": "relu" | "tanh" | "sigmoid" | "none",
+         "weight": base64 float32 little-endian (n_out, n_in) row-major (torch's layout),
+         "bias": base64 float32 (n_out,)},
+        {"op": "reshape", "shape": [C, h, w]},                  # the flat vector is (C, h, w) order
+        {"op": "deconv", "in_channels": Ci, "out_channels": Co, "kernel": k, "stride": s, "padding": p,
+         "in_size": [h, w], "out_size": [(h-1)s-2p+k, (w-1)s-2p+k], "act": ...,
+         "weight": base64 float32 (Ci, Co, k, k) (torch's ConvTranspose2d layout), "bias": (Co,)},
+        ...]}
 
-`activations[-1] == "sigmoid"` is the mean link of `VAE.decode`; the output vector (C*H*W,) is the
-image in (C, H, W) order, values in [0, 1].
+`layers[-1]["act"] == "sigmoid"`; the output vector (C*H*W,) is the image in (C, H, W) order in [0, 1].
 """
 
 from __future__ import annotations
@@ -29,103 +42,221 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-FORMAT = "vae-mlp-decoder/1"
+FORMAT = "vae-decoder/2"
+MAX_BROWSER_WEIGHT_BYTES = 64 * 2**20   # larger decoders stay on the server (a page must not fetch 100s of MB)
+_ACT_NAMES = {nn.ReLU: "relu", nn.Tanh: "tanh"}
+ACTS = ("relu", "tanh", "sigmoid", "none")
 
 
 class BrowserDecoderError(ValueError):
-    """This decoder cannot run in the browser (not a plain MLP), or an export is malformed."""
+    """This decoder cannot run in the browser (an unknown layer, too large), or an export is malformed."""
+
+
+def _fc_stack(net: Any, where: str) -> list[tuple[nn.Linear, str]]:
+    """(Linear, activation after it) for an nn.Sequential of Linear (act Linear)*; the last act is "none"."""
+    if not isinstance(net, nn.Sequential) or len(net) == 0:
+        raise BrowserDecoderError(f"{where} is not an nn.Sequential of Linear/activation layers")
+    out: list[tuple[nn.Linear, str]] = []
+    for i, module in enumerate(net):
+        if i % 2 == 0:
+            if not isinstance(module, nn.Linear):
+                raise BrowserDecoderError(f"{where}[{i}] is {type(module).__name__}, expected Linear")
+            out.append((module, "none"))
+        else:
+            act = _ACT_NAMES.get(type(module))
+            if act is None:
+                raise BrowserDecoderError(f"{where}[{i}] is {type(module).__name__}, expected ReLU or Tanh; "
+                                          "only Linear (activation Linear)* runs in the browser")
+            out[-1] = (out[-1][0], act)
+    if out[-1][1] != "none" or not isinstance(net[-1], nn.Linear):
+        raise BrowserDecoderError(f"{where} must end with a Linear layer")
+    return out
+
+
+def decoder_layers(model: nn.Module) -> list[tuple[str, Any, str]]:
+    """The decoder as a list of (op, module or shape, activation after it), checked against what the
+    browser runs. Raises BrowserDecoderError naming any layer it cannot run."""
+    config = getattr(model, "config", None)
+    arch = getattr(config, "arch", None)
+    decoder = getattr(model, "decoder", None)
+    ops: list[tuple[str, Any, str]] = []
+    if arch == "mlp":
+        ops += [("linear", lin, act) for lin, act in _fc_stack(getattr(decoder, "net", None), "model.decoder.net")]
+    elif arch == "conv":
+        fc = _fc_stack(getattr(decoder, "fc", None), "model.decoder.fc")
+        fc[-1] = (fc[-1][0], "relu")   # ConvDecoder.forward: F.relu(self.fc(z))
+        ops += [("linear", lin, act) for lin, act in fc]
+        side, top = int(decoder.side), int(decoder.top_channels)
+        ops.append(("reshape", (top, side, side), "none"))
+        deconvs = getattr(decoder, "deconvs", None)
+        if not isinstance(deconvs, nn.Sequential) or len(deconvs) == 0:
+            raise BrowserDecoderError("model.decoder.deconvs is not an nn.Sequential of ConvTranspose2d/ReLU")
+        for i, module in enumerate(deconvs):
+            if i % 2 == 0:
+                ok = (isinstance(module, nn.ConvTranspose2d) and module.groups == 1 and module.dilation == (1, 1)
+                      and module.output_padding == (0, 0) and module.bias is not None
+                      and module.kernel_size[0] == module.kernel_size[1] and module.stride[0] == module.stride[1]
+                      and module.padding[0] == module.padding[1] and isinstance(module.padding, tuple))
+                if not ok:
+                    raise BrowserDecoderError(f"model.decoder.deconvs[{i}] ({module}) is not a square, ungrouped "
+                                              "ConvTranspose2d with a bias; it is decoded on the server instead")
+                ops.append(("deconv", module, "none"))
+            elif type(module) is nn.ReLU:
+                ops[-1] = (ops[-1][0], ops[-1][1], "relu")
+            else:
+                raise BrowserDecoderError(f"model.decoder.deconvs[{i}] is {type(module).__name__}, expected ReLU")
+    else:
+        raise BrowserDecoderError(f"unknown decoder architecture {arch!r}; it is decoded on the server instead")
+    ops[-1] = (ops[-1][0], ops[-1][1], "sigmoid")   # VAE.decode's mean link
+    return ops
 
 
 def mlp_decoder_layers(model: nn.Module) -> list[nn.Linear]:
-    """The Linear layers of `model.decoder.net`, checked to be Linear (ReLU Linear)* in that order.
+    """The Linear layers of an MLP decoder (kept for callers of the first format)."""
+    return [m for op, m, _ in decoder_layers(model) if op == "linear"]
 
-    Raises BrowserDecoderError naming what is there instead (a conv decoder, another activation).
-    """
-    config = getattr(model, "config", None)
-    arch = getattr(config, "arch", None)
-    if arch != "mlp":
-        raise BrowserDecoderError(f"only MLP decoders run in the browser; this model's arch is {arch!r} "
-                                  "(it is decoded on the server instead)")
-    net = getattr(getattr(model, "decoder", None), "net", None)
-    if not isinstance(net, nn.Sequential) or len(net) == 0:
-        raise BrowserDecoderError("model.decoder.net is not an nn.Sequential of Linear/ReLU layers")
-    layers: list[nn.Linear] = []
-    for i, module in enumerate(net):
-        expect_linear = i % 2 == 0
-        if expect_linear and isinstance(module, nn.Linear):
-            layers.append(module)
-        elif not expect_linear and type(module) is nn.ReLU:
-            continue
-        else:
-            want = "Linear" if expect_linear else "ReLU"
-            raise BrowserDecoderError(f"model.decoder.net[{i}] is {type(module).__name__}, expected {want}; "
-                                      "only Linear (ReLU Linear)* decoders run in the browser")
-    if not isinstance(net[-1], nn.Linear):
-        raise BrowserDecoderError("model.decoder.net must end with a Linear layer (the sigmoid is in VAE.decode)")
-    return layers
+
+def weight_bytes(model: nn.Module) -> int:
+    """float32 bytes the browser receives for this decoder (base64 on the wire adds a third)."""
+    return 4 * sum(p.numel() for p in model.decoder.parameters())
+
+
+def browser_refusal(model: nn.Module) -> str | None:
+    """Why this model's decoder cannot run in the browser, or None when it can."""
+    try:
+        decoder_layers(model)
+    except BrowserDecoderError as e:
+        return str(e)
+    size = weight_bytes(model)
+    if size > MAX_BROWSER_WEIGHT_BYTES:
+        return (f"the decoder's weights are {size / 2**20:.0f} MiB, over the {MAX_BROWSER_WEIGHT_BYTES // 2**20} MiB "
+                "a browser is sent; it is decoded on the server instead")
+    return None
 
 
 def can_decode_in_browser(model: nn.Module) -> bool:
-    """True when `export_mlp_decoder(model)` would succeed."""
-    try:
-        mlp_decoder_layers(model)
-    except BrowserDecoderError:
-        return False
-    return True
+    """True when `export_decoder(model)` would succeed."""
+    return browser_refusal(model) is None
 
 
 def _le_float32(t: torch.Tensor) -> bytes:
     return t.detach().to("cpu", torch.float32).contiguous().numpy().astype("<f4", copy=False).tobytes()
 
 
-def export_mlp_decoder(model: nn.Module) -> dict[str, Any]:
-    """The decoder of an MLP VAE as JSON-ready dict (see the module docstring); ~1.8 MB for 20-400-784.
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
 
-    Raises BrowserDecoderError for conv decoders or anything that is not Linear (ReLU Linear)*.
+
+def export_decoder(model: nn.Module) -> dict[str, Any]:
+    """The decoder of a VAE (MLP or conv) as a JSON-ready dict (see the module docstring).
+
+    About 1.3x its float32 bytes as JSON (base64): 1.8 MB for a 20-400-784 MLP, 8.8 MB for the
+    32-512-(64x7x7)-32-1 MNIST conv decoder. Raises BrowserDecoderError when it cannot run in a browser.
     """
-    linears = mlp_decoder_layers(model)
+    refusal = browser_refusal(model)
+    if refusal is not None:
+        raise BrowserDecoderError(refusal)
+    config = model.config
     digest = hashlib.sha256(FORMAT.encode())
-    layers = []
-    for lin in linears:
-        w, b = _le_float32(lin.weight), _le_float32(lin.bias)
-        digest.update(f"{lin.out_features}x{lin.in_features}".encode())
+    layers: list[dict[str, Any]] = []
+    shape: tuple[int, ...] = (config.latent_dim,)
+    total = 0
+    for op, m, act in decoder_layers(model):
+        if op == "linear":
+            if shape != (m.in_features,):
+                raise BrowserDecoderError(f"linear layer takes {m.in_features} inputs, but gets shape {shape}")
+            w, b = _le_float32(m.weight), _le_float32(m.bias)
+            layer = {"op": op, "in": m.in_features, "out": m.out_features, "act": act}
+            shape = (m.out_features,)
+        elif op == "reshape":
+            if shape != (int(np.prod(m)),):
+                raise BrowserDecoderError(f"cannot reshape {shape} to {m}")
+            layer, w, b = {"op": op, "shape": list(m), "act": act}, b"", b""
+            shape = tuple(m)
+        else:
+            ci, h, wd = shape
+            k, s, p = m.kernel_size[0], m.stride[0], m.padding[0]
+            if ci != m.in_channels:
+                raise BrowserDecoderError(f"deconv takes {m.in_channels} channels, gets {ci}")
+            out_size = [(h - 1) * s - 2 * p + k, (wd - 1) * s - 2 * p + k]
+            w, b = _le_float32(m.weight), _le_float32(m.bias)
+            layer = {"op": op, "in_channels": m.in_channels, "out_channels": m.out_channels, "kernel": k,
+                     "stride": s, "padding": p, "in_size": [h, wd], "out_size": out_size, "act": act}
+            shape = (m.out_channels, *out_size)
+        digest.update(repr(sorted(layer.items())).encode())
         digest.update(w)
         digest.update(b)
-        layers.append({"in": lin.in_features, "out": lin.out_features,
-                       "weight": base64.b64encode(w).decode("ascii"),
-                       "bias": base64.b64encode(b).decode("ascii")})
-    config = model.config
-    n_pixels = config.channels * config.image_size * config.image_size
-    if linears[0].in_features != config.latent_dim or linears[-1].out_features != n_pixels:
-        raise BrowserDecoderError(f"decoder maps {linears[0].in_features} -> {linears[-1].out_features}, "
-                                  f"but the config says latent_dim {config.latent_dim} -> {n_pixels} pixels")
+        if op != "reshape":
+            layer.update(weight=_b64(w), bias=_b64(b))
+            total += len(w) + len(b)
+        layers.append(layer)
+    n_pixels = int(np.prod(config.image_shape))
+    if int(np.prod(shape)) != n_pixels or (len(shape) == 3 and tuple(shape) != tuple(config.image_shape)):
+        raise BrowserDecoderError(f"decoder ends in shape {shape}, but the config says {config.image_shape}")
     return {"format": FORMAT, "hash": digest.hexdigest()[:16], "latent_dim": config.latent_dim,
-            "image_shape": list(config.image_shape), "layers": layers,
-            "activations": ["relu"] * (len(layers) - 1) + ["sigmoid"]}
+            "image_shape": list(config.image_shape), "weight_bytes": total, "layers": layers}
+
+
+export_mlp_decoder = export_decoder   # the first format's name; every architecture now
+
+
+def _floats(s: str, n: int, what: str) -> np.ndarray:
+    a = np.frombuffer(base64.b64decode(s), dtype="<f4")
+    if a.size != n:
+        raise BrowserDecoderError(f"{what}: {a.size} values, expected {n}")
+    return a
+
+
+def _act(h: np.ndarray, act: str, i: int) -> np.ndarray:
+    if act == "relu":
+        return np.maximum(h, 0.0)
+    if act == "tanh":
+        return np.tanh(h)
+    if act == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-h))
+    if act == "none":
+        return h
+    raise BrowserDecoderError(f"layer {i}: unknown activation {act!r}")
+
+
+def _deconv(x: np.ndarray, w: np.ndarray, b: np.ndarray, k: int, s: int, p: int) -> np.ndarray:
+    """Transposed convolution by scattering: x (B, Ci, h, w), w (Ci, Co, k, k) -> (B, Co, H, W)."""
+    n, _, h, wd = x.shape
+    full = np.zeros((n, w.shape[1], (h - 1) * s + k, (wd - 1) * s + k), dtype=np.float64)
+    for ky in range(k):
+        for kx in range(k):
+            full[:, :, ky:ky + (h - 1) * s + 1:s, kx:kx + (wd - 1) * s + 1:s] += np.einsum(
+                "bchw,cd->bdhw", x, w[:, :, ky, kx])
+    hh, ww = full.shape[2] - 2 * p, full.shape[3] - 2 * p
+    return full[:, :, p:p + hh, p:p + ww] + b[None, :, None, None]
 
 
 def decode_exported(exported: dict[str, Any], z: np.ndarray) -> np.ndarray:
-    """Reference decoder for an export, in NumPy float32: z (B, D) -> (B, C*H*W) in [0, 1].
+    """Reference decoder for an export, in NumPy (float64 sums, like the browser's): z (B, D) ->
+    (B, C*H*W) float32 in [0, 1].
 
     Checks that the export round-trips (format, shapes, byte lengths); the browser's JavaScript is
     tested against `model.decode` separately, in Chromium (tests/e2e/test_latent_control.py).
     """
     if exported.get("format") != FORMAT:
         raise BrowserDecoderError(f"export format is {exported.get('format')!r}, expected {FORMAT!r}")
-    h = np.asarray(z, dtype=np.float32)
+    h = np.asarray(z, dtype=np.float64)
     if h.ndim != 2 or h.shape[1] != exported["latent_dim"]:
         raise BrowserDecoderError(f"z must be (B, {exported['latent_dim']}), got {h.shape}")
-    for i, (layer, act) in enumerate(zip(exported["layers"], exported["activations"])):
-        w = np.frombuffer(base64.b64decode(layer["weight"]), dtype="<f4")
-        b = np.frombuffer(base64.b64decode(layer["bias"]), dtype="<f4")
-        if w.size != layer["out"] * layer["in"] or b.size != layer["out"]:
-            raise BrowserDecoderError(f"layer {i}: {w.size} weights and {b.size} biases do not match "
-                                      f"shape ({layer['out']}, {layer['in']})")
-        h = h @ w.reshape(layer["out"], layer["in"]).T + b
-        if act == "relu":
-            h = np.maximum(h, 0.0)
-        elif act == "sigmoid":
-            h = 1.0 / (1.0 + np.exp(-h))
+    for i, layer in enumerate(exported["layers"]):
+        op = layer.get("op")
+        if op == "linear":
+            w = _floats(layer["weight"], layer["out"] * layer["in"], f"layer {i}")
+            b = _floats(layer["bias"], layer["out"], f"layer {i} bias")
+            h = h.reshape(len(h), -1) @ w.reshape(layer["out"], layer["in"]).T.astype(np.float64) + b
+        elif op == "reshape":
+            h = h.reshape(len(h), *layer["shape"])
+        elif op == "deconv":
+            ci, co, k = layer["in_channels"], layer["out_channels"], layer["kernel"]
+            w = _floats(layer["weight"], ci * co * k * k, f"layer {i}").reshape(ci, co, k, k).astype(np.float64)
+            b = _floats(layer["bias"], co, f"layer {i} bias").astype(np.float64)
+            h = _deconv(h, w, b, k, layer["stride"], layer["padding"])
         else:
-            raise BrowserDecoderError(f"layer {i}: unknown activation {act!r}")
-    return h.astype(np.float32)
+            raise BrowserDecoderError(f"layer {i}: unknown op {op!r}")
+        h = _act(h, layer.get("act", "none"), i)
+    return h.reshape(len(h), -1).astype(np.float32)

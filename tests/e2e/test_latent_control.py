@@ -1,7 +1,8 @@
 """The latent control in a real Chromium: the image follows a drag, the browser's decoder agrees with
 model.decode, the keyboard works, and a released drag hands z to Python.
 
-Runs tests/e2e/apps/latent_control_app.py (?arch=mlp decodes in the browser, ?arch=conv on the server).
+Runs tests/e2e/apps/latent_control_app.py (?arch=mlp or ?arch=conv decode in the browser; &decode=server
+decodes on the server).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def app_url(streamlit_app) -> str:
     return streamlit_app(APP, **NO_POST_SCRIPT_GC)
 
 
-def open_app(page: Page, url: str, arch: str) -> None:
-    goto_page(page, url, f"?arch={arch}")
+def open_app(page: Page, url: str, arch: str, decode: str = "auto") -> None:
+    goto_page(page, url, f"?arch={arch}&decode={decode}")
     page.wait_for_function(f"() => window.__latentControl && {HOOK} && {HOOK}.ready()", timeout=30_000)
     page.wait_for_function(f"() => {HOOK}.stats().images > 0")
 
@@ -142,8 +143,16 @@ def test_keyboard_moves_the_focused_slider_and_the_image(page: Page, app_url: st
     # the presses are committed (debounced: once when they come quickly) and Python holds the value
     expect(page.get_by_test_id("stCode")).to_contain_text("[0.0, 0.0, 0.2, 0.0,")
     assert shown_z(page)[2] == pytest.approx(0.2)
-    # inactive dimensions are marked in their label
+    # inactive dimensions are folded away by default, and marked in their label
+    fold = page.locator("details.lc-fold")
+    expect(fold.locator("summary")).to_have_text("2 inactive dimensions")
+    expect(page.locator("input#lc-z-19")).to_be_hidden()
+    fold.locator("summary").click()
+    expect(page.locator("input#lc-z-19")).to_be_visible()
     expect(page.locator("input#lc-z-19")).to_have_accessible_name("z20 · KL 0.00 nats inactive")
+    # the legend explains the pad's marks and the inactive tag
+    expect(page.locator(".lc-legend")).to_contain_text("on the pad")
+    expect(page.locator(".lc-row.lc-on-pad")).to_have_count(2)
     assert app_console_errors(page) == []
 
 
@@ -172,9 +181,67 @@ def test_python_moves_z_and_weights_are_sent_once(page: Page, app_url: str):
     assert app_console_errors(page) == []
 
 
-def test_server_decoding_follows_the_drag_for_conv_decoders(page: Page, app_url: str):
+def test_conv_decoder_follows_a_drag_in_the_browser_and_matches_model_decode(page: Page, app_url: str):
     model = make_demo_model("conv")
     open_app(page, app_url, "conv")
+    assert page.evaluate(f"() => {HOOK}.mode()") == "browser"
+    expect(page.locator(".lc-status")).to_contain_text("decoded in your browser")
+    start_sampling(page)
+    final = drag_slider(page, dim=0, seconds=2.0)
+    distinct = stop_sampling(page)
+    stats = page.evaluate(f"() => {HOOK}.stats()")
+    assert distinct >= 20, f"only {distinct} distinct images during a 2 s drag ({stats})"
+    expect(page.get_by_text("commits: 1")).to_be_visible()
+    z = np.asarray(shown_z(page), dtype=np.float32)
+    assert z[0] == pytest.approx(final, abs=1e-4)
+    pixels = np.asarray(page.evaluate(f"() => {HOOK}.readPixels()"), dtype=np.float64) / 255.0
+    with torch.inference_mode():
+        want = model.decode(torch.as_tensor(z)[None])[0].double().numpy().reshape(-1)
+    assert np.abs(pixels - want).max() <= 1 / 255 + 1e-9
+    rng = np.random.default_rng(1)
+    for z in [rng.normal(size=8), np.full(8, -4.0), np.full(8, 4.0)]:
+        assert canvas_vs_decode(page, model, z.astype(np.float32)) <= 1 / 255 + 1e-9
+    assert page.evaluate("() => window.__latentControl.weightPayloads") == 1
+    assert app_console_errors(page) == []
+
+
+CONV_ARCHS = [dict(arch="conv", image_size=28, channels=1, conv_channels=(32, 64), hidden=(256,)),
+              dict(arch="conv", image_size=32, channels=3, conv_channels=(8, 16), hidden=(32,), activation="tanh"),
+              dict(arch="conv", image_size=64, channels=3, conv_channels=(8, 8, 16), hidden=(32,),
+                   likelihood="gaussian"),
+              dict(arch="conv", image_size=64, channels=1, conv_channels=(8, 16), hidden=(32, 16),
+                   activation="tanh", likelihood="gaussian", gaussian_sigma=None),
+              dict(arch="mlp", image_size=28, channels=1, hidden=(64, 32), activation="tanh")]
+
+
+def test_every_architecture_decodes_in_chromium_like_model_decode(page: Page, app_url: str):
+    """The browser's JavaScript decoder (the one the control runs) against model.decode, every pixel
+    within 1/255 (and the floats to 1e-5), random and extreme z, each architecture the library builds."""
+    from vae import VAE, ModelConfig
+    from vae.browser_decoder import export_decoder
+
+    open_app(page, app_url, "mlp")
+    for i, kw in enumerate(CONV_ARCHS):
+        torch.manual_seed(i)
+        model = VAE(ModelConfig(latent_dim=6, **kw)).eval()
+        with torch.no_grad():   # contrast: logits far from 0, so the sigmoid's rounding is exercised
+            last = model.decoder.deconvs[-1] if kw["arch"] == "conv" else model.decoder.net[-1]
+            last.weight.mul_(6.0)
+        rng = np.random.default_rng(i)
+        zs = np.concatenate([rng.normal(size=(4, 6)) * 1.5, np.full((1, 6), 4.0), np.full((1, 6), -4.0),
+                             np.eye(6)[:2] * 8]).astype(np.float32)
+        got = np.asarray(page.evaluate(f"([e, zs]) => {HOOK}.decodeWith(e, zs)",
+                                       [export_decoder(model), zs.tolist()]), dtype=np.float64)
+        with torch.inference_mode():
+            want = model.decode(torch.as_tensor(zs)).reshape(len(zs), -1).double().numpy()
+        np.testing.assert_allclose(got, want, atol=1e-5, err_msg=str(kw))
+        assert np.abs(np.round(got * 255) - np.round(want * 255)).max() <= 1, kw
+    assert app_console_errors(page) == []
+
+
+def test_server_decoding_follows_the_drag_as_the_fallback(page: Page, app_url: str):
+    model = make_demo_model("conv")
+    open_app(page, app_url, "conv", decode="server")
     assert page.evaluate(f"() => {HOOK}.mode()") == "server"
     start_sampling(page)
     final = drag_slider(page, dim=0, seconds=2.0)

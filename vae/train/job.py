@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vae.analysis.live_map import LiveLatentMap, LiveMapData
 from vae.config import ModelConfig, TrainConfig
 from vae.model import VAE
 from vae.train.trainer import (Trainer, TrainingDiverged, _images_to_float, _mix, dataset_info, load_training_data,
@@ -45,6 +46,7 @@ class JobSnapshot:
     checkpoint_path: str | None
     version: int                         # +1 each time the epoch-end fields above are refreshed
     model_config: dict[str, Any] = field(default_factory=dict)
+    live_map: LiveMapData | None = None  # frames of the latent means of a fixed test subset (vae.analysis.live_map)
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -63,7 +65,7 @@ class TrainingJob:
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dataset=None,
                  out_dir: str | Path | None = None, *, n_recon: int = 8, n_samples: int = 16,
-                 device: str | torch.device | None = None, overwrite: bool = False):
+                 device: str | torch.device | None = None, overwrite: bool = False, live_map: bool = True):
         self.model_config = model_config
         self.overwrite = overwrite       # replace a checkpoint already in out_dir (the app's own scratch folder)
         self.train_config = copy.deepcopy(train_config)
@@ -87,6 +89,8 @@ class TrainingJob:
         self._session_steps = 0       # steps done since the thread last started (for the ETA)
         self._session_step0 = 0
         self._stop_requested = False
+        self.live_map_enabled = live_map
+        self.live_map: LiveLatentMap | None = None
 
     # ---- control ---------------------------------------------------------------------------
     def start(self) -> "TrainingJob":
@@ -153,6 +157,8 @@ class TrainingJob:
                 trainer.add_callback("on_epoch_end", lambda t, rec: self._refresh(t))
                 self._prepare_fixed(trainer)
                 self._refresh(trainer)
+                if self.live_map_enabled:
+                    self._start_live_map(trainer)
                 with self._lock:
                     self.trainer = trainer
             with self._lock:
@@ -176,6 +182,16 @@ class TrainingJob:
         self._fixed_x = _images_to_float(test[pick], trainer.device)              # (n, C, H, W)
         g = torch.Generator().manual_seed(_mix(self.train_config.seed, 0x5A))
         self._fixed_z = torch.randn(self.n_samples, self.model_config.latent_dim, generator=g).to(trainer.device)
+
+    def _start_live_map(self, trainer: Trainer) -> None:
+        """Frames of the latent map: the initial weights now, then at epoch ends and within long epochs."""
+        live = LiveLatentMap.from_dataset(self.dataset, seed=self.train_config.seed)
+        live.capture(trainer.model, 0.0, trainer.step)
+        trainer.add_callback("on_step_end", lambda t, info: live.maybe_capture(
+            t.model, info["epoch"] - 1 + info["batch"] / info["batches"], info["step"]))
+        trainer.add_callback("on_epoch_end", lambda t, rec: live.maybe_capture(
+            t.model, rec["epoch"], rec["step"], epoch_end=True, force=rec["epoch"] >= t.config.epochs))
+        self.live_map = live
 
     def _on_step(self, trainer: Trainer, info: dict[str, Any]) -> None:
         loss = info["loss"]
@@ -223,7 +239,8 @@ class TrainingJob:
                 recon_pairs=None if self._recon_pairs is None else self._recon_pairs.copy(),
                 samples=None if self._samples is None else self._samples.copy(),
                 checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
-                version=self._version, model_config=self.model_config.to_dict())
+                version=self._version, model_config=self.model_config.to_dict(),
+                live_map=self.live_map.data() if self.live_map is not None else None)
 
     def latest_model(self) -> VAE | None:
         """A CPU, eval-mode VAE holding the weights of the latest finished epoch (the initial weights

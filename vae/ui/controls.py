@@ -46,15 +46,19 @@ def latent_controls(model_id: str, z: np.ndarray, order: Sequence[int], kl: np.n
                              ": inactive (the encoder ignores it; the decoder barely responds)"
                              if inactive is not None and inactive[d] else ""))
 
-    head, tail = order[:SHOWN_DIMS], order[SHOWN_DIMS:]
+    dead = [d for d in order if inactive is not None and inactive[d]]
+    live = [d for d in order if d not in dead]
+    head, tail = live[:SHOWN_DIMS], live[SHOWN_DIMS:]
     cols = st.columns(columns)
     for j, d in enumerate(head):
         with cols[j % columns]:
             one(d)
-    if tail:
-        with st.expander(f"{len(tail)} more dimensions (lower KL)"):
-            cols = st.columns(columns)
-            for j, d in enumerate(tail):
-                with cols[j % columns]:
-                    one(d)
+    for dims, title in ((tail, f"{len(tail)} more dimensions (lower KL)"),
+                        (dead, f"{len(dead)} inactive dimension{'s' if len(dead) != 1 else ''}")):
+        if dims:
+            with st.expander(title):
+                cols = st.columns(columns)
+                for j, d in enumerate(dims):
+                    with cols[j % columns]:
+                        one(d)
     return z

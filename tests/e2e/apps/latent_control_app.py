@@ -3,9 +3,10 @@ bench/ui_drag.py.
 
     streamlit run tests/e2e/apps/latent_control_app.py       # then open ?arch=mlp or ?arch=conv
 
-The model is built from a fixed seed (no training, no files): an MLP (20 -> 400 -> 784, decoded in
-the browser) or a conv decoder (decoded on the server). LATENT_CONTROL_CHECKPOINT=path loads a
-checkpoint instead. The last layer is scaled up so that images have contrast, which makes every
+The model is built from a fixed seed (no training, no files): an MLP (20 -> 400 -> 784) or a conv
+decoder (?arch=conv small, ?arch=conv-mnist the size of the README's MNIST conv model), both
+decoded in the browser (?decode=server: on the server). LATENT_CONTROL_CHECKPOINT=path
+loads a checkpoint instead. The last layer is scaled up so that images have contrast, which makes every
 slider move visible in the pixels.
 """
 
@@ -31,8 +32,11 @@ def make_demo_model(arch: str) -> VAE:
     if arch == "mlp":
         model = VAE(ModelConfig(arch="mlp", latent_dim=20, hidden=(400,), image_size=28))
         last = model.decoder.net[-1]
-    else:
+    elif arch == "conv":
         model = VAE(ModelConfig(arch="conv", latent_dim=8, hidden=(128,), conv_channels=(16, 32), image_size=28))
+        last = model.decoder.deconvs[-1]
+    else:  # "conv-mnist": the size of the README's MNIST conv model (1.66 M decoder weights), for the bench
+        model = VAE(ModelConfig(arch="conv", latent_dim=32, hidden=(512,), conv_channels=(32, 64), image_size=28))
         last = model.decoder.deconvs[-1]
     with torch.no_grad():
         last.weight.mul_(6.0)
@@ -66,8 +70,8 @@ def main() -> None:
     arch = st.query_params.get("arch", "mlp")
     model = build_model(arch)
     D = model.config.latent_dim
-    if st.session_state.get("arch") != arch:
-        st.session_state.arch = arch
+    if st.session_state.get("arch") != arch + st.query_params.get("decode", "auto"):
+        st.session_state.arch = arch + st.query_params.get("decode", "auto")
         st.session_state.z = np.zeros(D, dtype=np.float32)
         st.session_state.commits = 0
 
@@ -77,7 +81,7 @@ def main() -> None:
     kl = np.linspace(3.0, 0.0, D)
     st.title(f"Latent control ({arch})")
     z = latent_control(model, st.session_state.z, key="lc", kl_per_dim=kl, inactive=kl < 0.3,
-                       pad_dims=(0, 1), on_change=remember)
+                       pad_dims=(0, 1), on_change=remember, decode_in=st.query_params.get("decode", "auto"))
     st.session_state.z = z
     st.markdown(f"commits: **{st.session_state.commits}**")
     st.code(json.dumps([round(float(v), 4) for v in z]), language=None)

@@ -3,12 +3,14 @@
 A custom `st.components.v2` component (HTML/CSS/JS beside this file). `st.slider` only reports
 on release; this component redraws the decoded image every animation frame while the hand moves:
 
-- MLP decoders decode in the browser, in JavaScript, from weights exported by
-  `vae.browser_decoder.export_mlp_decoder` and sent once per model and browser session (keyed by
-  their hash; the browser asks again if its cache misses). No server round trip during a drag.
-- Other decoders (conv) decode on the server: during a drag the browser sends z as a trigger, at
-  most one request in flight, and the server decodes inside an `st.fragment` and sends back the
-  image (uint8, base64) in the component's data.
+- Every decoder the library builds (MLP and conv, ReLU or tanh) decodes in the browser, in
+  JavaScript, from weights exported by `vae.browser_decoder.export_decoder` and sent once per model
+  and browser session (keyed by their hash; the browser asks again if its cache misses). No server
+  round trip during a drag.
+- The server path is the fallback (a decoder the browser cannot run or is too large to send, a
+  browser whose decoder failed to load, or decode_in="server"): during a drag the browser sends z as
+  a trigger, at most one request in flight, and the server decodes inside an `st.fragment` and
+  sends back the image (uint8, base64) in the component's data.
 
 When a drag or a keyboard edit ends, the new z is the app's state: `latent_control` returns it in
 that run, and `on_change(z)` is called first (before the script body), so every panel sees it.
@@ -29,9 +31,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae.browser_decoder import BrowserDecoderError, can_decode_in_browser, export_mlp_decoder
+from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder
 
-__all__ = ["latent_control", "decode_mode", "server_decode_bytes"]
+__all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes"]
 
 _HERE = Path(__file__).resolve().parent
 _COMPONENT_NAME = "vae_latent_control"
@@ -39,10 +41,11 @@ _component = st.components.v2.component(
     _COMPONENT_NAME,
     html=(_HERE / "latent_control.html").read_text(encoding="utf-8"),
     css=(_HERE / "latent_control.css").read_text(encoding="utf-8"),
-    js=(_HERE / "latent_control.js").read_text(encoding="utf-8"),
+    js="\n".join((_HERE / f).read_text(encoding="utf-8") for f in ("decoder.js", "latent_control.js")),
 )
 
-# export_mlp_decoder costs a few ms for 20-400-784; re-export only when the weights change
+# export_decoder costs a few ms for 20-400-784 (50 ms for a 1.6 M-weight conv decoder); re-export only
+# when the weights change
 # (a parameter's `_version` counts its in-place updates, e.g. optimiser steps).
 _EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
 
@@ -55,14 +58,29 @@ def _cached_export(model: torch.nn.Module) -> dict[str, Any]:
     sig = _weights_signature(model)
     hit = _EXPORTS.get(model)
     if hit is None or hit[0] != sig:
-        hit = (sig, export_mlp_decoder(model))
+        hit = (sig, export_decoder(model))
         _EXPORTS[model] = hit
     return hit[1]
 
 
-def decode_mode(model: torch.nn.Module) -> str:
-    """"browser" when the decoder is a plain MLP (decodes in JavaScript), else "server"."""
+def decode_mode(model: torch.nn.Module, key: str | None = None) -> str:
+    """"browser" when the decoder runs in JavaScript (every MLP and conv decoder the library builds,
+    unless too large), else "server"; also "server" once the browser of this session reported that
+    the decoder of the control `key` failed to load."""
+    if key is not None and _private(key).get("browser_failed"):
+        return "server"
     return "browser" if can_decode_in_browser(model) else "server"
+
+
+def decode_mode_note(model: torch.nn.Module, key: str | None = None) -> str:
+    """One sentence for the page: which decoder draws the image, and why when it is the server."""
+    if decode_mode(model, key) == "browser":
+        mb = sum(p.numel() for p in model.decoder.parameters()) * 4 / 1e6
+        return (f"Decoded in your browser: the decoder's weights ({mb:.1f} MB) are sent once per session; "
+                "a drag costs the server nothing.")
+    failed = _private(key).get("browser_failed") if key is not None else None
+    why = f"the browser could not run it ({failed})" if failed else browser_refusal(model) or "decode_in='server'"
+    return f"Decoded on the server as you move: {why}."
 
 
 @torch.inference_mode()
@@ -89,7 +107,7 @@ def _private(key: str) -> dict[str, Any]:
     name = f"_latent_control::{key}"
     if name not in st.session_state:
         st.session_state[name] = {"sent_hash": None, "committed": None, "returned": True, "echo_seq": 0,
-                                  "reply": None, "display": None}
+                                  "reply": None, "display": None, "browser_failed": None}
     return st.session_state[name]
 
 
@@ -119,6 +137,7 @@ def latent_control(
     labels: Sequence[str] | None = None,
     kl_per_dim: Sequence[float] | np.ndarray | torch.Tensor | None = None,
     inactive: Sequence[bool] | np.ndarray | None = None,
+    fold_inactive: bool = True,
     pad_dims: tuple[int, int] | None | str = "auto",
     value_range: float = 3.0,
     step: float = 0.01,
@@ -131,7 +150,7 @@ def latent_control(
 ) -> np.ndarray:
     """Draw the latent control for `model` at point `z`; return the current z, float32 (D,).
 
-    model        a `vae.VAE`; MLP decoders decode in the browser, others on the server
+    model        a `vae.VAE`; its decoder runs in the browser (MLP or conv), else on the server
     z            the point to show (D,), e.g. the app's state; None keeps the component's own
                  state (zeros at first). Python may move it any run (a map click, a sample).
     key          widget key, unique on the page (also names the instance in the JS test hook)
@@ -141,11 +160,12 @@ def latent_control(
                  numbered from 1, like the app's pages)
     kl_per_dim   (D,) average KL per dimension in nats, shown in the labels and used for the order
     inactive     (D,) bool, dimensions greyed out and tagged "inactive" (e.g. not active units)
+    fold_inactive  inactive dimensions sit in a closed "N inactive dimensions" fold after the others
     pad_dims     (i, j) for the 2-d pad (horizontal, vertical); "auto" = the first two of `dims`;
                  None hides it
     value_range  sliders and pad span [-value_range, value_range]; step: their resolution;
                  key_step: one arrow-key press (Shift: 10x)
-    decode_in    "auto", "browser" (MLP only) or "server"
+    decode_in    "auto", "browser" or "server"
     on_change    called with the new z (float32 (D,)) when the user ends a drag or a keyboard edit,
                  before the script body runs; use it to write the app's state
     rerun_app    a commit that arrives in a fragment rerun (yours, or the server-mode fragment)
@@ -160,14 +180,11 @@ def latent_control(
     if priv["committed"] is not None and priv["committed"].shape != (latent_dim,):
         priv.update(committed=None, returned=True, display=None)  # another model, another latent size
     if decode_in == "auto":
-        decode_in = decode_mode(model)
+        decode_in = decode_mode(model, key)
     if decode_in not in ("browser", "server"):
         raise ValueError(f"decode_in must be 'auto', 'browser' or 'server', got {decode_in!r}")
     if decode_in == "browser" and not can_decode_in_browser(model):
-        try:
-            export_mlp_decoder(model)
-        except BrowserDecoderError as e:
-            raise ValueError(f"decode_in='browser': {e}") from None
+        raise ValueError(f"decode_in='browser': {browser_refusal(model)}")
 
     kl = None if kl_per_dim is None else np.asarray(
         kl_per_dim.detach().cpu() if isinstance(kl_per_dim, torch.Tensor) else kl_per_dim, dtype=np.float64)
@@ -209,7 +226,8 @@ def latent_control(
 
     opts = dict(dims=dims, labels=_labels(latent_dim, labels, kl), inactive=inactive_list, pad=pad,
                 value_range=float(value_range), step=float(step), key_step=float(key_step),
-                image_px=int(image_px), pad_px=int(pad_px), on_change=on_change, rerun_app=bool(rerun_app))
+                image_px=int(image_px), pad_px=int(pad_px), on_change=on_change, rerun_app=bool(rerun_app),
+                fold_inactive=bool(fold_inactive))
     if decode_in == "server":
         _server_fragment(model, shown, key, opts)
     else:
@@ -252,12 +270,17 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
     def on_need_weights() -> None:
         priv["sent_hash"] = None
 
+    def on_browser_failed() -> None:
+        reason = (st.session_state.get(key) or {}).get("browser_failed")
+        if reason:
+            priv["browser_failed"] = str(reason)[:200]
+
     data: dict[str, Any] = {
         "key": key, "mode": mode, "latent_dim": latent_dim, "image_shape": list(model.config.image_shape),
         "z": [round(float(v), 6) for v in shown], "echo_seq": priv["echo_seq"],
         "dims": opts["dims"], "labels": opts["labels"], "inactive": opts["inactive"], "pad_dims": opts["pad"],
         "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
-        "image_px": opts["image_px"], "pad_px": opts["pad_px"],
+        "image_px": opts["image_px"], "pad_px": opts["pad_px"], "fold_inactive": opts["fold_inactive"],
     }
     if mode == "browser":
         exported = _cached_export(model)
@@ -276,7 +299,7 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
             data.update(image=display[1], image_seq=None, image_z=[float(v) for v in shown])
 
     _component(key=key, data=data, on_z_change=on_z, on_drag_change=on_drag,
-               on_need_weights_change=on_need_weights)
+               on_need_weights_change=on_need_weights, on_browser_failed_change=on_browser_failed)
     if mode == "browser":
         priv["sent_hash"] = data["weights_hash"]
 

@@ -1,77 +1,26 @@
 // Latent control: sliders + a 2-d pad over z, with an image that follows the drag.
 //
+// Python prepends decoder.js (WEIGHTS, loadNet, decodeNet, cacheNet, base64ToFloat32) to this module.
+//
 // Streamlit calls the default export on every render whose `data` changed; the DOM (from the
 // component's HTML) persists between calls, so all per-instance state lives on the root element
 // (`root.__lc`) and every call re-binds its listeners (removing the previous call's first).
 //
 // data (from vae/ui/latent_control/__init__.py):
 //   key, mode ("browser" | "server"), latent_dim, image_shape [C,H,W], z (list), echo_seq,
-//   dims (display order), labels, inactive (bool per dim), pad_dims [i,j] | null,
+//   dims (display order), labels, inactive (bool per dim), fold_inactive, pad_dims [i,j] | null,
 //   range R (sliders span [-R, R]), step, key_step, image_px, pad_px,
-//   weights_hash, weights (export of vae.browser_decoder, only when the browser lacks it),
+//   weights_hash, weights (export of vae.browser_decoder.export_decoder, MLP or conv, only when the
+//   browser lacks it),
 //   image (base64 uint8 C*H*W), image_seq (request seq or null), image_z (list).
 // To Python: state "z" = {values, seq} when a drag/keyboard edit ends; trigger "drag" =
-//   {z, seq} during a drag (server mode); trigger "need_weights" = hash when the cache misses.
+//   {z, seq} during a drag (server mode); trigger "need_weights" = hash when the cache misses;
+//   trigger "browser_failed" = message when the decoder cannot load here (the server takes over).
 
-const WEIGHTS = (window.__latentControlWeights = window.__latentControlWeights || new Map());
 const HOOK = (window.__latentControl = window.__latentControl || { instances: {}, stats: {} });
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const MAX_CACHED_MODELS = 4;
 const KEY_COMMIT_DELAY_MS = 250;
 const REQUEST_TIMEOUT_MS = 1500;
 const MAX_SAMPLES = 4000;
-
-// ---- weights and the decoder ----------------------------------------------------------------
-function base64ToFloat32(s) {
-  const bin = atob(s);
-  const n = bin.length;
-  const bytes = new Uint8Array(n);
-  for (let i = 0; i < n; i++) bytes[i] = bin.charCodeAt(i);
-  if (LITTLE_ENDIAN) return new Float32Array(bytes.buffer);
-  const view = new DataView(bytes.buffer);
-  const out = new Float32Array(n / 4);
-  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
-  return out;
-}
-
-function loadNet(exported) {
-  const layers = exported.layers.map((l, i) => {
-    const w = base64ToFloat32(l.weight);
-    const b = base64ToFloat32(l.bias);
-    if (w.length !== l.in * l.out || b.length !== l.out) {
-      throw new Error(`latent control: layer ${i} has ${w.length} weights, expected ${l.out}x${l.in}`);
-    }
-    return { nIn: l.in, nOut: l.out, w, b, act: exported.activations[i], out: new Float32Array(l.out) };
-  });
-  return { hash: exported.hash, latentDim: exported.latent_dim, imageShape: exported.image_shape, layers };
-}
-
-// z (D,) -> Float32Array (C*H*W,) in [0, 1]: Linear, ReLU, ..., Linear, sigmoid (VAE.decode).
-// Weights are (out, in) row-major like torch's nn.Linear; sums run in float64, stored as float32.
-function decodeNet(net, z) {
-  let x = z;
-  for (const layer of net.layers) {
-    const { nIn, nOut, w, b, act, out } = layer;
-    for (let o = 0; o < nOut; o++) {
-      let s = b[o];
-      const row = o * nIn;
-      for (let i = 0; i < nIn; i++) s += w[row + i] * x[i];
-      if (act === "relu") out[o] = s > 0 ? s : 0;
-      else if (act === "sigmoid") out[o] = 1 / (1 + Math.exp(-s));
-      else out[o] = s;
-    }
-    x = out;
-  }
-  return x;
-}
-
-function cacheNet(exported) {
-  if (WEIGHTS.has(exported.hash)) return WEIGHTS.get(exported.hash);
-  const net = loadNet(exported);
-  WEIGHTS.set(exported.hash, net);
-  while (WEIGHTS.size > MAX_CACHED_MODELS) WEIGHTS.delete(WEIGHTS.keys().next().value);
-  return net;
-}
 
 // ---- drawing ----------------------------------------------------------------------------------
 function drawValues(st, values, isBytes) {
@@ -154,7 +103,7 @@ function fmt(v) {
 function buildLayout(st) {
   const d = st.data;
   const signature = JSON.stringify([d.latent_dim, d.dims, d.labels, d.inactive, d.range, d.step, d.pad_dims,
-                                    d.image_px, d.pad_px, d.image_shape]);
+                                    d.image_px, d.pad_px, d.image_shape, d.fold_inactive]);
   if (signature === st.signature) return;
   st.signature = signature;
   const [, H, W] = d.image_shape;
@@ -171,6 +120,21 @@ function buildLayout(st) {
   box.textContent = "";
   st.inputs = new Array(d.latent_dim).fill(null);
   st.outputs = new Array(d.latent_dim).fill(null);
+  // inactive dimensions (the encoder ignores them) fold into a closed <details> after the active ones
+  const folded = d.fold_inactive ? d.dims.filter((dim) => d.inactive[dim]) : [];
+  let fold = null;
+  if (folded.length) {
+    fold = document.createElement("details");
+    fold.className = "lc-fold";
+    fold.open = Boolean(st.foldOpen);
+    fold.addEventListener("toggle", () => { st.foldOpen = fold.open; });
+    const summary = document.createElement("summary");
+    summary.textContent = `${folded.length} inactive dimension${folded.length === 1 ? "" : "s"}`;
+    summary.title = "dimensions whose average KL is near 0: the encoder does not use them and the decoder barely responds";
+    const inner = document.createElement("div");
+    inner.className = "lc-fold-rows";
+    fold.append(summary, inner);
+  }
   for (const dim of d.dims) {
     const row = document.createElement("div");
     row.className = "lc-row" + (d.inactive[dim] ? " lc-inactive" : "");
@@ -203,9 +167,25 @@ function buildLayout(st) {
     const output = document.createElement("output");
     output.htmlFor = id;
     row.append(label, input, output);
-    box.appendChild(row);
+    (fold && folded.includes(dim) ? fold.lastChild : box).appendChild(row);
     st.inputs[dim] = input;
     st.outputs[dim] = output;
+  }
+  if (fold) box.appendChild(fold);
+  const legend = st.el.legend;
+  legend.hidden = !d.pad_dims && !d.inactive.some(Boolean);
+  legend.textContent = "";
+  if (d.pad_dims) {
+    const mark = document.createElement("span");
+    mark.className = "lc-mark";
+    mark.textContent = "\u25C9";
+    legend.append(mark, " on the pad (moves with it)");
+  }
+  if (d.inactive.some(Boolean)) {
+    const tag = document.createElement("span");
+    tag.className = "lc-tag";
+    tag.textContent = "inactive";
+    legend.append(d.pad_dims ? " \u00b7 " : "", tag, " the encoder does not use it (KL near 0)");
   }
   const padbox = st.el.padbox;
   padbox.hidden = !d.pad_dims;
@@ -456,8 +436,16 @@ function applyData(st) {
     if (d.weights) {
       const t0 = performance.now();
       HOOK.weightPayloads = (HOOK.weightPayloads || 0) + 1;
-      cacheNet(d.weights);
+      try {
+        cacheNet(d.weights);
+      } catch (err) {
+        // the server decodes instead (Python switches this control to server mode)
+        setStatus(st, "the decoder could not load in your browser; asking the server\u2026", true);
+        st.api.setTriggerValue("browser_failed", String(err && err.message ? err.message : err));
+        return;
+      }
       HOOK.weightLoadMs = performance.now() - t0;  // base64 -> Float32Array, once per model
+      HOOK.weightBytes = d.weights.weight_bytes;
     }
     if (!WEIGHTS.has(d.weights_hash)) {
       const last = st.askedForWeights[d.weights_hash];
@@ -512,6 +500,7 @@ function newState(root) {
       padbox: root.querySelector(".lc-padbox"),
       padCaption: root.querySelector(".lc-pad-caption"),
       sliders: root.querySelector(".lc-sliders"),
+      legend: root.querySelector(".lc-legend"),
     },
     z: new Float64Array(0), signature: null, initialised: false, dirty: false, dragging: false,
     padDragging: false, inputAt: null, raf: 0, commitSeq: 0, commitTimer: 0, requestSeq: 0,
@@ -540,6 +529,8 @@ function registerHook(st) {
       for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[c * H * W + p] = px[4 * p + c];
       return out;
     },
+    // decode z with any export (tests: parity of every architecture in this browser's JavaScript)
+    decodeWith: (exported, zs) => { const net = loadNet(exported); return zs.map((z) => Array.from(decodeNet(net, Float64Array.from(z)))); },
     canvasHash: () => st.el.image.toDataURL(),
     stats: () => stats(st),
     resetStats: () => { delete HOOK.stats[st.data.key]; return stats(st); },

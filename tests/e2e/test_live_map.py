@@ -1,0 +1,56 @@
+"""The Train page's live latent map in Chromium: it appears while a digits model trains, and once the
+run has stopped its Replay button plays the frames (on fixed axes) and ends on the last one."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+
+
+def test_live_map_appears_during_training_and_replays(page: Page, app_server: str):
+    goto_page(page, app_server, "train")
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("60")
+    epochs.press("Enter")
+    wait_for_app_run(page)
+    page.get_by_role("button", name="Start").click()
+    heading = page.get_by_role("heading", name="Latent space as it learns")
+    expect(heading).to_be_visible(timeout=60_000)
+    # while it trains: frames come in (the newest is drawn) before the run ends
+    expect(page.get_by_text(re.compile(r"\b([4-9]|\d\d+) frames: latent means"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_test_id("stProgress")).not_to_contain_text("finished")
+    page.get_by_role("button", name="Stop").click()
+    wait_for_app_run(page, timeout=60_000)
+    expect(page.get_by_test_id("stProgress")).to_contain_text("stopped", timeout=60_000)
+    chart = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".slider-container"))
+    expect(chart).to_have_count(1)
+    gd = chart.locator(".js-plotly-plot")
+    n = gd.evaluate("g => g._fullLayout.sliders[0].steps.length")
+    assert n >= 4
+    before = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
+                         " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
+    assert before["active"] == n - 1                      # shows the last frame
+    # Replay: plays from the first frame back to the last, the axes never move
+    # sample, every animation frame, the slider's position and where the first point is drawn
+    gd.evaluate("g => { window.__seenActive = new Set(); window.__seenX = new Set(); window.__sampling = true;"
+                " const loop = () => { if (!window.__sampling) return;"
+                " window.__seenActive.add(g._fullLayout.sliders[0].active);"
+                " const p = g.querySelector('.scatterlayer .trace .point');"
+                " if (p) window.__seenX.add(p.getAttribute('transform')); requestAnimationFrame(loop); };"
+                " requestAnimationFrame(loop); }")
+    chart.locator(".updatemenu-button").filter(has_text="Replay").click()
+    page.wait_for_function("() => window.__seenActive && window.__seenActive.size >= 3", timeout=30_000)
+    gd.evaluate(f"g => new Promise(r => {{ const t = setInterval(() => {{"
+                f" if (g._fullLayout.sliders[0].active === {n - 1} && !g._transitioning) {{ clearInterval(t); r(); }}"
+                f" }}, 50); }})")
+    page.evaluate("() => { window.__sampling = false; }")
+    after = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
+                        " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
+    assert after["active"] == n - 1 and after["x"] == before["x"]
+    assert after["xr"] == before["xr"] and after["yr"] == before["yr"]
+    assert page.evaluate("() => window.__seenX.size") >= 3     # the points moved between frames
+    assert_no_exception(page)
+    assert app_console_errors(page) == []

@@ -1,0 +1,122 @@
+"""The Train page's live latent map: frames of `vae.analysis.live_map` as a Plotly scatter.
+
+While the job runs, the newest frame is drawn (the page's fragment redraws every second); once it has
+stopped or finished, every frame (at most MAX_REPLAY_FRAMES, evenly spaced, first and last kept) goes
+into one figure with a Play button and a slider, replayed in the browser with no server round trip.
+The axes hold every point of every frame, so what moves in a replay is the points, not the axes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
+
+__all__ = ["live_map_panel", "live_map_figure", "replay_frames"]
+
+MAX_REPLAY_FRAMES = 60
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+           "#bcbd22", "#17becf"]
+
+
+def replay_frames(frames: tuple[LatentFrame, ...], max_frames: int = MAX_REPLAY_FRAMES) -> list[int]:
+    """Indices of at most max_frames frames, evenly spaced, the first and the last always in."""
+    n = len(frames)
+    if n <= max_frames:
+        return list(range(n))
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, max_frames)})
+
+
+def _groups(data: LiveMapData, color_by: str) -> list[tuple[str, np.ndarray, dict]]:
+    """(trace name, point indices, marker) per trace: one per class, or one coloured by a factor."""
+    if color_by in data.factor_names and data.factors is not None:
+        values = data.factors[:, data.factor_names.index(color_by)]
+        marker = dict(size=4, color=values, colorscale="Viridis", showscale=True,
+                      colorbar=dict(title=dict(text=color_by), thickness=12))
+        return [(color_by, np.arange(len(values)), marker)]
+    groups = []
+    for c in np.unique(data.labels):
+        name = data.class_names[c] if c < len(data.class_names) else str(c)
+        groups.append((name, np.flatnonzero(data.labels == c), dict(size=4, color=PALETTE[int(c) % len(PALETTE)])))
+    return groups
+
+
+def _label(frame: LatentFrame) -> str:
+    return f"{frame.epoch:.0f}" if abs(frame.epoch - round(frame.epoch)) < 1e-6 else f"{frame.epoch:.2f}"
+
+
+def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = False) -> go.Figure:
+    """The newest frame; with replay=True also every replay frame, a Play button and an epoch slider."""
+    frames = data.frames
+    shown = replay_frames(frames) if replay else [len(frames) - 1]
+    groups = _groups(data, color_by)
+    last = frames[shown[-1]]
+
+    def traces(frame: LatentFrame) -> list[go.Scatter]:
+        return [go.Scatter(x=frame.xy[idx, 0], y=frame.xy[idx, 1], mode="markers", name=name, marker=marker,
+                           customdata=data.index[idx], hovertemplate=f"{name}<br>test #%{{customdata}}<extra></extra>")
+                for name, idx, marker in groups]
+
+    fig = go.Figure(data=traces(last))
+    (x0, x1), (y0, y1) = fixed_axes([frames[i] for i in shown] if replay else frames)
+    axis = "z" if data.projection == "latent" else "PC"
+    ex = last.explained
+    fig.update_layout(
+        height=460, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
+        title=dict(text=f"latent means of {len(data.labels):,} test images, epoch {_label(last)}", font=dict(size=14)),
+        xaxis=dict(range=[x0, x1], autorange=False, zeroline=False,
+                   title=f"{axis}1" + (f" ({ex[0]:.0%} of the variance)" if ex else "")),
+        yaxis=dict(range=[y0, y1], autorange=False, zeroline=False,
+                   title=f"{axis}2" + (f" ({ex[1]:.0%})" if ex else "")))
+    if replay and len(shown) > 1:
+        fig.frames = [go.Frame(data=traces(frames[i]), name=str(i),
+                               layout=dict(title=dict(text=f"latent means of {len(data.labels):,} test images, "
+                                                           f"epoch {_label(frames[i])}")))
+                      for i in shown]
+        play = dict(frame=dict(duration=250, redraw=False), transition=dict(duration=0), fromcurrent=False,
+                    mode="immediate")
+        fig.update_layout(
+            updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.17, xanchor="left", yanchor="top",
+                              showactive=False, pad=dict(r=8, t=0),
+                              buttons=[dict(label="\u25B6 Replay", method="animate", args=[None, play]),
+                                       dict(label="Pause", method="animate",
+                                            args=[[None], dict(frame=dict(duration=0, redraw=False),
+                                                               mode="immediate")])])],
+            # tick labels hidden (dozens of epochs would overlap); the title names the frame's epoch
+            sliders=[dict(active=len(shown) - 1, x=0.22, len=0.78, y=-0.13, yanchor="top", pad=dict(t=0),
+                          currentvalue=dict(visible=False), ticklen=3,
+                          font=dict(size=1, color="rgba(0,0,0,0)"),
+                          steps=[dict(label=_label(frames[i]), method="animate",
+                                      args=[[str(i)], dict(frame=dict(duration=0, redraw=False), mode="immediate",
+                                                           transition=dict(duration=0))])
+                                 for i in shown])],
+            height=560, margin=dict(l=10, r=10, t=40, b=120))
+    return fig
+
+
+def live_map_panel(snapshot, running: bool) -> None:
+    """The live map section of the Train page for a job snapshot (nothing before the first frame)."""
+    data: LiveMapData | None = getattr(snapshot, "live_map", None)
+    if data is None or not data.frames:
+        return
+    st.subheader("Latent space as it learns")
+    options = ["label", *data.factor_names]
+    color_by = st.session_state.get("tr_live_color", "label")
+    if color_by not in options:
+        color_by = "label"
+    what = ("the latent space itself (2-d)" if data.projection == "latent" else
+            "its first two principal components (PCA fit on each frame)")
+    fig = live_map_figure(data, color_by, replay=not running)
+    st.plotly_chart(fig, key="train_live_map", config={"displayModeBar": False})
+    n = len(data.frames)
+    note = (f"{n} frame{'s' if n != 1 else ''}: latent means of a fixed subset of test images, {what}, "
+            "taken at each epoch's end and every few seconds within long epochs; capturing cost "
+            f"{data.overhead_s:.1f} s in all")
+    note += " (some epochs skipped to keep it under 5% of the training time)." if data.skipped else "."
+    if not running and n > 1:
+        note += " Replay: the button plays the frames, the slider picks one; the axes stay put."
+    st.caption(note)
+    if len(options) > 1 and not running:
+        st.segmented_control("Colour by", options, key="tr_live_color", default="label")
