@@ -6,7 +6,7 @@ import streamlit as st
 from vae.config import ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, ModelConfig, TrainConfig
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.device import available_devices
-from vae.ui import loaders, training
+from vae.ui import hosting_ui, loaders, training
 from vae.ui.figures import training_curves_figure
 from vae.ui.images import grid, show
 from vae.ui.sidebar import current
@@ -27,8 +27,7 @@ with st.expander("Settings", expanded=not running, icon=":material/settings:"):
         data_dir = None
         options: dict = {}
         if dataset in ("mnist", "fashion-mnist"):
-            data_dir = st.text_input("IDX folder (empty: download cache)", key=f"tr_dir_{dataset}",
-                                     value=loaders.default_data_dir(dataset) or "").strip() or None
+            data_dir = hosting_ui.idx_folder_input(dataset)
         if dataset == "shapes":
             options["n_train"] = st.select_slider("Training images", [2000, 5000, 10000, 20000], value=5000,
                                                   key="tr_n_train")
@@ -57,18 +56,16 @@ with st.expander("Settings", expanded=not running, icon=":material/settings:"):
 
 b1, b2, b3, b4 = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
 start = b1.button("Start", type="primary", disabled=running, icon=":material/play_arrow:", width="stretch")
-if b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch"):
-    job.stop()
-    job.wait(10)
-    st.rerun()
+b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch", on_click=training.stop_job,
+          args=(ctx.bid,))
 can_resume = snap is not None and snap.state in ("stopped", "finished") and snap.checkpoint_path is not None
 extra = b4.number_input("Extra epochs on resume", 0, 500, value=0 if snap and snap.state == "stopped" else 5,
                         key="tr_extra", disabled=not can_resume)
 if b3.button("Resume", disabled=not can_resume, icon=":material/resume:", width="stretch"):
     try:
-        job.resume(int(extra))
+        training.resume_job(ctx.bid, job, int(extra))
         st.rerun()
-    except RuntimeError as e:
+    except (RuntimeError, ValueError) as e:
         st.error(str(e))
 
 if start:
@@ -100,6 +97,8 @@ def live_progress():
     if s.state != st.session_state.get("_train_seen_state"):
         st.rerun(scope="app")        # finished / stopped / failed: redraw the buttons and the sidebar
     st.progress(min(max(s.progress, 0.0), 1.0), text=describe_progress(s))
+    hosting_ui.queue_note(ctx.bid, s)
+    hosting_ui.stop_note(ctx.bid, job, s)
     if s.state == "failed":
         st.error(f"Training failed: {s.error}")
         if s.checkpoint_path:
@@ -129,11 +128,12 @@ if snap.checkpoint_path and not running:
     u2.download_button("Download (.zip)", data=lambda: zip_of_checkpoint(snap.checkpoint_path),
                        file_name=f"vae-{snap.model_config.get('latent_dim', '')}d-epoch{snap.epoch}.zip",
                        mime="application/zip", on_click="ignore", icon=":material/download:", width="stretch")
-    with u3:
-        dest = st.text_input("Save to folder", placeholder="runs/my-vae", key="tr_save_dir")
-        if st.button("Save", disabled=not dest.strip(), icon=":material/save:"):
-            try:
-                path = save_trained_model(job, dest.strip())
-                st.success(f"Saved to {path}")
-            except Exception as e:
-                st.error(f"Could not save: {e}")
+    if not hosting_ui.hosted():          # a shared server never writes where a browser says
+        with u3:
+            dest = st.text_input("Save to folder", placeholder="runs/my-vae", key="tr_save_dir")
+            if st.button("Save", disabled=not dest.strip(), icon=":material/save:"):
+                try:
+                    path = save_trained_model(job, dest.strip())
+                    st.success(f"Saved to {path}")
+                except Exception as e:
+                    st.error(f"Could not save: {e}")
