@@ -57,7 +57,7 @@ with st.expander("Settings", expanded=not running, icon=":material/settings:"):
 b1, b2, b3, b4 = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
 start = b1.button("Start", type="primary", disabled=running, icon=":material/play_arrow:", width="stretch")
 b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch", on_click=training.stop_job,
-          args=(ctx.bid,))
+          args=(ctx.bid, 1.0))
 can_resume = snap is not None and snap.state in ("stopped", "finished") and snap.checkpoint_path is not None
 extra = b4.number_input("Extra epochs on resume", 0, 500, value=0 if snap and snap.state == "stopped" else 5,
                         key="tr_extra", disabled=not can_resume)

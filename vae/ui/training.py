@@ -142,11 +142,12 @@ def resume_job(bid: str, job, extra_epochs: int) -> None:
         _enqueue_or_run(reg, bid, job, lambda: job.resume(int(extra_epochs)))
 
 
-def stop_job(bid: str) -> None:
+def stop_job(bid: str, wait_s: float = 0.0) -> None:
     """Stop `bid`'s job now: a queued one leaves the queue, a running one stops within a step.
 
     A button's on_click callback: it runs before the script, so the request reaches the training
-    thread in the time of one websocket message, not of a whole page run.
+    thread in the time of one websocket message, not of a whole page run; `wait_s` (at most) then
+    lets the thread checkpoint and end so that the page redraws as "stopped".
     """
     reg = _registry()
     with reg.lock:
@@ -158,6 +159,8 @@ def stop_job(bid: str) -> None:
         job.stop()
         with reg.lock:
             reg.stop_asked[bid] = (id(job), job.snapshot().step)
+        if wait_s > 0:        # the thread checkpoints and ends: the page's next run can say "stopped"
+            job.wait(wait_s)
 
 
 def stop_asked_at(bid: str, job) -> int | None:
