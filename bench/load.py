@@ -128,7 +128,7 @@ async def trainer_user(browser, url: str, ctx: Context, dataset: str, epochs: in
     context, page = await open_page(browser, url, "train", ctx)
     try:
         if dataset != "digits":
-            await page.get_by_test_id("stSelectbox").filter(has_text="Dataset").first.click()
+            await page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
             await page.get_by_role("option", name=dataset, exact=True).click()
             await wait_idle(page)
         box = page.get_by_label("Epochs", exact=True)
@@ -140,20 +140,25 @@ async def trainer_user(browser, url: str, ctx: Context, dataset: str, epochs: in
         deadline = time.monotonic() + seconds
         states, max_pos = [], 0
         while time.monotonic() < deadline:
-            bars = page.get_by_test_id("stProgress")
-            if await bars.count():
-                text = (await bars.first.inner_text()).split("·")[0].strip()
-                if not states or states[-1] != text:
-                    states.append(text)
-            q = page.get_by_text(re.compile(r"number \d+ in the queue"))
-            if await q.count():
-                max_pos = max(max_pos, int(re.search(r"number (\d+)", await q.first.inner_text()).group(1)))
+            try:   # one read of the page's text: elements come and go between two locator calls
+                text = await page.evaluate("""() => {
+                    const bar = document.querySelector('[data-testid="stProgress"]');
+                    return [bar ? bar.innerText : '', document.body.innerText]; }""")
+            except Exception:  # noqa: BLE001 - a page mid-rerun; look again
+                text = ["", ""]
+            state = text[0].split("·")[0].strip()
+            if state and (not states or states[-1] != state):
+                states.append(state)
+            m = re.search(r"number (\d+) in the queue", text[1])
+            if m:
+                max_pos = max(max_pos, int(m.group(1)))
             await asyncio.sleep(0.5)
         ctx.notes = [" -> ".join(states) or "no progress", f"queue position seen: {max_pos or '-'}"]
         ctx.exceptions = await page.get_by_test_id("stException").count()
-        stop = page.get_by_role("button", name="Stop")
-        if await stop.is_enabled():
-            await stop.click()
+        try:                      # leave nothing running; the job may have ended by itself meanwhile
+            await page.get_by_role("button", name="Stop").click(timeout=5_000)
+        except Exception:  # noqa: BLE001
+            pass
     finally:
         await context.close()
 

@@ -394,3 +394,13 @@ def test_interpolate_works_when_the_test_split_holds_one_image(app, monkeypatch)
     at = app("interpolate")
     assert not at.exception, [e.value for e in at.exception]
     assert any("steps of" in c for im in at.image for c in im.captions)
+
+
+def test_a_projection_uses_one_thread_when_hosted(monkeypatch):
+    monkeypatch.delenv("VAE_PROJECTION_THREADS", raising=False)
+    monkeypatch.setenv(hosting.HOSTED_ENV, "1")
+    assert hosting.projection_threads() == 1
+    monkeypatch.delenv(hosting.HOSTED_ENV)
+    assert hosting.projection_threads() is None
+    monkeypatch.setenv("VAE_PROJECTION_THREADS", "3")
+    assert hosting.projection_threads() == 3

@@ -11,7 +11,7 @@ Every limit is an environment variable read when asked (so tests and a running s
 | VAE_MAX_TRAINING_JOBS | 2 | trainings running at once in this process; more wait in a queue |
 | VAE_MAX_TRAINING_IMAGES | 3000000 | epochs x training images of one job (50 MNIST epochs) |
 | VAE_MAX_PROJECTIONS | 2 | background projections (t-SNE) running at once; more wait |
-| VAE_PROJECTION_THREADS | 1 | threads of one projection |
+| VAE_PROJECTION_THREADS | 0 | threads of one projection (0: 1 when hosted, every core locally) |
 | VAE_MODEL_CACHE_MB | 512 | bytes of models (and their files) cached per process (LRU) |
 | VAE_MAX_POSTERIOR_WORK | 2.5e8 | grid points x decoded values of one Posterior grid |
 | VAE_ORPHAN_GRACE_S | 600 | a job whose browser is gone this long is stopped |
@@ -33,7 +33,7 @@ DEFAULTS: dict[str, float] = {
     "VAE_MAX_TRAINING_JOBS": 2,
     "VAE_MAX_TRAINING_IMAGES": 3_000_000,
     "VAE_MAX_PROJECTIONS": 2,
-    "VAE_PROJECTION_THREADS": 1,
+    "VAE_PROJECTION_THREADS": 0,
     "VAE_MODEL_CACHE_MB": 512,
     "VAE_MAX_POSTERIOR_WORK": 2.5e8,
     "VAE_ORPHAN_GRACE_S": 600,
@@ -111,3 +111,11 @@ def posterior_grid_size(image_values: int, wanted: int, smallest: int = 61) -> i
     g = int((budget / max(image_values, 1)) ** 0.5)
     g -= (g + 1) % 2          # odd, so that z = 0 is a node
     return g if g >= smallest else None
+
+
+def projection_threads() -> int | None:
+    """Threads for one background projection: VAE_PROJECTION_THREADS, else 1 hosted and None (all cores) locally."""
+    n = int(limit("VAE_PROJECTION_THREADS"))
+    if n > 0:
+        return n
+    return 1 if hosted() else None

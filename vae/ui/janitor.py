@@ -84,7 +84,9 @@ class Janitor(threading.Thread):
         with self.reg.lock:
             jobs = list(self.reg.jobs.items())
         for bid, job in jobs:
-            if not job.is_running and getattr(job, "trainer", None) is not None:
+            if job.is_running:
+                self.ended_at.pop(id(job), None)       # resumed: its files live on
+            elif getattr(job, "trainer", None) is not None:
                 self.ended_at.setdefault(id(job), now)
                 released |= job.release_memory()
         if released:

@@ -147,7 +147,7 @@ def retry(key: str) -> None:
 def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0) -> Task:
     """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared."""
     mu = np.array(mu, dtype=np.float32, copy=True)
-    threads = max(1, int(hosting.limit("VAE_PROJECTION_THREADS")))
+    threads = hosting.projection_threads()
 
     def compute(progress):
         from vae.analysis.projection import project_tsne
