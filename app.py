@@ -5,6 +5,7 @@ One st.navigation over pages/, and the sidebar (model, dataset, device) drawn on
 
 import streamlit as st
 
+from vae.ui.hosting_ui import run_page
 from vae.ui.sidebar import draw_sidebar
 
 # The tab icon is an inline SVG: a :material/...: or emoji icon would be fetched from a font server or CDN
@@ -24,4 +25,4 @@ pages = [
 ]
 page = st.navigation(pages)
 draw_sidebar()
-page.run()
+run_page(page)      # an error shows one line (no server paths); the traceback goes to the log

@@ -25,11 +25,13 @@ def endpoint(col, name: str, default_index: int, default_seed: int):
     """Draw the widgets of endpoint `name` in `col`; returns (z (D,) float32, a description) or (None, why)."""
     with col:
         st.markdown(f"**{name}**")
-        options = [s for s in SOURCES if ctx.dataset is not None or s not in ("data", "map")]
+        has_test = ctx.dataset is not None and len(ctx.dataset.test) > 0
+        options = [s for s in SOURCES if (s != "data" or has_test) and (s != "map" or ctx.dataset is not None)]
         src = st.selectbox("from", options, format_func=SOURCES.get, key=f"int_src_{name}",
                            label_visibility="collapsed")
         if src == "data":
-            i = st.number_input("test image index", 0, len(ctx.dataset.test) - 1, value=default_index,
+            last = len(ctx.dataset.test) - 1          # a split of one image has only index 0
+            i = st.number_input("test image index", 0, last, value=min(default_index, last),
                                 key=f"int_idx_{name}_{lm.id[:12]}")
             x = ctx.dataset.test.images[i:i + 1]
             show(x[0], 84)
@@ -103,7 +105,7 @@ def scrub() -> None:
 
 scrub()
 
-if ctx.dataset is not None:
+if ctx.dataset is not None and len(ctx.dataset.test) >= 2:      # a map of one point has no plane to project on
     st.subheader("The path on the latent map")
     view = map_view(ctx, "test", min(2000, len(ctx.dataset.test)), "latent" if D == 2 else "pca", 2)
     fig, _ = map_figure(view, ctx.dataset, "label", path=view.to_map(path), height=520)

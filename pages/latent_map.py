@@ -10,7 +10,7 @@ from vae.ui.images import show, tiles
 from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
                                selected_points)
 from vae.ui.sidebar import current
-from vae.ui.tasks import Task
+from vae.ui.tasks import Task, show_task
 
 ctx = current()
 st.title("Latent map")
@@ -54,18 +54,10 @@ view = map_view(ctx, split, n, method, k, perplexity)
 if isinstance(view, Task):
     # t-SNE is computing in the background: show PCA now, poll the task, rerun when it is done
     task = view
-    if task.error:
-        st.error(f"t-SNE failed: {task.error}")
-
-    @st.fragment(run_every=0.5)
-    def tsne_progress():
-        if task.is_done:
-            st.rerun(scope="app")
-        st.progress(task.done, text=f"t-SNE of {n:,} points: {task.message} ({task.seconds:.0f} s)")
-
-    tsne_progress()
-    st.caption("PCA is shown while t-SNE runs; the map switches when it is done (computed once per model, "
-               "data and settings).")
+    show_task(task, f"t-SNE of {n:,} points")
+    if task.error is None:
+        st.caption("PCA is shown while t-SNE runs; the map switches when it is done (computed once per model, "
+                   "data and settings).")
     view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None

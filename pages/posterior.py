@@ -1,8 +1,9 @@
 """Posterior: log p(x) = ELBO + KL(q(z|x) || p(z|x)) for one image, made visible."""
 
+import numpy as np
 import streamlit as st
 
-from vae.ui import images
+from vae.ui import hosting, images
 from vae.ui import posterior as post
 from vae.ui.sidebar import current_with_model
 
@@ -33,12 +34,17 @@ max_k = settings[0].selectbox("Largest K (importance samples)", post.K_CHOICES,
                                    f"independent estimates ({post.IWAE_REPEATS} at the largest K).")
 curve = post.iwae_curve(lm.id, point.key, post.curve_ks(max_k), post.IWAE_REPEATS, 0, model, x)
 
+grid_n = hosting.posterior_grid_size(int(np.prod(model.config.image_shape)), post.GRID_SIZE) if two_d else None
+if two_d and grid_n is None:      # bounded by size: a 256x256 decoder would hold the CPU for minutes
+    two_d = False
+    st.caption("This model's images are too large for the true posterior on a grid on this server "
+               "(VAE_MAX_POSTERIOR_WORK); the IWAE estimate stands in for log p(x).")
 if two_d:
     view = settings[1].radio("Extent", [post.ZOOM, post.PRIOR], key="post_extent", horizontal=False)
     log_scale = settings[2].toggle("Colour by log p(z|x)", key="post_log", value=False)
-    numbers = post.grid_view(lm.id, point.key, None, post.GRID_SIZE, model, x)     # accurate: zoomed grid
+    numbers = post.grid_view(lm.id, point.key, None, grid_n, model, x)     # accurate: zoomed grid
     extent = post.display_extent(numbers) if view == post.ZOOM else post.PRIOR_EXTENT
-    shown = post.grid_view(lm.id, point.key, extent, post.GRID_SIZE, model, x)
+    shown = post.grid_view(lm.id, point.key, extent, grid_n, model, x)
     recon, kl, elbo, gap, log_px = numbers.recon, numbers.kl, numbers.elbo, numbers.kl_q_to_posterior, numbers.log_px
     log_px_label = "log p(x), grid"
 else:

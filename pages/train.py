@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.ui import loaders, train_settings, training
+from vae.ui import hosting_ui, loaders, train_settings, training
 from vae.ui.figures import training_curves_figure
 from vae.ui.images import grid, show
 from vae.ui.live_map import live_map_panel
@@ -28,10 +28,8 @@ can_more = snap is not None and snap.state in ("stopped", "finished") and snap.c
 b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1.2, 1.2], vertical_alignment="bottom")
 start = b1.button("Start", type="primary", disabled=running or settings is None, icon=":material/play_arrow:",
                   width="stretch")
-if b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch"):
-    job.stop()
-    job.wait(10)
-    st.rerun()
+b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch", on_click=training.stop_job,
+          args=(ctx.bid, 1.0))
 resume = b3.button("Resume", disabled=not stopped, icon=":material/resume:", width="stretch",
                    help=f"finish the run's {snap.epochs} epochs" if snap else "continue a stopped run")
 extra = b4.number_input("More epochs", 1, 5000, value=10, key="tr_extra", disabled=not can_more)
@@ -39,9 +37,9 @@ more = b5.button("Train more", disabled=not can_more, icon=":material/add:", wid
                  help="continue the run for this many epochs more (the schedule stretches to the new total)")
 if resume or more:
     try:
-        job.resume(int(extra) if more else 0)
+        training.resume_job(ctx.bid, job, int(extra) if more else 0)
         st.rerun()
-    except RuntimeError as e:
+    except (RuntimeError, ValueError) as e:
         st.error(str(e))
 
 if start and settings is not None:
@@ -72,6 +70,8 @@ def live_progress():
     if s.state != st.session_state.get("_train_seen_state"):
         st.rerun(scope="app")        # finished / stopped / failed: redraw the buttons and the sidebar
     st.progress(min(max(s.progress, 0.0), 1.0), text=describe_progress(s))
+    hosting_ui.queue_note(ctx.bid, s)
+    hosting_ui.stop_note(ctx.bid, job, s)
     if s.state == "failed":
         st.error(f"Training failed: {s.error}")
         if s.checkpoint_path:
@@ -104,11 +104,12 @@ if snap.checkpoint_path and not running:
     u2.download_button("Download (.zip)", data=lambda: zip_of_checkpoint(snap.checkpoint_path),
                        file_name=f"vae-{snap.model_config.get('latent_dim', '')}d-epoch{snap.epoch}.zip",
                        mime="application/zip", on_click="ignore", icon=":material/download:", width="stretch")
-    with u3:
-        dest = st.text_input("Save to folder", placeholder="runs/my-vae", key="tr_save_dir")
-        if st.button("Save", disabled=not dest.strip(), icon=":material/save:"):
-            try:
-                path = save_trained_model(job, dest.strip())
-                st.success(f"Saved to {path}")
-            except Exception as e:
-                st.error(f"Could not save: {e}")
+    if not hosting_ui.hosted():          # a shared server never writes where a browser says
+        with u3:
+            dest = st.text_input("Save to folder", placeholder="runs/my-vae", key="tr_save_dir")
+            if st.button("Save", disabled=not dest.strip(), icon=":material/save:"):
+                try:
+                    path = save_trained_model(job, dest.strip())
+                    st.success(f"Saved to {path}")
+                except Exception as e:
+                    st.error(f"Could not save: {e}")

@@ -15,10 +15,13 @@ REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
 
 
-def open_train(sid: str | None = None, **state) -> AppTest:
+def open_train(sid: str | None = None, token: str | None = None, **state) -> AppTest:
+    """The Train page in a new session: `sid` in its URL, `token` the owner cookie its browser sends."""
     at = AppTest.from_file(APP, default_timeout=120)
     if sid is not None:
         at.query_params["sid"] = sid
+    if token is not None:      # what vae.ui.owner reads from the browser's cookie on a reload
+        at.session_state["_vae_owner_token"] = token
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
@@ -56,8 +59,9 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     button(at, "Start").click()
     at.run()
     assert not at.exception
-    sid = at.query_params["sid"]
-    sid = sid[0] if isinstance(sid, list) else sid
+    sid = at.session_state["_vae_browser_id"]
+    token = at.session_state["_vae_owner_token"]
+    assert "sid" not in at.query_params         # the URL carries no id that controls the job
     text = wait_finished(at)
     assert text.startswith("finished") and "epoch 2/2" in text
     from vae.ui import training
@@ -80,8 +84,11 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     assert any("reconstructions" in c for im in at.image for c in im.captions)
     assert any("prior samples" in c for im in at.image for c in im.captions)
 
-    # a reload (a new session with the same ?sid=) re-attaches to the same finished job
-    again = open_train(sid=sid)
+    # the same URL in another browser (no cookie) sees none of it: a link shares a page, never control
+    stranger = open_train(sid=sid)
+    assert progress_text(stranger) == ""
+    # a reload (a new session whose browser sends the owner cookie) re-attaches to the same finished job
+    again = open_train(token=token)
     assert progress_text(again).startswith("finished")
     assert button(again, "Resume").disabled and not button(again, "Train more").disabled   # finished: more only
     # the trained model is offered in the sidebar and opens on every page
@@ -143,11 +150,14 @@ def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
     ds = load_dataset("digits")
     # a Gaussian p(x|z) with sigma 1e-30: the squared error overflows float32 at the first step
     mc = ModelConfig(image_size=8, latent_dim=2, hidden=(16,), likelihood="gaussian", gaussian_sigma=1e-30)
-    job = training.start_job("divergedbrowser1", mc, TrainConfig(dataset="digits", epochs=2), ds)
+    from vae.ui.owner import public_id
+
+    token = "d1" * 16                            # the owner cookie of the browser that trains
+    job = training.start_job(public_id(token), mc, TrainConfig(dataset="digits", epochs=2), ds)
     assert job.wait(60)
     snap = job.snapshot()
     assert snap.state == "failed" and snap.error
-    at = open_train(sid="divergedbrowser1")
+    at = open_train(token=token)
     assert progress_text(at).startswith("failed")
     errors = [e.value for e in at.error]
     assert any(e.startswith("Training failed:") and snap.error in e for e in errors), errors

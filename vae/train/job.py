@@ -127,10 +127,34 @@ class TrainingJob:
                 raise RuntimeError("this job never started; call start()")
             if self._state == "failed":
                 raise RuntimeError(f"this job failed and cannot be resumed: {self._error}")
+            if self.trainer.data_released:
+                self.trainer.load_data(self.dataset)
+                self._prepare_fixed(self.trainer)
             self.trainer.config.epochs += int(extra_epochs)
             self.train_config.epochs = self.trainer.config.epochs
             self._launch()
         return self
+
+    def cancel(self) -> bool:
+        """A job that never started (waiting in a queue) becomes "stopped" with nothing trained; True if so."""
+        with self._lock:
+            if self._thread is not None:
+                return False
+            self._state, self._stop_requested = "stopped", True
+            return True
+
+    def release_memory(self) -> bool:
+        """Once the thread has ended: drop the trainer's float copies of the data (for MNIST about 220 MB),
+        keeping the latest weights, the history and the checkpoint. `resume()` loads the data again.
+        True when something was released."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            trainer = self.trainer
+            if trainer is None or trainer.data_released:
+                return False
+            trainer.release_data()
+        return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the thread ends (or `timeout` seconds pass); True when it has ended."""

@@ -205,7 +205,14 @@ class Trainer:
         self._stop = threading.Event()
         self._info = dataset_info(dataset, self.config)
         self.explosion_nats = DIVERGENCE_FACTOR * chance_loss_nats(model.config)   # per image, see chance_loss_nats
-        # the data, once, on the device
+        self.load_data(dataset)
+        self.noise = torch.Generator(device=self.device)
+        if resume_from is not None:
+            self._restore(resume_from)
+
+    # ---- setup ----------------------------------------------------------------------------
+    def load_data(self, dataset) -> None:
+        """The data, once, on the device: x_train (N, C, H, W) and x_test (M, C, H, W) float in [0, 1]."""
         self.x_train = _images_to_float(dataset.train.images, self.device)   # (N, C, H, W) in [0, 1]
         if self.config.binarize == "static":
             self.x_train = _binarize(self.x_train, _mix(self.config.seed, 0x5747))
@@ -214,11 +221,16 @@ class Trainer:
             self.x_test = static_binarize(dataset.test.images, TEST_BINARIZE_SEED).to(self.device).float()
         else:
             self.x_test = _images_to_float(dataset.test.images, self.device)  # (M, C, H, W)
-        self.noise = torch.Generator(device=self.device)
-        if resume_from is not None:
-            self._restore(resume_from)
 
-    # ---- setup ----------------------------------------------------------------------------
+    def release_data(self) -> None:
+        """Drop the float copies of the data (most of a finished trainer's memory); `load_data` brings them back."""
+        self.x_train = self.x_train.new_empty((0, *self.x_train.shape[1:]))
+        self.x_test = self.x_test.new_empty((0, *self.x_test.shape[1:]))
+
+    @property
+    def data_released(self) -> bool:
+        return len(self.x_train) == 0
+
     def _make_optimizer(self) -> torch.optim.Optimizer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         kind = "fused" if self.device.type in ("cuda", "cpu") else "foreach"

@@ -66,13 +66,18 @@ def files_digest(files: dict[str, bytes]) -> str:
     return h.hexdigest()[:16]
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
 def _model_from_files(digest: str, device: str, _files: dict[str, bytes], where: str) -> VAE:
-    model = load_checkpoint_files(_files, where)
-    model.to(torch.device(device))
-    model.eval()
-    model.requires_grad_(False)
-    return model
+    """The model of these checkpoint files on `device`, from a process-wide LRU bounded by memory."""
+    from .model_cache import MODELS
+
+    def build() -> VAE:
+        model = load_checkpoint_files(_files, where)
+        model.to(torch.device(device))
+        model.eval()
+        model.requires_grad_(False)
+        return model
+
+    return MODELS.get_or_build((digest, device), build)
 
 
 def bundled_models() -> dict[str, Path]:
@@ -82,7 +87,7 @@ def bundled_models() -> dict[str, Path]:
     return {p.name: p for p in sorted(ASSETS_DIR.iterdir()) if (p / CONFIG_FILE).is_file()}
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=8, show_spinner=False)
 def _read_folder(path: str, mtime_ns: int) -> dict[str, bytes]:
     p = Path(path)
     return {n: (p / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE) if (p / n).is_file()}
@@ -180,7 +185,9 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
     record = info.get("dataset") or {}
     train = info.get("train") or {}
     name = record.get("name") or train.get("dataset")
-    if not name:
+    from vae.data import DATASET_NAMES
+
+    if not name or name not in DATASET_NAMES:      # never a "folder:<server path>" named by a checkpoint
         return None
     options: dict[str, Any] = {}
     for source in (train.get("extra") or {}, record.get("kwargs") or {}, record.get("options") or {}, record):
@@ -190,10 +197,22 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
     if name == "digits":
         options.pop("image_size", None)
     data_dir = record.get("data_dir") or (record.get("kwargs") or {}).get("data_dir") or train.get("data_dir")
+    if data_dir:      # a folder a checkpoint names is used only where the user could have typed it
+        from .hosting import PathRefused, check_server_path
+
+        try:
+            data_dir = str(check_server_path(data_dir, extra_roots=data_roots()))
+        except PathRefused:
+            data_dir = None
     if name in ("mnist", "fashion-mnist") and data_dir and not Path(data_dir).is_dir():
         data_dir = None
-    data_dir = data_dir or default_data_dir(name)
+    data_dir = data_dir or default_data_dir(name)     # the server's own copy, never a browser's path
     return DatasetSpec(name, data_dir, tuple(sorted(options.items())))
+
+
+def data_roots() -> tuple[Path, ...]:
+    """Folders outside the home and the project that a local user may still name: the MNIST copy beside the repo."""
+    return (SHARED_MNIST_DIR,) if SHARED_MNIST_DIR.is_dir() else ()
 
 
 def default_data_dir(name: str) -> str | None:
@@ -250,7 +269,7 @@ class Latents:
     factors: np.ndarray | None  # (N, F) float32
 
 
-@st.cache_data(max_entries=32, show_spinner="Encoding the dataset ...")
+@st.cache_data(max_entries=8, show_spinner="Encoding the dataset ...")
 def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model: VAE, _dataset) -> Latents:
     """q(z|x) means and log-variances of `n` images of `split`, keyed by model id and dataset key."""
     from vae.analysis.latent import encode_dataset

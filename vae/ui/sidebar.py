@@ -16,7 +16,7 @@ import streamlit as st
 
 from vae.device import available_devices
 
-from . import loaders, state, training
+from . import hosting, loaders, owner, state, training
 from .loaders import DatasetSpec, LoadedModel
 
 _CTX = "_vae_context"
@@ -87,6 +87,7 @@ def _page_run_on_its_own() -> bool:
 
 def draw_sidebar() -> AppContext:
     bid = state.browser_id()
+    training.seen(bid, _session_id())
     sb = st.sidebar
     with sb:
         st.markdown("### Model")
@@ -102,8 +103,16 @@ def draw_sidebar() -> AppContext:
                                width="stretch", icon=":material/download:")
             st.markdown("### Dataset")
             _dataset_section(ctx)
+        owner.remember_in_browser()
     st.session_state[_CTX] = ctx
     return ctx
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    run_ctx = get_script_run_ctx()
+    return run_ctx.session_id if run_ctx is not None else None
 
 
 def _safe(name: str) -> str:
@@ -199,12 +208,20 @@ def _dataset_section(ctx: AppContext) -> None:
     if own and choice == own.name:
         spec = own
     elif choice in ("mnist", "fashion-mnist"):
-        folder = st.text_input(f"Folder with the {choice} IDX files (empty: download cache)",
-                               value=loaders.default_data_dir(choice) or "", key=f"sb_dir_{choice}")
-        spec = DatasetSpec(choice, folder.strip() or None, (("image_size", size),))
+        if hosting.hosted():     # the server's own copy or its download cache; no path from the browser
+            data_dir = loaders.default_data_dir(choice)
+        else:
+            folder = st.text_input(f"Folder with the {choice} IDX files (empty: download cache)",
+                                   value=loaders.default_data_dir(choice) or "", key=f"sb_dir_{choice}")
+            data_dir = _checked_folder(folder, ctx)
+            if data_dir is False:
+                return
+        spec = DatasetSpec(choice, data_dir, (("image_size", size),))
     elif choice == FOLDER_OPTION:
-        folder = st.text_input("Folder of images (subfolders = labels)", key="sb_img_folder")
-        up = st.file_uploader("... or a zip of images", type=["zip"], key="sb_img_zip")
+        folder = "" if hosting.hosted() else st.text_input("Folder of images (subfolders = labels)",
+                                                             key="sb_img_folder")
+        up = st.file_uploader("A zip of images (subfolders = labels)" if hosting.hosted()
+                              else "... or a zip of images", type=["zip"], key="sb_img_zip")
         path = None
         if up is not None:
             data = up.getvalue()
@@ -212,15 +229,30 @@ def _dataset_section(ctx: AppContext) -> None:
             if not path.exists():
                 path.write_bytes(data)
         elif folder.strip():
-            path = Path(folder.strip()).expanduser()
+            path = _checked_folder(folder, ctx)
+            if path is False:
+                return
+            path = Path(path)
         if path is None:
-            ctx.dataset_note = "Name a folder of images or upload a zip."
+            ctx.dataset_note = "Upload a zip of images." if hosting.hosted() else "Name a folder of images or upload a zip."
             st.caption(ctx.dataset_note)
             return
         spec = DatasetSpec(f"folder:{path}", None, (("channels", channels), ("image_size", size)))
     else:
         spec = DatasetSpec(choice, None, (("image_size", size),) if choice != "shapes" or size != 32 else ())
     _load_into(ctx, spec)
+
+
+def _checked_folder(folder: str, ctx: AppContext) -> str | None | bool:
+    """A typed server folder, resolved (None when empty), or False after showing why it is refused."""
+    if not folder.strip():
+        return None
+    try:
+        return str(hosting.check_server_path(folder, "folder", extra_roots=loaders.data_roots()))
+    except hosting.PathRefused as e:
+        ctx.dataset_note = str(e)
+        st.error(f"Could not use this folder: {e}")
+        return False
 
 
 def _load_into(ctx: AppContext, spec: DatasetSpec) -> None:

@@ -6,7 +6,6 @@ that switching models never applies one model's latent point to another.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,14 +18,17 @@ _DECODE_Z = "_vae_decode_z"
 
 
 def browser_id() -> str:
-    """A short id for this browser tab, kept in the URL (?sid=...) so a reload finds its jobs again."""
-    bid = st.query_params.get(BROWSER_ID_PARAM) or st.session_state.get(_BID)
-    if not bid or not str(bid).isalnum() or len(str(bid)) > 32:
-        bid = uuid.uuid4().hex[:12]
-    bid = str(bid)
+    """The public id of this browser's owner (see vae.ui.owner): keys its training jobs and run folders.
+
+    It comes from a secret cookie, not from the URL: a link with someone else's `?sid=` opens the page,
+    never their jobs. An old `?sid=` in the URL is dropped.
+    """
+    from .owner import browser_id as _owner_id
+
+    if BROWSER_ID_PARAM in st.query_params:
+        del st.query_params[BROWSER_ID_PARAM]
+    bid = _owner_id()
     st.session_state[_BID] = bid
-    if st.query_params.get(BROWSER_ID_PARAM) != bid:
-        st.query_params[BROWSER_ID_PARAM] = bid
     return bid
 
 

@@ -1,7 +1,14 @@
 """Slow computations (t-SNE) in background threads, shared by every session and computed once per key.
 
-A page asks `tsne_task(key, mu, ...)`; the first ask starts a thread, later asks (from any browser)
-get the same task. The thread never calls Streamlit; the page polls `task.progress` in a fragment.
+A page asks `tsne_task(key, mu, ...)` (or `submit(key, fn)` for any computation); the first ask
+starts a thread, later asks (from any browser) get the same task. The thread never calls Streamlit;
+the page draws `show_task(task, what)`, which polls the progress in a fragment, shows a failure with
+its message and a Retry button, and reruns the page when the result is there.
+
+Bounds (vae.ui.hosting): at most VAE_MAX_PROJECTIONS tasks compute at once (the others wait,
+"queued"), each with VAE_PROJECTION_THREADS threads; a task nobody has looked at for
+`ABANDON_S` seconds is cancelled (before it starts, or at its next progress report); at most
+`MAX_TASKS` are remembered. A failed task stays failed, with its error, until `retry(key)`.
 """
 
 from __future__ import annotations
@@ -9,9 +16,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import streamlit as st
+
+from . import hosting
+
+MAX_TASKS = 32
+ABANDON_S = 30.0          # seconds without a page asking about a task before it is cancelled
+
+
+class TaskCancelled(Exception):
+    """Raised inside a task's progress callback when nobody waits for it any more."""
 
 
 @dataclass
@@ -26,6 +43,8 @@ class Task:
     started: float = field(default_factory=time.perf_counter)
     finished: float | None = None
     thread: threading.Thread | None = None
+    polled: float = field(default_factory=time.monotonic)   # last time a page asked about it
+    cancelled: bool = False
 
     @property
     def is_done(self) -> bool:
@@ -35,11 +54,20 @@ class Task:
     def seconds(self) -> float:
         return (self.finished or time.perf_counter()) - self.started
 
+    def touch(self) -> None:
+        self.polled = time.monotonic()
+
+    @property
+    def abandoned(self) -> bool:
+        return time.monotonic() - self.polled > ABANDON_S
+
 
 @dataclass
 class _Tasks:
     tasks: dict[str, Task] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    slots: threading.Semaphore | None = None
+    n_slots: int = 0
 
 
 @st.cache_resource
@@ -47,39 +75,105 @@ def _tasks() -> _Tasks:
     return _Tasks()
 
 
-MAX_TASKS = 32
+def _slots(reg: _Tasks) -> threading.Semaphore:
+    with reg.lock:
+        if reg.slots is None:
+            reg.n_slots = max(1, int(hosting.limit("VAE_MAX_PROJECTIONS")))
+            reg.slots = threading.BoundedSemaphore(reg.n_slots)
+        return reg.slots
 
 
-def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0) -> Task:
-    """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared.
+def running() -> int:
+    """Tasks computing now (not waiting for a slot, not done)."""
+    reg = _tasks()
+    with reg.lock:
+        return sum(1 for t in reg.tasks.values() if not t.is_done and t.message != "queued")
 
-    A failed task is retried on the next ask.
+
+def submit(key: str, fn: Callable[[Callable[[int, int, str], None]], object], name: str = "task") -> Task:
+    """The task computing `fn(progress)` for `key`: started once, then shared; a failed one is returned as is.
+
+    fn calls progress(it, total, message) now and then; when nobody has asked about the task for
+    ABANDON_S seconds, progress raises TaskCancelled and the task ends with that error.
     """
     reg = _tasks()
     with reg.lock:
         task = reg.tasks.get(key)
-        if task is not None and task.error is None:
+        if task is not None and not task.cancelled:
+            task.touch()
             return task
         task = Task(key)
         if len(reg.tasks) >= MAX_TASKS:   # forget the oldest finished ones
             for k in [k for k, t in reg.tasks.items() if t.is_done][: len(reg.tasks) - MAX_TASKS + 1]:
                 del reg.tasks[k]
         reg.tasks[key] = task
-    mu = np.array(mu, dtype=np.float32, copy=True)
+    slots = _slots(reg)
+
+    def progress(it: int, total: int, msg: str) -> None:
+        if task.abandoned:
+            raise TaskCancelled("cancelled: no page was waiting for it")
+        task.done, task.message = (it / total if total else 0.0), msg
 
     def run() -> None:
-        from vae.analysis.projection import project_tsne
+        with slots:
+            try:
+                if task.abandoned:
+                    raise TaskCancelled("cancelled before it started: no page was waiting for it")
+                task.started = time.perf_counter()
+                task.message = "starting"
+                task.result = fn(progress)
+                task.done, task.message = 1.0, "done"
+            except TaskCancelled as e:
+                task.error, task.cancelled = str(e), True
+            except Exception as e:  # noqa: BLE001 - shown on the page
+                task.error = f"{type(e).__name__}: {e}"
+            finally:
+                task.finished = time.perf_counter()
 
-        def progress(it: int, total: int, msg: str) -> None:
-            task.done, task.message = (it / total if total else 0.0), msg
-
-        try:
-            task.result = project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress)
-            task.done, task.message = 1.0, "done"
-        except Exception as e:  # noqa: BLE001 - shown on the page
-            task.error = f"{type(e).__name__}: {e}"
-        task.finished = time.perf_counter()
-
-    task.thread = threading.Thread(target=run, name=f"tsne-{key[:24]}", daemon=True)
+    task.thread = threading.Thread(target=run, name=f"{name}-{key[:24]}", daemon=True)
     task.thread.start()
     return task
+
+
+def retry(key: str) -> None:
+    """Forget the failed task for `key`: the next ask starts it again (a Retry button's callback)."""
+    reg = _tasks()
+    with reg.lock:
+        task = reg.tasks.get(key)
+        if task is not None and task.is_done and task.error is not None:
+            del reg.tasks[key]
+
+
+def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0) -> Task:
+    """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared."""
+    mu = np.array(mu, dtype=np.float32, copy=True)
+    threads = hosting.projection_threads()
+
+    def compute(progress):
+        from vae.analysis.projection import project_tsne
+
+        return project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads)
+
+    return submit(key, compute, name="tsne")
+
+
+def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
+    """Draw a running task's progress (polled in a fragment; reruns the page when done), or its error
+    with a Retry button. Never spins: a failure stops the polling and says why."""
+    task.touch()
+    if task.error is not None:
+        st.error(f"{what} failed: {task.error}", icon=":material/error:")
+        st.button(f"Retry {what}", key=f"retry_{task.key}", on_click=retry, args=(task.key,),
+                  icon=":material/refresh:")
+        return
+
+    @st.fragment(run_every=poll_s)
+    def progress() -> None:
+        task.touch()
+        if task.is_done:
+            st.rerun(scope="app")
+        text = (f"{what}: waiting for a free slot ({running()} running on this server)" if task.message == "queued"
+                else f"{what}: {task.message} ({task.seconds:.0f} s)")
+        st.progress(min(max(task.done, 0.0), 1.0), text=text)
+
+    progress()

@@ -18,7 +18,7 @@ from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, Mo
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.device import available_devices
 
-from . import loaders
+from . import hosting_ui, loaders
 
 # Per data set: (hidden widths, latent size, epochs, batch size). digits = the bundled digits-2d recipe.
 DEFAULTS = {
@@ -75,10 +75,7 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
         data_dir = None
         options: dict = {}
         if dataset in ("mnist", "fashion-mnist"):
-            data_dir = st.text_input("Folder of the IDX files (empty: the download cache)", key=f"tr_dir_{dataset}",
-                                     value=loaders.default_data_dir(dataset) or "", disabled=disabled,
-                                     help="the four files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-                                          "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz").strip() or None
+            data_dir = hosting_ui.idx_folder_input(dataset, disabled=disabled)
         if dataset == "shapes":
             options["n_train"] = st.select_slider("Training images", [2000, 5000, 10000, 20000], value=5000,
                                                   key="tr_n_train", disabled=disabled)

@@ -16,6 +16,8 @@ import streamlit as st
 
 from vae.config import ModelConfig, TrainConfig
 
+from . import hosting
+
 RUNS_DIR = Path(tempfile.gettempdir()) / "vae-explorer-runs"
 
 
@@ -24,12 +26,22 @@ class _Registry:
     jobs: dict[str, object] = field(default_factory=dict)     # browser id -> TrainingJob (the latest)
     runs: dict[str, int] = field(default_factory=dict)        # browser id -> how many jobs it started
     sources: dict[str, str] = field(default_factory=dict)     # browser id -> the sidebar's model source
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    queue: list = field(default_factory=list)                 # [(browser id, job, start callable)] waiting
+    sessions: dict[str, set] = field(default_factory=dict)    # browser id -> Streamlit session ids seen
+    orphan_since: dict[str, float] = field(default_factory=dict)   # browser id -> when its last session went
+    stop_asked: dict[str, tuple[int, int]] = field(default_factory=dict)  # browser id -> (id(job), step at Stop)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    janitor: object = None
 
 
 @st.cache_resource
 def _registry() -> _Registry:
-    return _Registry()
+    reg = _Registry()
+    from .janitor import Janitor
+
+    reg.janitor = Janitor(reg)
+    reg.janitor.start()
+    return reg
 
 
 def job_for(bid: str):
@@ -37,26 +49,86 @@ def job_for(bid: str):
     return _registry().jobs.get(bid)
 
 
-def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, dataset, device: str | None = None):
-    """Start a new job for `bid` (refused while its previous job runs). Returns the job.
+def seen(bid: str, session_id: str | None) -> None:
+    """Record that Streamlit session `session_id` belongs to browser `bid` (its jobs live while one is open)."""
+    if session_id is None:
+        return
+    reg = _registry()
+    with reg.lock:
+        reg.sessions.setdefault(bid, set()).add(session_id)
+        reg.orphan_since.pop(bid, None)
 
-    Raises RuntimeError when a job of this browser is still running, ValueError/ConfigError on
-    a config that does not fit the data.
+
+def running_count() -> int:
+    reg = _registry()
+    with reg.lock:
+        return sum(1 for j in reg.jobs.values() if j.is_running)
+
+
+def queue_position(bid: str) -> int | None:
+    """1-based place of `bid`'s job in the training queue, or None when it is not waiting."""
+    reg = _registry()
+    with reg.lock:
+        for i, (b, _, _) in enumerate(reg.queue):
+            if b == bid:
+                return i + 1
+    return None
+
+
+def check_training_size(epochs: int, n_train: int) -> None:
+    """Refuse a job larger than VAE_MAX_TRAINING_IMAGES (epochs x training images), with a message."""
+    cap = int(hosting.limit("VAE_MAX_TRAINING_IMAGES"))
+    if epochs * n_train > cap:
+        raise ValueError(f"{epochs} epochs of {n_train:,} images is {epochs * n_train:,} images; this server "
+                         f"trains at most {cap:,} per job (VAE_MAX_TRAINING_IMAGES): fewer epochs or a smaller set")
+
+
+def _enqueue_or_run(reg: _Registry, bid: str, job, launch) -> None:
+    """Run `launch()` now when a training slot is free, else queue it (the janitor starts it later)."""
+    if not reg.queue and sum(1 for j in reg.jobs.values() if j.is_running) < max(1, int(
+            hosting.limit("VAE_MAX_TRAINING_JOBS"))):
+        launch()
+    else:
+        reg.queue.append((bid, job, launch))
+
+
+def dispatch_queue() -> None:
+    """Start queued jobs while training slots are free (the janitor calls this every half second)."""
+    reg = _registry()
+    with reg.lock:
+        while reg.queue:
+            if sum(1 for j in reg.jobs.values() if j.is_running) >= max(1, int(hosting.limit("VAE_MAX_TRAINING_JOBS"))):
+                return
+            bid, job, launch = reg.queue.pop(0)
+            if reg.jobs.get(bid) is job:
+                try:
+                    launch()
+                except Exception:  # noqa: BLE001 - the job records its own failure; keep the queue moving
+                    pass
+
+
+def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, dataset, device: str | None = None):
+    """Start a new job for `bid` (refused while its previous job runs or waits). Returns the job.
+
+    With VAE_MAX_TRAINING_JOBS jobs already running the job waits in a queue (state "pending",
+    `queue_position(bid)`). Raises RuntimeError when a job of this browser is still running,
+    ValueError/ConfigError on a config that does not fit the data or the size limit.
     """
     from vae.train import TrainingJob
 
+    check_training_size(int(train_config.epochs), len(dataset.train))
     reg = _registry()
     with reg.lock:
         old = reg.jobs.get(bid)
-        if old is not None and old.is_running:
+        if old is not None and (old.is_running or queue_position(bid) is not None):
             raise RuntimeError("a training job of this browser is still running; stop it first")
         n = reg.runs.get(bid, 0) + 1
         out_dir = RUNS_DIR / bid / f"run-{n}"
         job = TrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
                           overwrite=True)   # a run-N left in our scratch folder by an earlier server process
-        job.start()
         reg.jobs[bid] = job
         reg.runs[bid] = n
+        _enqueue_or_run(reg, bid, job, job.start)
     return job
 
 
@@ -67,6 +139,47 @@ def remember_source(bid: str, source: str) -> None:
 
 def remembered_source(bid: str) -> str | None:
     return _registry().sources.get(bid)
+
+
+def resume_job(bid: str, job, extra_epochs: int) -> None:
+    """Resume `job` with `extra_epochs` more (through the queue, within the size limit)."""
+    snap = job.snapshot()
+    n_train = len(job.dataset.train) if job.dataset is not None else 0
+    check_training_size(int(snap.epochs) + int(extra_epochs), n_train)
+    reg = _registry()
+    with reg.lock:
+        if job.is_running or queue_position(bid) is not None:
+            raise RuntimeError("this training job is still running")
+        _enqueue_or_run(reg, bid, job, lambda: job.resume(int(extra_epochs)))
+
+
+def stop_job(bid: str, wait_s: float = 0.0) -> None:
+    """Stop `bid`'s job now: a queued one leaves the queue, a running one stops within a step.
+
+    A button's on_click callback: it runs before the script, so the request reaches the training
+    thread in the time of one websocket message, not of a whole page run; `wait_s` (at most) then
+    lets the thread checkpoint and end so that the page redraws as "stopped".
+    """
+    reg = _registry()
+    with reg.lock:
+        job = reg.jobs.get(bid)
+        reg.queue = [q for q in reg.queue if q[0] != bid]
+    if job is None:
+        return
+    if not job.cancel():
+        job.stop()
+        with reg.lock:
+            reg.stop_asked[bid] = (id(job), job.snapshot().step)
+        if wait_s > 0:        # the thread checkpoints and ends: the page's next run can say "stopped"
+            job.wait(wait_s)
+
+
+def stop_asked_at(bid: str, job) -> int | None:
+    """The step `job` had reached when its browser pressed Stop (None when it was not stopped from the page)."""
+    reg = _registry()
+    with reg.lock:
+        rec = reg.stop_asked.get(bid)
+    return rec[1] if rec is not None and rec[0] == id(job) else None
 
 
 ACTIVE_STATES = ("pending", "running")
@@ -104,13 +217,15 @@ def save_trained_model(job, dest: str, overwrite: bool = False) -> Path:
     Refuses (CheckpointError) a destination that is not new, empty or a checkpoint; raises
     CheckpointExistsError for a checkpoint unless `overwrite` (ask the user, then call again).
     `vae.checkpoint.destination_status(dest)` tells beforehand: "absent", "checkpoint" or "other".
+    Raises hosting.PathRefused on a shared server or for a folder outside the home and the project.
     """
     from vae.checkpoint import save_model
 
+    dest_path = hosting.check_server_path(dest, "folder to save to")
     model = job.latest_model()
     if model is None:
         raise RuntimeError("no epoch has finished yet")
     info = model.checkpoint_info
-    return save_model(model, Path(dest).expanduser(), train_config=TrainConfig.from_dict(info["train"]),
+    return save_model(model, dest_path, train_config=TrainConfig.from_dict(info["train"]),
                       metrics=info.get("metrics"), state=info.get("state"), dataset=info.get("dataset"),
                       overwrite=overwrite)

@@ -83,8 +83,10 @@ def main() -> None:
     z = latent_control(model, st.session_state.z, key="lc", kl_per_dim=kl, inactive=kl < 0.3,
                        pad_dims=(0, 1), on_change=remember, decode_in=st.query_params.get("decode", "auto"))
     st.session_state.z = z
-    st.markdown(f"commits: **{st.session_state.commits}**")
+    # z before the commit count: Streamlit replaces a run's elements one by one, so a test that sees
+    # "commits: N" must find the z of that same run already drawn above it, never the previous run's
     st.code(json.dumps([round(float(v), 4) for v in z]), language=None)
+    st.markdown(f"commits: **{st.session_state.commits}**")
     if st.button("Set z to 0.5"):
         st.session_state.z = np.full(D, 0.5, dtype=np.float32)
         st.rerun()

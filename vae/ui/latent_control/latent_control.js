@@ -345,6 +345,12 @@ function bind(st, signal) {
     edit(st, [[dim, Number(v.toFixed(6))]], e.timeStamp);
     commitSoon(st);
   });
+  // a released key commits at once (a held key repeats keydowns and commits on its one keyup); the
+  // timer above is the fallback for keys whose keyup never comes (focus lost mid-press)
+  on(box, "keyup", (e) => {
+    if (Number.isNaN(Number(e.target.dataset.dim)) || st.dragging) return;
+    commit(st);
+  });
   on(window, "pointerup", () => {
     if (st.dragging) {
       st.dragging = false;
@@ -387,6 +393,9 @@ function bind(st, signal) {
   };
   on(pad, "pointerup", padUp);
   on(pad, "lostpointercapture", padUp);
+  on(pad, "keyup", () => {
+    if (!st.padDragging) commit(st);
+  });
   on(pad, "keydown", (e) => {
     if (!d.pad_dims) return;
     const [i, j] = d.pad_dims;
