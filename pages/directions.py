@@ -37,8 +37,10 @@ if kind == "classes":
     labels = np.unique(lat.labels)
     cn = lambda c: ds.class_names[int(c)] if 0 <= int(c) < len(ds.class_names) else str(c)  # noqa: E731
     a1, a2 = st.columns(2)
-    ca = a1.selectbox("Class A (from)", labels, index=0, format_func=cn, key="dir_class_a")
-    cb = a2.selectbox("Class B (to)", labels, index=min(1, len(labels) - 1), format_func=cn, key="dir_class_b")
+    pos = {int(c): j for j, c in enumerate(labels)}          # digits: 3 -> 8 by default, as in the examples
+    ca = a1.selectbox("Class A (from)", labels, index=pos.get(3, 0), format_func=cn, key="dir_class_a")
+    cb = a2.selectbox("Class B (to)", labels, index=pos.get(8, min(1, len(labels) - 1)), format_func=cn,
+                      key="dir_class_b")
     if ca == cb:
         st.warning("Choose two different classes.")
     else:
@@ -107,7 +109,9 @@ starts = (["test"] if ds is not None else []) + ["decode"] + (["map"] if state.s
 start = p1.radio("Start from", starts, key="dir_start", format_func={"test": "a test image", "decode": "the Decode point",
                                                                     "map": "the map selection"}.get)
 if start == "test":
-    i = int(p1.number_input("Test image index", 0, len(ds.test) - 1, 0, key="dir_index"))
+    first_a = np.flatnonzero(ds.test.labels.numpy() == st.session_state.get("dir_class_a", -1))
+    i = int(p1.number_input("Test image index", 0, len(ds.test) - 1, int(first_a[0]) if len(first_a) else 0,
+                            key="dir_index", help="by default the first test image of class A"))
     z0, what = encode_dataset(model, ds.test.images[i:i + 1])[0][0], f"test #{i}"
 elif start == "map":
     sel = state.selection(lm.id)

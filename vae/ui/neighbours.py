@@ -27,6 +27,7 @@ from .latent_map import selected_points
 
 K_KEY, METRIC_KEY, SOURCE_KEY, OPEN_KEY = "map_nb_k", "map_nb_metric", "map_nb_source", "_vae_map_nb_open"
 _IMAGE_QUERY = "_vae_map_image_query"
+_LAST_QUERY = "_vae_map_last_query"     # (view key, Query): the map's chart forgets its selection when redrawn
 SOURCES = {"map": "the map selection or click", "image": "an uploaded or drawn image"}
 
 
@@ -48,7 +49,11 @@ def _label(ds, split: str, i: int) -> str:
 
 
 def map_query(ctx, view, split: str, traces, selection_state) -> Query | None:
-    """The query the neighbours are found for, from the state of the previous run (call before the chart)."""
+    """The query the neighbours are found for, from the state of the previous run (call before the chart).
+
+    A query from the map stays until another point is picked or it is cleared: the chart's own selection
+    is reset by Plotly whenever the figure changes (as it does when the neighbours are marked on it).
+    """
     if st.session_state.get(SOURCE_KEY, "map") == "image":
         q = st.session_state.get(_IMAGE_QUERY)
         if q is None or q["model"] != ctx.lm.id:
@@ -57,8 +62,16 @@ def map_query(ctx, view, split: str, traces, selection_state) -> Query | None:
         if q.get("placed_for") != key:       # place it on this map (t-SNE / UMAP: their transform of new points)
             q["xy"], q["placed_for"] = _place(view, q["mu"]), key
         return Query(q["mu"], q["logvar"], q["what"], -1, q["xy"], q["image"])
-    if not selection_state:
-        return None
+    key = (ctx.lm.id, ctx.dataset_key, split, len(view.lat.index), view.method, view.k)
+    q = _query_from_selection(ctx, view, split, traces, selection_state) if selection_state else None
+    if q is not None:
+        st.session_state[_LAST_QUERY] = (key, q)
+        return q
+    last = st.session_state.get(_LAST_QUERY)
+    return last[1] if last is not None and last[0] == key else None
+
+
+def _query_from_selection(ctx, view, split: str, traces, selection_state) -> Query | None:
     indices, spots = selected_points(selection_state, traces)
     lat = view.lat
     if indices:
@@ -193,11 +206,16 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
                        "test images here (marked with pink rings on the map).")
         return
     pos, dist, metric = found
+    if st.session_state.get(SOURCE_KEY, "map") == "map":
+        st.button("Clear the query", key="map_nb_clear", icon=":material/close:",
+                  on_click=st.session_state.__setitem__, args=(_LAST_QUERY, None))
     unit = "nats" if metric == "kl" else ""
     left, right = st.columns([1, 5])
     with left:
         if query.image is not None:
             show(query.image, 112, caption=f"query: {query.what}")
+        elif query.position >= 0:
+            show(getattr(ds, split).images[int(view.lat.index[query.position])], 112, caption=f"query: {query.what}")
         else:
             from vae.analysis.latent import decode_numpy
 
@@ -210,12 +228,12 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
         for j, (p, d) in enumerate(zip(pos, dist)):
             i = int(view.lat.index[p])
             with cols[j % len(cols)]:
-                show(images[i], 84)
-                st.button(f"#{i} · {_label(ds, split, i)} · {d:.2f}{unit}", key=f"map_nb_open_{j}",
+                show(images[i], 84, caption=f"{_label(ds, split, i)} · {d:.2f}{' ' + unit if unit else ''}")
+                st.button(f"#{i}", key=f"map_nb_open_{j}",
                           on_click=st.session_state.__setitem__, args=(OPEN_KEY, (ctx.lm.id, split, i, float(d))),
                           help="open this image", width="stretch")
-    st.caption(f"The {len(pos)} test images nearest to {query.what} by the {METRICS[metric].lower()}, nearest "
-               "first; click one to open it.")
+    st.caption(f"The {len(pos)} {split} images nearest to {query.what} by the {METRICS[metric].lower()}, nearest "
+               "first (label · distance); click a number to open the image.")
     opened = st.session_state.get(OPEN_KEY)
     if opened and opened[0] == ctx.lm.id and opened[1] == split and 0 <= opened[2] < len(images):
         _, _, i, d = opened

@@ -26,6 +26,8 @@ _APPLIED = "_vae_url_applied"
 _PENDING = "_vae_url_pending"
 _NOTES = "_vae_url_notes"
 _SHOW = "_vae_url_show_link"
+_MAP = "_vae_url_map_settings"     # the map's widget values, kept when the page changes (Streamlit drops them)
+MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_perp", "map_umap_nn")
 PROJECTIONS = ("latent", "pca", "tsne", "umap")
 PERPLEXITIES = (5, 10, 20, 30, 50, 100)
 NEIGHBOURS = (5, 10, 15, 30, 50)
@@ -62,6 +64,7 @@ def format_z(z) -> str:
 
 def restore_before_sidebar() -> None:
     """Apply a link's model and map settings to the widgets' state (once per session and per link)."""
+    _remember_map()
     params = _params()
     sig = tuple(sorted(params.items()))
     if not params or st.session_state.get(_APPLIED) == sig:
@@ -102,6 +105,14 @@ def restore_before_sidebar() -> None:
     st.session_state[_NOTES] = notes
 
 
+def _remember_map() -> None:
+    """Copy the map's widget values (present while the Latent map was the last page drawn) to our own key."""
+    kept = st.session_state.setdefault(_MAP, {})
+    for k in list(st.session_state.keys()):
+        if k in MAP_KEYS or str(k).startswith("map_n_"):
+            kept[k] = st.session_state[k]
+
+
 def restore_after_sidebar(ctx) -> None:
     """Apply the parts of a link that need the model and dataset: the Decode point and the map's points."""
     pending = st.session_state.pop(_PENDING, None)
@@ -134,7 +145,8 @@ def view_params(ctx) -> dict[str, str]:
     if lm is None:
         return p
     p["model"] = lm.path.name if lm.source == "bundled" and lm.path is not None else f"{lm.source}:{lm.id[:16]}"
-    ss = st.session_state
+    ss = {**st.session_state.get(_MAP, {}), **{k: st.session_state[k] for k in list(st.session_state.keys())
+                                                 if k in MAP_KEYS or str(k).startswith("map_n_")}}
     two_d = lm.latent_dim == 2
     proj = ss.get(f"map_method_{two_d}")
     if proj in PROJECTIONS:
@@ -160,7 +172,7 @@ def view_params(ctx) -> dict[str, str]:
 def share_link(ctx) -> str:
     """A URL of this page that reopens the current view (relative when the app's address is unknown)."""
     base = (st.context.url or "").split("?")[0]
-    return f"{base}?{urlencode(view_params(ctx))}"
+    return f"{base}?{urlencode(view_params(ctx), safe=',')}"
 
 
 def share_box(ctx) -> None:
