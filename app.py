@@ -5,6 +5,7 @@ One st.navigation over pages/, and the sidebar (model, dataset, device) drawn on
 
 import streamlit as st
 
+from vae.ui import url_state
 from vae.ui.hosting_ui import run_page
 from vae.ui.sidebar import draw_sidebar
 
@@ -21,8 +22,14 @@ pages = [
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:", url_path="interpolate"),
     st.Page("pages/generate.py", title="Generate", icon=":material/grid_view:", url_path="generate"),
     st.Page("pages/posterior.py", title="Posterior", icon=":material/functions:", url_path="posterior"),
+    st.Page("pages/directions.py", title="Directions", icon=":material/arrow_outward:", url_path="directions"),
+    st.Page("pages/likelihood.py", title="Likelihood", icon=":material/leaderboard:", url_path="likelihood"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 page = st.navigation(pages)
-draw_sidebar()
+url_state.restore_before_sidebar()           # a shared link: model and map settings, before the widgets
+ctx = draw_sidebar()
+url_state.restore_after_sidebar(ctx)         # ... and the Decode point, once the model is known
+with st.sidebar:
+    url_state.share_box(ctx)
 run_page(page)      # an error shows one line (no server paths); the traceback goes to the log

@@ -1,4 +1,4 @@
-"""How long a latent map takes, and how good it is: PCA, scikit-learn t-SNE, openTSNE, our project_tsne.
+"""How long a latent map takes, and how good it is: PCA, scikit-learn t-SNE, openTSNE, our project_tsne, UMAP.
 
     python bench/projection_time.py              # 10,000 MNIST test images -> 20-d latent means
     python bench/projection_time.py --quick      # 2,000 points, for a smoke run
@@ -7,7 +7,8 @@
 The latents are the means of q(z|x) of a VAE on MNIST: the first MNIST model found under assets/
 or runs/ (or --model), else a 784-400-20 MLP VAE trained here for --epochs epochs (about a minute).
 Each method is timed once in this process; "vs sklearn" is its time over scikit-learn TSNE's with
-default settings (the baseline), so <1 is faster. Quality: leave-one-out kNN (k=10) label accuracy
+default settings (the baseline), so <1 is faster. UMAP (umap-learn via project_umap, seeded, so one
+thread) is timed after an untimed warm-up on 500 points, which pays numba's one-off compilation. Quality: leave-one-out kNN (k=10) label accuracy
 in the map, and trustworthiness (k=10) on a fixed random subsample of --tw-sample points.
 """
 
@@ -83,7 +84,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=None, help="epochs for the stand-in VAE (default 2, 1 with --quick)")
     ap.add_argument("--n-jobs", type=int, default=None, help="threads for openTSNE and ours (default: all cores)")
     ap.add_argument("--tw-sample", type=int, default=2000, help="points in the trustworthiness subsample")
-    ap.add_argument("--skip", default="", help="comma-separated rows to skip: sklearn,opentsne")
+    ap.add_argument("--skip", default="", help="comma-separated rows to skip: sklearn,opentsne,umap")
     ap.add_argument("--with-3d", action="store_true", help="also time project_tsne(n_components=3) (Barnes-Hut)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -129,6 +130,14 @@ def main() -> None:
     run("project_tsne 2-D (ours)", lambda: project_tsne(mu, seed=args.seed, n_jobs=threads).embedding)
     if args.with_3d:
         run("project_tsne 3-D (ours, BH)", lambda: project_tsne(mu, 3, seed=args.seed, n_jobs=threads).embedding)
+    if "umap" not in skip:
+        from vae.analysis.umap_projection import project_umap
+        t = time.perf_counter()
+        project_umap(mu[:500], seed=args.seed)
+        print(f"  UMAP warm-up (numba compilation) on 500 points: {time.perf_counter() - t:.1f} s", flush=True)
+        run("project_umap 2-D (umap-learn, seeded)", lambda: project_umap(mu, seed=args.seed).embedding)
+        if args.with_3d:
+            run("project_umap 3-D (umap-learn, seeded)", lambda: project_umap(mu, 3, seed=args.seed).embedding)
 
     base = next((s for name, s, _ in rows if "[baseline]" in name), None)
     print(f"\nMNIST test, {len(mu)} points x {mu.shape[1]}-d latent means ({where}); "

@@ -9,6 +9,7 @@ from vae.ui.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
 from vae.ui.images import grid, show
 from vae.ui.latent_control import decode_mode_note, latent_control
 from vae.ui.latents import INACTIVE_KL, dataset_latents, dim_order
+from vae.ui.neighbours import decode_neighbours
 from vae.ui.sidebar import current_with_model
 
 st.title("Decode a latent point")
@@ -113,6 +114,7 @@ def decoder() -> None:
         st.markdown(where, help="log density of the N(0, I) prior at z (at z = 0 it is -D/2 log 2π), and the "
                                 "Euclidean distance in latent space to the nearest latent mean of the test images; "
                                 "a point far from all of them is outside the data's region")
+        decode_neighbours(ctx, lat, z)            # the nearest test images, under the decoded image
     traversals(z)
 
 

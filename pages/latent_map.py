@@ -4,11 +4,15 @@ import numpy as np
 import streamlit as st
 
 from vae.analysis.latent import decode_numpy
-from vae.ui import state
+from vae.ui import directions as saved_directions
+from vae.ui import neighbours as nb
+from vae.ui import ranking, state
+from vae.ui.export import export_buttons, png_config
 from vae.ui.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
 from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
                                selected_points)
+from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current
 from vae.ui.tasks import Task, show_task
 
@@ -30,43 +34,70 @@ if len(sizes) > 1:
 else:
     n = n_total
     c2.caption(f"Points: {n_total:,} (the whole split)")
-methods = (["latent"] if D == 2 else []) + ["pca", "tsne"]
+directions = saved_directions.saved(lm.id)
+methods = (["latent"] if D == 2 else []) + ["pca", "tsne", "umap"] + (["custom"] if len(directions) >= 2 else [])
 method = c3.radio("Projection", methods, format_func=METHODS.get, horizontal=True, key=f"map_method_{D == 2}")
-dims_ok = [2] if method == "latent" else ([2, 3] if method == "tsne" or D >= 3 else [2])
+dims_ok = [2] if method in ("latent", "custom") else ([2, 3] if method in ("tsne", "umap") or D >= 3 else [2])
 if len(dims_ok) > 1:
     k = c4.radio("Map", dims_ok, format_func=lambda d: f"{d}-D", horizontal=True, key="map_k")
 else:
     k = dims_ok[0]
     c4.caption(f"Map: {k}-D")
-colour_by = c5.selectbox("Colour by", colour_options(ds), key=f"map_colour_{ds.name}")
+colour_by = c5.selectbox("Colour by", colour_options(ds) + [ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP],
+                         key=f"map_colour_{ds.name}")
 
 opts = st.columns([1, 1, 2])
 perplexity = 30.0
 if method == "tsne":
     perplexity = float(opts[0].select_slider("Perplexity", [5, 10, 20, 30, 50, 100], value=30, key="map_perp"))
+n_neighbors, axes = 15, None
+if method == "umap":
+    n_neighbors = int(opts[0].select_slider("Neighbours", [5, 10, 15, 30, 50], value=15, key="map_umap_nn",
+                                            help="UMAP's n_neighbors: small keeps local detail, large the global layout"))
+if method == "custom":
+    names = list(directions)
+    ax1 = opts[0].selectbox("x axis", names, index=0, key="map_axis_x")
+    ax2 = opts[1].selectbox("y axis", names, index=1, key="map_axis_y")
+    if ax1 == ax2:
+        st.warning("Choose two different directions for the axes.")
+        st.stop()
+    axes = saved_directions.axes_for(lm.id, (ax1, ax2), dataset_latents(ctx, split, n))
 background = None
 if method == "latent":
     if opts[0].toggle("Decoded images behind", key="map_manifold",
                       help="the manifold figure of Kingma & Welling: decoded images on a grid over the map"):
         background = "on"
 
-view = map_view(ctx, split, n, method, k, perplexity)
+view = map_view(ctx, split, n, method, k, perplexity, n_neighbors, axes)
 if isinstance(view, Task):
-    # t-SNE is computing in the background: show PCA now, poll the task, rerun when it is done
+    # t-SNE / UMAP is computing in the background: show PCA now, poll the task, rerun when it is done
     task = view
-    show_task(task, f"t-SNE of {n:,} points")
+    show_task(task, f"{METHODS[method]} of {n:,} points")
     if task.error is None:
-        st.caption("PCA is shown while t-SNE runs; the map switches when it is done (computed once per model, "
-                   "data and settings).")
+        st.caption(f"PCA is shown while {METHODS[method]} runs; the map switches when it is done (computed once "
+                   "per model, data and settings).")
     view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None
-fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True)
+likelihood = ranking.likelihood_values(ctx, split, view.lat.index)
+colour_values = None
+if colour_by in (ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP):
+    if likelihood is None:
+        rank_task = ranking.ranking_task(ctx, split, n)     # IWAE, K = 100, in the background
+        show_task(rank_task, f"IWAE log p(x) (K = {ranking.DEFAULT_K}) of {n:,} points")
+        colour_by = "label"
+    else:
+        colour_values = likelihood[0] if colour_by == ranking.COLOUR_LOG_PX else likelihood[0] - likelihood[1]
+fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True, color=colour_values)
 if view.note:
     st.caption(view.note)
+chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}"
+query = nb.map_query(ctx, view, split, traces, st.session_state.get(chart_key))
+found = nb.find_neighbours(view.lat, query)
+nb.mark_on_map(fig, traces, view, query, found)
 fig.update_layout(meta="vae-map")                     # the hover thumbnails find the chart by this tag
-event = st.plotly_chart(fig, key=f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}", on_select="rerun",
-                        selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        config={"scrollZoom": True, **png_config(f"latent-map-{view.method}")})
 hover_thumbnails("vae-map", getattr(ds, split).images[np.asarray(view.lat.index)], view.lat.index,
                  f"{ctx.dataset_key}|{split}|{n}")
 if view.k == 3:
@@ -106,3 +137,7 @@ if spots and view.from_map is not None and view.k == 2:
     st.caption(("The PCA inverse transform: the other directions are held at the data's mean. "
                 if view.method == "pca" else "") + "Select points to see their images; the Decode page can "
                "start from the first selected point" + ("." if indices else " or from this location."))
+
+nb.neighbours_section(ctx, view, split, query, found)
+st.subheader("Export")
+export_buttons(ctx, view, split, indices, likelihood)

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Projection", "project_pca", "project_tsne", "knn_label_accuracy", "ProgressFn"]
+__all__ = ["Projection", "project_pca", "project_tsne", "place_points", "knn_label_accuracy", "ProgressFn"]
 
 ProgressFn = Callable[[int, int, str], Any]  # progress(iteration, total_iterations, message)
 
@@ -66,6 +66,7 @@ class Projection:
     explained_variance_ratio: np.ndarray | None = None  # PCA: (k,) fraction of the total variance per axis
     params: dict[str, Any] = field(default_factory=dict)  # settings used (perplexity, iterations, ...)
     seconds: float = 0.0                          # wall time of the fit
+    fitted: Any = field(default=None, repr=False, compare=False)  # t-SNE / UMAP: the fitted object (place_points)
 
     @property
     def invertible(self) -> bool:
@@ -218,7 +219,26 @@ def project_tsne(mu, n_components: int = 2, *, perplexity: float = 30.0, seed: i
                   n_iter=n_iter, exaggeration=TSNE_EXAGGERATION, negative_gradient_method=grad,
                   ints_in_interval=TSNE_INTS_IN_INTERVAL, kl_divergence=float(emb.kl_divergence))
     return Projection(method="tsne", n_components=k, embedding=out, params=params,
-                      seconds=time.perf_counter() - t0)
+                      seconds=time.perf_counter() - t0, fitted=emb)
+
+
+def place_points(proj: Projection, z) -> np.ndarray:
+    """New latent points (M, D) or (D,) placed on an existing map: float32 (M, k) or (k,).
+
+    PCA: the linear transform. t-SNE: openTSNE's `TSNEEmbedding.transform` (each new point starts
+    at the weighted mean of its nearest fitted points and is optimised against the fixed map, as in
+    Policar et al. 2019). UMAP: `umap.UMAP.transform`. A copy of a fitted point lands next to it.
+    """
+    if proj.components is not None:
+        return proj.transform(z)
+    if proj.fitted is None:
+        raise ValueError(f"this {proj.method} map keeps no fitted model, so new points cannot be placed on it")
+    x = _as_points(np.atleast_2d(np.asarray(z, dtype=np.float64)), "z", min_points=1)
+    if proj.method == "tsne":
+        out = np.asarray(proj.fitted.transform(x), dtype=np.float32)
+    else:
+        out = np.asarray(proj.fitted.transform(x.astype(np.float32)), dtype=np.float32)
+    return out[0] if np.ndim(z) == 1 else out
 
 
 def knn_label_accuracy(embedding: np.ndarray, labels: np.ndarray, k: int = 10) -> float:

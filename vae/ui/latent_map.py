@@ -18,28 +18,34 @@ from .figures import latent_map_figure
 from .latents import dataset_latents
 from .loaders import Latents, pca_projection
 
-METHODS = {"latent": "the latent space itself (2-d)", "pca": "PCA", "tsne": "t-SNE"}
+METHODS = {"latent": "the latent space itself (2-d)", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP",
+           "custom": "custom axes"}
 
 
 @dataclass
 class MapView:
     """Latent means laid out on a 2-D or 3-D map."""
 
-    method: str                                          # "latent" | "pca" | "tsne"
+    method: str                                          # "latent" | "pca" | "tsne" | "umap" | "custom"
     lat: Latents                                         # the encoded points
     xy: np.ndarray                                       # (N, k) map coordinates, k = 2 or 3
     axis_names: tuple[str, ...]
     to_map: Callable[[np.ndarray], np.ndarray] | None    # latent (M, D) -> map (M, k); None for t-SNE
     from_map: Callable[[np.ndarray], np.ndarray] | None  # map (M, k) -> latent (M, D); None for t-SNE
     note: str = ""
+    projection: object = None                            # the fitted Projection (PCA, t-SNE, UMAP), for new points
 
     @property
     def k(self) -> int:
         return self.xy.shape[1]
 
 
-def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float = 30.0):
-    """The MapView for these settings; for t-SNE not yet computed, the running tasks.Task instead."""
+def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float = 30.0,
+             n_neighbors: int = 15, axes=None):
+    """The MapView for these settings; for t-SNE or UMAP not yet computed, the running tasks.Task instead.
+
+    axes: a vae.analysis.directions.CustomAxes, for method "custom".
+    """
     lat = dataset_latents(ctx, split, n)
     n = len(lat.index)
     D = lat.mu.shape[1]
@@ -54,7 +60,7 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
         ratio = proj.explained_variance_ratio
         names = tuple(f"PC{i + 1} ({ratio[i]:.0%})" for i in range(kk))
         return MapView("pca", lat, proj.embedding, names, proj.transform, proj.inverse_transform,
-                       note=f"PCA keeps {ratio.sum():.0%} of the variance of the latent means")
+                       note=f"PCA keeps {ratio.sum():.0%} of the variance of the latent means", projection=proj)
     if method == "tsne":
         key = f"{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{perplexity:g}"
         task = tasks.tsne_task(key, lat.mu, k, perplexity)
@@ -63,7 +69,24 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
         proj = task.result
         return MapView("tsne", lat, proj.embedding, tuple(f"t-SNE {i + 1}" for i in range(k)), None, None,
                        note=f"t-SNE (perplexity {proj.params.get('perplexity', perplexity):.0f}) took "
-                            f"{proj.seconds:.1f} s; distances between clusters mean little")
+                            f"{proj.seconds:.1f} s; distances between clusters mean little", projection=proj)
+    if method == "umap":
+        task = tasks.umap_task(f"umap|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{n_neighbors}", lat.mu, k,
+                               n_neighbors)
+        if not task.is_done or task.error:
+            return task
+        proj = task.result
+        return MapView("umap", lat, proj.embedding, tuple(f"UMAP {i + 1}" for i in range(k)), None, None,
+                       note=f"UMAP ({proj.params['n_neighbors']} neighbours, min_dist {proj.params['min_dist']:g}) "
+                            f"took {proj.seconds:.1f} s; like t-SNE it keeps neighbourhoods, sizes and gaps mean "
+                            "little", projection=proj)
+    if method == "custom":
+        if axes is None:
+            raise ValueError("custom axes need two saved directions")
+        xy = axes.transform(lat.mu)
+        return MapView("custom", lat, xy, tuple(axes.names), axes.transform, axes.inverse_transform,
+                       note=f"coordinates: the component of (mean of q - the data's mean) along each direction "
+                            f"(cosine between the axes {axes.cosine:.2f})")
     raise ValueError(f"unknown map method {method!r}; expected one of {list(METHODS)}")
 
 
@@ -73,15 +96,17 @@ def colour_options(dataset) -> list[str]:
 
 
 def map_figure(view: MapView, dataset, colour_by: str = "label", background=None,
-               path: np.ndarray | None = None, height: int = 620, click_to_decode: bool = False):
+               path: np.ndarray | None = None, height: int = 620, click_to_decode: bool = False,
+               color: np.ndarray | None = None):
     """(figure, traces): traces[i] is the dataset-index array of trace i (None for non-data traces).
+
+    color: (N,) values to colour the points by, named `colour_by` (e.g. log p(x)); None: by label or factor.
 
     click_to_decode: on a 2-D map with an inverse (latent, PCA), an invisible grid under the points
     makes a click on an empty spot a selection of that map location (see `selected_points`).
     """
     lat = view.lat
-    color = None
-    if colour_by != "label" and lat.factors is not None:
+    if color is None and colour_by != "label" and lat.factors is not None and colour_by in dataset.factor_names:
         color = lat.factors[:, list(dataset.factor_names).index(colour_by)]
     fig = latent_map_figure(view.xy, lat.index, lat.labels, dataset.class_names, color=color, color_name=colour_by,
                             axis_names=view.axis_names, background=background, path=path,

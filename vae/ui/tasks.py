@@ -177,3 +177,33 @@ def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
         st.progress(min(max(task.done, 0.0), 1.0), text=text)
 
     progress()
+
+
+def start_task(key: str, name: str, work) -> Task:
+    """`submit` for work that reports a fraction: work(progress) -> result, progress(fraction 0..1, message)."""
+    return submit(key, lambda progress: work(lambda fraction, message: progress(fraction, 1.0, message)), name=name)
+
+
+def find_task(key: str) -> Task | None:
+    """The task registered under `key` (running, finished or failed), or None; starts nothing."""
+    return _tasks().tasks.get(key)
+
+
+def finished_tasks(prefix: str) -> list[Task]:
+    """Finished, successful tasks whose key starts with `prefix`, newest first."""
+    reg = _tasks()
+    with reg.lock:
+        done = [t for k, t in reg.tasks.items() if k.startswith(prefix) and t.is_done and t.error is None]
+    return sorted(done, key=lambda t: t.finished or 0.0, reverse=True)
+
+
+def umap_task(key: str, mu: np.ndarray, n_components: int = 2, n_neighbors: int = 15, seed: int = 0) -> Task:
+    """The UMAP Projection of `mu` (N, D) for `key` (model id + data + settings), computed once in the background."""
+    mu = np.array(mu, dtype=np.float32, copy=True)
+
+    def compute(progress):
+        from vae.analysis.umap_projection import project_umap
+
+        return project_umap(mu, n_components, n_neighbors=n_neighbors, seed=seed, progress=progress)
+
+    return submit(key, compute, name="umap")

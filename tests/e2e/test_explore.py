@@ -1,0 +1,148 @@
+"""The exploring tools in a real Chromium, on the bundled digits model: a neighbour click opens its image;
+applying a direction changes the decoded image; a shared link reopens the Decode point and the projection
+in a fresh browser context; the map's CSV download has one row per point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (app_console_errors, assert_no_exception, goto_page, image_src, wait_for_app_run,
+                               wait_for_image_change)
+
+SHOTS = Path("/tmp/shots-explore")
+LIVE = "Object.values(window.__latentControl.instances)[0]"   # the Decode page's drag-following control
+
+# the page position of the data point farthest from every other (so a click hits it and nothing else)
+_LONELY_POINT_JS = """(gd) => {
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, pts = [];
+    for (const t of gd._fullData) if (t.customdata && t.customdata.length)
+        for (let i = 0; i < t.x.length; i++) pts.push([xa.c2p(t.x[i]), ya.c2p(t.y[i]), t.customdata[i][0]]);
+    let best = null, bd = -1;
+    for (const p of pts) {
+        if (p[0] < 20 || p[1] < 20 || p[0] > xa._length - 20 || p[1] > ya._length - 20) continue;
+        let d = Infinity;
+        for (const q of pts) if (q !== p) d = Math.min(d, Math.hypot(p[0] - q[0], p[1] - q[1]));
+        if (d > bd) { bd = d; best = p; }
+    }
+    const r = gd.getBoundingClientRect();
+    return {px: r.left + xa._offset + best[0], py: r.top + ya._offset + best[1], index: best[2], dist: bd};
+}"""
+
+
+def _shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _plot(page: Page):
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
+                           " return gd && gd._fullData && gd._fullData.length > 1; }", timeout=30_000)
+    return chart
+
+
+def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
+    goto_page(page, app_server, "latent_map")
+    chart = _plot(page)
+    pt = chart.locator(".js-plotly-plot").evaluate(_LONELY_POINT_JS)
+    page.mouse.move(pt["px"], pt["py"])
+    page.mouse.click(pt["px"], pt["py"])
+    expect(page.get_by_text(f"query: test #{pt['index']}")).to_be_visible(timeout=20_000)
+    wait_for_app_run(page)
+    buttons = page.get_by_role("button", name=re.compile(r"^#\d+$"))
+    expect(buttons).to_have_count(8)
+    # the map rings the neighbours and stars the query
+    names = chart.locator(".js-plotly-plot").evaluate("(gd) => gd._fullData.map(t => t.name)")
+    assert "neighbours" in names and "query" in names, names
+    label = buttons.nth(2).inner_text().strip()
+    index = int(re.match(r"#(\d+)", label).group(1))
+    assert index != pt["index"]                                       # the query itself is left out
+    buttons.nth(2).click()
+    wait_for_app_run(page)
+    opened = page.get_by_test_id("stImage").filter(has_text=f"opened: test #{index} (")
+    expect(opened.locator("img")).to_be_visible()
+    expect(page.get_by_test_id("stImage").filter(has_text="its reconstruction")).to_be_visible()
+    opened.scroll_into_view_if_needed()
+    _shot(page, "neighbours-opened")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_applying_a_direction_changes_the_decoded_image(page: Page, app_server: str):
+    goto_page(page, app_server, "directions")
+    page.get_by_test_id("stButton").filter(has_text="Save direction").locator("button").click()
+    wait_for_app_run(page)
+    caption = "decoded at strength"
+    expect(page.get_by_test_id("stImage").filter(has_text=caption).locator("img")).to_be_visible()
+    before = image_src(page, caption)
+    slider = page.get_by_test_id("stSlider").filter(has_text="Strength").get_by_role("slider")
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    after = wait_for_image_change(page, caption, before)
+    assert after != before
+    expect(page.get_by_test_id("stImage").filter(has_text="decoded at strength +1.5")).to_be_visible()
+    _shot(page, "directions")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_server: str, browser):
+    goto_page(page, app_server, "latent_map")
+    page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
+    wait_for_app_run(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Decode", exact=True).click()
+    wait_for_app_run(page)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()", timeout=30_000)
+    slider = page.locator("input#lc-z-0")
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value(re.compile(r"^0\.30?$"))
+    page.wait_for_timeout(300)
+    wait_for_app_run(page)
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Link to this view").click()
+    wait_for_app_run(page)
+    link = page.get_by_test_id("stSidebar").get_by_test_id("stCode").inner_text().strip()
+    assert "proj=pca" in link and "model=digits-2d" in link and "z=0.3" in link, link
+    _shot(page, "share-link")
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = fresh.new_page()
+        other.set_default_timeout(30_000)
+        other.goto(link)
+        wait_for_app_run(other)
+        other.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()", timeout=30_000)
+        expect(other.locator("input#lc-z-0")).to_have_value(re.compile(r"^0\.30?$"))
+        other.get_by_test_id("stSidebarNav").get_by_text("Latent map", exact=True).click()
+        wait_for_app_run(other)
+        pca = other.get_by_test_id("stRadio").filter(has_text="Projection").locator("input[type='radio']").nth(1)
+        expect(pca).to_be_checked()
+        expect(other.get_by_text(re.compile("PCA keeps"))).to_be_visible()
+        assert_no_exception(other)
+    finally:
+        fresh.close()
+    assert app_console_errors(page) == []
+
+
+def test_the_map_csv_has_one_row_per_point(page: Page, app_server: str):
+    goto_page(page, app_server, "latent_map")
+    button = page.get_by_role("button", name=re.compile(r"^Map as CSV"))
+    n = int(re.search(r"\(([\d,]+) points\)", button.inner_text()).group(1).replace(",", ""))
+    with page.expect_download() as info:
+        button.click()
+    data = Path(info.value.path()).read_text()
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert len(rows) == n == 300                      # the digits test split
+    assert {"index", "label", "mu_1", "mu_2", "sigma_1", "sigma_2", "map_z1", "map_z2"} <= set(rows[0])
+    assert sorted(int(r["index"]) for r in rows) == list(range(300))
+    assert all(r["mu_1"] == r["map_z1"] for r in rows)   # a 2-d latent is its own map
+    assert_no_exception(page)
+    assert app_console_errors(page) == []

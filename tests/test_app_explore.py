@@ -1,0 +1,92 @@
+"""The exploring pages under AppTest: a link's parameters set the model, the map and the Decode point (and a
+bad link is reported, not raised); the Likelihood page ranks in the background and shows the galleries;
+the Directions page saves a direction and the Latent map offers it as custom axes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from vae.ui.url_state import format_z, parse_z  # noqa: E402
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def app(assets_dir, monkeypatch):
+    from vae.ui import loaders
+
+    monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
+
+    def make(**params) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=120)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return make
+
+
+def test_z_round_trips_through_the_url_and_bad_text_is_refused():
+    z = np.array([0.3, -1.25, 2.0], np.float32)
+    np.testing.assert_allclose(parse_z(format_z(z)), z)
+    for bad in ("1,abc", "nan,1", "1e9", ",".join(["0"] * 300)):
+        assert parse_z(bad) is None
+
+
+def test_a_link_sets_the_model_the_map_and_the_decode_point(app):
+    z = "0.5,-1,0,0,0.25,0,0,0"
+    at = app(model="shapes-8d", proj="pca", dim="3", z=z)
+    assert at.session_state["sb_bundled"] == "shapes-8d"
+    assert at.session_state["map_method_False"] == "pca" and at.session_state["map_k"] == 3
+    lm = at.session_state["_vae_context"].lm
+    np.testing.assert_allclose(at.session_state["_vae_decode_z"][lm.id], parse_z(z))
+    assert not at.warning
+
+
+def test_a_link_to_an_absent_model_or_a_wrong_point_says_so(app):
+    at = app(model="no-such-model", z="1,2,3")
+    notes = " ".join(w.value for w in at.warning)
+    assert "not bundled here" in notes and "has 3 dimensions" in notes
+    at = app(model="upload:0123456789abcdef")
+    assert "uploaded model" in " ".join(w.value for w in at.warning)
+
+
+def test_the_likelihood_page_ranks_in_the_background(app):
+    at = app()
+    at.switch_page("pages/likelihood.py").run()
+    at.button(key="lik_start").click().run()
+    deadline = time.monotonic() + 120
+    while not at.metric and time.monotonic() < deadline:      # the ranking thread finishes, the page polls
+        time.sleep(0.2)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [m.label for m in at.metric]
+    assert labels == ["mean log p(x)", "mean ELBO", "mean gap", "time"]
+    assert float(at.metric[0].value) < 0
+    captions = [c for im in at.image for c in im.captions]
+    assert len(captions) == 32 and all(c.startswith("#") for c in captions)   # 16 least + 16 most likely
+
+
+def test_saved_directions_become_custom_axes_on_the_map(app):
+    at = app(model="shapes-8d")
+    at.switch_page("pages/directions.py").run()
+    at.button(key="dir_save").click().run()
+    at.radio(key="dir_kind").set_value("factor").run()
+    at.button(key="dir_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.session_state["_vae_directions"][at.session_state["_vae_context"].lm.id]) == 2
+    assert any("decoded at strength" in c for im in at.image for c in im.captions)
+    at.switch_page("pages/latent_map.py").run()
+    assert "custom" in at.radio(key="map_method_False").options
+    at.radio(key="map_method_False").set_value("custom").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cosine between the axes" in c.value for c in at.caption)

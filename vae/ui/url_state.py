@@ -1,0 +1,189 @@
+"""Shareable views: the URL's query parameters carry the model, the map's projection and settings and the
+Decode point, so a copied link reopens the same picture in another browser.
+
+    restore_before_sidebar()        app.py, before the sidebar: a new link sets the model and the map's widgets
+    restore_after_sidebar(ctx)      app.py, after it: the Decode point and the map's point count (need the model)
+    share_box(ctx)                  the sidebar's "Link to this view" button and the link
+
+Parameters: model (a bundled checkpoint's folder name), proj (latent | pca | tsne | umap), dim (2 | 3),
+perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), z (the Decode point, comma-separated).
+The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
+(an unknown model, a z of another length) are skipped with a note, never an error. Uploaded and
+session-trained models cannot travel in a link: the link names them and says so.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import numpy as np
+import streamlit as st
+
+from . import loaders, state
+from .controls import set_controls
+
+_APPLIED = "_vae_url_applied"
+_PENDING = "_vae_url_pending"
+_NOTES = "_vae_url_notes"
+_SHOW = "_vae_url_show_link"
+_MAP = "_vae_url_map_settings"     # the map's widget values, kept when the page changes (Streamlit drops them)
+MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_perp", "map_umap_nn")
+PROJECTIONS = ("latent", "pca", "tsne", "umap")
+PERPLEXITIES = (5, 10, 20, 30, 50, 100)
+NEIGHBOURS = (5, 10, 15, 30, 50)
+POINT_SIZES = (500, 1000, 2000, 5000, 10000)
+MAX_Z_DIMS = 256
+
+
+def _params() -> dict[str, str]:
+    return {k: st.query_params.get(k) for k in st.query_params.keys() if k != state.BROWSER_ID_PARAM}
+
+
+def _float(v, lo: float, hi: float) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if np.isfinite(f) and lo <= f <= hi else None
+
+
+def parse_z(text: str | None) -> np.ndarray | None:
+    """'0.1,-2,3.5' -> float32 (3,); None when absent or not a list of finite numbers in [-50, 50]."""
+    if not text:
+        return None
+    parts = str(text).split(",")
+    if len(parts) > MAX_Z_DIMS:
+        return None
+    vals = [_float(p, -50.0, 50.0) for p in parts]
+    return None if any(v is None for v in vals) else np.asarray(vals, np.float32)
+
+
+def format_z(z) -> str:
+    return ",".join(f"{float(v):.4g}" for v in np.asarray(z).ravel())
+
+
+def restore_before_sidebar() -> None:
+    """Apply a link's model and map settings to the widgets' state (once per session and per link)."""
+    _remember_map()
+    params = _params()
+    sig = tuple(sorted(params.items()))
+    if not params or st.session_state.get(_APPLIED) == sig:
+        return
+    st.session_state[_APPLIED] = sig
+    notes: list[str] = []
+    model = params.get("model")
+    if model:
+        bundled = loaders.bundled_models()
+        if model in bundled:
+            st.session_state["sb_source"] = "bundled"
+            st.session_state["sb_bundled"] = model
+        elif model.startswith(("upload:", "trained:")):
+            notes.append(f"This link was made with {'an uploaded' if model.startswith('upload') else 'a session-trained'}"
+                         f" model (id {model.split(':', 1)[1][:8]}); open the same checkpoint to see the same view.")
+        else:
+            notes.append(f"The link names the model {model!r}, which is not bundled here; showing the default.")
+    proj = params.get("proj")
+    if proj in PROJECTIONS:
+        st.session_state["map_method_True"] = proj
+        if proj != "latent":
+            st.session_state["map_method_False"] = proj
+    if params.get("dim") in ("2", "3"):
+        st.session_state["map_k"] = int(params["dim"])
+    if params.get("split") in ("test", "train"):
+        st.session_state["map_split"] = params["split"]
+    perp = _float(params.get("perp"), 0, 1000)
+    if perp in PERPLEXITIES:
+        st.session_state["map_perp"] = int(perp)
+    nn = _float(params.get("nn"), 0, 1000)
+    if nn in NEIGHBOURS:
+        st.session_state["map_umap_nn"] = int(nn)
+    z = parse_z(params.get("z"))
+    if params.get("z") and z is None:
+        notes.append("The link's Decode point is not a list of numbers; it was ignored.")
+    st.session_state[_PENDING] = dict(z=z, n=_float(params.get("n"), 1, 10_000_000), split=params.get("split", "test"),
+                                      model=model)
+    st.session_state[_NOTES] = notes
+
+
+def _remember_map() -> None:
+    """Copy the map's widget values (present while the Latent map was the last page drawn) to our own key."""
+    kept = st.session_state.setdefault(_MAP, {})
+    for k in list(st.session_state.keys()):
+        if k in MAP_KEYS or str(k).startswith("map_n_"):
+            kept[k] = st.session_state[k]
+
+
+def restore_after_sidebar(ctx) -> None:
+    """Apply the parts of a link that need the model and dataset: the Decode point and the map's points."""
+    pending = st.session_state.pop(_PENDING, None)
+    notes = st.session_state.get(_NOTES) or []
+    if pending is not None and ctx.lm is not None:
+        z = pending["z"]
+        if z is not None:
+            if z.shape == (ctx.lm.latent_dim,):
+                state.set_decode_point(ctx.lm.id, z)
+                set_controls(ctx.lm.id, z)
+            else:
+                notes.append(f"The link's Decode point has {len(z)} dimensions but this model has "
+                             f"{ctx.lm.latent_dim}; it was ignored.")
+        n, split = pending["n"], pending["split"] if pending["split"] in ("test", "train") else "test"
+        if n is not None and ctx.dataset is not None:
+            n_total = len(getattr(ctx.dataset, split))
+            sizes = {s for s in POINT_SIZES if s < n_total} | {n_total}
+            if int(n) in sizes:
+                st.session_state[f"map_n_{split}_{n_total}"] = int(n)
+        st.session_state[_NOTES] = notes
+    if notes:
+        for note in notes:
+            st.sidebar.warning(note)
+
+
+def view_params(ctx) -> dict[str, str]:
+    """The query parameters of the current view (without the browser id)."""
+    p: dict[str, str] = {}
+    lm = ctx.lm
+    if lm is None:
+        return p
+    p["model"] = lm.path.name if lm.source == "bundled" and lm.path is not None else f"{lm.source}:{lm.id[:16]}"
+    ss = {**st.session_state.get(_MAP, {}), **{k: st.session_state[k] for k in list(st.session_state.keys())
+                                                 if k in MAP_KEYS or str(k).startswith("map_n_")}}
+    two_d = lm.latent_dim == 2
+    proj = ss.get(f"map_method_{two_d}")
+    if proj in PROJECTIONS:
+        p["proj"] = proj
+    if ss.get("map_k") in (2, 3):
+        p["dim"] = str(ss["map_k"])
+    if ss.get("map_split") in ("test", "train"):
+        p["split"] = ss["map_split"]
+    if proj == "tsne" and ss.get("map_perp") in PERPLEXITIES:
+        p["perp"] = str(ss["map_perp"])
+    if proj == "umap" and ss.get("map_umap_nn") in NEIGHBOURS:
+        p["nn"] = str(ss["map_umap_nn"])
+    if ctx.dataset is not None:
+        split = p.get("split", "test")
+        n_total = len(getattr(ctx.dataset, split))
+        n = ss.get(f"map_n_{split}_{n_total}")
+        if n:
+            p["n"] = str(int(n))
+    p["z"] = format_z(state.decode_point(lm.id, lm.latent_dim))
+    return p
+
+
+def share_link(ctx) -> str:
+    """A URL of this page that reopens the current view (relative when the app's address is unknown)."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(view_params(ctx), safe=',')}"
+
+
+def share_box(ctx) -> None:
+    """The sidebar's "Link to this view" button; the link shows below it, remade on every full run."""
+    if ctx.lm is None:
+        return
+    if st.button("Link to this view", icon=":material/link:", key="url_share", width="stretch",
+                 help="A link with this page, model, map projection and Decode point, to open in another browser"):
+        st.session_state[_SHOW] = True
+    if st.session_state.get(_SHOW):
+        st.code(share_link(ctx), language=None, wrap_lines=True)
+        st.caption("Opens this page with the same model, map settings and Decode point"
+                   + ("" if ctx.lm.source == "bundled" else "; this model is not bundled, so whoever opens the link "
+                      "needs the same checkpoint") + ".")
