@@ -117,6 +117,11 @@ def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_thr
 
 def factor_metrics_for(model, dataset, *, split: str = "test", seed: int = 0) -> dict[str, Any]:
     """The disentanglement metrics of `model` on `dataset` (which must carry factors), as a JSON-ready dict."""
+    import time
+
     from .analysis.factors import as_torch_free, evaluate_factors
 
-    return as_torch_free(evaluate_factors(model, dataset, split=split, seed=seed))
+    started = time.perf_counter()
+    result = as_torch_free(evaluate_factors(model, dataset, split=split, seed=seed))
+    result["factor_seconds"] = round(time.perf_counter() - started, 2)
+    return result

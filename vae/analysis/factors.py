@@ -21,6 +21,9 @@ import torch
 from vae.analysis.disentanglement import FactorError, dci, factorvae_score, mig, sap
 from vae.analysis.latent import encode_dataset
 
+N_POINTS = 6000                 # images for MI / MIG / DCI / SAP (2/3 train the predictors, 1/3 test them)
+FACTORVAE_VOTES = (500, 300)    # (train, eval) votes of the FactorVAE score, 64 images each
+
 METRIC_KEYS = ("mig", "dci_disentanglement", "dci_completeness", "dci_informativeness", "sap", "factorvae_score")
 
 # one line each, for the CLI's table and the app
@@ -67,8 +70,8 @@ def _encode(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return encode_dataset(model, images, batch_size=1024)
 
 
-def evaluate_factors(model, dataset, *, split: str = "test", n_points: int = 6000, seed: int = 0,
-                     device=None, dci_method: str = "gbt", factorvae_votes: tuple[int, int] = (500, 300),
+def evaluate_factors(model, dataset, *, split: str = "test", n_points: int | None = None, seed: int = 0,
+                     dci_method: str = "gbt", factorvae_votes: tuple[int, int] | None = None,
                      progress: Callable[[float, str], None] | None = None) -> dict:
     """Every metric of disentanglement.py for `model` on `dataset`; a JSON-ready dict.
 
@@ -83,6 +86,8 @@ def evaluate_factors(model, dataset, *, split: str = "test", n_points: int = 600
         raise FactorError(f"data set {getattr(dataset, 'name', '?')} has no ground-truth factors, so there is "
                           "nothing to measure disentanglement against (e.g. shapes has them; digits and MNIST do not)")
     say = progress or (lambda fraction, what: None)
+    n_points = N_POINTS if n_points is None else int(n_points)
+    factorvae_votes = FACTORVAE_VOTES if factorvae_votes is None else tuple(factorvae_votes)
     was_training = model.training
     model.eval()
     try:

@@ -133,6 +133,13 @@ def _run_state(folder: Path) -> tuple[str, int]:
     return ("finished" if state.get("status") == "finished" else "partial"), int(state.get("epoch", 0))
 
 
+def _saved_step(folder: Path) -> int:
+    try:
+        return int((json.loads((folder / "config.json").read_text()).get("state") or {}).get("step", 0))
+    except (OSError, ValueError):
+        return 0
+
+
 def sweep_status(plan: SweepPlan) -> list[tuple[SweepRun, str, int]]:
     """Each run with its state ("absent", "partial", "finished") and the epochs it has done."""
     return [(run, *_run_state(run.folder)) for run in plan.runs]
@@ -176,11 +183,12 @@ def run_sweep(plan: SweepPlan, *, progress: Callable[[int, int, str], None] | No
         dataset = load_training_data(plan.train_config)
     steps_per_epoch = math.ceil(len(dataset.train) / plan.train_config.batch_size)
     total = len(plan.runs) * plan.train_config.epochs * steps_per_epoch
-    done = sum(plan.train_config.epochs * steps_per_epoch for _, state, _ in status if state == "finished")
+    steps = [plan.train_config.epochs * steps_per_epoch if state == "finished" else _saved_step(run.folder)
+             for run, state, _ in status]            # optimiser steps each model has taken
     if progress:
-        progress(done, total, "")
+        progress(sum(steps), total, "")
     actions = []
-    for run, state, _ in status:
+    for k, (run, state, _) in enumerate(status):
         name = run.folder.name
         if state == "finished":
             actions.append((run, "skipped"))
@@ -189,25 +197,24 @@ def run_sweep(plan: SweepPlan, *, progress: Callable[[int, int, str], None] | No
             continue
         if state == "partial":
             trainer = Trainer.resume(run.folder, dataset=dataset, device=device)
-            done += trainer.step
             action = "resumed"
         else:
             model = make_model(run.model_config, seed=run.train_config.seed)
             trainer = Trainer(model, dataset, run.train_config, out_dir=run.folder, device=device)
             action = "trained"
+        steps[k] = trainer.step
         if on_run:
             on_run(run, action)
-        start_step = trainer.step
 
-        def on_step(t, info, base=done - start_step, name=name):
+        def on_step(t, info, k=k, name=name):
+            steps[k] = info["step"]
+            if progress:
+                progress(sum(steps), total, name)
             if stop is not None and stop.is_set():
                 t.stop()
-            if progress:
-                progress(base + info["step"], total, name)
 
         trainer.add_callback("on_step_end", on_step)
         trainer.run()
-        done += trainer.step - start_step
         actions.append((run, action))
         if trainer.status == "stopped":
             break
