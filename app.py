@@ -15,6 +15,8 @@ pages = [
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:", url_path="interpolate"),
     st.Page("pages/generate.py", title="Generate", icon=":material/grid_view:", url_path="generate"),
     st.Page("pages/posterior.py", title="Posterior", icon=":material/functions:", url_path="posterior"),
+    st.Page("pages/factors.py", title="Factors", icon=":material/grid_on:", url_path="factors"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 page = st.navigation(pages)
