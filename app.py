@@ -24,6 +24,8 @@ pages = [
     st.Page("pages/posterior.py", title="Posterior", icon=":material/functions:", url_path="posterior"),
     st.Page("pages/directions.py", title="Directions", icon=":material/arrow_outward:", url_path="directions"),
     st.Page("pages/likelihood.py", title="Likelihood", icon=":material/leaderboard:", url_path="likelihood"),
+    st.Page("pages/factors.py", title="Factors", icon=":material/grid_on:", url_path="factors"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 page = st.navigation(pages)

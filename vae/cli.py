@@ -11,6 +11,7 @@ Every expected failure (bad checkpoint, unknown data set, impossible model) prin
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import math
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
     e.add_argument("--seed", type=int, default=0, help="seed of the latent samples and binarisation (default: 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    e.add_argument("--factors", action="store_true",
+                   help="also the disentanglement metrics against the data's ground-truth factors (shapes): MI "
+                        "matrix, MIG, DCI, SAP, FactorVAE score")
     _add_threads_flag(e)
 
     s = sub.add_parser(
@@ -151,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="enlarge each image K times (nearest neighbour) (default: to at least 28 pixels)")
     s.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
     _add_threads_flag(s)
+    from .cli_factors import add_sweep_parser
+    add_sweep_parser(sub, _add_threads_flag)
     return parser
 
 
@@ -376,6 +382,9 @@ def cmd_evaluate(args) -> int:
     if args.iwae_samples < 0:
         raise CLIError(f"--iwae-samples must be >= 0, got {args.iwae_samples}")
     split = getattr(dataset, args.split)
+    if args.factors and split.factors is None:
+        raise CLIError(f"data set {dataset.name} has no ground-truth factors, so --factors has nothing to measure "
+                       "against (it needs data with factors, e.g. shapes)")
     binarize = "static" if train.binarize != "none" else "none"
     bar = None
     progress = None
@@ -394,6 +403,9 @@ def cmd_evaluate(args) -> int:
             bar.close()
     result = {"run": str(args.run), "dataset": dataset.name, "split": args.split, **result,
               "device": str(device), "seconds": round(time.perf_counter() - started, 2)}
+    if args.factors:
+        from .cli_factors import factor_metrics_for
+        result.update(factor_metrics_for(model, dataset, split=args.split, seed=args.seed))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -480,7 +492,10 @@ def main(argv: list[str] | None = None) -> int:
         expected += (DataError,)
     except ImportError:
         pass
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample}
+    from .cli_factors import cmd_sweep
+    sweep = functools.partial(cmd_sweep, train_config_from_args=_train_config_from_args, error=CLIError,
+                              model_config_from_args=_model_config_from_args, apply_threads=_apply_threads)
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "sweep": sweep}
     try:
         return commands[args.command](args)
     except expected as e:

@@ -60,12 +60,43 @@ def make_shapes(n: int, image_size: int = 32, seed: int = 0) -> tuple[np.ndarray
 
 @functools.lru_cache(maxsize=4)
 def _make_shapes_cached(n: int, image_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
+    exact = _sample_factors(n, np.random.default_rng(seed))   # float64: drawn from exactly these values
+    images = render_shapes(exact, image_size)
+    factors = exact.astype(np.float32)
+    images.flags.writeable = False
+    factors.flags.writeable = False
+    return images, factors
+
+
+def sample_shape_factors(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` factor rows drawn as make_shapes draws them: float32 (n, 5), columns SHAPE_FACTOR_NAMES."""
+    return _sample_factors(n, rng).astype(np.float32)
+
+
+def _sample_factors(n: int, rng: np.random.Generator) -> np.ndarray:
     shape = rng.integers(0, len(SHAPE_NAMES), n)
     scale = SHAPE_SCALES[rng.integers(0, len(SHAPE_SCALES), n)]
     rotation = rng.random(n) * _SHAPE_PERIODS[shape]
     x, y = rng.random(n), rng.random(n)
+    return np.stack([shape, scale, rotation, x, y], axis=1).astype(np.float64)
 
+
+def render_shapes(factors: np.ndarray, image_size: int = 32) -> np.ndarray:
+    """Draw the images of given factor values: float (n, 5) with columns SHAPE_FACTOR_NAMES (as make_shapes
+    returns them; any scale in (0, 1] and any rotation are drawn as given) -> uint8 (n, 1, S, S).
+
+    Lets a caller fix one factor and vary the others (the FactorVAE score's samples)."""
+    _check_size(image_size)
+    factors = np.asarray(factors, dtype=np.float64)
+    if factors.ndim != 2 or factors.shape[1] != len(SHAPE_FACTOR_NAMES):
+        raise DataError(f"factors must be (n, {len(SHAPE_FACTOR_NAMES)}) with columns {SHAPE_FACTOR_NAMES}, "
+                        f"got shape {factors.shape}")
+    shape = factors[:, 0].astype(np.int64)
+    if not np.isfinite(factors).all() or (shape != factors[:, 0]).any() or shape.min(initial=0) < 0 \
+            or shape.max(initial=0) >= len(SHAPE_NAMES):
+        raise DataError(f"the shape factor must be a class index 0..{len(SHAPE_NAMES) - 1} and all factors finite")
+    scale, rotation, x, y = (factors[:, k] for k in range(1, 5))
+    n = len(factors)
     big = image_size * _SUPERSAMPLE
     margin = _POSITION_MARGIN * big  # canvas pixels
     cx = margin + x * (big - 2 * margin)
@@ -86,7 +117,4 @@ def _make_shapes_cached(n: int, image_size: int, seed: int) -> tuple[np.ndarray,
             canvas = Image.new("L", (big, big), 0)
             ImageDraw.Draw(canvas).polygon(flat, fill=255)
             images[i, 0] = np.asarray(canvas.reduce(_SUPERSAMPLE))
-    factors = np.stack([shape, scale, rotation, x, y], axis=1).astype(np.float32)
-    images.flags.writeable = False
-    factors.flags.writeable = False
-    return images, factors
+    return images

@@ -1,0 +1,124 @@
+"""The Factors and Compare pages in a real Chromium, on the bundled shapes model and the bundled sweep summary.
+
+The metrics are computed in the background (seconds on an idle machine, minutes on a loaded one): the
+tests wait for what the page shows when they are done, never for a time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+
+REPO = Path(__file__).resolve().parents[2]
+ASSETS = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
+SHOTS = Path("/tmp/shots-factors")
+COMPUTE_MS = 600_000          # background metrics on a loaded 2-core machine
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"e2e-{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def factors_app(streamlit_app, tmp_path_factory) -> str:
+    """The app over a copy of the bundled assets plus a second, tiny shapes model (so that two shapes
+    models can be compared whatever else is bundled) and the bundled sweep summaries."""
+    if not (ASSETS / "shapes-8d" / "config.json").is_file():
+        pytest.skip(f"{ASSETS}/shapes-8d is not there")
+    from vae.cli import main
+
+    assets = tmp_path_factory.mktemp("factors-assets")
+    for name in ("digits-2d", "shapes-8d"):
+        shutil.copytree(ASSETS / name, assets / name)
+    if (ASSETS / "sweeps").is_dir():
+        shutil.copytree(ASSETS / "sweeps", assets / "sweeps")
+    assert main(["train", "--dataset", "shapes", "--n-train", "600", "--n-test", "200", "--latent-dim", "4",
+                 "--hidden", "64", "--epochs", "1", "--seed", "0", "--device", "cpu", "--no-optimizer-state",
+                 "--quiet", "--out", str(assets / "shapes-tiny")]) == 0
+    return streamlit_app("app.py", VAE_ASSETS_DIR=str(assets))
+
+
+def choose_checkpoint(page: Page, name: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
+    page.get_by_role("option", name=name).click()
+    wait_for_app_run(page, timeout=120_000)
+
+
+def test_factors_page_on_the_shapes_model(page: Page, factors_app: str):
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    goto_page(page, factors_app, "factors")
+    choose_checkpoint(page, "shapes-8d")
+    expect(page.get_by_test_id("stMetric").filter(has_text="MIG")).to_be_visible(timeout=COMPUTE_MS)
+    wait_for_app_run(page, timeout=120_000)
+    for name in ("MIG", "DCI disentanglement", "DCI completeness", "DCI informativeness", "SAP", "FactorVAE score"):
+        card = page.get_by_test_id("stMetric").filter(has_text=name).first
+        value = float(card.get_by_test_id("stMetricValue").inner_text())
+        assert 0.0 <= value <= 1.0, (name, value)
+    heat = page.get_by_test_id("stPlotlyChart").first
+    expect(heat.locator(".heatmaplayer, .hm")).not_to_have_count(0)
+    expect(heat).to_contain_text("rotation")
+    expect(heat).to_contain_text("(KL ")                       # rows are the dimensions, labelled by KL
+    # one traversal per factor, beside the dimension that carries it
+    expect(page.get_by_test_id("stImage").filter(has_text="from -3 to +3")).to_have_count(5)
+    for factor in ("shape", "scale", "rotation", "x", "y"):
+        expect(page.get_by_text(f"{factor} → z", exact=False).first).to_be_visible()
+    shot(page, "factors")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_factors_page_on_digits_says_there_are_no_factors(page: Page, factors_app: str):
+    goto_page(page, factors_app, "factors")
+    choose_checkpoint(page, "digits-2d")
+    expect(page.get_by_text("has no ground-truth factors")).to_be_visible()
+    expect(page.get_by_test_id("stMetric")).to_have_count(0)
+    assert_no_exception(page)
+
+
+def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
+    page.set_viewport_size({"width": 1400, "height": 2600})
+    goto_page(page, factors_app, "compare")
+    choose_checkpoint(page, "shapes-8d")
+    chosen = page.get_by_test_id("stMultiSelect")
+    expect(chosen).to_contain_text("sidebar: shapes-8d")
+    expect(chosen).to_contain_text("bundled: shapes-tiny")
+    expect(page.get_by_text("Reconstructions of the same test images")).to_be_visible(timeout=COMPUTE_MS)
+    expect(page.get_by_test_id("stProgress")).to_have_count(0, timeout=COMPUTE_MS)
+    wait_for_app_run(page, timeout=120_000)
+    table = page.get_by_test_id("stDataFrame").first
+    expect(table).to_be_visible()
+    # the originals and one row of reconstructions per model; a traversal per model
+    expect(page.get_by_test_id("stImage").filter(has_text="decoded from the latent means")).to_have_count(2)
+    expect(page.get_by_test_id("stImage").filter(has_text="rows: z")).to_have_count(2)
+    # each model's latent map and MI heat map
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(4)
+    shot(page, "compare-models")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_compare_shows_the_bundled_sweep(page: Page, factors_app: str):
+    summaries = ASSETS / "sweeps" / "shapes-beta"
+    if not (summaries / "sweep.json").is_file():
+        pytest.skip("no bundled sweep summary")
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, factors_app, "compare")
+    page.get_by_role("tab", name="A sweep").click()
+    wait_for_app_run(page)
+    page.get_by_test_id("stSelectbox").filter(has_text="Sweep").click()
+    page.get_by_role("option", name="sweeps/shapes-beta").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text("differing only in beta")).to_be_visible()
+    charts = page.get_by_test_id("stPlotlyChart")
+    expect(charts).to_have_count(3)                       # rate-distortion, metrics and bounds against beta
+    expect(charts.first).to_contain_text("Rate against distortion")
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+    shot(page, "compare-sweep")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []

@@ -1,0 +1,127 @@
+"""The command line for factors and sweeps: `python -m vae sweep`, and `evaluate --factors`.
+
+    python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 \\
+        --beta 1 2 4 8 16 --out runs/shapes-beta
+    python -m vae evaluate runs/shapes-beta/beta-4 --factors --json
+
+Kept apart from vae/cli.py, which registers these and maps their errors to "error: ..." lines.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_sweep_parser(sub, add_threads_flag) -> None:
+    """Register `sweep` on the subparsers `sub` of `python -m vae`."""
+    from .config import ACTIVATIONS, TrainConfig
+
+    d = TrainConfig()
+    p = sub.add_parser(
+        "sweep", help="train a family of models that differ in one setting (beta or latent size)",
+        description="Train one model per value of --beta or of --latent-dim (give several values to exactly one "
+                    "of them), each in its own folder OUT/beta-4, OUT/latent_dim-16, ... with the same seed, data "
+                    "and recipe; one progress bar for the whole sweep. Resumable: run the same command again and "
+                    "finished models are skipped, a half-trained one continues from its last epoch.",
+        epilog="example: python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 "
+               "--beta 1 4 16 --out runs/shapes-beta")
+    p.add_argument("--beta", type=float, nargs="+", default=None, metavar="B",
+                   help=f"KL weight(s); several values sweep it (default: {d.beta:g})")
+    p.add_argument("--latent-dim", type=int, nargs="+", default=[8], metavar="D",
+                   help="latent size(s); several values sweep it (default: 8)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the sweep's folder (one subfolder per model)")
+    p.add_argument("--dataset", default="shapes", metavar="NAME", help="as for train (default: shapes)")
+    p.add_argument("--data-dir", default=None, metavar="DIR", help="as for train")
+    p.add_argument("--image-size", type=int, default=None, metavar="PIXELS", help="as for train")
+    p.add_argument("--n-train", type=int, default=None, metavar="N", help="as for train")
+    p.add_argument("--n-test", type=int, default=None, metavar="N", help="as for train")
+    p.add_argument("--binarize", choices=("none", "static", "dynamic"), default=None, help="as for train")
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="as for train (default: mlp)")
+    p.add_argument("--hidden", type=int, nargs="+", default=None, metavar="WIDTH", help="as for train")
+    p.add_argument("--conv-channels", type=int, nargs="+", default=None, metavar="C", help="as for train")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="as for train (default: relu)")
+    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli", help="as for train")
+    p.add_argument("--epochs", type=int, default=None, metavar="N", help=f"per model (default: {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=None, metavar="B", help="as for train")
+    p.add_argument("--lr", type=float, default=None, help="as for train")
+    p.add_argument("--warmup", type=int, default=None, metavar="EPOCHS", help="as for train")
+    p.add_argument("--seed", type=int, default=None, help="shared by every model (default: 0)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_flag(p)
+
+
+def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_threads, error) -> int:
+    """Run (or continue) a sweep; `error` is the CLI's one-line error class."""
+    from .train import load_training_data
+    from .train.sweep import SweepError, plan_sweep, sweep_status, run_sweep
+
+    apply_threads(args)
+    betas, dims = args.beta or [], args.latent_dim or []
+    swept = [name for name, vals in (("beta", betas), ("latent_dim", dims)) if len(vals) > 1]
+    if len(swept) != 1:
+        raise error("give several values to exactly one of --beta and --latent-dim, e.g. --beta 1 4 16")
+    setting = swept[0]
+    values = betas if setting == "beta" else dims
+    one = dict(vars(args))
+    one.update(beta=betas[0] if betas else None, latent_dim=dims[0], lr_schedule=None, lr_min=None,
+               lr_decay_start=None)
+    shared = type(args)(**one)
+    train_config = train_config_from_args(shared)
+    dataset = load_training_data(train_config)
+    model_config = model_config_from_args(shared, dataset.image_shape)
+    try:
+        plan = plan_sweep(setting, values, model_config, train_config, Path(args.out))
+        before = {run.folder.name: (state, epochs) for run, state, epochs in sweep_status(plan)}
+    except SweepError as e:
+        raise error(str(e)) from None
+    print(f"sweep of {setting} over {list(plan.values)}: {len(plan.values)} models, {train_config.epochs} epochs each, "
+          f"on {dataset.name} ({len(dataset.train)} train images), seed {train_config.seed}; writing {plan.folder}",
+          flush=True)
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=1, unit="step", dynamic_ncols=True, file=sys.stderr, desc="sweep")
+
+    def progress(done: int, total: int, name: str) -> None:
+        if bar is None:
+            return
+        if bar.total != total:
+            bar.total = total
+        if name:
+            bar.set_description(f"sweep: {name}", refresh=False)
+        bar.update(done - bar.n)
+
+    def on_run(run, action: str) -> None:
+        state, epochs = before[run.folder.name]
+        note = {"skipped": "finished already, skipped", "resumed": f"resuming after epoch {epochs}",
+                "trained": "training"}[action]
+        msg = f"{run.folder.name}: {note}"
+        (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, flush=True))
+
+    try:
+        actions = run_sweep(plan, progress=progress, on_run=on_run, dataset=dataset, device=args.device)
+    except SweepError as e:
+        raise error(str(e)) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    for run, action in actions:
+        print(f"{run.folder}: {action}", flush=True)
+    print(f"done: {len(actions)} models in {plan.folder}; score them with "
+          f"python -m vae evaluate {plan.folder}/{plan.runs[0].folder.name} --factors --json", flush=True)
+    return 0
+
+
+def factor_metrics_for(model, dataset, *, split: str = "test", seed: int = 0) -> dict[str, Any]:
+    """The disentanglement metrics of `model` on `dataset` (which must carry factors), as a JSON-ready dict."""
+    import time
+
+    from .analysis.factors import as_torch_free, evaluate_factors
+
+    started = time.perf_counter()
+    result = as_torch_free(evaluate_factors(model, dataset, split=split, seed=seed))
+    result["factor_seconds"] = round(time.perf_counter() - started, 2)
+    return result

@@ -1,0 +1,326 @@
+"""Glue for the Compare page: candidate models, their summaries in the background, side-by-side views,
+and a sweep's rate-distortion picture and metrics against the swept setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from vae.analysis.compare import SweepSummary, find_sweeps, load_sweep_summary, summarize_model
+from vae.analysis.factors import METRIC_KEYS
+from vae.ui import loaders
+from vae.ui.background import background_task
+from vae.ui.factors import METRIC_LABELS, PRECISIONS
+from vae.ui.tasks import Task
+
+SWEEP_ROOTS = (loaders.ASSETS_DIR / "sweeps", loaders.REPO / "runs")
+TERMS = {"elbo": "ELBO", "recon": "E[log p(x|z)]", "kl": "KL(q(z|x) || p(z))", "iwae": "IWAE log p(x)",
+         "active_units": "active units"}
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+def candidate_models(ctx) -> dict[str, Path | None]:
+    """Models one may compare, by label: the sidebar's (path None when it has no folder), bundled ones, and
+    the checkpoints of sweeps under runs/."""
+    out: dict[str, Path | None] = {}
+    if ctx.lm is not None:
+        out[f"sidebar: {ctx.lm.label}"] = ctx.lm.path
+    for name, path in loaders.bundled_models().items():
+        out.setdefault(f"bundled: {name}", path)
+    for name, folder in find_sweeps(*SWEEP_ROOTS).items():
+        try:
+            sweep = load_sweep_summary(folder)
+        except ValueError:
+            continue
+        for run, ckpt in zip(sweep.runs, sweep.checkpoints):
+            if ckpt is not None:
+                out.setdefault(f"{name}/{run}", ckpt)
+    return out
+
+
+def open_models(ctx, labels: list[str], candidates: dict[str, Path | None]) -> list[tuple[str, object]]:
+    """[(label, LoadedModel)] for the chosen labels; a model that does not open is reported and left out."""
+    out = []
+    for label in labels:
+        path = candidates.get(label)
+        try:
+            lm = ctx.lm if path is None or (ctx.lm is not None and ctx.lm.path == path) else \
+                loaders.load_folder(path, ctx.device, "compare", label=label.split(": ", 1)[-1])
+        except Exception as e:  # CheckpointError, OSError: shown, the others still compared
+            st.error(f"Could not open {label}: {e}")
+            continue
+        if lm is not None:
+            out.append((label, lm))
+    return out
+
+
+def same_data(ctx, models: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """The models whose images fit the sidebar's data set (the data all of them are compared on)."""
+    keep = []
+    for label, lm in models:
+        misfit = loaders.dataset_fits(lm.model, ctx.dataset)
+        if misfit:
+            st.warning(f"{label} is left out: {misfit}")
+        else:
+            keep.append((label, lm))
+    return keep
+
+
+def _binarize_of(lm) -> str:
+    train = (getattr(lm.model, "checkpoint_info", None) or {}).get("train") or {}
+    return "static" if train.get("binarize", "none") != "none" else "none"
+
+
+def summary_task(lm, dataset, dataset_key: str, iwae_samples: int) -> Task:
+    model, binarize = lm.model, _binarize_of(lm)
+    return background_task(
+        f"compare:{lm.id}:{dataset_key}:{iwae_samples}",
+        lambda progress: summarize_model(model, dataset, iwae_samples=iwae_samples, binarize=binarize,
+                                         factor_options=PRECISIONS["quick"], progress=progress))
+
+
+def summary_table(labels: list[str], summaries: list[dict | None]) -> dict[str, list]:
+    """Columns for st.dataframe: a row per figure, a column per model."""
+    keys = list(TERMS) + [k for k in METRIC_KEYS if any(s and s.get(k) is not None for s in summaries)]
+    table: dict[str, list] = {"": [TERMS.get(k) or METRIC_LABELS[k] for k in keys]}
+    for label, s in zip(labels, summaries):
+        table[label] = [None if s is None or s.get(k) is None else round(float(s[k]), 3) for k in keys]
+    return table
+
+
+def reconstructions(models: list[tuple[str, object]], dataset, n: int = 10, seed: int = 0):
+    """The same n test images and each model's reconstruction of them (decoded means): uint8 / float arrays."""
+    from vae.analysis.latent import decode_numpy, encode_dataset
+
+    idx = np.sort(np.random.default_rng(seed).choice(len(dataset.test), size=min(n, len(dataset.test)), replace=False))
+    images = dataset.test.images[idx].numpy()
+    rows = []
+    for _, lm in models:
+        mu, _ = encode_dataset(lm.model, images)
+        rows.append(decode_numpy(lm.model, mu))
+    return idx, images, rows
+
+
+def traversal_strips(lm, kl_per_dim, n_dims: int = 4, n_steps: int = 7, span: float = 3.0):
+    """Traversals from z = 0 of the n_dims dimensions with the largest KL: (dims, images (R, S, C, H, W))."""
+    from vae.analysis.latent import traversal_grid
+
+    order = np.argsort(-np.asarray(kl_per_dim), kind="stable")[:n_dims]
+    z = np.zeros(lm.latent_dim, dtype=np.float32)
+    return [int(d) for d in order], traversal_grid(lm.model, z, dims=order.tolist(), n_steps=n_steps, span=span)
+
+
+def map_figure(lm, ctx, colour: str, n: int = 1000) -> go.Figure:
+    """The test split's latent means of one model: the latent space itself (2-d) or its first two principal axes."""
+    lat = loaders.encoded_latents(lm.id, ctx.dataset_key, "test", n, lm.model, ctx.dataset)
+    if lm.latent_dim == 2:
+        xy, axes = lat.mu, ("z0", "z1")
+    else:
+        xy, axes = loaders.pca_projection(lm.id, ctx.dataset_key, "test", n, 2, lat.mu).embedding, ("PC 1", "PC 2")
+    ds = ctx.dataset
+    if colour == "label" or lat.factors is None:
+        values = np.asarray(ds.class_names, dtype=object)[lat.labels]
+        fig = go.Figure([go.Scattergl(x=xy[values == c, 0], y=xy[values == c, 1], mode="markers", name=str(c),
+                                      marker={"size": 4}) for c in ds.class_names])
+    else:
+        j = list(ds.factor_names).index(colour)
+        fig = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name=colour,
+                                     marker={"size": 4, "color": lat.factors[:, j], "colorscale": "Viridis",
+                                             "colorbar": {"title": {"text": colour}, "thickness": 10}}))
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, showlegend=colour == "label",
+                      xaxis={"title": axes[0]}, yaxis={"title": axes[1]}, legend={"font": {"size": 9}})
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------- sweeps
+
+def sweeps() -> dict[str, Path]:
+    return find_sweeps(*SWEEP_ROOTS)
+
+
+def sweep_summaries(sweep: SweepSummary, ctx, iwae_samples: int = 50) -> tuple[SweepSummary, list[Task]]:
+    """Fill in the summaries a sweep folder lacks from its checkpoints, in the background; returns the sweep
+    with what is ready and the tasks still running (or failed)."""
+    from vae.ui.loaders import DatasetSpec, load_dataset_cached, spec_from_checkpoint
+
+    pending = []
+    for i, (summary, ckpt) in enumerate(zip(sweep.summaries, sweep.checkpoints)):
+        if summary is not None or ckpt is None:
+            continue
+        lm = loaders.load_folder(ckpt, ctx.device, "compare")
+        spec: DatasetSpec | None = spec_from_checkpoint(lm.model)
+        if spec is None:
+            continue
+        task = summary_task(lm, load_dataset_cached(spec), spec.key, iwae_samples)
+        if task.is_done and task.error is None:
+            sweep.summaries[i] = task.result
+        else:
+            pending.append(task)
+    return sweep, pending
+
+
+def _x_axis(sweep: SweepSummary) -> dict:
+    positive = all(float(v) > 0 for v in sweep.values)
+    return {"title": sweep.label, "type": "log" if positive and max(sweep.values) / min(sweep.values) >= 8 else "linear",
+            "tickvals": list(sweep.values), "ticktext": [f"{v:g}" for v in sweep.values]}
+
+
+def rate_distortion_figure(sweep: SweepSummary) -> go.Figure:
+    """KL (rate) against -E[log p(x|z)] (distortion), nats per image, one point per model."""
+    rows = sweep.rows()
+    rate = [r["kl"] for r in rows]
+    distortion = [-r["recon"] for r in rows]
+    labels = [f"{sweep.setting} = {r[sweep.setting]:g}" for r in rows]
+    fig = go.Figure(go.Scatter(x=rate, y=distortion, mode="lines+markers+text", text=labels,
+                               textposition="top right", marker={"size": 9},
+                               hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      xaxis={"title": "rate: KL(q(z|x) || p(z)), nats per image"},
+                      yaxis={"title": "distortion: -E[log p(x|z)], nats per image"},
+                      title={"text": "Rate against distortion", "font": {"size": 14}})
+    return fig
+
+
+def metrics_figure(sweep: SweepSummary) -> go.Figure:
+    """Each factor metric against the swept setting."""
+    rows = sweep.rows()
+    x = [r[sweep.setting] for r in rows]
+    fig = go.Figure([go.Scatter(x=x, y=[r.get(k) for r in rows], mode="lines+markers", name=METRIC_LABELS[k])
+                     for k in METRIC_KEYS if any(r.get(k) is not None for r in rows)])
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis=_x_axis(sweep),
+                      yaxis={"title": "score", "range": [0, 1.02]},
+                      title={"text": f"Factor metrics against {sweep.label}", "font": {"size": 14}})
+    return fig
+
+
+def elbo_figure(sweep: SweepSummary) -> go.Figure:
+    """ELBO, IWAE and the KL against the swept setting (nats per image)."""
+    rows = sweep.rows()
+    x = [r[sweep.setting] for r in rows]
+    traces = [go.Scatter(x=x, y=[r.get(k) for r in rows], mode="lines+markers", name=TERMS[k])
+              for k in ("elbo", "iwae") if any(r.get(k) is not None for r in rows)]
+    traces.append(go.Scatter(x=x, y=[r.get("active_units") for r in rows], mode="lines+markers",
+                             name="active units", yaxis="y2"))
+    fig = go.Figure(traces)
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis=_x_axis(sweep),
+                      yaxis={"title": "nats per image"},
+                      yaxis2={"title": "active units", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+                      title={"text": f"Bounds on log p(x) against {sweep.label}", "font": {"size": 14}},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def sweep_table(sweep: SweepSummary) -> dict[str, list]:
+    rows = sweep.rows()
+    keys = [sweep.setting, "elbo", "recon", "kl", "iwae", "active_units", *METRIC_KEYS]
+    names = {sweep.setting: sweep.label, **TERMS, **METRIC_LABELS}
+    return {names[k]: [None if r.get(k) is None else (round(r[k], 3) if isinstance(r[k], float) else r[k])
+                       for r in rows] for k in keys}
+
+
+# ---------------------------------------------------------------------------------------------- page sections
+
+def show_sweep(sweep: SweepSummary, pending: list[Task]) -> None:
+    from vae.ui.factors import wait_for
+
+    failed = [t for t in pending if t.error]
+    for t in failed:
+        st.error(f"Scoring a model of the sweep failed: {t.error}")
+    running = [t for t in pending if not t.is_done]
+    if running:
+        wait_for(running, "Scoring the sweep's models")
+    rows = sweep.rows()
+    missing = [r for r, s in zip(sweep.runs, sweep.summaries) if s is None]
+    plan = sweep.plan
+    train, model = plan.get("train") or {}, plan.get("model") or {}
+    st.caption(f"{len(sweep.values)} models differing only in {sweep.label} ({', '.join(f'{v:g}' for v in sweep.values)}): "
+               f"{model.get('arch', '?')} {model.get('hidden', '')}, latent {model.get('latent_dim', '?')}, "
+               f"{train.get('epochs', '?')} epochs on {train.get('dataset', '?')}, seed {train.get('seed', '?')}. "
+               f"Read from {sweep.folder.name}"
+               + (f"; not scored yet: {', '.join(missing)}" if missing else "") + ".")
+    if not rows:
+        st.info("No model of this sweep has a summary yet.")
+        return
+    st.dataframe(sweep_table(sweep), hide_index=True, height=36 * (len(rows) + 1) + 3)
+    left, right = st.columns(2)
+    left.plotly_chart(rate_distortion_figure(sweep), key=f"cmp_rd_{sweep.folder}")
+    left.caption("Each model trades rate (the information its code keeps about the image) for distortion; a larger "
+                 "beta buys a lower rate with a worse reconstruction.")
+    if any(r.get("mig") is not None for r in rows):
+        right.plotly_chart(metrics_figure(sweep), key=f"cmp_metrics_{sweep.folder}")
+    right.plotly_chart(elbo_figure(sweep), key=f"cmp_elbo_{sweep.folder}")
+
+
+def show_models(ctx) -> None:
+    from vae.ui.factors import matrix_figure, wait_for
+    from vae.ui.images import grid, show
+
+    candidates = candidate_models(ctx)
+    labels = list(candidates)
+    own = labels[0] if ctx.lm is not None else None
+    fits = [lab for lab in labels[1:] if candidates[lab] != (ctx.lm.path if ctx.lm else None)]
+    default = [own] if own else []
+    same_shape = [lab for lab in fits if _image_shape(candidates[lab]) == tuple(ctx.lm.model.config.image_shape)]
+    default += same_shape[:1]
+    c1, c2 = st.columns([4, 1])
+    chosen = c1.multiselect("Models", labels, default=default, key="cmp_models",
+                            help="the sidebar's model, the bundled ones and the checkpoints of sweeps under runs/")
+    k = c2.select_slider("IWAE samples K", [10, 50, 100, 500], value=50, key="cmp_k")
+    models = same_data(ctx, open_models(ctx, chosen, candidates))
+    if len(models) < 2:
+        st.info(f"Choose two or more models that take {ctx.dataset.name}'s images "
+                f"({'x'.join(map(str, ctx.dataset.image_shape))}); the sidebar chooses the data set.")
+        if not models:
+            return
+    st.caption(f"On {ctx.dataset.name}'s test split ({len(ctx.dataset.test):,} images); nats per image, log-densities "
+               "(ELBO = E[log p(x|z)] - KL).")
+    tasks = [summary_task(lm, ctx.dataset, ctx.dataset_key, k) for _, lm in models]
+    for (label, _), t in zip(models, tasks):
+        if t.error:
+            st.error(f"Scoring {label} failed: {t.error}")
+    running = [t for t in tasks if not t.is_done]
+    if running:
+        wait_for(running, "Scoring")
+    names = [label for label, _ in models]
+    summaries = [t.result if t.is_done and not t.error else None for t in tasks]
+    table = summary_table(names, summaries)
+    st.dataframe(table, hide_index=True, height=36 * (len(table[""]) + 1) + 3)
+
+    st.subheader("Reconstructions of the same test images")
+    idx, images, rows = reconstructions(models, ctx.dataset)
+    show(grid(images, ncol=len(idx), width=640), caption=f"test images {', '.join(map(str, idx))}")
+    for (label, _), rec in zip(models, rows):
+        show(grid(rec, ncol=len(idx), width=640), caption=f"{label}: decoded from the latent means")
+
+    st.subheader("Traversals and maps")
+    colours = ["label"] + [f for f in (ctx.dataset.factor_names or [])]
+    colour = st.selectbox("Colour the maps by", colours, key=f"cmp_colour_{ctx.dataset.name}")
+    cols = st.columns(len(models))
+    for col, (label, lm), s in zip(cols, models, summaries):
+        with col:
+            st.markdown(f"**{label}**")
+            kl = (s or {}).get("kl_per_dim")
+            if kl is None:
+                lat = loaders.encoded_latents(lm.id, ctx.dataset_key, "test", 1000, lm.model, ctx.dataset)
+                kl = loaders.kl_per_dim(lm.id, ctx.dataset_key, 1000, lat)
+            dims, strips = traversal_strips(lm, kl)
+            show(grid(strips, width=330), caption="rows: " + ", ".join(f"z{d} (KL {kl[d]:.2f})" for d in dims))
+            st.plotly_chart(map_figure(lm, ctx, colour), key=f"cmp_map_{lm.id}_{colour}")
+            if s is not None and s.get("mi_normalized") is not None:
+                st.plotly_chart(matrix_figure(s, "mi_normalized", height=330), key=f"cmp_mi_{lm.id}")
+
+
+def _image_shape(path: Path | None):
+    import json
+
+    if path is None:
+        return None
+    try:
+        m = json.loads((Path(path) / "config.json").read_text())["model"]
+        return (m.get("channels", 1), m["image_size"], m["image_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
