@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.config import ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, ModelConfig, TrainConfig
+from vae.config import ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES, ModelConfig, TrainConfig
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.device import available_devices
 from vae.ui import loaders, training
@@ -44,6 +44,9 @@ with st.expander("Settings", expanded=not running, icon=":material/settings:"):
     with c3:
         beta = st.number_input("beta (KL weight)", 0.0, 20.0, value=1.0, step=0.25, key="tr_beta")
         warmup = st.number_input("KL warm-up (epochs)", 0, 100, value=0, key="tr_warmup")
+        objective = st.selectbox("Objective", OBJECTIVES, key="tr_objective",
+                                 help="elbo: the one-sample ELBO; iwae: Burda et al.'s k-sample importance-weighted bound")
+        k = st.select_slider("IWAE samples k", [1, 5, 50], value=5, key="tr_k", disabled=objective != "iwae")
         epochs = st.number_input("Epochs", 1, 500, value=20 if dataset == "digits" else 5, key=f"tr_epochs_{dataset}")
     with c4:
         batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024], value=128, key="tr_batch")
@@ -51,7 +54,7 @@ with st.expander("Settings", expanded=not running, icon=":material/settings:"):
                               format_func=lambda v: f"{v:g}")
         lr_schedule = st.selectbox("LR schedule", LR_SCHEDULES, key="tr_lr_schedule",
                                    help="cosine / exponential: decay from the learning rate to 1/100 of it "
-                                        "by the last epoch")
+                                        "by the last epoch; burda: x10^(-1/7) after 1, 4, 13, 40, ... epochs")
         seed = st.number_input("Seed", 0, 2**31 - 1, value=0, key="tr_seed")
         device = st.selectbox("Device", available_devices(), key="tr_device")
 
@@ -81,7 +84,8 @@ if start:
                                    hidden=(int(hidden),), likelihood=likelihood)
         train_config = TrainConfig(dataset=dataset, data_dir=data_dir, epochs=int(epochs), batch_size=int(batch_size),
                                    lr=float(lr), lr_schedule=lr_schedule, lr_min=float(lr) / 100,
-                                   beta=float(beta), warmup=int(warmup), binarize=binarize,
+                                   beta=float(beta), warmup=int(warmup), binarize=binarize, objective=objective,
+                                   k=int(k) if objective == "iwae" else 1,
                                    seed=int(seed), device=device, extra=options)
         training.start_job(ctx.bid, model_config, train_config, ds, device=device)
         st.rerun()
@@ -116,7 +120,7 @@ def live_progress():
     if s.epoch_history:
         st.dataframe(s.epoch_history, hide_index=True, width="stretch",
                      column_order=["epoch", "train_loss", "test_loss", "recon", "kl", "test_recon", "test_kl",
-                                   "beta", "seconds", "samples_per_s"])
+                                   "train_iwae_loss", "test_iwae_loss", "beta", "seconds", "samples_per_s"])
 
 
 live_progress()

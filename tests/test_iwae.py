@@ -197,3 +197,23 @@ def test_a_resumed_run_can_switch_to_burda_from_an_epoch(digits, tmp_path):
     resumed = Trainer.resume(tmp_path / "run", epochs=4, schedule={"lr_schedule": "burda", "lr_decay_start": 2})
     history = resumed.run()
     assert [r["lr"] for r in history] == pytest.approx([3e-3, 3e-3, 3e-3, 3e-3 * 10 ** (-1 / 7)])
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def test_cli_trains_iwae_and_refuses_a_bad_k(tmp_path, capsys):
+    from tests.test_cli import vae_main
+
+    base = ["train", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", "--epochs", "1",
+            "--device", "cpu", "--quiet"]
+    result = vae_main(capsys, *base, "--objective", "iwae", "--out", tmp_path / "a")
+    assert result.returncode == 0, result.stderr
+    saved = load_model(tmp_path / "a").checkpoint_info
+    assert (saved["train"]["objective"], saved["train"]["k"]) == ("iwae", 5)     # --k defaults to 5 with iwae
+    assert "test_iwae_loss" in saved["metrics"][0]
+    result = vae_main(capsys, *base, "--objective", "iwae", "--k", "0", "--out", tmp_path / "b")
+    assert result.returncode == 2 and result.stderr.strip().startswith("error: k (importance samples")
+    result = vae_main(capsys, *base, "--k", "50", "--out", tmp_path / "c")
+    assert result.returncode == 2 and "needs objective 'iwae'" in result.stderr
+    result = vae_main(capsys, *base, "--lr-schedule", "burda", "--out", tmp_path / "d")
+    assert result.returncode == 0 and load_model(tmp_path / "d").checkpoint_info["train"]["lr_schedule"] == "burda"
