@@ -25,8 +25,9 @@ from .config import ACTIVATIONS, LR_SCHEDULES, OBJECTIVES, RESUMABLE_SCHEDULE_FI
 EXIT_USAGE = 2
 _TABLE = [("epoch", "{:>5d}", 5), ("train loss", "{:>10.3f}", 10), ("test loss", "{:>10.3f}", 10),
           ("recon", "{:>9.3f}", 9), ("kl", "{:>7.3f}", 7), ("beta", "{:>5.2f}", 5),
-          ("seconds", "{:>8.1f}", 8), ("images/s", "{:>9.0f}", 9)]
-_TABLE_KEYS = ["epoch", "train_loss", "test_loss", "recon", "kl", "beta", "seconds", "samples_per_s"]
+          ("seconds", "{:>8.1f}", 8), ("images/s", "{:>9.0f}", 9), ("test iwae", "{:>9.3f}", 9)]
+_TABLE_KEYS = ["epoch", "train_loss", "test_loss", "recon", "kl", "beta", "seconds", "samples_per_s",
+               "test_iwae_loss"]   # the last: negative IWAE_k bound of an --objective iwae run, else "-"
 
 
 class CLIError(Exception):
