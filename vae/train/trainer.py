@@ -358,8 +358,8 @@ class Trainer:
         part = self._partial
         for i, ((recon_sum, kl_sum, iwae_sum), n) in enumerate(zip(values, sizes)):
             step = first_step + i
-            if not (math.isfinite(recon_sum) and math.isfinite(kl_sum)):
-                bad = recon_sum + kl_sum
+            if not math.isfinite(recon_sum + kl_sum + iwae_sum):
+                bad = recon_sum + kl_sum + iwae_sum
                 self._diverged(f"loss became {'nan' if math.isnan(bad) else bad} at step {step} "
                                f"(epoch {self.epoch + 1})")
             part["recon_sum"] += recon_sum
