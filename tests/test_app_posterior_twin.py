@@ -68,6 +68,8 @@ def test_posterior_page_compares_both_twins(twin_assets, monkeypatch, model):
     assert len(at.get("plotly_chart")) == charts + 2
     table = at.dataframe[-1].value
     assert list(table["model"]) == ["d2: ELBO", "d2-iwae: IWAE k=5"]          # ELBO first, whichever is open
+    at.toggle(key="post_twin_same").set_value(False).run()                    # each panel zoomed to its own
+    assert not at.exception and len(at.get("plotly_chart")) == charts + 2
     for _, row in table.iterrows():
         assert row["log p(x)"] == pytest.approx(row["ELBO"] + row["gap KL(q‖p(z|x))"], abs=0.05)
         assert row["sd of q(z|x)"] > 0 and row["area q / p(z|x)"] > 0

@@ -65,9 +65,13 @@ def render(lm, point, x) -> None:
         return
     models = sorted([lm, twin], key=lambda m: objective_label(m.model) != "ELBO")   # ELBO first
     accurate = [post.grid_view(m.id, point.key, None, post.GRID_SIZE, m.model, x) for m in models]
-    extent = _union(post.display_extent(accurate[0]), post.display_extent(accurate[1]))
+    same_axes = st.toggle("Same axes for both", value=True, key="post_twin_same",
+                          help="Off: each panel zooms to its own posterior")
+    extents = [post.display_extent(gv) for gv in accurate]
+    if same_axes:
+        extents = [_union(*extents)] * 2
     rows = []
-    for col, m, gv in zip(st.columns(2), models, accurate):
+    for col, m, gv, extent in zip(st.columns(2), models, accurate, extents):
         label = f"{m.label}: {objective_label(m.model)}"
         with col:
             st.markdown(f"**{label}**")
@@ -79,7 +83,7 @@ def render(lm, point, x) -> None:
                      "ELBO": gv.elbo, "log p(x)": gv.log_px})
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={k: st.column_config.NumberColumn(format="%.3f") for k in rows[0] if k != "model"})
-    st.caption("Both on the same axes. sd: mean over z1, z2 of the standard deviations; area: of the 1σ "
+    st.caption("sd: mean over z1, z2 of the standard deviations; area: of the 1σ "
                "ellipses (> 1: q is broader than the true posterior). Trained on the k-sample bound, the "
                "encoder may spread over the posterior since the importance weights correct it: a larger "
                "gap, often a higher log p(x). Nats per image.")
