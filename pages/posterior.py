@@ -5,6 +5,7 @@ import streamlit as st
 
 from vae.ui import hosting, images
 from vae.ui import posterior as post
+from vae.ui import posterior_twin
 from vae.ui.sidebar import current_with_model
 
 st.title("Posterior")
@@ -86,3 +87,6 @@ with (right if not two_d else st.container()):
                f"{curve.repeats[-1]} at K = {curve.ks[-1]:,}; ±1 standard error) starts at "
                "the ELBO for K = 1 and rises towards log p(x): more samples from q, reweighted by "
                "p(x, z) / q(z|x), correct for q's mismatch with the true posterior.")
+
+if two_d:
+    posterior_twin.render(lm, point, x)

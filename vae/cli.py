@@ -21,13 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import ACTIVATIONS, LR_SCHEDULES, RESUMABLE_SCHEDULE_FIELDS
+from .config import ACTIVATIONS, LR_SCHEDULES, OBJECTIVES, RESUMABLE_SCHEDULE_FIELDS
 
 EXIT_USAGE = 2
 _TABLE = [("epoch", "{:>5d}", 5), ("train loss", "{:>10.3f}", 10), ("test loss", "{:>10.3f}", 10),
           ("recon", "{:>9.3f}", 9), ("kl", "{:>7.3f}", 7), ("beta", "{:>5.2f}", 5),
-          ("seconds", "{:>8.1f}", 8), ("images/s", "{:>9.0f}", 9)]
-_TABLE_KEYS = ["epoch", "train_loss", "test_loss", "recon", "kl", "beta", "seconds", "samples_per_s"]
+          ("seconds", "{:>8.1f}", 8), ("images/s", "{:>9.0f}", 9), ("test iwae", "{:>9.3f}", 9)]
+_TABLE_KEYS = ["epoch", "train_loss", "test_loss", "recon", "kl", "beta", "seconds", "samples_per_s",
+               "test_iwae_loss"]   # the last: negative IWAE_k bound of an --objective iwae run, else "-"
 
 
 class CLIError(Exception):
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default: {d.lr:g})")
     g.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                    help="constant, or decay from --lr to --lr-min by the last epoch along half a cosine or "
-                        f"geometrically (default: {d.lr_schedule}; with --resume it may change from here on)")
+                        "geometrically, or burda: --lr * 10^(-i/7) for 3^i epochs, i = 0..7 (3280 epochs) "
+                        f"(default: {d.lr_schedule}; with --resume it may change from here on)")
     g.add_argument("--lr-min", type=float, default=None,
                    help=f"learning rate at the end of a decaying schedule (default: {d.lr_min:g})")
     g.add_argument("--lr-decay-start", type=int, default=None, metavar="EPOCH",
@@ -104,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"weight of the KL term; 1 is the true ELBO, >1 a beta-VAE (default: {d.beta:g})")
     g.add_argument("--warmup", type=int, default=None, metavar="EPOCHS",
                    help=f"epochs over which the KL weight rises linearly from 0 to beta (default: {d.warmup})")
+    g.add_argument("--objective", choices=OBJECTIVES, default=None,
+                   help="training loss: elbo, or iwae (Burda et al.'s importance-weighted bound with --k "
+                        f"samples per image) (default: {d.objective})")
+    g.add_argument("--k", type=int, default=None, metavar="K",
+                   help="importance samples per image for --objective iwae, e.g. 5 or 50 (default: 5 with iwae)")
     g.add_argument("--seed", type=int, default=None,
                    help=f"seeds the initial weights, batch order, binarisation and noise (default: {d.seed})")
     g.add_argument("--device", default=None,
@@ -187,8 +194,11 @@ def _train_config_from_args(args):
     if args.n_test is not None:
         extra["n_test"] = args.n_test
     given = {k: getattr(args, k) for k in ("dataset", "data_dir", "epochs", "batch_size", "lr", "beta",
-                                           "warmup", "binarize", "seed", "device", *RESUMABLE_SCHEDULE_FIELDS)
+                                           "warmup", "binarize", "objective", "k", "seed", "device",
+                                           *RESUMABLE_SCHEDULE_FIELDS)
              if getattr(args, k) is not None}
+    if given.get("objective") == "iwae" and "k" not in given:
+        given["k"] = 5
     return TrainConfig(**given, extra=extra)
 
 
@@ -242,7 +252,7 @@ def cmd_train(args) -> int:
     if args.resume is not None:
         ignored = [f"--{k.replace('_', '-')}" for k in ("dataset", "image_size", "n_train", "n_test", "binarize",
                                                          "hidden", "conv_channels", "batch_size", "lr", "beta",
-                                                         "warmup", "seed") if getattr(args, k) is not None]
+                                                         "warmup", "objective", "k", "seed") if getattr(args, k) is not None]
         if ignored:
             print(f"note: resuming with the recipe recorded in {args.resume}; ignoring {' '.join(ignored)}",
                   file=sys.stderr)

@@ -19,7 +19,10 @@ ACTIVATIONS = ("relu", "tanh")
 CONV_IMAGE_SIZES = (28, 32, 64)
 LATENT_DIM_RANGE = (2, 128)
 BINARIZE_MODES = ("none", "static", "dynamic")
-LR_SCHEDULES = ("constant", "cosine", "exponential")
+LR_SCHEDULES = ("constant", "cosine", "exponential", "burda")
+OBJECTIVES = ("elbo", "iwae")      # the training loss: the one-sample ELBO, or Burda et al.'s k-sample bound
+IWAE_K_MAX = 5000
+BURDA_STAGES = 8                   # Burda et al. 2016: lr * 10^(-i/7) for 3^i epochs, i = 0..7 (3,280 epochs)
 RESUMABLE_SCHEDULE_FIELDS = ("lr_schedule", "lr_min", "lr_decay_start")   # what a resume may change, beside epochs
 
 
@@ -164,6 +167,16 @@ class ModelConfig:
         return _from_dict(cls, data, "model config")
 
 
+def burda_stage(epoch: float) -> int:
+    """Stage i (0..7) of Burda et al.'s schedule at fractional epoch `epoch` (0 = the start): stage i
+    lasts 3^i epochs, so stages begin at epochs 0, 1, 4, 13, 40, 121, 364, 1093 and end at 3280."""
+    i, end = 0, 1
+    while i < BURDA_STAGES - 1 and epoch >= end:
+        i += 1
+        end += 3 ** i
+    return i
+
+
 @dataclass
 class TrainConfig:
     """A training recipe. Defaults are the classic Kingma & Welling MNIST setup."""
@@ -173,12 +186,15 @@ class TrainConfig:
     epochs: int = 10              # passes over the training split
     batch_size: int = 128         # images per optimisation step
     lr: float = 1e-3              # Adam learning rate (the peak, where a schedule decays it)
-    lr_schedule: str = "constant"  # "constant", or "cosine" / "exponential" decay from lr to lr_min
+    lr_schedule: str = "constant"  # "constant", "cosine" / "exponential" decay from lr to lr_min, or
+                                   # "burda": lr * 10^(-i/7) for 3^i epochs, i = 0..7 (lr_min unused)
     lr_min: float = 1e-5          # learning rate at the last step when the schedule decays
     lr_decay_start: int = 0       # epoch after which the decay begins (lr is constant before)
     beta: float = 1.0             # weight of the KL term (beta-VAE); 1 is the true ELBO
     warmup: int = 0               # epochs over which the KL weight rises linearly from 0 to beta
     binarize: str = "none"        # "none" (continuous targets), "static" or "dynamic" Bernoulli draws
+    objective: str = "elbo"       # training loss: "elbo" (one sample) or "iwae" (k-sample importance-weighted bound)
+    k: int = 1                    # iwae: importance samples per image (1 = the ELBO with a sampled KL term)
     seed: int = 0                 # seeds the model's init, batch order and binarisation
     device: str = "auto"          # "auto" (cuda, then mps, then cpu), or a torch device string
     extra: dict[str, Any] = field(default_factory=dict)  # dataset kwargs (image_size, n_train, ...)
@@ -210,7 +226,7 @@ class TrainConfig:
             raise ConfigError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if not (isinstance(self.lr_min, (int, float)) and self.lr_min > 0):
             raise ConfigError(f"lr_min must be positive, got {self.lr_min!r}")
-        if self.lr_schedule != "constant" and self.lr_min > self.lr:
+        if self.lr_schedule in ("cosine", "exponential") and self.lr_min > self.lr:
             raise ConfigError(f"lr_min must be in (0, lr = {self.lr!r}], got {self.lr_min!r}")
         if not isinstance(self.lr_decay_start, int) or self.lr_decay_start < 0:
             raise ConfigError(f"lr_decay_start must be a non-negative number of epochs, got {self.lr_decay_start!r}")
@@ -220,14 +236,25 @@ class TrainConfig:
             raise ConfigError(f"warmup must be a non-negative number of epochs, got {self.warmup!r}")
         if self.binarize not in BINARIZE_MODES:
             raise ConfigError(f"binarize must be one of {BINARIZE_MODES}, got {self.binarize!r}")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= IWAE_K_MAX:
+            raise ConfigError(f"k (importance samples per image) must be an integer from 1 to {IWAE_K_MAX}, "
+                              f"got {self.k!r}")
+        if self.objective == "elbo" and self.k != 1:
+            raise ConfigError(f"k = {self.k} importance samples needs objective 'iwae' (the ELBO takes one sample)")
 
     def lr_at(self, epoch: float) -> float:
         """Learning rate at fractional epoch `epoch` (0 = the start; 2.5 = half-way through the third).
 
         Constant up to `lr_decay_start`, then from `lr` down to `lr_min` at `epochs`: along half a
-        cosine, or geometrically ("exponential": the same factor every epoch)."""
+        cosine, or geometrically ("exponential": the same factor every epoch); or, from
+        `lr_decay_start`, Burda et al.'s stages ("burda": lr * 10^(-i/7) for 3^i epochs, i = 0..7, then
+        the last rate), which ignore `epochs` and `lr_min`."""
         if self.lr_schedule == "constant" or epoch <= self.lr_decay_start:
             return float(self.lr)
+        if self.lr_schedule == "burda":
+            return float(self.lr * 10.0 ** (-burda_stage(epoch - self.lr_decay_start) / 7.0))
         span = self.epochs - self.lr_decay_start
         frac = 1.0 if span <= 0 else min(1.0, (epoch - self.lr_decay_start) / span)
         if self.lr_schedule == "cosine":

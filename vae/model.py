@@ -48,6 +48,7 @@ class VAEOutput:
     mu: torch.Tensor       # (B, D)
     logvar: torch.Tensor   # (B, D)
     x_logits: torch.Tensor  # (B, C, H, W) decoder output before the mean link (sigmoid)
+    iwae: torch.Tensor | None = None  # (B,) the k-sample IWAE bound, when forward was given k
 
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -201,11 +202,15 @@ class VAE(nn.Module):
 
     # ---- the ELBO ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
-                generator: torch.Generator | None = None) -> VAEOutput:
-        """One-sample ELBO of x (B, C, H, W) in [0, 1].
+                generator: torch.Generator | None = None, k: int | None = None) -> VAEOutput:
+        """One-sample ELBO of x (B, C, H, W) in [0, 1]; with `k`, the k-sample IWAE bound as the loss
+        (vae.objectives.iwae_output).
 
         `target` is what p(x|z) scores (defaults to x); `beta` weights the KL in `loss` only.
         """
+        if k is not None:
+            from vae.objectives import iwae_output
+            return iwae_output(self, x, k, beta=beta, target=target, generator=generator)
         target = x if target is None else target
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, generator)

@@ -50,6 +50,8 @@ def train_command_args(model_config: ModelConfig, train_config: TrainConfig, out
     if tc.lr_schedule != d.lr_schedule or tc.lr_min != d.lr_min or tc.lr_decay_start != d.lr_decay_start:
         a += ["--lr-schedule", tc.lr_schedule, "--lr-min", _num(tc.lr_min), "--lr-decay-start", str(tc.lr_decay_start)]
     a += ["--beta", _num(tc.beta), "--warmup", str(tc.warmup), "--seed", str(tc.seed)]
+    if tc.objective != d.objective:
+        a += ["--objective", tc.objective, "--k", str(tc.k)]
     if tc.device and tc.device != "auto":
         a += ["--device", tc.device]
     if out:

@@ -14,6 +14,8 @@ run stopped mid-epoch and resumed from its checkpoint continues exactly as if it
 Units: every loss is nats per image, summed over pixels. In the per-epoch records `train_loss` and
 `test_loss` are the negative ELBO with beta = 1 (recon + kl), `recon` is the reconstruction loss
 -E_q[log p(x|z)] and `kl` is KL(q(z|x) || p(z)), all means over the images of the epoch / test split.
+A run with objective "iwae" trains on the k-sample bound (vae.objectives) and its records add
+`train_iwae_loss` and `test_iwae_loss`, the negative IWAE_k bound (its recon averages the k samples).
 
 Scale-out: under `torchrun` (WORLD_SIZE > 1 in the environment) the Trainer joins the process
 group (gloo on CPU, nccl on CUDA), wraps the model in DistributedDataParallel, gives each rank a
@@ -37,9 +39,10 @@ import torch
 import torch.distributed as dist
 
 from vae.checkpoint import check_destination, load_model, load_optimizer_state, save_model
-from vae.config import RESUMABLE_SCHEDULE_FIELDS, ModelConfig, TrainConfig
+from vae.config import RESUMABLE_SCHEDULE_FIELDS, ConfigError, ModelConfig, TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
+from vae.objectives import step_sums
 from vae.train.distributed import Distributed
 
 __all__ = ["Trainer", "TrainingDiverged", "make_model", "dataset_info", "load_training_data", "EVENTS",
@@ -197,7 +200,7 @@ class Trainer:
         self.epoch = 0        # epochs completed
         self.step = 0         # optimiser steps completed
         self.batch = 0        # batches completed within the current (unfinished) epoch
-        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "n": 0, "seconds": 0.0}
+        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "iwae_sum": 0.0, "n": 0, "seconds": 0.0}
         self.status = "pending"
         self.error: str | None = None
         self.checkpoint_path: Path | None = None
@@ -207,6 +210,7 @@ class Trainer:
         self.explosion_nats = DIVERGENCE_FACTOR * chance_loss_nats(model.config)   # per image, see chance_loss_nats
         self.load_data(dataset)
         self.noise = torch.Generator(device=self.device)
+        self._objective = {"k": self.config.k} if self.config.objective == "iwae" else {}   # VAE.forward kwargs
         if resume_from is not None:
             self._restore(resume_from)
 
@@ -370,11 +374,11 @@ class Trainer:
             beta = self.beta_at(self.step)
             self._set_lr(self.step)
             self.noise.manual_seed(_mix(cfg.seed, 0x2E, self.step, self.dist.rank))
-            out = self.net(x, beta=beta, generator=self.noise)
+            out = self.net(x, beta=beta, generator=self.noise, **self._objective)
             self.optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             self.optimizer.step()
-            window.append(torch.stack([-out.recon.detach().sum(), out.kl.detach().sum()]))
+            window.append(step_sums(out))
             sizes.append(len(idx))
             b += 1
             self.step += 1
@@ -394,17 +398,17 @@ class Trainer:
                t0: float, seconds_before: float) -> None:
         """One host sync for the last len(window) steps: check they are finite, add them to the
         epoch's sums, fire on_step_end for each."""
-        sums = torch.stack(window)                                       # (k, 2)
+        sums = torch.stack(window)                                       # (steps, 3)
         if self.dist.enabled:
             dist.all_reduce(sums)                                        # every rank sees a NaN anywhere
             sizes = [s * self.dist.world_size for s in sizes]
         values = sums.tolist()
         first_step = self.step - len(values) + 1
         part = self._partial
-        for i, ((recon_sum, kl_sum), n) in enumerate(zip(values, sizes)):
+        for i, ((recon_sum, kl_sum, iwae_sum), n) in enumerate(zip(values, sizes)):
             step = first_step + i
-            if not (math.isfinite(recon_sum) and math.isfinite(kl_sum)):
-                bad = recon_sum + kl_sum
+            if not math.isfinite(recon_sum + kl_sum + iwae_sum):
+                bad = recon_sum + kl_sum + iwae_sum
                 self._diverged(f"loss became {'nan' if math.isnan(bad) else bad} at step {step} "
                                f"(epoch {self.epoch + 1})")
             if (recon_sum + kl_sum) / max(n, 1) > self.explosion_nats:
@@ -414,6 +418,7 @@ class Trainer:
                                "for every pixel")
             part["recon_sum"] += recon_sum
             part["kl_sum"] += kl_sum
+            part["iwae_sum"] += iwae_sum
             part["loss_sum"] += recon_sum + kl_sum
             part["n"] += n
             if self.callbacks["on_step_end"] and self.is_main:
@@ -452,17 +457,20 @@ class Trainer:
             "samples_per_s": part["n"] / seconds if seconds > 0 else float("nan"),
             "lr": self.lr_at(max(self.step - 1, 0)),   # the epoch's last step
         }
+        if self._objective:
+            record.update(train_iwae_loss=part["iwae_sum"] / n, test_iwae_loss=test["iwae_loss"], k=self.config.k)
         self.history.append(record)
         self.batch = 0
-        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "n": 0, "seconds": 0.0}
+        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "iwae_sum": 0.0, "n": 0, "seconds": 0.0}
         self._save("finished" if self.epoch >= self.config.epochs else "running")
         self._fire("on_epoch_end", record)
 
     @torch.inference_mode()
     def evaluate(self) -> dict[str, float]:
-        """Negative ELBO (beta = 1) of the test split, nats per image: {"loss", "recon", "kl"}.
+        """Negative ELBO (beta = 1) of the test split, nats per image: {"loss", "recon", "kl"}, and
+        for an IWAE run "iwae_loss", the negative k-sample bound (recon then averages the k samples).
 
-        One reparameterised sample per image from a fixed seed, so the same weights score the same.
+        Reparameterised samples from a fixed seed, so the same weights score the same.
         Under torchrun each rank scores a shard and the sums are all-reduced.
         """
         self.model.eval()
@@ -470,18 +478,19 @@ class Trainer:
         if self.dist.enabled:
             x = x[self.dist.rank::self.dist.world_size]
         gen = torch.Generator(device=self.device).manual_seed(_mix(self.config.seed, 0x7E57))
-        sums = torch.zeros(2, device=self.device)
-        for i in range(0, len(x), EVAL_BATCH):
-            out = self.model(x[i:i + EVAL_BATCH], beta=1.0, generator=gen)
-            sums += torch.stack([-out.recon.sum(), out.kl.sum()])
+        sums = torch.zeros(3, device=self.device)
+        batch = max(1, EVAL_BATCH // self.config.k) if self._objective else EVAL_BATCH
+        for i in range(0, len(x), batch):
+            sums += step_sums(self.model(x[i:i + batch], beta=1.0, generator=gen, **self._objective))
         n = torch.tensor(float(len(x)), device=self.device)
         if self.dist.enabled:
             both = torch.cat([sums, n[None]])
             dist.all_reduce(both)
-            sums, n = both[:2], both[2]
+            sums, n = both[:3], both[3]
         self.model.train()
-        recon, kl, n = (*sums.tolist(), max(float(n), 1.0))
-        return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n}
+        recon, kl, iwae, n = (*sums.tolist(), max(float(n), 1.0))
+        return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n,
+                **({"iwae_loss": iwae / n} if self._objective else {})}
 
     # ---- checkpoints -----------------------------------------------------------------------
     def state(self, status: str) -> dict[str, Any]:
@@ -515,7 +524,7 @@ class Trainer:
         if self.batch >= self.steps_per_epoch or state.get("world_size", 1) != self.dist.world_size:
             self.batch = 0      # a different batching: restart the unfinished epoch
         if self.batch:
-            self._partial = {k: type(v)(state["partial"][k]) for k, v in self._partial.items()}
+            self._partial = {k: type(v)(state["partial"].get(k, 0)) for k, v in self._partial.items()}
         self.checkpoint_path = Path(path)
         self._saved_at = (self.epoch, self.step)
         self.status = state.get("status", "stopped")
@@ -539,7 +548,10 @@ class Trainer:
         info = model.checkpoint_info
         if not info.get("train"):
             raise CheckpointError(f"{path} records no training recipe, so it cannot be resumed")
-        config = TrainConfig.from_dict(info["train"])
+        try:
+            config = TrainConfig.from_dict(info["train"])
+        except ConfigError as e:
+            raise CheckpointError(f"{path}/config.json: its training recipe is invalid: {e}") from None
         changes: dict[str, Any] = dict(schedule or {})
         unknown = sorted(set(changes) - set(RESUMABLE_SCHEDULE_FIELDS))
         if unknown:

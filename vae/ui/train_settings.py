@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, ModelConfig, TrainConfig
+from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES, ModelConfig, TrainConfig
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.device import available_devices
 
@@ -114,6 +114,11 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
                                help="1 is the true ELBO; > 1 a beta-VAE (more disentangled, blurrier)")
         warmup = st.number_input("KL warm-up (epochs)", 0, 1000, value=0, key="tr_warmup", disabled=disabled,
                                  help="the KL weight rises linearly from 0 to beta over these epochs")
+        objective = st.selectbox("Objective", OBJECTIVES, key="tr_objective", disabled=disabled,
+                                 help="elbo: the one-sample ELBO; iwae: Burda et al.'s k-sample importance-weighted "
+                                      "bound (--objective, --k)")
+        k = st.select_slider("IWAE samples k", [1, 5, 50], value=5, key="tr_k",
+                             disabled=disabled or objective != "iwae")
     with c4:
         lr = st.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="tr_lr", disabled=disabled,
                               format_func=lambda v: f"{v:g}")
@@ -134,7 +139,8 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
         train_config = TrainConfig(dataset=dataset, data_dir=data_dir, epochs=int(epochs), batch_size=int(batch_size),
                                    lr=float(lr), lr_schedule=lr_schedule, lr_min=float(lr_min),
                                    lr_decay_start=int(lr_decay_start), beta=float(beta), warmup=int(warmup),
-                                   binarize=binarize, seed=int(seed), device=device, extra=dict(options))
+                                   binarize=binarize, objective=objective, k=int(k) if objective == "iwae" else 1,
+                                   seed=int(seed), device=device, extra=dict(options))
     except ValueError as e:          # ConfigError is a ValueError
         st.error(str(e))
         return None
