@@ -3,8 +3,9 @@ memory is capped, reporting its peak RSS.
 
 `run_capped(code, cap_mb)` runs `code` in a fresh Python after `setup` (imports), with the address
 space limited to what the process had mapped then plus `cap_mb` (RLIMIT_AS), so a bomb dies with
-MemoryError instead of taking the machine; it reports how much the peak RSS (ru_maxrss) grew while
-`code` ran, and the exception it raised, if any.
+MemoryError instead of taking the machine; it reports how much the peak RSS grew while `code` ran
+(VmHWM, reset just before through /proc/self/clear_refs; else ru_maxrss), and the exception it
+raised, if any.
 """
 
 from __future__ import annotations
@@ -23,31 +24,38 @@ REPO = Path(__file__).resolve().parents[1]
 _RUNNER = r'''
 import json, resource, sys, traceback
 {setup}
-def _vm_kb():
+def _status_kb(key):
     for line in open("/proc/self/status"):
-        if line.startswith("VmSize:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1])
-cap = _vm_kb() * 1024 + {cap_mb} * 2**20
+cap = _status_kb("VmSize") * 1024 + {cap_mb} * 2**20
 resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:                        # reset the peak RSS (VmHWM) to the current RSS, so the growth is the case's own
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    peak = lambda: _status_kb("VmHWM")
+except OSError:             # no clear_refs: the lifetime peak (may hide a case smaller than the imports' peak)
+    peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = _status_kb("VmRSS") if peak() == _status_kb("VmHWM") else peak()
 result = {{"error": None, "message": None, "value": None}}
 try:
 {code}
 except BaseException as e:
     result["error"] = type(e).__name__
     result["message"] = str(e)[:2000]
-result["peak_growth_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+result["peak_growth_mb"] = (peak() - before) / 1024
 print("RESULT " + json.dumps(result))
 '''
 
 
-def run_capped(code: str, cap_mb: int, setup: str = "", timeout: float = 300) -> dict:
+def run_capped(code: str, cap_mb: int, setup: str = "", timeout: float = 300, repo: Path = REPO) -> dict:
     """Run `code` (may set result["value"]) under a memory cap; returns {"error", "message", "value",
-    "peak_growth_mb"}. `error` is the exception's class name (e.g. "CheckpointError", "MemoryError")."""
+    "peak_growth_mb"}. `error` is the exception's class name (e.g. "CheckpointError", "MemoryError").
+    `repo` is the checkout whose `vae` is imported (bench/hostile_memory.py passes an old one)."""
     script = _RUNNER.format(setup=textwrap.dedent(setup), cap_mb=int(cap_mb),
                             code=textwrap.indent(textwrap.dedent(code), "    "))
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True,
+    env = dict(os.environ, PYTHONPATH=str(repo), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if not lines:

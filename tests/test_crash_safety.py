@@ -15,18 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 import vae
 from tests.hostile import REPO
 from vae import atomic_dir
-from vae import checkpoint as ck
 from vae.checkpoint import CheckpointError
 from vae.config import ModelConfig, TrainConfig
 
 CRASH_SCRIPT = r'''
 import os, shutil, signal, sys
-import torch
 from pathlib import Path
 import vae
 from vae import atomic_dir

@@ -204,7 +204,7 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(digits, tmp_path):
 
 
 def test_nan_in_the_first_epoch_writes_nothing(digits, tmp_path):
-    trainer = trainer_for(digits, tmp_path / "run", lr=1.0, epochs=2)
+    trainer = trainer_for(digits, tmp_path / "run", lr=1e-3, epochs=2)
     trainer.model.decoder.register_forward_hook(lambda m, i, o: o * float("inf") if trainer.step >= 2 else o)
     with pytest.raises(TrainingDiverged, match=r"at step 3 \(epoch 1\); no checkpoint was written"):
         trainer.run()

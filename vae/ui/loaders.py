@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 
 from vae.checkpoint import (CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, checkpoint_zip_bytes,
-                            files_zip_bytes, load_checkpoint_files, read_checkpoint_zip)
+                            files_zip_bytes, load_checkpoint_files, read_checkpoint_folder, read_checkpoint_zip)
 from vae.model import VAE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,8 +89,7 @@ def bundled_models() -> dict[str, Path]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _read_folder(path: str, mtime_ns: int) -> dict[str, bytes]:
-    p = Path(path)
-    return {n: (p / n).read_bytes() for n in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE) if (p / n).is_file()}
+    return read_checkpoint_folder(Path(path))
 
 
 def load_folder(path: Path, device: str, source: str = "bundled", label: str | None = None) -> LoadedModel:
@@ -103,7 +102,7 @@ def load_folder(path: Path, device: str, source: str = "bundled", label: str | N
     mtime = max(cfg.stat().st_mtime_ns, weights.stat().st_mtime_ns if weights.exists() else 0)
     files = _read_folder(str(path), mtime)
     digest = files_digest(files)
-    model = _model_from_files(digest, device, files, str(path))
+    model = _model_from_files(digest, device, files, path.name)     # messages name the folder, not the server path
     return LoadedModel(model, digest, label or path.name, source, path=path)
 
 

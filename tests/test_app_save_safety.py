@@ -1,0 +1,45 @@
+"""The Train page's "Save to folder" never destroys what is there (issue 15): a folder that is not a
+checkpoint is refused with its files intact; an existing checkpoint is not replaced without asking."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from tests.test_app_train import button, open_train  # noqa: E402
+
+
+def _save(at, dest: str):
+    next(t for t in at.text_input if t.label == "Save to folder").input(dest)
+    at.run()
+    button(at, "Save").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return [e.value for e in at.error], [s.value for s in at.success]
+
+
+def test_save_to_folder_refuses_foreign_folders_and_existing_checkpoints(tmp_path):
+    from vae.config import ModelConfig, TrainConfig
+    from vae.data import load_dataset
+    from vae.ui import training
+
+    job = training.start_job("savesafety1", ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
+                             TrainConfig(dataset="digits", epochs=1), load_dataset("digits"))
+    assert job.wait(120) and job.snapshot().state == "finished"
+    at = open_train(sid="savesafety1")
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "thesis.tex").write_text("years of work")
+    errors, ok = _save(at, str(docs))
+    assert not ok and any("not a checkpoint of this project" in e and "thesis.tex" in e for e in errors), errors
+    assert (docs / "thesis.tex").read_text() == "years of work"
+    assert sorted(p.name for p in docs.iterdir()) == ["thesis.tex"]
+
+    errors, ok = _save(at, str(tmp_path / "model"))
+    assert ok and not errors
+    first = (tmp_path / "model" / "model.safetensors").read_bytes()
+    errors, ok = _save(at, str(tmp_path / "model"))
+    assert not ok and any("already holds a checkpoint" in e for e in errors), errors
+    assert (tmp_path / "model" / "model.safetensors").read_bytes() == first
