@@ -71,3 +71,26 @@ def test_a_training_job_records_frames_from_the_initial_weights_to_the_last_epoc
                       TrainConfig(dataset="digits", epochs=1, batch_size=256), ds, device="cpu", live_map=False)
     off.start()
     assert off.wait(120) and off.snapshot().live_map is None
+
+
+def test_the_replay_figure_has_fixed_axes_a_frame_per_capture_and_colours_by_factor():
+    from vae.ui.live_map import live_map_figure, replay_frames
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8, generator=g)
+    live = LiveLatentMap(images, torch.arange(40) % 3, class_names=["a", "b", "c"],
+                         factors=torch.rand(40, 2, generator=g), factor_names=["x", "scale"])
+    model = VAE(ModelConfig(latent_dim=2, hidden=(16,), image_size=8))
+    for epoch in range(5):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1.3)
+        live.capture(model, float(epoch), epoch * 10)
+    data = live.data()
+    fig = live_map_figure(data, "label", replay=True)
+    assert len(fig.data) == 3 and len(fig.frames) == 5                      # a trace per class
+    assert fig.layout.xaxis.autorange is False and fig.layout.sliders[0].active == 4
+    by_factor = live_map_figure(data, "scale", replay=False)
+    assert len(by_factor.data) == 1 and by_factor.data[0].marker.colorbar.title.text == "scale"
+    assert not by_factor.frames
+    assert replay_frames(tuple(range(200)), 60)[::59] == [0, 199]
