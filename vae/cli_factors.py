@@ -101,15 +101,32 @@ def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_thr
         msg = f"{run.folder.name}: {note}"
         (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, flush=True))
 
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():                      # a second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort without saving)...", file=sys.stderr)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        actions = run_sweep(plan, progress=progress, on_run=on_run, dataset=dataset, device=args.device)
+        actions = run_sweep(plan, progress=progress, on_run=on_run, dataset=dataset, device=args.device, stop=stop)
     except SweepError as e:
         raise error(str(e)) from None
     finally:
+        signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
     for run, action in actions:
         print(f"{run.folder}: {action}", flush=True)
+    if stop.is_set():
+        print(f"stopped; continue with the same command (finished models are skipped, {actions[-1][0].folder.name} "
+              "resumes)", flush=True)
+        return 0
     print(f"done: {len(actions)} models in {plan.folder}; score them with "
           f"python -m vae evaluate {plan.folder}/{plan.runs[0].folder.name} --factors --json", flush=True)
     return 0
