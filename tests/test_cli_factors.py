@@ -35,6 +35,10 @@ def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, s
     assert all(0 <= i < d for i in out["factor_dims"])
     assert out["factor_protocol"]["source"] == "generated" and out["factor_protocol"]["n_points"] == 900
     assert "elbo" in out                                 # the usual evaluation is still there
+    text = vae_main(capsys, "evaluate", assets_dir / "shapes-8d", "--factors", "--device", "cpu")
+    assert text.returncode == 0, text.stderr
+    assert f"mig                  {out['mig']:.3f}" in text.stdout          # same seed, same figures
+    assert "I(z; factor) / H(factor)" in text.stdout
 
 
 def test_evaluate_factors_on_digits_is_a_clear_error(capsys, assets_dir):
