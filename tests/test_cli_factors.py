@@ -35,6 +35,10 @@ def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, s
     assert all(0 <= i < d for i in out["factor_dims"])
     assert out["factor_protocol"]["source"] == "generated" and out["factor_protocol"]["n_points"] == 900
     assert "elbo" in out                                 # the usual evaluation is still there
+    text = vae_main(capsys, "evaluate", assets_dir / "shapes-8d", "--factors", "--device", "cpu")
+    assert text.returncode == 0, text.stderr
+    assert f"mig                  {out['mig']:.3f}" in text.stdout          # same seed, same figures
+    assert "I(z; factor) / H(factor)" in text.stdout
 
 
 def test_evaluate_factors_on_digits_is_a_clear_error(capsys, assets_dir):
@@ -109,3 +113,31 @@ def test_sweep_needs_one_swept_setting(capsys, tmp_path):
                                 "--out", tmp_path / "s"), "exactly one")
     assert_clean_error(vae_main(capsys, *SWEEP, "--latent-dim", "2", "200", "--out", tmp_path / "s"), "latent_dim")
     assert not (tmp_path / "s").exists()
+
+
+def test_ctrl_c_stops_a_sweep_after_the_current_step_and_saves(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_cli import ENV, ROOT
+
+    out = tmp_path / "sweep"
+    args = [*SWEEP, "--epochs", "5000", "--beta", "1", "4", "--out", str(out)]     # far more than the test waits for
+    proc = subprocess.Popen([sys.executable, "-m", "vae", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV, cwd=ROOT)
+    try:
+        for line in proc.stdout:                           # wait for the first model to start, then Ctrl-C
+            if "beta-1: training" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stdout = rest
+    assert proc.returncode == 0, stderr
+    assert "stopped; continue with the same command" in stdout
+    state = json.loads((out / "beta-1" / "config.json").read_text())["state"]
+    assert state["status"] == "stopped" and state["step"] >= 1 and state["epoch"] < 5000
+    assert not (out / "beta-4").exists()

@@ -434,6 +434,9 @@ def cmd_evaluate(args) -> int:
     kl_dims = result.get("kl_per_dim") or []
     if kl_dims:
         print("  KL per dim      " + " ".join(f"{v:.2f}" for v in kl_dims))
+    if args.factors:
+        from .cli_factors import print_factor_table
+        print_factor_table(result)
     return 0
 
 

@@ -101,15 +101,32 @@ def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_thr
         msg = f"{run.folder.name}: {note}"
         (bar.write(msg, file=sys.stderr) if bar is not None else print(msg, flush=True))
 
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():                      # a second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort without saving)...", file=sys.stderr)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        actions = run_sweep(plan, progress=progress, on_run=on_run, dataset=dataset, device=args.device)
+        actions = run_sweep(plan, progress=progress, on_run=on_run, dataset=dataset, device=args.device, stop=stop)
     except SweepError as e:
         raise error(str(e)) from None
     finally:
+        signal.signal(signal.SIGINT, previous)
         if bar is not None:
             bar.close()
     for run, action in actions:
         print(f"{run.folder}: {action}", flush=True)
+    if stop.is_set():
+        print(f"stopped; continue with the same command (finished models are skipped, {actions[-1][0].folder.name} "
+              "resumes)", flush=True)
+        return 0
     print(f"done: {len(actions)} models in {plan.folder}; score them with "
           f"python -m vae evaluate {plan.folder}/{plan.runs[0].folder.name} --factors --json", flush=True)
     return 0
@@ -125,3 +142,21 @@ def factor_metrics_for(model, dataset, *, split: str = "test", seed: int = 0) ->
     result = as_torch_free(evaluate_factors(model, dataset, split=split, seed=seed))
     result["factor_seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+def print_factor_table(result: dict[str, Any]) -> None:
+    """The factor metrics of `evaluate --factors` as text: scores, then I(z; factor) / H(factor) per dimension."""
+    from .analysis.factors import METRIC_KEYS
+
+    p = result["factor_protocol"]
+    print(f"disentanglement ({p['n_points']} images {'from the generator' if p['source'] == 'generated' else 'of the ' + p['source']}, "
+          f"factors binned into {p['num_bins']}; 0 = none, 1 = perfect)")
+    for key in METRIC_KEYS:
+        v = result.get(key)
+        print(f"  {key:<20} {'n/a' if v is None else f'{v:.3f}'}")
+    names = result["factor_names"]
+    print("  I(z; factor) / H(factor), dimensions by KL:")
+    print("  " + " " * 14 + "".join(f"{n:>10}" for n in names))
+    kl = result["dim_kl"]
+    for d in sorted(range(len(kl)), key=lambda i: -kl[i]):
+        print(f"  z{d:<3} KL {kl[d]:5.2f} " + "".join(f"{v:10.2f}" for v in result["mi_normalized"][d]))

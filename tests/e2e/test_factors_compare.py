@@ -44,6 +44,12 @@ def factors_app(streamlit_app, tmp_path_factory) -> str:
     return streamlit_app("app.py", VAE_ASSETS_DIR=str(assets))
 
 
+def tab_panel(page: Page, i: int):
+    """The i-th tab's panel of the Compare page (0: models side by side, 1: a sweep); the other tab's
+    content is in the page too, hidden."""
+    return page.get_by_test_id("stTabs").locator("[role=tabpanel]").nth(i)
+
+
 def choose_checkpoint(page: Page, name: str) -> None:
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
     page.get_by_role("option", name=name).click()
@@ -97,7 +103,7 @@ def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
     expect(page.get_by_test_id("stImage").filter(has_text="decoded from the latent means")).to_have_count(2)
     expect(page.get_by_test_id("stImage").filter(has_text="rows: z")).to_have_count(2)
     # each model's latent map and MI heat map
-    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(4)
+    expect(tab_panel(page, 0).get_by_test_id("stPlotlyChart")).to_have_count(4)
     shot(page, "compare-models")
     assert_no_exception(page)
     assert app_console_errors(page) == []
@@ -115,10 +121,10 @@ def test_compare_shows_the_bundled_sweep(page: Page, factors_app: str):
     page.get_by_role("option", name="sweeps/shapes-beta").click()
     wait_for_app_run(page)
     expect(page.get_by_text("differing only in beta")).to_be_visible()
-    charts = page.get_by_test_id("stPlotlyChart")
+    charts = tab_panel(page, 1).get_by_test_id("stPlotlyChart")
     expect(charts).to_have_count(3)                       # rate-distortion, metrics and bounds against beta
     expect(charts.first).to_contain_text("Rate against distortion")
-    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)
+    expect(tab_panel(page, 1).get_by_test_id("stDataFrame")).to_have_count(1)
     shot(page, "compare-sweep")
     assert_no_exception(page)
     assert app_console_errors(page) == []

@@ -4,4 +4,7 @@
     projection.py   PCA and t-SNE of latent means, kNN label accuracy
     likelihood.py   ELBO terms, IWAE estimates of log p(x), active units, evaluate_model, gap_by_k
     posterior.py    the true posterior p(z|x) of a 2-d model on a grid, beside q(z|x)
+    disentanglement.py  MI matrix, MIG, DCI, SAP, FactorVAE score on codes against ground-truth factors
+    factors.py      a model's disentanglement metrics on data with factors (shapes: drawn from the generator)
+    compare.py      per-model summaries for side-by-side comparisons, sweep summaries read back
 """

@@ -267,7 +267,7 @@ def show_models(ctx) -> None:
     same_shape = [lab for lab in fits if _image_shape(candidates[lab]) == tuple(ctx.lm.model.config.image_shape)]
     default += same_shape[:1]
     c1, c2 = st.columns([4, 1])
-    chosen = c1.multiselect("Models", labels, default=default, key="cmp_models",
+    chosen = c1.multiselect("Models", labels, default=default, key=f"cmp_models_{ctx.lm.id if ctx.lm else None}",
                             help="the sidebar's model, the bundled ones and the checkpoints of sweeps under runs/")
     k = c2.select_slider("IWAE samples K", [10, 50, 100, 500], value=50, key="cmp_k")
     models = same_data(ctx, open_models(ctx, chosen, candidates))
