@@ -86,6 +86,7 @@ class TrainingJob:
         self._session_steps = 0       # steps done since the thread last started (for the ETA)
         self._session_step0 = 0
         self._stop_requested = False
+        self.nice = 0                 # > 0: the training thread runs this much nicer (Linux: per thread)
 
     # ---- control ---------------------------------------------------------------------------
     def start(self) -> "TrainingJob":
@@ -165,6 +166,13 @@ class TrainingJob:
 
     # ---- the training thread ---------------------------------------------------------------
     def _run(self) -> None:
+        if self.nice:       # a shared server: interactive requests first, training in the gaps
+            try:
+                import os
+                tid = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.nice))
+            except (AttributeError, OSError, PermissionError):
+                pass
         try:
             if self.trainer is None:
                 dataset = self.dataset if self.dataset is not None else load_training_data(self.train_config)

@@ -124,6 +124,7 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         n = reg.runs.get(bid, 0) + 1
         out_dir = RUNS_DIR / bid / f"run-{n}"
         job = TrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device)
+        job.nice = int(hosting.limit("VAE_TRAINING_NICE"))
         reg.jobs[bid] = job
         reg.runs[bid] = n
         _enqueue_or_run(reg, bid, job, job.start)
