@@ -79,7 +79,7 @@ class Context:
 async def open_page(browser, url: str, path: str, ctx: Context):
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(120_000)
     page.on("console", lambda m: ctx.console.append(m.text) if m.type == "error" and not IGNORED_CONSOLE.search(m.text)
             else None)
     page.on("pageerror", lambda e: ctx.console.append(f"pageerror: {e}"))
@@ -88,8 +88,9 @@ async def open_page(browser, url: str, path: str, ctx: Context):
     return context, page
 
 
-async def decode_user(browser, url: str, ctx: Context, seconds: float, start: asyncio.Event | None = None):
-    context, page = await open_page(browser, url, "", ctx)
+async def decode_user(browser, url: str, ctx: Context, seconds: float, start: asyncio.Event | None = None,
+                      opened=None):
+    context, page = opened or await open_page(browser, url, "", ctx)
     try:
         await page.wait_for_function("() => window.__latentControl && Object.keys(window.__latentControl.instances)"
                                      ".length > 0 && Object.values(window.__latentControl.instances)[0].ready()")
@@ -124,8 +125,8 @@ async def decode_user(browser, url: str, ctx: Context, seconds: float, start: as
 
 
 async def trainer_user(browser, url: str, ctx: Context, dataset: str, epochs: int, seconds: float,
-                       start: asyncio.Event):
-    context, page = await open_page(browser, url, "train", ctx)
+                       start: asyncio.Event, opened=None):
+    context, page = opened or await open_page(browser, url, "train", ctx)
     try:
         if dataset != "digits":
             await page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
@@ -196,15 +197,27 @@ async def main_async(args) -> int:
             start = asyncio.Event()
             users = [Context(f"decode {i + 1}") for i in range(args.pages)]
             trainers = [Context(f"train {i + 1}") for i in range(args.trainers)]
-            jobs = [decode_user(browser, server.url, c, args.seconds, start) for c in users]
-            jobs += [trainer_user(browser, server.url, c, args.dataset, args.epochs, args.seconds + 5, start)
-                     for c in trainers]
+            # pages open one after another (13 at once overwhelm a small machine), then all start together
+            opened = {}
+            for c, path in [(c, "") for c in users] + [(c, "train") for c in trainers]:
+                try:
+                    opened[c.name] = await open_page(browser, server.url, path, c)
+                except Exception as e:  # noqa: BLE001 - reported as that user's error
+                    c.console.append(f"could not open the page: {type(e).__name__}")
+            jobs = [decode_user(browser, server.url, c, args.seconds, start, opened[c.name])
+                    for c in users if c.name in opened]
+            jobs += [trainer_user(browser, server.url, c, args.dataset, args.epochs, args.seconds + 5, start,
+                                  opened[c.name]) for c in trainers if c.name in opened]
 
             async def go():
-                await asyncio.sleep(args.settle)      # pages open and settle, then everyone starts at once
+                await asyncio.sleep(args.settle)      # pages settle, then everyone starts at once
                 start.set()
 
-            await asyncio.wait_for(asyncio.gather(go(), *jobs), timeout=args.timeout)
+            results = await asyncio.wait_for(asyncio.gather(go(), *jobs, return_exceptions=True),
+                                             timeout=args.timeout)
+            failed = [r for r in results if isinstance(r, BaseException)]
+            for r in failed:
+                print(f"a user failed: {type(r).__name__}: {str(r)[:200]}")
             rows += users + trainers
             stop_poll.set()
             await poller

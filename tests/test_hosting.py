@@ -404,3 +404,22 @@ def test_a_projection_uses_one_thread_when_hosted(monkeypatch):
     assert hosting.projection_threads() is None
     monkeypatch.setenv("VAE_PROJECTION_THREADS", "3")
     assert hosting.projection_threads() == 3
+
+
+def test_training_threads_run_at_a_lower_priority_than_pages(monkeypatch, digits):
+    from vae.ui import training
+
+    monkeypatch.setenv("VAE_TRAINING_NICE", "7")
+    seen = {}
+    job = training.start_job("nice-a", *_configs(500), digits)
+    try:
+        deadline = time.monotonic() + 30
+        while job.snapshot().step < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tid = job._thread.native_id
+        seen["nice"] = int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+        seen["page"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    finally:
+        training.stop_job("nice-a")
+        job.wait(30)
+    assert seen["nice"] == seen["page"] + 7 or seen["nice"] == 19, seen

@@ -91,6 +91,7 @@ class TrainingJob:
         self._stop_requested = False
         self.live_map_enabled = live_map
         self.live_map: LiveLatentMap | None = None
+        self.nice = 0                 # > 0: the training thread runs this much nicer (Linux: per thread)
 
     # ---- control ---------------------------------------------------------------------------
     def start(self) -> "TrainingJob":
@@ -170,6 +171,13 @@ class TrainingJob:
 
     # ---- the training thread ---------------------------------------------------------------
     def _run(self) -> None:
+        if self.nice:       # a shared server: interactive requests first, training in the gaps
+            try:
+                import os
+                tid = threading.get_native_id()
+                os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + self.nice))
+            except (AttributeError, OSError, PermissionError):
+                pass
         try:
             if self.trainer is None:
                 dataset = self.dataset if self.dataset is not None else load_training_data(self.train_config)

@@ -14,6 +14,7 @@ Every limit is an environment variable read when asked (so tests and a running s
 | VAE_PROJECTION_THREADS | 0 | threads of one projection (0: 1 when hosted, every core locally) |
 | VAE_MODEL_CACHE_MB | 512 | bytes of models (and their files) cached per process (LRU) |
 | VAE_MAX_POSTERIOR_WORK | 2.5e8 | grid points x decoded values of one Posterior grid |
+| VAE_TRAINING_NICE | 10 | niceness of training threads, so that pages stay responsive while jobs train |
 | VAE_ORPHAN_GRACE_S | 600 | a job whose browser is gone this long is stopped |
 | VAE_RUN_FILES_TTL_S | 86400 | a stopped job's files (and old uploads) are removed after this long |
 
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, float] = {
     "VAE_PROJECTION_THREADS": 0,
     "VAE_MODEL_CACHE_MB": 512,
     "VAE_MAX_POSTERIOR_WORK": 2.5e8,
+    "VAE_TRAINING_NICE": 10,
     "VAE_ORPHAN_GRACE_S": 600,
     "VAE_RUN_FILES_TTL_S": 86_400,
 }

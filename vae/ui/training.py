@@ -126,6 +126,7 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         out_dir = RUNS_DIR / bid / f"run-{n}"
         job = TrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
                           overwrite=True)   # a run-N left in our scratch folder by an earlier server process
+        job.nice = int(hosting.limit("VAE_TRAINING_NICE"))
         reg.jobs[bid] = job
         reg.runs[bid] = n
         _enqueue_or_run(reg, bid, job, job.start)
