@@ -96,7 +96,7 @@ def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Pa
 def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map")
     chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible()
+    expect(chart).to_be_visible(timeout=30_000)   # a deep link's first run reruns through app.py: slow under load
     page.wait_for_timeout(500)      # plotly draws after the app run
     chart.hover()                   # the map opens in pan mode (a click selects); box select is in the toolbar
     chart.locator(".modebar-btn[data-title='Box Select']").click()
@@ -231,7 +231,7 @@ _FIRST_POINT_JS = """(gd) => {
 def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map")
     chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible()
+    expect(chart).to_be_visible(timeout=30_000)   # a deep link's first run reruns through app.py: slow under load
     gd = chart.locator(".js-plotly-plot")
     gd.wait_for()
     page.wait_for_function("() => window.__hoverThumbs && window.__hoverThumbs.byTag.has('vae-map')")
