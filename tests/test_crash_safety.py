@@ -24,6 +24,7 @@ from vae.config import ModelConfig, TrainConfig
 
 CRASH_SCRIPT = r'''
 import os, shutil, signal, sys
+import torch
 from pathlib import Path
 import vae
 from vae import atomic_dir
