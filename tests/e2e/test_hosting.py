@@ -70,7 +70,7 @@ def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_se
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_contain_text("running", timeout=60_000)
     page.wait_for_function(            # into the run (training threads are niced: slow on a busy machine)
-        """() => { const el = document.querySelector('[data-testid="stProgress"]');
+        r"""() => { const el = document.querySelector('[data-testid="stProgress"]');
                    const m = el && el.innerText.match(/step ([\d,]+)\//);
                    return m && Number(m[1].replace(/,/g, '')) >= 50; }""", timeout=300_000)
     shown = _step(_progress(page))          # the step the page showed when the user decided to stop
