@@ -69,10 +69,10 @@ def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_se
     page.get_by_role("button", name="Start").click()
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_contain_text("running", timeout=60_000)
-    page.wait_for_function(            # well into the run, so that steps after the press would show
-        """() => { const el = document.querySelector('[data-testid="stProgress"]');
+    page.wait_for_function(            # into the run (training threads are niced: slow on a busy machine)
+        r"""() => { const el = document.querySelector('[data-testid="stProgress"]');
                    const m = el && el.innerText.match(/step ([\d,]+)\//);
-                   return m && Number(m[1].replace(/,/g, '')) >= 300; }""", timeout=120_000)
+                   return m && Number(m[1].replace(/,/g, '')) >= 50; }""", timeout=300_000)
     shown = _step(_progress(page))          # the step the page showed when the user decided to stop
     t0 = time.perf_counter()
     page.get_by_role("button", name="Stop").click()
@@ -108,9 +108,9 @@ def test_another_browser_with_the_same_url_cannot_see_or_stop_a_training(browser
         other = other_context.new_page()
         other.goto(url + ("&" if "?" in url else "?") + "sid=whatever")
         wait_for_app_run(other)
+        expect(other.get_by_role("button", name="Stop")).to_be_disabled(timeout=60_000)
         expect(other.get_by_text("Choose the settings and press")).to_be_visible()
         expect(other.get_by_test_id("stProgress")).to_have_count(0)
-        expect(other.get_by_role("button", name="Stop")).to_be_disabled()
         shot(other, "other-browser-same-url")
     finally:
         other_context.close()
