@@ -273,9 +273,9 @@ def show_models(ctx) -> None:
     models = same_data(ctx, open_models(ctx, chosen, candidates))
     if len(models) < 2:
         st.info(f"Choose two or more models that take {ctx.dataset.name}'s images "
-                f"({'x'.join(map(str, ctx.dataset.image_shape))}); the sidebar chooses the data set.")
-        if not models:
-            return
+                f"({'x'.join(map(str, ctx.dataset.image_shape))}); the sidebar chooses the data set and its model "
+                "is the first candidate.")
+        return
     st.caption(f"On {ctx.dataset.name}'s test split ({len(ctx.dataset.test):,} images); nats per image, log-densities "
                "(ELBO = E[log p(x|z)] - KL).")
     tasks = [summary_task(lm, ctx.dataset, ctx.dataset_key, k) for _, lm in models]
