@@ -1,6 +1,5 @@
 """Factors: how the latent dimensions line up with the data's ground-truth factors (shapes)."""
 
-import numpy as np
 import streamlit as st
 
 from vae.ui import factors as fu
@@ -43,14 +42,7 @@ with right:
                "(KL near 0) should stay pale, but its mean still varies a little with the image, and binned over its own "
                "tiny range that can show as information. The small values everywhere are the bias of the binned "
                "estimate.")
-    start = st.radio("Traverse from", ["z = 0 (the prior's mean)", "a test image"], key="factors_start")
-    z = np.zeros(lm.latent_dim, dtype=np.float32)
-    if start == "a test image":
-        i = st.number_input("Test image", 0, len(ds.test) - 1, 0, key="factors_img")
-        from vae.analysis.latent import encode_dataset
-        z = encode_dataset(lm.model, ds.test.images[int(i):int(i) + 1])[0][0]
-        from vae.ui.images import show
-        show(ds.test.images[int(i)].numpy(), 96, caption=f"test image {int(i)}")
+    z = fu.traversal_start(ctx)
 
 st.subheader("Each factor and the dimension that carries it")
 fu.factor_rows(lm.model, result, z)

@@ -44,10 +44,9 @@ def factors_app(streamlit_app, tmp_path_factory) -> str:
     return streamlit_app("app.py", VAE_ASSETS_DIR=str(assets))
 
 
-def tab_panel(page: Page, i: int):
-    """The i-th tab's panel of the Compare page (0: models side by side, 1: a sweep); the other tab's
-    content is in the page too, hidden."""
-    return page.get_by_test_id("stTabs").locator("[role=tabpanel]").nth(i)
+def shown(locator):
+    """The elements of `locator` on the open tab: the Compare page's other tab is in the page too, hidden."""
+    return locator.filter(visible=True)
 
 
 def choose_checkpoint(page: Page, name: str) -> None:
@@ -91,8 +90,12 @@ def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
     page.set_viewport_size({"width": 1400, "height": 2600})
     goto_page(page, factors_app, "compare")
     choose_checkpoint(page, "shapes-8d")
-    chosen = page.get_by_test_id("stMultiSelect")
-    expect(chosen).to_contain_text("sidebar: shapes-8d")
+    # the choice of models starts from the sidebar's (a new widget once the shapes data are generated; the
+    # digits one lingers, stale, while the page reruns)
+    chosen = page.get_by_test_id("stMultiSelect").filter(has_text="sidebar: shapes-8d")
+    expect(chosen).to_be_visible(timeout=120_000)
+    wait_for_app_run(page, timeout=120_000)
+    expect(page.get_by_test_id("stMultiSelect")).to_have_count(1)
     expect(chosen).to_contain_text("bundled: shapes-tiny")
     expect(page.get_by_text("Reconstructions of the same test images")).to_be_visible(timeout=COMPUTE_MS)
     expect(page.get_by_test_id("stProgress")).to_have_count(0, timeout=COMPUTE_MS)
@@ -103,7 +106,7 @@ def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
     expect(page.get_by_test_id("stImage").filter(has_text="decoded from the latent means")).to_have_count(2)
     expect(page.get_by_test_id("stImage").filter(has_text="rows: z")).to_have_count(2)
     # each model's latent map and MI heat map
-    expect(tab_panel(page, 0).get_by_test_id("stPlotlyChart")).to_have_count(4)
+    expect(shown(page.get_by_test_id("stPlotlyChart"))).to_have_count(4)
     shot(page, "compare-models")
     assert_no_exception(page)
     assert app_console_errors(page) == []
@@ -121,10 +124,10 @@ def test_compare_shows_the_bundled_sweep(page: Page, factors_app: str):
     page.get_by_role("option", name="sweeps/shapes-beta").click()
     wait_for_app_run(page)
     expect(page.get_by_text("differing only in beta")).to_be_visible()
-    charts = tab_panel(page, 1).get_by_test_id("stPlotlyChart")
+    charts = shown(page.get_by_test_id("stPlotlyChart"))
     expect(charts).to_have_count(3)                       # rate-distortion, metrics and bounds against beta
     expect(charts.first).to_contain_text("Rate against distortion")
-    expect(tab_panel(page, 1).get_by_test_id("stDataFrame")).to_have_count(1)
+    expect(shown(page.get_by_test_id("stDataFrame"))).to_have_count(1)
     shot(page, "compare-sweep")
     assert_no_exception(page)
     assert app_console_errors(page) == []

@@ -16,7 +16,12 @@ from vae.ui.background import background_task
 from vae.ui.factors import METRIC_LABELS, PRECISIONS
 from vae.ui.tasks import Task
 
-SWEEP_ROOTS = (loaders.ASSETS_DIR / "sweeps", loaders.REPO / "runs")
+
+
+def sweep_roots() -> tuple[Path, Path]:
+    """Where sweeps are looked for: bundled summaries (assets/sweeps) and sweep folders (runs/)."""
+    return loaders.ASSETS_DIR / "sweeps", loaders.REPO / "runs"
+
 TERMS = {"elbo": "ELBO", "recon": "E[log p(x|z)]", "kl": "KL(q(z|x) || p(z))", "iwae": "IWAE log p(x)",
          "active_units": "active units"}
 
@@ -31,7 +36,7 @@ def candidate_models(ctx) -> dict[str, Path | None]:
         out[f"sidebar: {ctx.lm.label}"] = ctx.lm.path
     for name, path in loaders.bundled_models().items():
         out.setdefault(f"bundled: {name}", path)
-    for name, folder in find_sweeps(*SWEEP_ROOTS).items():
+    for name, folder in find_sweeps(*sweep_roots()).items():
         try:
             sweep = load_sweep_summary(folder)
         except ValueError:
@@ -139,7 +144,7 @@ def map_figure(lm, ctx, colour: str, n: int = 1000) -> go.Figure:
 # ---------------------------------------------------------------------------------------------- sweeps
 
 def sweeps() -> dict[str, Path]:
-    return find_sweeps(*SWEEP_ROOTS)
+    return find_sweeps(*sweep_roots())
 
 
 def sweep_summaries(sweep: SweepSummary, ctx, iwae_samples: int = 50) -> tuple[SweepSummary, list[Task]]:
@@ -176,7 +181,7 @@ def rate_distortion_figure(sweep: SweepSummary) -> go.Figure:
     distortion = [-r["recon"] for r in rows]
     labels = [f"{sweep.setting} = {r[sweep.setting]:g}" for r in rows]
     fig = go.Figure(go.Scatter(x=rate, y=distortion, mode="lines+markers+text", text=labels,
-                               textposition="top right", marker={"size": 9},
+                               textposition="top center", marker={"size": 9}, cliponaxis=False,
                                hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       xaxis={"title": "rate: KL(q(z|x) || p(z)), nats per image"},
@@ -208,7 +213,8 @@ def elbo_figure(sweep: SweepSummary) -> go.Figure:
     fig = go.Figure(traces)
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis=_x_axis(sweep),
                       yaxis={"title": "nats per image"},
-                      yaxis2={"title": "active units", "overlaying": "y", "side": "right", "rangemode": "tozero"},
+                      yaxis2={"title": "active units", "overlaying": "y", "side": "right", "rangemode": "tozero",
+                              "dtick": 1},
                       title={"text": f"Bounds on log p(x) against {sweep.label}", "font": {"size": 14}},
                       legend={"orientation": "h", "y": -0.2})
     return fig
@@ -273,9 +279,9 @@ def show_models(ctx) -> None:
     models = same_data(ctx, open_models(ctx, chosen, candidates))
     if len(models) < 2:
         st.info(f"Choose two or more models that take {ctx.dataset.name}'s images "
-                f"({'x'.join(map(str, ctx.dataset.image_shape))}); the sidebar chooses the data set.")
-        if not models:
-            return
+                f"({'x'.join(map(str, ctx.dataset.image_shape))}); the sidebar chooses the data set and its model "
+                "is the first candidate.")
+        return
     st.caption(f"On {ctx.dataset.name}'s test split ({len(ctx.dataset.test):,} images); nats per image, log-densities "
                "(ELBO = E[log p(x|z)] - KL).")
     tasks = [summary_task(lm, ctx.dataset, ctx.dataset_key, k) for _, lm in models]

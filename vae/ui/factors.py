@@ -106,3 +106,17 @@ def factor_rows(model, result: dict, z_base: np.ndarray, n_steps: int = 9, span:
                      + (" — weakly carried" if share < 0.2 else ""))
         show(grid(strips[j], ncol=n_steps, width=640), container=right,
              caption=f"z{d} from -{span:g} to +{span:g}, the other dimensions held")
+
+
+def traversal_start(ctx) -> np.ndarray:
+    """The point the traversals start from, as the user chooses it: z = 0 or a test image's mean (D,)."""
+    from vae.analysis.latent import encode_dataset
+
+    lm, ds = ctx.lm, ctx.dataset
+    start = st.radio("Traverse from", ["z = 0 (the prior's mean)", "a test image"], key="factors_start")
+    if start != "a test image":
+        return np.zeros(lm.latent_dim, dtype=np.float32)
+    i = int(st.number_input("Test image", 0, len(ds.test) - 1, 0, key="factors_img"))
+    image = ds.test.images[i:i + 1]
+    show(image[0].numpy(), 96, caption=f"test image {i}")
+    return encode_dataset(lm.model, image)[0][0]

@@ -1,0 +1,30 @@
+"""The Factors and Compare pages under Streamlit's AppTest (the browser tests are in tests/e2e/)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app_pages import open_page, plotly_figures  # noqa: F401  (open_page is a fixture)
+
+
+def test_factors_page_on_digits_says_there_are_no_factors(open_page):  # noqa: F811
+    at = open_page("factors", model="digits-2d")
+    assert any("has no ground-truth factors" in i.value for i in at.info)
+    assert len(at.metric) == 0
+
+
+def test_compare_with_one_model_asks_for_two(open_page):  # noqa: F811
+    at = open_page("compare", model="digits-2d")
+    assert any("Choose two or more models" in i.value for i in at.info)
+
+
+def test_compare_sweep_tab_draws_the_bundled_sweep(open_page, assets_dir):  # noqa: F811
+    if not (assets_dir / "sweeps" / "shapes-beta" / "sweep.json").is_file():
+        pytest.skip("no bundled sweep summary")
+    at = open_page("compare", model="digits-2d")
+    titles = [f["layout"].get("title", {}).get("text") for f in plotly_figures(at)]
+    assert "Rate against distortion" in titles
+    assert "Factor metrics against beta" in titles and "Bounds on log p(x) against beta" in titles
+    rd = next(f for f in plotly_figures(at) if f["layout"].get("title", {}).get("text") == "Rate against distortion")
+    rate = rd["data"][0]["x"]
+    assert len(rate) == 5 and rate == sorted(rate, reverse=True)       # beta 1 .. 16: less and less rate
