@@ -9,8 +9,7 @@ from vae.ui.images import grid, show
 from vae.ui.live_map import live_map_panel
 from vae.ui.sidebar import current
 from vae.ui.train_settings import missing_data_notice, note_missing_data, recipe_block
-from vae.ui.training import (ACTIVE_STATES, describe_progress, explore_trained_model, save_trained_model,
-                             zip_of_checkpoint)
+from vae.ui.training import (ACTIVE_STATES, describe_progress, explore_trained_model, zip_of_checkpoint)
 
 ctx = current()
 st.title("Train a VAE")
@@ -75,7 +74,8 @@ def live_progress():
     if s.state == "failed":
         st.error(f"Training failed: {s.error}")
         if s.checkpoint_path:
-            st.info(f"The last good checkpoint is kept: {s.checkpoint_path} (epoch {len(s.epoch_history)}).")
+            st.info(f"The last good checkpoint (epoch {len(s.epoch_history)}) is kept: download it below or "
+                    "open it on every page.")
     st.plotly_chart(training_curves_figure(s.step_history, s.epoch_history), key="train_curves",
                     config={"displayModeBar": False})
     left, right = st.columns(2)
@@ -106,10 +106,4 @@ if snap.checkpoint_path and not running:
                        mime="application/zip", on_click="ignore", icon=":material/download:", width="stretch")
     if not hosting_ui.hosted():          # a shared server never writes where a browser says
         with u3:
-            dest = st.text_input("Save to folder", placeholder="runs/my-vae", key="tr_save_dir")
-            if st.button("Save", disabled=not dest.strip(), icon=":material/save:"):
-                try:
-                    path = save_trained_model(job, dest.strip())
-                    st.success(f"Saved to {path}")
-                except Exception as e:
-                    st.error(f"Could not save: {e}")
+            training.save_form(job)

@@ -19,15 +19,17 @@ def _save(at, dest: str):
     return [e.value for e in at.error], [s.value for s in at.success]
 
 
-def test_save_to_folder_refuses_foreign_folders_and_existing_checkpoints(tmp_path):
+def test_save_to_folder_refuses_foreign_folders_and_existing_checkpoints(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_ALLOWED_DIRS", str(tmp_path))     # /tmp is outside home and project
     from vae.config import ModelConfig, TrainConfig
     from vae.data import load_dataset
-    from vae.ui import training
+    from vae.ui import owner, training
 
-    job = training.start_job("savesafety1", ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
+    token = "5a" * 16
+    job = training.start_job(owner.public_id(token), ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
                              TrainConfig(dataset="digits", epochs=1), load_dataset("digits"))
     assert job.wait(120) and job.snapshot().state == "finished"
-    at = open_train(sid="savesafety1")
+    at = open_train(token=token)
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -40,6 +42,15 @@ def test_save_to_folder_refuses_foreign_folders_and_existing_checkpoints(tmp_pat
     errors, ok = _save(at, str(tmp_path / "model"))
     assert ok and not errors
     first = (tmp_path / "model" / "model.safetensors").read_bytes()
-    errors, ok = _save(at, str(tmp_path / "model"))
-    assert not ok and any("already holds a checkpoint" in e for e in errors), errors
+    errors, ok = _save(at, str(tmp_path / "model"))            # an existing checkpoint: asked first
+    assert not ok and not errors
+    assert any("already holds a checkpoint" in w.value for w in at.warning), [w.value for w in at.warning]
     assert (tmp_path / "model" / "model.safetensors").read_bytes() == first
+    button(at, "Keep it").click()
+    at.run()
+    assert not at.warning and (tmp_path / "model" / "model.safetensors").read_bytes() == first
+    _save(at, str(tmp_path / "model"))
+    button(at, "Replace").click()                              # confirmed: replaced
+    at.run()
+    assert not at.exception and any("Saved to" in m.value for m in at.success), [e.value for e in at.error]
+    assert (tmp_path / "model" / "config.json").exists()

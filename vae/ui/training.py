@@ -230,3 +230,35 @@ def save_trained_model(job, dest: str, overwrite: bool = False) -> Path:
     return save_model(model, dest_path, train_config=TrainConfig.from_dict(info["train"]),
                       metrics=info.get("metrics"), state=info.get("state"), dataset=info.get("dataset"),
                       overwrite=overwrite)
+
+
+def save_form(job) -> None:
+    """"Save to folder": a new or empty folder is written at once; an existing checkpoint is replaced
+    only after the user confirms; a folder of anything else is refused (save_model never deletes it)."""
+    from vae.checkpoint import CheckpointError, destination_status
+
+    dest = st.text_input("Save to folder", placeholder="runs/my-vae", key="tr_save_dir").strip()
+    pending = st.session_state.get("_tr_save_replace")           # the folder the user was asked about
+    if pending and pending != dest:
+        pending = st.session_state["_tr_save_replace"] = None
+    if pending:
+        st.warning(f"{dest} already holds a checkpoint. Replace it?", icon=":material/warning:")
+        yes, no = st.columns(2)
+        if no.button("Keep it", key="tr_save_keep"):
+            st.session_state["_tr_save_replace"] = None
+            st.rerun()
+        confirmed = yes.button("Replace", type="primary", key="tr_save_replace")
+    else:
+        confirmed = False
+    if not (confirmed or st.button("Save", disabled=not dest, icon=":material/save:")):
+        return
+    try:
+        target = hosting.check_server_path(dest, "folder to save to")
+        if not confirmed and destination_status(target) == "checkpoint":
+            st.session_state["_tr_save_replace"] = dest
+            st.rerun()
+        path = save_trained_model(job, dest, overwrite=confirmed)
+        st.session_state["_tr_save_replace"] = None
+        st.success(f"Saved to {path}")
+    except (CheckpointError, hosting.PathRefused, RuntimeError, OSError) as e:
+        st.error(f"Could not save: {e}")
