@@ -96,7 +96,7 @@ def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Pa
 def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map")
     chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible()
+    expect(chart).to_be_visible(timeout=30_000)      # Plotly loads lazily: slow on a loaded machine
     page.wait_for_timeout(500)      # plotly draws after the app run
     chart.hover()                   # the map opens in pan mode (a click selects); box select is in the toolbar
     chart.locator(".modebar-btn[data-title='Box Select']").click()

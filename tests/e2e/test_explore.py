@@ -57,9 +57,11 @@ def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
     wait_for_app_run(page)
     buttons = page.get_by_role("button", name=re.compile(r"^#\d+$"))
     expect(buttons).to_have_count(8)
-    # the map rings the neighbours and stars the query
-    names = chart.locator(".js-plotly-plot").evaluate("(gd) => gd._fullData.map(t => t.name)")
+    # the small map of the neighbours section rings them and stars the query; the main map keeps its selection
+    names = page.get_by_test_id("stPlotlyChart").nth(1).locator(".js-plotly-plot").evaluate(
+        "(gd) => gd._fullData.map(t => t.name)")
     assert "neighbours" in names and "query" in names, names
+    expect(page.get_by_text("1 selected point")).to_be_visible()
     label = buttons.nth(2).inner_text().strip()
     index = int(re.match(r"#(\d+)", label).group(1))
     assert index != pt["index"]                                       # the query itself is left out
