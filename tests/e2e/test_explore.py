@@ -57,9 +57,11 @@ def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
     wait_for_app_run(page)
     buttons = page.get_by_role("button", name=re.compile(r"^#\d+$"))
     expect(buttons).to_have_count(8)
-    # the map rings the neighbours and stars the query
-    names = chart.locator(".js-plotly-plot").evaluate("(gd) => gd._fullData.map(t => t.name)")
+    # the small map of the neighbours section rings them and stars the query; the main map keeps its selection
+    names = page.get_by_test_id("stPlotlyChart").nth(1).locator(".js-plotly-plot").evaluate(
+        "(gd) => gd._fullData.map(t => t.name)")
     assert "neighbours" in names and "query" in names, names
+    expect(page.get_by_text("1 selected point")).to_be_visible()
     label = buttons.nth(2).inner_text().strip()
     index = int(re.match(r"#(\d+)", label).group(1))
     assert index != pt["index"]                                       # the query itself is left out
@@ -79,15 +81,18 @@ def test_applying_a_direction_changes_the_decoded_image(page: Page, app_server: 
     page.get_by_test_id("stButton").filter(has_text="Save direction").locator("button").click()
     wait_for_app_run(page)
     caption = "decoded at strength"
-    expect(page.get_by_test_id("stImage").filter(has_text=caption).locator("img")).to_be_visible()
+    expect(page.get_by_test_id("stImage").filter(has_text=f"{caption} +1.0").locator("img")).to_be_visible(
+        timeout=30_000)
     before = image_src(page, caption)
     slider = page.get_by_test_id("stSlider").filter(has_text="Strength").get_by_role("slider")
     slider.focus()
     for _ in range(5):
         page.keyboard.press("ArrowRight")
+    # each key press reruns the page; wait for the last value's image, however slow the machine
+    expect(page.get_by_test_id("stImage").filter(has_text=f"{caption} +1.5")).to_be_visible(timeout=30_000)
+    wait_for_app_run(page)
     after = wait_for_image_change(page, caption, before)
     assert after != before
-    expect(page.get_by_test_id("stImage").filter(has_text="decoded at strength +1.5")).to_be_visible()
     _shot(page, "directions")
     assert_no_exception(page)
     assert app_console_errors(page) == []

@@ -85,7 +85,7 @@ def _query_from_selection(ctx, view, split: str, traces, selection_state) -> Que
             return Query(lat.mu[p], lat.logvar[p], f"{split} #{i} ({_label(ctx.dataset, split, i)})", p, view.xy[p])
         centre = lat.mu[pos].mean(0)
         xy = view.to_map(centre[None])[0] if view.to_map is not None else view.xy[pos].mean(0)
-        return Query(centre.astype(np.float32), None, f"the centre of the {len(pos)} selected points", -1, xy)
+        return Query(centre.astype(np.float32), None, f"the centre of the selection ({len(pos)} points)", -1, xy)
     if spots and view.from_map is not None and view.k == 2:
         z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
         return Query(np.asarray(z, np.float32), None, "the clicked spot", -1, np.asarray(spots[0], np.float32))
@@ -122,9 +122,13 @@ def find_neighbours(lat, query: Query | None) -> tuple[np.ndarray, np.ndarray, s
     return pos, dist, metric
 
 
-def mark_on_map(fig, traces: list, view, query: Query | None, found) -> None:
-    """Ring the neighbours and star the query on the map (traces get None entries: not data points)."""
-    if query is None or found is None:
+def mark_on_map(fig, traces: list, view, query: Query | None, found, always: bool = False) -> None:
+    """Ring the neighbours and star the query on the map (traces get None entries: not data points).
+
+    Only for a query by example unless `always`: a changed figure makes Plotly drop the chart's selection,
+    so a query picked on the map is marked on the small map of the neighbours section instead.
+    """
+    if query is None or found is None or (query.image is None and not always):
         return
     three_d = view.k == 3
     scatter = go.Scatter3d if three_d else go.Scatter
@@ -232,8 +236,20 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
                 st.button(f"#{i}", key=f"map_nb_open_{j}",
                           on_click=st.session_state.__setitem__, args=(OPEN_KEY, (ctx.lm.id, split, i, float(d))),
                           help="open this image", width="stretch")
+    if query.image is None:
+        fig = go.Figure(go.Scattergl(x=view.xy[:, 0], y=view.xy[:, 1], mode="markers", name="points",
+                                     hoverinfo="skip", marker=dict(size=3, color="rgba(140,140,140,0.45)")))
+        flat = type(view)(view.method, view.lat, view.xy[:, :2], view.axis_names[:2], None, None)
+        mark_on_map(fig, [], flat, Query(query.mu, None, query.what, -1,
+                                         None if query.xy is None else np.asarray(query.xy)[:2]), found, always=True)
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), showlegend=False, dragmode="pan",
+                          xaxis_title=view.axis_names[0], yaxis_title=view.axis_names[1])
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+        st.plotly_chart(fig, key="map_nb_minimap", config={"displayModeBar": False})
     st.caption(f"The {len(pos)} {split} images nearest to {query.what} by the {METRICS[metric].lower()}, nearest "
-               "first (label · distance); click a number to open the image.")
+               "first (label · distance); click a number to open the image."
+               + (" The small map shows where they lie (pink rings; the star is the query)." if query.image is None
+                  else " They are ringed on the map above, the image is the star."))
     opened = st.session_state.get(OPEN_KEY)
     if opened and opened[0] == ctx.lm.id and opened[1] == split and 0 <= opened[2] < len(images):
         _, _, i, d = opened
