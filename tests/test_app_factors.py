@@ -28,3 +28,30 @@ def test_compare_sweep_tab_draws_the_bundled_sweep(open_page, assets_dir):  # no
     rd = next(f for f in plotly_figures(at) if f["layout"].get("title", {}).get("text") == "Rate against distortion")
     rate = rd["data"][0]["x"]
     assert len(rate) == 5 and rate == sorted(rate, reverse=True)       # beta 1 .. 16: less and less rate
+
+
+def test_compare_scores_a_sweep_folder_in_the_background(open_page, tmp_path, monkeypatch):  # noqa: F811
+    """A sweep folder under runs/ (checkpoints, no summaries): its models are scored in the background
+    with progress, then drawn."""
+    import time
+
+    from vae.config import ModelConfig, TrainConfig
+    from vae.train.sweep import plan_sweep, run_sweep
+    from vae.ui import loaders
+
+    run_sweep(plan_sweep("beta", [1, 4], ModelConfig(image_size=8, hidden=(16,), latent_dim=2),
+                         TrainConfig(dataset="digits", epochs=1, batch_size=256, seed=2, device="cpu"),
+                         tmp_path / "runs" / "tiny"))
+    monkeypatch.setattr(loaders, "REPO", tmp_path)
+    at = open_page("compare", model="digits-2d", cmp_sweep="runs/tiny")
+    deadline = time.monotonic() + 600
+    while not any(f["layout"].get("title", {}).get("text") == "Rate against distortion" for f in plotly_figures(at)):
+        assert not at.error, [e.value for e in at.error]
+        assert time.monotonic() < deadline, "the sweep's models were never scored"
+        time.sleep(0.5)
+        at.run()
+    titles = [f["layout"].get("title", {}).get("text") for f in plotly_figures(at)]
+    assert "Bounds on log p(x) against beta" in titles
+    assert "Factor metrics against beta" not in titles            # digits have no factors
+    rd = next(f for f in plotly_figures(at) if f["layout"].get("title", {}).get("text") == "Rate against distortion")
+    assert len(rd["data"][0]["x"]) == 2
