@@ -145,8 +145,8 @@ class Trainer:
             raise ValueError(f"the model takes images of shape {model.config.image_shape} but data set "
                              f"{dataset.name!r} holds {tuple(dataset.image_shape)}; set the model's "
                              "channels / image_size to match (or resize the data with image_size)")
-        if len(dataset.train) == 0:
-            raise ValueError(f"data set {dataset.name!r} has no training images")
+        from vae.data import require_training_split
+        require_training_split(dataset)   # DataError: no training images, e.g. a bundled test split
         self.model = model.to(self.device)
         self.net: torch.nn.Module = self.model
         if self.dist.enabled:
