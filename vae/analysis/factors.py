@@ -9,6 +9,9 @@ equal-mass bins.)
 
     table = factor_information(mu, factor_targets(dataset.test.factors, dataset.factor_names))
     table.main_factor(d)                      # the factor dimension d carries most about
+    table, kl = model_factor_table(model, dataset)   # the same from a model and a data set with factors
+
+    python -m vae.analysis.factors assets/shapes-beta   # the table of a checkpoint on its test split, Markdown
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FactorTable", "factor_information", "factor_targets", "ROTATION_PERIODS"]
+__all__ = ["FactorTable", "factor_information", "factor_targets", "model_factor_table", "ROTATION_PERIODS"]
 
 # rotation ranges of the shapes data (square, ellipse, heart), radians: see vae.data.shapes
 ROTATION_PERIODS = (math.pi / 2, math.pi, 2 * math.pi)
@@ -115,3 +118,48 @@ def _mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     pa, pb = joint.sum(1, keepdims=True), joint.sum(0, keepdims=True)
     nz = joint > 0
     return float((joint[nz] * np.log(joint[nz] / (pa @ pb)[nz])).sum())
+
+
+def model_factor_table(model, dataset, split: str = "test", n_bins: int = 20) -> tuple[FactorTable, np.ndarray]:
+    """The FactorTable of ``model``'s posterior means on ``dataset``'s ``split`` (which must have factors),
+    and the mean KL(q(z_d|x) || N(0, 1)) of each dimension, (D,) nats."""
+    import torch
+
+    from vae.analysis.latent import encode_dataset
+    from vae.analysis.likelihood import kl_per_dimension
+
+    s = getattr(dataset, split)
+    if s.factors is None:
+        raise ValueError(f"{dataset.name} has no ground-truth factors")
+    mu, logvar = encode_dataset(model, s.images)
+    mu, logvar = torch.as_tensor(mu).cpu(), torch.as_tensor(logvar).cpu()
+    kl = np.asarray(kl_per_dimension(mu, logvar), dtype=np.float64)
+    targets = factor_targets(s.factors.numpy(), list(dataset.factor_names))
+    return factor_information(mu.numpy(), targets, list(dataset.factor_names), n_bins=n_bins), kl
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m vae.analysis.factors RUN [--min-kl 0.1]: the factor table of a checkpoint on its test split."""
+    import argparse
+
+    from vae.checkpoint import load_model
+    from vae.data import load_dataset
+
+    parser = argparse.ArgumentParser(prog="python -m vae.analysis.factors", description=main.__doc__)
+    parser.add_argument("run", help="checkpoint folder trained on data with factors (shapes)")
+    parser.add_argument("--min-kl", type=float, default=0.1, help="dimensions with less KL (nats) are inactive, left out")
+    args = parser.parse_args(argv)
+    model = load_model(args.run, device="cpu")
+    record = model.checkpoint_info.get("dataset") or {}
+    options = {k: v for k, v in (record.get("kwargs") or {}).items() if k != "data_dir" and v is not None}
+    dataset = load_dataset(record.get("name", "shapes"), **options)
+    table, kl = model_factor_table(model, dataset)
+    active = [int(d) for d in np.argsort(-kl) if kl[d] >= args.min_kl]
+    print(table.markdown(active, kl))
+    print(f"\n{len(active)} active of {len(kl)}; purity (top / row sum): "
+          + ", ".join(f"z{d} {table.purity(d):.2f}" for d in active))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -21,7 +21,7 @@ from .loaders import DatasetSpec, LoadedModel
 
 _CTX = "_vae_context"
 _LAST_MODEL = "_vae_last_model"
-_DEFAULT_BUNDLED = "digits-2d"
+_DEFAULT_BUNDLED = "mnist-2d"
 SOURCES = {"bundled": "Bundled", "trained": "Trained in this session", "upload": "Upload a checkpoint"}
 FOLDER_OPTION = "image folder / zip"
 
