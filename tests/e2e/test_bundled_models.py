@@ -10,33 +10,37 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
 
-LIVE = "Object.values(window.__latentControl.instances)[0]"   # the Decode page's drag-following control
+
+
+def live(latent_dim: int) -> str:
+    """JS for the Decode page's drag-following control of a model with `latent_dim` dimensions (the page keeps
+    the control of an earlier model too)."""
+    return (f"Object.values(window.__latentControl.instances).filter(i => i.getZ().length === {latent_dim}).pop()")
 
 
 def wait_for_live_control(page: Page, latent_dim: int) -> None:
-    page.wait_for_function(
-        f"(d) => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.getZ().length === d"
-        f" && {LIVE}.stats().images > 0", arg=latent_dim, timeout=60_000)
+    lc = live(latent_dim)
+    page.wait_for_function(f"() => window.__latentControl && {lc} && {lc}.ready() && {lc}.stats().images > 0",
+                           timeout=60_000)
 
 
 def choose_checkpoint(page: Page, name: str) -> None:
-    box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint")
+    box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Checkpoint")
     box.click()
     page.get_by_role("option", name=name, exact=True).click()
     wait_for_app_run(page)
-    expect(box).to_contain_text(name)
+    expect(box).to_have_value(name)
 
 
 def test_a_fresh_server_opens_on_mnist(page: Page, app_server: str):
     goto_page(page, app_server)
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stSelectbox").filter(has_text="Checkpoint")).to_contain_text("mnist-2d")
+    expect(sidebar.get_by_role("combobox", name="Checkpoint")).to_have_value("mnist-2d")
     expect(sidebar.get_by_text("10,000", exact=False).first).to_be_visible()   # the bundled test split
     wait_for_live_control(page, 2)
-    shape = page.evaluate(f"() => {{ const c = document.querySelector('.lc canvas'); "
-                          f"return [{LIVE}.readPixels().length, c ? c.width : 0, c ? c.height : 0]; }}")
-    assert shape[0] == 28 * 28, shape
-    pixels = np.array(page.evaluate(f"() => {LIVE}.readPixels()"), dtype=float).reshape(28, 28)
+    pixels = np.array(page.evaluate(f"() => {live(2)}.readPixels()"), dtype=float)
+    assert pixels.size == 28 * 28                       # the image drawn on the page: one 28x28 grey channel
+    pixels = pixels.reshape(28, 28)
     assert pixels.max() > 128 and pixels.mean() < 128   # a bright digit on a dark ground
     assert_no_exception(page)
 
@@ -55,40 +59,47 @@ def test_a_fresh_server_opens_on_mnist(page: Page, app_server: str):
     assert app_console_errors(page) == []
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    if ra.std() == 0 or rb.std() == 0:
-        return 0.0
-    return float(np.corrcoef(ra, rb)[0, 1])
+def pixel_features(images: np.ndarray) -> np.ndarray:
+    """(N, 32*32) grey images in [0, 1] -> (N, 4): centre of mass (column, row), sqrt of the mass, and 1."""
+    img = images.reshape(len(images), 32, 32)
+    rows, cols = np.mgrid[0:32, 0:32]
+    mass = img.sum((1, 2)) + 1e-6
+    return np.stack([(img * cols).sum((1, 2)) / mass, (img * rows).sum((1, 2)) / mass, np.sqrt(mass),
+                     np.ones(len(img))], axis=1)
 
 
 def test_shapes_beta_first_slider_moves_mainly_one_factor(page: Page, app_server: str):
-    """Decode a traversal of the first (highest-KL) slider's dimension with the page's own decoder, find the
-    nearest test image of each frame, and correlate the position along the traversal with the factors of
-    those neighbours: one factor follows the slider, the others do not."""
-    from vae.analysis.factors import factor_targets
+    """Decode a traversal of the first (highest-KL) slider's dimension with the page's own decoder, read
+    each frame's x, y and scale in the units of the shapes data's factors (a linear map from the centre of
+    mass and size of an image, fitted on the test images and their true factors), and compare how far each
+    factor moves: one moves across most of its range, the others hardly. (Shape and rotation, which
+    shapes-beta does not encode, see assets/README.md, cannot be read off its blurred blobs.)"""
     from vae.data import load_dataset
 
     goto_page(page, app_server)
     choose_checkpoint(page, "shapes-beta")
     wait_for_live_control(page, 10)
     first_dim = int(page.locator(".lc .lc-row input[id^='lc-z-']").first.get_attribute("id").rsplit("-", 1)[1])
-    steps = np.linspace(-2.0, 2.0, 17)
+    steps = np.linspace(-1.5, 1.5, 13)
     frames = []
     for v in steps:
         z = [0.0] * 10
         z[first_dim] = float(v)
-        frames.append(page.evaluate(f"(z) => {LIVE}.decode(z)", z))
-    frames = np.array(frames, dtype=np.float32)            # (17, 1024) decoded means in [0, 1]
+        frames.append(page.evaluate(f"(z) => {live(10)}.decode(z)", z))
+    frames = np.array(frames, dtype=np.float64)            # (13, 1024) decoded means in [0, 1]
     assert frames.shape == (len(steps), 32 * 32)
 
     test = load_dataset("shapes").test
-    data = test.images.reshape(len(test), -1).numpy().astype(np.float32) / 255
-    nearest = np.argmin(((frames[:, None, :] - data[None, :, :]) ** 2).sum(-1), axis=1)
-    names = ["shape", "scale", "rotation", "x", "y"]
-    targets = factor_targets(test.factors.numpy(), names)[nearest]
-    corr = {n: abs(_spearman(steps, targets[:, j])) for j, n in enumerate(names)}
-    main = max(corr, key=corr.get)
-    others = sorted((c for n, c in corr.items() if n != main), reverse=True)
-    assert corr[main] > 0.85 and others[0] < 0.5, (first_dim, corr)
+    names = ["scale", "x", "y"]
+    truth = test.factors.numpy()[:, [1, 3, 4]].astype(np.float64)      # (N, 3) columns of SHAPE_FACTOR_NAMES
+    to_factors, *_ = np.linalg.lstsq(pixel_features(test.images.reshape(len(test), -1).numpy() / 255), truth,
+                                     rcond=None)
+    assert np.corrcoef((pixel_features(test.images.reshape(len(test), -1).numpy() / 255) @ to_factors)[:, 1],
+                       truth[:, 1])[0, 1] > 0.95                       # the map reads x well on real images
+    moved = pixel_features(frames) @ to_factors                          # (13, 3) factor values along the traversal
+    slope = np.polyfit(steps, moved, 1)[0]                                # factor units per unit of z
+    travel = dict(zip(names, np.abs(slope) * (steps[-1] - steps[0]) / (truth.max(0) - truth.min(0))))
+    main = max(travel, key=travel.get)
+    others = [t for n, t in travel.items() if n != main]
+    assert travel[main] > 0.4 and max(others) < 0.3 * travel[main], (first_dim, travel)
     assert_no_exception(page)
