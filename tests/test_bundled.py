@@ -76,7 +76,7 @@ def test_mnist_test_split_found_offline_without_shared(offline_no_shared):
 
 
 def test_test_only_prefers_a_complete_cache(tmp_path, monkeypatch, fake_mnist):
-    folder, md5, arrays = fake_mnist
+    folder, md5, _ = fake_mnist
     ds = load_dataset("mnist", test_only=True, data_dir=folder)
     assert len(ds.test) == 20 and len(ds.train) == 0
     cache = tmp_path / "cache"
@@ -130,7 +130,7 @@ def test_bundled_checkpoint_loads_and_opens_on_its_data_offline(name, offline_no
     assert tuple(dataset.image_shape) == tuple(model.config.image_shape)
     x = dataset.test.images[:4].float() / 255
     with torch.no_grad():
-        mu, logvar = model.encode(x)
+        mu, _ = model.encode(x)
         assert torch.isfinite(model.decode(mu)).all()
 
 
@@ -146,7 +146,7 @@ def readme_figures() -> dict[str, dict[str, tuple[float, float]]]:
         m = re.fullmatch(r"`([\w-]+)`", cells[0])
         if not m:
             break
-        pair = lambda s: tuple(float(v) for v in re.fullmatch(r"(-?[\d.]+) ± ([\d.]+)", s).groups())  # noqa: E731
+        pair = lambda s: tuple(float(v) for v in re.fullmatch(r"(-?[\d.]+) ± ([\d.]+)", s).groups())
         figures[m.group(1)] = {"elbo": pair(cells[col_elbo]), "iwae": pair(cells[col_iwae])}
     return figures
 
@@ -179,7 +179,7 @@ def test_readme_iwae_is_reproduced_within_noise(name, offline_no_shared, capsys)
     from vae.analysis.likelihood import evaluate_model
     from vae.cli import _dataset_for
 
-    mean, se = readme_figures()[name]["iwae"]
+    mean, _ = readme_figures()[name]["iwae"]
     model = vae.load_model(ASSETS / name, device="cpu")
     dataset, train = _dataset_for(model, None, "test")
     images = dataset.test.images

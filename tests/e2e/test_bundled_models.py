@@ -5,11 +5,14 @@ ground-truth factor of the shapes data (measured on the decoded pixels the page 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
-
+from tests.e2e.helpers import (
+    app_console_errors,
+    assert_no_exception,
+    goto_page,
+    wait_for_app_run,
+)
 
 
 def live(latent_dim: int) -> str:
