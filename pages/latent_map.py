@@ -25,11 +25,12 @@ if lm is None or ctx.dataset is None:
 D, ds = lm.latent_dim, ctx.dataset
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.3, 1.6, 1, 1.3])
-split = c1.radio("Split", ["test", "train"], horizontal=True, key="map_split")
+split = c1.radio("Split", ["test", "train"] if len(ds.train) else ["test"], horizontal=True, key="map_split",
+                 help=None if len(ds.train) else "only the bundled test split is loaded")
 n_total = len(getattr(ds, split))
 sizes = sorted({s for s in (500, 1000, 2000, 5000, 10000) if s < n_total} | {n_total})
 if len(sizes) > 1:
-    n = c2.select_slider("Points", sizes, value=min(sizes, key=lambda s: abs(s - 2000)), key=f"map_n_{split}_{n_total}",
+    n = c2.select_slider("Points", sizes, value=min(sizes, key=lambda s: abs(s - 10_000)), key=f"map_n_{split}_{n_total}",
                          help="a random subsample of the split (fixed seed)")
 else:
     n = n_total

@@ -299,8 +299,9 @@ def test_mnist_not_in_the_cache_offers_a_download_that_reports_progress(tmp_path
     at.session_state[dataset_key] = "mnist"
     at.session_state["sb_dir_mnist"] = ""                        # no folder: use the download cache
     run_ok(at)
-    assert any("not in the download cache" in c.value for c in at.sidebar.caption)
-    assert "Download mnist" in [b.label for b in at.sidebar.button]
+    # offline, MNIST opens on its bundled test split and offers the training split's download
+    assert any("bundled test split (10,000 images)" in c.value for c in at.sidebar.caption)
+    assert "Download mnist's training split" in [b.label for b in at.sidebar.button]
     assert not at.sidebar.error
     # what the button runs: the cached loader with a progress callback (the real-browser click is in e2e)
     from vae.ui.loaders import DatasetSpec, load_dataset_cached

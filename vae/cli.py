@@ -356,9 +356,15 @@ def _load_run(run: str, device=None):
     return load_model(path, device=device)
 
 
-def _dataset_for(model, data_dir: str | None):
-    """The data set a checkpoint was trained on (as recorded in it), and its TrainConfig (or None)."""
+def _dataset_for(model, data_dir: str | None, split: str = "train"):
+    """The data set a checkpoint was trained on (as recorded in it), and its TrainConfig (or None).
+
+    For the test split of MNIST / Fashion-MNIST only the test files are read (test_only): from
+    `data_dir`, else the recorded folder where it exists, else the cache or the bundled copy, so a
+    bundled checkpoint is scored offline wherever it was trained.
+    """
     from .config import TrainConfig
+    from .data import IDX_SOURCES, load_dataset
     from .train import load_training_data
 
     info = model.checkpoint_info
@@ -371,7 +377,11 @@ def _dataset_for(model, data_dir: str | None):
     else:
         raise CLIError("the checkpoint records no data set (no \"train\" or \"dataset\" in config.json), "
                        "so there is nothing to evaluate it on")
-    dataset = load_training_data(train, data_dir=data_dir)
+    if split == "test" and train.dataset in IDX_SOURCES:
+        folder = data_dir or (train.data_dir if train.data_dir and Path(train.data_dir).is_dir() else None)
+        dataset = load_dataset(train.dataset, data_dir=folder, test_only=True, **train.extra)
+    else:
+        dataset = load_training_data(train, data_dir=data_dir)
     if tuple(dataset.image_shape) != tuple(model.config.image_shape):
         raise CLIError(f"data set {dataset.name} holds {tuple(dataset.image_shape)} images but the model takes "
                        f"{tuple(model.config.image_shape)}")
@@ -384,7 +394,7 @@ def cmd_evaluate(args) -> int:
     _apply_threads(args)
     device = pick_device(args.device or "auto")
     model = _load_run(args.run, device=device)
-    dataset, train = _dataset_for(model, args.data_dir)
+    dataset, train = _dataset_for(model, args.data_dir, args.split)
     try:
         from .analysis.likelihood import evaluate_model
     except ImportError as e:

@@ -4,6 +4,7 @@ checksummed downloads), a user's folder or zip of images; binarisation.
 `from vae.data import load_dataset, ImageDataset, DataError` is the usual entry point; the modules:
 
     datasets.py   load_dataset, load_image_folder, Split, ImageDataset, binarize_images, IDX_SOURCES
+    bundled.py    MNIST's test split bundled in assets/mnist (load_dataset("mnist", test_only=True), offline)
     shapes.py     make_shapes: procedural dSprites-like shapes with their factors
     idx.py        the IDX reader and writer, DataError
     download.py   checksummed downloads into a cache that never holds a partial file

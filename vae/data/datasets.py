@@ -3,6 +3,7 @@
     load_dataset("digits")          scikit-learn's bundled 8x8 digits, offline      (1, 8, 8),   10 classes
     load_dataset("shapes")          procedural dSprites-like shapes with factors    (1, 32, 32),  3 classes
     load_dataset("mnist")           MNIST, from data_dir or the download cache      (1, 28, 28), 10 classes
+    load_dataset("mnist", test_only=True)   its test split alone, offline: data_dir, cache or the bundled copy
     load_dataset("fashion-mnist")   Fashion-MNIST, likewise                         (1, 28, 28), 10 classes
     load_image_folder(path)         a user's folder or .zip of images, labels from subfolders
 
@@ -23,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from vae.config import BINARIZE_MODES
-from vae.data.download import default_cache_dir, download_file, fetch_files
+from vae.data.bundled import bundled_test_dir, has_bundled_test_split, require_training_split, training_split_hint
+from vae.data.download import default_cache_dir, download_file, fetch_files, file_md5
 from vae.data.idx import DataError, read_idx
 from vae.data.images import read_image_folder
 from vae.data.shapes import SHAPE_FACTOR_NAMES, SHAPE_NAMES, SHAPE_SCALES, _check_count, _check_size, make_shapes
@@ -32,6 +34,7 @@ __all__ = [
     "DataError", "Split", "ImageDataset", "DATASET_NAMES", "load_dataset", "load_image_folder",
     "binarize_images", "BINARIZE_MODES", "read_idx", "download_file", "default_cache_dir",
     "make_shapes", "SHAPE_NAMES", "SHAPE_FACTOR_NAMES", "SHAPE_SCALES", "IdxSource", "IDX_SOURCES",
+    "has_bundled_test_split", "require_training_split",
 ]
 
 DATASET_NAMES = ("digits", "shapes", "mnist", "fashion-mnist")
@@ -72,6 +75,7 @@ class ImageDataset:
     test: Split
     class_names: list[str]  # index = label
     factor_names: list[str] = field(default_factory=list)  # (F,) names of the factor columns
+    test_only: bool = False  # loaded with test_only=True: the train split is empty and may not be trained on
 
     def __post_init__(self):
         if self.train.images.shape[1:] != self.test.images.shape[1:]:
@@ -105,6 +109,7 @@ def load_dataset(
     image_size: int | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    test_only: bool = False,
     **kwargs,
 ) -> ImageDataset:
     """Load one of DATASET_NAMES.
@@ -119,9 +124,16 @@ def load_dataset(
                     missing files when ``download`` (checksum-verified; ``progress(bytes_done,
                     bytes_total)`` per file). The split is the official 60000 / 10000.
 
+    ``test_only`` (mnist, fashion-mnist) reads the test split alone and leaves the train split empty
+    (``ds.test_only`` is True; the Trainer refuses such a data set). Its files come from ``data_dir``
+    when given, else the cache, else the copy bundled in assets/ (mnist: see vae.data.bundled; no
+    network), else a download of the two test files when ``download``.
+
     ``image_size`` other than the native size resizes digits / MNIST images (bilinear, antialiased).
-    ``data_dir``, ``download``, ``cache_dir`` and ``progress`` only concern mnist and fashion-mnist.
+    ``data_dir``, ``download``, ``cache_dir``, ``progress`` and ``test_only`` only concern mnist and fashion-mnist.
     """
+    if test_only and name not in IDX_SOURCES:
+        raise DataError(f"test_only applies to {', '.join(IDX_SOURCES)}, not {name!r}")
     if name == "digits":
         opts = _options(name, kwargs, n_test=300)
         ds = _load_digits(seed=seed, **opts)
@@ -132,7 +144,7 @@ def load_dataset(
     elif name in IDX_SOURCES:
         opts = _options(name, kwargs, mirrors=None, checksums=None)
         ds = _load_idx_dataset(IDX_SOURCES[name], data_dir=data_dir, download=download, cache_dir=cache_dir,
-                               progress=progress, **opts)
+                               progress=progress, test_only=test_only, **opts)
     else:
         raise DataError(f"unknown data set {name!r}; expected one of {', '.join(DATASET_NAMES)} (or use load_image_folder)")
     if image_size is not None and ds.image_shape[1:] != (image_size, image_size):
@@ -304,13 +316,15 @@ def _load_idx_dataset(
     progress: Callable[[int, int], None] | None,
     mirrors: Sequence[str] | str | None,
     checksums: Mapping[str, str | None] | None,
+    test_only: bool = False,
 ) -> ImageDataset:
+    files = source.files[2:] if test_only else source.files
     if data_dir is not None:
         folder = Path(data_dir)
         if not folder.is_dir():
             raise DataError(f"{source.name}: data_dir {folder} is not a folder")
-        paths = [_find_local_idx(folder, f) for f in source.files]
-        if missing := [f for f, p in zip(source.files, paths) if p is None]:
+        paths = [_find_local_idx(folder, f) for f in files]
+        if missing := [f for f, p in zip(files, paths) if p is None]:
             raise DataError(f"{source.name}: {folder} lacks {', '.join(missing)} (gzipped or raw)")
     else:
         if mirrors is None:
@@ -319,15 +333,48 @@ def _load_idx_dataset(
             mirrors = [mirrors]
         table = {**source.md5, **(checksums or {})}
         folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / source.name
+        wanted = {f: table[f] for f in files}
         try:
-            fetched = fetch_files({f: table[f] for f in source.files}, list(mirrors), folder, download=download, progress=progress)
+            if test_only:  # the cache, then the bundled copy, and only then the network
+                paths = _cached_or_bundled(source, wanted, folder)
+                if paths is None:
+                    paths = list(fetch_files(wanted, list(mirrors), folder, download=download, progress=progress).values())
+            else:
+                paths = list(fetch_files(wanted, list(mirrors), folder, download=download, progress=progress).values())
         except DataError as e:
-            raise DataError(f"{source.name}: {e}\n(offline? pass data_dir= a local folder with the 4 IDX files)") from e
-        paths = [fetched[f] for f in source.files]
+            hint = f"offline? {training_split_hint(source.name)}" if not test_only else \
+                "offline? pass data_dir= a local folder with the 2 test IDX files"
+            if has_bundled_test_split(source.name) and not test_only:
+                hint += f"; the test split alone is bundled: load_dataset({source.name!r}, test_only=True)"
+            raise DataError(f"{source.name}: {e}\n({hint})") from e
     arrays = [read_idx(p) for p in paths]
-    splits = [_idx_split(source, arrays[0], arrays[1], paths[0], paths[1]),
-              _idx_split(source, arrays[2], arrays[3], paths[2], paths[3])]
-    return ImageDataset(source.name, splits[0], splits[1], class_names=list(source.class_names))
+    test = _idx_split(source, arrays[-2], arrays[-1], paths[-2], paths[-1])
+    if test_only:
+        c, h, w = test.images.shape[1:]
+        train = Split(images=torch.empty((0, c, h, w), dtype=torch.uint8), labels=torch.empty(0, dtype=torch.int64))
+    else:
+        train = _idx_split(source, arrays[0], arrays[1], paths[0], paths[1])
+    return ImageDataset(source.name, train, test, class_names=list(source.class_names), test_only=test_only)
+
+
+def _cached_or_bundled(source: IdxSource, wanted: Mapping[str, str | None], cache_folder: Path) -> list[Path] | None:
+    """The test files from the cache (md5-checked), else from the bundled copy (md5-checked), else None."""
+    try:
+        return list(fetch_files(wanted, [], cache_folder, download=False).values())
+    except DataError:
+        pass
+    bundled = bundled_test_dir(source.name)
+    if bundled is None or not bundled.is_dir():
+        return None
+    paths = []
+    for name, md5 in wanted.items():
+        path = bundled / name
+        if not path.is_file():
+            raise DataError(f"{source.name}: the bundled test split in {bundled} lacks {name}")
+        if md5 is not None and file_md5(path) != md5.lower():
+            raise DataError(f"{source.name}: the bundled {path} does not have the official md5 {md5} (corrupt copy)")
+        paths.append(path)
+    return paths
 
 
 def _idx_split(source: IdxSource, images: np.ndarray, labels: np.ndarray, images_path: Path, labels_path: Path) -> Split:

@@ -182,8 +182,8 @@ class Trainer:
             raise ValueError(f"the model takes images of shape {model.config.image_shape} but data set "
                              f"{dataset.name!r} holds {tuple(dataset.image_shape)}; set the model's "
                              "channels / image_size to match (or resize the data with image_size)")
-        if len(dataset.train) == 0:
-            raise ValueError(f"data set {dataset.name!r} has no training images")
+        from vae.data import require_training_split
+        require_training_split(dataset)   # DataError: no training images, e.g. a bundled test split
         if self.out_dir is not None and self.dist.rank == 0:
             check_destination(self.out_dir, self.overwrite)     # refuse now, not after the first epoch
         self.model = model.to(self.device)

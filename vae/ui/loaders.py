@@ -25,7 +25,6 @@ from vae.model import VAE
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS_DIR = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
-SHARED_MNIST_DIR = REPO.parent / "shared" / "datasets" / "mnist"
 DATASET_KWARGS = ("seed", "image_size", "n_train", "n_test")   # load_dataset options a checkpoint may record
 
 
@@ -203,7 +202,9 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
             data_dir = str(check_server_path(data_dir, extra_roots=data_roots()))
         except PathRefused:
             data_dir = None
-    if name in ("mnist", "fashion-mnist") and data_dir and not Path(data_dir).is_dir():
+    # a folder recorded as a relative path means "relative to wherever it was trained" (the bundled
+    # models name a development folder): not used; then the cache or the bundled test split serve
+    if name in ("mnist", "fashion-mnist") and data_dir and not (Path(data_dir).is_absolute() and Path(data_dir).is_dir()):
         data_dir = None
     data_dir = data_dir or default_data_dir(name)     # the server's own copy, never a browser's path
     return DatasetSpec(name, data_dir, tuple(sorted(options.items())))
@@ -215,29 +216,39 @@ def data_roots() -> tuple[Path, ...]:
 
 
 def default_data_dir(name: str) -> str | None:
-    """A local folder that already holds `name`'s files (MNIST in ../shared/datasets), else None."""
-    if name == "mnist" and SHARED_MNIST_DIR.is_dir():
-        return str(SHARED_MNIST_DIR)
+    """A local folder assumed to hold `name`'s files: none (the download cache, or MNIST's bundled
+    test split, serve instead; the app reads no development folder such as ../shared)."""
     return None
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _dataset(key: str, _spec: DatasetSpec, _progress=None):
-    from vae.data import load_dataset, load_image_folder
+def _dataset(key: str, download: bool, _spec: DatasetSpec, _progress=None):
+    from vae.data import DataError, has_bundled_test_split, load_dataset, load_image_folder
 
     opts = dict(_spec.options)
     if _spec.name.startswith("folder:"):
         return load_image_folder(_spec.name.split(":", 1)[1], **opts)
-    return load_dataset(_spec.name, data_dir=_spec.data_dir, download=_progress is not None,
-                        progress=_progress, **opts)
+    try:
+        return load_dataset(_spec.name, data_dir=_spec.data_dir, download=download, progress=_progress, **opts)
+    except DataError:
+        if download or _spec.data_dir is not None or not has_bundled_test_split(_spec.name):
+            raise
+    # not downloaded and no folder: the bundled test split alone (ds.test_only; never trained on)
+    return load_dataset(_spec.name, test_only=True, download=False, **opts)
 
 
 def load_dataset_cached(spec: DatasetSpec, progress=None):
     """The ImageDataset for `spec` (shared, read-only). Raises vae.data.DataError.
 
-    `progress(done, total)` is given to downloads; without it nothing is downloaded.
+    `progress(done, total)` is given to downloads; without it nothing is downloaded, and MNIST
+    without a folder or a complete download cache is its bundled test split (`ds.test_only`).
+    After a download, cached test-only data sets are dropped so the full one is loaded next.
     """
-    return _dataset(spec.key, spec, progress)
+    if progress is None:
+        return _dataset(spec.key, False, spec)
+    ds = _dataset(spec.key, True, spec, progress)
+    _dataset.clear()
+    return ds
 
 
 def dataset_fits(model: VAE, dataset) -> str | None:

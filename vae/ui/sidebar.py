@@ -21,7 +21,7 @@ from .loaders import DatasetSpec, LoadedModel
 
 _CTX = "_vae_context"
 _LAST_MODEL = "_vae_last_model"
-_DEFAULT_BUNDLED = "digits-2d"
+_DEFAULT_BUNDLED = "mnist-2d"
 SOURCES = {"bundled": "Bundled", "trained": "Trained in this session", "upload": "Upload a checkpoint"}
 FOLDER_OPTION = "image folder / zip"
 
@@ -293,5 +293,27 @@ def _load_into(ctx: AppContext, spec: DatasetSpec) -> None:
         st.error(misfit)
         return
     ctx.dataset, ctx.spec = ds, spec
+    if getattr(ds, "test_only", False):
+        _offer_training_split(ds, spec)
+        return
     st.caption(f"{ds.name}: {len(ds.train):,} train / {len(ds.test):,} test images"
                + (f", factors {', '.join(ds.factor_names)}" if ds.factor_names else ""))
+
+
+def _offer_training_split(ds, spec: DatasetSpec) -> None:
+    """Caption for a bundled test split, and a button that downloads the training split."""
+    st.caption(f"{ds.name}: the bundled test split ({len(ds.test):,} images). The training split is not "
+               f"downloaded; the test split is never used for training.")
+    if st.button(f"Download {ds.name}'s training split", key=f"sb_dl_train_{spec.name}",
+                 icon=":material/cloud_download:"):
+        bar = st.progress(0.0, text=f"Downloading {spec.name} ...")
+        try:
+            loaders.load_dataset_cached(spec, progress=lambda done, total: bar.progress(
+                min(1.0, done / total) if total else 0.0,
+                text=f"Downloading {spec.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB"))
+        except Exception as e:
+            st.error(f"Could not download {spec.name}: {e}")
+            return
+        finally:
+            bar.empty()
+        st.rerun()
