@@ -3,7 +3,7 @@ IWAE twin): means over the first N test images (statically binarised, seed 0, wh
 trained on binarised data) of q's and p(z|x)'s standard deviations, the ratio of their 1-sigma areas
 (geometric mean; > 1: q broader), the gap KL(q || p(z|x)), the ELBO and log p(x) by quadrature.
 
-    python bench/posterior_width.py assets/mnist-2d assets/mnist-2d-iwae --data-dir ../shared/datasets/mnist --n 20
+    python bench/posterior_width.py assets/mnist-2d-small assets/mnist-2d-small-iwae --data-dir ../shared/datasets/mnist --n 20
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Posterior page's comparison of a 2-d model with its twin trained on the other objective.
 
 Bundled twins are named NAME (ELBO) and NAME-iwae (IWAE, same data and architecture), e.g.
-`assets/mnist-2d` and `assets/mnist-2d-iwae`. For the image the page explains, both models' true
+`assets/mnist-2d-small` and `assets/mnist-2d-small-iwae`. For the image the page explains, both models' true
 posterior p(z|x) is drawn on the same axes with their q(z|x), beside a small table: how broad q is
 against p(z|x), the ELBO gap KL(q || p(z|x)), the ELBO and log p(x). What IWAE training changes:
 q broader than the posterior, a larger gap, a higher log p(x).
