@@ -11,9 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402

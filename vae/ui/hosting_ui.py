@@ -27,7 +27,7 @@ def idx_folder_input(dataset: str, disabled: bool = False) -> str | None:
     if not raw:
         return None
     try:
-        return str(hosting.check_server_path(raw, "folder", extra_roots=loaders.data_roots()))
+        return str(hosting.check_server_path(raw, "folder"))
     except hosting.PathRefused as e:
         st.error(f"Could not use this folder: {e}")
         return None

@@ -199,7 +199,7 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
         from .hosting import PathRefused, check_server_path
 
         try:
-            data_dir = str(check_server_path(data_dir, extra_roots=data_roots()))
+            data_dir = str(check_server_path(data_dir))
         except PathRefused:
             data_dir = None
     # a folder recorded as a relative path means "relative to wherever it was trained" (the bundled
@@ -208,11 +208,6 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
         data_dir = None
     data_dir = data_dir or default_data_dir(name)     # the server's own copy, never a browser's path
     return DatasetSpec(name, data_dir, tuple(sorted(options.items())))
-
-
-def data_roots() -> tuple[Path, ...]:
-    """Folders outside the home and the project that a local user may still name: the MNIST copy beside the repo."""
-    return (SHARED_MNIST_DIR,) if SHARED_MNIST_DIR.is_dir() else ()
 
 
 def default_data_dir(name: str) -> str | None:

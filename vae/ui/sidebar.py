@@ -248,7 +248,7 @@ def _checked_folder(folder: str, ctx: AppContext) -> str | None | bool:
     if not folder.strip():
         return None
     try:
-        return str(hosting.check_server_path(folder, "folder", extra_roots=loaders.data_roots()))
+        return str(hosting.check_server_path(folder, "folder"))
     except hosting.PathRefused as e:
         ctx.dataset_note = str(e)
         st.error(f"Could not use this folder: {e}")
