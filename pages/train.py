@@ -42,13 +42,14 @@ if resume or more:
         st.error(str(e))
 
 if start and settings is not None:
-    from vae.data import DataError
+    from vae.data import DataError, require_training_split
 
     tc = settings.train_config
     try:
         spec = loaders.DatasetSpec(tc.dataset, tc.data_dir, tuple(sorted(settings.options.items())))
         with st.spinner(f"Loading {tc.dataset} ..."):
             ds = loaders.load_dataset_cached(spec)
+        require_training_split(ds)          # DataError for MNIST's bundled test split alone
         training.start_job(ctx.bid, settings.model_config(ds.image_shape), tc, ds, device=tc.device)
         st.rerun()
     except DataError as e:

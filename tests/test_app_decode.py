@@ -21,7 +21,7 @@ def decode_z(at) -> np.ndarray:
 
 
 def component_data(at) -> dict:
-    (element,) = at.get("bidi_component")
+    (element,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_latent_control"]
     return json.loads(element.proto.json)
 
 

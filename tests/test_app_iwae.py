@@ -10,15 +10,14 @@ from tests.test_app_train import button, open_train, wait_finished  # noqa: E402
 
 
 def test_train_page_trains_an_iwae_model_and_shows_the_bound():
-    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits": 32, "tr_objective": "iwae", "tr_k": 5,
+    at = open_train(**{"tr_epochs_digits": 2, "tr_hidden_digits_mlp": "32", "tr_objective": "iwae", "tr_k": 5,
                        "tr_lr_schedule": "burda"})
     k_slider = next(s for s in at.select_slider if s.label == "IWAE samples k")
     assert not k_slider.disabled
     button(at, "Start").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    sid = at.query_params["sid"]
-    sid = sid[0] if isinstance(sid, list) else sid
+    sid = at.session_state["_vae_browser_id"]
     assert wait_finished(at).startswith("finished")
     from vae.ui import training
     job = training.job_for(sid)

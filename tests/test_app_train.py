@@ -95,8 +95,8 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     button(again, "Explore it on every page").click()
     again.run()
     assert again.session_state["sb_source"] == "trained"
-    # a reload after that (a new session, same ?sid=) keeps the trained model in the sidebar
-    reloaded = open_train(sid=sid)
+    # a reload after that (a new session of the same browser: its owner cookie) keeps the trained model chosen
+    reloaded = open_train(token=token)
     assert reloaded.session_state["sb_source"] == "trained"
     again.switch_page("pages/decode.py").run()
     assert not again.exception, [e.value for e in again.exception]
@@ -169,14 +169,15 @@ def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
 def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
     from vae.config import ModelConfig, TrainConfig
     from vae.data import load_dataset
-    from vae.ui import training
+    from vae.ui import owner, training
 
+    token = "7e" * 16                                  # the owner cookie of this test's browser
     ds = load_dataset("digits")
-    job = training.start_job("resumebrowser1", ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
+    job = training.start_job(owner.public_id(token), ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
                              TrainConfig(dataset="digits", epochs=400, batch_size=16), ds)
     job.stop()
     assert job.wait(60) and job.snapshot().state == "stopped"
-    at = open_train(sid="resumebrowser1")
+    at = open_train(token=token)
     assert not button(at, "Resume").disabled
     button(at, "Resume").click()
     at.run()
@@ -187,7 +188,7 @@ def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
     finally:
         job.stop()
         assert job.wait(60)
-    at = open_train(sid="resumebrowser1")
+    at = open_train(token=token)
     at.number_input(key="tr_extra").set_value(3)
     button(at, "Train more").click()
     at.run()

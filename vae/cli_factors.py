@@ -16,7 +16,7 @@ from typing import Any
 
 def add_sweep_parser(sub, add_threads_flag) -> None:
     """Register `sweep` on the subparsers `sub` of `python -m vae`."""
-    from .config import ACTIVATIONS, TrainConfig
+    from .config import ACTIVATIONS, OBJECTIVES, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -47,6 +47,8 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="B", help="as for train")
     p.add_argument("--lr", type=float, default=None, help="as for train")
     p.add_argument("--warmup", type=int, default=None, metavar="EPOCHS", help="as for train")
+    p.add_argument("--objective", choices=OBJECTIVES, default=None, help="as for train")
+    p.add_argument("--k", type=int, default=None, metavar="K", help="as for train")
     p.add_argument("--seed", type=int, default=None, help="shared by every model (default: 0)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
