@@ -309,7 +309,8 @@ def test_a_trainer_refuses_a_foreign_out_dir_before_training(tmp_path):
     assert (out / "thesis.tex").read_text() == "years of work"
 
 
-def test_the_ui_save_asks_first(tmp_path, saved, model):
+def test_the_ui_save_asks_first(tmp_path, saved, model, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_ALLOWED_DIRS", str(tmp_path))      # /tmp is outside home and project
     from vae.ui.training import save_trained_model
 
     class Job:

@@ -422,7 +422,7 @@ def cmd_evaluate(args) -> int:
         if bar is not None:
             bar.close()
     result = {"run": str(args.run), "dataset": dataset.name, "split": args.split, **result,
-              "device": str(device), "seconds": round(time.perf_counter() - started, 2)}
+              "device": str(device), "seconds": round(time.perf_counter() - started, 4)}
     if args.factors:
         from .cli_factors import factor_metrics_for
         result.update(factor_metrics_for(model, dataset, split=args.split, seed=args.seed))
