@@ -48,7 +48,7 @@ def _plot(page: Page):
 
 
 def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map")
+    goto_page(page, app_server, "latent_map?model=digits-2d")
     chart = _plot(page)
     pt = chart.locator(".js-plotly-plot").evaluate(_LONELY_POINT_JS)
     page.mouse.move(pt["px"], pt["py"])
@@ -77,7 +77,7 @@ def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
 
 
 def test_applying_a_direction_changes_the_decoded_image(page: Page, app_server: str):
-    goto_page(page, app_server, "directions")
+    goto_page(page, app_server, "directions?model=digits-2d")
     page.get_by_test_id("stButton").filter(has_text="Save direction").locator("button").click()
     wait_for_app_run(page)
     caption = "decoded at strength"
@@ -99,7 +99,7 @@ def test_applying_a_direction_changes_the_decoded_image(page: Page, app_server: 
 
 
 def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_server: str, browser):
-    goto_page(page, app_server, "latent_map")
+    goto_page(page, app_server, "latent_map?model=digits-2d")
     page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
     wait_for_app_run(page)
     page.get_by_test_id("stSidebarNav").get_by_text("Decode", exact=True).click()
@@ -138,7 +138,7 @@ def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_s
 
 
 def test_the_map_csv_has_one_row_per_point(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map")
+    goto_page(page, app_server, "latent_map?model=digits-2d")
     button = page.get_by_role("button", name=re.compile(r"^Map as CSV"))
     n = int(re.search(r"\(([\d,]+) points\)", button.inner_text()).group(1).replace(",", ""))
     with page.expect_download() as info:

@@ -16,7 +16,7 @@ HOOK = "Object.values(window.__pathScrubber.instances)[0]"
 
 
 def test_scrubbing_the_path_decodes_in_the_browser_like_model_decode(page: Page, app_server: str, assets_dir):
-    goto_page(page, app_server, "interpolate")
+    goto_page(page, app_server, "interpolate?model=digits-2d")
     expect(page.get_by_role("heading", name="Scrub along the path")).to_be_visible()
     page.wait_for_function(f"() => window.__pathScrubber && {HOOK} && {HOOK}.ready() && {HOOK}.images() > 0",
                            timeout=30_000)
