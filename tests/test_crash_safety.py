@@ -18,7 +18,7 @@ import pytest
 
 import vae
 from tests.hostile import REPO
-from vae import atomic_dir
+from vae.safeio import atomic_dir
 from vae.checkpoint import CheckpointError
 from vae.config import ModelConfig, TrainConfig
 
@@ -27,7 +27,7 @@ import os, shutil, signal, sys
 import torch
 from pathlib import Path
 import vae
-from vae import atomic_dir
+from vae.safeio import atomic_dir
 from vae.config import ModelConfig, TrainConfig
 from vae.train import make_model
 

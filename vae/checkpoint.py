@@ -6,12 +6,12 @@
     metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, test_loss, recon, kl, ...)
     optimizer.safetensors + the "optimizer" entry of config.json   (optional, for resuming)
 
-A folder is written next to its destination and swapped into place (vae.atomic_dir), so a reader
+A folder is written next to its destination and swapped into place (vae.safeio.atomic_dir), so a reader
 sees the old checkpoint or the new one, never half of one, whatever instant a writer dies. A save
 never deletes anything that is not a checkpoint, and replaces a checkpoint only when asked to.
 Loading never unpickles: tensors come from safetensors only. Before anything is allocated, the
 config's size (layers, parameters: vae.config) and the safetensors header (names, shapes, dtypes,
-byte ranges: vae.tensorfile) are checked; zips are inflated with hard caps (vae.safezip); then
+byte ranges: vae.safeio.tensorfile) are checked; zips are inflated with hard caps (vae.safeio.safezip); then
 every value must be finite and decoding a few prior points must give finite numbers.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from safetensors.torch import save as save_safetensors_bytes
 
-from .atomic_dir import clean_stale, fsync_dir, make_temp_dir, recover, swap_in
+from vae.safeio.atomic_dir import clean_stale, fsync_dir, make_temp_dir, recover, swap_in
 from .checkpoint_format import (CONFIG_FILE, FORMAT_VERSION, MAX_CHECKPOINT_BYTES, MAX_CONFIG_BYTES,  # noqa: F401
                                 MAX_METRICS_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, METRICS_FILE, OPTIMIZER_FILE,
                                 WEIGHTS_FILE, _FILE_LIMITS, CheckpointError, CheckpointExistsError,
@@ -38,8 +38,8 @@ from .checkpoint_format import (CONFIG_FILE, FORMAT_VERSION, MAX_CHECKPOINT_BYTE
                                 _parse_weights, build_model)
 from .config import TrainConfig
 from .model import VAE, expected_shapes
-from .safefile import read_regular_file
-from .safezip import ZipRefused, open_zip, read_member
+from vae.safeio.safefile import read_regular_file
+from vae.safeio.safezip import ZipRefused, open_zip, read_member
 
 # ---------------------------------------------------------------------------------------------
 # writing
@@ -139,7 +139,7 @@ def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None
     deleted that is not a checkpoint (CheckpointExistsError when a checkpoint is there and
     overwrite is False: a UI asks the user, then calls again with overwrite=True; see
     `destination_status`). The folder is assembled under a temporary name beside `path` and swapped
-    in (vae.atomic_dir), so whatever instant the process dies, `path` holds the previous checkpoint
+    in (vae.safeio.atomic_dir), so whatever instant the process dies, `path` holds the previous checkpoint
     or the new one. A failed write (a full disk) raises CheckpointError with one line and leaves
     the previous checkpoint as it was.
     """
@@ -192,7 +192,7 @@ def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None
 def _read_file_map(path: Path) -> tuple[dict[str, bytes], str]:
     """The checkpoint's files as bytes, from a folder or a zip (at its root or in one top folder).
 
-    A swap into `path` left half-done by a killed process is recovered first (vae.atomic_dir), and
+    A swap into `path` left half-done by a killed process is recovered first (vae.safeio.atomic_dir), and
     temporary folders of dead writers beside it are removed.
     """
     where = str(path)
@@ -231,7 +231,7 @@ def read_checkpoint_folder(path: str | Path, where: str | None = None, *, optimi
 def read_checkpoint_zip(data: bytes, where: str = "upload") -> dict[str, bytes]:
     """The checkpoint files inside a zip (bytes), found at its root or in a single top folder.
 
-    Every member is inflated with a hard cap on the bytes it actually produces (vae.safezip): only
+    Every member is inflated with a hard cap on the bytes it actually produces (vae.safeio.safezip): only
     stored and deflate members, each within its file's limit and MAX_ZIP_RATIO times its compressed
     size; optimizer state is not read (an upload is explored, not resumed).
     """

@@ -3,7 +3,7 @@
 Everything here works on bytes already read (vae.checkpoint reads them from a folder or a zip):
 
     _parse_config(raw)          config.json: size, strict JSON (no NaN / Infinity), version, section types
-    _check_safetensors(raw, expected)   pickles, size, and the header (vae.tensorfile) against the
+    _check_safetensors(raw, expected)   pickles, size, and the header (vae.safeio.tensorfile) against the
                                 names and shapes the config implies, before anything is allocated
     build_model(config, tensors)        a VAE, every tensor finite and bounded, and a few prior
                                 points decoded and encoded to finite numbers
@@ -22,8 +22,8 @@ from safetensors.torch import load as load_safetensors_bytes
 
 from .config import ConfigError, ModelConfig
 from .model import VAE, expected_shapes
-from .safefile import read_regular_file
-from .tensorfile import FLOAT_DTYPES, TensorFileError, check_against, read_header
+from vae.safeio.safefile import read_regular_file
+from vae.safeio.tensorfile import FLOAT_DTYPES, TensorFileError, check_against, read_header
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"

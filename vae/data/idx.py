@@ -44,7 +44,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     Raises DataError naming the file for: a missing file, a truncated or corrupt gzip stream,
     a wrong magic number, an unknown dtype code, or dimensions that disagree with the data length.
     """
-    from vae.safefile import read_regular_file
+    from vae.safeio.safefile import read_regular_file
 
     path = Path(path)
     try:

@@ -3,7 +3,7 @@
 A zip is read member by member in memory and never extracted, so nothing is written to disk. Before
 any member is decoded the whole archive is checked: entries that escape its root ("../x", absolute
 paths) are refused, and so are archives whose declared sizes or compression ratios look like a
-decompression bomb; then each member is inflated by vae.safezip with a hard cap on the bytes it
+decompression bomb; then each member is inflated by vae.safeio.safezip with a hard cap on the bytes it
 actually produces (stored and deflate only), whatever its header claims. In a folder, only regular
 files are opened (a FIFO, socket or device is refused without being opened for reading). Each
 image's pixel count and aspect ratio are checked from its header before it is decoded, and the
@@ -29,8 +29,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vae.data.idx import DataError
-from vae.safefile import kind_of, read_regular_file
-from vae.safezip import ZipRefused, check_method, open_zip, read_member
+from vae.safeio.safefile import kind_of, read_regular_file
+from vae.safeio.safezip import ZipRefused, check_method, open_zip, read_member
 
 __all__ = ["FolderImages", "read_image_folder", "IMAGE_FORMATS"]
 
@@ -167,7 +167,7 @@ def _check_zip(zf: zipfile.ZipFile, archive: str) -> dict[str, zipfile.ZipInfo]:
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive: str, budget: list[int]) -> io.BytesIO:
-    """One member, inflated with a hard cap (vae.safezip) on its own bytes and on what is left of `budget`."""
+    """One member, inflated with a hard cap (vae.safeio.safezip) on its own bytes and on what is left of `budget`."""
     try:
         data = read_member(zf, info, limit=min(MAX_FILE_BYTES, budget[0]), where=archive, max_ratio=MAX_ZIP_RATIO)
     except ZipRefused as e:
