@@ -232,6 +232,23 @@ def _dataset(key: str, download: bool, _spec: DatasetSpec, _progress=None):
     return load_dataset(_spec.name, test_only=True, download=False, **opts)
 
 
+def download_with_progress(spec: DatasetSpec):
+    """Download `spec`'s data set with a progress bar on the page (MiB done of total); the ImageDataset,
+    or None with the reason shown."""
+    bar = st.progress(0.0, text=f"Downloading {spec.name} ...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / total) if total else 0.0,
+                     text=f"Downloading {spec.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
+    try:
+        return load_dataset_cached(spec, progress=progress)
+    except Exception as e:  # noqa: BLE001 - DataError, a cut connection, a full disk: shown on the page
+        st.error(f"Could not download {spec.name}: {e}")
+        return None
+    finally:
+        bar.empty()
+
+
 def load_dataset_cached(spec: DatasetSpec, progress=None):
     """The ImageDataset for `spec` (shared, read-only). Raises vae.data.DataError.
 

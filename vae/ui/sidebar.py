@@ -264,20 +264,10 @@ def _load_into(ctx: AppContext, spec: DatasetSpec) -> None:
         if spec.name in ("mnist", "fashion-mnist") and spec.data_dir is None:
             ctx.dataset_note = f"{spec.name} is not in the download cache."
             st.caption(ctx.dataset_note)
-            if st.button(f"Download {spec.name}", key=f"sb_dl_{spec.name}", icon=":material/cloud_download:"):
-                bar = st.progress(0.0, text=f"Downloading {spec.name} ...")
-
-                def progress(done: int, total: int) -> None:
-                    bar.progress(min(1.0, done / total) if total else 0.0,
-                                 text=f"Downloading {spec.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
-                try:
-                    ds = loaders.load_dataset_cached(spec, progress=progress)
-                except Exception as e2:
-                    bar.empty()
-                    st.error(f"Could not download {spec.name}: {e2}")
-                    return
-                bar.empty()
-            else:
+            if not st.button(f"Download {spec.name}", key=f"sb_dl_{spec.name}", icon=":material/cloud_download:"):
+                return
+            ds = loaders.download_with_progress(spec)
+            if ds is None:
                 return
         else:
             ctx.dataset_note = str(e)
@@ -306,14 +296,5 @@ def _offer_training_split(ds, spec: DatasetSpec) -> None:
                f"downloaded; the test split is never used for training.")
     if st.button(f"Download {ds.name}'s training split", key=f"sb_dl_train_{spec.name}",
                  icon=":material/cloud_download:"):
-        bar = st.progress(0.0, text=f"Downloading {spec.name} ...")
-        try:
-            loaders.load_dataset_cached(spec, progress=lambda done, total: bar.progress(
-                min(1.0, done / total) if total else 0.0,
-                text=f"Downloading {spec.name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB"))
-        except Exception as e:
-            st.error(f"Could not download {spec.name}: {e}")
-            return
-        finally:
-            bar.empty()
-        st.rerun()
+        if loaders.download_with_progress(spec) is not None:
+            st.rerun()

@@ -190,18 +190,8 @@ def missing_data_notice(train_config: TrainConfig | None) -> None:
     st.caption(f"Download {name} (about 11 to 30 MB, checked against the official checksums) into the cache, or "
                "name a folder holding its IDX files above.")
     if st.button(f"Download {name}", key=f"tr_download_{name}", icon=":material/cloud_download:"):
-        bar = st.progress(0.0, text=f"Downloading {name} ...")
-
-        def progress(done: int, total: int) -> None:
-            bar.progress(min(1.0, done / total) if total else 0.0,
-                         text=f"Downloading {name}: {done / 2**20:.1f} of {total / 2**20:.1f} MiB")
-        try:
-            loaders.load_dataset_cached(loaders.DatasetSpec(name, None, tuple(sorted(train_config.extra.items()))),
-                                        progress=progress)
-        except Exception as e:
-            bar.empty()
-            st.error(f"Could not download {name}: {e}")
+        spec = loaders.DatasetSpec(name, None, tuple(sorted(train_config.extra.items())))
+        if loaders.download_with_progress(spec) is None:
             return
-        bar.empty()
         st.session_state.pop(_MISSING, None)
         st.success(f"{name} is downloaded: press Start.")
