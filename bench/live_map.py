@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from vae.config import ModelConfig, TrainConfig  # noqa: E402
 from vae.train.job import TrainingJob  # noqa: E402
-from vae.train.trainer import load_training_data  # noqa: E402
+from vae.train.inputs import load_training_data  # noqa: E402
 
 
 def one_run(model_config: ModelConfig, train_config: TrainConfig, dataset, live: bool) -> dict:

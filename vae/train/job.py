@@ -15,8 +15,9 @@ import torch
 from vae.analysis.live_map import LiveLatentMap, LiveMapData
 from vae.config import ModelConfig, TrainConfig
 from vae.model import VAE
-from vae.train.trainer import (Trainer, TrainingDiverged, _images_to_float, _mix, dataset_info, load_training_data,
-                               make_model)
+from vae.train.divergence import TrainingDiverged
+from vae.train.inputs import _images_to_float, _mix, dataset_info, load_training_data, make_model
+from vae.train.trainer import Trainer
 
 __all__ = ["TrainingJob", "JobSnapshot", "JOB_STATES"]
 

@@ -175,7 +175,8 @@ def run_sweep(plan: SweepPlan, *, progress: Callable[[int, int, str], None] | No
     threading.Event or None) is checked between steps: set, the current model saves and the sweep
     returns. The data set is loaded once (all members share it).
     """
-    from vae.train.trainer import Trainer, load_training_data, make_model
+    from vae.train.inputs import load_training_data, make_model
+    from vae.train.trainer import Trainer
 
     _record_plan(plan)
     status = sweep_status(plan)

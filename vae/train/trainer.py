@@ -39,111 +39,19 @@ import torch
 import torch.distributed as dist
 
 from vae.checkpoint import check_destination, load_model, load_optimizer_state, save_model
-from vae.config import RESUMABLE_SCHEDULE_FIELDS, ConfigError, ModelConfig, TrainConfig
+from vae.config import RESUMABLE_SCHEDULE_FIELDS, ConfigError, TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
 from vae.objectives import step_sums
 from vae.train.distributed import Distributed
+from vae.train.divergence import DIVERGENCE_FACTOR, TrainingDiverged, chance_loss_nats
+from vae.train.inputs import (_binarize, _images_to_float, _mix, _same_path, dataset_info, load_training_data)
 
-__all__ = ["Trainer", "TrainingDiverged", "make_model", "dataset_info", "load_training_data", "EVENTS",
-           "chance_loss_nats", "DIVERGENCE_FACTOR"]
+__all__ = ["Trainer", "EVENTS"]
 
 EVENTS = ("on_step_end", "on_epoch_end", "on_train_end")
 TEST_BINARIZE_SEED = 0   # the test split's fixed binarisation draw (same as vae.analysis.likelihood.evaluate_model)
 EVAL_BATCH = 1000        # images per forward pass when scoring the test split
-
-
-DIVERGENCE_FACTOR = 20  # a step's loss above this many times chance_loss_nats means training exploded
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss (or the weights) became NaN or inf, or the loss exploded (over DIVERGENCE_FACTOR times
-    chance_loss_nats); training stopped without saving the bad state."""
-
-
-def chance_loss_nats(model_config: ModelConfig) -> float:
-    """The reconstruction loss, nats per image, of a model that knows nothing and predicts 0.5 for
-    every pixel: what a freshly initialised VAE scores, and a yardstick for an exploding loss.
-
-    Bernoulli: exactly n_pixels * log 2, whatever the image (-log 0.5 per pixel for any x in [0, 1]).
-    Gaussian with std sigma (1 when learned, its initial value): at most, over x in [0, 1],
-    n_pixels * (1 / (8 sigma^2) + |log sigma| + log(2 pi) / 2).
-    Healthy runs on the bundled data stay under 2.3 times this at any step, even at lr 3e-2 (their
-    first steps score about 1 times it), while --lr 9.9 reaches 1e7 times it in its first epoch: so
-    training stops as diverged when one step's loss (recon + KL, beta = 1) passes DIVERGENCE_FACTOR
-    times it.
-    """
-    n_pixels = model_config.channels * model_config.image_size * model_config.image_size
-    if model_config.likelihood == "bernoulli":
-        return n_pixels * math.log(2.0)
-    sigma = float(model_config.gaussian_sigma or 1.0)
-    return n_pixels * (0.125 / sigma ** 2 + abs(math.log(sigma)) + 0.5 * math.log(2 * math.pi))
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------
-
-def _mix(*ints: int) -> int:
-    """A 63-bit seed from several integers (splitmix64 steps), so (seed, epoch, step) streams differ."""
-    h = 0x9E3779B97F4A7C15
-    for v in ints:
-        h = (h ^ (int(v) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
-        h ^= h >> 31
-    return h & 0x7FFFFFFFFFFFFFFF
-
-
-def make_model(model_config: ModelConfig, seed: int = 0) -> VAE:
-    """A freshly initialised VAE whose weights depend only on `seed` (the global RNG is left as it was)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return VAE(model_config)
-
-
-def dataset_info(dataset, train_config: TrainConfig | None = None) -> dict[str, Any]:
-    """What a checkpoint records about its data: {"name", "image_shape", "class_names", "factor_names", "kwargs"}.
-
-    `kwargs` are what `load_training_data` needs to load the same data again (data_dir and the
-    dataset options of TrainConfig.extra, e.g. image_size, n_train).
-    """
-    kwargs: dict[str, Any] = {}
-    if train_config is not None:
-        kwargs = {"data_dir": train_config.data_dir, **train_config.extra}
-    return {"name": dataset.name, "image_shape": list(dataset.image_shape),
-            "class_names": list(dataset.class_names), "factor_names": list(getattr(dataset, "factor_names", [])),
-            "kwargs": kwargs}
-
-
-def load_training_data(train_config: TrainConfig, data_dir: str | None = None):
-    """The ImageDataset a TrainConfig names: `dataset` ("digits", "mnist", ... or "folder:<path>"),
-    `data_dir` (overridden by the argument when given) and the options in `extra`."""
-    from vae import data  # imported here: the data module pulls in scikit-learn lazily, Pillow, ...
-
-    kwargs = dict(train_config.extra)
-    data_dir = data_dir if data_dir is not None else train_config.data_dir
-    if train_config.dataset.startswith("folder:"):
-        return data.load_image_folder(data_dir or train_config.dataset[len("folder:"):], **kwargs)
-    return data.load_dataset(train_config.dataset, data_dir=data_dir, **kwargs)
-
-
-def _same_path(a: str | Path, b: str | Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return False
-
-
-def _images_to_float(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 (N, C, H, W) on the host -> float32 (N, C, H, W) in [0, 1] on `device` (moved as uint8)."""
-    return images.to(device).to(torch.float32).div_(255.0)
-
-
-def _binarize(x: torch.Tensor, seed: int) -> torch.Tensor:
-    """A seeded Bernoulli draw of float images in [0, 1] (same shape, device; values {0, 1})."""
-    from vae.data import binarize_images
-
-    gen = torch.Generator(device=x.device).manual_seed(seed)
-    return binarize_images(x, generator=gen)
 
 
 # ---------------------------------------------------------------------------------------------
