@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"digits (8x8, bundled), shapes (32x32, generated), mnist, fashion-mnist, or "
                         f"folder:PATH (a folder of images, one subfolder per class) (default: {d.dataset})")
     g.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="folder holding the 4 MNIST IDX files (e.g. ../shared/datasets/mnist); "
+                   help="folder holding the 4 MNIST IDX files (e.g. ~/data/mnist); "
                         "default: the download cache")
     g.add_argument("--image-size", type=int, default=None, metavar="PIXELS",
                    help="resize images to PIXELS x PIXELS (default: the data set's own size)")
