@@ -23,7 +23,7 @@ from safetensors.torch import load as load_safetensors_bytes
 from .config import ConfigError, ModelConfig
 from .model import VAE, expected_shapes
 from vae.safeio.safefile import read_regular_file
-from vae.safeio.tensorfile import FLOAT_DTYPES, TensorFileError, check_against, read_header
+from vae.safeio.tensorfile import FLOAT_DTYPES, TensorFileError, check_against, name_mismatch, read_header
 
 FORMAT_VERSION = 1
 CONFIG_FILE = "config.json"
@@ -156,16 +156,10 @@ def build_model(config: dict[str, Any], weights: dict[str, torch.Tensor], where:
     """A VAE from a parsed config.json dict and its tensors, each checked against the config."""
     model_config = _model_config(config, where)
     expected = expected_shapes(model_config)
-    missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing tensor(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        if unexpected:
-            parts.append(f"unexpected tensor(s) {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}")
+    mismatch = name_mismatch(expected, weights)
+    if mismatch:
         raise CheckpointError(f"{where}/{WEIGHTS_FILE} does not fit its config ({model_config.arch}, "
-                              f"latent_dim={model_config.latent_dim}): " + "; ".join(parts))
+                              f"latent_dim={model_config.latent_dim}): {mismatch}")
     for name, shape in expected.items():
         t = weights[name]
         if tuple(t.shape) != tuple(shape):

@@ -95,19 +95,25 @@ def read_header(raw: bytes, where: str) -> dict[str, TensorInfo]:
     return out
 
 
+def name_mismatch(expected, found) -> str | None:
+    """"missing tensor(s) [...]; unexpected tensor(s) [...]" for two collections of tensor names (at most 5
+    of each, long names cut to 60 characters), or None when they are the same set."""
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    parts = []
+    if missing:
+        parts.append(f"missing tensor(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    if unexpected:
+        parts.append(f"unexpected tensor(s) {[u[:60] for u in unexpected[:5]]}{' ...' if len(unexpected) > 5 else ''}")
+    return "; ".join(parts) or None
+
+
 def check_against(infos: dict[str, TensorInfo], expected: dict[str, tuple[int, ...]], where: str,
                   what: str = "its config") -> None:
     """Names, shapes and (floating) dtypes of `infos` exactly those of `expected` (name -> shape)."""
-    missing = sorted(set(expected) - set(infos))
-    unexpected = sorted(set(infos) - set(expected))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing tensor(s) {missing[:5]}{' ...' if len(missing) > 5 else ''}")
-        if unexpected:
-            shown = [u[:60] for u in unexpected[:5]]
-            parts.append(f"unexpected tensor(s) {shown}{' ...' if len(unexpected) > 5 else ''}")
-        raise TensorFileError(f"{where} does not fit {what}: " + "; ".join(parts))
+    mismatch = name_mismatch(expected, infos)
+    if mismatch:
+        raise TensorFileError(f"{where} does not fit {what}: {mismatch}")
     for name, shape in expected.items():
         info = infos[name]
         if tuple(info.shape) != tuple(shape):
