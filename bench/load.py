@@ -172,6 +172,9 @@ async def main_async(args) -> int:
     from playwright.async_api import async_playwright
 
     env = {"VAE_EXPLORER_HOSTED": "1", "VAE_MAX_TRAINING_JOBS": str(args.max_jobs)}
+    if args.data_dir:       # the operator's copy of MNIST (hosted mode refuses folders from the browser)
+        env["VAE_DATA_DIR"] = str(Path(args.data_dir).resolve())
+    env.update(dict(kv.split("=", 1) for kv in args.server_env))
     server = StreamlitServer("app.py", env)
     pid = server.proc.pid
     peak = {"rss": 0}
@@ -227,7 +230,7 @@ async def main_async(args) -> int:
         hwm = rss_kb(pid, "VmHWM")
         server.close()
 
-    print(f"\nbench/load.py: hosted `streamlit run app.py`, Decode on the bundled digits-2d (MLP decoder in the "
+    print(f"\nbench/load.py: hosted `streamlit run app.py`, Decode on the default model (bundled mnist-2d, MLP decoder in the "
           f"browser), {args.pages} pages x {args.seconds:.0f} s + {args.trainers} trainings ({args.dataset}, "
           f"{args.epochs} epochs, VAE_MAX_TRAINING_JOBS={args.max_jobs}); CPUs: {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.1f}\n")
@@ -269,7 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trainers", type=int, default=3)
     ap.add_argument("--dataset", default="mnist", help="dataset the trainers train on (mnist, digits, shapes)")
     ap.add_argument("--epochs", type=int, default=2)
+    shared = REPO.parent / "shared" / "datasets"
+    ap.add_argument("--data-dir", default=str(shared) if (shared / "mnist").is_dir() else None,
+                    help="the server's VAE_DATA_DIR: a folder whose mnist/ holds the four IDX files, where the "
+                         "MNIST trainers find the training split (default: ../shared/datasets when present)")
     ap.add_argument("--max-jobs", type=int, default=2, help="VAE_MAX_TRAINING_JOBS of the server")
+    ap.add_argument("--server-env", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="more environment variables for the server (e.g. VAE_MAX_TRAINING_JOBS=1)")
     ap.add_argument("--settle", type=float, default=3.0)
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds before the whole run is abandoned")
     return asyncio.run(main_async(ap.parse_args(argv)))

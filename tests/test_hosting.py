@@ -421,3 +421,41 @@ def test_training_threads_run_at_a_lower_priority_than_pages(monkeypatch, digits
         training.stop_job("nice-a")
         job.wait(30)
     assert seen["nice"] == seen["page"] + 7 or seen["nice"] == 19, seen
+
+
+def test_hosted_training_uses_the_operators_copy_of_mnist(app, monkeypatch, tmp_path):
+    """VAE_DATA_DIR, set by whoever starts the server, names the server's own IDX files: the Train page
+    trains MNIST from them in hosted mode, where no browser may name a folder."""
+    import numpy as np
+
+    from vae.data.idx import write_idx
+    from vae.ui import loaders
+
+    folder = tmp_path / "datasets" / "mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("t10k", 20)):
+        write_idx(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), folder / f"{split}-images-idx3-ubyte.gz")
+        write_idx(rng.integers(0, 10, n, dtype=np.uint8), folder / f"{split}-labels-idx1-ubyte.gz")
+    monkeypatch.setenv(hosting.HOSTED_ENV, "1")
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    assert loaders.default_data_dir("mnist") is None
+    monkeypatch.setenv("VAE_DATA_DIR", str(tmp_path / "datasets"))
+    assert loaders.default_data_dir("mnist") == str(folder.resolve())
+    assert loaders.default_data_dir("fashion-mnist") is None         # no such subfolder
+    train = app("train", tr_epochs_mnist=1)
+    train.selectbox(key="tr_dataset").set_value("mnist").run()
+    assert not [l for l in _labels(train) if "folder" in l.lower()], _labels(train)
+    next(b for b in train.button if b.label == "Start").click()
+    train.run()
+    assert not train.exception, [e.value for e in train.exception]
+    assert not [e.value for e in train.error if "No training data" in str(e.value)]
+    from vae.ui import training
+
+    bid = train.session_state["_vae_browser_id"]
+    job = training.job_for(bid)
+    try:
+        assert job is not None and job.train_config.data_dir == str(folder.resolve())
+        assert job.wait(120) and job.snapshot().state == "finished", job.snapshot().error
+    finally:
+        training.stop_job(bid)

@@ -211,9 +211,17 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
 
 
 def default_data_dir(name: str) -> str | None:
-    """A local folder assumed to hold `name`'s files: none (the download cache, or MNIST's bundled
-    test split, serve instead; the app reads no development folder such as ../shared)."""
-    return None
+    """The server's own copy of `name`'s IDX files: `$VAE_DATA_DIR/<name>/` when that folder exists.
+
+    Set by whoever starts the server (a lab's copy of MNIST on a machine without internet, say), so it
+    serves in hosted mode too, where no browser may name a folder. Otherwise None: the download cache,
+    or MNIST's bundled test split, serve instead (the app reads no development folder such as ../shared).
+    """
+    root = os.environ.get("VAE_DATA_DIR", "").strip()
+    if not root or name not in ("mnist", "fashion-mnist"):
+        return None
+    folder = Path(root).expanduser() / name
+    return str(folder.resolve()) if folder.is_dir() else None
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
