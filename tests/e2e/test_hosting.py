@@ -80,15 +80,17 @@ def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_se
     seconds = time.perf_counter() - t0
     note = page.get_by_text(re.compile("Stop reached the training at step"))
     expect(note).to_be_visible()
-    asked, stopped = (int(v.replace(",", "")) for v in re.findall(r"step ([\d,]+)", note.inner_text())[:2])
+    asked, reached, stopped = (int(v.replace(",", "")) for v in re.findall(r"step ([\d,]+)", note.inner_text())[:3])
     shot(page, "train-stopped")
-    print(f"click -> 'stopped' on the page: {seconds:.2f} s; page showed step {shown}, Stop reached the "
-          f"training at step {asked}, it stopped at {stopped}")
+    print(f"click -> 'stopped' on the page: {seconds:.2f} s; page showed step {shown}, the server knew step "
+          f"{asked} at the press, Stop reached the training at step {reached}, it stopped at {stopped}")
     # the library stops within a step of the request ...
-    assert stopped - asked <= 1
-    # ... and the request reached it within one epoch (313 steps) of what the page showed; the old path
-    # (the whole page script before the button, then a 10 s wait) let 7 epochs run on a loaded machine
-    assert asked - shown <= 313, (shown, asked)
+    assert stopped - reached <= 1
+    # ... and the request reached the training's process within one epoch (313 steps) of the step the server
+    # knew at the press (its reports are at most 0.1 s old); the old path (the whole page script before the
+    # button, then a 10 s wait) let 7 epochs run on a loaded machine
+    assert 0 <= reached - asked <= 313, (asked, reached)
+    assert shown <= asked
     assert_no_exception(page)
     assert app_console_errors(page) == []
 

@@ -5,13 +5,15 @@ under torchrun) and the background `TrainingJob`.
     inputs.py        make_model, load_training_data, dataset_info: what a run starts from
     divergence.py    TrainingDiverged, chance_loss_nats: when a run has blown up
     job.py           TrainingJob, JobSnapshot: a Trainer in a thread with a locked progress snapshot
+    process_job.py   ProcessTrainingJob: a TrainingJob in a child process (what the app runs)
     distributed.py   this process's place in a torchrun job
 """
 
 from vae.train.job import JOB_STATES, JobSnapshot, TrainingJob
+from vae.train.process_job import ProcessTrainingJob
 from vae.train.divergence import TrainingDiverged
 from vae.train.inputs import dataset_info, load_training_data, make_model
 from vae.train.trainer import EVENTS, Trainer
 
-__all__ = ["Trainer", "TrainingJob", "JobSnapshot", "TrainingDiverged", "make_model", "dataset_info",
+__all__ = ["Trainer", "TrainingJob", "ProcessTrainingJob", "JobSnapshot", "TrainingDiverged", "make_model", "dataset_info",
            "load_training_data", "EVENTS", "JOB_STATES"]

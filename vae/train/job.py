@@ -90,6 +90,7 @@ class TrainingJob:
         self._session_steps = 0       # steps done since the thread last started (for the ETA)
         self._session_step0 = 0
         self._stop_requested = False
+        self._stop_step: int | None = None     # the step the training had reached when stop() was called
         self.live_map_enabled = live_map
         self.live_map: LiveLatentMap | None = None
         self.nice = 0                 # > 0: the training thread runs this much nicer (Linux: per thread)
@@ -108,6 +109,7 @@ class TrainingJob:
     def _launch(self) -> None:
         self._state, self._error = "running", None
         self._stop_requested = False
+        self._stop_step = None
         self._started_at = time.perf_counter()
         self._thread = threading.Thread(target=self._run, name="vae-training", daemon=True)
         self._thread.start()
@@ -117,6 +119,8 @@ class TrainingJob:
         with self._lock:
             self._stop_requested = True
             trainer = self.trainer
+            if self._stop_step is None and self._state == "running":
+                self._stop_step = trainer.step if trainer is not None else 0
         if trainer is not None:
             trainer.stop()
 
@@ -165,6 +169,17 @@ class TrainingJob:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+    @property
+    def stop_reached_step(self) -> int | None:
+        """The step the training had reached when this run's stop request reached it (None: not stopped)."""
+        with self._lock:
+            return self._stop_step
+
+    @property
+    def started(self) -> bool:
+        """True once the job has built its trainer (it has run, or runs now)."""
+        return self.trainer is not None
 
     @property
     def is_running(self) -> bool:
@@ -299,3 +314,47 @@ class TrainingJob:
         with self._lock:
             self._model_cache = (version, model)
         return model
+
+    def progress_since(self, n_steps: int, n_frames: int) -> dict[str, Any]:
+        """What changed since a reader last saw `n_steps` step rows and `n_frames` live-map frames: the
+        snapshot's small fields, the new step rows and the new frames (for a reader in another process,
+        `vae.train.process_job`; the big arrays are in `epoch_payload()`)."""
+        snap_fields = {}
+        with self._lock:
+            t = self.trainer
+            steps = self._steps[n_steps:]
+            elapsed = self._elapsed_before + (time.perf_counter() - self._started_at
+                                              if self._started_at is not None else 0.0)
+            eta = None
+            total = t.total_steps if t is not None else 0
+            step = t.step if t is not None else 0
+            if self._state == "running" and self._session_steps > 0 and self._started_at is not None:
+                rate = self._session_steps / max(time.perf_counter() - self._started_at, 1e-9)
+                eta = max(total - step, 0) / rate
+            snap_fields = dict(
+                state=self._state, error=self._error, epoch=t.epoch if t is not None else 0,
+                epochs=t.config.epochs if t is not None else self.train_config.epochs, step=step, total_steps=total,
+                eta_s=eta, elapsed_s=elapsed, version=self._version,
+                data_released=t is not None and t.data_released, stop_step=self._stop_step,
+                checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
+                epoch_history=[dict(r) for r in (t.history if t is not None else [])])
+        live = None
+        if self.live_map is not None:
+            d = self.live_map.data()
+            live = dict(frames=d.frames[n_frames:], projection=d.projection, overhead_s=d.overhead_s,
+                        skipped=d.skipped)
+            if n_frames == 0:
+                live.update(index=d.index, labels=d.labels, class_names=d.class_names, factors=d.factors,
+                            factor_names=d.factor_names)
+        return dict(snap_fields, new_steps=steps, live_map=live)
+
+    def epoch_payload(self) -> dict[str, Any] | None:
+        """The arrays refreshed at epoch ends: reconstructions, samples, the CPU weights (as numpy) and
+        the checkpoint info of `latest_model()`; None before the model exists."""
+        model = self.latest_model()
+        if model is None:
+            return None
+        with self._lock:
+            pairs, samples, version = self._recon_pairs, self._samples, self._version
+        return dict(version=version, recon_pairs=pairs, samples=samples, info=model.checkpoint_info,
+                    weights={k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})

@@ -45,11 +45,14 @@ def queue_note(bid: str, snap) -> None:
 
 
 def stop_note(bid: str, job, snap) -> None:
-    """After Stop: how many optimiser steps ran between the press reaching the server and the stop."""
+    """After Stop: the step the server knew at the press, the step at which the request reached the
+    training (its own process), and the step at which it stopped."""
     asked = training.stop_asked_at(bid, job)
-    if asked is not None and snap.state == "stopped":
-        st.caption(f"Stop reached the training at step {asked:,}; it stopped at step {snap.step:,} "
-                   f"({snap.step - asked} step{'s' if snap.step - asked != 1 else ''} later).")
+    reached = job.stop_reached_step
+    if asked is not None and reached is not None and snap.state == "stopped":
+        later = snap.step - reached
+        st.caption(f"Pressed at step {asked:,} (the server's latest report); Stop reached the training at step "
+                   f"{reached:,}; it stopped at step {snap.step:,} ({later} step{'s' if later != 1 else ''} later).")
 
 
 _PATH_RE = re.compile(r"(?<![\w.])(/[^\s:'\"]+)+")

@@ -86,7 +86,7 @@ class Janitor(threading.Thread):
         for bid, job in jobs:
             if job.is_running:
                 self.ended_at.pop(id(job), None)       # resumed: its files live on
-            elif getattr(job, "trainer", None) is not None:
+            elif job.started:
                 self.ended_at.setdefault(id(job), now)
                 released |= job.release_memory()
         if released:
@@ -126,6 +126,8 @@ class Janitor(threading.Thread):
                     reg.sessions.pop(bid, None)
                     reg.orphan_since.pop(bid, None)
                 self.ended_at.pop(id(job), None)
+                if hasattr(job, "close"):         # its child process, kept for a resume
+                    job.close()
                 if job.out_dir is not None:
                     shutil.rmtree(Path(job.out_dir).parent, ignore_errors=True)
         # leftovers of earlier processes (and of jobs forgotten above)

@@ -114,7 +114,7 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
     `queue_position(bid)`). Raises RuntimeError when a job of this browser is still running,
     ValueError/ConfigError on a config that does not fit the data or the size limit.
     """
-    from vae.train import TrainingJob
+    from vae.train import ProcessTrainingJob
 
     check_training_size(int(train_config.epochs), len(dataset.train))
     reg = _registry()
@@ -124,13 +124,21 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
             raise RuntimeError("a training job of this browser is still running; stop it first")
         n = reg.runs.get(bid, 0) + 1
         out_dir = RUNS_DIR / bid / f"run-{n}"
-        job = TrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
-                          overwrite=True)   # a run-N left in our scratch folder by an earlier server process
+        # a process per job: pages and trainings share no interpreter lock (vae.train.process_job)
+        job = ProcessTrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
+                                 overwrite=True)   # a run-N left in our scratch folder by an earlier server
         job.nice = int(hosting.limit("VAE_TRAINING_NICE"))
         reg.jobs[bid] = job
+        if old is not None:           # its weights stay readable here; its process (for resume) ends
+            threading.Thread(target=_close, args=(old,), name="vae-job-close", daemon=True).start()
         reg.runs[bid] = n
         _enqueue_or_run(reg, bid, job, job.start)
     return job
+
+
+def _close(job) -> None:
+    if hasattr(job, "close"):
+        job.close()
 
 
 def remember_source(bid: str, source: str) -> None:
@@ -168,9 +176,10 @@ def stop_job(bid: str, wait_s: float = 0.0) -> None:
     if job is None:
         return
     if not job.cancel():
+        at_press = job.snapshot().step           # the server's latest report, before the request leaves
         job.stop()
         with reg.lock:
-            reg.stop_asked[bid] = (id(job), job.snapshot().step)
+            reg.stop_asked[bid] = (id(job), at_press)
         if wait_s > 0:        # the thread checkpoints and ends: the page's next run can say "stopped"
             job.wait(wait_s)
 

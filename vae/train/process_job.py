@@ -1,0 +1,381 @@
+"""`ProcessTrainingJob`: a `TrainingJob` run in a child process, behind the same API.
+
+Why a process: a server's pages and its trainings then share no interpreter lock. A training thread
+in the server runs at a lower priority, so the scheduler parks it often, and a parked thread that
+holds the GIL makes every page wait (measured by `bench/load.py`: with two MNIST trainings the
+Python side of a key press went from about 0.3 s to 0.7-1.2 s p50 with 10 pages). In a process of
+its own, a training's priority works as meant, its memory is freed when it ends, and a crash (or
+the kernel's out-of-memory killer) ends only the training, which then shows as failed.
+
+The parent and the child talk over one `multiprocessing` pipe. Every message is a pickle made by
+this module of plain data (numbers, strings, numpy arrays, the data set the parent already holds),
+never a file a user handed in; sending bytes keeps torch from moving tensors into shared memory.
+
+    parent -> child   ("stop",) · ("resume", extra_epochs, seq) · ("release",) · ("exit",)
+    child -> parent   ("progress", seq, fields) about ten times a second while something changes
+                      ("epoch", payload) when an epoch ends (reconstructions, samples, weights)
+                      ("refused", seq, message) when a resume cannot run
+
+The child keeps its `TrainingJob` between runs, so Stop then Resume continues exactly, as in a
+thread; it exits on ("exit",), or when the parent's end of the pipe closes (the server is gone).
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing as mp
+import os
+import pickle
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vae.analysis.live_map import LatentFrame, LiveMapData
+from vae.config import ModelConfig, TrainConfig
+from vae.model import VAE
+from vae.train.job import JobSnapshot
+
+__all__ = ["ProcessTrainingJob"]
+
+POLL_S = 0.1          # how often the child looks for commands and sends progress
+
+_context_lock = threading.Lock()
+_context = None
+
+
+def _mp_context():
+    """forkserver where there is one (a fork of a clean server that has torch imported already: a
+    job starts in a fraction of a second), else spawn (macOS, Windows)."""
+    global _context
+    with _context_lock:
+        if _context is None:
+            if sys.platform.startswith("linux"):
+                _context = mp.get_context("forkserver")
+                _context.set_forkserver_preload(["vae.train.process_job"])
+            else:
+                _context = mp.get_context("spawn")
+        return _context
+
+
+def _send(conn, *msg) -> None:
+    conn.send_bytes(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _recv(conn):
+    return pickle.loads(conn.recv_bytes())      # our own messages only (see the module docstring)
+
+
+# ---------------------------------------------------------------------------------------------- child
+def _child_main(conn, nice: int) -> None:
+    """The child process: build the TrainingJob from the first message, run it, obey commands."""
+    from vae.train.job import TrainingJob
+
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
+    try:
+        (kwargs,) = _recv(conn)
+    except (EOFError, OSError):
+        return
+    try:
+        job = TrainingJob(**kwargs)
+    except Exception as e:  # noqa: BLE001 - reported to the page like a failure inside the job
+        _send(conn, "progress", 0, dict(state="failed", error=f"{type(e).__name__}: {e}", new_steps=[],
+                                        live_map=None))
+        return
+    seq = 0
+    n_steps = n_frames = 0
+    sent_version = -1
+    last = None
+    try:
+        job.start()
+        while True:
+            if conn.poll(POLL_S):
+                msg = _recv(conn)
+                if msg[0] == "stop":
+                    job.stop()
+                elif msg[0] == "resume":
+                    try:
+                        job.resume(msg[1])
+                        seq = msg[2]
+                    except RuntimeError as e:
+                        _send(conn, "refused", msg[2], str(e))
+                elif msg[0] == "release":
+                    job.release_memory()
+                elif msg[0] == "exit":
+                    break
+            fields = job.progress_since(n_steps, n_frames)
+            n_steps += len(fields["new_steps"])
+            if fields["live_map"] is not None:
+                n_frames += len(fields["live_map"]["frames"])
+            key = (fields["state"], fields["step"], fields["version"], n_frames, fields["error"],
+                   fields["data_released"], fields["stop_step"])
+            if fields["version"] != sent_version:
+                payload = job.epoch_payload()
+                if payload is not None:
+                    sent_version = payload["version"]
+                    _send(conn, "epoch", payload)
+            if key != last or fields["new_steps"]:
+                last = key
+                _send(conn, "progress", seq, fields)
+    except (EOFError, OSError, BrokenPipeError):
+        pass                                   # the server is gone: stop and leave the checkpoint
+    finally:
+        job.stop()
+        job.wait(60)
+        try:
+            fields = job.progress_since(n_steps, n_frames)
+            _send(conn, "progress", seq, fields)
+        except (OSError, ValueError):
+            pass
+
+
+# ---------------------------------------------------------------------------------------------- parent
+class ProcessTrainingJob:
+    """A TrainingJob in a child process: `start`, `stop`, `resume`, `cancel`, `release_memory`, `wait`,
+    `snapshot`, `latest_model` and `close` as in `vae.train.job.TrainingJob` (see there for what they
+    mean). `nice` (set before `start`) lowers the child's priority."""
+
+    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dataset=None,
+                 out_dir: str | Path | None = None, *, n_recon: int = 8, n_samples: int = 16,
+                 device: str | torch.device | None = None, overwrite: bool = False, live_map: bool = True):
+        self.model_config = model_config
+        self.train_config = copy.deepcopy(train_config)
+        self.dataset = dataset
+        self.out_dir = out_dir
+        self._kwargs = dict(model_config=model_config, train_config=copy.deepcopy(train_config), dataset=dataset,
+                            out_dir=out_dir, n_recon=n_recon, n_samples=n_samples,
+                            device=None if device is None else str(device), overwrite=overwrite, live_map=live_map)
+        self.nice = 0
+        self._cond = threading.Condition()
+        self._state, self._error = "pending", None
+        self._fields: dict[str, Any] = {}
+        self._steps: list[dict[str, float]] = []
+        self._frames: list[LatentFrame] = []
+        self._map: dict[str, Any] | None = None
+        self._epoch: dict[str, Any] | None = None
+        self._model_cache: tuple[int, VAE] | None = None
+        self._proc = None
+        self._conn = None
+        self._seq = 0                 # the latest resume; progress from before it says nothing of the state
+        self._released = False
+        self._send_lock = threading.Lock()
+
+    # ---- control ---------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._proc is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The child process's id (None before `start`)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def stop_reached_step(self) -> int | None:
+        """The step the training had reached when this run's Stop reached the child (None: not stopped)."""
+        with self._cond:
+            return self._fields.get("stop_step")
+
+    @property
+    def data_released(self) -> bool:
+        """True once the ended child has dropped its copies of the data (the janitor's release_memory)."""
+        with self._cond:
+            return bool(self._fields.get("data_released"))
+
+    @property
+    def is_running(self) -> bool:
+        with self._cond:
+            return self._state == "running"
+
+    def start(self) -> "ProcessTrainingJob":
+        """Start the child process (returns at once; the job is "running" from now)."""
+        with self._cond:
+            if self._proc is not None:
+                raise RuntimeError("this job has run before; use resume()")
+            self._state, self._error = "running", None
+        ctx = _mp_context()
+        parent, child = ctx.Pipe()
+        try:
+            proc = ctx.Process(target=_child_main, args=(child, int(self.nice)), name="vae-training", daemon=True)
+            proc.start()
+            child.close()
+            _send(parent, self._kwargs)
+        except Exception as e:  # noqa: BLE001 - no process: the job failed to start, shown on the page
+            with self._cond:
+                self._state, self._error = "failed", f"could not start the training process: {type(e).__name__}: {e}"
+                self._cond.notify_all()
+            return self
+        self._kwargs = None                       # the child holds the data set from here on
+        self._proc, self._conn = proc, parent
+        threading.Thread(target=self._read, name="vae-training-reader", daemon=True).start()
+        return self
+
+    def _command(self, *msg) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            with self._send_lock:
+                _send(self._conn, *msg)
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        """Ask the training to stop after its current step (it checkpoints first)."""
+        self._command("stop")
+
+    def resume(self, extra_epochs: int = 0) -> "ProcessTrainingJob":
+        """Continue a stopped (or finished) job, adding `extra_epochs` to its total."""
+        with self._cond:
+            if self._state == "running":
+                raise RuntimeError("this training job is still running")
+            if self._proc is None:
+                raise RuntimeError("this job never started; call start()")
+            if self._state == "failed":
+                raise RuntimeError(f"this job failed and cannot be resumed: {self._error}")
+            if not self._proc.is_alive():
+                raise RuntimeError("this job's training process has ended; start a new one")
+            self._seq += 1
+            self._state, self._error = "running", None
+            self._released = False
+            self.train_config.epochs += int(extra_epochs)
+            seq = self._seq
+        if not self._command("resume", int(extra_epochs), seq):
+            with self._cond:
+                self._state, self._error = "failed", "the training process did not answer"
+                self._cond.notify_all()
+        return self
+
+    def cancel(self) -> bool:
+        """A job that never started (waiting in a queue) becomes "stopped" with nothing trained; True if so."""
+        with self._cond:
+            if self._proc is not None:
+                return False
+            self._state = "stopped"
+            self._cond.notify_all()
+            return True
+
+    def release_memory(self) -> bool:
+        """Once the job has ended: the child drops its float copies of the data (`resume()` loads them
+        again). True the first time after each run."""
+        with self._cond:
+            if self._state == "running" or self._proc is None or self._released:
+                return False
+            self._released = True
+        return self._command("release")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the training stops running (or `timeout` seconds pass); True when it has."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._state == "running":
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        """End the child process (stopping a training first); the checkpoint stays."""
+        self._command("exit")
+        proc = self._proc
+        if proc is not None:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+
+    # ---- the child's messages ------------------------------------------------------------------
+    def _read(self) -> None:
+        conn = self._conn
+        while True:
+            try:
+                msg = _recv(conn)
+            except (EOFError, OSError):
+                break
+            if msg[0] == "progress":
+                self._on_progress(msg[1], msg[2])
+            elif msg[0] == "epoch":
+                with self._cond:
+                    self._epoch = msg[1]
+            elif msg[0] == "refused":
+                with self._cond:
+                    if msg[1] == self._seq:
+                        self._state, self._error = "stopped", None
+                        self.train_config.epochs = self._fields.get("epochs", self.train_config.epochs)
+                        self._cond.notify_all()
+        proc = self._proc
+        proc.join(5)
+        with self._cond:
+            if self._state == "running":
+                code = proc.exitcode
+                why = "killed, perhaps for lack of memory" if code is not None and code < 0 else "it crashed"
+                self._state = "failed"
+                self._error = (f"the training process ended unexpectedly (exit code {code}: {why}); "
+                               "the last checkpoint is kept")
+            self._cond.notify_all()
+
+    def _on_progress(self, seq: int, fields: dict[str, Any]) -> None:
+        live = fields.pop("live_map")
+        steps = fields.pop("new_steps")
+        with self._cond:
+            self._steps.extend(steps)
+            if live is not None:
+                if self._map is None:
+                    self._map = {k: live[k] for k in ("index", "labels", "class_names", "factors", "factor_names")
+                                 if k in live}
+                self._frames.extend(live["frames"])
+                self._map.update(projection=live["projection"], overhead_s=live["overhead_s"], skipped=live["skipped"])
+            self._fields = fields
+            if seq == self._seq:                # not a report from before the latest resume
+                self._state, self._error = fields["state"], fields["error"]
+            self._cond.notify_all()
+
+    # ---- reading ---------------------------------------------------------------------------
+    def snapshot(self) -> JobSnapshot:
+        """An immutable copy of the latest progress the child reported (at most POLL_S old)."""
+        with self._cond:
+            f, ep = self._fields, self._epoch
+            total = f.get("total_steps", 0)
+            step = f.get("step", 0)
+            live = None
+            if self._map is not None and "index" in self._map:
+                live = LiveMapData(index=self._map["index"], labels=self._map["labels"],
+                                   class_names=self._map["class_names"], factors=self._map["factors"],
+                                   factor_names=self._map["factor_names"], projection=self._map["projection"],
+                                   frames=tuple(self._frames), overhead_s=self._map["overhead_s"],
+                                   skipped=self._map["skipped"])
+            return JobSnapshot(
+                state=self._state, error=self._error, epoch=f.get("epoch", 0),
+                epochs=max(f.get("epochs", 0), self.train_config.epochs),
+                step=step, total_steps=total, progress=min(step / total, 1.0) if total else 0.0,
+                eta_s=f.get("eta_s") if self._state == "running" else None, elapsed_s=f.get("elapsed_s", 0.0),
+                step_history=list(self._steps), epoch_history=[dict(r) for r in f.get("epoch_history", [])],
+                recon_pairs=None if ep is None or ep["recon_pairs"] is None else ep["recon_pairs"].copy(),
+                samples=None if ep is None or ep["samples"] is None else ep["samples"].copy(),
+                checkpoint_path=f.get("checkpoint_path"), version=ep["version"] if ep is not None else 0,
+                model_config=self.model_config.to_dict(), live_map=live)
+
+    def latest_model(self) -> VAE | None:
+        """A CPU, eval-mode VAE with the weights of the latest finished epoch (as TrainingJob's)."""
+        with self._cond:
+            ep = self._epoch
+            if ep is None:
+                return None
+            if self._model_cache is not None and self._model_cache[0] == ep["version"]:
+                return self._model_cache[1]
+        model = VAE(self.model_config)
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ep["weights"].items()})
+        model.eval()
+        model.checkpoint_info = copy.deepcopy(ep["info"])
+        with self._cond:
+            self._model_cache = (ep["version"], model)
+        return model
