@@ -1,4 +1,4 @@
-"""`python -m vae ...`: see vae/cli.py."""
+"""`python -m vae ...`: see vae/cli/__init__.py."""
 
 import sys
 

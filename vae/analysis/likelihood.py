@@ -17,224 +17,42 @@ Every function takes any model exposing
 and, when the model also has `decode_logits(z)` and `log_px_given_logits(x, logits)` (as `vae.VAE`
 does), decodes many samples per image in one batched call. All log-densities are nats per image,
 summed over pixels; images are floats in [0, 1] unless a function says uint8.
+
+This module holds the latent-space statistics (per-dimension KL, active units) and the
+evaluation over a whole data set (`evaluate_model`, `gap_by_k`); the ELBO and IWAE bounds of a
+batch live in likelihood_bounds.py and their shared parts in likelihood_helpers.py. Every name
+is importable from here.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from typing import Any, Callable, Sequence
 
 import torch
 
+from vae.analysis.likelihood_bounds import _iwae_and_recon as _iwae_and_recon
+from vae.analysis.likelihood_bounds import _iwae_batch as _iwae_batch
+from vae.analysis.likelihood_bounds import _plan as _plan
+from vae.analysis.likelihood_bounds import elbo_terms as elbo_terms
+from vae.analysis.likelihood_bounds import iwae_log_likelihood as iwae_log_likelihood
+from vae.analysis.likelihood_helpers import _NOISE_BLOCK as _NOISE_BLOCK
+from vae.analysis.likelihood_helpers import MAX_ELEMENTS as MAX_ELEMENTS
+from vae.analysis.likelihood_helpers import _as_model_input as _as_model_input
+from vae.analysis.likelihood_helpers import _check_images as _check_images
+from vae.analysis.likelihood_helpers import _image_shape as _image_shape
+from vae.analysis.likelihood_helpers import _latent_dim as _latent_dim
+from vae.analysis.likelihood_helpers import _log_px_many as _log_px_many
+from vae.analysis.likelihood_helpers import _model_device_dtype as _model_device_dtype
+from vae.analysis.likelihood_helpers import _NoiseStream as _NoiseStream
+from vae.analysis.likelihood_helpers import _pixels as _pixels
+from vae.analysis.likelihood_helpers import _randn as _randn
+from vae.analysis.likelihood_helpers import _std_error as _std_error
 from vae.device import pick_device
-from vae.model import LOG_2PI, gaussian_kl_to_standard_normal, log_standard_normal
-
-MAX_ELEMENTS = 2**24        # pixel-floats of decoder output in flight at once (64 MiB of float32)
-_NOISE_BLOCK = 32           # eps is drawn in blocks of this many samples, so chunking never changes it
+from vae.model import gaussian_kl_to_standard_normal, log_standard_normal
 
 log_prior_density = log_standard_normal  # log N(z; 0, I): (..., D) -> (...), nats
-
-
-# ---------------------------------------------------------------------------------------------
-# small helpers
-# ---------------------------------------------------------------------------------------------
-
-def _model_device_dtype(model) -> tuple[torch.device, torch.dtype]:
-    """Device and floating dtype of the model's first floating parameter (cpu/float32 if none)."""
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.device, p.dtype
-    return torch.device("cpu"), torch.float32
-
-
-def _image_shape(model) -> tuple[int, ...] | None:
-    shape = getattr(getattr(model, "config", None), "image_shape", None)
-    return tuple(shape) if shape is not None else None
-
-
-def _check_images(model, x: torch.Tensor, what: str = "x") -> None:
-    """Raise a ValueError naming the problem when x is not (B, C, H, W) images for this model."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
-    shape = _image_shape(model)
-    if x.dim() != 4 or (shape is not None and tuple(x.shape[1:]) != shape):
-        want = f"(B, {', '.join(map(str, shape))})" if shape is not None else "(B, C, H, W)"
-        raise ValueError(f"{what} must be images of shape {want}, got {tuple(x.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError(f"{what} holds no images (shape {tuple(x.shape)})")
-
-
-def _as_model_input(model, x: torch.Tensor, what: str = "x") -> torch.Tensor:
-    """Float images on the model's device and dtype; uint8 (0..255) are scaled to [0, 1]."""
-    _check_images(model, x, what)
-    device, dtype = _model_device_dtype(model)
-    if x.dtype == torch.uint8:
-        return x.to(device).to(dtype) / 255.0
-    if not x.is_floating_point():
-        raise TypeError(f"{what} must be float images in [0, 1] or uint8, got dtype {x.dtype}")
-    return x.to(device=device, dtype=dtype)
-
-
-def _latent_dim(model) -> int:
-    try:
-        return int(model.config.latent_dim)
-    except AttributeError:
-        raise TypeError("the model must expose config.latent_dim") from None
-
-
-def _randn(shape, generator: torch.Generator | None, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Standard normal noise on `device`, drawn on the generator's own device when that differs."""
-    if generator is not None and generator.device.type != device.type:
-        return torch.randn(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
-    return torch.randn(shape, generator=generator, device=device, dtype=dtype)
-
-
-class _NoiseStream:
-    """eps ~ N(0, I) of shape (total, *shape), handed out in pieces of any size.
-
-    Draws happen in fixed blocks of `_NOISE_BLOCK` samples, so the numbers a caller receives
-    depend on the generator and `total` only, never on the chunk sizes asked for.
-    """
-
-    def __init__(self, total: int, shape: tuple[int, ...], generator, device, dtype):
-        self.to_draw, self.shape = total, shape
-        self.generator, self.device, self.dtype = generator, device, dtype
-        self.buffer: torch.Tensor | None = None
-
-    def take(self, n: int) -> torch.Tensor:
-        parts = []
-        while n > 0:
-            if self.buffer is None or len(self.buffer) == 0:
-                size = min(_NOISE_BLOCK, self.to_draw)
-                if size <= 0:
-                    raise RuntimeError("noise stream exhausted")
-                self.buffer = _randn((size, *self.shape), self.generator, self.device, self.dtype)
-                self.to_draw -= size
-            part, self.buffer = self.buffer[:n], self.buffer[n:]
-            parts.append(part)
-            n -= len(part)
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
-
-
-def _log_px_many(model, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) for K latent samples per image: x (B, C, H, W), z (K, B, D) -> (K, B), nats."""
-    k, b, d = z.shape
-    if hasattr(model, "decode_logits") and hasattr(model, "log_px_given_logits"):
-        logits = model.decode_logits(z.reshape(k * b, d))
-        return model.log_px_given_logits(x, logits.view(k, b, *logits.shape[1:]))
-    x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
-    return model.log_px_given_z(x_rep, z.reshape(k * b, d)).view(k, b)
-
-
-def _pixels(x: torch.Tensor) -> int:
-    return max(1, x[0].numel())
-
-
-def _std_error(values: torch.Tensor) -> float | None:
-    """Standard error of the mean of a 1-d tensor (None for fewer than 2 values)."""
-    n = values.numel()
-    if n < 2:
-        return None
-    return float(values.double().std(correction=1) / math.sqrt(n))
-
-
-# ---------------------------------------------------------------------------------------------
-# ELBO and IWAE
-# ---------------------------------------------------------------------------------------------
-
-def elbo_terms(model, x: torch.Tensor, n_samples: int = 1,
-               generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """The ELBO of each image and its two terms, (B,) each, nats per image.
-
-        recon  E_q[log p(x|z)], a Monte Carlo mean over `n_samples` reparameterised draws z ~ q(z|x)
-        kl     KL(q(z|x) || p(z)), analytic
-        elbo   recon - kl  (<= log p(x))
-        nats   -elbo, the bound on -log p(x) that training minimises
-
-    Differentiable (no inference_mode here): gradients flow to the encoder through z = mu + sigma eps.
-    x: float (B, C, H, W) in [0, 1] (or uint8), moved to the model's device.
-    """
-    if not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    x = _as_model_input(model, x)
-    mu, logvar = model.encode(x)                                        # (B, D) each
-    eps = _randn((n_samples, *mu.shape), generator, mu.device, mu.dtype)  # (S, B, D)
-    z = mu + torch.exp(0.5 * logvar) * eps
-    recon = _log_px_many(model, x, z).mean(0)                            # (B,)
-    kl = gaussian_kl_to_standard_normal(mu, logvar)
-    elbo = recon - kl
-    return {"recon": recon, "kl": kl, "elbo": elbo, "nats": -elbo}
-
-
-def _iwae_batch(model, x: torch.Tensor, k: int, chunk: int, generator) -> tuple[torch.Tensor, ...]:
-    """IWAE estimate and the K-sample mean of log p(x|z) for one batch that fits the budget.
-
-    x (B, C, H, W) on the model's device -> (log_px (B,), recon (B,), mu (B, D), logvar (B, D)).
-    """
-    mu, logvar = model.encode(x)
-    std = torch.exp(0.5 * logvar)
-    noise = _NoiseStream(k, tuple(mu.shape), generator, mu.device, mu.dtype)
-    acc = torch.float32 if mu.device.type == "mps" else torch.float64      # MPS has no float64
-    log_w_chunks, recon_sum = [], torch.zeros(mu.shape[0], device=mu.device, dtype=acc)
-    done = 0
-    while done < k:
-        c = min(chunk, k - done)
-        eps = noise.take(c)                                            # (c, B, D)
-        z = mu + std * eps
-        log_lik = _log_px_many(model, x, z)                            # (c, B)
-        # log q(z|x) from eps directly: exact, and cheaper than log_diag_normal(z, mu, logvar)
-        log_q = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)        # (c, B)
-        log_w_chunks.append(log_lik + log_standard_normal(z) - log_q)
-        recon_sum += log_lik.to(acc).sum(0)
-        done += c
-    log_w = torch.cat(log_w_chunks)                                     # (K, B)
-    log_px = torch.logsumexp(log_w.to(acc), dim=0) - math.log(k)
-    return log_px.to(mu.dtype), (recon_sum / k).to(mu.dtype), mu, logvar
-
-
-def _plan(b: int, pixels: int, k: int, chunk: int | None, max_elements: int) -> tuple[int, int]:
-    """(images per pass, samples per chunk) keeping images * samples * pixels <= max_elements."""
-    if not isinstance(max_elements, int) or max_elements < 1:
-        raise ValueError(f"max_elements must be a positive integer, got {max_elements!r}")
-    if chunk is not None:
-        if not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
-        return b, chunk
-    images = max(1, min(b, max_elements // pixels))
-    return images, max(1, min(k, max_elements // (images * pixels)))
-
-
-def _iwae_and_recon(model, x, k, chunk, max_elements, generator):
-    """Run `_iwae_batch` over sub-batches of x; returns (log_px, recon, mu, logvar) for all of x."""
-    images, chunk = _plan(x.shape[0], _pixels(x), k, chunk, max_elements)
-    outs = [_iwae_batch(model, x[i:i + images], k, chunk, generator) for i in range(0, x.shape[0], images)]
-    return tuple(torch.cat(parts) for parts in zip(*outs))
-
-
-def iwae_log_likelihood(model, x: torch.Tensor, k: int, *, chunk: int | None = None,
-                        max_elements: int = MAX_ELEMENTS,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
-    """Importance-weighted estimate of log p(x), (B,) nats per image (Burda et al. 2016):
-
-        log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),   z_k ~ q(z|x)
-
-    computed with logsumexp (float64 accumulation). A lower bound in expectation that rises to
-    log p(x) as K grows; K = 1 is a one-sample ELBO. Runs under inference_mode on the model's
-    device; K is processed in chunks so that at most `max_elements` pixel-floats of decoder
-    output exist at once (chunk = samples per chunk; None = as many as fit). The noise does not
-    depend on `chunk`: the same generator state gives the same estimate for any chunk size.
-
-    x: (B, C, H, W) float in [0, 1] or uint8. Returns a tensor on x's device, the model's dtype.
-    """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k (importance samples) must be a positive integer, got {k!r}")
-    out_device = x.device if isinstance(x, torch.Tensor) else None
-    with torch.inference_mode():
-        xm = _as_model_input(model, x)
-        log_px = _iwae_and_recon(model, xm, k, chunk, max_elements, generator)[0]
-    return log_px.to(out_device).clone()  # clone outside inference_mode: an ordinary tensor
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,7 +246,3 @@ def gap_by_k(model, x: torch.Tensor, ks: Sequence[int] = (1, 5, 50, 500), *, see
                          "gap": float((iwae - elbo).mean())})
     return rows
 
-
-# ---------------------------------------------------------------------------------------------
-# 2-d latents: the true posterior on a grid
-# ---------------------------------------------------------------------------------------------

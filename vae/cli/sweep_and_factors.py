@@ -4,7 +4,7 @@
         --beta 1 2 4 8 16 --out runs/shapes-beta
     python -m vae evaluate runs/shapes-beta/beta-4 --factors --json
 
-Kept apart from vae/cli.py, which registers these and maps their errors to "error: ..." lines.
+vae/cli/__init__.py registers `sweep` and maps its errors to "error: ..." lines.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 def add_sweep_parser(sub, add_threads_flag) -> None:
     """Register `sweep` on the subparsers `sub` of `python -m vae`."""
-    from .config import ACTIVATIONS, OBJECTIVES, TrainConfig
+    from ..config import ACTIVATIONS, OBJECTIVES, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -57,8 +57,8 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
 
 def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_threads, error) -> int:
     """Run (or continue) a sweep; `error` is the CLI's one-line error class."""
-    from .train import load_training_data
-    from .train.sweep import SweepError, plan_sweep, sweep_status, run_sweep
+    from ..train import load_training_data
+    from ..train.sweep import SweepError, plan_sweep, sweep_status, run_sweep
 
     apply_threads(args)
     betas, dims = args.beta or [], args.latent_dim or []
@@ -138,7 +138,7 @@ def factor_metrics_for(model, dataset, *, split: str = "test", seed: int = 0) ->
     """The disentanglement metrics of `model` on `dataset` (which must carry factors), as a JSON-ready dict."""
     import time
 
-    from .analysis.factors import as_torch_free, evaluate_factors
+    from ..analysis.factors import as_torch_free, evaluate_factors
 
     started = time.perf_counter()
     result = as_torch_free(evaluate_factors(model, dataset, split=split, seed=seed))
@@ -148,7 +148,7 @@ def factor_metrics_for(model, dataset, *, split: str = "test", seed: int = 0) ->
 
 def print_factor_table(result: dict[str, Any]) -> None:
     """The factor metrics of `evaluate --factors` as text: scores, then I(z; factor) / H(factor) per dimension."""
-    from .analysis.factors import METRIC_KEYS
+    from ..analysis.factors import METRIC_KEYS
 
     p = result["factor_protocol"]
     print(f"disentanglement ({p['n_points']} images {'from the generator' if p['source'] == 'generated' else 'of the ' + p['source']}, "
