@@ -54,9 +54,39 @@ def rss_kb(pid: int, field: str) -> int:
     return 0
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (the forkserver and the training processes it forks)."""
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out, frontier = [], [pid]
+    while frontier:
+        p = frontier.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out += kids
+        frontier += kids
+    return out
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size: private pages plus a share of shared ones (torch's libraries, mapped by
+    the server, the forkserver and every training process, counted once in all)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def tree_rss_kb(pid: int) -> int:
-    """RSS of `pid` and its children (the streamlit process is the one that matters)."""
-    return rss_kb(pid, "VmRSS")
+    """Memory of `pid` and its descendants (the training processes): the sum of their PSS."""
+    return pss_kb(pid) + sum(pss_kb(c) for c in descendants(pid))
 
 
 async def wait_idle(page, timeout: float = 60_000) -> None:
@@ -177,12 +207,13 @@ async def main_async(args) -> int:
     env.update(dict(kv.split("=", 1) for kv in args.server_env))
     server = StreamlitServer("app.py", env)
     pid = server.proc.pid
-    peak = {"rss": 0}
+    peak = {"rss": 0, "server": 0}
     stop_poll = asyncio.Event()
 
     async def poll_rss():
         while not stop_poll.is_set():
             peak["rss"] = max(peak["rss"], tree_rss_kb(pid))
+            peak["server"] = max(peak["server"], rss_kb(pid, "VmRSS"))
             await asyncio.sleep(0.25)
 
     rows: list[Context] = []
@@ -257,8 +288,10 @@ async def main_async(args) -> int:
     print(f"\nerrors: {sum(c.exceptions for c in rows)} exception boxes, {len(errors)} console errors")
     for name, e in errors[:10]:
         print(f"  {name}: {e[:200]}")
-    print(f"server RSS: {rss_idle / 1024:.0f} MB after the idle page, peak (sampled) {peak['rss'] / 1024:.0f} MB, "
-          f"peak (VmHWM) {hwm / 1024:.0f} MB, at the end {rss_end / 1024:.0f} MB")
+    print(f"server memory: the streamlit process's RSS peak {peak['server'] / 1024:.0f} MB (sampled; VmHWM "
+          f"{hwm / 1024:.0f} MB); with its training processes (PSS, shared pages counted once): "
+          f"{rss_idle / 1024:.0f} MB after the idle page, peak {peak['rss'] / 1024:.0f} MB (sampled), "
+          f"at the end {rss_end / 1024:.0f} MB")
     print("times in ms, in each page's own clock; key-to-Python includes the browser's commit of the key "
           "and Python's fragment run; ratio = p50 / the idle page's p50")
     return 0

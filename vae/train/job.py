@@ -60,14 +60,17 @@ class TrainingJob:
     into this object under a lock, and `snapshot()` hands out immutable copies.
 
     `dataset` may be an ImageDataset, or None to load the one `train_config` names (inside the thread).
+    `resume_from` names a checkpoint to continue, exactly, up to `train_config.epochs` in all.
     """
 
     SMOOTHING = 0.05   # weight of the newest step in the smoothed loss
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dataset=None,
                  out_dir: str | Path | None = None, *, n_recon: int = 8, n_samples: int = 16,
-                 device: str | torch.device | None = None, overwrite: bool = False, live_map: bool = True):
+                 device: str | torch.device | None = None, overwrite: bool = False, live_map: bool = True,
+                 resume_from: str | Path | None = None):
         self.model_config = model_config
+        self.resume_from = resume_from   # a checkpoint to continue (Trainer.resume) instead of a new model
         self.overwrite = overwrite       # replace a checkpoint already in out_dir (the app's own scratch folder)
         self.train_config = copy.deepcopy(train_config)
         self.dataset = dataset
@@ -198,9 +201,13 @@ class TrainingJob:
             if self.trainer is None:
                 dataset = self.dataset if self.dataset is not None else load_training_data(self.train_config)
                 self.dataset = dataset
-                model = make_model(self.model_config, seed=self.train_config.seed)
-                trainer = Trainer(model, dataset, self.train_config, out_dir=self.out_dir, device=self.device,
-                                  overwrite=self.overwrite)
+                if self.resume_from is not None:      # continue a checkpoint exactly (a new process's resume)
+                    trainer = Trainer.resume(self.resume_from, dataset, epochs=self.train_config.epochs,
+                                             out_dir=self.out_dir, device=self.device)
+                else:
+                    model = make_model(self.model_config, seed=self.train_config.seed)
+                    trainer = Trainer(model, dataset, self.train_config, out_dir=self.out_dir, device=self.device,
+                                      overwrite=self.overwrite)
                 trainer.add_callback("on_step_end", self._on_step)
                 trainer.add_callback("on_epoch_end", lambda t, rec: self._refresh(t))
                 self._prepare_fixed(trainer)
@@ -234,7 +241,7 @@ class TrainingJob:
     def _start_live_map(self, trainer: Trainer) -> None:
         """Frames of the latent map: the initial weights now, then at epoch ends and within long epochs."""
         live = LiveLatentMap.from_dataset(self.dataset, seed=self.train_config.seed)
-        live.capture(trainer.model, 0.0, trainer.step)
+        live.capture(trainer.model, float(trainer.epoch), trainer.step)
         trainer.add_callback("on_step_end", lambda t, info: live.maybe_capture(
             t.model, info["epoch"] - 1 + info["batch"] / info["batches"], info["step"]))
         trainer.add_callback("on_epoch_end", lambda t, rec: live.maybe_capture(

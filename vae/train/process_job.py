@@ -7,17 +7,19 @@ Python side of a key press went from about 0.3 s to 0.7-1.2 s p50 with 10 pages)
 its own, a training's priority works as meant, its memory is freed when it ends, and a crash (or
 the kernel's out-of-memory killer) ends only the training, which then shows as failed.
 
-The parent and the child talk over one `multiprocessing` pipe. Every message is a pickle made by
-this module of plain data (numbers, strings, numpy arrays, the data set the parent already holds),
-never a file a user handed in; sending bytes keeps torch from moving tensors into shared memory.
+One child runs one run: it starts, trains, checkpoints and exits, so a server holds a process (and
+its memory) only while something trains. Resume starts a new child that continues the checkpoint
+exactly (`Trainer.resume`: weights, Adam state, position, random streams); the parent keeps the
+history across children. The parent and each child talk over a `multiprocessing` pipe; every
+message is a pickle made by this module of plain data (numbers, strings, numpy arrays, the data set
+the parent already holds), never a file a user handed in; sending bytes keeps torch from moving
+tensors into shared memory.
 
-    parent -> child   ("stop",) · ("resume", extra_epochs, seq) · ("release",) · ("exit",)
-    child -> parent   ("progress", seq, fields) about ten times a second while something changes
+    parent -> child   (TrainingJob keyword arguments,) first; then ("stop",) or ("exit",)
+    child -> parent   ("progress", fields) about ten times a second while something changes
                       ("epoch", payload) when an epoch ends (reconstructions, samples, weights)
-                      ("refused", seq, message) when a resume cannot run
 
-The child keeps its `TrainingJob` between runs, so Stop then Resume continues exactly, as in a
-thread; it exits on ("exit",), or when the parent's end of the pipe closes (the server is gone).
+A child also stops (and checkpoints) when the parent's end of the pipe closes: the server is gone.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def _recv(conn):
 
 # ---------------------------------------------------------------------------------------------- child
 def _child_main(conn, nice: int) -> None:
-    """The child process: build the TrainingJob from the first message, run it, obey commands."""
+    """The child process: build the TrainingJob from the first message, run it to its end, report."""
     from vae.train.job import TrainingJob
 
     if nice:
@@ -87,61 +89,47 @@ def _child_main(conn, nice: int) -> None:
     try:
         job = TrainingJob(**kwargs)
     except Exception as e:  # noqa: BLE001 - reported to the page like a failure inside the job
-        _send(conn, "progress", 0, dict(state="failed", error=f"{type(e).__name__}: {e}", new_steps=[],
-                                        live_map=None))
+        _send(conn, "progress", dict(state="failed", error=f"{type(e).__name__}: {e}", new_steps=[], live_map=None))
         return
-    seq = 0
     n_steps = n_frames = 0
-    sent_version = -1
-    last = None
+    sent_version, last = -1, None
+
+    def report() -> None:
+        nonlocal n_steps, n_frames, sent_version, last
+        fields = job.progress_since(n_steps, n_frames)
+        n_steps += len(fields["new_steps"])
+        if fields["live_map"] is not None:
+            n_frames += len(fields["live_map"]["frames"])
+        if fields["version"] != sent_version:
+            payload = job.epoch_payload()
+            if payload is not None:
+                sent_version = payload["version"]
+                _send(conn, "epoch", payload)
+        key = (fields["state"], fields["step"], fields["version"], n_frames, fields["error"], fields["stop_step"])
+        if key != last or fields["new_steps"]:
+            last = key
+            _send(conn, "progress", fields)
+
     try:
         job.start()
-        while True:
+        while job.is_running:
             if conn.poll(POLL_S):
                 msg = _recv(conn)
-                if msg[0] == "stop":
+                if msg[0] in ("stop", "exit"):
                     job.stop()
-                elif msg[0] == "resume":
-                    try:
-                        job.resume(msg[1])
-                        seq = msg[2]
-                    except RuntimeError as e:
-                        _send(conn, "refused", msg[2], str(e))
-                elif msg[0] == "release":
-                    job.release_memory()
-                elif msg[0] == "exit":
-                    break
-            fields = job.progress_since(n_steps, n_frames)
-            n_steps += len(fields["new_steps"])
-            if fields["live_map"] is not None:
-                n_frames += len(fields["live_map"]["frames"])
-            key = (fields["state"], fields["step"], fields["version"], n_frames, fields["error"],
-                   fields["data_released"], fields["stop_step"])
-            if fields["version"] != sent_version:
-                payload = job.epoch_payload()
-                if payload is not None:
-                    sent_version = payload["version"]
-                    _send(conn, "epoch", payload)
-            if key != last or fields["new_steps"]:
-                last = key
-                _send(conn, "progress", seq, fields)
-    except (EOFError, OSError, BrokenPipeError):
-        pass                                   # the server is gone: stop and leave the checkpoint
-    finally:
-        job.stop()
+            report()
+        job.wait()
+        report()                               # the end: final state, history and weights
+    except (EOFError, OSError):
+        job.stop()                             # the server is gone: stop, leaving the checkpoint
         job.wait(60)
-        try:
-            fields = job.progress_since(n_steps, n_frames)
-            _send(conn, "progress", seq, fields)
-        except (OSError, ValueError):
-            pass
 
 
 # ---------------------------------------------------------------------------------------------- parent
 class ProcessTrainingJob:
-    """A TrainingJob in a child process: `start`, `stop`, `resume`, `cancel`, `release_memory`, `wait`,
-    `snapshot`, `latest_model` and `close` as in `vae.train.job.TrainingJob` (see there for what they
-    mean). `nice` (set before `start`) lowers the child's priority."""
+    """A TrainingJob in child processes: `start`, `stop`, `resume`, `cancel`, `release_memory`, `wait`,
+    `snapshot` and `latest_model` as in `vae.train.job.TrainingJob` (see there for what they mean), and
+    `close`. `nice` (set before `start`) lowers the children's priority."""
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dataset=None,
                  out_dir: str | Path | None = None, *, n_recon: int = 8, n_samples: int = 16,
@@ -150,127 +138,122 @@ class ProcessTrainingJob:
         self.train_config = copy.deepcopy(train_config)
         self.dataset = dataset
         self.out_dir = out_dir
-        self._kwargs = dict(model_config=model_config, train_config=copy.deepcopy(train_config), dataset=dataset,
-                            out_dir=out_dir, n_recon=n_recon, n_samples=n_samples,
-                            device=None if device is None else str(device), overwrite=overwrite, live_map=live_map)
+        self._options = dict(n_recon=n_recon, n_samples=n_samples, device=None if device is None else str(device),
+                             overwrite=overwrite, live_map=live_map)
         self.nice = 0
         self._cond = threading.Condition()
         self._state, self._error = "pending", None
-        self._fields: dict[str, Any] = {}
-        self._steps: list[dict[str, float]] = []
+        self._fields: dict[str, Any] = {}         # the current child's latest report
+        self._elapsed_before = 0.0                 # training seconds of earlier children
+        self._steps: list[dict[str, float]] = []   # every child's step rows, in order
         self._frames: list[LatentFrame] = []
         self._map: dict[str, Any] | None = None
-        self._epoch: dict[str, Any] | None = None
+        self._epoch: dict[str, Any] | None = None  # the latest epoch payload
+        self._version = 0                          # +1 per epoch payload, across children
         self._model_cache: tuple[int, VAE] | None = None
         self._proc = None
         self._conn = None
-        self._seq = 0                 # the latest resume; progress from before it says nothing of the state
-        self._released = False
+        self._generation = 0                       # which child's messages count
         self._send_lock = threading.Lock()
 
     # ---- control ---------------------------------------------------------------------------
     @property
     def started(self) -> bool:
-        return self._proc is not None
+        return self._generation > 0
 
     @property
     def pid(self) -> int | None:
-        """The child process's id (None before `start`)."""
+        """The running child's process id (None when no child was started)."""
         return self._proc.pid if self._proc is not None else None
-
-    @property
-    def stop_reached_step(self) -> int | None:
-        """The step the training had reached when this run's Stop reached the child (None: not stopped)."""
-        with self._cond:
-            return self._fields.get("stop_step")
-
-    @property
-    def data_released(self) -> bool:
-        """True once the ended child has dropped its copies of the data (the janitor's release_memory)."""
-        with self._cond:
-            return bool(self._fields.get("data_released"))
 
     @property
     def is_running(self) -> bool:
         with self._cond:
             return self._state == "running"
 
-    def start(self) -> "ProcessTrainingJob":
-        """Start the child process (returns at once; the job is "running" from now)."""
+    @property
+    def stop_reached_step(self) -> int | None:
+        """The step the training had reached when this run's Stop reached its process (None: not stopped)."""
         with self._cond:
-            if self._proc is not None:
+            return self._fields.get("stop_step")
+
+    def start(self) -> "ProcessTrainingJob":
+        """Start training in a child process (returns at once; the job is "running" from now)."""
+        with self._cond:
+            if self._generation:
                 raise RuntimeError("this job has run before; use resume()")
+        self._launch(resume_from=None)
+        return self
+
+    def resume(self, extra_epochs: int = 0) -> "ProcessTrainingJob":
+        """Continue a stopped (or finished) job from its checkpoint, adding `extra_epochs` to its total."""
+        with self._cond:
+            if self._state == "running":
+                raise RuntimeError("this training job is still running")
+            if not self._generation:
+                raise RuntimeError("this job never started; call start()")
+            if self._state == "failed":
+                raise RuntimeError(f"this job failed and cannot be resumed: {self._error}")
+            path = self._fields.get("checkpoint_path")
+            if not path:
+                raise RuntimeError("this job wrote no checkpoint to continue from")
+            self.train_config.epochs = max(self.train_config.epochs, self._fields.get("epochs", 0)) + int(extra_epochs)
+        self._launch(resume_from=path)
+        return self
+
+    def _launch(self, resume_from: str | None) -> None:
+        with self._cond:
+            self._generation += 1
+            generation = self._generation
+            self._elapsed_before += float(self._fields.get("elapsed_s", 0.0))
             self._state, self._error = "running", None
+            self._fields = {k: v for k, v in self._fields.items() if k not in ("stop_step", "elapsed_s", "eta_s")}
+        kwargs = dict(self._options, model_config=self.model_config, train_config=copy.deepcopy(self.train_config),
+                      dataset=self.dataset, out_dir=self.out_dir, resume_from=resume_from)
         ctx = _mp_context()
         parent, child = ctx.Pipe()
         try:
             proc = ctx.Process(target=_child_main, args=(child, int(self.nice)), name="vae-training", daemon=True)
             proc.start()
             child.close()
-            _send(parent, self._kwargs)
-        except Exception as e:  # noqa: BLE001 - no process: the job failed to start, shown on the page
+            _send(parent, kwargs)
+        except Exception as e:  # noqa: BLE001 - no process: the run failed to start, shown on the page
             with self._cond:
                 self._state, self._error = "failed", f"could not start the training process: {type(e).__name__}: {e}"
                 self._cond.notify_all()
-            return self
-        self._kwargs = None                       # the child holds the data set from here on
-        self._proc, self._conn = proc, parent
-        threading.Thread(target=self._read, name="vae-training-reader", daemon=True).start()
-        return self
+            return
+        with self._cond:
+            self._proc, self._conn = proc, parent
+        threading.Thread(target=self._read, args=(proc, parent, generation), name="vae-training-reader",
+                         daemon=True).start()
 
     def _command(self, *msg) -> bool:
-        if self._conn is None:
+        conn = self._conn
+        if conn is None:
             return False
         try:
             with self._send_lock:
-                _send(self._conn, *msg)
+                _send(conn, *msg)
             return True
         except (OSError, ValueError):
             return False
 
     def stop(self) -> None:
-        """Ask the training to stop after its current step (it checkpoints first)."""
+        """Ask the training to stop after its current step (it checkpoints first, then its process ends)."""
         self._command("stop")
-
-    def resume(self, extra_epochs: int = 0) -> "ProcessTrainingJob":
-        """Continue a stopped (or finished) job, adding `extra_epochs` to its total."""
-        with self._cond:
-            if self._state == "running":
-                raise RuntimeError("this training job is still running")
-            if self._proc is None:
-                raise RuntimeError("this job never started; call start()")
-            if self._state == "failed":
-                raise RuntimeError(f"this job failed and cannot be resumed: {self._error}")
-            if not self._proc.is_alive():
-                raise RuntimeError("this job's training process has ended; start a new one")
-            self._seq += 1
-            self._state, self._error = "running", None
-            self._released = False
-            self.train_config.epochs += int(extra_epochs)
-            seq = self._seq
-        if not self._command("resume", int(extra_epochs), seq):
-            with self._cond:
-                self._state, self._error = "failed", "the training process did not answer"
-                self._cond.notify_all()
-        return self
 
     def cancel(self) -> bool:
         """A job that never started (waiting in a queue) becomes "stopped" with nothing trained; True if so."""
         with self._cond:
-            if self._proc is not None:
+            if self._generation:
                 return False
             self._state = "stopped"
             self._cond.notify_all()
             return True
 
     def release_memory(self) -> bool:
-        """Once the job has ended: the child drops its float copies of the data (`resume()` loads them
-        again). True the first time after each run."""
-        with self._cond:
-            if self._state == "running" or self._proc is None or self._released:
-                return False
-            self._released = True
-        return self._command("release")
+        """Nothing to release: a run's memory is its process's, gone when the run ends. False."""
+        return False
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the training stops running (or `timeout` seconds pass); True when it has."""
@@ -283,8 +266,8 @@ class ProcessTrainingJob:
                 self._cond.wait(left)
         return True
 
-    def close(self, timeout: float = 10.0) -> None:
-        """End the child process (stopping a training first); the checkpoint stays."""
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop a running child and wait for its process to end (the checkpoint stays)."""
         self._command("exit")
         proc = self._proc
         if proc is not None:
@@ -294,28 +277,25 @@ class ProcessTrainingJob:
                 proc.join(5)
 
     # ---- the child's messages ------------------------------------------------------------------
-    def _read(self) -> None:
-        conn = self._conn
+    def _read(self, proc, conn, generation: int) -> None:
         while True:
             try:
                 msg = _recv(conn)
             except (EOFError, OSError):
                 break
-            if msg[0] == "progress":
-                self._on_progress(msg[1], msg[2])
-            elif msg[0] == "epoch":
-                with self._cond:
-                    self._epoch = msg[1]
-            elif msg[0] == "refused":
-                with self._cond:
-                    if msg[1] == self._seq:
-                        self._state, self._error = "stopped", None
-                        self.train_config.epochs = self._fields.get("epochs", self.train_config.epochs)
-                        self._cond.notify_all()
-        proc = self._proc
-        proc.join(5)
+            with self._cond:
+                if generation != self._generation:
+                    continue
+                if msg[0] == "progress":
+                    self._on_progress(msg[1])
+                elif msg[0] == "epoch":
+                    self._version += 1
+                    self._epoch = dict(msg[1], version=self._version)
+                self._cond.notify_all()
+        conn.close()
+        proc.join(10)
         with self._cond:
-            if self._state == "running":
+            if generation == self._generation and self._state == "running":
                 code = proc.exitcode
                 why = "killed, perhaps for lack of memory" if code is not None and code < 0 else "it crashed"
                 self._state = "failed"
@@ -323,45 +303,39 @@ class ProcessTrainingJob:
                                "the last checkpoint is kept")
             self._cond.notify_all()
 
-    def _on_progress(self, seq: int, fields: dict[str, Any]) -> None:
+    def _on_progress(self, fields: dict[str, Any]) -> None:
+        """(Under the lock.) Fold one report of the current child in."""
         live = fields.pop("live_map")
-        steps = fields.pop("new_steps")
-        with self._cond:
-            self._steps.extend(steps)
-            if live is not None:
-                if self._map is None:
-                    self._map = {k: live[k] for k in ("index", "labels", "class_names", "factors", "factor_names")
-                                 if k in live}
-                self._frames.extend(live["frames"])
-                self._map.update(projection=live["projection"], overhead_s=live["overhead_s"], skipped=live["skipped"])
-            self._fields = fields
-            if seq == self._seq:                # not a report from before the latest resume
-                self._state, self._error = fields["state"], fields["error"]
-            self._cond.notify_all()
+        self._steps.extend(fields.pop("new_steps"))
+        if live is not None:
+            if self._map is None:
+                self._map = {k: live[k] for k in ("index", "labels", "class_names", "factors", "factor_names")}
+            self._frames.extend(live["frames"])
+            self._map.update(projection=live["projection"], overhead_s=live["overhead_s"], skipped=live["skipped"])
+        self._fields.update(fields)
+        self._state, self._error = fields["state"], fields["error"]
 
     # ---- reading ---------------------------------------------------------------------------
     def snapshot(self) -> JobSnapshot:
         """An immutable copy of the latest progress the child reported (at most POLL_S old)."""
         with self._cond:
-            f, ep = self._fields, self._epoch
-            total = f.get("total_steps", 0)
-            step = f.get("step", 0)
+            f, ep, m = self._fields, self._epoch, self._map
+            total, step = f.get("total_steps", 0), f.get("step", 0)
             live = None
-            if self._map is not None and "index" in self._map:
-                live = LiveMapData(index=self._map["index"], labels=self._map["labels"],
-                                   class_names=self._map["class_names"], factors=self._map["factors"],
-                                   factor_names=self._map["factor_names"], projection=self._map["projection"],
-                                   frames=tuple(self._frames), overhead_s=self._map["overhead_s"],
-                                   skipped=self._map["skipped"])
+            if m is not None and "projection" in m:
+                live = LiveMapData(index=m["index"], labels=m["labels"], class_names=m["class_names"],
+                                   factors=m["factors"], factor_names=m["factor_names"], projection=m["projection"],
+                                   frames=tuple(self._frames), overhead_s=m["overhead_s"], skipped=m["skipped"])
             return JobSnapshot(
                 state=self._state, error=self._error, epoch=f.get("epoch", 0),
-                epochs=max(f.get("epochs", 0), self.train_config.epochs),
-                step=step, total_steps=total, progress=min(step / total, 1.0) if total else 0.0,
-                eta_s=f.get("eta_s") if self._state == "running" else None, elapsed_s=f.get("elapsed_s", 0.0),
+                epochs=max(f.get("epochs", 0), self.train_config.epochs), step=step, total_steps=total,
+                progress=min(step / total, 1.0) if total else 0.0,
+                eta_s=f.get("eta_s") if self._state == "running" else None,
+                elapsed_s=self._elapsed_before + f.get("elapsed_s", 0.0),
                 step_history=list(self._steps), epoch_history=[dict(r) for r in f.get("epoch_history", [])],
                 recon_pairs=None if ep is None or ep["recon_pairs"] is None else ep["recon_pairs"].copy(),
                 samples=None if ep is None or ep["samples"] is None else ep["samples"].copy(),
-                checkpoint_path=f.get("checkpoint_path"), version=ep["version"] if ep is not None else 0,
+                checkpoint_path=f.get("checkpoint_path"), version=self._version,
                 model_config=self.model_config.to_dict(), live_map=live)
 
     def latest_model(self) -> VAE | None:

@@ -1,0 +1,128 @@
+"""ProcessTrainingJob: a training in a child process behind TrainingJob's API (what the app runs).
+
+What must hold: the same snapshots and model as a thread; Stop reaches it within a step; a resume in a
+new process continues exactly; the process ends with its run (no memory held between runs); a crash or
+a kill of the process is a failed job with a message and a loadable checkpoint, never a page that waits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vae import ModelConfig, TrainConfig, load_model
+from vae.data import load_dataset
+from vae.train import ProcessTrainingJob, TrainingJob
+
+SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def _wait_step(job, step: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while job.snapshot().step < step and job.snapshot().state in ("pending", "running"):
+        assert time.monotonic() < deadline, job.snapshot()
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
+
+
+def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits, tmp_path):
+    config = TrainConfig(epochs=3, batch_size=64, seed=2, device="cpu")
+    thread = TrainingJob(SMALL, config, digits, out_dir=tmp_path / "thread", n_recon=6, n_samples=9)
+    thread.start()
+    proc = ProcessTrainingJob(SMALL, config, digits, out_dir=tmp_path / "proc", n_recon=6, n_samples=9)
+    assert proc.snapshot().state == "pending" and not proc.is_running
+    proc.start()
+    assert proc.is_running                         # running from the call on, before the child reports
+    assert thread.wait(60) and proc.wait(120)
+    a, b = thread.snapshot(), proc.snapshot()
+    assert b.state == "finished" and b.error is None, b.error
+    assert (b.epoch, b.epochs, b.step, b.total_steps, b.progress) == (a.epoch, a.epochs, a.step, a.total_steps, 1.0)
+    assert [r["loss"] for r in b.step_history] == pytest.approx([r["loss"] for r in a.step_history])
+    assert [r["test_loss"] for r in b.epoch_history] == pytest.approx([r["test_loss"] for r in a.epoch_history])
+    assert np.array_equal(b.recon_pairs, a.recon_pairs) and np.array_equal(b.samples, a.samples)
+    assert b.live_map is not None and len(b.live_map.frames) == len(a.live_map.frames)
+    assert b.checkpoint_path == str(tmp_path / "proc")
+    model = proc.latest_model()
+    assert proc.latest_model() is model and not model.training
+    for name, p in thread.latest_model().state_dict().items():
+        assert torch.equal(model.state_dict()[name], p)
+        assert torch.equal(load_model(tmp_path / "proc").state_dict()[name], p)
+    assert set(model.checkpoint_info) == {"train", "state", "dataset", "metrics"}
+    deadline = time.monotonic() + 30                # the run ended, so did its process
+    while _alive(proc.pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_stop_reaches_the_process_within_a_step_and_a_resume_continues_exactly(digits, tmp_path):
+    config = TrainConfig(epochs=6, batch_size=16, seed=3, device="cpu")
+    straight = TrainingJob(SMALL, config, digits, out_dir=tmp_path / "straight")
+    straight.start()
+    job = ProcessTrainingJob(SMALL, config, digits, out_dir=tmp_path / "stopped")
+    job.start()
+    _wait_step(job, 20)
+    job.stop()
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == "stopped" and 20 <= snap.step < snap.total_steps
+    assert snap.step - job.stop_reached_step <= 1          # the library stops within a step of the request
+    first_pid = job.pid
+    job.resume()                                            # a new process, from the checkpoint
+    assert job.pid != first_pid
+    assert job.wait(120) and straight.wait(120)
+    a, b = straight.snapshot(), job.snapshot()
+    assert b.state == "finished" and b.epoch == 6 and b.step == a.step, b.error
+    assert [r["step"] for r in b.step_history] == list(range(1, b.step + 1))   # one history across processes
+    for name, p in straight.latest_model().state_dict().items():
+        assert torch.equal(job.latest_model().state_dict()[name], p), name
+    assert job.snapshot().elapsed_s > 0
+    job.resume(extra_epochs=1)                              # "Train more"
+    assert job.wait(120) and job.snapshot().epoch == 7 == job.snapshot().epochs
+
+
+def test_a_killed_training_process_is_a_failed_job_with_a_loadable_checkpoint(digits, tmp_path):
+    job = ProcessTrainingJob(SMALL, TrainConfig(epochs=500, batch_size=16, device="cpu"), digits,
+                             out_dir=tmp_path / "run")
+    job.start()
+    _wait_step(job, 200)                                    # past the first epoch's checkpoint
+    os.kill(job.pid, signal.SIGKILL)                        # e.g. the kernel's out-of-memory killer
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "ended unexpectedly" in snap.error and "-9" in snap.error
+    assert load_model(tmp_path / "run") is not None
+    assert job.latest_model() is not None
+    with pytest.raises(RuntimeError, match="failed"):
+        job.resume()
+
+
+def test_a_job_that_cannot_start_fails_with_its_reason(digits):
+    job = ProcessTrainingJob(ModelConfig(image_size=28, hidden=(8,)), TrainConfig(epochs=1, device="cpu"), digits)
+    job.start()
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "(1, 8, 8)" in snap.error
+    assert job.latest_model() is None
+
+
+def test_a_queued_job_is_cancelled_without_a_process(digits):
+    job = ProcessTrainingJob(SMALL, TrainConfig(epochs=1, device="cpu"), digits)
+    assert job.cancel() and job.snapshot().state == "stopped" and job.pid is None
+    assert job.wait(0) and not job.release_memory()
