@@ -267,6 +267,7 @@ function scheduleFrame(st) {
 }
 
 function sendRequest(st) {
+  if (st.commitHeld) return;        // released: the commit's own run draws the final z
   const now = performance.now();
   if (st.inFlight && now - st.inFlight.sentAt < REQUEST_TIMEOUT_MS) return;  // one at a time
   const z = Array.from(st.z);
@@ -298,6 +299,17 @@ function commit(st) {
   clearTimeout(st.commitTimer);
   st.commitTimer = 0;
   if (!st.dirty) return;
+  // Server mode: one server run at a time. A commit made while a drag request is in flight waits for
+  // its reply: a commit reruns the whole app from the control's fragment, and that rerun overlapping
+  // the drag's fragment run made Streamlit's page drop elements drawn after the control until the
+  // next run (seen about 1 run in 12 on a loaded machine).
+  if (st.data.mode === "server" && st.inFlight && performance.now() - st.inFlight.sentAt < REQUEST_TIMEOUT_MS) {
+    st.commitHeld = true;
+    const left = REQUEST_TIMEOUT_MS - (performance.now() - st.inFlight.sentAt);
+    st.commitTimer = setTimeout(() => { st.inFlight = null; commit(st); }, Math.max(0, left) + 10);  // no reply
+    return;
+  }
+  st.commitHeld = false;
   st.dirty = false;
   st.commitSeq += 1;
   st.api.setStateValue("z", { values: Array.from(st.z), seq: st.commitSeq });
@@ -485,16 +497,21 @@ function applyData(st) {
       record(stats(st).latency_ms, now - st.inFlight.inputAt);
       setStatus(st, `decoded on the server \u00b7 ${(now - st.inFlight.sentAt).toFixed(0)} ms round trip`);
       st.inFlight = null;
-      if (!sameZ(Array.from(st.z), st.lastSentZ)) scheduleFrame(st);
+      if (st.commitHeld) commit(st);
+      else if (!sameZ(Array.from(st.z), st.lastSentZ)) scheduleFrame(st);
     }
   } else if (!isReply && d.image) {
     const idle = !st.dragging && !st.dirty && !st.inFlight;
     if (idle || sameZ(d.image_z, Array.from(st.z))) draw();
   }
-  if (d.image_seq === null && !st.dragging && st.inFlight) st.inFlight = null;  // a full run replaced the reply
+  if (d.image_seq === null && !st.dragging && st.inFlight) {   // a full run replaced the reply
+    st.inFlight = null;
+    if (st.commitHeld) commit(st);
+  }
   if (st.inFlight && performance.now() - st.inFlight.sentAt >= REQUEST_TIMEOUT_MS) {
     st.inFlight = null;
-    scheduleFrame(st);
+    if (st.commitHeld) commit(st);
+    else scheduleFrame(st);
   }
 }
 
@@ -513,7 +530,7 @@ function newState(root) {
     },
     z: new Float64Array(0), signature: null, initialised: false, dirty: false, dragging: false,
     padDragging: false, inputAt: null, raf: 0, commitSeq: 0, commitTimer: 0, requestSeq: 0,
-    inFlight: null, lastSentZ: null, lastDrawnSeq: -1, lastImage: null, askedForWeights: {},
+    inFlight: null, commitHeld: false, lastSentZ: null, lastDrawnSeq: -1, lastImage: null, askedForWeights: {},
   };
 }
 
