@@ -58,13 +58,17 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
     assert [r["loss"] for r in b.step_history] == pytest.approx([r["loss"] for r in a.step_history])
     assert [r["test_loss"] for r in b.epoch_history] == pytest.approx([r["test_loss"] for r in a.epoch_history])
     assert np.array_equal(b.recon_pairs, a.recon_pairs) and np.array_equal(b.samples, a.samples)
-    assert b.live_map is not None and len(b.live_map.frames) == len(a.live_map.frames)
+    # the live map: the initial weights and the last epoch at least (captures between are skipped by time)
+    assert b.live_map is not None and len(b.live_map.frames) >= 2
+    assert (b.live_map.frames[0].step, b.live_map.frames[-1].step) == (0, b.step)
     assert b.checkpoint_path == str(tmp_path / "proc")
     model = proc.latest_model()
     assert proc.latest_model() is model and not model.training
+    # the same training; sums may run on another number of threads in the child, so not bit for bit
+    saved = load_model(tmp_path / "proc").state_dict()
     for name, p in thread.latest_model().state_dict().items():
-        assert torch.equal(model.state_dict()[name], p)
-        assert torch.equal(load_model(tmp_path / "proc").state_dict()[name], p)
+        assert torch.allclose(model.state_dict()[name], p, rtol=1e-3, atol=1e-4), name
+        assert torch.equal(saved[name], model.state_dict()[name])
     assert set(model.checkpoint_info) == {"train", "state", "dataset", "metrics"}
     deadline = time.monotonic() + 30                # the run ended, so did its process
     while _alive(proc.pid):
@@ -74,8 +78,8 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
 
 def test_stop_reaches_the_process_within_a_step_and_a_resume_continues_exactly(digits, tmp_path):
     config = TrainConfig(epochs=6, batch_size=16, seed=3, device="cpu")
-    straight = TrainingJob(SMALL, config, digits, out_dir=tmp_path / "straight")
-    straight.start()
+    straight = ProcessTrainingJob(SMALL, config, digits, out_dir=tmp_path / "straight")  # both in children:
+    straight.start()                                                              # the same thread count
     job = ProcessTrainingJob(SMALL, config, digits, out_dir=tmp_path / "stopped")
     job.start()
     _wait_step(job, 20)
