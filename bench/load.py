@@ -72,6 +72,27 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def cpu_s(pids) -> float:
+    """CPU seconds (user + system) the processes `pids` have used so far, with their children that
+    have ended (a training process, reaped by the forkserver, counts in the forkserver's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / tick
+
+
+def cpu_split(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far: the streamlit process, its training processes, and this bench's browser."""
+    trainers = descendants(server_pid)
+    mine = set(descendants(os.getpid())) - {server_pid} - set(trainers)
+    return {"server": cpu_s([server_pid]), "training": cpu_s(trainers), "browser": cpu_s(mine)}
+
+
 def pss_kb(pid: int) -> int:
     """Proportional set size: private pages plus a share of shared ones (torch's libraries, mapped by
     the server, the forkserver and every training process, counted once in all)."""
@@ -243,12 +264,16 @@ async def main_async(args) -> int:
             jobs += [trainer_user(browser, server.url, c, args.dataset, args.epochs, args.seconds + 5, start,
                                   opened[c.name]) for c in trainers if c.name in opened]
 
+            cpu = {}
+
             async def go():
                 await asyncio.sleep(args.settle)      # pages settle, then everyone starts at once
+                cpu["start"] = cpu_split(pid)
                 start.set()
 
             results = await asyncio.wait_for(asyncio.gather(go(), *jobs, return_exceptions=True),
                                              timeout=args.timeout)
+            cpu["end"] = cpu_split(pid)
             failed = [r for r in results if isinstance(r, BaseException)]
             for r in failed:
                 print(f"a user failed: {type(r).__name__}: {str(r)[:200]}")
@@ -292,6 +317,11 @@ async def main_async(args) -> int:
           f"{hwm / 1024:.0f} MB); with its training processes (PSS, shared pages counted once): "
           f"{rss_idle / 1024:.0f} MB after the idle page, peak {peak['rss'] / 1024:.0f} MB (sampled), "
           f"at the end {rss_end / 1024:.0f} MB")
+    if "start" in cpu and "end" in cpu:
+        used = {k: cpu["end"][k] - cpu["start"][k] for k in cpu["end"]}
+        print(f"CPU seconds during the loaded phase (of {args.seconds * (os.cpu_count() or 1):.0f} core-seconds): "
+              + ", ".join(f"{k} {v:.0f}" for k, v in used.items())
+              + " (the browser is this bench's own Chromium with every page; on a real server it is elsewhere)")
     print("times in ms, in each page's own clock; key-to-Python includes the browser's commit of the key "
           "and Python's fragment run; ratio = p50 / the idle page's p50")
     return 0

@@ -73,15 +73,28 @@ def _recv(conn):
 
 
 # ---------------------------------------------------------------------------------------------- child
+def _lower_priority(nice: int) -> None:
+    """Run this process `nice` steps nicer than the server. Where Linux groups processes by session for
+    scheduling (autogroup), a nice value counts only inside the group, so the training also gets a
+    session of its own with that nice value: it then yields to every other session on the machine
+    (the server's pages, a shell), not only to the server's own threads."""
+    try:
+        os.setsid()
+        Path("/proc/self/autogroup").write_text(str(min(19, nice)))
+    except OSError:
+        pass                                   # no autogroup (or not Linux): the plain nice value below
+    try:
+        os.nice(nice)
+    except OSError:
+        pass
+
+
 def _child_main(conn, nice: int) -> None:
     """The child process: build the TrainingJob from the first message, run it to its end, report."""
     from vae.train.job import TrainingJob
 
     if nice:
-        try:
-            os.nice(nice)
-        except OSError:
-            pass
+        _lower_priority(nice)
     try:
         (kwargs,) = _recv(conn)
     except (EOFError, OSError):
