@@ -1,5 +1,6 @@
-"""Training: a `Trainer` that knows nothing of the model beyond `VAE.forward`, and a `TrainingJob`
-that runs one in a background thread with a thread-safe snapshot of its progress.
+"""Training: the `Trainer`, which knows nothing of the model beyond `VAE.forward` and trains in the
+caller's thread (`vae.train.job.TrainingJob` runs one in a background thread, and
+`vae.train.process_job.ProcessTrainingJob`, what the app uses, in a child process).
 
     model = make_model(ModelConfig(image_size=8, hidden=(64,), latent_dim=2), seed=0)
     trainer = Trainer(model, load_dataset("digits"), TrainConfig(epochs=5), out_dir="runs/x")
@@ -21,12 +22,16 @@ Scale-out: under `torchrun` (WORLD_SIZE > 1 in the environment) the Trainer join
 group (gloo on CPU, nccl on CUDA), wraps the model in DistributedDataParallel, gives each rank a
 disjoint shard of every epoch's permutation, all-reduces the metrics, and lets rank 0 alone write
 checkpoints and call the callbacks.
+
+This module holds the setup, the loop and the divergence guard; the Trainer's other parts are
+mixins: schedule.py (steps per epoch, beta and learning rate at a step), evaluation.py (the
+test-split score, TEST_BINARIZE_SEED, EVAL_BATCH) and checkpointing.py (state, save, restore,
+`Trainer.resume`).
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import gc
 import math
 import threading
@@ -38,27 +43,29 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from vae.checkpoint import check_destination, load_model, load_optimizer_state, save_model
-from vae.config import RESUMABLE_SCHEDULE_FIELDS, ConfigError, TrainConfig
+from vae.checkpoint import check_destination
+from vae.config import TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
 from vae.objectives import step_sums
+from vae.train.checkpointing import CheckpointMixin
 from vae.train.distributed import Distributed
 from vae.train.divergence import DIVERGENCE_FACTOR, TrainingDiverged, chance_loss_nats
-from vae.train.inputs import (_binarize, _images_to_float, _mix, _same_path, dataset_info, load_training_data)
+from vae.train.evaluation import EVAL_BATCH as EVAL_BATCH  # re-exported: importable from here as before
+from vae.train.evaluation import TEST_BINARIZE_SEED, EvaluationMixin
+from vae.train.inputs import _binarize, _images_to_float, _mix, _same_path, dataset_info
+from vae.train.schedule import ScheduleMixin
 
 __all__ = ["Trainer", "EVENTS"]
 
 EVENTS = ("on_step_end", "on_epoch_end", "on_train_end")
-TEST_BINARIZE_SEED = 0   # the test split's fixed binarisation draw (same as vae.analysis.likelihood.evaluate_model)
-EVAL_BATCH = 1000        # images per forward pass when scoring the test split
 
 
 # ---------------------------------------------------------------------------------------------
 # the Trainer
 # ---------------------------------------------------------------------------------------------
 
-class Trainer:
+class Trainer(ScheduleMixin, EvaluationMixin, CheckpointMixin):
     """Trains a VAE on an ImageDataset with Adam, following a TrainConfig.
 
     `run()` trains until `config.epochs` epochs are done (counting epochs already done when the
@@ -176,35 +183,6 @@ class Trainer:
     @property
     def is_main(self) -> bool:
         return self.dist.rank == 0
-
-    @property
-    def shard_size(self) -> int:
-        """Training images this rank sees per epoch."""
-        return len(self.x_train) // self.dist.world_size if self.dist.enabled else len(self.x_train)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.shard_size / self.config.batch_size)
-
-    @property
-    def total_steps(self) -> int:
-        return self.config.epochs * self.steps_per_epoch
-
-    def beta_at(self, step: int) -> float:
-        """KL weight at optimiser step `step` (0-based): rises linearly from 0 to beta over `warmup` epochs."""
-        if self.config.warmup <= 0:
-            return float(self.config.beta)
-        return float(self.config.beta) * min(1.0, step / (self.config.warmup * self.steps_per_epoch))
-
-    def lr_at(self, step: int) -> float:
-        """Learning rate of optimiser step `step` (0-based), from the recipe's schedule."""
-        return self.config.lr_at(step / self.steps_per_epoch)
-
-    def _set_lr(self, step: int) -> None:
-        lr = self.lr_at(step)
-        for group in self.optimizer.param_groups:
-            if group["lr"] != lr:
-                group["lr"] = lr
 
     def close(self) -> None:
         """Under torchrun: wait for every rank, then tear the process group down. A no-op otherwise.
@@ -372,103 +350,3 @@ class Trainer:
         self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "iwae_sum": 0.0, "n": 0, "seconds": 0.0}
         self._save("finished" if self.epoch >= self.config.epochs else "running")
         self._fire("on_epoch_end", record)
-
-    @torch.inference_mode()
-    def evaluate(self) -> dict[str, float]:
-        """Negative ELBO (beta = 1) of the test split, nats per image: {"loss", "recon", "kl"}, and
-        for an IWAE run "iwae_loss", the negative k-sample bound (recon then averages the k samples).
-
-        Reparameterised samples from a fixed seed, so the same weights score the same.
-        Under torchrun each rank scores a shard and the sums are all-reduced.
-        """
-        self.model.eval()
-        x = self.x_test
-        if self.dist.enabled:
-            x = x[self.dist.rank::self.dist.world_size]
-        gen = torch.Generator(device=self.device).manual_seed(_mix(self.config.seed, 0x7E57))
-        sums = torch.zeros(3, device=self.device)
-        batch = max(1, EVAL_BATCH // self.config.k) if self._objective else EVAL_BATCH
-        for i in range(0, len(x), batch):
-            sums += step_sums(self.model(x[i:i + batch], beta=1.0, generator=gen, **self._objective))
-        n = torch.tensor(float(len(x)), device=self.device)
-        if self.dist.enabled:
-            both = torch.cat([sums, n[None]])
-            dist.all_reduce(both)
-            sums, n = both[:3], both[3]
-        self.model.train()
-        recon, kl, iwae, n = (*sums.tolist(), max(float(n), 1.0))
-        return {"loss": (recon + kl) / n, "recon": recon / n, "kl": kl / n,
-                **({"iwae_loss": iwae / n} if self._objective else {})}
-
-    # ---- checkpoints -----------------------------------------------------------------------
-    def state(self, status: str) -> dict[str, Any]:
-        """The counters a checkpoint records (JSON): epoch/step done, position inside an unfinished epoch."""
-        return {"epoch": self.epoch, "step": self.step, "status": status, "batch": self.batch,
-                "partial": dict(self._partial), "world_size": self.dist.world_size}
-
-    def _save(self, status: str) -> None:
-        if self.out_dir is None or not self.is_main:
-            return
-        self.checkpoint_path = save_model(
-            self.model, self.out_dir, train_config=self.config, metrics=self.history,
-            state=self.state(status), optimizer=self.optimizer if self.save_optimizer else None,
-            dataset=self._info, overwrite=self.overwrite)
-        self.overwrite = True          # from now on out_dir holds this run's own checkpoint
-        self._saved_at = (self.epoch, self.step)
-
-    def _restore(self, path: str | Path) -> None:
-        """Continue from checkpoint folder `path`: weights, optimizer, history and counters."""
-        loaded = load_model(path)
-        self.model.load_state_dict(loaded.state_dict())
-        if not load_optimizer_state(path, self.optimizer):
-            raise ValueError(f"{path} holds no optimizer state, so it cannot be resumed exactly "
-                             "(it was saved without one, e.g. a bundled asset); train a new run instead")
-        info = loaded.checkpoint_info
-        state = info.get("state") or {}
-        self.history = [dict(r) for r in info.get("metrics") or []]
-        self.epoch = int(state.get("epoch", len(self.history)))
-        self.step = int(state.get("step", 0))
-        self.batch = int(state.get("batch", 0))
-        if self.batch >= self.steps_per_epoch or state.get("world_size", 1) != self.dist.world_size:
-            self.batch = 0      # a different batching: restart the unfinished epoch
-        if self.batch:
-            self._partial = {k: type(v)(state["partial"].get(k, 0)) for k, v in self._partial.items()}
-        self.checkpoint_path = Path(path)
-        self._saved_at = (self.epoch, self.step)
-        self.status = state.get("status", "stopped")
-
-    @classmethod
-    def resume(cls, path: str | Path, dataset=None, epochs: int | None = None, *,
-               out_dir: str | Path | None = None, device: str | torch.device | None = None,
-               data_dir: str | None = None, schedule: dict[str, Any] | None = None, **kwargs) -> "Trainer":
-        """A Trainer that continues checkpoint `path` (model, optimizer, history, epoch/step, RNG streams).
-
-        `epochs` is the new total (default: the recorded recipe's); epochs already done count.
-        `schedule` changes the learning-rate schedule from here on (keys of RESUMABLE_SCHEDULE_FIELDS,
-        e.g. {"lr_schedule": "cosine", "lr_decay_start": 200}); steps already taken keep their rates,
-        which the history records per epoch.
-        The data set is loaded as recorded in the checkpoint unless given. Writes go to `out_dir`
-        (default: `path` itself).
-        """
-        from vae.checkpoint import CheckpointError
-
-        model = load_model(path)
-        info = model.checkpoint_info
-        if not info.get("train"):
-            raise CheckpointError(f"{path} records no training recipe, so it cannot be resumed")
-        try:
-            config = TrainConfig.from_dict(info["train"])
-        except ConfigError as e:
-            raise CheckpointError(f"{path}/config.json: its training recipe is invalid: {e}") from None
-        changes: dict[str, Any] = dict(schedule or {})
-        unknown = sorted(set(changes) - set(RESUMABLE_SCHEDULE_FIELDS))
-        if unknown:
-            raise ValueError(f"a resumed run can change only {RESUMABLE_SCHEDULE_FIELDS} of its recipe, "
-                             f"not {unknown}")
-        if epochs is not None:
-            changes["epochs"] = int(epochs)
-        config = dataclasses.replace(config, **changes)   # validates the new recipe
-        if dataset is None:
-            dataset = load_training_data(config, data_dir=data_dir)
-        return cls(model.train(), dataset, config, out_dir=out_dir if out_dir is not None else path,
-                   device=device, resume_from=path, **kwargs)
