@@ -105,7 +105,7 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
-def tree_rss_kb(pid: int) -> int:
+def tree_pss_kb(pid: int) -> int:
     """Memory of `pid` and its descendants (the training processes): the sum of their PSS."""
     return pss_kb(pid) + sum(pss_kb(c) for c in descendants(pid))
 
@@ -228,12 +228,12 @@ async def main_async(args) -> int:
     env.update(dict(kv.split("=", 1) for kv in args.server_env))
     server = StreamlitServer("app.py", env)
     pid = server.proc.pid
-    peak = {"rss": 0, "server": 0}
+    peak = {"tree": 0, "server": 0}
     stop_poll = asyncio.Event()
 
-    async def poll_rss():
+    async def poll_memory():
         while not stop_poll.is_set():
-            peak["rss"] = max(peak["rss"], tree_rss_kb(pid))
+            peak["tree"] = max(peak["tree"], tree_pss_kb(pid))
             peak["server"] = max(peak["server"], rss_kb(pid, "VmRSS"))
             await asyncio.sleep(0.25)
 
@@ -241,13 +241,13 @@ async def main_async(args) -> int:
     try:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            poller = asyncio.create_task(poll_rss())
+            poller = asyncio.create_task(poll_memory())
             # warm the server (model, dataset, latents) so the idle figure is the steady state
             warm = Context("warm-up")
             await decode_user(browser, server.url, warm, 2.0)
             idle = Context("idle (1 page)")
             await decode_user(browser, server.url, idle, args.idle_seconds)
-            rss_idle = tree_rss_kb(pid)
+            tree_idle = tree_pss_kb(pid)
             rows.append(idle)
             start = asyncio.Event()
             users = [Context(f"decode {i + 1}") for i in range(args.pages)]
@@ -282,7 +282,7 @@ async def main_async(args) -> int:
             await poller
             await browser.close()
     finally:
-        rss_end = tree_rss_kb(pid)
+        tree_end = tree_pss_kb(pid)
         hwm = rss_kb(pid, "VmHWM")
         server.close()
 
@@ -315,8 +315,8 @@ async def main_async(args) -> int:
         print(f"  {name}: {e[:200]}")
     print(f"server memory: the streamlit process's RSS peak {peak['server'] / 1024:.0f} MB (sampled; VmHWM "
           f"{hwm / 1024:.0f} MB); with its training processes (PSS, shared pages counted once): "
-          f"{rss_idle / 1024:.0f} MB after the idle page, peak {peak['rss'] / 1024:.0f} MB (sampled), "
-          f"at the end {rss_end / 1024:.0f} MB")
+          f"{tree_idle / 1024:.0f} MB after the idle page, peak {peak['tree'] / 1024:.0f} MB (sampled), "
+          f"at the end {tree_end / 1024:.0f} MB")
     if "start" in cpu and "end" in cpu:
         used = {k: cpu["end"][k] - cpu["start"][k] for k in cpu["end"]}
         print(f"CPU seconds during the loaded phase (of {args.seconds * (os.cpu_count() or 1):.0f} core-seconds): "

@@ -22,6 +22,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's bundled 8x8 digits (1,497 training, 300 test images), loaded once; read-only."""
+    from vae.data import load_dataset
+
+    return load_dataset("digits")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one torch thread, and the CPU is shared (modules opt in with
+    `pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 BUNDLED_MODELS = ("digits-2d", "shapes-8d")
 
 

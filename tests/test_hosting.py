@@ -157,12 +157,6 @@ def test_the_url_alone_gives_no_control_of_a_session(app):
 
 # ---------------------------------------------------------------------------------------------- training limits
 
-@pytest.fixture
-def digits():
-    from vae.data import load_dataset
-
-    return load_dataset("digits")
-
 
 def _configs(epochs: int, batch_size: int = 16):
     from vae.config import ModelConfig, TrainConfig

@@ -11,7 +11,6 @@ import torch
 from vae import ConfigError, ModelConfig, TrainConfig, load_model
 from vae.checkpoint import CheckpointError
 from vae.config import burda_stage
-from vae.data import load_dataset
 from vae.model import log_diag_normal, log_standard_normal
 from vae.objectives import iwae_output
 from vae.train import Trainer, make_model
@@ -20,17 +19,8 @@ SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 STEPS_PER_EPOCH = 12  # 1497 training digits / batch 128
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def batch(digits, n=64):

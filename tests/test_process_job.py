@@ -17,15 +17,10 @@ import pytest
 import torch
 
 from vae import ModelConfig, TrainConfig, load_model
-from vae.data import load_dataset
 from vae.train import ProcessTrainingJob, TrainingJob
 
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 
-
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
 
 def _wait_step(job, step: int, timeout: float = 60) -> None:

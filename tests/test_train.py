@@ -13,25 +13,14 @@ import torch
 
 from vae import ConfigError, ModelConfig, TrainConfig, load_model
 from vae.checkpoint import load_optimizer_state
-from vae.data import load_dataset
 from vae.train import JobSnapshot, Trainer, TrainingDiverged, TrainingJob, make_model
 
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 STEPS_PER_EPOCH = 12  # 1497 training digits / batch 128
 
 
-@pytest.fixture(scope="module")
-def digits():
-    return load_dataset("digits")
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and the CPU is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def trainer_for(digits, out_dir=None, seed=0, **cfg) -> Trainer:

@@ -273,28 +273,33 @@ class TrainingJob:
             self._version += 1
 
     # ---- reading ---------------------------------------------------------------------------
+    def _small_fields(self) -> dict[str, Any]:
+        """(Under the lock.) The snapshot's fields other than the arrays, the step rows and the live map."""
+        t = self.trainer
+        step = t.step if t is not None else 0
+        total = t.total_steps if t is not None else 0
+        elapsed = self._elapsed_before + (time.perf_counter() - self._started_at
+                                          if self._started_at is not None else 0.0)
+        eta = None
+        if self._state == "running" and self._session_steps > 0 and self._started_at is not None:
+            rate = self._session_steps / max(time.perf_counter() - self._started_at, 1e-9)
+            eta = max(total - step, 0) / rate
+        return dict(state=self._state, error=self._error, epoch=t.epoch if t is not None else 0,
+                    epochs=t.config.epochs if t is not None else self.train_config.epochs, step=step,
+                    total_steps=total, eta_s=eta, elapsed_s=elapsed, version=self._version,
+                    checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
+                    epoch_history=[dict(r) for r in (t.history if t is not None else [])])
+
     def snapshot(self) -> JobSnapshot:
         """An immutable copy of the progress, taken under the lock (cheap; call it as often as you like)."""
         with self._lock:
-            t = self.trainer
-            epochs = t.config.epochs if t is not None else self.train_config.epochs
-            step = t.step if t is not None else 0
-            total = t.total_steps if t is not None else 0
-            elapsed = self._elapsed_before + (time.perf_counter() - self._started_at
-                                              if self._started_at is not None else 0.0)
-            eta = None
-            if self._state == "running" and self._session_steps > 0 and self._started_at is not None:
-                rate = self._session_steps / max(time.perf_counter() - self._started_at, 1e-9)
-                eta = max(total - step, 0) / rate
+            f = self._small_fields()
             return JobSnapshot(
-                state=self._state, error=self._error, epoch=t.epoch if t is not None else 0, epochs=epochs,
-                step=step, total_steps=total, progress=min(step / total, 1.0) if total else 0.0,
-                eta_s=eta, elapsed_s=elapsed, step_history=list(self._steps),
-                epoch_history=[dict(r) for r in (t.history if t is not None else [])],
+                **f, progress=min(f["step"] / f["total_steps"], 1.0) if f["total_steps"] else 0.0,
+                step_history=list(self._steps),
                 recon_pairs=None if self._recon_pairs is None else self._recon_pairs.copy(),
                 samples=None if self._samples is None else self._samples.copy(),
-                checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
-                version=self._version, model_config=self.model_config.to_dict(),
+                model_config=self.model_config.to_dict(),
                 live_map=self.live_map.data() if self.live_map is not None else None)
 
     def latest_model(self) -> VAE | None:
@@ -326,25 +331,9 @@ class TrainingJob:
         """What changed since a reader last saw `n_steps` step rows and `n_frames` live-map frames: the
         snapshot's small fields, the new step rows and the new frames (for a reader in another process,
         `vae.train.process_job`; the big arrays are in `epoch_payload()`)."""
-        snap_fields = {}
         with self._lock:
-            t = self.trainer
+            snap_fields = dict(self._small_fields(), stop_step=self._stop_step)
             steps = self._steps[n_steps:]
-            elapsed = self._elapsed_before + (time.perf_counter() - self._started_at
-                                              if self._started_at is not None else 0.0)
-            eta = None
-            total = t.total_steps if t is not None else 0
-            step = t.step if t is not None else 0
-            if self._state == "running" and self._session_steps > 0 and self._started_at is not None:
-                rate = self._session_steps / max(time.perf_counter() - self._started_at, 1e-9)
-                eta = max(total - step, 0) / rate
-            snap_fields = dict(
-                state=self._state, error=self._error, epoch=t.epoch if t is not None else 0,
-                epochs=t.config.epochs if t is not None else self.train_config.epochs, step=step, total_steps=total,
-                eta_s=eta, elapsed_s=elapsed, version=self._version,
-                data_released=t is not None and t.data_released, stop_step=self._stop_step,
-                checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
-                epoch_history=[dict(r) for r in (t.history if t is not None else [])])
         live = None
         if self.live_map is not None:
             d = self.live_map.data()

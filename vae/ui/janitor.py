@@ -126,8 +126,6 @@ class Janitor(threading.Thread):
                     reg.sessions.pop(bid, None)
                     reg.orphan_since.pop(bid, None)
                 self.ended_at.pop(id(job), None)
-                if hasattr(job, "close"):         # its child process, kept for a resume
-                    job.close()
                 if job.out_dir is not None:
                     shutil.rmtree(Path(job.out_dir).parent, ignore_errors=True)
         # leftovers of earlier processes (and of jobs forgotten above)

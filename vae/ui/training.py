@@ -129,16 +129,9 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
                                  overwrite=True)   # a run-N left in our scratch folder by an earlier server
         job.nice = int(hosting.limit("VAE_TRAINING_NICE"))
         reg.jobs[bid] = job
-        if old is not None:           # its weights stay readable here; its process (for resume) ends
-            threading.Thread(target=_close, args=(old,), name="vae-job-close", daemon=True).start()
         reg.runs[bid] = n
         _enqueue_or_run(reg, bid, job, job.start)
     return job
-
-
-def _close(job) -> None:
-    if hasattr(job, "close"):
-        job.close()
 
 
 def remember_source(bid: str, source: str) -> None:
