@@ -22,7 +22,6 @@ from vae.train import ProcessTrainingJob, TrainingJob
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 
 
-
 def _wait_step(job, step: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while job.snapshot().step < step and job.snapshot().state in ("pending", "running"):

@@ -19,7 +19,6 @@ SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 STEPS_PER_EPOCH = 12  # 1497 training digits / batch 128
 
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -286,17 +286,15 @@ class TrainingJob:
             eta = max(total - step, 0) / rate
         return dict(state=self._state, error=self._error, epoch=t.epoch if t is not None else 0,
                     epochs=t.config.epochs if t is not None else self.train_config.epochs, step=step,
-                    total_steps=total, eta_s=eta, elapsed_s=elapsed, version=self._version,
+                    total_steps=total, progress=min(step / total, 1.0) if total else 0.0, eta_s=eta, elapsed_s=elapsed, version=self._version,
                     checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
                     epoch_history=[dict(r) for r in (t.history if t is not None else [])])
 
     def snapshot(self) -> JobSnapshot:
         """An immutable copy of the progress, taken under the lock (cheap; call it as often as you like)."""
         with self._lock:
-            f = self._small_fields()
             return JobSnapshot(
-                **f, progress=min(f["step"] / f["total_steps"], 1.0) if f["total_steps"] else 0.0,
-                step_history=list(self._steps),
+                **self._small_fields(), step_history=list(self._steps),
                 recon_pairs=None if self._recon_pairs is None else self._recon_pairs.copy(),
                 samples=None if self._samples is None else self._samples.copy(),
                 model_config=self.model_config.to_dict(),

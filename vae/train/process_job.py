@@ -333,7 +333,6 @@ class ProcessTrainingJob:
         """An immutable copy of the latest progress the child reported (at most POLL_S old)."""
         with self._cond:
             f, ep, m = self._fields, self._epoch, self._map
-            total, step = f.get("total_steps", 0), f.get("step", 0)
             live = None
             if m is not None and "projection" in m:
                 live = LiveMapData(index=m["index"], labels=m["labels"], class_names=m["class_names"],
@@ -341,8 +340,8 @@ class ProcessTrainingJob:
                                    frames=tuple(self._frames), overhead_s=m["overhead_s"], skipped=m["skipped"])
             return JobSnapshot(
                 state=self._state, error=self._error, epoch=f.get("epoch", 0),
-                epochs=max(f.get("epochs", 0), self.train_config.epochs), step=step, total_steps=total,
-                progress=min(step / total, 1.0) if total else 0.0,
+                epochs=max(f.get("epochs", 0), self.train_config.epochs), step=f.get("step", 0),
+                total_steps=f.get("total_steps", 0), progress=f.get("progress", 0.0),
                 eta_s=f.get("eta_s") if self._state == "running" else None,
                 elapsed_s=self._elapsed_before + f.get("elapsed_s", 0.0),
                 step_history=list(self._steps), epoch_history=[dict(r) for r in f.get("epoch_history", [])],
