@@ -51,6 +51,9 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
     assert (b.epoch, b.epochs, b.step, b.total_steps, b.progress) == (a.epoch, a.epochs, a.step, a.total_steps, 1.0)
     assert [r["loss"] for r in b.step_history] == pytest.approx([r["loss"] for r in a.step_history])
     assert [r["test_loss"] for r in b.epoch_history] == pytest.approx([r["test_loss"] for r in a.epoch_history])
+    # the ~10 reports a second carry no history; it travels once per epoch, with the epoch's arrays
+    assert "epoch_history" not in thread.progress_since(0, 0)
+    assert thread.epoch_payload()["info"]["metrics"] == a.epoch_history
     assert np.array_equal(b.recon_pairs, a.recon_pairs) and np.array_equal(b.samples, a.samples)
     # the live map: the initial weights and the last epoch at least (captures between are skipped by time)
     assert b.live_map is not None and len(b.live_map.frames) >= 2
@@ -89,6 +92,8 @@ def test_stop_reaches_the_process_within_a_step_and_a_resume_continues_exactly(d
     a, b = straight.snapshot(), job.snapshot()
     assert b.state == "finished" and b.epoch == 6 and b.step == a.step, b.error
     assert [r["step"] for r in b.step_history] == list(range(1, b.step + 1))   # one history across processes
+    assert [r["epoch"] for r in b.epoch_history] == list(range(1, 7))
+    assert [r["test_loss"] for r in b.epoch_history] == pytest.approx([r["test_loss"] for r in a.epoch_history])
     for name, p in straight.latest_model().state_dict().items():
         assert torch.equal(job.latest_model().state_dict()[name], p), name
     assert job.snapshot().elapsed_s > 0

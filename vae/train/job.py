@@ -328,9 +328,11 @@ class TrainingJob:
     def progress_since(self, n_steps: int, n_frames: int) -> dict[str, Any]:
         """What changed since a reader last saw `n_steps` step rows and `n_frames` live-map frames: the
         snapshot's small fields, the new step rows and the new frames (for a reader in another process,
-        `vae.train.process_job`; the big arrays are in `epoch_payload()`)."""
+        `vae.train.process_job`). The epoch history and the big arrays change only at epoch ends, so they
+        are in `epoch_payload()` (the history as `info["metrics"]`)."""
         with self._lock:
             snap_fields = dict(self._small_fields(), stop_step=self._stop_step)
+            del snap_fields["epoch_history"]
             steps = self._steps[n_steps:]
         live = None
         if self.live_map is not None:
@@ -344,7 +346,8 @@ class TrainingJob:
 
     def epoch_payload(self) -> dict[str, Any] | None:
         """The arrays refreshed at epoch ends: reconstructions, samples, the CPU weights (as numpy) and
-        the checkpoint info of `latest_model()`; None before the model exists."""
+        the checkpoint info of `latest_model()` (its "metrics" are the epoch history); None before the
+        model exists."""
         model = self.latest_model()
         if model is None:
             return None
