@@ -23,19 +23,17 @@ sys.path.insert(0, str(ROOT))
 from vae import ModelConfig, pick_device  # noqa: E402
 from vae.objectives import iwae_output  # noqa: E402
 from vae.train import make_model  # noqa: E402
+from gpu_recipes import BURDA_MODEL, CONV_MODEL  # noqa: E402  (bench/, this script's folder)
 
-BURDA_MLP = ModelConfig(hidden=(200, 200), latent_dim=50, activation="tanh")
+CONV_DYNAMIC = ModelConfig(arch="conv", latent_dim=32, hidden=(512,), conv_channels=(32, 64))
 ROWS = [   # (name, model, k: 1 is the ELBO)
-    ("Burda's MLP 784-200-200-50, ELBO", BURDA_MLP, 1),
-    ("Burda's MLP, IWAE k=5", BURDA_MLP, 5),
-    ("conv 32-64, fc 512, latent 32 (mnist-conv-dynamic), ELBO",
-     ModelConfig(arch="conv", latent_dim=32, hidden=(512,), conv_channels=(32, 64)), 1),
-    ("conv 32-64, fc 512, latent 32, IWAE k=5",
-     ModelConfig(arch="conv", latent_dim=32, hidden=(512,), conv_channels=(32, 64)), 5),
+    ("Burda's MLP 784-200-200-50, ELBO", BURDA_MODEL, 1),
+    ("Burda's MLP, IWAE k=5", BURDA_MODEL, 5),
+    ("conv 32-64, fc 512, latent 32 (mnist-conv-dynamic), ELBO", CONV_DYNAMIC, 1),
+    ("conv 32-64, fc 512, latent 32, IWAE k=5", CONV_DYNAMIC, 5),
     ("conv 64-128, fc 512, latent 50, IWAE k=5",
      ModelConfig(arch="conv", latent_dim=50, hidden=(512,), conv_channels=(64, 128)), 5),
-    ("conv 64-128, no fc, latent 50 (mnist-conv-iwae5), IWAE k=5",
-     ModelConfig(arch="conv", latent_dim=50, hidden=(), conv_channels=(64, 128)), 5),
+    ("conv 64-128, no fc, latent 50 (mnist-conv-iwae5), IWAE k=5", CONV_MODEL, 5),
 ]
 
 
