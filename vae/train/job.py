@@ -274,7 +274,8 @@ class TrainingJob:
 
     # ---- reading ---------------------------------------------------------------------------
     def _small_fields(self) -> dict[str, Any]:
-        """(Under the lock.) The snapshot's fields other than the arrays, the step rows and the live map."""
+        """(Under the lock.) The snapshot's fields other than the arrays, the step and epoch rows and the
+        live map."""
         t = self.trainer
         step = t.step if t is not None else 0
         total = t.total_steps if t is not None else 0
@@ -286,15 +287,16 @@ class TrainingJob:
             eta = max(total - step, 0) / rate
         return dict(state=self._state, error=self._error, epoch=t.epoch if t is not None else 0,
                     epochs=t.config.epochs if t is not None else self.train_config.epochs, step=step,
-                    total_steps=total, progress=min(step / total, 1.0) if total else 0.0, eta_s=eta, elapsed_s=elapsed, version=self._version,
-                    checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None,
-                    epoch_history=[dict(r) for r in (t.history if t is not None else [])])
+                    total_steps=total, progress=min(step / total, 1.0) if total else 0.0, eta_s=eta,
+                    elapsed_s=elapsed, version=self._version,
+                    checkpoint_path=str(t.checkpoint_path) if t is not None and t.checkpoint_path else None)
 
     def snapshot(self) -> JobSnapshot:
         """An immutable copy of the progress, taken under the lock (cheap; call it as often as you like)."""
         with self._lock:
             return JobSnapshot(
                 **self._small_fields(), step_history=list(self._steps),
+                epoch_history=[dict(r) for r in (self.trainer.history if self.trainer is not None else [])],
                 recon_pairs=None if self._recon_pairs is None else self._recon_pairs.copy(),
                 samples=None if self._samples is None else self._samples.copy(),
                 model_config=self.model_config.to_dict(),
@@ -332,7 +334,6 @@ class TrainingJob:
         are in `epoch_payload()` (the history as `info["metrics"]`)."""
         with self._lock:
             snap_fields = dict(self._small_fields(), stop_step=self._stop_step)
-            del snap_fields["epoch_history"]
             steps = self._steps[n_steps:]
         live = None
         if self.live_map is not None:

@@ -162,7 +162,6 @@ class ProcessTrainingJob:
         self._frames: list[LatentFrame] = []
         self._map: dict[str, Any] | None = None
         self._epoch: dict[str, Any] | None = None  # the latest epoch payload
-        self._history: list[dict[str, Any]] = []   # the epoch records, from the latest epoch payload
         self._version = 0                          # +1 per epoch payload, across children
         self._model_cache: tuple[int, VAE] | None = None
         self._proc = None
@@ -305,7 +304,6 @@ class ProcessTrainingJob:
                 elif msg[0] == "epoch":
                     self._version += 1
                     self._epoch = dict(msg[1], version=self._version)
-                    self._history = list(msg[1]["info"].get("metrics") or [])
                 self._cond.notify_all()
         conn.close()
         proc.join(10)
@@ -346,7 +344,8 @@ class ProcessTrainingJob:
                 total_steps=f.get("total_steps", 0), progress=f.get("progress", 0.0),
                 eta_s=f.get("eta_s") if self._state == "running" else None,
                 elapsed_s=self._elapsed_before + f.get("elapsed_s", 0.0),
-                step_history=list(self._steps), epoch_history=[dict(r) for r in self._history],
+                step_history=list(self._steps),
+                epoch_history=[] if ep is None else [dict(r) for r in ep["info"].get("metrics") or []],
                 recon_pairs=None if ep is None or ep["recon_pairs"] is None else ep["recon_pairs"].copy(),
                 samples=None if ep is None or ep["samples"] is None else ep["samples"].copy(),
                 checkpoint_path=f.get("checkpoint_path"), version=self._version,
