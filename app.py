@@ -6,7 +6,7 @@ One st.navigation over pages/, and the sidebar (model, dataset, device) drawn on
 import streamlit as st
 
 from vae.ui import url_state
-from vae.ui.hosting_ui import run_page
+from vae.ui.hosting.hosting_ui import run_page
 from vae.ui.sidebar import draw_sidebar
 
 # The tab icon is an inline SVG: a :material/...: or emoji icon would be fetched from a font server or CDN

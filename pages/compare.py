@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from vae.ui import compare as cu
+from vae.ui.compare import models as cu
 from vae.ui.sidebar import current_with_model
 
 ctx = current_with_model()

@@ -5,11 +5,11 @@ import streamlit as st
 
 from vae.analysis.latent import decode_numpy, log_prior_density, nearest_point, prior_samples, traversal_grid
 from vae.ui import state
-from vae.ui.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
+from vae.ui.decode.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
 from vae.ui.images import grid, show
-from vae.ui.latent_control import decode_mode_note, latent_control
+from vae.ui.components.latent_control import decode_mode_note, latent_control
 from vae.ui.latents import INACTIVE_KL, dataset_latents, dim_order
-from vae.ui.neighbours import decode_neighbours
+from vae.ui.map.neighbours import decode_neighbours
 from vae.ui.sidebar import current_with_model
 
 st.title("Decode a latent point")

@@ -6,9 +6,9 @@ import streamlit as st
 from vae.analysis.directions import (Direction, analogy, apply_direction, class_direction, directions_from_json,
                                      directions_to_json, factor_direction, group_direction)
 from vae.analysis.latent import decode_numpy, encode_dataset
-from vae.ui import directions as store
+from vae.ui.decode import directions as store
 from vae.ui import state
-from vae.ui.controls import set_controls
+from vae.ui.decode.controls import set_controls
 from vae.ui.images import grid, show
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current_with_model

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from vae.ui import factors as fu
+from vae.ui.compare import factors as fu
 from vae.ui.sidebar import current_with_model
 
 ctx = current_with_model()

@@ -7,8 +7,8 @@ from vae.analysis.endpoints import distant_typical_pair
 from vae.analysis.latent import decode_numpy, encode_dataset, gif_bytes, lerp, prior_samples, slerp, strip_png
 from vae.ui import state
 from vae.ui.images import grid, show
-from vae.ui.latent_control.scrubber import path_scrubber
-from vae.ui.latent_map import map_figure, map_view
+from vae.ui.components.latent_control.scrubber import path_scrubber
+from vae.ui.map.latent_map import map_figure, map_view
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current_with_model
 

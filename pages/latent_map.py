@@ -4,13 +4,14 @@ import numpy as np
 import streamlit as st
 
 from vae.analysis.latent import decode_numpy
-from vae.ui import directions as saved_directions
-from vae.ui import neighbours as nb
-from vae.ui import ranking, state
-from vae.ui.export import export_buttons, png_config
-from vae.ui.hover_thumbs import hover_thumbnails
+from vae.ui.decode import directions as saved_directions
+from vae.ui.map import neighbours as nb
+from vae.ui.map import ranking
+from vae.ui import state
+from vae.ui.map.export import export_buttons, png_config
+from vae.ui.components.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
-from vae.ui.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
+from vae.ui.map.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
                                selected_points)
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.ui import ranking
+from vae.ui.map import ranking
 from vae.ui.sidebar import current_with_model
 from vae.ui.tasks import show_task
 

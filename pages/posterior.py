@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from vae.ui import hosting, images
+from vae.ui import hosting
+from vae.ui import images
 from vae.ui import posterior as post
-from vae.ui import posterior_twin
+from vae.ui.posterior import twin as posterior_twin
 from vae.ui.sidebar import current_with_model
 
 st.title("Posterior")

@@ -3,13 +3,16 @@
 import numpy as np
 import streamlit as st
 
-from vae.ui import hosting_ui, loaders, train_settings, training
-from vae.ui.figures import training_curves_figure
+from vae.ui.hosting import hosting_ui
+from vae.ui import loaders
+from vae.ui.training import settings as train_settings
+from vae.ui.training import jobs as training
+from vae.ui.training.curves import training_curves_figure
 from vae.ui.images import grid, show
-from vae.ui.live_map import live_map_panel
+from vae.ui.training.live_map import live_map_panel
 from vae.ui.sidebar import current
-from vae.ui.train_settings import missing_data_notice, note_missing_data, recipe_block
-from vae.ui.training import (ACTIVE_STATES, describe_progress, explore_trained_model, zip_of_checkpoint)
+from vae.ui.training.settings import missing_data_notice, note_missing_data, recipe_block
+from vae.ui.training.jobs import (ACTIVE_STATES, describe_progress, explore_trained_model, zip_of_checkpoint)
 
 ctx = current()
 st.title("Train a VAE")

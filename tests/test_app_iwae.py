@@ -19,7 +19,7 @@ def test_train_page_trains_an_iwae_model_and_shows_the_bound():
     assert not at.exception, [e.value for e in at.exception]
     sid = at.session_state["_vae_browser_id"]
     assert wait_finished(at).startswith("finished")
-    from vae.ui import training
+    from vae.ui.training import jobs as training
     job = training.job_for(sid)
     assert (job.train_config.objective, job.train_config.k, job.train_config.lr_schedule) == ("iwae", 5, "burda")
     records = job.snapshot().epoch_history

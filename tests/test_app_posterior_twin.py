@@ -1,4 +1,4 @@
-"""The Posterior page's "compare with the twin" (vae/ui/posterior_twin.py) and the width measure
+"""The Posterior page's "compare with the twin" (vae/ui/posterior/twin.py) and the width measure
 (vae/analysis/posterior_width.py), on two tiny 2-d digits models trained on the ELBO and on IWAE."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def twin_assets(tmp_path_factory) -> Path:
 
 
 def test_twin_names():
-    from vae.ui.posterior_twin import twin_name
+    from vae.ui.posterior.twin import twin_name
 
     assert twin_name("mnist-2d") == "mnist-2d-iwae" and twin_name("mnist-2d-iwae") == "mnist-2d"
 

@@ -23,7 +23,8 @@ def test_save_to_folder_refuses_foreign_folders_and_existing_checkpoints(tmp_pat
     monkeypatch.setenv("VAE_EXPLORER_ALLOWED_DIRS", str(tmp_path))     # /tmp is outside home and project
     from vae.config import ModelConfig, TrainConfig
     from vae.data import load_dataset
-    from vae.ui import owner, training
+    from vae.ui.hosting import owner
+    from vae.ui.training import jobs as training
 
     token = "5a" * 16
     job = training.start_job(owner.public_id(token), ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),

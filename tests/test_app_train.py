@@ -20,7 +20,7 @@ def open_train(sid: str | None = None, token: str | None = None, **state) -> App
     at = AppTest.from_file(APP, default_timeout=120)
     if sid is not None:
         at.query_params["sid"] = sid
-    if token is not None:      # what vae.ui.owner reads from the browser's cookie on a reload
+    if token is not None:      # what vae.ui.hosting.owner reads from the browser's cookie on a reload
         at.session_state["_vae_owner_token"] = token
     for k, v in state.items():
         at.session_state[k] = v
@@ -64,7 +64,7 @@ def test_a_job_trains_in_the_background_and_a_reload_finds_it():
     assert "sid" not in at.query_params         # the URL carries no id that controls the job
     text = wait_finished(at)
     assert text.startswith("finished") and "epoch 2/2" in text
-    from vae.ui import training
+    from vae.ui.training import jobs as training
     recipe = training.job_for(sid).train_config
     assert (recipe.lr_schedule, recipe.lr_min) == ("cosine", pytest.approx(recipe.lr / 100))
     assert training.job_for(sid).snapshot().model_config["hidden"] == [32, 16]
@@ -122,7 +122,7 @@ def test_a_config_that_cannot_work_shows_an_error_and_starts_nothing():
 def test_a_browser_cannot_start_a_second_job_while_one_runs_and_stop_keeps_a_checkpoint():
     from vae.config import ModelConfig, TrainConfig
     from vae.data import load_dataset
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     ds = load_dataset("digits")
     mc = ModelConfig(image_size=8, latent_dim=2, hidden=(32,))
@@ -145,12 +145,12 @@ def test_a_browser_cannot_start_a_second_job_while_one_runs_and_stop_keeps_a_che
 def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
     from vae.config import ModelConfig, TrainConfig
     from vae.data import load_dataset
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     ds = load_dataset("digits")
     # a Gaussian p(x|z) with sigma 1e-30: the squared error overflows float32 at the first step
     mc = ModelConfig(image_size=8, latent_dim=2, hidden=(16,), likelihood="gaussian", gaussian_sigma=1e-30)
-    from vae.ui.owner import public_id
+    from vae.ui.hosting.owner import public_id
 
     token = "d1" * 16                            # the owner cookie of the browser that trains
     job = training.start_job(public_id(token), mc, TrainConfig(dataset="digits", epochs=2), ds)
@@ -169,7 +169,8 @@ def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
 def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
     from vae.config import ModelConfig, TrainConfig
     from vae.data import load_dataset
-    from vae.ui import owner, training
+    from vae.ui.hosting import owner
+    from vae.ui.training import jobs as training
 
     token = "7e" * 16                                  # the owner cookie of this test's browser
     ds = load_dataset("digits")

@@ -145,7 +145,7 @@ def _app(arch: str, bad: str = "") -> None:
     import torch
 
     from vae import VAE, ModelConfig
-    from vae.ui.latent_control import latent_control
+    from vae.ui.components.latent_control import latent_control
 
     torch.manual_seed(0)
     if arch == "mlp":

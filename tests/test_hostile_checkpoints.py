@@ -311,7 +311,7 @@ def test_a_trainer_refuses_a_foreign_out_dir_before_training(tmp_path):
 
 def test_the_ui_save_asks_first(tmp_path, saved, model, monkeypatch):
     monkeypatch.setenv("VAE_EXPLORER_ALLOWED_DIRS", str(tmp_path))      # /tmp is outside home and project
-    from vae.ui.training import save_trained_model
+    from vae.ui.training.jobs import save_trained_model
 
     class Job:
         def latest_model(self):

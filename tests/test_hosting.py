@@ -112,7 +112,7 @@ def test_hosted_mode_has_no_server_path_inputs_and_no_save(app, monkeypatch):
 
 
 def test_save_to_folder_refuses_a_server_path_when_hosted_and_outside_home_locally(monkeypatch, tmp_path):
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     class FakeJob:
         def latest_model(self):
@@ -140,7 +140,7 @@ def test_a_checkpoint_cannot_name_a_server_folder_as_its_dataset(monkeypatch):
 # ---------------------------------------------------------------------------------------------- ownership
 
 def test_the_url_alone_gives_no_control_of_a_session(app):
-    from vae.ui import owner
+    from vae.ui.hosting import owner
 
     a = app("train")
     bid_a, token_a = a.session_state["_vae_browser_id"], a.session_state["_vae_owner_token"]
@@ -166,7 +166,7 @@ def _configs(epochs: int, batch_size: int = 16):
 
 
 def test_jobs_past_the_limit_wait_in_a_queue_with_their_position(monkeypatch, digits):
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     monkeypatch.setenv("VAE_MAX_TRAINING_JOBS", "1")
     busy = [j for j in training._registry().jobs.values() if j.is_running]
@@ -192,7 +192,7 @@ def test_jobs_past_the_limit_wait_in_a_queue_with_their_position(monkeypatch, di
 
 
 def test_a_queued_job_can_be_stopped_before_it_starts(monkeypatch, digits):
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     monkeypatch.setenv("VAE_MAX_TRAINING_JOBS", "1")
     first = training.start_job("cancel-a", *_configs(500), digits)
@@ -208,7 +208,7 @@ def test_a_queued_job_can_be_stopped_before_it_starts(monkeypatch, digits):
 
 
 def test_a_training_larger_than_the_limit_is_refused(monkeypatch, digits):
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     monkeypatch.setenv("VAE_MAX_TRAINING_IMAGES", "10000")
     with pytest.raises(ValueError, match="at most 10,000"):
@@ -217,7 +217,7 @@ def test_a_training_larger_than_the_limit_is_refused(monkeypatch, digits):
 
 
 def test_a_finished_job_gives_its_data_back_and_can_still_resume(digits):
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     job = training.start_job("release-a", *_configs(1, batch_size=128), digits)
     assert job.wait(60) and job.snapshot().state == "finished"
@@ -233,7 +233,8 @@ def test_a_finished_job_gives_its_data_back_and_can_still_resume(digits):
 
 
 def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_removed(monkeypatch, digits, tmp_path):
-    from vae.ui import janitor, training
+    from vae.ui.hosting import janitor
+    from vae.ui.training import jobs as training
 
     reg = training._registry()
     monkeypatch.setenv("VAE_ORPHAN_GRACE_S", "0")
@@ -253,7 +254,7 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
 
 
 def test_old_uploads_and_run_folders_are_removed(tmp_path):
-    from vae.ui.janitor import remove_old_files
+    from vae.ui.hosting.janitor import remove_old_files
 
     old = tmp_path / "vae-upload-0123456789abcdef.zip"
     new = tmp_path / "vae-upload-fedcba9876543210.zip"
@@ -357,7 +358,7 @@ def test_tsne_3d_on_a_2d_model_shows_its_error_and_a_retry(app):
 # ---------------------------------------------------------------------------------------------- errors
 
 def test_a_page_error_shows_one_line_without_server_paths():
-    from vae.ui.hosting_ui import public_message
+    from vae.ui.hosting.hosting_ui import public_message
 
     msg = public_message(OSError("/etc: alternatives/nodejs is larger than 64 MiB"))
     assert "/etc" not in msg and "larger than 64 MiB" in msg
@@ -399,7 +400,7 @@ def test_a_projection_uses_one_thread_when_hosted(monkeypatch):
 
 
 def test_trainings_run_in_processes_at_a_lower_priority_than_pages(monkeypatch, digits):
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     monkeypatch.setenv("VAE_TRAINING_NICE", "7")
     seen = {}
@@ -449,7 +450,7 @@ def test_hosted_training_uses_the_operators_copy_of_mnist(app, monkeypatch, tmp_
     train.run()
     assert not train.exception, [e.value for e in train.exception]
     assert not [e.value for e in train.error if "No training data" in str(e.value)]
-    from vae.ui import training
+    from vae.ui.training import jobs as training
 
     bid = train.session_state["_vae_browser_id"]
     job = training.job_for(bid)

@@ -74,7 +74,7 @@ def test_a_training_job_records_frames_from_the_initial_weights_to_the_last_epoc
 
 
 def test_the_replay_figure_has_fixed_axes_a_frame_per_capture_and_colours_by_factor():
-    from vae.ui.live_map import live_map_figure, replay_frames
+    from vae.ui.training.live_map import live_map_figure, replay_frames
 
     g = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8, generator=g)

@@ -8,7 +8,7 @@ from these weights, exactly `VAE.decode` for every decoder the library builds:
         -> ConvTranspose2d -> ReLU -> ... -> ConvTranspose2d -> sigmoid (4x4, stride 2, padding 1)
 
 The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Why a
-hand-written decoder (vae/ui/latent_control/latent_control.js) and not ONNX runtime or
+hand-written decoder (vae/ui/components/latent_control/latent_control.js) and not ONNX runtime or
 TensorFlow.js: the app must work offline (no CDN; a runtime would be several MB of JavaScript and
 WebAssembly to serve and keep in step), these decoders are three kinds of layer, and plain loops over
 Float64Arrays give the same numbers as PyTorch to ~1e-6 (float64 sums of float32 weights), with no

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, sweep_drag
 from vae import load_model
 from vae.analysis.latent import slerp
-from vae.ui.latent_control.scrubber import path_point
+from vae.ui.components.latent_control.scrubber import path_point
 
 HOOK = "Object.values(window.__pathScrubber.instances)[0]"
 

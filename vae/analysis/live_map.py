@@ -1,5 +1,5 @@
 """A live latent map while training: the latent means of a fixed subset of test images, captured as
-frames during training (no Streamlit here; vae/ui/live_map.py draws them).
+frames during training (no Streamlit here; vae/ui/training/live_map.py draws them).
 
 Each frame is 2-d: the latent space itself for a 2-d model, otherwise its PCA (fit once per frame,
 on that frame's means; each component's sign is chosen to agree with the previous frame, so a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .loaders import Latents, encoded_latents, kl_per_dim
+from vae.ui.loaders import Latents, encoded_latents, kl_per_dim
 
 DEFAULT_SUBSAMPLE = 5000        # test images encoded for the KL order and the nearest-point distance
 INACTIVE_KL = 0.01              # nats: a dimension with less mean KL than this is "inactive"

@@ -67,7 +67,7 @@ def files_digest(files: dict[str, bytes]) -> str:
 
 def _model_from_files(digest: str, device: str, _files: dict[str, bytes], where: str) -> VAE:
     """The model of these checkpoint files on `device`, from a process-wide LRU bounded by memory."""
-    from .model_cache import MODELS
+    from vae.ui.model_cache import MODELS
 
     def build() -> VAE:
         model = load_checkpoint_files(_files, where)
@@ -196,7 +196,7 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
         options.pop("image_size", None)
     data_dir = record.get("data_dir") or (record.get("kwargs") or {}).get("data_dir") or train.get("data_dir")
     if data_dir:      # a folder a checkpoint names is used only where the user could have typed it
-        from .hosting import PathRefused, check_server_path
+        from vae.ui.hosting import PathRefused, check_server_path
 
         try:
             data_dir = str(check_server_path(data_dir))

@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from . import hosting
+from vae.ui import hosting
 
 
 def model_bytes(model: torch.nn.Module) -> int:

@@ -16,8 +16,12 @@ import streamlit as st
 
 from vae.device import available_devices
 
-from . import hosting, loaders, owner, state, training
-from .loaders import DatasetSpec, LoadedModel
+from vae.ui import hosting
+from vae.ui import loaders
+from vae.ui.hosting import owner
+from vae.ui import state
+from vae.ui.training import jobs as training
+from vae.ui.loaders import DatasetSpec, LoadedModel
 
 _CTX = "_vae_context"
 _LAST_MODEL = "_vae_last_model"

@@ -18,12 +18,12 @@ _DECODE_Z = "_vae_decode_z"
 
 
 def browser_id() -> str:
-    """The public id of this browser's owner (see vae.ui.owner): keys its training jobs and run folders.
+    """The public id of this browser's owner (see vae.ui.hosting.owner): keys its training jobs and run folders.
 
     It comes from a secret cookie, not from the URL: a link with someone else's `?sid=` opens the page,
     never their jobs. An old `?sid=` in the URL is dropped.
     """
-    from .owner import browser_id as _owner_id
+    from vae.ui.hosting.owner import browser_id as _owner_id
 
     if BROWSER_ID_PARAM in st.query_params:
         del st.query_params[BROWSER_ID_PARAM]

@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from . import hosting
+from vae.ui import hosting
 
 MAX_TASKS = 32
 ABANDON_S = 30.0          # seconds without a page asking about a task before it is cancelled

@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from . import loaders, state
-from .controls import set_controls
+from vae.ui import loaders
+from vae.ui import state
+from vae.ui.decode.controls import set_controls
 
 _APPLIED = "_vae_url_applied"
 _PENDING = "_vae_url_pending"

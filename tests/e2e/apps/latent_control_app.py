@@ -20,7 +20,7 @@ import streamlit as st
 import torch
 
 from vae import VAE, ModelConfig, load_model
-from vae.ui.latent_control import latent_control
+from vae.ui.components.latent_control import latent_control
 
 
 def make_demo_model(arch: str) -> VAE:

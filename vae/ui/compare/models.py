@@ -13,7 +13,7 @@ from vae.analysis.compare import SweepSummary, find_sweeps, load_sweep_summary, 
 from vae.analysis.factors import METRIC_KEYS
 from vae.ui import loaders
 from vae.ui.background import background_task
-from vae.ui.factors import METRIC_LABELS, PRECISIONS
+from vae.ui.compare.factors import METRIC_LABELS, PRECISIONS
 from vae.ui.tasks import Task
 
 
@@ -231,7 +231,7 @@ def sweep_table(sweep: SweepSummary) -> dict[str, list]:
 # ---------------------------------------------------------------------------------------------- page sections
 
 def show_sweep(sweep: SweepSummary, pending: list[Task]) -> None:
-    from vae.ui.factors import wait_for
+    from vae.ui.compare.factors import wait_for
 
     failed = [t for t in pending if t.error]
     for t in failed:
@@ -262,7 +262,7 @@ def show_sweep(sweep: SweepSummary, pending: list[Task]) -> None:
 
 
 def show_models(ctx) -> None:
-    from vae.ui.factors import matrix_figure, wait_for
+    from vae.ui.compare.factors import matrix_figure, wait_for
     from vae.ui.images import grid, show
 
     candidates = candidate_models(ctx)

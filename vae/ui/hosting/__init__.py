@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 HOSTED_ENV = "VAE_EXPLORER_HOSTED"
 ALLOWED_DIRS_ENV = "VAE_EXPLORER_ALLOWED_DIRS"
 

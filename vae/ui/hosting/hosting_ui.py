@@ -8,8 +8,10 @@ import re
 
 import streamlit as st
 
-from . import hosting, loaders, training
-from .hosting import hosted
+from vae.ui import hosting
+from vae.ui import loaders
+from vae.ui.training import jobs as training
+from vae.ui.hosting import hosted
 
 __all__ = ["hosted", "idx_folder_input", "queue_note", "run_page", "public_message"]
 

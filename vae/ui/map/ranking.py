@@ -16,8 +16,8 @@ import torch
 
 from vae.analysis.ranking import LikelihoodRanking
 
-from . import tasks
-from .loaders import subsample_indices
+from vae.ui import tasks
+from vae.ui.loaders import subsample_indices
 
 K_CHOICES = (10, 50, 100, 500, 1000)
 DEFAULT_K = 100
@@ -77,7 +77,7 @@ def gallery(ctx, sr: SplitRanking, positions: np.ndarray, per_row: int = 8, widt
     """Images at `positions` of the ranking, each captioned with its index, label, log p(x) and gap (nats)."""
     import streamlit as st
 
-    from .images import show
+    from vae.ui.images import show
 
     ds = ctx.dataset
     images = getattr(ds, sr.split).images

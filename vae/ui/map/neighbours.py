@@ -22,8 +22,8 @@ import streamlit as st
 
 from vae.analysis.neighbours import METRICS, nearest_neighbours
 
-from .images import grid, show
-from .latent_map import selected_points
+from vae.ui.images import grid, show
+from vae.ui.map.latent_map import selected_points
 
 K_KEY, METRIC_KEY, SOURCE_KEY, OPEN_KEY = "map_nb_k", "map_nb_metric", "map_nb_source", "_vae_map_nb_open"
 _IMAGE_QUERY = "_vae_map_image_query"
@@ -158,7 +158,7 @@ def _image_query_widgets(ctx) -> None:
     """Upload or draw an image; when it changes, encode it, store it as the query and rerun."""
     from vae.analysis.latent import encode_dataset
 
-    from .posterior import ImageInputError, image_from_bytes
+    from vae.ui.posterior import ImageInputError, image_from_bytes
 
     shape = tuple(ctx.lm.model.config.image_shape)
     how = st.radio("Image", ["upload", "draw"], horizontal=True, key="map_nb_image_how",
@@ -169,7 +169,7 @@ def _image_query_widgets(ctx) -> None:
         if up is not None:
             data, name = up.getvalue(), up.name
     else:
-        from .draw_canvas import draw_canvas
+        from vae.ui.components.draw_canvas import draw_canvas
 
         data, name = draw_canvas(key="map_nb_canvas", brush=int(np.clip(round(2.2 * 224 / shape[2]), 8, 40))), "your drawing"
     if data is None:
@@ -263,8 +263,8 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
                    f"from the query.  \nmean of q(z|x): [{', '.join(f'{v:.2f}' for v in mu[0][:8])}"
                    f"{', ...' if mu.shape[1] > 8 else ''}]")
         if c.button("Send to the Decode page", key="map_nb_to_decode", icon=":material/tune:"):
-            from . import state
-            from .controls import set_controls
+            from vae.ui import state
+            from vae.ui.decode.controls import set_controls
 
             state.set_decode_point(ctx.lm.id, mu[0])
             set_controls(ctx.lm.id, mu[0])

@@ -18,7 +18,8 @@ from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, OB
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.device import available_devices
 
-from . import hosting_ui, loaders
+from vae.ui.hosting import hosting_ui
+from vae.ui import loaders
 
 # Per data set: (hidden widths, latent size, epochs, batch size). digits = the bundled digits-2d recipe.
 DEFAULTS = {

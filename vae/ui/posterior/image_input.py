@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 from vae.data.idx import DataError
 from vae.data.images import open_image
 
-from . import state
+from vae.ui import state
 
 
 class ImageInputError(ValueError):
@@ -148,7 +148,7 @@ def pick_data_point(ctx) -> DataPoint | None:
             return None
         return DataPoint(img, f"uploaded {up.name}")
     # draw
-    from .draw_canvas import draw_canvas
+    from vae.ui.components.draw_canvas import draw_canvas
 
     brush = int(np.clip(round(2.2 * 224 / shape[2]), 8, 40))   # about two model pixels on the 224-pixel canvas
     png = draw_canvas(key=f"post_canvas_{st.session_state['_post_canvas_n']}", brush=brush)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from vae.config import ModelConfig, TrainConfig
 
-from . import hosting
+from vae.ui import hosting
 
 RUNS_DIR = Path(tempfile.gettempdir()) / "vae-explorer-runs"
 
@@ -37,7 +37,7 @@ class _Registry:
 @st.cache_resource
 def _registry() -> _Registry:
     reg = _Registry()
-    from .janitor import Janitor
+    from vae.ui.hosting.janitor import Janitor
 
     reg.janitor = Janitor(reg)
     reg.janitor.start()

@@ -20,7 +20,7 @@ All numbers are nats per image, summed over pixels.
 
 from __future__ import annotations
 
-from .posterior_computations import (
+from vae.ui.posterior.computations import (
     DEFAULT_BUDGET,
     DEFAULT_MAX_K,
     GRID_SIZE,
@@ -37,7 +37,7 @@ from .posterior_computations import (
     reconstruction,
     repeats_for,
 )
-from .posterior_figures import (
+from vae.ui.posterior.figures import (
     POST_COLOUR,
     PRIOR_COLOUR,
     Q_COLOUR,
@@ -45,7 +45,7 @@ from .posterior_figures import (
     identity_figure,
     posterior_figure,
 )
-from .posterior_image import DataPoint, ImageInputError, image_from_bytes, pick_data_point
+from vae.ui.posterior.image_input import DataPoint, ImageInputError, image_from_bytes, pick_data_point
 
 ZOOM, PRIOR = "Zoom to the posterior", "Prior scale (|z| ≤ 4)"
 PRIOR_EXTENT = 4.0

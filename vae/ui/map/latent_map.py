@@ -13,10 +13,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import tasks
-from .figures import latent_map_figure
-from .latents import dataset_latents
-from .loaders import Latents, pca_projection
+from vae.ui import tasks
+from vae.ui.map.figures import latent_map_figure
+from vae.ui.latents import dataset_latents
+from vae.ui.loaders import Latents, pca_projection
 
 METHODS = {"latent": "the latent space itself (2-d)", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP",
            "custom": "custom axes"}
@@ -150,7 +150,7 @@ def manifold_background(model, view: MapView, n: int = 15):
     """(PIL image, (x0, x1, y0, y1)): decoded images on an n x n grid over the map's extent."""
     from vae.analysis.latent import manifold_grid
 
-    from .images import grid
+    from vae.ui.images import grid
 
     (x0, x1), (y0, y1) = _extent(view.xy)
     hx, hy = (x1 - x0) / (2 * n), (y1 - y0) / (2 * n)                # tile centres, half a tile in

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .posterior_computations import GridView, IWAECurve
+from vae.ui.posterior.computations import GridView, IWAECurve
 
 Q_COLOUR = "#ff4b4b"
 POST_COLOUR = "#ffffff"

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from . import loaders
-from . import posterior as post
+from vae.ui import loaders
+from vae.ui import posterior as post
 
 IWAE_SUFFIX = "-iwae"
 

@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import hosting
+from vae.ui import hosting
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0
@@ -76,7 +76,7 @@ class Janitor(threading.Thread):
             self.wake.clear()
 
     def tick(self, now: float | None = None) -> None:
-        from .training import dispatch_queue
+        from vae.ui.training.jobs import dispatch_queue
 
         now = time.time() if now is None else now
         dispatch_queue()
@@ -97,7 +97,7 @@ class Janitor(threading.Thread):
 
     def sweep(self, now: float) -> None:
         """Stop orphaned jobs, forget old ones, remove old files."""
-        from .training import RUNS_DIR, stop_job
+        from vae.ui.training.jobs import RUNS_DIR, stop_job
 
         grace = hosting.limit("VAE_ORPHAN_GRACE_S")
         ttl = hosting.limit("VAE_RUN_FILES_TTL_S")
