@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from vae import VAE, ModelConfig, pick_device  # noqa: E402
 from vae.analysis.likelihood import MAX_ELEMENTS, iwae_log_likelihood  # noqa: E402
-from vae.model import log_diag_normal, log_standard_normal  # noqa: E402
+from vae.densities import log_diag_normal, log_standard_normal  # noqa: E402
 
 
 @torch.inference_mode()

@@ -11,7 +11,7 @@ import torch
 from vae import ConfigError, ModelConfig, TrainConfig, load_model
 from vae.checkpoint import CheckpointError
 from vae.config import burda_stage
-from vae.model import log_diag_normal, log_standard_normal
+from vae.densities import log_diag_normal, log_standard_normal
 from vae.objectives import iwae_output
 from vae.train import Trainer, make_model
 

@@ -13,7 +13,7 @@ from vae import VAE, ModelConfig
 from vae.analysis.latent import (decode_images, decode_numpy, encode_dataset, gif_bytes, image_grid, lerp, log_prior_density,
                         manifold_grid, nearest_point, png_bytes, prior_samples, slerp, strip_png, to_uint8,
                         traversal_grid)
-from vae.model import log_standard_normal
+from vae.densities import log_standard_normal
 
 
 def _model(latent_dim: int, **kw) -> VAE:

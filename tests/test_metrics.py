@@ -13,7 +13,7 @@ from tests.linear_gaussian import LinearGaussianVAE, gaussian_kl
 from vae import VAE, ModelConfig
 from vae.analysis.likelihood import MAX_ELEMENTS, active_units, elbo_terms, evaluate_model, gap_by_k, iwae_log_likelihood, kl_per_dimension, static_binarize
 from vae.analysis.posterior import PosteriorGrid, posterior_grid
-from vae.model import gaussian_kl_to_standard_normal
+from vae.densities import gaussian_kl_to_standard_normal
 
 
 def spoiled_linear_model(seed: int = 0, **kw) -> LinearGaussianVAE:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from tests.linear_gaussian import LinearGaussianVAE
 from vae import VAE, ConfigError, ModelConfig
 from vae.analysis.likelihood import elbo_terms
-from vae.model import gaussian_kl_to_standard_normal, log_diag_normal, log_standard_normal
+from vae.densities import gaussian_kl_to_standard_normal, log_diag_normal, log_standard_normal
 
 
 def small_config(**kw) -> ModelConfig:

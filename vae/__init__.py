@@ -9,7 +9,8 @@
 from .checkpoint import CheckpointError, load_model, save_model
 from .config import ConfigError, ModelConfig, TrainConfig
 from .device import pick_device
-from .model import VAE, VAEOutput
+from .model import VAE
+from .objectives import VAEOutput
 
 __all__ = ["VAE", "VAEOutput", "ModelConfig", "TrainConfig", "ConfigError", "CheckpointError",
            "load_model", "save_model", "pick_device"]

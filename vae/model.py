@@ -10,46 +10,14 @@ All log-densities are in nats per image, summed over pixels (never averaged over
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import ConfigError, ModelConfig
-
-LOG_2PI = math.log(2 * math.pi)
-
-
-def gaussian_kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Analytic KL(N(mu, diag exp(logvar)) || N(0, I)) per row, in nats: (B, D) -> (B,)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
-
-
-def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) summed over the last dimension: (..., D) -> (...), nats."""
-    return -0.5 * (z.pow(2) + LOG_2PI).sum(dim=-1)
-
-
-def log_diag_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag exp(logvar)) summed over the last dimension: (..., D) -> (...), nats."""
-    return -0.5 * ((z - mu).pow(2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(dim=-1)
-
-
-@dataclass
-class VAEOutput:
-    """What one forward pass returns. Per-image quantities are (B,) in nats."""
-
-    loss: torch.Tensor     # scalar: mean over the batch of -(recon - beta * kl), what the optimiser minimises
-    elbo: torch.Tensor     # (B,) recon - kl (always with beta = 1: the true bound on log p(x))
-    recon: torch.Tensor    # (B,) single-sample estimate of E_q[log p(x|z)]
-    kl: torch.Tensor       # (B,) analytic KL(q(z|x) || p(z))
-    z: torch.Tensor        # (B, D) the reparameterised sample used
-    mu: torch.Tensor       # (B, D)
-    logvar: torch.Tensor   # (B, D)
-    x_logits: torch.Tensor  # (B, C, H, W) decoder output before the mean link (sigmoid)
-    iwae: torch.Tensor | None = None  # (B,) the k-sample IWAE bound, when forward was given k
-
+from .densities import LOG_2PI
+from .objectives import VAEOutput, elbo_output, iwae_output
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -203,22 +171,14 @@ class VAE(nn.Module):
     # ---- the ELBO ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, k: int | None = None) -> VAEOutput:
-        """One-sample ELBO of x (B, C, H, W) in [0, 1]; with `k`, the k-sample IWAE bound as the loss
-        (vae.objectives.iwae_output).
+        """One-sample ELBO of x (B, C, H, W) in [0, 1] (vae.objectives.elbo_output); with `k`, the
+        k-sample IWAE bound as the loss (vae.objectives.iwae_output).
 
         `target` is what p(x|z) scores (defaults to x); `beta` weights the KL in `loss` only.
         """
         if k is not None:
-            from vae.objectives import iwae_output
             return iwae_output(self, x, k, beta=beta, target=target, generator=generator)
-        target = x if target is None else target
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator)
-        logits = self.decode_logits(z)
-        recon = self.log_px_given_logits(target, logits)
-        kl = gaussian_kl_to_standard_normal(mu, logvar)
-        loss = -(recon - beta * kl).mean()
-        return VAEOutput(loss=loss, elbo=recon - kl, recon=recon, kl=kl, z=z, mu=mu, logvar=logvar, x_logits=logits)
+        return elbo_output(self, x, beta=beta, target=target, generator=generator)
 
     @torch.inference_mode()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Training objectives beyond the one-sample ELBO: Burda et al.'s importance-weighted bound (IWAE).
+"""Training objectives and the named output they return: the one-sample ELBO and Burda et al.'s
+importance-weighted bound (IWAE).
 
     IWAE_k(x) = E[ log (1/k) sum_i w_i ],   w_i = p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x) i.i.d.
 
@@ -7,16 +8,47 @@ as k grows (Burda, Grosse & Salakhutdinov 2016, "Importance Weighted Autoencoder
 it, the decoder gets a tighter bound and the encoder is free to be broader than the true posterior.
 
 All values are nats per image, summed over pixels. `VAE.forward(x, k=K)` calls `iwae_output`, so
-the bound goes through DistributedDataParallel's forward like the ELBO does.
+the bound goes through DistributedDataParallel's forward like the ELBO does. An objective takes the
+model as an argument and calls its encode / reparameterize / decode_logits / log_px_given_logits:
+it imports nothing of vae.model, which imports it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from vae.model import VAEOutput, gaussian_kl_to_standard_normal, log_diag_normal, log_standard_normal
+from vae.densities import gaussian_kl_to_standard_normal, log_diag_normal, log_standard_normal
+
+
+@dataclass
+class VAEOutput:
+    """What one forward pass returns. Per-image quantities are (B,) in nats."""
+
+    loss: torch.Tensor     # scalar: mean over the batch of -(recon - beta * kl), what the optimiser minimises
+    elbo: torch.Tensor     # (B,) recon - kl (always with beta = 1: the true bound on log p(x))
+    recon: torch.Tensor    # (B,) single-sample estimate of E_q[log p(x|z)]
+    kl: torch.Tensor       # (B,) analytic KL(q(z|x) || p(z))
+    z: torch.Tensor        # (B, D) the reparameterised sample used
+    mu: torch.Tensor       # (B, D)
+    logvar: torch.Tensor   # (B, D)
+    x_logits: torch.Tensor  # (B, C, H, W) decoder output before the mean link (sigmoid)
+    iwae: torch.Tensor | None = None  # (B,) the k-sample IWAE bound, when forward was given k
+
+
+def elbo_output(model, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
+                generator: torch.Generator | None = None) -> VAEOutput:
+    """The one-sample ELBO of x (B, C, H, W) in [0, 1] as a VAEOutput; `loss` weights the KL by `beta`."""
+    target = x if target is None else target
+    mu, logvar = model.encode(x)
+    z = model.reparameterize(mu, logvar, generator)
+    logits = model.decode_logits(z)
+    recon = model.log_px_given_logits(target, logits)
+    kl = gaussian_kl_to_standard_normal(mu, logvar)
+    loss = -(recon - beta * kl).mean()
+    return VAEOutput(loss=loss, elbo=recon - kl, recon=recon, kl=kl, z=z, mu=mu, logvar=logvar, x_logits=logits)
 
 
 def iwae_output(model, x: torch.Tensor, k: int, beta: float = 1.0, target: torch.Tensor | None = None,

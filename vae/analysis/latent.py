@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vae.imageio import gif_bytes, image_grid, png_bytes, strip_png, to_uint8
-from vae.model import log_standard_normal
+from vae.densities import log_standard_normal
 from vae.analysis.projection import Projection, knn_label_accuracy, project_pca, project_tsne
 
 __all__ = ["encode_dataset", "decode_numpy", "decode_images", "lerp", "slerp", "traversal_grid",

@@ -50,7 +50,7 @@ from vae.analysis.likelihood_helpers import _pixels as _pixels
 from vae.analysis.likelihood_helpers import _randn as _randn
 from vae.analysis.likelihood_helpers import _std_error as _std_error
 from vae.device import pick_device
-from vae.model import gaussian_kl_to_standard_normal, log_standard_normal
+from vae.densities import gaussian_kl_to_standard_normal, log_standard_normal
 
 log_prior_density = log_standard_normal  # log N(z; 0, I): (..., D) -> (...), nats
 

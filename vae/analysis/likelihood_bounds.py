@@ -20,7 +20,7 @@ from vae.analysis.likelihood_helpers import (
     _pixels,
     _randn,
 )
-from vae.model import LOG_2PI, gaussian_kl_to_standard_normal, log_standard_normal
+from vae.densities import LOG_2PI, gaussian_kl_to_standard_normal, log_standard_normal
 
 
 def elbo_terms(model, x: torch.Tensor, n_samples: int = 1,

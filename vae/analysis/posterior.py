@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from vae.analysis.likelihood import MAX_ELEMENTS, _as_model_input, _latent_dim, _log_px_many, _pixels
-from vae.model import gaussian_kl_to_standard_normal, log_diag_normal, log_standard_normal
+from vae.densities import gaussian_kl_to_standard_normal, log_diag_normal, log_standard_normal
 
 
 @dataclass

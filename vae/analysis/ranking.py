@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vae.analysis.likelihood import MAX_ELEMENTS, _as_model_input, _iwae_and_recon
-from vae.model import gaussian_kl_to_standard_normal
+from vae.densities import gaussian_kl_to_standard_normal
 
 __all__ = ["LikelihoodRanking", "rank_by_likelihood"]
 

@@ -125,7 +125,7 @@ def iwae_curve(model_id: str, image_key: bytes, ks: tuple[int, ...], repeats: in
     on repeats_for(K) copies of x: each copy draws its own samples, so the mean over copies estimates
     E[IWAE_K] and their standard error is the error bar. Cached by model id + image + settings."""
     from vae.analysis.likelihood import iwae_log_likelihood
-    from vae.model import gaussian_kl_to_standard_normal
+    from vae.densities import gaussian_kl_to_standard_normal
 
     if not ks or ks[0] != 1:
         raise ValueError(f"ks must start at K = 1 (the ELBO), got {ks}")
