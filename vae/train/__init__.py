@@ -1,10 +1,10 @@
 """Training: the `Trainer` (device-resident data, callbacks, stop flag, schedules, NaN guard, DDP
 under torchrun) and the background `TrainingJob`.
 
-    trainer.py       Trainer: epochs, steps, callbacks, stop flag, NaN guard, DDP (with the three mixins below)
-    schedule.py      ScheduleMixin: steps per epoch, beta and learning rate at a step
-    evaluation.py    EvaluationMixin: the test-split score each epoch; TEST_BINARIZE_SEED, EVAL_BATCH
-    checkpointing.py CheckpointMixin: state, save, restore, Trainer.resume
+    trainer.py       Trainer: epochs, steps, callbacks, stop flag, NaN guard, DDP; it calls the three parts below
+    schedule.py      steps per epoch, beta and learning rate at a step (pure functions)
+    evaluation.py    evaluate_test_split: the test-split score each epoch; TEST_BINARIZE_SEED, EVAL_BATCH
+    checkpointing.py run_state, restore_run, resume_inputs: what a checkpoint records, reading it back
     inputs.py        make_model, load_training_data, dataset_info: what a run starts from
     divergence.py    TrainingDiverged, chance_loss_nats: when a run has blown up
     job.py           TrainingJob, JobSnapshot: a Trainer in a thread with a locked progress snapshot

@@ -6,7 +6,7 @@ import math
 
 from vae.config import ModelConfig
 
-__all__ = ["TrainingDiverged", "chance_loss_nats", "DIVERGENCE_FACTOR"]
+__all__ = ["TrainingDiverged", "chance_loss_nats", "DIVERGENCE_FACTOR", "step_problem", "what_was_kept"]
 
 DIVERGENCE_FACTOR = 20  # a step's loss above this many times chance_loss_nats means training exploded
 
@@ -33,3 +33,31 @@ def chance_loss_nats(model_config: ModelConfig) -> float:
         return n_pixels * math.log(2.0)
     sigma = float(model_config.gaussian_sigma or 1.0)
     return n_pixels * (0.125 / sigma ** 2 + abs(math.log(sigma)) + 0.5 * math.log(2 * math.pi))
+
+
+def step_problem(recon_sum: float, kl_sum: float, iwae_sum: float, n: int, step: int, epoch: int,
+                 explosion_nats: float) -> str | None:
+    """Why one optimiser step shows divergence, or None when it is healthy.
+
+    The sums are over the step's `n` images (nats); `step` and `epoch` are 1-based, for the message;
+    `explosion_nats` is DIVERGENCE_FACTOR * chance_loss_nats of the model, per image.
+    """
+    if not math.isfinite(recon_sum + kl_sum + iwae_sum):
+        bad = recon_sum + kl_sum + iwae_sum
+        return f"loss became {'nan' if math.isnan(bad) else bad} at step {step} (epoch {epoch})"
+    if (recon_sum + kl_sum) / max(n, 1) > explosion_nats:
+        return (f"loss exploded to {(recon_sum + kl_sum) / max(n, 1):.4g} nats per image at step "
+                f"{step} (epoch {epoch}), over {DIVERGENCE_FACTOR} times the "
+                f"{explosion_nats / DIVERGENCE_FACTOR:.4g} nats of a model that predicts 0.5 "
+                "for every pixel")
+    return None
+
+
+def what_was_kept(checkpoint_path, saved_at: tuple[int, int] | None, out_dir) -> str:
+    """The clause of a divergence message that says which checkpoint survives."""
+    if checkpoint_path is not None and saved_at is not None:
+        epoch, step = saved_at
+        return f"the last good checkpoint (epoch {epoch}, step {step}) is kept in {checkpoint_path}"
+    if out_dir is not None:
+        return f"no checkpoint was written to {out_dir} (it diverged before the first epoch ended)"
+    return "nothing was saved (no out_dir)"

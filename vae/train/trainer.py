@@ -23,17 +23,16 @@ group (gloo on CPU, nccl on CUDA), wraps the model in DistributedDataParallel, g
 disjoint shard of every epoch's permutation, all-reduces the metrics, and lets rank 0 alone write
 checkpoints and call the callbacks.
 
-This module holds the setup, the loop and the divergence guard; the Trainer's other parts are
-mixins: schedule.py (steps per epoch, beta and learning rate at a step), evaluation.py (the
-test-split score, TEST_BINARIZE_SEED, EVAL_BATCH) and checkpointing.py (state, save, restore,
-`Trainer.resume`).
+This module holds the setup, the loop and the divergence guard; the Trainer calls its other parts,
+which know nothing of it: schedule.py (steps per epoch, beta and learning rate at a step, pure
+functions), evaluation.py (the test-split score, TEST_BINARIZE_SEED, EVAL_BATCH) and
+checkpointing.py (what a checkpoint records, restoring one, the inputs of a resumed run).
 """
 
 from __future__ import annotations
 
 import copy
 import gc
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -43,18 +42,17 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from vae.checkpoint import check_destination
+from vae.checkpoint import check_destination, save_model
 from vae.config import TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
 from vae.objectives import step_sums
-from vae.train.checkpointing import CheckpointMixin
+from vae.train import schedule as clock
+from vae.train.checkpointing import restore_run, resume_inputs, run_state
 from vae.train.distributed import Distributed
-from vae.train.divergence import DIVERGENCE_FACTOR, TrainingDiverged, chance_loss_nats
-from vae.train.evaluation import EVAL_BATCH as EVAL_BATCH  # re-exported: importable from here as before
-from vae.train.evaluation import TEST_BINARIZE_SEED, EvaluationMixin
+from vae.train.divergence import DIVERGENCE_FACTOR, TrainingDiverged, chance_loss_nats, step_problem, what_was_kept
+from vae.train.evaluation import TEST_BINARIZE_SEED, evaluate_test_split
 from vae.train.inputs import _binarize, _images_to_float, _mix, _same_path, dataset_info
-from vae.train.schedule import ScheduleMixin
 
 __all__ = ["Trainer", "EVENTS"]
 
@@ -65,7 +63,7 @@ EVENTS = ("on_step_end", "on_epoch_end", "on_train_end")
 # the Trainer
 # ---------------------------------------------------------------------------------------------
 
-class Trainer(ScheduleMixin, EvaluationMixin, CheckpointMixin):
+class Trainer:
     """Trains a VAE on an ImageDataset with Adam, following a TrainConfig.
 
     `run()` trains until `config.epochs` epochs are done (counting epochs already done when the
@@ -128,6 +126,78 @@ class Trainer(ScheduleMixin, EvaluationMixin, CheckpointMixin):
         self._objective = {"k": self.config.k} if self.config.objective == "iwae" else {}   # VAE.forward kwargs
         if resume_from is not None:
             self._restore(resume_from)
+
+    @classmethod
+    def resume(cls, path: str | Path, dataset=None, epochs: int | None = None, *,
+               out_dir: str | Path | None = None, device: str | torch.device | None = None,
+               data_dir: str | None = None, schedule: dict[str, Any] | None = None, **kwargs) -> "Trainer":
+        """A Trainer that continues checkpoint `path` (model, optimizer, history, epoch/step, RNG streams).
+
+        `epochs` is the new total (default: the recorded recipe's); epochs already done count.
+        `schedule` changes the learning-rate schedule from here on (keys of RESUMABLE_SCHEDULE_FIELDS,
+        e.g. {"lr_schedule": "cosine", "lr_decay_start": 200}); steps already taken keep their rates,
+        which the history records per epoch.
+        The data set is loaded as recorded in the checkpoint unless given. Writes go to `out_dir`
+        (default: `path` itself).
+        """
+        model, dataset, config = resume_inputs(path, dataset, epochs, data_dir=data_dir, schedule=schedule)
+        return cls(model, dataset, config, out_dir=out_dir if out_dir is not None else path,
+                   device=device, resume_from=path, **kwargs)
+
+    # ---- the clock (vae.train.schedule) ----------------------------------------------------
+    @property
+    def shard_size(self) -> int:
+        """Training images this rank sees per epoch."""
+        return len(self.x_train) // self.dist.world_size if self.dist.enabled else len(self.x_train)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return clock.steps_per_epoch(self.shard_size, self.config.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        return self.config.epochs * self.steps_per_epoch
+
+    def beta_at(self, step: int) -> float:
+        """KL weight at optimiser step `step` (0-based): rises linearly from 0 to beta over `warmup` epochs."""
+        return clock.beta_at(self.config, step, self.steps_per_epoch)
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimiser step `step` (0-based), from the recipe's schedule."""
+        return clock.lr_at(self.config, step, self.steps_per_epoch)
+
+    def _set_lr(self, step: int) -> None:
+        clock.set_lr(self.optimizer, self.lr_at(step))
+
+    # ---- the test score (vae.train.evaluation) ---------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Negative ELBO (beta = 1) of the test split, nats per image (see evaluate_test_split)."""
+        return evaluate_test_split(self.model, self.x_test, self.config, self._objective, self.dist, self.device)
+
+    # ---- checkpoints (vae.train.checkpointing) ---------------------------------------------
+    def state(self, status: str) -> dict[str, Any]:
+        """The counters a checkpoint records (JSON): epoch/step done, position inside an unfinished epoch."""
+        return run_state(self.epoch, self.step, status, self.batch, self._partial, self.dist.world_size)
+
+    def _save(self, status: str) -> None:
+        if self.out_dir is None or not self.is_main:
+            return
+        self.checkpoint_path = save_model(
+            self.model, self.out_dir, train_config=self.config, metrics=self.history,
+            state=self.state(status), optimizer=self.optimizer if self.save_optimizer else None,
+            dataset=self._info, overwrite=self.overwrite)
+        self.overwrite = True          # from now on out_dir holds this run's own checkpoint
+        self._saved_at = (self.epoch, self.step)
+
+    def _restore(self, path: str | Path) -> None:
+        """Continue from checkpoint folder `path`: weights, optimizer, history and counters."""
+        run = restore_run(path, self.model, self.optimizer, self.steps_per_epoch, self.dist.world_size,
+                          self._partial)
+        self.history, self.epoch, self.step, self.batch = run.history, run.epoch, run.step, run.batch
+        self._partial = run.partial
+        self.checkpoint_path = Path(path)
+        self._saved_at = (self.epoch, self.step)
+        self.status = run.status
 
     # ---- setup ----------------------------------------------------------------------------
     def load_data(self, dataset) -> None:
@@ -293,15 +363,9 @@ class Trainer(ScheduleMixin, EvaluationMixin, CheckpointMixin):
         part = self._partial
         for i, ((recon_sum, kl_sum, iwae_sum), n) in enumerate(zip(values, sizes)):
             step = first_step + i
-            if not math.isfinite(recon_sum + kl_sum + iwae_sum):
-                bad = recon_sum + kl_sum + iwae_sum
-                self._diverged(f"loss became {'nan' if math.isnan(bad) else bad} at step {step} "
-                               f"(epoch {self.epoch + 1})")
-            if (recon_sum + kl_sum) / max(n, 1) > self.explosion_nats:
-                self._diverged(f"loss exploded to {(recon_sum + kl_sum) / max(n, 1):.4g} nats per image at step "
-                               f"{step} (epoch {self.epoch + 1}), over {DIVERGENCE_FACTOR} times the "
-                               f"{self.explosion_nats / DIVERGENCE_FACTOR:.4g} nats of a model that predicts 0.5 "
-                               "for every pixel")
+            problem = step_problem(recon_sum, kl_sum, iwae_sum, n, step, self.epoch + 1, self.explosion_nats)
+            if problem:
+                self._diverged(problem)
             part["recon_sum"] += recon_sum
             part["kl_sum"] += kl_sum
             part["iwae_sum"] += iwae_sum
@@ -317,13 +381,7 @@ class Trainer(ScheduleMixin, EvaluationMixin, CheckpointMixin):
                     "samples_per_s": part["n"] / seconds if seconds > 0 else float("nan")})
 
     def _diverged(self, what: str) -> None:
-        if self.checkpoint_path is not None and self._saved_at is not None:
-            epoch, step = self._saved_at
-            kept = f"the last good checkpoint (epoch {epoch}, step {step}) is kept in {self.checkpoint_path}"
-        elif self.out_dir is not None:
-            kept = f"no checkpoint was written to {self.out_dir} (it diverged before the first epoch ended)"
-        else:
-            kept = "nothing was saved (no out_dir)"
+        kept = what_was_kept(self.checkpoint_path, self._saved_at, self.out_dir)
         raise TrainingDiverged(f"{what}; {kept}. Try a smaller learning rate (now {self.config.lr:g}).")
 
     def _end_epoch(self) -> None:
