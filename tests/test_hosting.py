@@ -242,7 +242,8 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
     job = training.start_job("orphan-a", *_configs(500), digits)
     training.seen("orphan-a", "session-that-closed")
     monkeypatch.setattr(janitor, "session_is_active", lambda sid: sid != "session-that-closed")
-    j = janitor.Janitor(reg)
+    j = janitor.Janitor(reg, dispatch_queue=training.dispatch_queue, stop_job=training.stop_job,
+                        runs_dir=training.RUNS_DIR)
     j.sweep(time.time())                  # the session is gone: orphan since now
     j.sweep(time.time() + 1)              # grace 0 passed: stopped
     assert job.wait(30) and job.snapshot().state == "stopped"

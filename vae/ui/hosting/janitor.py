@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from vae.ui import hosting
@@ -58,9 +59,20 @@ def remove_old_files(folder: Path, pattern: str, older_than_s: float, keep: set[
 
 
 class Janitor(threading.Thread):
-    def __init__(self, registry, sweep_s: float = SWEEP_S):
+    """Tidies the training registry `registry` (jobs, queue, sessions, orphan times, its lock).
+
+    It knows nothing of how jobs start or stop: the training module hands it `dispatch_queue()`
+    (start queued jobs while slots are free), `stop_job(browser_id)` and `runs_dir` (the folder of
+    run folders, one per browser id).
+    """
+
+    def __init__(self, registry, *, dispatch_queue: Callable[[], None], stop_job: Callable[[str], None],
+                 runs_dir: Path, sweep_s: float = SWEEP_S):
         super().__init__(name="vae-janitor", daemon=True)
         self.reg = registry
+        self.dispatch_queue = dispatch_queue
+        self.stop_job = stop_job
+        self.runs_dir = Path(runs_dir)
         self.sweep_s = sweep_s
         self.ended_at: dict[int, float] = {}     # id(job) -> when its thread was first seen ended
         self._last_sweep = 0.0
@@ -76,10 +88,8 @@ class Janitor(threading.Thread):
             self.wake.clear()
 
     def tick(self, now: float | None = None) -> None:
-        from vae.ui.training.jobs import dispatch_queue
-
         now = time.time() if now is None else now
-        dispatch_queue()
+        self.dispatch_queue()
         released = False
         with self.reg.lock:
             jobs = list(self.reg.jobs.items())
@@ -97,8 +107,6 @@ class Janitor(threading.Thread):
 
     def sweep(self, now: float) -> None:
         """Stop orphaned jobs, forget old ones, remove old files."""
-        from vae.ui.training.jobs import RUNS_DIR, stop_job
-
         grace = hosting.limit("VAE_ORPHAN_GRACE_S")
         ttl = hosting.limit("VAE_RUN_FILES_TTL_S")
         reg = self.reg
@@ -117,7 +125,7 @@ class Janitor(threading.Thread):
                 continue
             if job.is_running or any(b == bid for b, _, _ in reg.queue):
                 log.info("stopping the training job of a browser gone for %.0f s", now - reg.orphan_since[bid])
-                stop_job(bid)
+                self.stop_job(bid)
             ended = self.ended_at.get(id(job))
             if ended is not None and now - ended >= ttl and not job.is_running:
                 with reg.lock:
@@ -130,6 +138,6 @@ class Janitor(threading.Thread):
                     shutil.rmtree(Path(job.out_dir).parent, ignore_errors=True)
         # leftovers of earlier processes (and of jobs forgotten above)
         with reg.lock:
-            live = {RUNS_DIR / bid for bid in reg.jobs}
-        remove_old_files(RUNS_DIR, "*", ttl, keep=live)
+            live = {self.runs_dir / bid for bid in reg.jobs}
+        remove_old_files(self.runs_dir, "*", ttl, keep=live)
         remove_old_files(Path(tempfile.gettempdir()), UPLOAD_GLOB, ttl)

@@ -39,7 +39,7 @@ def _registry() -> _Registry:
     reg = _Registry()
     from vae.ui.hosting.janitor import Janitor
 
-    reg.janitor = Janitor(reg)
+    reg.janitor = Janitor(reg, dispatch_queue=dispatch_queue, stop_job=stop_job, runs_dir=RUNS_DIR)
     reg.janitor.start()
     return reg
 
