@@ -10,7 +10,7 @@ import pytest
 from vae.analysis import factors as factor_module
 from vae.analysis.compare import find_sweeps, load_sweep_summary, summarize_model
 from vae.analysis.factors import METRIC_KEYS
-from vae.train.sweep import SweepError
+from vae.sweep_format import SweepError
 
 BUNDLED_SWEEP = Path(__file__).resolve().parents[1] / "assets" / "sweeps" / "shapes-beta"
 

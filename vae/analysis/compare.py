@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vae.train.sweep import SweepError, load_sweep
+from vae.sweep_format import SweepError, load_sweep
 
 SUMMARY_TERMS = ("elbo", "recon", "kl", "iwae", "active_units")
 
@@ -83,7 +83,7 @@ def load_sweep_summary(folder: str | Path) -> SweepSummary:
     values = list(plan["values"])
     runs = list(plan.get("runs") or [])
     if len(runs) != len(values):
-        from vae.train.sweep import run_name
+        from vae.sweep_format import run_name
         runs = [run_name(plan["setting"], v) for v in values]
     summaries: list[dict[str, Any] | None] = []
     checkpoints: list[Path | None] = []

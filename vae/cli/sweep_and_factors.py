@@ -58,7 +58,8 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
 def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_threads, error) -> int:
     """Run (or continue) a sweep; `error` is the CLI's one-line error class."""
     from ..train import load_training_data
-    from ..train.sweep import SweepError, plan_sweep, sweep_status, run_sweep
+    from ..sweep_format import SweepError
+    from ..train.sweep import plan_sweep, run_sweep, sweep_status
 
     apply_threads(args)
     betas, dims = args.beta or [], args.latent_dim or []

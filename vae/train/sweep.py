@@ -29,14 +29,7 @@ from typing import Any
 
 from vae.checkpoint import atomic_write_bytes
 from vae.config import ConfigError, ModelConfig, TrainConfig
-
-SWEEP_SETTINGS = ("beta", "latent_dim")   # what a sweep may vary
-SWEEP_FILE = "sweep.json"
-
-
-class SweepError(ValueError):
-    """A sweep that cannot run as asked (bad values, a folder that holds another sweep)."""
-
+from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, run_name
 
 @dataclass(frozen=True)
 class SweepRun:
@@ -74,11 +67,6 @@ class SweepPlan:
                 "model": self.model_config.to_dict(), "train": self.train_config.to_dict()}
 
 
-def run_name(setting: str, value) -> str:
-    """Folder name of one run: "beta-4", "beta-0.5", "latent_dim-16"."""
-    return f"{setting}-{value:g}" if isinstance(value, float) else f"{setting}-{value}"
-
-
 def plan_sweep(setting: str, values, model_config: ModelConfig, train_config: TrainConfig,
                folder: str | Path) -> SweepPlan:
     """Check the values and build the plan (nothing is written)."""
@@ -104,21 +92,6 @@ def plan_sweep(setting: str, values, model_config: ModelConfig, train_config: Tr
         except ConfigError as e:
             raise SweepError(f"{run_name(setting, run.value)}: {e}") from None
     return plan
-
-
-def load_sweep(folder: str | Path) -> dict[str, Any]:
-    """The recorded plan of a sweep folder (sweep.json) as a dict; SweepError when there is none."""
-    path = Path(folder) / SWEEP_FILE
-    if not path.is_file():
-        raise SweepError(f"{folder} holds no {SWEEP_FILE}: not a sweep folder")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise SweepError(f"{path} is not readable JSON: {e}") from None
-    if not isinstance(data, dict) or data.get("setting") not in SWEEP_SETTINGS or not isinstance(
-            data.get("values"), list):
-        raise SweepError(f"{path} is not a sweep plan (needs \"setting\" in {SWEEP_SETTINGS} and \"values\")")
-    return data
 
 
 def _run_state(folder: Path) -> tuple[str, int]:
