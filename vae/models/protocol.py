@@ -178,9 +178,10 @@ class ProtocolVAE(nn.Module):
         return out if log_sigma is None else torch.stack([out, log_sigma], dim=1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, D) -> mean image E[x|z], (B, C, H, W) (in [0, 1] for bernoulli; as given for gaussian)."""
+        """z (B, D) -> mean image E[x|z], (B, C, H, W) in [0, 1] (a gaussian mean clamped to [0, 1], the image
+        shown; log_px_given_logits scores the raw mean)."""
         out, log_sigma = self._mean_and_log_sigma(z)
-        return torch.sigmoid(out) if log_sigma is None else out
+        return torch.sigmoid(out) if log_sigma is None else out.clamp(0.0, 1.0)
 
     def log_px_given_logits(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """log p(x|z) from decode_logits' output; x (..., C, H, W), raw (..., [2,] C, H, W) -> (...), nats."""
