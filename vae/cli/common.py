@@ -45,8 +45,8 @@ def add_outside_flags(parser) -> None:
 
 
 def load_model_arg(args, device):
-    """The model RUN names: a checkpoint (folder or zip) or an outside model (file.py:function) with
-    --weights and --dataset. Raises CLIError / CheckpointError / ProtocolError (one line each)."""
+    """The model RUN names: a checkpoint (folder or zip), an outside model (file.py:function) with
+    --weights and --dataset, or an ONNX model (a folder or zip of encoder.onnx, decoder.onnx, vae.json) with --dataset. Raises CLIError / CheckpointError / ProtocolError (one line each)."""
     from ..models.outside import looks_like_spec
 
     weights, dataset = getattr(args, "weights", None), getattr(args, "dataset", None)
@@ -58,6 +58,16 @@ def load_model_arg(args, device):
             if dataset not in DATASET_NAMES:
                 raise CLIError(f"--dataset must be one of {', '.join(DATASET_NAMES)}, got {dataset!r}")
         return load_outside(args.run, weights=weights, device=device, dataset=dataset)
+    from ..models.onnx_model import is_onnx_source
+
+    if is_onnx_source(args.run):
+        from ..models.onnx_model import load_onnx, read_onnx_folder, read_onnx_zip
+
+        if weights is not None:
+            raise CLIError(f"--weights is for outside Python models; {args.run} is an ONNX model, which holds its weights")
+        path = Path(args.run)
+        files = read_onnx_folder(path) if path.is_dir() else read_onnx_zip(path.read_bytes(), where=path.name)
+        return load_onnx(files, where=path.name, dataset=dataset)
     if weights is not None or dataset is not None:
         raise CLIError(f"--weights and --dataset are for outside models (file.py:function); {args.run} is a "
                        "checkpoint, which holds its weights and records its data set")
