@@ -63,3 +63,63 @@ def test_hosted_mode_refuses_an_outside_model_and_never_imports_it(monkeypatch, 
     assert str(tmp_path) not in errors                  # no server path on the page
     assert "outside" not in at.sidebar.radio(key="sb_source").options
     assert not marker.exists()
+
+
+def _zip_of(folder: Path) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(folder.iterdir()):
+            zf.writestr(f"{folder.name}/{p.name}", p.read_bytes())
+    return buf.getvalue()
+
+
+def test_hosted_mode_accepts_an_onnx_upload_and_every_page_opens_on_it(monkeypatch, tmp_path, assets_dir):
+    pytest.importorskip("onnxruntime")
+    from vae.cli import main
+    from vae.ui import loaders
+
+    out = tmp_path / "my_vae"
+    assert main(["export-onnx", f"{SPEC}:build_conv", str(out), "--dataset", "mnist"]) == 0
+    monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
+    monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["sb_source"] = "upload"
+    at.run()
+    at.file_uploader(key="sb_upload_0").set_value(("my_vae.zip", _zip_of(out), "application/zip"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.sidebar.error, [e.value for e in at.sidebar.error]
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "onnx, 6-d latent, images 1x28x28" in captions and "mnist" in captions, captions
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert "onnx, 6-d latent" in " ".join(c.value for c in at.sidebar.caption), page
+
+
+def test_a_hostile_onnx_upload_is_refused_with_one_line_and_the_model_kept(monkeypatch, tmp_path, assets_dir):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from vae.cli import main
+    from vae.ui import loaders
+
+    out = tmp_path / "bad_vae"
+    assert main(["export-onnx", f"{SPEC}:build_mlp", str(out)]) == 0
+    m = onnx.load(str(out / "decoder.onnx"))
+    m.graph.node[0].domain = "com.evil"
+    (out / "decoder.onnx").write_bytes(m.SerializeToString())
+    monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
+    monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["sb_source"] = "upload"
+    at.run()
+    at.file_uploader(key="sb_upload_0").set_value(("bad_vae.zip", _zip_of(out), "application/zip"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.sidebar.error]
+    assert any("bad_vae.zip: decoder.onnx: node" in e and "a custom-domain operator" in e for e in errors), errors
+    assert "Still showing" in " ".join(c.value for c in at.sidebar.caption)

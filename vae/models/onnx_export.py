@@ -1,4 +1,4 @@
-"""Export a model to an ONNX pair (encoder.onnx, decoder.onnx, vae.json) that OnnxVAE and onnxruntime-web run.
+"""Export a model to an ONNX pair (encoder.onnx, decoder.onnx, vae.json) that OnnxVAE runs.
 
     python -m vae export-onnx runs/x out/       # the project's own checkpoints (and outside models)
 
@@ -91,6 +91,10 @@ def onnx_files(model: nn.Module) -> dict[str, bytes]:
             type(model.decoder).cpu_channels_last = True
     meta = {"format": "vae-explorer-onnx/1", "latent_dim": int(c.latent_dim), "image_shape": list(c.image_shape),
             "likelihood": c.likelihood}
+    info = getattr(model, "checkpoint_info", None) or {}
+    dataset = (info.get("dataset") or {}).get("name") or (info.get("train") or {}).get("dataset")
+    if isinstance(dataset, str) and not dataset.startswith("folder:"):
+        meta["dataset"] = dataset        # a hint for the app's data set choice (a name, never a path)
     return {ENCODER_FILE: enc, DECODER_FILE: dec, META_FILE: json.dumps(meta, indent=1).encode()}
 
 

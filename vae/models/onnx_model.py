@@ -44,6 +44,9 @@ class OnnxVAE(ProtocolVAE):
     def __init__(self, files: dict[str, bytes], config: ProtocolConfig, where: str, checkpoint_info: dict | None = None):
         super().__init__(config, where, checkpoint_info)
         self.files = dict(files)
+        # no torch weights, but code across the project asks `next(model.parameters())` for the device and dtype:
+        # an empty float32 parameter on the CPU answers it (0 elements, so nothing counts it)
+        self.device_anchor = torch.nn.Parameter(torch.zeros(0), requires_grad=False)
         self._enc = _session(files[ENCODER_FILE], f"{where}: {ENCODER_FILE}")
         self._dec = _session(files[DECODER_FILE], f"{where}: {DECODER_FILE}")
         self._enc_in = self._enc.get_inputs()[0].name
@@ -87,6 +90,16 @@ def onnx_identity(files: dict[str, bytes]) -> str:
     return h.hexdigest()[:16]
 
 
+def _dataset_hint(meta: bytes) -> str | None:
+    """vae.json's optional "dataset": a name of vae.data.DATASET_NAMES (never a folder), else None."""
+    import json
+
+    from vae.data import DATASET_NAMES
+
+    name = json.loads(meta.decode("utf-8")).get("dataset")
+    return name if isinstance(name, str) and name in DATASET_NAMES else None
+
+
 def load_onnx(files: dict[str, bytes], where: str = "upload", dataset: str | None = None) -> OnnxVAE:
     """Check the three files (onnx_check.py), open them with onnxruntime and probe them. Raises ProtocolError."""
     missing = [n for n in ONNX_FILES if n not in files]
@@ -96,6 +109,7 @@ def load_onnx(files: dict[str, bytes], where: str = "upload", dataset: str | Non
     cfg = read_meta(files[META_FILE], f"{where}: {META_FILE}")
     check_onnx_bytes(files[ENCODER_FILE], "encoder", cfg, f"{where}: {ENCODER_FILE}")
     check_onnx_bytes(files[DECODER_FILE], "decoder", cfg, f"{where}: {DECODER_FILE}")
+    dataset = dataset or _dataset_hint(files[META_FILE])
     info = {"dataset": {"name": dataset}} if dataset else {}
     model = OnnxVAE(files, ProtocolConfig(cfg.latent_dim, cfg.image_shape, cfg.likelihood, arch="onnx"), where, info)
     model.probe()

@@ -89,3 +89,27 @@ def hosted_refusal() -> str:
     from vae.models.outside import HOSTED_REFUSAL
 
     return HOSTED_REFUSAL
+
+
+@st.cache_resource(max_entries=4, show_spinner="Checking the ONNX model ...")
+def _onnx_model(identity: str, where: str, _files: dict[str, bytes]):
+    from vae.models.onnx_model import load_onnx
+
+    return load_onnx(_files, where=where)
+
+
+def load_onnx_upload(uploads: list[tuple[str, bytes]]) -> LoadedModel | None:
+    """Uploaded files as an ONNX model (source "onnx"), checked before use (vae/models/onnx_check.py); None when
+    they are not an ONNX model (a checkpoint, say). Data, not code: accepted in hosted mode too. Raises
+    ProtocolError naming the upload and the problem."""
+    from vae.models.onnx_model import files_from_names, onnx_identity
+
+    files = files_from_names(uploads)
+    if files is None:
+        return None
+    names = [os.path.basename(n) for n, _ in uploads]
+    where = names[0] if len(names) == 1 else "upload"
+    identity = onnx_identity(files)
+    model = _onnx_model(identity, where, files)
+    label = names[0] if len(names) == 1 else f"onnx {identity[:8]}"
+    return LoadedModel(model, identity, label, "onnx", files=tuple(sorted(model.files.items())))

@@ -194,14 +194,16 @@ def _upload_section(device: str) -> tuple[LoadedModel | None, str | None]:
     state, so the next upload is judged on its own files, not together with the refused ones.
     """
     round_ = st.session_state.setdefault(_UPLOADS, 0)
-    ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors",
-                           type=["zip", "json", "safetensors", "jsonl"], accept_multiple_files=True,
+    ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors; or an ONNX model: a zip of "
+                           "encoder.onnx, decoder.onnx and vae.json",
+                           type=["zip", "json", "safetensors", "jsonl", "onnx"], accept_multiple_files=True,
                            key=f"sb_upload_{round_}")
     if not ups:
         return None, st.session_state.get(_UPLOAD_ERROR)
     try:
-        lm = loaders.load_uploaded([(u.name, u.getvalue()) for u in ups], device)
-    except Exception as e:  # CheckpointError, ConfigError, OSError
+        files = [(u.name, u.getvalue()) for u in ups]
+        lm = outside.load_onnx_upload(files) or loaders.load_uploaded(files, device)
+    except Exception as e:  # CheckpointError, ConfigError, ProtocolError, OSError
         st.session_state[_UPLOAD_ERROR] = f"{', '.join(u.name for u in ups)}: {str(e) or type(e).__name__}"
         st.session_state[_UPLOADS] = round_ + 1
         st.rerun()
