@@ -26,7 +26,7 @@ Subclasses supply `_encode(x)` and `_decode(z)`: OutsideVAE (a torch module) and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -50,7 +50,6 @@ class ProtocolConfig:
     image_shape: tuple[int, int, int]     # (C, H, W)
     likelihood: str                       # "bernoulli" | "gaussian"
     arch: str = "outside"                 # "outside" | "onnx": never "mlp"/"conv", so nothing mistakes it for ours
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def channels(self) -> int:
@@ -61,7 +60,7 @@ class ProtocolConfig:
         """Height in pixels (the project's own images are square)."""
         return int(self.image_shape[1])
 
-    gaussian_sigma = None
+    gaussian_sigma = None                 # not a field: vae.model.VAE's config has it, outside models never
 
 
 def check_declared(obj: Any, where: str) -> ProtocolConfig:
