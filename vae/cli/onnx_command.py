@@ -6,7 +6,7 @@ import json
 
 from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg
 
-TOLERANCE = 1e-5      # largest |onnxruntime - torch| accepted on the probe batch
+TOLERANCE = 1e-5      # largest |onnxruntime - torch| / max(1, |torch|) accepted on the probe batch
 
 
 def add_export_onnx_parser(sub) -> None:
@@ -33,12 +33,13 @@ def cmd_export_onnx(args) -> int:
     apply_threads(args)
     model = load_model_arg(args, "cpu")
     result = export_onnx(model, args.out)
-    if result["max_abs_diff"] > TOLERANCE:
-        raise CLIError(f"the exported graphs differ from the model by {result['max_abs_diff']:.3g} "
-                       f"(more than {TOLERANCE:g}); files left in {args.out}")
+    if result["max_scaled_diff"] > TOLERANCE:
+        raise CLIError(f"the exported graphs differ from the model by {result['max_scaled_diff']:.3g} (relative to "
+                       f"max(1, |value|); more than {TOLERANCE:g}); files left in {args.out}")
     if args.json:
         print(json.dumps(result))
     else:
         sizes = ", ".join(f"{k} {v / 1e6:.2f} MB" for k, v in result["files"].items())
-        print(f"wrote {sizes} to {args.out}; onnxruntime agrees with the model to {result['max_abs_diff']:.2g}")
+        print(f"wrote {sizes} to {args.out}; onnxruntime agrees with the model to {result['max_abs_diff']:.2g} "
+              f"(absolute), {result['max_scaled_diff']:.2g} (relative to max(1, |value|))")
     return 0
