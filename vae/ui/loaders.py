@@ -34,7 +34,7 @@ DATASET_KWARGS = ("seed", "image_size", "n_train", "n_test")   # load_dataset op
 class LoadedModel:
     """A model ready to explore. `model` is shared between sessions: never train or modify it."""
 
-    model: VAE                      # eval mode, on the chosen device
+    model: VAE                      # eval mode, on the chosen device; or a vae.models.ProtocolVAE (same names)
     id: str                         # identity: sha256 of config.json + model.safetensors (or job id + version)
     label: str                      # what the sidebar shows
     source: str                     # "bundled" | "trained" | "upload" | "outside" (file.py:fn) | "onnx" (upload)
