@@ -110,6 +110,15 @@ def _custom_op_decoder() -> bytes:
                          opsets=[helper.make_opsetid("", 17), helper.make_opsetid("com.evil", 1)])
 
 
+def _memory_bomb_decoder() -> bytes:
+    """A few hundred bytes on disk whose run would fill 8 GB: ConstantOfShape [1, 2^31] summed into the output."""
+    big_shape = numpy_helper.from_array(np.array([1, 2**31], np.int64), "big_shape")
+    nodes = [helper.make_node("ConstantOfShape", ["big_shape"], ["big"]),
+             helper.make_node("ReduceSum", ["big"], ["s"], keepdims=0),
+             helper.make_node("Add", ["y", "s"], ["y2"])]
+    return decoder_bytes(extra_nodes=nodes, extra_inits=[big_shape], out="y2")
+
+
 def _nan_decoder() -> bytes:
     return decoder_bytes(weight=np.full((D, 16), np.nan, np.float32))
 
@@ -125,6 +134,8 @@ def _nan_decoder() -> bytes:
      "decoder.onnx: input 'z' has shape (B, 3), but vae.json implies (B, 2)"),
     (lambda: pair(**{"encoder.onnx": encoder_bytes(image=(1, 5, 5))}),
      "encoder.onnx: input 'x' has shape (B, 1, 5, 5), but vae.json implies (B, 1, 4, 4)"),
+    (lambda: pair(**{"decoder.onnx": _memory_bomb_decoder()}),
+     "decoder.onnx: intermediate tensor 'big' would hold 8.0 GB for one image (dims [1, 2147483648])"),
     (lambda: pair(**{"decoder.onnx": _nan_decoder()}),
      "decoder.onnx gives NaN or inf when decoding prior points"),
     (lambda: pair(**{"vae.json": meta(likelihood="poisson")}),

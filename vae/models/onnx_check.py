@@ -14,7 +14,8 @@ B is a dynamic (symbolic) axis. `check_onnx_bytes` refuses, each with a one-line
       is allocated), or whose stored bytes disagree with its dims
     - operators outside the standard ONNX domain (custom domains, ai.onnx.ml, model-local functions)
     - inputs and outputs whose declared shapes do not fit vae.json
-and finally runs onnx.checker. The decode of prior points that must be finite is OnnxVAE's probe.
+    - intermediate tensors whose inferred size for one image is over the cap (a ConstantOfShape bomb)
+and runs onnx.checker. The decode of prior points that must be finite is OnnxVAE's probe.
 """
 
 from __future__ import annotations
@@ -205,4 +206,37 @@ def check_onnx_bytes(data: bytes, role: str, cfg: ProtocolConfig, where: str | N
     except onnx.checker.ValidationError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ProtocolError(f"{where} is not a valid ONNX model: {first}") from None
+    _check_intermediate_sizes(model, where, cap)
     return model
+
+
+def _check_intermediate_sizes(model, where: str, cap: int) -> None:
+    """Refuse a graph whose inferred intermediate tensors would hold more than `cap` bytes for one image (say a
+    ConstantOfShape of 2^31 elements: small on disk, a memory bomb when run). Shapes come from onnx's shape
+    inference with constant propagation, the batch axis counted as 1; a dimension it cannot infer (computed from
+    the data at run time) is not bounded here."""
+    from onnx import shape_inference
+
+    try:
+        inferred = shape_inference.infer_shapes(model, data_prop=True)
+    except Exception as e:  # noqa: BLE001 - onnx's InferenceError and friends
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise ProtocolError(f"{where}: its shapes do not check out: {first}") from None
+    for vi in [*inferred.graph.value_info, *inferred.graph.output]:
+        tt = vi.type.tensor_type
+        if not tt.HasField("shape"):
+            continue
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+        known = [d for i, d in enumerate(dims) if d is not None and not (i == 0 and d == 0)]
+        if not known:
+            continue
+        try:
+            from onnx import helper
+            size = helper.tensor_dtype_to_np_dtype(tt.elem_type).itemsize
+        except (KeyError, TypeError, ValueError):
+            size = 8
+        n = math.prod(known) * size
+        if n > cap:
+            shown = [d if d is not None else "?" for d in dims]
+            raise ProtocolError(f"{where}: intermediate tensor {vi.name!r} would hold {_mb(n)} for one image (dims "
+                                f"{shown}); the cap is {_mb(cap)}")
