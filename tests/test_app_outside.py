@@ -93,7 +93,7 @@ def test_hosted_mode_accepts_an_onnx_upload_and_every_page_opens_on_it(monkeypat
     assert not at.exception, [e.value for e in at.exception]
     assert not at.sidebar.error, [e.value for e in at.sidebar.error]
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "onnx, 6-d latent, images 1x28x28" in captions and "mnist" in captions, captions
+    assert "onnx, 6-d latent, images 1x28x28, 0.1 MB of ONNX graphs" in captions and "mnist" in captions, captions
     for page in PAGES:
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])

@@ -128,8 +128,10 @@ def _safe(name: str) -> str:
 
 def _describe_model(lm: LoadedModel) -> None:
     c = lm.model.config
-    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {'x'.join(map(str, c.image_shape))}, "
-               f"{lm.model.num_parameters():,} parameters · id `{lm.id[:8]}`")
+    n = lm.model.num_parameters()
+    size = f"{n:,} parameters" if n or lm.source != "onnx" else \
+        f"{sum(len(d) for name, d in lm.files or () if name.endswith('.onnx')) / 1e6:.1f} MB of ONNX graphs"
+    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {'x'.join(map(str, c.image_shape))}, {size} · id `{lm.id[:8]}`")
 
 
 def _model_section(bid: str, device: str) -> LoadedModel | None:
@@ -166,7 +168,7 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
     except Exception as e:  # CheckpointError, ConfigError, ProtocolError, OSError: show, keep the previous model
         error = str(e) or type(e).__name__
     if error:
-        st.error(f"Could not open this {'model' if source == 'outside' else 'checkpoint'}: {error}")
+        st.error(f"Could not open this {'checkpoint' if source == 'bundled' else 'model'}: {error}")
     if lm is None:
         lm = previous if previous is not None and (previous.device.type == device.split(":")[0]) else None
         if lm is None and bundled:  # first run with nothing usable: the bundled default
