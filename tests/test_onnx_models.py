@@ -217,3 +217,17 @@ def test_export_onnx_of_outside_models(tmp_path):
     raw = m.decode_logits(torch.zeros(2, 4))
     assert raw.shape == (2, 2, 1, 28, 28)                   # mean and the broadcast log-sigma
     assert torch.allclose(raw[:, 1], torch.full_like(raw[:, 1], -1.5))
+
+
+def test_size_caps_hold_for_files_and_zip_members(monkeypatch):
+    monkeypatch.setenv("VAE_MAX_ONNX_MB", "1")
+    big = decoder_bytes(d=D, weight=np.ones((D, 16), np.float32), extra_inits=[
+        numpy_helper.from_array(np.zeros(300_000, np.float32), "padding")])       # 1.2 MB on disk
+    with pytest.raises(ProtocolError, match=r"^u: decoder.onnx holds 1.1 MB; the cap is 1.0 MB"):
+        load_onnx(pair(**{"decoder.onnx": big}), "u")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in pair(**{"decoder.onnx": big}).items():
+            zf.writestr(name, data)
+    with pytest.raises(ProtocolError, match=r"zip entry 'decoder.onnx' declares 1,20\d,\d{3} bytes, over the limit"):
+        files_from_names([("bomb.zip", buf.getvalue())])
