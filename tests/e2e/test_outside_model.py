@@ -54,7 +54,8 @@ def test_decode_follows_a_drag_on_an_outside_model(page: Page, streamlit_app):
     assert page.evaluate(f"() => {LIVE}.mode()") == "server"
     expect(page.get_by_text("Decoded on the server as you move", exact=False)).to_be_visible()
     page.evaluate(f"""() => {{ const h = {LIVE}; window.__seen = new Set([h.canvasHash()]); window.__on = true;
-        const loop = () => {{ if (!window.__on) return; window.__seen.add(h.canvasHash()); requestAnimationFrame(loop); }};
+        const loop = () => {{ if (!window.__on) return; window.__seen.add(h.canvasHash());
+                             requestAnimationFrame(loop); }};
         requestAnimationFrame(loop); }}""")
     sweep_drag(page, page.locator("canvas.lc-pad"), 2.0)
     distinct = page.evaluate("() => { window.__on = false; return window.__seen.size - 1; }")

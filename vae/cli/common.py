@@ -46,7 +46,8 @@ def add_outside_flags(parser) -> None:
 
 def load_model_arg(args, device):
     """The model RUN names: a checkpoint (folder or zip), an outside model (file.py:function) with
-    --weights and --dataset, or an ONNX model (a folder or zip of encoder.onnx, decoder.onnx, vae.json) with --dataset. Raises CLIError / CheckpointError / ProtocolError (one line each)."""
+    --weights and --dataset, or an ONNX model (a folder or zip of encoder.onnx, decoder.onnx, vae.json) with
+    --dataset. Raises CLIError / CheckpointError / ProtocolError (one line each)."""
     from ..models.outside import looks_like_spec
 
     weights, dataset = getattr(args, "weights", None), getattr(args, "dataset", None)
@@ -64,7 +65,8 @@ def load_model_arg(args, device):
         from ..models.onnx_model import load_onnx, read_onnx_folder, read_onnx_zip
 
         if weights is not None:
-            raise CLIError(f"--weights is for outside Python models; {args.run} is an ONNX model, which holds its weights")
+            raise CLIError(f"--weights is for outside Python models; {args.run} is an ONNX model, which holds "
+                           "its weights")
         path = Path(args.run)
         files = read_onnx_folder(path) if path.is_dir() else read_onnx_zip(path.read_bytes(), where=path.name)
         return load_onnx(files, where=path.name, dataset=dataset)

@@ -1,4 +1,4 @@
-"""`python -m vae export-onnx RUN OUT`: a model as encoder.onnx, decoder.onnx and vae.json (vae/models/onnx_export.py)."""
+"""`python -m vae export-onnx RUN OUT`: a model as encoder.onnx, decoder.onnx and vae.json (vae/models/onnx_export)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Checking an ONNX pair before anything runs it: data from a stranger, never code.
 
 A pair is three files: encoder.onnx, decoder.onnx and vae.json ({"latent_dim": D, "image_shape": [C, H, W],
-"likelihood": "bernoulli" | "gaussian"}, optionally "dataset": a data set name such as "mnist"). The graphs follow the protocol of vae/models/protocol.py:
+"likelihood": "bernoulli" | "gaussian"}, optionally "dataset": a data set name such as "mnist"). The graphs
+follow the protocol of vae/models/protocol.py:
 
     encoder.onnx   one input x (B, C, H, W) float32 in [0, 1]  ->  two outputs mu, logvar (B, D)
     decoder.onnx   one input z (B, D) float32                  ->  logits (bernoulli) or mean (gaussian)

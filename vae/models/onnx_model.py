@@ -41,7 +41,8 @@ def _session(data: bytes, where: str):
 class OnnxVAE(ProtocolVAE):
     """The protocol adapter over two onnxruntime sessions (no torch parameters; runs on the CPU)."""
 
-    def __init__(self, files: dict[str, bytes], config: ProtocolConfig, where: str, checkpoint_info: dict | None = None):
+    def __init__(self, files: dict[str, bytes], config: ProtocolConfig, where: str,
+                 checkpoint_info: dict | None = None):
         super().__init__(config, where, checkpoint_info)
         self.files = dict(files)
         # no torch weights, but code across the project asks `next(model.parameters())` for the device and dtype:
@@ -61,7 +62,8 @@ class OnnxVAE(ProtocolVAE):
             outs = session.run(None, {name: arr})
         except Exception as e:  # noqa: BLE001
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            raise ProtocolError(f"{self.where}: {what} failed on an input of shape {tuple(arr.shape)}: {first}") from None
+            raise ProtocolError(f"{self.where}: {what} failed on an input of shape {tuple(arr.shape)}: "
+                                f"{first}") from None
         return [torch.from_numpy(np.asarray(o, dtype=np.float32)).to(t.device) for o in outs]
 
     def _encode(self, x: torch.Tensor):

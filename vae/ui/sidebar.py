@@ -131,7 +131,8 @@ def _describe_model(lm: LoadedModel) -> None:
     n = lm.model.num_parameters()
     size = f"{n:,} parameters" if n or lm.source != "onnx" else \
         f"{sum(len(d) for name, d in lm.files or () if name.endswith('.onnx')) / 1e6:.1f} MB of ONNX graphs"
-    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {'x'.join(map(str, c.image_shape))}, {size} · id `{lm.id[:8]}`")
+    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {'x'.join(map(str, c.image_shape))}, {size} "
+               f"· id `{lm.id[:8]}`")
 
 
 def _model_section(bid: str, device: str) -> LoadedModel | None:
@@ -157,7 +158,8 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
             name = st.selectbox("Checkpoint", names, index=default, key="sb_bundled")
             lm = loaders.load_folder(bundled[name], device, "bundled")
         elif source == "outside":
-            st.caption(f"`{request.label}`" + (f" with `{os.path.basename(request.weights)}`" if request.weights else ""))
+            weights = f" with `{os.path.basename(request.weights)}`" if request.weights else ""
+            st.caption(f"`{request.label}`{weights}")
             lm = outside.load_requested(request, device)
         elif source == "trained":
             lm = loaders.load_trained(bid, job, device)
