@@ -105,6 +105,9 @@ def decoder_layers(model: nn.Module) -> list[tuple[str, Any, str]]:
                 ops[-1] = (ops[-1][0], ops[-1][1], "relu")
             else:
                 raise BrowserDecoderError(f"model.decoder.deconvs[{i}] is {type(module).__name__}, expected ReLU")
+    elif arch in ("outside", "onnx"):
+        raise BrowserDecoderError(f"an {arch} model's decoder is not one the browser's hand-written decoder runs; "
+                                  "it is decoded on the server instead")
     else:
         raise BrowserDecoderError(f"unknown decoder architecture {arch!r}; it is decoded on the server instead")
     ops[-1] = (ops[-1][0], ops[-1][1], "sigmoid")   # VAE.decode's mean link

@@ -32,3 +32,45 @@ def load_run(run: str, device=None):
     if not path.exists():
         raise CLIError(f"no checkpoint at {run}: no such file or folder")
     return load_model(path, device=device)
+
+
+def add_outside_flags(parser) -> None:
+    """--weights and --dataset, for a RUN that names an outside model (file.py:function)."""
+    parser.add_argument("--weights", default=None, metavar="W.safetensors",
+                        help="an outside model's weights, loaded with load_state_dict(strict=True) "
+                             "(default: as the model's function leaves them)")
+    parser.add_argument("--dataset", default=None, metavar="NAME",
+                        help="the data set an outside model is scored on (mnist, fashion-mnist, digits, shapes); "
+                             "a checkpoint records its own")
+
+
+def load_model_arg(args, device):
+    """The model RUN names: a checkpoint (folder or zip), an outside model (file.py:function) with
+    --weights and --dataset, or an ONNX model (a folder or zip of encoder.onnx, decoder.onnx, vae.json) with
+    --dataset. Raises CLIError / CheckpointError / ProtocolError (one line each)."""
+    from ..models.outside import looks_like_spec
+
+    weights, dataset = getattr(args, "weights", None), getattr(args, "dataset", None)
+    if looks_like_spec(args.run):
+        from ..models import load_outside
+
+        if dataset is not None:
+            from ..data import DATASET_NAMES
+            if dataset not in DATASET_NAMES:
+                raise CLIError(f"--dataset must be one of {', '.join(DATASET_NAMES)}, got {dataset!r}")
+        return load_outside(args.run, weights=weights, device=device, dataset=dataset)
+    from ..models.onnx_model import is_onnx_source
+
+    if is_onnx_source(args.run):
+        from ..models.onnx_model import load_onnx, read_onnx_folder, read_onnx_zip
+
+        if weights is not None:
+            raise CLIError(f"--weights is for outside Python models; {args.run} is an ONNX model, which holds "
+                           "its weights")
+        path = Path(args.run)
+        files = read_onnx_folder(path) if path.is_dir() else read_onnx_zip(path.read_bytes(), where=path.name)
+        return load_onnx(files, where=path.name, dataset=dataset)
+    if weights is not None or dataset is not None:
+        raise CLIError(f"--weights and --dataset are for outside models (file.py:function); {args.run} is a "
+                       "checkpoint, which holds its weights and records its data set")
+    return load_run(args.run, device=device)

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import CLIError, add_threads_flag, apply_threads, load_run
+from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg
 
 
 def add_evaluate_parser(sub) -> None:
@@ -17,7 +17,14 @@ def add_evaluate_parser(sub) -> None:
         description="Score a checkpoint on the data set recorded in it: the ELBO and its terms, the IWAE "
                     "bound on log p(x), active units; nats per image (summed over pixels). A model trained "
                     "on binarised images is scored on one fixed Bernoulli draw (seed 0) of the split.")
-    e.add_argument("run", metavar="RUN", help="checkpoint folder or .zip")
+    e.add_argument("run", metavar="RUN", help="checkpoint folder or .zip, or an outside model: path/to/file.py:function "
+                   "or package.module:function (see vae/models/protocol.py)")
+    add_outside_flags(e)
+    e.add_argument("--binarize", choices=("none", "static", "dynamic"), default=None,
+                   help="score images as given (none) or one fixed Bernoulli draw (static; dynamic is scored as "
+                        "static) (default: as the checkpoint was trained; none for an outside model)")
+    e.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="score only the first N images of the split (default: all)")
     e.add_argument("--split", choices=("test", "train"), default="test", help="which split to score (default: test)")
     e.add_argument("--iwae-samples", type=int, default=0, metavar="K",
                    help="importance samples per image for the IWAE bound; 0 skips it (default: 0; try 100)")
@@ -69,7 +76,9 @@ def cmd_evaluate(args) -> int:
 
     apply_threads(args)
     device = pick_device(args.device or "auto")
-    model = load_run(args.run, device=device)
+    model = load_model_arg(args, device)
+    if not getattr(model, "checkpoint_info", None) and getattr(model.config, "arch", "") in ("outside", "onnx"):
+        raise CLIError(f"{args.run} records no data set: name one with --dataset (e.g. --dataset mnist)")
     dataset, train = dataset_for(model, args.data_dir, args.split)
     try:
         from ..analysis.likelihood import evaluate_model
@@ -78,21 +87,29 @@ def cmd_evaluate(args) -> int:
     if args.iwae_samples < 0:
         raise CLIError(f"--iwae-samples must be >= 0, got {args.iwae_samples}")
     split = getattr(dataset, args.split)
+    images = split.images
+    if args.limit is not None:
+        if args.limit < 1:
+            raise CLIError(f"--limit must be >= 1, got {args.limit}")
+        images = images[:args.limit]
     if args.factors and split.factors is None:
         raise CLIError(f"data set {dataset.name} has no ground-truth factors, so --factors has nothing to measure "
                        "against (it needs data with factors, e.g. shapes)")
-    binarize = "static" if train.binarize != "none" else "none"
+    if args.binarize is not None:
+        binarize = "none" if args.binarize == "none" else "static"
+    else:
+        binarize = "static" if train.binarize != "none" else "none"
     bar = None
     progress = None
     if not args.json:
         from tqdm import tqdm
-        bar = tqdm(total=len(split), unit="img", leave=False, desc="evaluating", file=sys.stderr)
+        bar = tqdm(total=len(images), unit="img", leave=False, desc="evaluating", file=sys.stderr)
 
         def progress(done, total):
             bar.update(done - bar.n)
     started = time.perf_counter()
     try:
-        result = evaluate_model(model, split.images, iwae_samples=args.iwae_samples, binarize=binarize,
+        result = evaluate_model(model, images, iwae_samples=args.iwae_samples, binarize=binarize,
                                 seed=args.seed, device=device, progress=progress)
     finally:
         if bar is not None:

@@ -6,7 +6,7 @@ import io
 import math
 from pathlib import Path
 
-from .common import CLIError, add_threads_flag, apply_threads, load_run
+from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg
 
 
 def add_sample_parser(sub) -> None:
@@ -15,7 +15,8 @@ def add_sample_parser(sub) -> None:
         "sample", help="decode prior samples z ~ N(0, T^2 I) into a PNG grid",
         description="Decode n points drawn from the prior N(0, temperature^2 I) and save the mean images "
                     "as a PNG grid.")
-    s.add_argument("run", metavar="RUN", help="checkpoint folder or .zip")
+    s.add_argument("run", metavar="RUN", help="checkpoint folder or .zip, or an outside model: path/to/file.py:function")
+    add_outside_flags(s)
     s.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     s.add_argument("--out", default="samples.png", metavar="PNG", help="image file to write (default: samples.png)")
     s.add_argument("--temperature", type=float, default=1.0,
@@ -60,9 +61,9 @@ def cmd_sample(args) -> int:
         raise CLIError(f"--out must name a .png file, got {args.out}")
     apply_threads(args)
     device = pick_device(args.device or "auto")
-    model = load_run(args.run, device=device)
+    model = load_model_arg(args, device)
     gen = torch.Generator(device=device).manual_seed(args.seed)
-    x = model.sample(args.n, temperature=args.temperature, generator=gen)          # (n, C, H, W) in [0, 1]
+    x = model.sample(args.n, temperature=args.temperature, generator=gen)   # (n, C, H, W), in [0, 1] once clamped
     images = (x.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     scale = args.scale or max(1, math.ceil(28 / model.config.image_size))
     buf = io.BytesIO()

@@ -34,10 +34,10 @@ DATASET_KWARGS = ("seed", "image_size", "n_train", "n_test")   # load_dataset op
 class LoadedModel:
     """A model ready to explore. `model` is shared between sessions: never train or modify it."""
 
-    model: VAE                      # eval mode, on the chosen device
+    model: VAE                      # eval mode, on the chosen device; or a vae.models.ProtocolVAE (same names)
     id: str                         # identity: sha256 of config.json + model.safetensors (or job id + version)
     label: str                      # what the sidebar shows
-    source: str                     # "bundled" | "trained" | "upload"
+    source: str                     # "bundled" | "trained" | "upload" | "outside" (file.py:fn) | "onnx" (upload)
     path: Path | None = None        # checkpoint folder, when there is one
     files: tuple[tuple[str, bytes], ...] | None = None   # raw files of an upload
 
@@ -50,7 +50,17 @@ class LoadedModel:
         return self.model.device
 
     def zip_bytes(self) -> bytes:
-        """The checkpoint as a zip (config.json, model.safetensors, metrics.jsonl at its root)."""
+        """The checkpoint as a zip (config.json, model.safetensors, metrics.jsonl at its root); for an outside
+        or ONNX model, its files (weights or .onnx files, and vae.json)."""
+        if self.source in ("outside", "onnx"):
+            import io
+            import zipfile
+
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                for name, data in self.files or ():
+                    zf.writestr(name, data)
+            return buf.getvalue()
         if self.path is not None and (self.path / CONFIG_FILE).exists():
             return checkpoint_zip_bytes(self.path)
         return files_zip_bytes(dict(self.files or ()))

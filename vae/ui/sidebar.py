@@ -8,6 +8,7 @@ nothing here raises.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from vae.device import available_devices
 
 from vae.ui import hosting
 from vae.ui import loaders
+from vae.ui import outside
 from vae.ui.hosting import owner
 from vae.ui import state
 from vae.ui.training import jobs as training
@@ -26,7 +28,8 @@ from vae.ui.loaders import DatasetSpec, LoadedModel
 _CTX = "_vae_context"
 _LAST_MODEL = "_vae_last_model"
 _DEFAULT_BUNDLED = "mnist-2d"
-SOURCES = {"bundled": "Bundled", "trained": "Trained in this session", "upload": "Upload a checkpoint"}
+SOURCES = {"outside": "Your model", "bundled": "Bundled", "trained": "Trained in this session",
+           "upload": "Upload a checkpoint"}
 FOLDER_OPTION = "image folder / zip"
 
 
@@ -125,14 +128,22 @@ def _safe(name: str) -> str:
 
 def _describe_model(lm: LoadedModel) -> None:
     c = lm.model.config
-    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {c.channels}x{c.image_size}x{c.image_size}, "
-               f"{lm.model.num_parameters():,} parameters · id `{lm.id[:8]}`")
+    n = lm.model.num_parameters()
+    size = f"{n:,} parameters" if n or lm.source != "onnx" else \
+        f"{sum(len(d) for name, d in lm.files or () if name.endswith('.onnx')) / 1e6:.1f} MB of ONNX graphs"
+    st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {'x'.join(map(str, c.image_shape))}, {size} "
+               f"· id `{lm.id[:8]}`")
 
 
 def _model_section(bid: str, device: str) -> LoadedModel | None:
     bundled = loaders.bundled_models()
     job = training.job_for(bid)
-    sources = (["bundled"] if bundled else []) + (["trained"] if job is not None else []) + ["upload"]
+    request = outside.parse_request()               # -- --model file.py:fn (or VAE_EXPLORER_MODEL), server-side only
+    if request is not None and hosting.hosted():
+        st.error(f"--model {request.label} refused: {outside.hosted_refusal()}")
+        request = None
+    sources = ((["outside"] if request is not None else []) + (["bundled"] if bundled else [])
+               + (["trained"] if job is not None else []) + ["upload"])
     if st.session_state.get("sb_source") not in sources:      # a new session (a reload): this browser's last choice
         remembered = training.remembered_source(bid)
         st.session_state["sb_source"] = remembered if remembered in sources else sources[0]
@@ -146,16 +157,20 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
             default = names.index(_DEFAULT_BUNDLED) if _DEFAULT_BUNDLED in names else 0
             name = st.selectbox("Checkpoint", names, index=default, key="sb_bundled")
             lm = loaders.load_folder(bundled[name], device, "bundled")
+        elif source == "outside":
+            weights = f" with `{os.path.basename(request.weights)}`" if request.weights else ""
+            st.caption(f"`{request.label}`{weights}")
+            lm = outside.load_requested(request, device)
         elif source == "trained":
             lm = loaders.load_trained(bid, job, device)
             if lm is None:
                 st.info("The job has not finished an epoch yet; showing the previous model.")
         else:
             lm, error = _upload_section(device)
-    except Exception as e:  # CheckpointError, ConfigError, OSError: show, keep the previous model
+    except Exception as e:  # CheckpointError, ConfigError, ProtocolError, OSError: show, keep the previous model
         error = str(e) or type(e).__name__
     if error:
-        st.error(f"Could not open this checkpoint: {error}")
+        st.error(f"Could not open this {'checkpoint' if source == 'bundled' else 'model'}: {error}")
     if lm is None:
         lm = previous if previous is not None and (previous.device.type == device.split(":")[0]) else None
         if lm is None and bundled:  # first run with nothing usable: the bundled default
@@ -183,14 +198,16 @@ def _upload_section(device: str) -> tuple[LoadedModel | None, str | None]:
     state, so the next upload is judged on its own files, not together with the refused ones.
     """
     round_ = st.session_state.setdefault(_UPLOADS, 0)
-    ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors",
-                           type=["zip", "json", "safetensors", "jsonl"], accept_multiple_files=True,
+    ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors; or an ONNX model: a zip of "
+                           "encoder.onnx, decoder.onnx and vae.json",
+                           type=["zip", "json", "safetensors", "jsonl", "onnx"], accept_multiple_files=True,
                            key=f"sb_upload_{round_}")
     if not ups:
         return None, st.session_state.get(_UPLOAD_ERROR)
     try:
-        lm = loaders.load_uploaded([(u.name, u.getvalue()) for u in ups], device)
-    except Exception as e:  # CheckpointError, ConfigError, OSError
+        files = [(u.name, u.getvalue()) for u in ups]
+        lm = outside.load_onnx_upload(files) or loaders.load_uploaded(files, device)
+    except Exception as e:  # CheckpointError, ConfigError, ProtocolError, OSError
         st.session_state[_UPLOAD_ERROR] = f"{', '.join(u.name for u in ups)}: {str(e) or type(e).__name__}"
         st.session_state[_UPLOADS] = round_ + 1
         st.rerun()

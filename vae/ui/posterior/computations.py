@@ -111,8 +111,8 @@ def repeats_for(k: int, repeats: int = IWAE_REPEATS) -> int:
 
 def default_max_k(model) -> int:
     """The largest K in K_CHOICES up to DEFAULT_MAX_K whose curve costs at most DEFAULT_BUDGET pixel-evaluations
-    (x10 for conv)."""
-    pixels = int(np.prod(model.config.image_shape)) * (10 if model.config.arch == "conv" else 1)
+    (x10 for conv, and for outside / ONNX models, whose layers are unknown)."""
+    pixels = int(np.prod(model.config.image_shape)) * (10 if model.config.arch in ("conv", "outside", "onnx") else 1)
     fits = [k for k in K_CHOICES if k <= DEFAULT_MAX_K
             and sum(k * repeats_for(k) for k in curve_ks(k)) * pixels <= DEFAULT_BUDGET]
     return max(fits) if fits else min(K_CHOICES)

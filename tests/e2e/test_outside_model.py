@@ -1,0 +1,65 @@
+"""An outside model (tests/outside_vaes.py:build_conv, an upsample-and-convolve decoder) in a real Chromium:
+named by VAE_EXPLORER_MODEL as `-- --model` would, every page opens on it without an exception box, and the
+Decode page's image follows a drag on the pad (decoded on the server: the hand-written browser decoder
+cannot run this decoder)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (app_console_errors, assert_no_exception, goto_page, nav_links, sweep_drag,
+                               wait_for_app_run)
+
+REPO = Path(__file__).resolve().parents[2]
+SPEC = f"{REPO / 'tests' / 'outside_vaes.py'}:build_conv"
+SHOTS = os.environ.get("VAE_E2E_SCREENSHOTS") == "1"
+SHOTS_DIR = REPO / "tests" / "e2e" / "screenshots"
+LIVE = "Object.values(window.__latentControl.instances)[0]"
+
+
+def _server(streamlit_app) -> str:
+    return streamlit_app("app.py", VAE_EXPLORER_MODEL=SPEC, VAE_EXPLORER_DATASET="mnist")
+
+
+def test_every_page_opens_on_an_outside_model(page: Page, streamlit_app):
+    url = _server(streamlit_app)
+    goto_page(page, url)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("outside_vaes.py:build_conv").first).to_be_visible()
+    expect(sidebar.get_by_text("outside, 6-d latent", exact=False)).to_be_visible()
+    links = nav_links(page)
+    assert len(links) >= 10, links
+    for title, href in links:
+        page.goto(href)
+        wait_for_app_run(page, timeout=120_000)
+        expect(page.get_by_test_id("stHeading").first).to_be_visible()
+        assert_no_exception(page)
+        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        if SHOTS:           # VAE_E2E_SCREENSHOTS=1: keep a picture of each page (tests/e2e/screenshots/, ignored)
+            SHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS_DIR / f"outside-{title.replace(' ', '_')}.png"), full_page=True)
+    assert app_console_errors(page) == []
+
+
+def test_decode_follows_a_drag_on_an_outside_model(page: Page, streamlit_app):
+    """The pad, dragged for 2 s, redraws the image as it moves (server decoding, the fallback for decoders the
+    hand-written browser decoder cannot run)."""
+    url = _server(streamlit_app)
+    goto_page(page, url)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0",
+                           timeout=60_000)
+    assert page.evaluate(f"() => {LIVE}.mode()") == "server"
+    expect(page.get_by_text("Decoded on the server as you move", exact=False)).to_be_visible()
+    page.evaluate(f"""() => {{ const h = {LIVE}; window.__seen = new Set([h.canvasHash()]); window.__on = true;
+        const loop = () => {{ if (!window.__on) return; window.__seen.add(h.canvasHash());
+                             requestAnimationFrame(loop); }};
+        requestAnimationFrame(loop); }}""")
+    sweep_drag(page, page.locator("canvas.lc-pad"), 2.0)
+    distinct = page.evaluate("() => { window.__on = false; return window.__seen.size - 1; }")
+    assert distinct >= 5, f"only {distinct} distinct images during a 2 s drag"
+    wait_for_app_run(page)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
