@@ -180,3 +180,24 @@ def test_a_publish_killed_after_commit_is_whole(tmp_path):
     g = Gallery(tmp_path)
     [e] = g.list()
     assert e.name == "killed" and g.files(e.id)["model.safetensors"] == b"w" * 200_000
+
+
+def test_cli_list_delete_export_publish(tmp_path, capsys):
+    from vae.cli import main
+
+    gdir = tmp_path / "g"
+    assert main(["gallery", "--dir", str(gdir), "publish", str(REPO / "assets" / "digits-2d"), "--name", "d2"]) == 0
+    assert "published" in capsys.readouterr().out
+    [e] = Gallery(gdir).list()
+    assert e.dataset == "digits" and e.iwae is not None and e.elbo <= e.iwae + 1.0
+    assert main(["gallery", "--dir", str(gdir), "list"]) == 0
+    assert e.id in capsys.readouterr().out
+    out = tmp_path / "exported"
+    assert main(["gallery", "--dir", str(gdir), "export", e.id, "--out", str(out)]) == 0
+    assert (out / "model.safetensors").read_bytes() == (REPO / "assets/digits-2d/model.safetensors").read_bytes()
+    assert main(["gallery", "--dir", str(gdir), "export", e.id, "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["gallery", "--dir", str(gdir), "delete", e.id]) == 0
+    assert Gallery(gdir).list() == [] and _leftovers(gdir) == []
+    assert main(["gallery", "--dir", str(gdir), "delete", e.id]) == 2
+    assert "no gallery entry" in capsys.readouterr().err
