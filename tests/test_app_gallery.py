@@ -1,0 +1,102 @@
+"""The gallery in the app under AppTest: the page's leaderboard and filter, publishing from the sidebar, a
+`gallery:<id>` link opening the model, owner-only editing when hosted, Compare's candidates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from vae.checkpoint import read_checkpoint_folder  # noqa: E402
+from vae.gallery import Gallery  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+
+
+@pytest.fixture
+def gallery(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_GALLERY_DIR", str(tmp_path / "gallery"))
+    g = Gallery(tmp_path / "gallery")
+    files = read_checkpoint_folder(REPO / "assets" / "digits-2d")
+    g.publish(files, name="good digits", owner_token="someone-else", dataset="digits", architecture="mlp",
+              elbo=-25.0, iwae=-23.0, iwae_k=100, n_test=300)
+    g.publish(files, name="bad digits", owner_token="someone-else", dataset="digits", architecture="mlp",
+              elbo=-40.0, iwae=-35.0, iwae_k=100, n_test=300)
+    g.publish(read_checkpoint_folder(REPO / "assets" / "shapes-8d"), name="shapes one", owner_token="x",
+              dataset="shapes", elbo=-50.0, iwae=-45.0)
+    return g
+
+
+def _run(page: str | None = None, **state) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    if page:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_gallery_page_ranks_filters_and_hides_editing_from_others_when_hosted(gallery, monkeypatch):
+    monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
+    at = _run("gallery")
+    df = at.dataframe[0].value
+    assert list(df["name"]) == ["good digits", "bad digits", "shapes one"]      # sorted by IWAE, best first
+    assert list(df["rank"]) == [1, 2, 1]                                       # ranked within its data set
+    at.selectbox(key="gal_dataset").select("shapes").run()
+    assert list(at.dataframe[0].value["name"]) == ["shapes one"]
+    assert not [b for b in at.button if b.label == "Delete"]
+    assert any("Only whoever published" in c.value for c in at.caption)
+
+
+def test_locally_every_entry_is_yours_and_delete_removes_it(gallery):
+    at = _run("gallery")
+    at.selectbox(key="gal_sort").select("name").run()
+    assert list(at.dataframe[0].value["name"]) == ["bad digits", "good digits", "shapes one"]
+    pick = at.selectbox(key="gal_pick")
+    entry_id = pick.value
+    name = gallery.get(entry_id).name
+    at.checkbox(key=f"gal_sure_{entry_id}").check().run()
+    at.button(key="gal_delete").click().run()
+    assert not at.exception
+    assert name not in [e.name for e in gallery.list()]
+
+
+def test_a_gallery_link_opens_the_model_and_the_link_names_it(gallery):
+    entry = [e for e in gallery.list() if e.name == "shapes one"][0]
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["model"] = f"gallery:{entry.id}"
+    at.query_params["z"] = ",".join(["0.5"] * 8)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    ctx = at.session_state["_vae_context"]
+    assert ctx.lm.source == "gallery" and ctx.lm.label == "shapes one" and ctx.lm.ref == f"gallery:{entry.id}"
+    from vae.ui import state
+    assert state.decode_point  # the point itself is checked in the browser test
+
+
+def test_publish_measures_on_the_models_own_data_and_adds_an_entry(gallery):
+    """The glue the Publish buttons call (the buttons themselves are pressed in tests/e2e/test_gallery.py)."""
+    from vae.ui.gallery.publish import publish_files
+
+    entry, why = publish_files(read_checkpoint_folder(REPO / "assets" / "digits-2d"), "published", "a note")
+    assert why is None
+    [e] = [e for e in gallery.list() if e.name == "published"]
+    assert e.id == entry.id and e.dataset == "digits" and e.note == "a note" and e.iwae_k == 100
+    assert e.elbo < e.iwae < 0                   # the bound lies below the estimate it bounds
+
+
+def test_publish_over_the_limit_says_so_and_adds_nothing(gallery, monkeypatch):
+    from vae.gallery import GalleryRefused
+    from vae.ui.gallery.publish import publish_files
+
+    monkeypatch.setenv("VAE_GALLERY_MAX_MODEL_MB", "0.01")
+    with pytest.raises(GalleryRefused, match="VAE_GALLERY_MAX_MODEL_MB"):
+        publish_files(read_checkpoint_folder(REPO / "assets" / "digits-2d"), "too big", "")
+    assert "too big" not in [e.name for e in gallery.list()]
