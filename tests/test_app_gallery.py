@@ -100,3 +100,16 @@ def test_publish_over_the_limit_says_so_and_adds_nothing(gallery, monkeypatch):
     with pytest.raises(GalleryRefused, match="VAE_GALLERY_MAX_MODEL_MB"):
         publish_files(read_checkpoint_folder(REPO / "assets" / "digits-2d"), "too big", "")
     assert "too big" not in [e.name for e in gallery.list()]
+
+
+def test_add_to_compare_puts_the_entry_among_the_compared_models(gallery):
+    entry = [e for e in gallery.list() if e.name == "bad digits"][0]
+    at = _run("gallery", sb_bundled="digits-2d")
+    at.selectbox(key="gal_pick").select(entry.id).run()
+    at.button(key="gal_compare").click().run()
+    assert not at.exception
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    [chosen] = [m for m in at.multiselect if m.label == "Models"]
+    assert f"gallery: bad digits ({entry.id})" in chosen.value
+    assert f"gallery: shapes one ({[e for e in gallery.list() if e.name == 'shapes one'][0].id})" in chosen.options

@@ -62,6 +62,10 @@ def open_models(ctx, labels: list[str], candidates: dict[str, Path | None]) -> l
             st.error(f"Could not open {label}: {e}")
             continue
         if lm is not None:
+            same = next((other for other, o in out if o.id == lm.id), None)
+            if same is not None:       # identical bytes (a gallery copy of a bundled model, say): shown once
+                st.caption(f"{label} is the same model as {same} (identical weights); shown once.")
+                continue
             out.append((label, lm))
     return out
 
