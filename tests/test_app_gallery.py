@@ -47,7 +47,7 @@ def test_gallery_page_ranks_filters_and_hides_editing_from_others_when_hosted(ga
     monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
     at = _run("gallery")
     df = at.dataframe[0].value
-    assert list(df["name"]) == ["good digits", "bad digits", "shapes one"]      # sorted by IWAE, best first
+    assert list(df["name"]) == ["good digits", "bad digits", "shapes one"]      # per data set, best IWAE first
     assert list(df["rank"]) == [1, 2, 1]                                       # ranked within its data set
     at.selectbox(key="gal_dataset").select("shapes").run()
     assert list(at.dataframe[0].value["name"]) == ["shapes one"]

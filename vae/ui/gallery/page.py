@@ -17,8 +17,8 @@ from vae.gallery.store import MAX_NAME
 from vae.ui.gallery import glue
 from vae.ui.hosting import hosted
 
-SORTS = {"IWAE log p(x)": lambda e: (e.iwae is None, -(e.iwae or 0.0)),
-         "test ELBO": lambda e: (e.elbo is None, -(e.elbo or 0.0)),
+SORTS = {"IWAE log p(x)": lambda e: (e.dataset or "?", e.iwae is None, -(e.iwae or 0.0)),     # a board per data set
+         "test ELBO": lambda e: (e.dataset or "?", e.elbo is None, -(e.elbo or 0.0)),
          "newest": lambda e: -e.created,
          "name": lambda e: e.name.lower()}
 ALL = "all data sets"
