@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import StreamlitServer
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import assert_no_exception, goto_page, wait_for_app_run
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
 SHOTS = Path(__file__).parent / "screenshots"
@@ -44,12 +44,12 @@ def gallery_server(tmp_path):
         servers.append(StreamlitServer("app.py", env))
         return servers[-1].url
 
-    yield servers[0].url, restart
+    yield servers[0].url, restart, tmp_path / "gallery"
     servers[-1].close()
 
 
 def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(browser, gallery_server):
-    url, restart = gallery_server
+    url, restart, gallery_dir = gallery_server
     a_ctx, a = _context(browser)
     b_ctx, b = _context(browser)
     try:
@@ -73,6 +73,11 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         main.get_by_role("button", name="Publish").click()
         expect(main.get_by_text(re.compile("Not published: .*VAE_GALLERY_MAX_PER_OWNER"))).to_be_visible(
             timeout=120_000)
+        from vae.gallery import Gallery
+
+        [entry] = Gallery(gallery_dir).list()           # one entry, measured on the digits test split
+        assert entry.name == NAME and entry.dataset == "digits" and entry.elbo < entry.iwae < 0
+        assert sorted(p.name for p in (gallery_dir / "blobs").iterdir()) == [entry.content]   # nothing half-written
 
         # A opens it from the gallery (owner: rename and delete are there), moves the point, makes a link
         goto_page(a, url, "gallery")
