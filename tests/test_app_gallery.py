@@ -113,3 +113,12 @@ def test_add_to_compare_puts_the_entry_among_the_compared_models(gallery):
     [chosen] = [m for m in at.multiselect if m.label == "Models"]
     assert f"gallery: bad digits ({entry.id})" in chosen.value
     assert f"gallery: shapes one ({[e for e in gallery.list() if e.name == 'shapes one'][0].id})" in chosen.options
+
+
+def test_a_link_to_a_deleted_gallery_model_says_so_and_shows_the_default(gallery):
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.query_params["model"] = "gallery:0123456789"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no longer in the gallery" in w.value for w in at.sidebar.warning)
+    assert at.session_state["_vae_context"].lm.source == "bundled"
