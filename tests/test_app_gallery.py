@@ -122,3 +122,17 @@ def test_a_link_to_a_deleted_gallery_model_says_so_and_shows_the_default(gallery
     assert not at.exception, [e.value for e in at.exception]
     assert any("no longer in the gallery" in w.value for w in at.sidebar.warning)
     assert at.session_state["_vae_context"].lm.source == "bundled"
+
+
+def test_locally_rename_changes_the_name_and_an_empty_name_is_refused(gallery):
+    at = _run("gallery")
+    entry_id = at.selectbox(key="gal_pick").value
+    at.text_input(key=f"gal_new_name_{entry_id}").input("renamed here")
+    at.button(key="gal_rename").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert gallery.get(entry_id).name == "renamed here", ([e.value for e in at.error], [s.value for s in at.success],
+                                                          at.text_input(key=f"gal_new_name_{entry_id}").value)
+    at.text_input(key=f"gal_new_name_{entry_id}").input("   ")
+    at.button(key="gal_rename").click().run()
+    assert any("needs a name" in e.value for e in at.error)
+    assert gallery.get(entry_id).name == "renamed here"

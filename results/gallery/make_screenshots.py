@@ -3,7 +3,8 @@
 Publishes the bundled checkpoints of assets/ (each measured on its own data set's test split, as the Publish
 button does) into a fresh gallery folder, starts `streamlit run app.py` hosted on it, and saves
 results/gallery/gallery-hosted.png (the leaderboard) and gallery-actions.png (a model's actions, seen by a
-browser that does not own it).
+browser that does not own it); then locally (not hosted, where the gallery is the user's own) gallery-local-owner.png
+(rename and delete offered).
 """
 
 from __future__ import annotations
@@ -46,7 +47,20 @@ def main() -> None:
             browser.close()
     finally:
         server.close()
-    print(f"wrote {out / 'gallery-hosted.png'} and {out / 'gallery-actions.png'}")
+    local = StreamlitServer("app.py", {"VAE_GALLERY_DIR": str(gdir)})      # not hosted: every entry is yours
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            goto_page(page, local.url, "gallery")
+            page.get_by_role("button", name="Delete").scroll_into_view_if_needed()
+            wait_for_app_run(page)
+            page.screenshot(path=str(out / "gallery-local-owner.png"))
+            browser.close()
+    finally:
+        local.close()
+    print(f"wrote {out / 'gallery-hosted.png'}, {out / 'gallery-actions.png'}, {out / 'gallery-local-owner.png'}")
 
 
 if __name__ == "__main__":

@@ -284,11 +284,11 @@ class Gallery:
             _checkpoint("committed")
             return entry
 
-    def rename(self, entry_id: str, name: str, owner_token: str | None) -> Entry:
-        """Rename an entry; only its owner may (GalleryRefused otherwise)."""
+    def rename(self, entry_id: str, name: str, owner_token: str | None, *, operator: bool = False) -> Entry:
+        """Rename an entry; only its owner may (GalleryRefused otherwise), or the operator (`operator=True`)."""
         name = _clean_name(name)
         with self._locked(), self._db() as db:
-            self._owned(db, entry_id, owner_token, "rename")
+            self._owned(db, entry_id, owner_token, "rename", operator=operator)
             db.execute("UPDATE entries SET name = ? WHERE id = ?", (name, entry_id))
         return self.get(entry_id)
 

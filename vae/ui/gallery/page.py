@@ -112,12 +112,11 @@ def _actions(shown: list[Entry]) -> None:
     if not glue.can_edit(e):
         st.caption("Only whoever published this model can rename or delete it.")
         return
-    with st.form("gal_rename_form", border=False):
-        r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
-        new = r1.text_input("New name", value=e.name, max_chars=MAX_NAME, key=f"gal_new_name_{e.id}")
-        rename = r2.form_submit_button("Rename", icon=":material/edit:", width="stretch")
+    r1, r2 = st.columns([3, 1], vertical_alignment="bottom")
+    new = r1.text_input("New name", value=e.name, max_chars=MAX_NAME, key=f"gal_new_name_{e.id}")
+    rename = r2.button("Rename", key="gal_rename", icon=":material/edit:", width="stretch")
     if rename:
-        _do(lambda: glue.gallery().rename(e.id, new, glue.owner_token()), f"Renamed to {new.strip()}.")
+        _do(lambda: glue.gallery().rename(e.id, new, glue.owner_token(), operator=not hosted()), f"Renamed to {new.strip()}.")
     d1, d2 = st.columns([3, 1], vertical_alignment="bottom")
     sure = d1.checkbox(f"Yes, delete {e.name}", key=f"gal_sure_{e.id}")
     if d2.button("Delete", key="gal_delete", disabled=not sure, icon=":material/delete:", width="stretch"):
