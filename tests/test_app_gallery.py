@@ -73,12 +73,14 @@ def test_a_gallery_link_opens_the_model_and_the_link_names_it(gallery):
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params["model"] = f"gallery:{entry.id}"
     at.query_params["z"] = ",".join(["0.5"] * 8)
+    at.query_params["proj"] = "pca"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     ctx = at.session_state["_vae_context"]
     assert ctx.lm.source == "gallery" and ctx.lm.label == "shapes one" and ctx.lm.ref == f"gallery:{entry.id}"
-    from vae.ui import state
-    assert state.decode_point  # the point itself is checked in the browser test
+    assert at.session_state["map_method_False"] == "pca"          # the projection travels too
+    from vae.ui.url_state import view_params
+    assert view_params(ctx)["model"] == f"gallery:{entry.id}"     # and a link made here names the entry
 
 
 def test_publish_measures_on_the_models_own_data_and_adds_an_entry(gallery):
