@@ -27,6 +27,7 @@ pages = [
     st.Page("pages/factors.py", title="Factors", icon=":material/grid_on:", url_path="factors"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/gallery.py", title="Gallery", icon=":material/collections:", url_path="gallery"),
 ]
 page = st.navigation(pages)
 url_state.restore_before_sidebar()           # a shared link: model and map settings, before the widgets

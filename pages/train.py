@@ -111,3 +111,8 @@ if snap.checkpoint_path and not running:
     if not hosting_ui.hosted():          # a shared server never writes where a browser says
         with u3:
             training.save_form(job)
+    with st.expander("Publish to the gallery", icon=":material/publish:"):
+        from vae.checkpoint import read_checkpoint_folder
+        from vae.ui.gallery.publish import publish_form
+
+        publish_form("train", lambda: read_checkpoint_folder(snap.checkpoint_path))

@@ -9,7 +9,6 @@ one, else of the package.
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 VAE = Path(__file__).resolve().parents[1] / "vae"
@@ -19,9 +18,10 @@ VAE = Path(__file__).resolve().parents[1] / "vae"
 FLOORS: list[set[str]] = [
     {"vae.ui"},                                   # Streamlit glue
     {"vae.cli", "vae.__main__"},                  # the command line
-    {"vae.train"},                                # the Trainer, jobs, sweeps
+    {"vae.train", "vae.gallery"},                 # the Trainer, jobs, sweeps; published models
     {"vae.analysis"},                             # what is computed from a trained model
-    {"vae.checkpoint", "vae.checkpoint_format", "vae.browser_decoder", "vae.imageio", "vae.sweep_format"},
+    {"vae.checkpoint", "vae.checkpoint_format", "vae.browser_decoder", "vae.imageio", "vae.sweep_format",
+     "vae.models"},                               # files and formats; outside models (protocol, ONNX)
     {"vae.model"},                                # the VAE
     {"vae.objectives"},                           # ELBO, IWAE and their named output
     {"vae.densities", "vae.data"},                # log-densities; data sets

@@ -1,4 +1,4 @@
-"""The command line: `python -m vae train | evaluate | sample | sweep | export-onnx`.
+"""The command line: `python -m vae train | evaluate | sample | sweep | export-onnx | gallery`.
 
     python -m vae train --dataset digits --hidden 64 --latent-dim 2 --epochs 20 --out runs/digits
     python -m vae evaluate runs/digits --iwae-samples 100
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_parser(sub, add_threads_flag)
     from .onnx_command import add_export_onnx_parser
     add_export_onnx_parser(sub)
+    from .gallery_command import add_gallery_parser
+    add_gallery_parser(sub)
     return parser
 
 
@@ -66,9 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     from .sweep_and_factors import cmd_sweep
     sweep = functools.partial(cmd_sweep, train_config_from_args=train_config_from_args, error=CLIError,
                               model_config_from_args=model_config_from_args, apply_threads=apply_threads)
+    from .gallery_command import cmd_gallery
     from .onnx_command import cmd_export_onnx
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "sweep": sweep,
-                "export-onnx": cmd_export_onnx}
+                "export-onnx": cmd_export_onnx, "gallery": cmd_gallery}
     try:
         return commands[args.command](args)
     except expected as e:

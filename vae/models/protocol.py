@@ -200,19 +200,11 @@ class ProtocolVAE(nn.Module):
     # ---- the ELBO -------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, k: int | None = None):
-        """One-sample ELBO of x (B, C, H, W) as vae.model.VAEOutput (k: the k-sample IWAE bound)."""
-        from vae.model import VAEOutput, gaussian_kl_to_standard_normal
+        """One-sample ELBO of x (B, C, H, W) as vae.objectives.VAEOutput (k: the k-sample IWAE bound)."""
+        from vae.objectives import elbo_output, iwae_output
         if k is not None:
-            from vae.objectives import iwae_output
             return iwae_output(self, x, k, beta=beta, target=target, generator=generator)
-        target = x if target is None else target
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator)
-        raw = self.decode_logits(z)
-        recon = self.log_px_given_logits(target, raw)
-        kl = gaussian_kl_to_standard_normal(mu, logvar)
-        return VAEOutput(loss=-(recon - beta * kl).mean(), elbo=recon - kl, recon=recon, kl=kl, z=z, mu=mu,
-                         logvar=logvar, x_logits=raw)
+        return elbo_output(self, x, beta=beta, target=target, generator=generator)
 
     @torch.inference_mode()
     def sample(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -37,9 +37,10 @@ class LoadedModel:
     model: VAE                      # eval mode, on the chosen device; or a vae.models.ProtocolVAE (same names)
     id: str                         # identity: sha256 of config.json + model.safetensors (or job id + version)
     label: str                      # what the sidebar shows
-    source: str                     # "bundled" | "trained" | "upload" | "outside" (file.py:fn) | "onnx" (upload)
+    source: str                     # "bundled" | "trained" | "upload" | "gallery" | "outside" (file.py:fn) | "onnx" (upload)
     path: Path | None = None        # checkpoint folder, when there is one
     files: tuple[tuple[str, bytes], ...] | None = None   # raw files of an upload
+    ref: str | None = None          # how a link names it, where it can travel: "gallery:<id>"
 
     @property
     def latent_dim(self) -> int:

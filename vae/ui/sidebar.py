@@ -23,13 +23,15 @@ from vae.ui import outside
 from vae.ui.hosting import owner
 from vae.ui import state
 from vae.ui.training import jobs as training
+from vae.ui.gallery import glue as gallery_glue
+from vae.ui.gallery import publish as gallery_publish
 from vae.ui.loaders import DatasetSpec, LoadedModel
 
 _CTX = "_vae_context"
 _LAST_MODEL = "_vae_last_model"
 _DEFAULT_BUNDLED = "mnist-2d"
 SOURCES = {"outside": "Your model", "bundled": "Bundled", "trained": "Trained in this session",
-           "upload": "Upload a checkpoint"}
+           "upload": "Upload a checkpoint", "gallery": "Gallery"}
 FOLDER_OPTION = "image folder / zip"
 
 
@@ -105,6 +107,7 @@ def draw_sidebar() -> AppContext:
         ctx = AppContext(bid=bid, device=device, lm=lm)
         if lm is not None:
             _describe_model(lm)
+            gallery_publish.sidebar_publish(lm)
             st.download_button("Download model (.zip)", data=lm.zip_bytes, file_name=f"{_safe(lm.label)}.zip",
                                mime="application/zip", on_click="ignore", key="sb_download",
                                width="stretch", icon=":material/download:")
@@ -144,6 +147,7 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
         request = None
     sources = ((["outside"] if request is not None else []) + (["bundled"] if bundled else [])
                + (["trained"] if job is not None else []) + ["upload"])
+    sources += ["gallery"] if gallery_glue.entries() or st.session_state.get("sb_source") == "gallery" else []
     if st.session_state.get("sb_source") not in sources:      # a new session (a reload): this browser's last choice
         remembered = training.remembered_source(bid)
         st.session_state["sb_source"] = remembered if remembered in sources else sources[0]
@@ -165,6 +169,8 @@ def _model_section(bid: str, device: str) -> LoadedModel | None:
             lm = loaders.load_trained(bid, job, device)
             if lm is None:
                 st.info("The job has not finished an epoch yet; showing the previous model.")
+        elif source == "gallery":
+            lm = gallery_glue.sidebar_select(device)
         else:
             lm, error = _upload_section(device)
     except Exception as e:  # CheckpointError, ConfigError, ProtocolError, OSError: show, keep the previous model

@@ -5,7 +5,7 @@ Decode point, so a copied link reopens the same picture in another browser.
     restore_after_sidebar(ctx)      app.py, after it: the Decode point and the map's point count (need the model)
     share_box(ctx)                  the sidebar's "Link to this view" button and the link
 
-Parameters: model (a bundled checkpoint's folder name), proj (latent | pca | tsne | umap), dim (2 | 3),
+Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gallery model), proj (latent | pca | tsne | umap), dim (2 | 3),
 perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), z (the Decode point, comma-separated).
 The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
 (an unknown model, a z of another length) are skipped with a note, never an error. Uploaded and
@@ -22,6 +22,7 @@ import streamlit as st
 from vae.ui import loaders
 from vae.ui import state
 from vae.ui.decode.controls import set_controls
+from vae.ui.gallery import glue as gallery_glue
 
 _APPLIED = "_vae_url_applied"
 _PENDING = "_vae_url_pending"
@@ -78,6 +79,14 @@ def restore_before_sidebar() -> None:
         if model in bundled:
             st.session_state["sb_source"] = "bundled"
             st.session_state["sb_bundled"] = model
+        elif model.startswith(gallery_glue.PREFIX):
+            entry_id = model[len(gallery_glue.PREFIX):]
+            if entry_id in {e.id for e in gallery_glue.entries()}:
+                st.session_state["sb_source"] = "gallery"
+                st.session_state["sb_gallery"] = entry_id
+            else:
+                notes.append(f"The link names the gallery model {entry_id[:12]!r}, which is no longer in the gallery; "
+                             "showing the default.")
         elif model.startswith(("upload:", "trained:")):
             notes.append(f"This link was made with {'an uploaded' if model.startswith('upload') else 'a session-trained'}"
                          f" model (id {model.split(':', 1)[1][:8]}); open the same checkpoint to see the same view.")
@@ -146,6 +155,8 @@ def view_params(ctx) -> dict[str, str]:
     if lm is None:
         return p
     p["model"] = lm.path.name if lm.source == "bundled" and lm.path is not None else f"{lm.source}:{lm.id[:16]}"
+    if lm.source == "gallery" and lm.ref:
+        p["model"] = lm.ref                       # gallery:<id>: opens in any browser of this server
     ss = {**st.session_state.get(_MAP, {}), **{k: st.session_state[k] for k in list(st.session_state.keys())
                                                  if k in MAP_KEYS or str(k).startswith("map_n_")}}
     two_d = lm.latent_dim == 2
@@ -186,5 +197,5 @@ def share_box(ctx) -> None:
     if st.session_state.get(_SHOW):
         st.code(share_link(ctx), language=None, wrap_lines=True)
         st.caption("Opens this page with the same model, map settings and Decode point"
-                   + ("" if ctx.lm.source == "bundled" else "; this model is not bundled, so whoever opens the link "
+                   + ("" if ctx.lm.source in ("bundled", "gallery") else "; this model is not bundled, so whoever opens the link "
                       "needs the same checkpoint") + ".")

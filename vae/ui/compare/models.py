@@ -44,6 +44,9 @@ def candidate_models(ctx) -> dict[str, Path | None]:
         for run, ckpt in zip(sweep.runs, sweep.checkpoints):
             if ckpt is not None:
                 out.setdefault(f"{name}/{run}", ckpt)
+    from vae.ui.gallery.glue import compare_candidates
+    for label, path in compare_candidates().items():
+        out.setdefault(label, path)
     return out
 
 
@@ -59,6 +62,10 @@ def open_models(ctx, labels: list[str], candidates: dict[str, Path | None]) -> l
             st.error(f"Could not open {label}: {e}")
             continue
         if lm is not None:
+            same = next((other for other, o in out if o.id == lm.id), None)
+            if same is not None:       # identical bytes (a gallery copy of a bundled model, say): shown once
+                st.caption(f"{label} is the same model as {same} (identical weights); shown once.")
+                continue
             out.append((label, lm))
     return out
 
@@ -273,6 +280,9 @@ def show_models(ctx) -> None:
     same_shape = [lab for lab in fits if _image_shape(candidates[lab]) == tuple(ctx.lm.model.config.image_shape)]
     default += same_shape[:1]
     c1, c2 = st.columns([4, 1])
+    from vae.ui.gallery.glue import take_compare_requests
+    default += [lab for lab in take_compare_requests(f"cmp_models_{ctx.lm.id if ctx.lm else None}", labels)
+                if lab not in default]
     chosen = c1.multiselect("Models", labels, default=default, key=f"cmp_models_{ctx.lm.id if ctx.lm else None}",
                             help="the sidebar's model, the bundled ones and the checkpoints of sweeps under runs/")
     k = c2.select_slider("IWAE samples K", [10, 50, 100, 500], value=50, key="cmp_k")
