@@ -33,8 +33,7 @@ def test_bundled_conv_model_follows_a_drag_in_the_browser(page: Page, conv_app: 
     model = load_model(CONV).eval()
     assert model.config.arch == "conv"
     goto_page(page, conv_app, "decode", timeout=180_000)
-    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0",
-                           timeout=120_000)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0")
     assert page.evaluate(f"() => {LIVE}.mode()") == "browser"
     expect(page.get_by_text("Decoded in your browser: the decoder's weights").first).to_be_visible()
     page.evaluate(f"() => {{ const h = {LIVE}; window.__seen = new Set([h.canvasHash()]); window.__on = true;"
@@ -45,7 +44,7 @@ def test_bundled_conv_model_follows_a_drag_in_the_browser(page: Page, conv_app: 
     sweep_drag(page, slider, 2.0)
     distinct = page.evaluate("() => { window.__on = false; return window.__seen.size - 1; }")
     assert distinct >= 20, f"only {distinct} distinct images during a 2 s drag"
-    wait_for_app_run(page, timeout=60_000)
+    wait_for_app_run(page)
     z = np.asarray(page.evaluate(f"() => {LIVE}.getZ()"), dtype=np.float32)
     assert np.any(z != 0)
     pixels = np.asarray(page.evaluate(f"() => {LIVE}.readPixels()"), dtype=np.float64) / 255.0

@@ -16,7 +16,7 @@ import torch
 from playwright.sync_api import Page, expect
 
 from tests.e2e.apps.latent_control_app import make_demo_model
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, sweep_drag
+from tests.e2e.helpers import HANG_MS, app_console_errors, assert_no_exception, goto_page, sweep_drag
 
 APP = "tests/e2e/apps/latent_control_app.py"
 KEY = "lc"  # the component's key in the app
@@ -36,7 +36,7 @@ def app_url(streamlit_app) -> str:
 
 def open_app(page: Page, url: str, arch: str, decode: str = "auto") -> None:
     goto_page(page, url, f"?arch={arch}&decode={decode}")
-    page.wait_for_function(f"() => window.__latentControl && {HOOK} && {HOOK}.ready()", timeout=30_000)
+    page.wait_for_function(f"() => window.__latentControl && {HOOK} && {HOOK}.ready()")
     page.wait_for_function(f"() => {HOOK}.stats().images > 0")
 
 
@@ -69,7 +69,7 @@ def drag_slider(page: Page, dim: int, seconds: float = 2.0) -> float:
     return float(slider.input_value())
 
 
-def wait_for_canvas(page: Page, model, z: np.ndarray, timeout: float = 10_000) -> float:
+def wait_for_canvas(page: Page, model, z: np.ndarray, timeout: float = HANG_MS) -> float:
     """Wait until the canvas shows model.decode(z) (the component draws on its next animation frame,
     after getZ() already reports z); return max |pixel/255 - decode| of the last look."""
     with torch.inference_mode():
