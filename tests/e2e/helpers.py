@@ -109,6 +109,32 @@ def box_select(page: Page, chart, x0: float = 0.15, y0: float = 0.15, x1: float 
     page.mouse.up()
 
 
+def drag_with_new_images(page: Page, locator, control_js: str, moves: int) -> float:
+    """Hold the mouse down on the slider `locator` and move it `moves` times by 4 px (between 15% and 85% of
+    its width); after each move, wait until the latent control `control_js` (JS for its test hook) shows a
+    new image, all before the release. Returns the slider's value at the release.
+
+    Counts images per move, not per second: the claim "the image follows the drag" holds however slowly a
+    busy machine sends the moves (a fixed-time sweep counted fewer moves, hence fewer images, under load)."""
+    box = locator.bounding_box()
+    y = box["y"] + box["height"] / 2
+    x0, x1 = box["x"] + 0.15 * box["width"], box["x"] + 0.85 * box["width"]
+    x, direction = box["x"] + box["width"] / 2, 1.0
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for _ in range(moves):
+        before = page.evaluate(f"() => {control_js}.canvasHash()")
+        x += direction * 4
+        if not x0 <= x <= x1:
+            direction = -direction
+            x = min(max(x + 2 * direction * 4, x0), x1)
+        page.mouse.move(x, y)
+        page.wait_for_function(f"(old) => {control_js}.canvasHash() !== old", arg=before, polling="raf")
+    value = float(locator.input_value())
+    page.mouse.up()
+    return value
+
+
 def sweep_drag(page: Page, locator, seconds: float) -> tuple[float, float]:
     """Hold the mouse down on `locator` and sweep it back and forth (4 px a move, between 15% and 85% of
     its width) for `seconds`, then release; returns the page's clock (ms) at mouse down and just before up."""
