@@ -22,7 +22,7 @@ def decode_z(at) -> np.ndarray:
 
 def component_data(at) -> dict:
     (element,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_latent_control"]
-    return json.loads(element.proto.json)
+    return json.loads(element.proto.bytes)      # the latent control sends its data as JSON bytes
 
 
 def test_turning_live_decoding_off_and_on_does_not_move_the_point(open_page):  # noqa: F811

@@ -14,6 +14,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from vae.ui.url_state import format_z, parse_z  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -25,7 +26,7 @@ def app(assets_dir, monkeypatch):
     monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
 
     def make(state=None, **params) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=HANG_S)
         for k, v in (state or {}).items():       # AppTest loses the sidebar's widgets on switch_page: set state
             at.session_state[k] = v
         for k, v in params.items():
@@ -66,7 +67,7 @@ def test_the_likelihood_page_ranks_in_the_background(app):
     at = app()
     at.switch_page("pages/likelihood.py").run()
     at.button(key="lik_start").click().run()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_S
     while not at.metric and time.monotonic() < deadline:      # the ranking thread finishes, the page polls
         time.sleep(0.2)
         at.run()

@@ -21,6 +21,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -32,7 +33,7 @@ def open_page(assets_dir, monkeypatch):
     monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
 
     def open_(page: str, model: str = "digits-2d", **state) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=HANG_S)
         # AppTest does not report the sidebar's widgets after switch_page, so choose by session state
         at.session_state["sb_bundled"] = model
         for k, v in state.items():
@@ -293,7 +294,7 @@ def test_mnist_not_in_the_cache_offers_a_download_that_reports_progress(tmp_path
 
     for name in IDX_SOURCES["mnist"].files:       # the shared copies are re-gzipped: other bytes, same images
         monkeypatch.setitem(IDX_SOURCES["mnist"].md5, name, file_md5(shared / name))
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.run()                                                     # the Decode page, with its sidebar
     dataset_key = next(s.key for s in at.sidebar.selectbox if s.key.startswith("sb_dataset_"))
     at.session_state[dataset_key] = "mnist"
@@ -320,7 +321,7 @@ def test_a_refused_upload_leaves_the_uploader(assets_dir, monkeypatch):
     from vae.ui import loaders
 
     monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.session_state["sb_source"] = "upload"
     run_ok(at)
     at.file_uploader(key="sb_upload_0").set_value(("bad.zip", b"hello", "application/zip"))

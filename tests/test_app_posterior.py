@@ -22,6 +22,7 @@ from PIL import Image
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -34,7 +35,7 @@ def open_page(assets_dir, monkeypatch):
     monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
 
     def open_(model: str, **state) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=HANG_S)
         # AppTest does not report the sidebar's widgets after switch_page, so choose by session state
         at.session_state["sb_bundled"] = model
         for k, v in state.items():

@@ -12,6 +12,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from vae import load_model  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -55,7 +56,7 @@ def test_posterior_page_compares_both_twins(twin_assets, monkeypatch, model):
     from vae.ui import loaders
 
     monkeypatch.setattr(loaders, "ASSETS_DIR", twin_assets)
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.session_state["sb_bundled"] = model
     at.run()
     at.switch_page("pages/posterior.py").run()
@@ -79,7 +80,7 @@ def test_no_toggle_without_a_twin(assets_dir, monkeypatch):
     from vae.ui import loaders
 
     monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     at.session_state["sb_bundled"] = "digits-2d"
     at.run()
     at.switch_page("pages/posterior.py").run()

@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("streamlit")
 
 from tests.test_app_train import button, open_train  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 
 def _save(at, dest: str):
@@ -29,7 +30,7 @@ def test_save_to_folder_refuses_foreign_folders_and_existing_checkpoints(tmp_pat
     token = "5a" * 16
     job = training.start_job(owner.public_id(token), ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
                              TrainConfig(dataset="digits", epochs=1), load_dataset("digits"))
-    assert job.wait(120) and job.snapshot().state == "finished"
+    assert job.wait(HANG_S) and job.snapshot().state == "finished"
     at = open_train(token=token)
 
     docs = tmp_path / "docs"

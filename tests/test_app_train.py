@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -17,7 +18,7 @@ APP = str(REPO / "app.py")
 
 def open_train(sid: str | None = None, token: str | None = None, **state) -> AppTest:
     """The Train page in a new session: `sid` in its URL, `token` the owner cookie its browser sends."""
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = AppTest.from_file(APP, default_timeout=HANG_S)
     if sid is not None:
         at.query_params["sid"] = sid
     if token is not None:      # what vae.ui.hosting.owner reads from the browser's cookie on a reload
@@ -134,10 +135,10 @@ def test_a_browser_cannot_start_a_second_job_while_one_runs_and_stop_keeps_a_che
         assert training.job_for("busybrowser1") is job
         other = training.start_job("quietbrowser1", mc, TrainConfig(dataset="digits", epochs=1), ds)
         assert other is not job and training.job_for("busybrowser1") is job
-        other.wait(60)
+        other.wait(HANG_S)
     finally:
         job.stop()
-        assert job.wait(60)
+        assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.checkpoint_path
 
@@ -154,7 +155,7 @@ def test_a_diverged_job_shows_what_happened_and_the_kept_checkpoint():
 
     token = "d1" * 16                            # the owner cookie of the browser that trains
     job = training.start_job(public_id(token), mc, TrainConfig(dataset="digits", epochs=2), ds)
-    assert job.wait(60)
+    assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "failed" and snap.error
     at = open_train(token=token)
@@ -177,7 +178,7 @@ def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
     job = training.start_job(owner.public_id(token), ModelConfig(image_size=8, latent_dim=2, hidden=(16,)),
                              TrainConfig(dataset="digits", epochs=400, batch_size=16), ds)
     job.stop()
-    assert job.wait(60) and job.snapshot().state == "stopped"
+    assert job.wait(HANG_S) and job.snapshot().state == "stopped"
     at = open_train(token=token)
     assert not button(at, "Resume").disabled
     button(at, "Resume").click()
@@ -188,7 +189,7 @@ def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
         assert job.snapshot().epochs == 400
     finally:
         job.stop()
-        assert job.wait(60)
+        assert job.wait(HANG_S)
     at = open_train(token=token)
     at.number_input(key="tr_extra").set_value(3)
     button(at, "Train more").click()
@@ -197,7 +198,7 @@ def test_resume_after_stop_finishes_the_runs_epochs_and_train_more_adds():
         assert job.train_config.epochs == 403
     finally:
         job.stop()
-        assert job.wait(60)
+        assert job.wait(HANG_S)
 
 
 def test_a_hidden_layers_text_that_does_not_parse_says_why_and_disables_start():

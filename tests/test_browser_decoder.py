@@ -17,6 +17,7 @@ import torch
 from vae import VAE, ModelConfig
 from vae.browser_decoder import (FORMAT, BrowserDecoderError, browser_refusal, can_decode_in_browser,
                                  decode_exported, export_decoder, export_mlp_decoder, mlp_decoder_layers)
+from tests.waits import HANG_S
 
 
 def mlp(latent_dim=6, hidden=(32,), image_size=8, channels=1, seed=0) -> VAE:
@@ -167,13 +168,13 @@ def _app(arch: str, bad: str = "") -> None:
 
 def _component_data(at) -> dict:
     (element,) = at.get("bidi_component")
-    return json.loads(element.proto.json)
+    return json.loads(element.proto.bytes)      # the latent control sends its data as JSON bytes
 
 
 def test_component_sends_mlp_weights_once_per_session():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_app, args=("mlp",)).run(timeout=30)
+    at = AppTest.from_function(_app, args=("mlp",)).run(timeout=HANG_S)
     assert not at.exception
     assert at.markdown[-1].value == "returned [0.0, 0.0, 0.0, 0.0]"
     data = _component_data(at)
@@ -181,7 +182,7 @@ def test_component_sends_mlp_weights_once_per_session():
     assert data["dims"] == [1, 3, 0, 2]  # by KL, largest first
     assert data["labels"][1] == "z2 \u00b7 KL 2.00 nats" and data["pad_dims"] == [1, 3]
     assert data["weights"]["hash"] == data["weights_hash"]
-    at.run(timeout=30)
+    at.run(timeout=HANG_S)
     again = _component_data(at)
     assert "weights" not in again and again["weights_hash"] == data["weights_hash"]
 
@@ -189,7 +190,7 @@ def test_component_sends_mlp_weights_once_per_session():
 def test_component_sends_conv_weights_to_the_browser():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_app, args=("conv",)).run(timeout=30)
+    at = AppTest.from_function(_app, args=("conv",)).run(timeout=HANG_S)
     assert not at.exception
     data = _component_data(at)
     assert data["mode"] == "browser" and data["weights"]["format"] == FORMAT
@@ -199,7 +200,7 @@ def test_component_sends_conv_weights_to_the_browser():
 def test_component_decodes_on_the_server_when_asked():
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_app, args=("conv", "server")).run(timeout=30)
+    at = AppTest.from_function(_app, args=("conv", "server")).run(timeout=HANG_S)
     assert not at.exception
     data = _component_data(at)
     assert data["mode"] == "server" and "weights" not in data
@@ -217,5 +218,5 @@ def test_component_decodes_on_the_server_when_asked():
 def test_component_refuses_bad_arguments(bad, message):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_app, args=("mlp", bad)).run(timeout=30)
+    at = AppTest.from_function(_app, args=("mlp", bad)).run(timeout=HANG_S)
     assert not at.exception and any(e.value.startswith("refused: ") and message in e.value for e in at.error)

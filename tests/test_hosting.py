@@ -17,6 +17,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from vae.ui import hosting  # noqa: E402
+from tests.waits import HANG_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -59,7 +60,7 @@ def app(assets_dir, monkeypatch):
     monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
 
     def open_(page: str, token: str | None = None, **state) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=120)
+        at = AppTest.from_file(APP, default_timeout=HANG_S)
         if token is not None:
             at.session_state["_vae_owner_token"] = token
         for k, v in state.items():
@@ -146,7 +147,7 @@ def test_the_url_alone_gives_no_control_of_a_session(app):
     bid_a, token_a = a.session_state["_vae_browser_id"], a.session_state["_vae_owner_token"]
     assert len(token_a) == 32 and bid_a == owner.public_id(token_a) and token_a not in bid_a
     # another browser opening a URL with A's id (the old ?sid=) gets its own owner, not A's
-    b = AppTest.from_file(APP, default_timeout=120)
+    b = AppTest.from_file(APP, default_timeout=HANG_S)
     b.query_params["sid"] = bid_a
     b.run()
     assert b.session_state["_vae_browser_id"] != bid_a
@@ -171,7 +172,7 @@ def test_jobs_past_the_limit_wait_in_a_queue_with_their_position(monkeypatch, di
     monkeypatch.setenv("VAE_MAX_TRAINING_JOBS", "1")
     busy = [j for j in training._registry().jobs.values() if j.is_running]
     for j in busy:
-        j.wait(120)
+        j.wait(HANG_S)
     mc, tc = _configs(500)
     first = training.start_job("queue-a", mc, tc, digits)
     second = training.start_job("queue-b", *_configs(1), digits)
@@ -180,12 +181,12 @@ def test_jobs_past_the_limit_wait_in_a_queue_with_their_position(monkeypatch, di
         assert second.snapshot().state == "pending" and not second.is_running
         assert training.queue_position("queue-b") == 1
         training.stop_job("queue-a")
-        assert first.wait(30)
-        deadline = time.monotonic() + 30        # the janitor starts the queued job when the slot frees
+        assert first.wait(HANG_S)
+        deadline = time.monotonic() + HANG_S        # the janitor starts the queued job when the slot frees
         while training.queue_position("queue-b") is not None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert training.queue_position("queue-b") is None
-        assert second.wait(60) and second.snapshot().state == "finished"
+        assert second.wait(HANG_S) and second.snapshot().state == "finished"
     finally:
         training.stop_job("queue-a")
         training.stop_job("queue-b")
@@ -204,7 +205,7 @@ def test_a_queued_job_can_be_stopped_before_it_starts(monkeypatch, digits):
         assert queued.snapshot().state == "stopped" and training.queue_position("cancel-b") is None
     finally:
         training.stop_job("cancel-a")
-        first.wait(30)
+        first.wait(HANG_S)
 
 
 def test_a_training_larger_than_the_limit_is_refused(monkeypatch, digits):
@@ -220,14 +221,14 @@ def test_a_finished_job_gives_its_data_back_and_can_still_resume(digits):
     from vae.ui.training import jobs as training
 
     job = training.start_job("release-a", *_configs(1, batch_size=128), digits)
-    assert job.wait(60) and job.snapshot().state == "finished"
-    deadline = time.monotonic() + 30           # the run's process, and all its memory, are gone
+    assert job.wait(HANG_S) and job.snapshot().state == "finished"
+    deadline = time.monotonic() + HANG_S           # the run's process, and all its memory, are gone
     while Path(f"/proc/{job.pid}").exists() and "Z" not in Path(f"/proc/{job.pid}/stat").read_text().rsplit(")")[-1][:3]:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert job.latest_model() is not None
     training.resume_job("release-a", job, 1)
-    assert job.wait(60)
+    assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "finished" and snap.epoch == 2
 
@@ -246,7 +247,7 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
                         runs_dir=training.RUNS_DIR)
     j.sweep(time.time())                  # the session is gone: orphan since now
     j.sweep(time.time() + 1)              # grace 0 passed: stopped
-    assert job.wait(30) and job.snapshot().state == "stopped"
+    assert job.wait(HANG_S) and job.snapshot().state == "stopped"
     run_dir = Path(job.out_dir).parent
     j.tick(time.time() + 2)               # ended: noted
     j.sweep(time.time() + 3)              # TTL 0 passed: forgotten, files removed
@@ -347,7 +348,7 @@ def test_tsne_3d_on_a_2d_model_shows_its_error_and_a_retry(app):
     at = app("latent_map", sb_bundled="digits-2d")
     at.radio(key="map_method_True").set_value("tsne").run()
     at.radio(key="map_k").set_value(3).run()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline and not at.error:
         time.sleep(0.3)
         at.run()
@@ -407,7 +408,7 @@ def test_trainings_run_in_processes_at_a_lower_priority_than_pages(monkeypatch, 
     seen = {}
     job = training.start_job("nice-a", *_configs(500), digits)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_S
         while job.snapshot().step < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         seen["nice"] = int(Path(f"/proc/{job.pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
@@ -418,7 +419,7 @@ def test_trainings_run_in_processes_at_a_lower_priority_than_pages(monkeypatch, 
         seen["page"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     finally:
         training.stop_job("nice-a")
-        job.wait(30)
+        job.wait(HANG_S)
     assert seen["nice"] == seen["page"] + 7 or seen["nice"] == 19, seen
     if "group" in seen:             # a session of its own, itself niced: it yields to the pages' session too
         assert seen["own_group"] and seen["group"] == "7", seen
@@ -457,6 +458,6 @@ def test_hosted_training_uses_the_operators_copy_of_mnist(app, monkeypatch, tmp_
     job = training.job_for(bid)
     try:
         assert job is not None and job.train_config.data_dir == str(folder.resolve())
-        assert job.wait(120) and job.snapshot().state == "finished", job.snapshot().error
+        assert job.wait(HANG_S) and job.snapshot().state == "finished", job.snapshot().error
     finally:
         training.stop_job(bid)

@@ -10,6 +10,7 @@ from vae.analysis.live_map import LiveLatentMap, fixed_axes, pca_2d
 from vae.config import TrainConfig
 from vae.data import load_dataset
 from vae.train.job import TrainingJob
+from tests.waits import HANG_S
 
 
 def test_pca_2d_keeps_the_previous_frames_orientation():
@@ -60,7 +61,7 @@ def test_a_training_job_records_frames_from_the_initial_weights_to_the_last_epoc
     job = TrainingJob(ModelConfig(latent_dim=3, hidden=(32,), image_size=8),
                       TrainConfig(dataset="digits", epochs=3, batch_size=256, seed=1), ds, device="cpu")
     job.start()
-    assert job.wait(120)
+    assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "finished", snap.error
     frames = snap.live_map.frames
@@ -70,7 +71,7 @@ def test_a_training_job_records_frames_from_the_initial_weights_to_the_last_epoc
     off = TrainingJob(ModelConfig(latent_dim=3, hidden=(32,), image_size=8),
                       TrainConfig(dataset="digits", epochs=1, batch_size=256), ds, device="cpu", live_map=False)
     off.start()
-    assert off.wait(120) and off.snapshot().live_map is None
+    assert off.wait(HANG_S) and off.snapshot().live_map is None
 
 
 def test_the_replay_figure_has_fixed_axes_a_frame_per_capture_and_colours_by_factor():

@@ -18,6 +18,7 @@ import torch
 
 from vae import ModelConfig, TrainConfig, load_model
 from vae.train import ProcessTrainingJob, TrainingJob
+from tests.waits import HANG_S
 
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 
@@ -45,7 +46,7 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
     assert proc.snapshot().state == "pending" and not proc.is_running
     proc.start()
     assert proc.is_running                         # running from the call on, before the child reports
-    assert thread.wait(60) and proc.wait(120)
+    assert thread.wait(HANG_S) and proc.wait(HANG_S)
     a, b = thread.snapshot(), proc.snapshot()
     assert b.state == "finished" and b.error is None, b.error
     assert (b.epoch, b.epochs, b.step, b.total_steps, b.progress) == (a.epoch, a.epochs, a.step, a.total_steps, 1.0)
@@ -67,7 +68,7 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
         assert torch.allclose(model.state_dict()[name], p, rtol=1e-3, atol=1e-4), name
         assert torch.equal(saved[name], model.state_dict()[name])
     assert set(model.checkpoint_info) == {"train", "state", "dataset", "metrics"}
-    deadline = time.monotonic() + 30                # the run ended, so did its process
+    deadline = time.monotonic() + HANG_S                # the run ended, so did its process
     while _alive(proc.pid):
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -81,14 +82,14 @@ def test_stop_reaches_the_process_within_a_step_and_a_resume_continues_exactly(d
     job.start()
     _wait_step(job, 20)
     job.stop()
-    assert job.wait(60)
+    assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "stopped" and 20 <= snap.step < snap.total_steps
     assert snap.step - job.stop_reached_step <= 1          # the library stops within a step of the request
     first_pid = job.pid
     job.resume()                                            # a new process, from the checkpoint
     assert job.pid != first_pid
-    assert job.wait(120) and straight.wait(120)
+    assert job.wait(HANG_S) and straight.wait(HANG_S)
     a, b = straight.snapshot(), job.snapshot()
     assert b.state == "finished" and b.epoch == 6 and b.step == a.step, b.error
     assert [r["step"] for r in b.step_history] == list(range(1, b.step + 1))   # one history across processes
@@ -98,7 +99,7 @@ def test_stop_reaches_the_process_within_a_step_and_a_resume_continues_exactly(d
         assert torch.equal(job.latest_model().state_dict()[name], p), name
     assert job.snapshot().elapsed_s > 0
     job.resume(extra_epochs=1)                              # "Train more"
-    assert job.wait(120) and job.snapshot().epoch == 7 == job.snapshot().epochs
+    assert job.wait(HANG_S) and job.snapshot().epoch == 7 == job.snapshot().epochs
 
 
 def test_a_killed_training_process_is_a_failed_job_with_a_loadable_checkpoint(digits, tmp_path):
@@ -107,7 +108,7 @@ def test_a_killed_training_process_is_a_failed_job_with_a_loadable_checkpoint(di
     job.start()
     _wait_step(job, 200)                                    # past the first epoch's checkpoint
     os.kill(job.pid, signal.SIGKILL)                        # e.g. the kernel's out-of-memory killer
-    assert job.wait(60)
+    assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "failed" and "ended unexpectedly" in snap.error and "-9" in snap.error
     assert load_model(tmp_path / "run") is not None
@@ -119,7 +120,7 @@ def test_a_killed_training_process_is_a_failed_job_with_a_loadable_checkpoint(di
 def test_a_job_that_cannot_start_fails_with_its_reason(digits):
     job = ProcessTrainingJob(ModelConfig(image_size=28, hidden=(8,)), TrainConfig(epochs=1, device="cpu"), digits)
     job.start()
-    assert job.wait(120)
+    assert job.wait(HANG_S)
     snap = job.snapshot()
     assert snap.state == "failed" and "(1, 8, 8)" in snap.error
     assert job.latest_model() is None

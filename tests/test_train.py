@@ -14,6 +14,7 @@ import torch
 from vae import ConfigError, ModelConfig, TrainConfig, load_model
 from vae.checkpoint import load_optimizer_state
 from vae.train import JobSnapshot, Trainer, TrainingDiverged, TrainingJob, make_model
+from tests.waits import HANG_S
 
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 STEPS_PER_EPOCH = 12  # 1497 training digits / batch 128
@@ -256,7 +257,7 @@ def test_training_job_snapshots_while_running_and_finishes(digits, tmp_path):
     reader = threading.Thread(target=poll)
     job.start()       # the state is "running" from here until the thread ends
     reader.start()
-    assert job.wait(timeout=60)
+    assert job.wait(timeout=HANG_S)
     reader.join(10)
     assert not errors
     running = [s for s in snaps if s.state == "running"]
@@ -294,7 +295,7 @@ def test_training_job_stop_and_resume(digits):
     while job.snapshot().step < 3 and time.time() < deadline:
         time.sleep(0.01)
     job.stop()
-    assert job.wait(timeout=30)
+    assert job.wait(timeout=HANG_S)
     snap = job.snapshot()
     assert snap.state == "stopped" and 3 <= snap.step < snap.total_steps
     assert snap.eta_s is None
@@ -302,7 +303,7 @@ def test_training_job_stop_and_resume(digits):
 
     job.trainer.config.epochs = epoch_at_stop + 1  # keep the test short: finish the current epoch ...
     job.resume(extra_epochs=1)                      # ... and one more
-    assert job.wait(timeout=60)
+    assert job.wait(timeout=HANG_S)
     snap = job.snapshot()
     assert snap.state == "finished" and snap.epoch == epoch_at_stop + 2 == snap.epochs
     assert snap.step > steps_at_stop
@@ -312,7 +313,7 @@ def test_training_job_stop_and_resume(digits):
 def test_training_job_records_failure(digits):
     job = TrainingJob(ModelConfig(image_size=28, hidden=(8,)), TrainConfig(epochs=1, device="cpu"), digits)
     job.start()
-    assert job.wait(timeout=30)
+    assert job.wait(timeout=HANG_S)
     snap = job.snapshot()
     assert snap.state == "failed" and "(1, 8, 8)" in snap.error
     assert job.latest_model() is None
@@ -322,7 +323,7 @@ def test_training_job_loads_the_data_its_config_names(tmp_path):
     job = TrainingJob(SMALL, TrainConfig(dataset="digits", epochs=1, batch_size=256, device="cpu"), None,
                       out_dir=tmp_path / "job")
     job.start()
-    assert job.wait(timeout=60)
+    assert job.wait(timeout=HANG_S)
     snap = job.snapshot()
     assert snap.state == "finished" and snap.epoch == 1
     assert load_model(tmp_path / "job").checkpoint_info["dataset"]["name"] == "digits"

@@ -7,12 +7,19 @@ import time
 
 from playwright.sync_api import Page, expect
 
+# How long any one wait may take before the test calls it a hang. A wait is for a condition, never a speed
+# check: on a busy 2-core machine (other sessions, bench/cpu_hog.py) a page run or a background task takes
+# 5-10x its quiet time (a niced training job of 4 digits epochs took 132 s under bench/cpu_hog.py at load 6),
+# so every wait gets the same generous bound (conftest sets it as Playwright's default for pages and for
+# `expect`), and no test passes a shorter one for work that grows with the load.
+HANG_MS = 300_000
+
 # Console noise that is not the app's fault: no network on these machines, and favicon/fonts lookups.
 IGNORED_CONSOLE = re.compile(r"(net::ERR_|Failed to load resource|favicon|fonts\.g|ERR_NAME_NOT_RESOLVED"
                              r"|ERR_INTERNET_DISCONNECTED|Content Security Policy)", re.I)
 
 
-def wait_for_app_run(page: Page, timeout: float = 30_000, settle_ms: int = 100) -> None:
+def wait_for_app_run(page: Page, timeout: float = HANG_MS, settle_ms: int = 100) -> None:
     """Wait until the app is connected and its script has finished running."""
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
@@ -20,7 +27,7 @@ def wait_for_app_run(page: Page, timeout: float = 30_000, settle_ms: int = 100) 
         page.wait_for_timeout(settle_ms)
 
 
-def goto_page(page: Page, base_url: str, url_path: str = "", timeout: float = 60_000) -> None:
+def goto_page(page: Page, base_url: str, url_path: str = "", timeout: float = HANG_MS) -> None:
     """Open `base_url/url_path` and wait for the first run to finish."""
     page.goto(f"{base_url.rstrip('/')}/{url_path.lstrip('/')}", timeout=timeout)
     wait_for_app_run(page, timeout=timeout)
@@ -50,7 +57,7 @@ def image_src(page: Page, caption: str) -> str:
     return page.get_by_test_id("stImage").filter(has_text=caption).locator("img").first.get_attribute("src")
 
 
-def wait_for_image_change(page: Page, caption: str, old_src: str, timeout: float = 30_000) -> str:
+def wait_for_image_change(page: Page, caption: str, old_src: str, timeout: float = HANG_MS) -> str:
     """Wait until the st.image captioned `caption` shows a different image than `old_src`; returns the new src."""
     page.wait_for_function(
         """([caption, old]) => {
@@ -60,6 +67,35 @@ def wait_for_image_change(page: Page, caption: str, old_src: str, timeout: float
             return img && img.getAttribute("src") !== old && img.complete;
         }""", arg=[caption, old_src], timeout=timeout)
     return image_src(page, caption)
+
+
+def wait_until_settled(locator, js: str = "el => null", frames: int = 10) -> object:
+    """Wait until the element's box and `js(el)` have not changed for `frames` animation frames in a row
+    (a Plotly chart drawn and resized after the app run, a layout done moving); returns the last js(el).
+    Counts frames, not milliseconds: a busy machine draws fewer frames a second and the wait grows with it."""
+    return locator.evaluate("""async (el, [js, frames]) => {
+        const f = eval(js);
+        const look = () => { const r = el.getBoundingClientRect();
+                             return JSON.stringify([r.x, r.y, r.width, r.height, f(el)]); };
+        let last = look(), same = 0;
+        while (same < frames) {
+            await new Promise(r => requestAnimationFrame(r));
+            const now = look();
+            same = now === last ? same + 1 : 0;
+            last = now;
+        }
+        return f(el);
+    }""", [js, frames])
+
+
+PLOTLY_DRAWN = "el => { const gd = el.querySelector('.js-plotly-plot'); " \
+               "return !!(gd && gd._fullLayout && gd._fullData && el.querySelector('.nsewdrag')) && gd._fullData.length; }"
+
+
+def wait_for_plot(chart) -> None:
+    """Wait until the Plotly chart `chart` (a stPlotlyChart locator) is drawn and no longer moves."""
+    chart.locator(".js-plotly-plot .nsewdrag").first.wait_for()
+    wait_until_settled(chart, PLOTLY_DRAWN)
 
 
 def box_select(page: Page, chart, x0: float = 0.15, y0: float = 0.15, x1: float = 0.85, y1: float = 0.85) -> None:
@@ -72,6 +108,32 @@ def box_select(page: Page, chart, x0: float = 0.15, y0: float = 0.15, x1: float 
     for t in (0.25, 0.5, 0.75, 1.0):
         page.mouse.move(b["x"] + b["width"] * (x0 + (x1 - x0) * t), b["y"] + b["height"] * (y0 + (y1 - y0) * t))
     page.mouse.up()
+
+
+def drag_with_new_images(page: Page, locator, control_js: str, moves: int) -> float:
+    """Hold the mouse down on the slider `locator` and move it `moves` times by 4 px (between 15% and 85% of
+    its width); after each move, wait until the latent control `control_js` (JS for its test hook) shows a
+    new image, all before the release. Returns the slider's value at the release.
+
+    Counts images per move, not per second: the claim "the image follows the drag" holds however slowly a
+    busy machine sends the moves (a fixed-time sweep counted fewer moves, hence fewer images, under load)."""
+    box = locator.bounding_box()
+    y = box["y"] + box["height"] / 2
+    x0, x1 = box["x"] + 0.15 * box["width"], box["x"] + 0.85 * box["width"]
+    x, direction = box["x"] + box["width"] / 2, 1.0
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for _ in range(moves):
+        before = page.evaluate(f"() => {control_js}.canvasHash()")
+        x += direction * 4
+        if not x0 <= x <= x1:
+            direction = -direction
+            x = min(max(x + 2 * direction * 4, x0), x1)
+        page.mouse.move(x, y)
+        page.wait_for_function(f"(old) => {control_js}.canvasHash() !== old", arg=before, polling="raf")
+    value = float(locator.input_value())
+    page.mouse.up()
+    return value
 
 
 def sweep_drag(page: Page, locator, seconds: float) -> tuple[float, float]:

@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (app_console_errors, assert_no_exception, box_select, goto_page, image_src,
-                               nav_links, wait_for_app_run, wait_for_image_change)
+                               nav_links, wait_for_app_run, wait_for_image_change, wait_for_plot,
+                               wait_until_settled)
 
 DECODED = "decoded mean image"
 
@@ -45,19 +46,18 @@ def prior_line(page: Page) -> str:
 def test_slider_key_press_changes_the_decoded_image(page: Page, app_server: str):
     """Decode's live control: a key press redraws the image at once and hands the new z to Python."""
     goto_page(page, app_server)
-    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0",
-                           timeout=30_000)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0")
     before_image = page.evaluate(f"() => {LIVE}.canvasHash()")
     before_text = prior_line(page)
     slider = page.locator("input#lc-z-0")
     slider.focus()
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"(old) => {LIVE}.canvasHash() !== old", arg=before_image, timeout=5_000)
+    page.wait_for_function(f"(old) => {LIVE}.canvasHash() !== old", arg=before_image)
     expect(slider).to_have_value(re.compile(r"^0\.10?$"))
     # the committed value becomes the app's state: log p(z) and the nearest data point follow
     page.wait_for_function("(old) => [...document.querySelectorAll(\"[data-testid='stMarkdown']\")]"
                            ".some(e => e.innerText.includes('log p(z) =') && e.innerText !== old)",
-                           arg=before_text, timeout=15_000)
+                           arg=before_text)
     assert_no_exception(page)
     assert app_console_errors(page) == []
 
@@ -96,12 +96,12 @@ def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Pa
 def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map")
     chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible(timeout=30_000)   # a deep link's first run reruns through app.py: slow under load
-    page.wait_for_timeout(500)      # plotly draws after the app run
+    expect(chart).to_be_visible()   # a deep link's first run reruns through app.py: slow under load
+    wait_for_plot(chart)            # plotly draws after the app run
     chart.hover()                   # the map opens in pan mode (a click selects); box select is in the toolbar
     chart.locator(".modebar-btn[data-title='Box Select']").click()
     box_select(page, chart)
-    expect(page.get_by_text("selected points")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("selected points")).to_be_visible()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stImage").filter(has_text="the selected test images")).to_be_visible()
     # the centre of the box is decoded too (the map of a 2-d latent is the latent space itself)
@@ -135,12 +135,12 @@ def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: 
         wait_for_app_run(page)
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)      # plotly draws after the app run
+    wait_for_plot(chart)            # plotly draws after the app run
     spot = chart.locator(".js-plotly-plot").evaluate(_EMPTIEST_SPOT_JS)
     assert spot["dist"] > 15, spot  # far from every data point: no marker under the click
     page.mouse.move(spot["px"], spot["py"])
     page.mouse.click(spot["px"], spot["py"])
-    expect(page.get_by_text("Decoded at the clicked spot")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text("Decoded at the clicked spot")).to_be_visible()
     wait_for_app_run(page)
     expect(page.get_by_text(re.compile(r"^\d+ selected points?$"))).to_have_count(0)    # a spot, not a data point
     caption = page.get_by_test_id("stImage").filter(has_text="→ z =").inner_text()
@@ -174,7 +174,7 @@ def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str)
         zf.writestr("model.safetensors", pickle.dumps({"not": "weights"}))   # a pickle in disguise
     _sidebar_upload(page, "hostile.zip", buf.getvalue())
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("pickle", timeout=20_000)
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("pickle")
     expect(sidebar.get_by_text("Still showing")).to_be_visible()
     wait_for_app_run(page)
     # the page still works on the previous model
@@ -191,7 +191,7 @@ def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_serve
     goto_page(page, app_server)
     _sidebar_upload(page, "bad.zip", b"not a zip at all")
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("bad.zip", timeout=20_000)
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("bad.zip")
     wait_for_app_run(page)
     expect(sidebar.get_by_test_id("stFileUploaderFile")).to_have_count(0)     # out of the uploader's list
     assets = Path(__file__).resolve().parents[2] / "assets" / "shapes-8d"
@@ -201,7 +201,7 @@ def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_serve
             zf.writestr(name, (assets / name).read_bytes())
     sidebar.locator("input[type='file']").first.set_input_files(
         files=[{"name": "shapes.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
-    expect(sidebar.get_by_text("8-d latent")).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_text("8-d latent")).to_be_visible()
     wait_for_app_run(page)
     expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
     assert_no_exception(page)
@@ -240,28 +240,19 @@ _FIRST_POINT_JS = """(gd) => {
 def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map?model=digits-2d")     # 300 points: the first one is not under others
     chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible(timeout=30_000)   # a deep link's first run reruns through app.py: slow under load
+    expect(chart).to_be_visible()   # a deep link's first run reruns through app.py: slow under load
     gd = chart.locator(".js-plotly-plot")
     gd.wait_for()
     page.wait_for_function("() => window.__hoverThumbs && window.__hoverThumbs.byTag.has('vae-map')")
     wait_for_app_run(page)
-    point = gd.evaluate(_FIRST_POINT_JS)
-    for _ in range(20):                       # the layout settles (captions, the neighbours section) before hovering
-        page.wait_for_timeout(250)
-        again = gd.evaluate(_FIRST_POINT_JS)
-        if (again["px"], again["py"]) == (point["px"], point["py"]):
-            break
-        point = again
+    point = wait_until_settled(gd, _FIRST_POINT_JS)   # the layout settles (captions, the neighbours section)
     page.mouse.move(point["px"] - 30, point["py"] - 30)
     page.mouse.move(point["px"], point["py"], steps=5)
     thumb = page.get_by_test_id("vaeHoverThumb")
-    expect(thumb).to_be_visible(timeout=10_000)
+    expect(thumb).to_be_visible()
     # the pointer crossed other points on its way: wait for the hover of where it stopped (Plotly throttles hovers)
-    try:
-        page.wait_for_function("(near) => near.includes(document.querySelector('[data-testid=vaeHoverThumb]')"
-                               ".dataset.index)", arg=point["near"], timeout=5_000)
-    except Exception:
-        pass
+    page.wait_for_function("(near) => near.includes(document.querySelector('[data-testid=vaeHoverThumb]')"
+                           ".dataset.index)", arg=point["near"])
     assert thumb.get_attribute("data-index") in point["near"], point     # that point, or one drawn over it
     box = thumb.locator("canvas").bounding_box()
     assert box["width"] >= 100                                  # a readable thumbnail, not a label
@@ -272,6 +263,6 @@ def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str
     Path("/tmp/shots-pages").mkdir(parents=True, exist_ok=True)
     page.screenshot(path="/tmp/shots-pages/map-hover-thumbnail.png")
     page.mouse.move(5, 5)
-    expect(thumb).to_be_hidden(timeout=10_000)
+    expect(thumb).to_be_hidden()
     assert_no_exception(page)
     assert app_console_errors(page) == []

@@ -15,8 +15,8 @@ def test_one_epoch_on_digits_runs_live_and_draws_curves(page: Page, app_server: 
     wait_for_app_run(page)
     page.get_by_role("button", name="Start").click()
     progress = page.get_by_test_id("stProgress")
-    expect(progress).to_be_visible(timeout=30_000)
-    expect(progress).to_contain_text("finished", timeout=120_000)
+    expect(progress).to_be_visible()
+    expect(progress).to_contain_text("finished")
     wait_for_app_run(page)
     expect(progress).to_contain_text("epoch 1/1")
     chart = page.get_by_test_id("stPlotlyChart").first

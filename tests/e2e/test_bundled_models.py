@@ -23,8 +23,7 @@ def live(latent_dim: int) -> str:
 
 def wait_for_live_control(page: Page, latent_dim: int) -> None:
     lc = live(latent_dim)
-    page.wait_for_function(f"() => window.__latentControl && {lc} && {lc}.ready() && {lc}.stats().images > 0",
-                           timeout=60_000)
+    page.wait_for_function(f"() => window.__latentControl && {lc} && {lc}.ready() && {lc}.stats().images > 0")
 
 
 def choose_checkpoint(page: Page, name: str) -> None:
@@ -52,7 +51,7 @@ def test_a_fresh_server_opens_on_mnist(page: Page, app_server: str):
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.wait_for()
     page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); return p && p.data && "
-                           "p.data.length > 0; }", timeout=60_000)
+                           "p.data.length > 0; }")
     # points of the label traces (one per digit; _fullData holds the decoded arrays of Plotly's binary form)
     n_points = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(p =>
         (p._fullData || []).filter(t => /^[0-9]$/.test(String(t.name)))

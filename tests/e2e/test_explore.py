@@ -11,8 +11,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (app_console_errors, assert_no_exception, goto_page, image_src, wait_for_app_run,
-                               wait_for_image_change)
+from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, image_src,
+                               wait_for_app_run, wait_for_image_change)
 
 SHOTS = Path("/tmp/shots-explore")
 LIVE = "Object.values(window.__latentControl.instances)[0]"   # the Decode page's drag-following control
@@ -43,7 +43,7 @@ def _plot(page: Page):
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
     page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot');"
-                           " return gd && gd._fullData && gd._fullData.length > 1; }", timeout=30_000)
+                           " return gd && gd._fullData && gd._fullData.length > 1; }")
     return chart
 
 
@@ -53,7 +53,7 @@ def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
     pt = chart.locator(".js-plotly-plot").evaluate(_LONELY_POINT_JS)
     page.mouse.move(pt["px"], pt["py"])
     page.mouse.click(pt["px"], pt["py"])
-    expect(page.get_by_text(f"query: test #{pt['index']}")).to_be_visible(timeout=20_000)
+    expect(page.get_by_text(f"query: test #{pt['index']}")).to_be_visible()
     wait_for_app_run(page)
     buttons = page.get_by_role("button", name=re.compile(r"^#\d+$"))
     expect(buttons).to_have_count(8)
@@ -81,15 +81,14 @@ def test_applying_a_direction_changes_the_decoded_image(page: Page, app_server: 
     page.get_by_test_id("stButton").filter(has_text="Save direction").locator("button").click()
     wait_for_app_run(page)
     caption = "decoded at strength"
-    expect(page.get_by_test_id("stImage").filter(has_text=f"{caption} +1.0").locator("img")).to_be_visible(
-        timeout=30_000)
+    expect(page.get_by_test_id("stImage").filter(has_text=f"{caption} +1.0").locator("img")).to_be_visible()
     before = image_src(page, caption)
     slider = page.get_by_test_id("stSlider").filter(has_text="Strength").get_by_role("slider")
     slider.focus()
     for _ in range(5):
         page.keyboard.press("ArrowRight")
     # each key press reruns the page; wait for the last value's image, however slow the machine
-    expect(page.get_by_test_id("stImage").filter(has_text=f"{caption} +1.5")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stImage").filter(has_text=f"{caption} +1.5")).to_be_visible()
     wait_for_app_run(page)
     after = wait_for_image_change(page, caption, before)
     assert after != before
@@ -104,13 +103,14 @@ def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_s
     wait_for_app_run(page)
     page.get_by_test_id("stSidebarNav").get_by_text("Decode", exact=True).click()
     wait_for_app_run(page)
-    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()", timeout=30_000)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()")
     slider = page.locator("input#lc-z-0")
     slider.focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
     expect(slider).to_have_value(re.compile(r"^0\.30?$"))
-    page.wait_for_timeout(300)
+    # the released z reaches Python: the traversals' caption names the point the server holds
+    expect(page.get_by_text(re.compile(r"the others held at the current point z = \[0\.30, "))).to_be_visible()
     wait_for_app_run(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Link to this view").click()
     wait_for_app_run(page)
@@ -121,10 +121,10 @@ def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_s
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         other = fresh.new_page()
-        other.set_default_timeout(30_000)
+        other.set_default_timeout(HANG_MS)
         other.goto(link)
         wait_for_app_run(other)
-        other.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()", timeout=30_000)
+        other.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()")
         expect(other.locator("input#lc-z-0")).to_have_value(re.compile(r"^0\.30?$"))
         other.get_by_test_id("stSidebarNav").get_by_text("Latent map", exact=True).click()
         wait_for_app_run(other)

@@ -52,7 +52,7 @@ def shown(locator):
 def choose_checkpoint(page: Page, name: str) -> None:
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
     page.get_by_role("option", name=name).click()
-    wait_for_app_run(page, timeout=120_000)
+    wait_for_app_run(page)
 
 
 def test_factors_page_on_the_shapes_model(page: Page, factors_app: str):
@@ -60,7 +60,7 @@ def test_factors_page_on_the_shapes_model(page: Page, factors_app: str):
     goto_page(page, factors_app, "factors")
     choose_checkpoint(page, "shapes-8d")
     expect(page.get_by_test_id("stMetric").filter(has_text="MIG")).to_be_visible(timeout=COMPUTE_MS)
-    wait_for_app_run(page, timeout=120_000)
+    wait_for_app_run(page)
     for name in ("MIG", "DCI disentanglement", "DCI completeness", "DCI informativeness", "SAP", "FactorVAE score"):
         card = page.get_by_test_id("stMetric").filter(has_text=name).first
         value = float(card.get_by_test_id("stMetricValue").inner_text())
@@ -93,13 +93,13 @@ def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
     # the choice of models starts from the sidebar's (a new widget once the shapes data are generated; the
     # digits one lingers, stale, while the page reruns)
     chosen = page.get_by_test_id("stMultiSelect").filter(has_text="sidebar: shapes-8d")
-    expect(chosen).to_be_visible(timeout=120_000)
-    wait_for_app_run(page, timeout=120_000)
+    expect(chosen).to_be_visible()
+    wait_for_app_run(page)
     expect(page.get_by_test_id("stMultiSelect")).to_have_count(1)
     expect(chosen).to_contain_text("bundled: shapes-tiny")
     expect(page.get_by_text("Reconstructions of the same test images")).to_be_visible(timeout=COMPUTE_MS)
     expect(page.get_by_test_id("stProgress")).to_have_count(0, timeout=COMPUTE_MS)
-    wait_for_app_run(page, timeout=120_000)
+    wait_for_app_run(page)
     table = page.get_by_test_id("stDataFrame").first
     expect(table).to_be_visible()
     # the originals and one row of reconstructions per model; a traversal per model

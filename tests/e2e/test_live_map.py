@@ -18,13 +18,13 @@ def test_live_map_appears_during_training_and_replays(page: Page, app_server: st
     wait_for_app_run(page)
     page.get_by_role("button", name="Start").click()
     heading = page.get_by_role("heading", name="Latent space as it learns")
-    expect(heading).to_be_visible(timeout=60_000)
+    expect(heading).to_be_visible()
     # while it trains: frames come in (the newest is drawn) before the run ends
-    expect(page.get_by_text(re.compile(r"\b([4-9]|\d\d+) frames: latent means"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(re.compile(r"\b([4-9]|\d\d+) frames: latent means"))).to_be_visible()
     expect(page.get_by_test_id("stProgress")).not_to_contain_text("finished")
     page.get_by_role("button", name="Stop").click()
-    wait_for_app_run(page, timeout=60_000)
-    expect(page.get_by_test_id("stProgress")).to_contain_text("stopped", timeout=60_000)
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
     chart = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".slider-container"))
     expect(chart).to_have_count(1)
     gd = chart.locator(".js-plotly-plot")
@@ -42,7 +42,7 @@ def test_live_map_appears_during_training_and_replays(page: Page, app_server: st
                 " if (p) window.__seenX.add(p.getAttribute('transform')); requestAnimationFrame(loop); };"
                 " requestAnimationFrame(loop); }")
     chart.locator(".updatemenu-button").filter(has_text="Replay").click()
-    page.wait_for_function("() => window.__seenActive && window.__seenActive.size >= 3", timeout=30_000)
+    page.wait_for_function("() => window.__seenActive && window.__seenActive.size >= 3")
     gd.evaluate(f"g => new Promise(r => {{ const t = setInterval(() => {{"
                 f" if (g._fullLayout.sliders[0].active === {n - 1} && !g._transitioning) {{ clearInterval(t); r(); }}"
                 f" }}, 50); }})")

@@ -79,7 +79,7 @@ def test_training_live_makes_only_local_requests_and_logs_no_console_error(page:
     wait_for_app_run(page)
     page.get_by_role("button", name="Start").click()
     progress = page.get_by_test_id("stProgress")
-    expect(progress).to_contain_text("finished", timeout=180_000)
+    expect(progress).to_contain_text("finished")
     wait_for_app_run(page, settle_ms=500)
     expect(page.get_by_test_id("stImage").filter(has_text="prior samples")).to_be_visible()
     assert outside == [], outside

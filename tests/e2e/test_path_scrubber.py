@@ -18,8 +18,7 @@ HOOK = "Object.values(window.__pathScrubber.instances)[0]"
 def test_scrubbing_the_path_decodes_in_the_browser_like_model_decode(page: Page, app_server: str, assets_dir):
     goto_page(page, app_server, "interpolate?model=digits-2d")
     expect(page.get_by_role("heading", name="Scrub along the path")).to_be_visible()
-    page.wait_for_function(f"() => window.__pathScrubber && {HOOK} && {HOOK}.ready() && {HOOK}.images() > 0",
-                           timeout=30_000)
+    page.wait_for_function(f"() => window.__pathScrubber && {HOOK} && {HOOK}.ready() && {HOOK}.images() > 0")
     expect(page.locator(".ps-status")).to_contain_text("decoded in your browser")
     # a 2 s drag: a new image nearly every frame
     page.evaluate(f"() => {{ const h = {HOOK}; window.__seen = new Set([h.canvasHash()]); window.__on = true;"
@@ -32,7 +31,7 @@ def test_scrubbing_the_path_decodes_in_the_browser_like_model_decode(page: Page,
     assert distinct >= 20, f"only {distinct} distinct images during a 2 s drag"
     # the release hands t to Python (the caption follows)
     t_final = page.evaluate(f"() => {HOOK}.getT()")
-    expect(page.get_by_text(f"t = {t_final:.3f} at the last release")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(f"t = {t_final:.3f} at the last release")).to_be_visible()
     # parity with model.decode at points of the path the page drew (its endpoints and method)
     model = load_model(assets_dir / "digits-2d")
     path = page.evaluate(f"() => {HOOK}.path()")

@@ -58,7 +58,7 @@ def open_posterior(page: Page, url: str) -> None:
 def expect_figures(page: Page, heatmap: bool) -> None:
     """Plotly drew the bars (a waterfall), the K curve and, for a 2-d model, the heat map."""
     charts = page.locator(CHARTS)
-    expect(charts).to_have_count(3 if heatmap else 2, timeout=30_000)
+    expect(charts).to_have_count(3 if heatmap else 2)
     expect(page.locator(f"{CHARTS} .waterfalllayer .point").first).to_be_attached()
     expect(page.locator(f"{CHARTS} .waterfalllayer .point")).to_have_count(5)
     expect(page.locator(f"{CHARTS} .errorbar").first).to_be_attached()       # the K curve's error bars
@@ -130,7 +130,7 @@ def test_a_drawing_becomes_x(page: Page, app_url: str):
     for t in np.linspace(0, 1, 12):
         page.mouse.move(x, y0 + t * (y1 - y0))
     page.mouse.up()
-    expect(page.get_by_test_id("stImage").filter(has_text="your drawing")).to_be_visible(timeout=30_000)
+    expect(page.get_by_test_id("stImage").filter(has_text="your drawing")).to_be_visible()
     wait_for_app_run(page)
     expect_figures(page, heatmap=True)
     shot(page, "draw")
@@ -144,8 +144,8 @@ def test_higher_dimensional_model_has_no_heat_map(page: Page, app_url: str):
     open_posterior(page, app_url)
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
     page.get_by_role("option", name="shapes-8d").click()
-    wait_for_app_run(page, timeout=120_000)
-    expect(page.get_by_test_id("stMetric").filter(has_text="IWAE K=")).to_be_visible(timeout=120_000)
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stMetric").filter(has_text="IWAE K=")).to_be_visible()
     expect_figures(page, heatmap=False)
     shot(page, "8d")
     assert_no_exception(page)

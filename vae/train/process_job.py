@@ -24,6 +24,7 @@ A child also stops (and checkpoints) when the parent's end of the pipe closes: t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import multiprocessing as mp
 import os
@@ -31,6 +32,7 @@ import pickle
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,28 @@ def _mp_context():
             else:
                 _context = mp.get_context("spawn")
         return _context
+
+
+@contextlib.contextmanager
+def _without_main_script():
+    """While a child process starts: hide a `__main__` that is a script file from multiprocessing.
+
+    Python's spawn and forkserver children re-run the parent's main script (as `__mp_main__`) when
+    `__main__` has a `__file__` and no import name. Inside Streamlit, `__main__` is the page script being
+    run (app.py, or AppTest's temporary script, which stays there after the run), so every training
+    process ran the whole app again before training (loading models and data sets), or crashed on a
+    script that cannot run alone. The child needs nothing from it: its target lives in this module."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield
+        return
+    stub = types.ModuleType("__main__")          # no __file__: the child keeps its own __main__
+    sys.modules["__main__"] = stub
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stub:   # a script run that began meanwhile keeps its own
+            sys.modules["__main__"] = main
 
 
 def _send(conn, *msg) -> None:
@@ -227,7 +251,8 @@ class ProcessTrainingJob:
         parent, child = ctx.Pipe()
         try:
             proc = ctx.Process(target=_child_main, args=(child, int(self.nice)), name="vae-training", daemon=True)
-            proc.start()
+            with _without_main_script():
+                proc.start()
             child.close()
             _send(parent, kwargs)
         except Exception as e:  # noqa: BLE001 - no process: the run failed to start, shown on the page

@@ -22,6 +22,7 @@ that run, and `on_change(z)` is called first (before the script body), so every 
 from __future__ import annotations
 
 import base64
+import json
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -298,7 +299,10 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
                 priv["display"] = display
             data.update(image=display[1], image_seq=None, image_z=[float(v) for v in shown])
 
-    _component(key=key, data=data, on_z_change=on_z, on_drag_change=on_drag,
+    # JSON bytes, not the dict: Streamlit looks for dataframes in a dict's values (importing pandas and
+    # pyarrow, 0.3-0.5 s on a fresh server's first run) and serialises it twice (proto and identity)
+    payload = json.dumps(data, separators=(",", ":")).encode("utf-8")
+    _component(key=key, data=payload, on_z_change=on_z, on_drag_change=on_drag,
                on_need_weights_change=on_need_weights, on_browser_failed_change=on_browser_failed)
     if mode == "browser":
         priv["sent_hash"] = data["weights_hash"]

@@ -565,8 +565,23 @@ function registerHook(st) {
   st.root.dataset.key = st.data.key;
 }
 
+// Python sends `data` as UTF-8 JSON bytes (a Uint8Array here), not as a dict: Streamlit inspects every
+// value of a dict for dataframes, which imports pandas and pyarrow on the server's first run (0.3-0.5 s
+// before the first picture). Parsed once per payload: Streamlit hands the same array to every re-render.
+const PARSED = new WeakMap();
+function parseData(raw) {
+  if (!raw || !(raw instanceof Uint8Array || raw instanceof ArrayBuffer)) return raw;
+  let data = PARSED.get(raw);
+  if (data === undefined) {
+    data = JSON.parse(new TextDecoder().decode(raw));
+    PARSED.set(raw, data);
+  }
+  return data;
+}
+
 export default function (component) {
-  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const { parentElement, setStateValue, setTriggerValue } = component;
+  const data = parseData(component.data);
   const root = parentElement.querySelector(".lc");
   if (!root || !data) return undefined;
   const st = root.__lc || (root.__lc = newState(root));
