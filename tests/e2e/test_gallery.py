@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import StreamlitServer
-from tests.e2e.helpers import assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import HANG_MS, assert_no_exception, goto_page, wait_for_app_run
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
 SHOTS = Path(__file__).parent / "screenshots"
@@ -25,12 +25,12 @@ NAME = "A's digits"
 def _context(browser):
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = ctx.new_page()
-    pg.set_default_timeout(60_000)
+    pg.set_default_timeout(HANG_MS)
     return ctx, pg
 
 
 def _decode_ready(page: Page) -> None:
-    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()", timeout=60_000)
+    page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()", timeout=HANG_MS)
 
 
 @pytest.fixture
@@ -60,19 +60,19 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         epochs.press("Enter")
         wait_for_app_run(a)
         a.get_by_role("button", name="Start").click()
-        expect(a.get_by_test_id("stProgress")).to_contain_text("finished", timeout=180_000)
+        expect(a.get_by_test_id("stProgress")).to_contain_text("finished", timeout=HANG_MS)
         wait_for_app_run(a)
         main = a.get_by_test_id("stMain")
         main.get_by_text("Publish to the gallery").click()
         main.get_by_label("Name in the gallery").fill(NAME)
         main.get_by_label("Note (optional)").fill("one epoch")
         main.get_by_role("button", name="Publish").click()
-        expect(main.get_by_text(re.compile(r"Published .*A's digits"))).to_be_visible(timeout=120_000)
+        expect(main.get_by_text(re.compile(r"Published .*A's digits"))).to_be_visible(timeout=HANG_MS)
         # a second publish is over the per-owner limit: a one-line message, nothing added
         main.get_by_label("Name in the gallery").fill("A's second")
         main.get_by_role("button", name="Publish").click()
         expect(main.get_by_text(re.compile("Not published: .*VAE_GALLERY_MAX_PER_OWNER"))).to_be_visible(
-            timeout=120_000)
+            timeout=HANG_MS)
         from vae.gallery import Gallery
 
         [entry] = Gallery(gallery_dir).list()           # one entry, measured on the digits test split
@@ -93,7 +93,8 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         for _ in range(3):
             a.keyboard.press("ArrowRight")
         expect(slider).to_have_value(re.compile(r"^0\.30?$"))
-        a.wait_for_timeout(300)        # the control sends the point to the server on a short debounce
+        # the released z reaches Python: the traversals' caption names the point the server holds
+        expect(a.get_by_text(re.compile(r"the others held at the current point z = \[0\.30"))).to_be_visible()
         wait_for_app_run(a)
         a_picture = a.evaluate(f"() => {LIVE}.canvasHash()")
         a.get_by_test_id("stSidebar").get_by_role("button", name="Link to this view").click()
@@ -120,7 +121,7 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         wait_for_app_run(b)
         _decode_ready(b)
         expect(b.locator("input#lc-z-0")).to_have_value(re.compile(r"^0\.30?$"))
-        b.wait_for_function(f"(h) => {LIVE}.canvasHash() === h", arg=a_picture, timeout=30_000)
+        b.wait_for_function(f"(h) => {LIVE}.canvasHash() === h", arg=a_picture, timeout=HANG_MS)
         assert_no_exception(b)
 
         # the server restarts: the gallery is intact, A (its cookie) still owns the entry, B's link still works
@@ -132,7 +133,7 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         b.goto(link2)
         wait_for_app_run(b)
         _decode_ready(b)
-        b.wait_for_function(f"(h) => {LIVE}.canvasHash() === h", arg=a_picture, timeout=30_000)
+        b.wait_for_function(f"(h) => {LIVE}.canvasHash() === h", arg=a_picture, timeout=HANG_MS)
         goto_page(b, url2, "gallery")
         expect(b.get_by_role("button", name="Delete")).to_have_count(0)
         # B publishes the sidebar's (bundled) model: B owns that one, and may delete it
@@ -142,7 +143,7 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         side.get_by_text("Publish to the gallery").click()
         side.get_by_label("Name in the gallery").fill("B's pick")
         side.get_by_role("button", name="Publish").click()
-        expect(side.get_by_text(re.compile(r"Published .*B's pick"))).to_be_visible(timeout=120_000)
+        expect(side.get_by_text(re.compile(r"Published .*B's pick"))).to_be_visible(timeout=HANG_MS)
         goto_page(b, url2, "gallery")
         b.get_by_role("combobox", name="Model", exact=True).click()
         b.get_by_role("option", name=re.compile("B's pick")).click()
