@@ -1,4 +1,4 @@
-"""The command line: `python -m vae train | evaluate | sample | sweep`.
+"""The command line: `python -m vae train | evaluate | sample | sweep | project`.
 
     python -m vae train --dataset digits --hidden 64 --latent-dim 2 --epochs 20 --out runs/digits
     python -m vae evaluate runs/digits --iwae-samples 100
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sample_parser(sub)
     from .sweep_and_factors import add_sweep_parser
     add_sweep_parser(sub, add_threads_flag)
+    from .project_command import add_project_parser
+    add_project_parser(sub)
     return parser
 
 
@@ -64,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     from .sweep_and_factors import cmd_sweep
     sweep = functools.partial(cmd_sweep, train_config_from_args=train_config_from_args, error=CLIError,
                               model_config_from_args=model_config_from_args, apply_threads=apply_threads)
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "sweep": sweep}
+    from .project_command import cmd_project
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "sweep": sweep,
+                "project": cmd_project}
     try:
         return commands[args.command](args)
     except expected as e:
