@@ -1,4 +1,4 @@
-"""The command line: `python -m vae train | evaluate | sample | sweep | export-onnx | gallery`.
+"""The command line: `python -m vae train | evaluate | sample | sweep | project | export-onnx | gallery`.
 
     python -m vae train --dataset digits --hidden 64 --latent-dim 2 --epochs 20 --out runs/digits
     python -m vae evaluate runs/digits --iwae-samples 100
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sample_parser(sub)
     from .sweep_and_factors import add_sweep_parser
     add_sweep_parser(sub, add_threads_flag)
+    from .project_command import add_project_parser
+    add_project_parser(sub)
     from .onnx_command import add_export_onnx_parser
     add_export_onnx_parser(sub)
     from .gallery_command import add_gallery_parser
@@ -70,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
                               model_config_from_args=model_config_from_args, apply_threads=apply_threads)
     from .gallery_command import cmd_gallery
     from .onnx_command import cmd_export_onnx
+    from .project_command import cmd_project
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "sweep": sweep,
-                "export-onnx": cmd_export_onnx, "gallery": cmd_gallery}
+                "project": cmd_project, "export-onnx": cmd_export_onnx, "gallery": cmd_gallery}
     try:
         return commands[args.command](args)
     except expected as e:

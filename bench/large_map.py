@@ -1,0 +1,72 @@
+"""All 70,000 MNIST latents of assets/mnist-16d: t-SNE on everything vs fitted on a sample + placed, openTSNE, UMAP.
+
+    nice -n 5 python bench/large_map.py [--data-dir ../shared/datasets/mnist] [--skip opentsne,umap]
+
+Prints one table: seconds, ratio to openTSNE defaults (n_jobs=2) in the same run, 10-NN label accuracy
+of the map. Encodings come from vae.analysis.large_map.cached_encode (cache in a temporary folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    from vae import load_model
+    from vae.analysis.large_map import cached_encode, project_all
+    from vae.analysis.projection import knn_label_accuracy, project_tsne
+    from vae.cli.evaluate_command import dataset_for
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets" / "mnist"))
+    ap.add_argument("--fit-points", type=int, default=20_000)
+    ap.add_argument("--skip", default="", help="comma list of rows to leave out: full, sample, opentsne, umap")
+    args = ap.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    model = load_model(ROOT / "assets" / "mnist-16d", device="cpu")
+    ds, _ = dataset_for(model, args.data_dir, "train")
+    images = torch.cat([ds.train.images, ds.test.images])
+    labels = torch.cat([ds.train.labels, ds.test.labels]).numpy()
+    with tempfile.TemporaryDirectory() as cache:
+        t0 = time.perf_counter()
+        mu, _, _ = cached_encode(model, images, cache_dir=cache)
+        enc = time.perf_counter() - t0
+    rows = [("encode 70,000 (batched)", enc, None)]
+
+    def timed(name, fn):
+        t = time.perf_counter()
+        emb = fn()
+        rows.append((name, time.perf_counter() - t, knn_label_accuracy(emb, labels)))
+        print(f"  {name}: {rows[-1][1]:.1f} s", file=sys.stderr, flush=True)
+
+    if "opentsne" not in skip:
+        from openTSNE import TSNE
+        timed("openTSNE defaults (n_jobs=2)", lambda: np.asarray(TSNE(n_jobs=2, random_state=0).fit(mu)))
+    if "full" not in skip:
+        timed("ours, t-SNE on all 70,000", lambda: project_tsne(mu, seed=0).embedding)
+    if "sample" not in skip:
+        timed(f"ours, t-SNE fit {args.fit_points:,} + place rest",
+              lambda: project_all(mu, "tsne", fit_points=args.fit_points)[0])
+    if "umap" not in skip:
+        from vae.analysis.umap_projection import project_umap
+        project_umap(mu[:500], n_epochs=10)            # warm-up: numba compiles
+        timed("UMAP on all 70,000 (after warm-up)", lambda: project_umap(mu, seed=0).embedding)
+    base = next((s for n, s, _ in rows if n.startswith("openTSNE")), None)
+    print(f"{'method':44s} {'seconds':>8s} {'vs openTSNE':>12s} {'10-NN acc':>10s}")
+    for name, sec, acc in rows:
+        ratio = f"{base / sec:.2f}x" if base and acc is not None else "-"
+        print(f"{name:44s} {sec:8.1f} {ratio:>12s} {('%.4f' % acc) if acc is not None else '-':>10s}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""`python -m vae project RUN --split test|train|all --method pca|tsne|umap --out FILE.npz`.
+
+Encodes every image of the split (batched, tqdm bar, cached on disk per model and data) and maps
+the posterior means to 2-D (t-SNE / UMAP fitted on a sample of --fit-points rows, the rest placed
+with the fitted transform; cached per points and settings). `--split all` is train then test (all
+70,000 MNIST images), no sampling. The .npz holds embedding float32 (N, 2), labels int64 (N,),
+mu float32 (N, D), split uint8 (N,) (0 train, 1 test) and index int64 (N,) (row within its split).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from .common import CLIError, add_threads_flag, apply_threads, load_run
+
+
+def add_project_parser(sub) -> None:
+    """Register `project` on the subparsers `sub` of `python -m vae`."""
+    p = sub.add_parser(
+        "project", help="encode a split and map it to 2-D (pca, tsne, umap); writes an .npz",
+        description="Encode every image of a split with a checkpoint and map the latent means to 2-D. "
+                    "Encodings and maps are cached on disk ($VAE_CACHE_DIR/maps), so a second run is quick.")
+    p.add_argument("run", metavar="RUN", help="checkpoint folder or .zip")
+    p.add_argument("--split", choices=("test", "train", "all"), default="test",
+                   help="which images: test, train, or all (train then test) (default: test)")
+    p.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="projection (default: pca)")
+    p.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the map")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="where the data set's files are, if not where the checkpoint says")
+    p.add_argument("--fit-points", type=int, default=None, metavar="M",
+                   help="t-SNE/UMAP: fit on this many rows, place the rest (default: 20000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and the map (default: 0)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_threads_flag(p)
+
+
+def cmd_project(args) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from ..analysis.large_map import FIT_POINTS, cached_encode, cached_project
+    from .evaluate_command import dataset_for
+
+    apply_threads(args)
+    if not str(args.out).endswith(".npz"):
+        raise CLIError(f"--out must name an .npz file, got {args.out}")
+    fit_points = FIT_POINTS if args.fit_points is None else args.fit_points
+    if fit_points < 4:
+        raise CLIError(f"--fit-points must be at least 4, got {fit_points}")
+    started = time.perf_counter()
+    model = load_run(args.run, device="cpu")
+    dataset, _ = dataset_for(model, args.data_dir, "test" if args.split == "test" else "train")
+    parts = ["train", "test"] if args.split == "all" else [args.split]
+    splits = [getattr(dataset, s) for s in parts]
+    images = torch.cat([s.images for s in splits]) if len(splits) > 1 else splits[0].images
+    labels = torch.cat([s.labels for s in splits]).numpy() if len(splits) > 1 else splits[0].labels.numpy()
+    which = np.concatenate([np.full(len(s), i if args.split == "all" else int(p == "test"), np.uint8)
+                            for i, (s, p) in enumerate(zip(splits, parts))])
+    index = np.concatenate([np.arange(len(s), dtype=np.int64) for s in splits])
+    if len(images) < 4:
+        raise CLIError(f"the {args.split} split holds {len(images)} images; a map needs at least 4")
+    cache = not args.no_cache
+    with tqdm(total=len(images), unit="img", desc="encoding", file=sys.stderr, disable=args.quiet) as bar:
+        mu, _, hit = cached_encode(model, images, data_key=f"{dataset.name}/{args.split}", use_cache=cache,
+                                   progress=lambda done, total: bar.update(done - bar.n))
+    with tqdm(total=1, desc=args.method, file=sys.stderr, disable=args.quiet) as bar:
+        def progress(i, total, msg):
+            bar.total = total
+            bar.set_postfix_str(msg[:60], refresh=False)
+            bar.update(i - bar.n)
+        emb, info = cached_project(mu, args.method, fit_points=fit_points, seed=args.seed, progress=progress,
+                                   use_cache=cache)
+    np.savez(args.out, embedding=np.ascontiguousarray(emb, np.float32), labels=labels.astype(np.int64),
+             mu=mu, split=which, index=index)
+    print(f"{args.out}: {len(emb):,} points of {dataset.name} {args.split}, {args.method} "
+          f"(fitted on {info['fitted']:,}, placed {info['placed']:,}); encodings {'cached' if hit else 'computed'}, "
+          f"map {'cached' if info['cached'] else 'computed'}; {time.perf_counter() - started:.1f} s")
+    return 0
