@@ -80,14 +80,14 @@ def test_shapes_beta_first_slider_moves_mainly_one_factor(page: Page, app_server
 
     goto_page(page, app_server)
     choose_checkpoint(page, "shapes-beta")
-    wait_for_live_control(page, 10)
+    wait_for_live_control(page, 8)
     first_dim = int(page.locator(".lc .lc-row input[id^='lc-z-']").first.get_attribute("id").rsplit("-", 1)[1])
     steps = np.linspace(-1.5, 1.5, 13)
     frames = []
     for v in steps:
-        z = [0.0] * 10
+        z = [0.0] * 8
         z[first_dim] = float(v)
-        frames.append(page.evaluate(f"(z) => {live(10)}.decode(z)", z))
+        frames.append(page.evaluate(f"(z) => {live(8)}.decode(z)", z))
     frames = np.array(frames, dtype=np.float64)            # (13, 1024) decoded means in [0, 1]
     assert frames.shape == (len(steps), 32 * 32)
 
