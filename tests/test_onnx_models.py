@@ -190,7 +190,9 @@ def test_export_onnx_agrees_with_the_checkpoint(run, tmp_path, assets_dir):
         pytest.skip(f"no {run} checkpoint")
     out = tmp_path / "onnx"
     result = _run_json(["export-onnx", str(src), str(out), "--json"])
-    assert result["max_abs_diff"] <= 1e-5 and result["max_scaled_diff"] <= 1e-5
+    # 1e-5 relative to max(1, |value|), the export's own check: mnist-conv's logits reach ~15, where float32
+    # rounding alone differs by ~1e-5 absolute (1.5e-5 measured)
+    assert result["max_scaled_diff"] <= 1e-5 and result["max_abs_diff"] <= 1e-4
     assert sorted(p.name for p in out.iterdir()) == ["decoder.onnx", "encoder.onnx", "vae.json"]
     from vae import load_model
 
