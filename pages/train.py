@@ -48,6 +48,7 @@ if start and settings is not None:
     from vae.data import DataError, require_training_split
 
     tc = settings.train_config
+    ds = None
     try:
         spec = loaders.DatasetSpec(tc.dataset, tc.data_dir, tuple(sorted(settings.options.items())))
         with st.spinner(f"Loading {tc.dataset} ..."):
@@ -56,7 +57,7 @@ if start and settings is not None:
         training.start_job(ctx.bid, settings.model_config(ds.image_shape), tc, ds, device=tc.device)
         st.rerun()
     except DataError as e:
-        note_missing_data(tc.dataset, str(e))
+        note_missing_data(tc.dataset, str(e), test_only=getattr(ds, "test_only", False))
         st.rerun()
     except Exception as e:  # ConfigError, RuntimeError: say what is wrong, keep the page
         st.error(f"Could not start training: {e}")

@@ -216,3 +216,22 @@ def test_mnist_without_its_training_split_says_so_and_offers_the_download(tmp_pa
     assert any(e.value.startswith("No training data:") for e in at.error), [e.value for e in at.error]
     assert "Download mnist" in [b.label for b in at.button]
     assert progress_text(at) == ""
+
+
+def test_the_operators_data_folder_is_allowed_and_trains(tmp_path, monkeypatch, fake_mnist):
+    """VAE_DATA_DIR names the operator's copy of MNIST (here under /tmp: outside the home folder and the
+    project). The Train page pre-fills it and must accept it (it refused it as "outside your home folder and the
+    project"), and Start must train from it rather than fail with "No training data"."""
+    import shutil
+
+    folder, _, _ = fake_mnist
+    operator = tmp_path / "operator-data"
+    shutil.copytree(folder, operator / "mnist")
+    monkeypatch.setenv("VAE_DATA_DIR", str(operator))
+    at = open_train(tr_dataset="mnist", tr_epochs_mnist=1)
+    box = next(t for t in at.text_input if t.key == "tr_dir_mnist")
+    assert Path(box.value).resolve() == (operator / "mnist").resolve()
+    assert not [e.value for e in at.error if "outside" in e.value], [e.value for e in at.error]
+    button(at, "Start").click().run()
+    assert not [e.value for e in at.error if "No training data" in e.value], [e.value for e in at.error]
+    assert wait_finished(at, timeout=HANG_S).startswith("finished")

@@ -167,7 +167,12 @@ def recipe_block(model_config: ModelConfig | dict, train_config: TrainConfig | d
 _MISSING = "_tr_missing_data"       # (dataset name, the DataError's message) after a Start that found no data
 
 
-def note_missing_data(name: str, message: str) -> None:
+def note_missing_data(name: str, message: str, test_only: bool = False) -> None:
+    """Remember, for the notice under the settings, why a Start found no training data. `test_only`: only
+    the test split was found (the library's message then speaks to a programmer; the page says it in words)."""
+    if test_only:
+        message = (f"only the test split of {name} is here, and a test split never trains a model; "
+                   f"training needs the folder of its four IDX files (train and test)")
     st.session_state[_MISSING] = (name, message)
 
 
