@@ -88,7 +88,7 @@ def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Pa
         expect(page.get_by_test_id("stHeading").filter(has_text=title)).to_be_visible()
         expect(page.get_by_test_id("stDialog")).to_have_count(0)                 # no "Page not found"
         expect(page.get_by_test_id("stSidebar").get_by_text("Download model (.zip)")).to_be_visible()
-        expect(page.get_by_test_id("stSidebarNav").locator("a")).to_have_count(10)
+        expect(page.get_by_test_id("stSidebarNav").locator("a")).to_have_count(11)
     assert_no_exception(page)
     assert app_console_errors(page) == []
 
