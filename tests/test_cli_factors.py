@@ -34,6 +34,7 @@ def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, s
     assert len(out["mi_matrix"]) == d and all(len(row) == 5 for row in out["mi_matrix"])
     assert all(0 <= i < d for i in out["factor_dims"])
     assert out["factor_protocol"]["source"] == "generated" and out["factor_protocol"]["n_points"] == 900
+    assert out["factor_protocol"]["dci_trees"] == 100        # the CLI's DCI is disentanglement_lib's published protocol
     assert "elbo" in out                                 # the usual evaluation is still there
     text = vae_main(capsys, "evaluate", assets_dir / "shapes-8d", "--factors", "--device", "cpu")
     assert text.returncode == 0, text.stderr
@@ -141,3 +142,22 @@ def test_ctrl_c_stops_a_sweep_after_the_current_step_and_saves(tmp_path):
     state = json.loads((out / "beta-1" / "config.json").read_text())["state"]
     assert state["status"] == "stopped" and state["step"] >= 1 and state["epoch"] < 5000
     assert not (out / "beta-4").exists()
+
+
+def test_the_quick_factor_estimate_uses_fewer_dci_trees_than_the_published_protocol(assets_dir, monkeypatch):
+    """The Factors page's quick estimate (30 trees) and its full protocol (100, as the CLI) score the same
+    codes with different DCI predictors, and each records which it used."""
+    from vae import load_model
+    from vae.data import load_dataset
+    from vae.ui.compare.factors import PRECISIONS
+
+    calls = []
+    real = factor_module.dci
+    monkeypatch.setattr(factor_module, "dci", lambda *a, **k: calls.append(k["n_estimators"]) or real(*a, **k))
+    model, data = load_model(assets_dir / "shapes-8d"), load_dataset("shapes", n_train=200, n_test=200)
+    quick = factor_module.evaluate_factors(model, data, **{**PRECISIONS["quick"], "n_points": 300,
+                                                           "factorvae_votes": (5, 5)})
+    full = factor_module.evaluate_factors(model, data, **{**PRECISIONS["full"], "n_points": 300,
+                                                          "factorvae_votes": (5, 5)})
+    assert calls == [30, 100]
+    assert quick["factor_protocol"]["dci_trees"] == 30 and full["factor_protocol"]["dci_trees"] == 100

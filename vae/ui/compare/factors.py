@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from vae.analysis.factors import METRIC_KEYS, METRIC_MEANINGS, has_factors
+from vae.analysis.factors import DCI_TREES_QUICK, METRIC_KEYS, METRIC_MEANINGS, has_factors
 from vae.ui.background import background_task, show_task_progress
 from vae.ui.images import grid, show
 from vae.ui.tasks import Task
@@ -18,9 +18,10 @@ MATRICES = {"mi_normalized": "I(z; factor) / H(factor)", "mi_matrix": "I(z; fact
 
 
 # how many generated images and FactorVAE votes: "quick" answers in seconds; "full" is the CLI's protocol
-PRECISIONS = {"quick": {"n_points": 2000, "factorvae_votes": (150, 100)},
+PRECISIONS = {"quick": {"n_points": 2000, "factorvae_votes": (150, 100), "dci_trees": DCI_TREES_QUICK},
               "full": {"n_points": None, "factorvae_votes": None}}
-PRECISION_LABELS = {"quick": "quick (2,000 images, 250 votes)", "full": "full (6,000 images, 800 votes, as the CLI)"}
+PRECISION_LABELS = {"quick": "quick (2,000 images, 250 votes, DCI with 30 trees)",
+                    "full": "full (6,000 images, 800 votes, DCI with 100 trees: the published protocol, as the CLI)"}
 
 
 def factors_task(lm, dataset, dataset_key: str, precision: str = "quick", retry: bool = False) -> Task:
