@@ -215,3 +215,46 @@ def test_mnist_without_its_training_split_says_so_and_offers_the_download(tmp_pa
     assert any(e.value.startswith("No training data:") for e in at.error), [e.value for e in at.error]
     assert "Download mnist" in [b.label for b in at.button]
     assert progress_text(at) == ""
+
+
+SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
+
+
+def _stop_jobs_of(at: AppTest) -> None:
+    from vae.ui.training import jobs as training
+    job = training.job_for(at.session_state["_vae_browser_id"]) if "_vae_browser_id" in at.session_state else None
+    if job is not None:
+        job.stop()
+        assert job.wait(60)
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(), reason="no operator MNIST copy")
+def test_the_operators_vae_data_dir_is_allowed_and_trains(monkeypatch, tmp_path):
+    """Issue 26/27: VAE_DATA_DIR outside home and project is the operator's folder: pre-filled, accepted, trains."""
+    monkeypatch.setenv("VAE_DATA_DIR", str(SHARED_MNIST.parent))
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("VAE_EXPLORER_ALLOWED_DIRS", raising=False)
+    at = open_train(sid="opdata1", tr_dataset="mnist", tr_epochs_mnist=1)
+    assert at.text_input(key="tr_dir_mnist").value == str(SHARED_MNIST.resolve())
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+    button(at, "Start").click()
+    at.run()
+    try:
+        assert not at.exception, [e.value for e in at.exception]
+        errors = [e.value for e in at.error]
+        assert not errors, errors
+        assert progress_text(at).split(" ")[0] in ("pending", "starting", "running", "starting…"), progress_text(at)
+    finally:
+        _stop_jobs_of(at)
+
+
+def test_mnist_test_split_alone_is_refused_in_words_for_a_person(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    at = open_train(sid="nomnist2", tr_dataset="mnist", tr_dir_mnist="")
+    button(at, "Start").click()
+    at.run()
+    msg = next(e.value for e in at.error if e.value.startswith("No training data:"))
+    assert "\n" not in msg
+    for internal in ("test_only", "load_dataset", "data_dir=", "require_training_split"):
+        assert internal not in msg, msg

@@ -65,8 +65,12 @@ class PathRefused(ValueError):
 
 
 def allowed_roots(extra: tuple[Path, ...] = ()) -> list[Path]:
-    """Folders a local user may name: their home, the project, $VAE_EXPLORER_ALLOWED_DIRS, and `extra`."""
+    """Folders a local user may name: their home, the project, $VAE_DATA_DIR (the operator's own data, allowed
+    by definition: the sidebar reads it and the Train page pre-fills it), $VAE_EXPLORER_ALLOWED_DIRS, and `extra`."""
     roots = [Path.home(), REPO, *extra]
+    data_root = os.environ.get("VAE_DATA_DIR", "").strip()
+    if data_root:
+        roots.append(Path(data_root))
     roots += [Path(p) for p in os.environ.get(ALLOWED_DIRS_ENV, "").split(os.pathsep) if p.strip()]
     out = []
     for r in roots:
