@@ -258,3 +258,21 @@ def test_mnist_test_split_alone_is_refused_in_words_for_a_person(tmp_path, monke
     assert "\n" not in msg
     for internal in ("test_only", "load_dataset", "data_dir=", "require_training_split"):
         assert internal not in msg, msg
+
+
+def test_start_says_starting_at_once_not_zeros():
+    """Issue 26: after Start the line read "running · epoch 0/N · step 0/0 · 0%" until the process reported."""
+    from vae.ui.training.jobs import describe_progress
+
+    from types import SimpleNamespace
+    fresh = SimpleNamespace(state="running", epoch=0, epochs=30, step=0, total_steps=0, progress=0.0, eta_s=None)
+    assert describe_progress(fresh).startswith("starting…")
+    at = open_train(sid="starting1", tr_epochs_digits=300)
+    button(at, "Start").click()
+    at.run()
+    try:
+        assert not at.exception, [e.value for e in at.exception]
+        text = progress_text(at)                      # the first frame after the click
+        assert text.startswith(("starting…", "running", "pending")) and "step 0/0" not in text, text
+    finally:
+        _stop_jobs_of(at)
