@@ -7,7 +7,7 @@ from vae.analysis.latent import decode_numpy
 from vae.ui.decode import directions as saved_directions
 from vae.ui.map import neighbours as nb
 from vae.ui.map import ranking
-from vae.ui import state
+from vae.ui import loaders, state
 from vae.ui.map.export import export_buttons, png_config
 from vae.ui.components.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
@@ -26,8 +26,10 @@ if lm is None or ctx.dataset is None:
 D, ds = lm.latent_dim, ctx.dataset
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.3, 1.6, 1, 1.3])
-split = c1.radio("Split", ["test", "train"] if len(ds.train) else ["test"], horizontal=True, key="map_split",
-                 help=None if len(ds.train) else "only the bundled test split is loaded")
+splits, split_help = loaders.split_choices(ds)
+if st.session_state.get("map_split") not in (None, *splits):      # a split no longer loaded
+    st.session_state.pop("map_split")
+split = c1.radio("Split", splits, horizontal=True, key="map_split", help=split_help)
 n_total = len(getattr(ds, split))
 sizes = sorted({s for s in (500, 1000, 2000, 5000, 10000) if s < n_total} | {n_total})
 if len(sizes) > 1:

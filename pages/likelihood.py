@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from vae.ui import loaders
 from vae.ui.map import ranking
 from vae.ui.sidebar import current_with_model
 from vae.ui.tasks import show_task
@@ -19,13 +20,10 @@ if ctx.dataset is None:
 ds = ctx.dataset
 
 c1, c2, c3, c4 = st.columns([1, 1.5, 1.5, 1])
-splits = ["test", "train"] if len(ds.train) else ["test"]     # a split with no images is not offered
-if st.session_state.get("lik_split") not in splits:
-    st.session_state.pop("lik_split", None)
-split = c1.radio("Split", splits, horizontal=True, key="lik_split",
-                 help=None if len(ds.train) else "only the test split is loaded: the training split needs its files "
-                                                 "(the sidebar's Dataset: a folder, or a download where the server "
-                                                 "can reach the internet)")
+splits, split_help = loaders.split_choices(ds)
+if st.session_state.get("lik_split") not in (None, *splits):      # a split no longer loaded
+    st.session_state.pop("lik_split")
+split = c1.radio("Split", splits, horizontal=True, key="lik_split", help=split_help)
 n_total = len(getattr(ds, split))
 sizes = sorted({s for s in (500, 1000, 2000, 5000, 10000) if s < n_total} | {n_total})
 n = c2.select_slider("Images", sizes, value=min(sizes, key=lambda s: abs(s - 2000)), key=f"lik_n_{split}_{n_total}",

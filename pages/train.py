@@ -48,16 +48,17 @@ if start and settings is not None:
     from vae.data import DataError, require_training_split
 
     tc = settings.train_config
-    ds = None
     try:
         spec = loaders.DatasetSpec(tc.dataset, tc.data_dir, tuple(sorted(settings.options.items())))
         with st.spinner(f"Loading {tc.dataset} ..."):
             ds = loaders.load_dataset_cached(spec)
-        require_training_split(ds)          # DataError for MNIST's bundled test split alone
+        if not len(ds.train):               # MNIST's bundled test split alone: said to a person, not the library's
+            raise DataError(train_settings.no_training_split_message(tc.dataset, tc.data_dir))
+        require_training_split(ds)
         training.start_job(ctx.bid, settings.model_config(ds.image_shape), tc, ds, device=tc.device)
         st.rerun()
     except DataError as e:
-        note_missing_data(tc.dataset, str(e), test_only=getattr(ds, "test_only", False))
+        note_missing_data(tc.dataset, str(e))
         st.rerun()
     except Exception as e:  # ConfigError, RuntimeError: say what is wrong, keep the page
         st.error(f"Could not start training: {e}")

@@ -98,3 +98,30 @@ def test_saved_directions_become_custom_axes_on_the_map(app):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("cosine between the axes" in c.value for c in at.caption)
+
+
+def test_the_likelihood_page_offers_no_split_without_images(app, tmp_path, monkeypatch):
+    """Issue 26: with MNIST's bundled test split alone, choosing `train` ended in "The ranking failed:
+    ValueError: images must be a non-empty ... batch". A split without images is not offered, and the page
+    says how to get it, as the Latent map does."""
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    at = app(state={"sb_bundled": "mnist-2d", "sb_dir_mnist": "", "lik_split": "train", "lik_k": 10})
+    assert len(at.session_state["_vae_context"].dataset.train) == 0
+    at.switch_page("pages/likelihood.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    radio = at.radio(key="lik_split")
+    assert radio.options == ["test"] and radio.value == "test"
+    assert "Train page" in radio.help                    # says how to get the training split
+    at.switch_page("pages/latent_map.py").run()
+    assert at.radio(key="map_split").help == radio.help  # the same words on both pages
+    at.switch_page("pages/likelihood.py").run()
+    at.select_slider(key=next(s.key for s in at.select_slider if s.key.startswith("lik_n_"))).set_value(500).run()
+    at.button(key="lik_start").click().run()
+    deadline = time.monotonic() + 120
+    while not at.metric and not at.error and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert [m.label for m in at.metric][:1] == ["mean log p(x)"]

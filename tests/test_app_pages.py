@@ -331,23 +331,3 @@ def test_a_refused_upload_leaves_the_uploader(assets_dir, monkeypatch):
     assert uploader.key != "sb_upload_0" and not uploader.value      # the refused file is out of the uploader
     # the next upload then opens on its own: tests/e2e/test_app_pages.py drives that in Chromium (AppTest's
     # uploader does not take a file after the script's st.rerun)
-
-
-def test_likelihood_offers_no_split_without_images(open_page, monkeypatch):
-    """A data set loaded with its test split alone (MNIST's bundled copy): the Likelihood page offers the test
-    split only, so "train" can never start a ranking of 0 images (it failed with "images must be a non-empty
-    (N, C, H, W) batch"), even when the session last chose "train"."""
-    import dataclasses
-
-    from vae.data import load_dataset
-    from vae.data.datasets import Split
-    from vae.ui import loaders
-
-    full = load_dataset("digits")
-    test_only = dataclasses.replace(full, train=Split(full.train.images[:0], full.train.labels[:0]), test_only=True)
-    monkeypatch.setattr(loaders, "load_dataset_cached", lambda spec, progress=None: test_only)
-    at = open_page("likelihood", lik_split="train")
-    radio = next(r for r in at.radio if r.label == "Split")
-    assert radio.options == ["test"] and radio.value == "test"
-    assert "training split" in radio.help
-    assert not at.error, [e.value for e in at.error]

@@ -235,3 +235,64 @@ def test_the_operators_data_folder_is_allowed_and_trains(tmp_path, monkeypatch, 
     button(at, "Start").click().run()
     assert not [e.value for e in at.error if "No training data" in e.value], [e.value for e in at.error]
     assert wait_finished(at, timeout=HANG_S).startswith("finished")
+
+
+SHARED_MNIST = REPO.parent / "shared" / "datasets" / "mnist"
+
+
+def _stop_jobs_of(at: AppTest) -> None:
+    from vae.ui.training import jobs as training
+    job = training.job_for(at.session_state["_vae_browser_id"]) if "_vae_browser_id" in at.session_state else None
+    if job is not None:
+        job.stop()
+        assert job.wait(60)
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(), reason="no operator MNIST copy")
+def test_the_operators_vae_data_dir_is_allowed_and_trains(monkeypatch, tmp_path):
+    """Issue 26/27: VAE_DATA_DIR outside home and project is the operator's folder: pre-filled, accepted, trains."""
+    monkeypatch.setenv("VAE_DATA_DIR", str(SHARED_MNIST.parent))
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("VAE_EXPLORER_ALLOWED_DIRS", raising=False)
+    at = open_train(sid="opdata1", tr_dataset="mnist", tr_epochs_mnist=1)
+    assert at.text_input(key="tr_dir_mnist").value == str(SHARED_MNIST.resolve())
+    assert not [e.value for e in at.error], [e.value for e in at.error]
+    button(at, "Start").click()
+    at.run()
+    try:
+        assert not at.exception, [e.value for e in at.exception]
+        errors = [e.value for e in at.error]
+        assert not errors, errors
+        assert progress_text(at).split(" ")[0] in ("pending", "starting", "running", "starting…"), progress_text(at)
+    finally:
+        _stop_jobs_of(at)
+
+
+def test_mnist_test_split_alone_is_refused_in_words_for_a_person(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    at = open_train(sid="nomnist2", tr_dataset="mnist", tr_dir_mnist="")
+    button(at, "Start").click()
+    at.run()
+    msg = next(e.value for e in at.error if e.value.startswith("No training data:"))
+    assert "\n" not in msg
+    for internal in ("test_only", "load_dataset", "data_dir=", "require_training_split"):
+        assert internal not in msg, msg
+
+
+def test_start_says_starting_at_once_not_zeros():
+    """Issue 26: after Start the line read "running · epoch 0/N · step 0/0 · 0%" until the process reported."""
+    from vae.ui.training.jobs import describe_progress
+
+    from types import SimpleNamespace
+    fresh = SimpleNamespace(state="running", epoch=0, epochs=30, step=0, total_steps=0, progress=0.0, eta_s=None)
+    assert describe_progress(fresh).startswith("starting…")
+    at = open_train(sid="starting1", tr_epochs_digits=300)
+    button(at, "Start").click()
+    at.run()
+    try:
+        assert not at.exception, [e.value for e in at.exception]
+        text = progress_text(at)                      # the first frame after the click
+        assert text.startswith(("starting…", "running", "pending")) and "step 0/0" not in text, text
+    finally:
+        _stop_jobs_of(at)

@@ -130,3 +130,35 @@ def test_a_queued_job_is_cancelled_without_a_process(digits):
     job = ProcessTrainingJob(SMALL, TrainConfig(epochs=1, device="cpu"), digits)
     assert job.cancel() and job.snapshot().state == "stopped" and job.pid is None
     assert job.wait(0) and not job.release_memory()
+
+
+def test_a_resumed_job_shows_where_it_is_from_the_first_snapshot(digits, tmp_path):
+    """Issue 26: after Stop then Resume the Train page read "running · epoch 0/200 · step 0/0 · 0%" until the
+    new process reported its position. Every snapshot of the resumed run shows at least the stopped position."""
+    from vae.ui.training.jobs import describe_progress
+
+    job = ProcessTrainingJob(SMALL, TrainConfig(epochs=40, batch_size=16, seed=3, device="cpu"), digits,
+                             out_dir=tmp_path / "run")
+    job.start()
+    _wait_step(job, 150)                                    # past the first epoch (113 steps)
+    job.stop()
+    assert job.wait(60)
+    stopped = job.snapshot()
+    assert stopped.state == "stopped" and stopped.epoch >= 1 and stopped.total_steps > 0
+    job.resume()
+    seen = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:                                         # until the new process has trained a step
+            snap = job.snapshot()
+            seen.append((snap.state, snap.epoch, snap.step, snap.total_steps, describe_progress(snap)))
+            if snap.step > stopped.step or snap.state != "running":
+                break
+            assert time.monotonic() < deadline, seen[-1]
+            time.sleep(0.005)
+    finally:
+        job.stop()
+        job.wait(60)
+    bad = [s for s in seen if s[1] < stopped.epoch or s[2] < stopped.step or s[3] == 0]
+    assert not bad, (stopped.epoch, stopped.step, bad[:3])
+    assert f"epoch {stopped.epoch}/40" in seen[0][4] and "step 0/0" not in seen[0][4]

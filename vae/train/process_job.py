@@ -350,6 +350,12 @@ class ProcessTrainingJob:
                 self._map = {k: live[k] for k in ("index", "labels", "class_names", "factors", "factor_names")}
             self._frames.extend(live["frames"])
             self._map.update(projection=live["projection"], overhead_s=live["overhead_s"], skipped=live["skipped"])
+        if not fields.get("total_steps") and self._fields.get("total_steps"):
+            # a resumed child reports before its trainer has read the checkpoint (epoch 0, step 0/0): keep the
+            # position the run stopped at until the child knows its own
+            for k in ("epoch", "step", "total_steps", "progress", "checkpoint_path"):
+                fields.pop(k, None)
+            fields["epochs"] = max(fields.get("epochs", 0), self.train_config.epochs)
         self._fields.update(fields)
         self._state, self._error = fields["state"], fields["error"]
 

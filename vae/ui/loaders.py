@@ -339,3 +339,12 @@ def kl_per_dim(model_id: str, dataset_key: str, n: int, _latents: Latents) -> np
 
     kl = kl_per_dimension(torch.from_numpy(_latents.mu), torch.from_numpy(_latents.logvar))
     return np.asarray(kl.cpu() if torch.is_tensor(kl) else kl, dtype=np.float64)
+
+
+def split_choices(ds) -> tuple[list[str], str | None]:
+    """The splits a page may offer for `ds` (those that hold images) and, when the training split is not
+    loaded, the help that says how to get it. Shared by the Latent map and the Likelihood page."""
+    if len(ds.train):
+        return ["test", "train"], None
+    return ["test"], ("only the bundled test split is loaded; to use the training split, download it on the "
+                      "Train page or name a folder holding its files there")

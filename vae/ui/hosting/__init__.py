@@ -7,7 +7,7 @@ Every limit is an environment variable read when asked (so tests and a running s
 | variable | default | what it bounds |
 | --- | --- | --- |
 | VAE_EXPLORER_HOSTED | 0 | 1: no server-path inputs, no "Save to folder"; uploads and downloads remain |
-| VAE_EXPLORER_ALLOWED_DIRS | (none) | extra folders (os.pathsep-separated) a local user may name ($VAE_DATA_DIR is always allowed) |
+| VAE_EXPLORER_ALLOWED_DIRS | (none) | extra folders (os.pathsep-separated) a local user may name |
 | VAE_MAX_TRAINING_JOBS | 2 | trainings running at once in this process; more wait in a queue |
 | VAE_MAX_TRAINING_IMAGES | 3000000 | epochs x training images of one job (50 MNIST epochs) |
 | VAE_MAX_PROJECTIONS | 2 | background projections (t-SNE) running at once; more wait |
@@ -65,11 +65,12 @@ class PathRefused(ValueError):
 
 
 def allowed_roots(extra: tuple[Path, ...] = ()) -> list[Path]:
-    """Folders a local user may name: their home, the project, $VAE_EXPLORER_ALLOWED_DIRS, the operator's data
-    folder $VAE_DATA_DIR (allowed by definition: whoever started the server named it), and `extra`."""
+    """Folders a local user may name: their home, the project, $VAE_DATA_DIR (the operator's own data, allowed
+    by definition: the sidebar reads it and the Train page pre-fills it), $VAE_EXPLORER_ALLOWED_DIRS, and `extra`."""
     roots = [Path.home(), REPO, *extra]
-    if os.environ.get("VAE_DATA_DIR", "").strip():
-        roots.append(Path(os.environ["VAE_DATA_DIR"].strip()))
+    data_root = os.environ.get("VAE_DATA_DIR", "").strip()
+    if data_root:
+        roots.append(Path(data_root))
     roots += [Path(p) for p in os.environ.get(ALLOWED_DIRS_ENV, "").split(os.pathsep) if p.strip()]
     out = []
     for r in roots:

@@ -189,7 +189,10 @@ ACTIVE_STATES = ("pending", "running")
 
 
 def describe_progress(snap) -> str:
-    """One line for the progress bar: state, epoch, step, ETA."""
+    """One line for the progress bar: state, epoch, step, ETA; "starting…" while a new run's process has not
+    yet reported where it is (nothing is known, so no zeros are shown)."""
+    if snap.state == "running" and not snap.total_steps and not snap.step:
+        return f"starting… · {snap.epochs} epochs"
     eta = f" · about {_duration(snap.eta_s)} left" if snap.eta_s is not None and snap.state == "running" else ""
     return (f"{snap.state} · epoch {snap.epoch}/{snap.epochs} · step {snap.step:,}/{snap.total_steps:,}"
             f" · {snap.progress:.0%}{eta}")

@@ -167,12 +167,15 @@ def recipe_block(model_config: ModelConfig | dict, train_config: TrainConfig | d
 _MISSING = "_tr_missing_data"       # (dataset name, the DataError's message) after a Start that found no data
 
 
-def note_missing_data(name: str, message: str, test_only: bool = False) -> None:
-    """Remember, for the notice under the settings, why a Start found no training data. `test_only`: only
-    the test split was found (the library's message then speaks to a programmer; the page says it in words)."""
-    if test_only:
-        message = (f"only the test split of {name} is here, and a test split never trains a model; "
-                   f"training needs the folder of its four IDX files (train and test)")
+def no_training_split_message(name: str, data_dir: str | None) -> str:
+    """Why a data set without its training images cannot train, in words for a person (one line)."""
+    where = "the folder above holds only its test images" if data_dir else \
+        "only its test images are on this server (bundled with the app)"
+    return (f"{name}: {where}, and a model is never trained on its test images; download {name} below "
+            f"or name a folder holding its four files (training and test) above")
+
+
+def note_missing_data(name: str, message: str) -> None:
     st.session_state[_MISSING] = (name, message)
 
 
@@ -186,6 +189,7 @@ def missing_data_notice(train_config: TrainConfig | None) -> None:
     if train_config is None or train_config.dataset != name:
         st.session_state.pop(_MISSING, None)
         return
+    message = message.split("\n(")[0]      # the library's parenthesised hint names its functions; the page says its own
     st.error(f"No training data: {message}", icon=":material/database_off:")
     if name not in ("mnist", "fashion-mnist"):
         return
