@@ -3,11 +3,18 @@
 import numpy as np
 import streamlit as st
 
-from vae.analysis.latent import decode_numpy, log_prior_density, nearest_point, prior_samples, traversal_grid
+from vae.analysis.latent import (
+    decode_numpy,
+    log_prior_density,
+    nearest_point,
+    prior_samples,
+    traversal_grid,
+)
+from vae.dims import dim_label as z_label
 from vae.ui import state
+from vae.ui.components.latent_control import decode_mode_note, latent_control
 from vae.ui.decode.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
 from vae.ui.images import grid, show
-from vae.ui.components.latent_control import decode_mode_note, latent_control
 from vae.ui.latents import INACTIVE_KL, dataset_latents, dim_order
 from vae.ui.map.neighbours import decode_neighbours
 from vae.ui.sidebar import current_with_model
@@ -119,7 +126,7 @@ def decoder() -> None:
 
 
 def dim_label(d: int) -> str:
-    label = f"z{d + 1}"
+    label = z_label(d)
     if kl is not None:
         label += f" · KL {kl[d]:.2f}" + (" · inactive" if inactive is not None and inactive[d] else "")
     return label
@@ -143,7 +150,7 @@ def traversals(z: np.ndarray) -> None:
     width = min(900, 72 * steps)
     for r, d in enumerate(dims):
         left, right = st.columns([1, 6], vertical_alignment="center")
-        left.markdown(f"**z{d + 1}**" + (f"  \n:gray[KL {kl[d]:.2f}]" if kl is not None else ""))
+        left.markdown(f"**{z_label(d)}**" + (f"  \n:gray[KL {kl[d]:.2f}]" if kl is not None else ""))
         show(grid(imgs[r:r + 1], width=width, pad=1), container=right)
     values = ", ".join(f"{v:g}" for v in np.linspace(-span, span, steps).round(2))
     st.caption(f"each row sweeps its dimension through {values} "

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from vae.dims import dim_number
 from vae.imageio import image_grid, png_bytes, to_uint8
 
 __all__ = ["map_csv", "images_zip", "safe_column"]
@@ -53,9 +54,9 @@ def map_csv(index, labels, mu, logvar, xy=None, *, class_names: Sequence[str] = 
         f = np.asarray(factors, np.float64).reshape(n, -1)
         names = list(factor_names) or [f"factor_{j + 1}" for j in range(f.shape[1])]
         cols += [(safe_column(names[j]), f[:, j]) for j in range(f.shape[1])]
-    cols += [(f"mu_{j + 1}", mu[:, j]) for j in range(d)]
+    cols += [(f"mu_{dim_number(j)}", mu[:, j]) for j in range(d)]
     sigma = np.exp(0.5 * logvar)
-    cols += [(f"sigma_{j + 1}", sigma[:, j]) for j in range(d)]
+    cols += [(f"sigma_{dim_number(j)}", sigma[:, j]) for j in range(d)]
     if xy is not None:
         xy = np.asarray(xy, np.float64).reshape(n, -1)
         names = [safe_column(a) for a in axis_names] if len(axis_names) >= xy.shape[1] else ["x", "y", "z"]

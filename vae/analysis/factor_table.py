@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vae.dims import dim_label
+
 __all__ = ["FactorTable", "factor_information", "factor_targets", "model_factor_table", "ROTATION_PERIODS"]
 
 # rotation ranges of the shapes data (square, ellipse, heart), radians: see vae.data.shapes
@@ -52,7 +54,7 @@ class FactorTable:
         rows = []
         for d in dims:
             cells = [f"**{v:.2f}**" if j == int(np.argmax(self.nmi[d])) else f"{v:.2f}" for j, v in enumerate(self.nmi[d])]
-            rows.append(f"| z{d} | " + (f"{kl[d]:.2f} | " if kl is not None else "") + " | ".join(cells)
+            rows.append(f"| {dim_label(d)} | " + (f"{kl[d]:.2f} | " if kl is not None else "") + " | ".join(cells)
                         + f" | {self.main_factor(d)} |")
         return "\n".join([head, rule, *rows])
 
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     active = [int(d) for d in np.argsort(-kl) if kl[d] >= args.min_kl]
     print(table.markdown(active, kl))
     print(f"\n{len(active)} active of {len(kl)}; purity (top / row sum): "
-          + ", ".join(f"z{d} {table.purity(d):.2f}" for d in active))
+          + ", ".join(f"{dim_label(d)} {table.purity(d):.2f}" for d in active))
     return 0
 
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vae.dims import dim_label
+
 
 def add_sweep_parser(sub, add_threads_flag) -> None:
     """Register `sweep` on the subparsers `sub` of `python -m vae`."""
@@ -57,8 +59,8 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
 
 def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_threads, error) -> int:
     """Run (or continue) a sweep; `error` is the CLI's one-line error class."""
-    from ..train import load_training_data
     from ..sweep_format import SweepError
+    from ..train import load_training_data
     from ..train.sweep import plan_sweep, run_sweep, sweep_status
 
     apply_threads(args)
@@ -162,4 +164,4 @@ def print_factor_table(result: dict[str, Any]) -> None:
     print("  " + " " * 14 + "".join(f"{n:>10}" for n in names))
     kl = result["dim_kl"]
     for d in sorted(range(len(kl)), key=lambda i: -kl[i]):
-        print(f"  z{d:<3} KL {kl[d]:5.2f} " + "".join(f"{v:10.2f}" for v in result["mi_normalized"][d]))
+        print(f"  {dim_label(d):<4} KL {kl[d]:5.2f} " + "".join(f"{v:10.2f}" for v in result["mi_normalized"][d]))

@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vae.analysis.factors import DCI_TREES_QUICK, METRIC_KEYS, METRIC_MEANINGS, has_factors
+from vae.dims import dim_label
 from vae.ui.background import background_task, show_task_progress
 from vae.ui.images import grid, show
 from vae.ui.tasks import Task
@@ -77,7 +78,7 @@ def matrix_figure(result: dict, which: str = "mi_normalized", height: int | None
     kl = np.asarray(result["dim_kl"])
     order = dims_by_kl(result)
     names = list(result["factor_names"])
-    rows = [f"z{d}  (KL {kl[d]:.2f})" for d in order]
+    rows = [f"{dim_label(d)}  (KL {kl[d]:.2f})" for d in order]
     zmax = 1.0 if which == "mi_normalized" else max(float(m.max()), 1e-9)
     fig = go.Figure(go.Heatmap(
         z=m[order], x=names, y=rows, zmin=0, zmax=zmax, colorscale="Blues",
@@ -102,11 +103,11 @@ def factor_rows(model, result: dict, z_base: np.ndarray, n_steps: int = 9, span:
         left, right = st.columns([1, 3], vertical_alignment="center")
         share = mi_n[d, j]
         runner = np.sort(mi_n[:, j])[-2] if mi_n.shape[0] > 1 else 0.0
-        left.markdown(f"**{name}** → **z{d}**")
-        left.caption(f"I/H = {share:.2f} (next best {runner:.2f}); KL of z{d}: {kl[d]:.2f} nats"
+        left.markdown(f"**{name}** → **{dim_label(d)}**")
+        left.caption(f"I/H = {share:.2f} (next best {runner:.2f}); KL of {dim_label(d)}: {kl[d]:.2f} nats"
                      + (" — weakly carried" if share < 0.2 else ""))
         show(grid(strips[j], ncol=n_steps, width=640), container=right,
-             caption=f"z{d} from -{span:g} to +{span:g}, the other dimensions held")
+             caption=f"{dim_label(d)} from -{span:g} to +{span:g}, the other dimensions held")
 
 
 def traversal_start(ctx) -> np.ndarray:

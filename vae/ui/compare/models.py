@@ -9,13 +9,18 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from vae.analysis.compare import SweepSummary, find_sweeps, load_sweep_summary, summarize_model
+from vae.analysis.compare import (
+    SweepSummary,
+    find_sweeps,
+    load_sweep_summary,
+    summarize_model,
+)
 from vae.analysis.factors import METRIC_KEYS
+from vae.dims import dim_label
 from vae.ui import loaders
 from vae.ui.background import background_task
 from vae.ui.compare.factors import METRIC_LABELS, PRECISIONS
 from vae.ui.tasks import Task
-
 
 
 def sweep_roots() -> tuple[Path, Path]:
@@ -130,7 +135,7 @@ def map_figure(lm, ctx, colour: str, n: int = 1000) -> go.Figure:
     """The test split's latent means of one model: the latent space itself (2-d) or its first two principal axes."""
     lat = loaders.encoded_latents(lm.id, ctx.dataset_key, "test", n, lm.model, ctx.dataset)
     if lm.latent_dim == 2:
-        xy, axes = lat.mu, ("z0", "z1")
+        xy, axes = lat.mu, (dim_label(0), dim_label(1))
     else:
         xy, axes = loaders.pca_projection(lm.id, ctx.dataset_key, "test", n, 2, lat.mu).embedding, ("PC 1", "PC 2")
     ds = ctx.dataset
@@ -324,7 +329,7 @@ def show_models(ctx) -> None:
                 lat = loaders.encoded_latents(lm.id, ctx.dataset_key, "test", 1000, lm.model, ctx.dataset)
                 kl = loaders.kl_per_dim(lm.id, ctx.dataset_key, 1000, lat)
             dims, strips = traversal_strips(lm, kl)
-            show(grid(strips, width=330), caption="rows: " + ", ".join(f"z{d} (KL {kl[d]:.2f})" for d in dims))
+            show(grid(strips, width=330), caption="rows: " + ", ".join(f"{dim_label(d)} (KL {kl[d]:.2f})" for d in dims))
             st.plotly_chart(map_figure(lm, ctx, colour), key=f"cmp_map_{lm.id}_{colour}")
             if s is not None and s.get("mi_normalized") is not None:
                 st.plotly_chart(matrix_figure(s, "mi_normalized", height=330), key=f"cmp_mi_{lm.id}")

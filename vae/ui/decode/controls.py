@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
+from vae.dims import dim_label
+
 Z_RANGE = 4.0      # sliders span [-Z_RANGE, Z_RANGE]
 Z_STEP = 0.05
 SHOWN_DIMS = 12    # dimensions shown at once; the rest sit in an expander
@@ -36,7 +38,7 @@ def latent_controls(model_id: str, z: np.ndarray, order: Sequence[int], kl: np.n
         key = slider_key(model_id, d)
         if key not in st.session_state:
             st.session_state[key] = float(np.clip(round(float(z[d]) / Z_STEP) * Z_STEP, -Z_RANGE, Z_RANGE))
-        label = f"z{d + 1}"
+        label = dim_label(d)
         if kl is not None:
             label += f" · KL {kl[d]:.2f}"
         if inactive is not None and inactive[d]:

@@ -28,6 +28,7 @@ from vae.ui.map.latent_map import selected_points
 K_KEY, METRIC_KEY, SOURCE_KEY, OPEN_KEY = "map_nb_k", "map_nb_metric", "map_nb_source", "_vae_map_nb_open"
 _IMAGE_QUERY = "_vae_map_image_query"
 _LAST_QUERY = "_vae_map_last_query"     # (view key, Query): the map's chart forgets its selection when redrawn
+_HAD_SELECTION = "_vae_map_had_selection"   # the previous run's chart had a selection (a double-click empties it)
 SOURCES = {"map": "the map selection or click", "image": "an uploaded or drawn image"}
 
 
@@ -63,12 +64,31 @@ def map_query(ctx, view, split: str, traces, selection_state) -> Query | None:
             q["xy"], q["placed_for"] = _place(view, q["mu"]), key
         return Query(q["mu"], q["logvar"], q["what"], -1, q["xy"], q["image"])
     key = (ctx.lm.id, ctx.dataset_key, split, len(view.lat.index), view.method, view.k)
+    had = st.session_state.get(_HAD_SELECTION, False)
+    picked = _has_selection(selection_state)
+    st.session_state[_HAD_SELECTION] = picked
+    if had and selection_state is not None and not picked:   # a double-click cleared the selection: so is its query
+        st.session_state[_LAST_QUERY] = None
+        return None
     q = _query_from_selection(ctx, view, split, traces, selection_state) if selection_state else None
     if q is not None:
         st.session_state[_LAST_QUERY] = (key, q)
         return q
     last = st.session_state.get(_LAST_QUERY)
     return last[1] if last is not None and last[0] == key else None
+
+
+def _has_selection(selection_state) -> bool:
+    """Whether the chart's state holds any selected point, box or lasso."""
+    if selection_state is None:
+        return False
+    sel = getattr(selection_state, "selection", None)
+    if sel is None and isinstance(selection_state, dict):
+        sel = selection_state.get("selection")
+    if not sel:
+        return False
+    get = (lambda k: sel.get(k)) if isinstance(sel, dict) else (lambda k: getattr(sel, k, None))
+    return any(get(k) for k in ("points", "box", "lasso", "point_indices"))
 
 
 def _query_from_selection(ctx, view, split: str, traces, selection_state) -> Query | None:

@@ -33,6 +33,7 @@ import streamlit as st
 import torch
 
 from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder
+from vae.dims import dim_label
 
 __all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes"]
 
@@ -125,8 +126,8 @@ def _labels(latent_dim: int, labels: Sequence[str] | None, kl_per_dim: Sequence[
             raise ValueError(f"labels: expected {latent_dim} labels (one per latent dimension), got {len(labels)}")
         return [str(s) for s in labels]
     if kl_per_dim is None:
-        return [f"z{d + 1}" for d in range(latent_dim)]
-    return [f"z{d + 1} \u00b7 KL {float(k):.2f} nats" for d, k in enumerate(kl_per_dim)]
+        return [dim_label(d) for d in range(latent_dim)]
+    return [f"{dim_label(d)} \u00b7 KL {float(k):.2f} nats" for d, k in enumerate(kl_per_dim)]
 
 
 def latent_control(

@@ -1,0 +1,45 @@
+"""One numbering of latent dimensions: the same dimension has the same label on Decode, Factors and in the CSV."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+
+from tests.test_app_pages import open_page, plain_sliders  # noqa: F401  (open_page is a fixture)
+from vae.analysis.export import map_csv
+from vae.dims import dim_label, dim_number
+
+
+def test_dim_label_is_the_library_index_counted_from_one():
+    assert [dim_label(i) for i in range(3)] == ["z1", "z2", "z3"] and dim_number(7) == 8
+
+
+def test_the_same_dimension_has_one_label_on_decode_factors_and_the_csv(open_page):  # noqa: F811
+    fac = open_page("factors", model="shapes-beta")
+    deadline = time.monotonic() + 300          # the factor metrics are computed in a background task
+    while not (caps := [c.value for c in fac.caption if "KL of z" in c.value]):
+        assert not fac.exception and time.monotonic() < deadline, "the Factors page never showed its rows"
+        time.sleep(0.5)
+        fac.run()
+    assert caps, "the Factors page shows no factor -> dimension rows"
+    # the factor carried most clearly: its dimension's label and KL as Factors shows them
+    shown = [(float(a), b, float(c)) for a, b, c in
+             ((m.group(1), m.group(2), m.group(3))
+              for m in (re.search(r"I/H = ([\d.]+).*KL of (z\d+): ([\d.]+) nats", c) for c in caps) if m)]
+    share, label, kl = max(shown)
+    assert kl > 0.5, "the best carried factor should sit on an active dimension"
+
+    dec = plain_sliders(open_page("decode", model="shapes-beta"))
+    sliders = {s.label.split(" ")[0]: s.label for s in dec.slider if s.label.startswith("z")}
+    assert label in sliders, (label, list(sliders))
+    dec_kl = float(sliders[label].split("KL ")[1].split(" ")[0])
+    # the same dimension: the same KL (a different dimension of a beta-VAE is collapsed or carries another factor)
+    assert abs(dec_kl - kl) < 0.15 * max(kl, 1.0), (label, dec_kl, kl)
+
+    # the CSV names the dimension with the same number
+    n, d = 4, int(label[1:])
+    csv = map_csv(np.arange(n), np.zeros(n, int), np.zeros((n, d)), np.zeros((n, d)))
+    header = csv.splitlines()[0].split(",") if isinstance(csv, str) else csv.decode().splitlines()[0].split(",")
+    assert f"mu_{label[1:]}" in header and f"mu_{d + 1}" not in header
