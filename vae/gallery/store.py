@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.gallery.limits import limit_bytes, limit_count
+from vae.checkpoint import _write_durably   # create, write whole, fsync
 
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "model.safetensors", "metrics.jsonl"
 FILES = (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
@@ -130,15 +131,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _checkpoint(where: str) -> None:
@@ -264,7 +256,7 @@ class Gallery:
                 tmp.mkdir()
                 _checkpoint("temp_made")
                 for fname, data in files.items():
-                    _write_file(tmp / fname, data)
+                    _write_durably(tmp / fname, data)
                     _checkpoint(f"wrote {fname}")
                 _fsync_dir(tmp)
                 os.rename(tmp, final)

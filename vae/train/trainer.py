@@ -47,7 +47,7 @@ from vae.config import TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
 from vae.objectives import step_sums
-from vae.train import schedule as clock
+import vae.train.schedule as clock
 from vae.train.checkpointing import restore_run, resume_inputs, run_state
 from vae.train.distributed import Distributed
 from vae.train.divergence import DIVERGENCE_FACTOR, TrainingDiverged, chance_loss_nats, step_problem, what_was_kept
