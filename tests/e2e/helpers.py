@@ -88,6 +88,27 @@ def wait_until_settled(locator, js: str = "el => null", frames: int = 10) -> obj
     }""", [js, frames])
 
 
+def click_when_still(locator) -> None:
+    """Scroll `locator` into view, wait until it stops moving, then click it.
+
+    A click that scrolls to its target, or lands while an expander above it still opens, can hit the
+    place the target was a frame ago on a busy machine (Playwright's own check is two still frames);
+    this waits for ten (`wait_until_settled`)."""
+    locator.scroll_into_view_if_needed()
+    wait_until_settled(locator)
+    locator.click()
+
+
+def choose_option(page: Page, selectbox, option: str, exact: bool = False) -> None:
+    """Open the Streamlit selectbox `selectbox` (a stSelectbox or its combobox locator) and click `option`.
+
+    The box is clicked only once it is in view and still: the sidebar's Dataset box below the fold of a
+    1000 px window, clicked while the sidebar still scrolled to it, opened its list and lost it (every
+    second page on a busy machine: the option never appeared)."""
+    click_when_still(selectbox)
+    page.get_by_role("option", name=option, exact=exact).click()
+
+
 PLOTLY_DRAWN = "el => { const gd = el.querySelector('.js-plotly-plot'); " \
                "return !!(gd && gd._fullLayout && gd._fullData && el.querySelector('.nsewdrag')) && gd._fullData.length; }"
 

@@ -9,6 +9,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (
     app_console_errors,
+    choose_option,
     assert_no_exception,
     goto_page,
     wait_for_app_run,
@@ -28,8 +29,7 @@ def wait_for_live_control(page: Page, latent_dim: int) -> None:
 
 def choose_checkpoint(page: Page, name: str) -> None:
     box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Checkpoint")
-    box.click()
-    page.get_by_role("option", name=name, exact=True).click()
+    choose_option(page, box, name, exact=True)
     wait_for_app_run(page)
     expect(box).to_have_value(name)
 

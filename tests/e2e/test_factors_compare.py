@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import (
+    app_console_errors,
+    assert_no_exception,
+    choose_option,
+    goto_page,
+    wait_for_app_run,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
@@ -50,8 +56,8 @@ def shown(locator):
 
 
 def choose_checkpoint(page: Page, name: str) -> None:
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
-    page.get_by_role("option", name=name).click()
+    choose_option(page, page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint"),
+                  name)
     wait_for_app_run(page)
 
 
@@ -120,8 +126,7 @@ def test_compare_shows_the_bundled_sweep(page: Page, factors_app: str):
     goto_page(page, factors_app, "compare")
     page.get_by_role("tab", name="A sweep").click()
     wait_for_app_run(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Sweep").click()
-    page.get_by_role("option", name="sweeps/shapes-beta").click()
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Sweep"), "sweeps/shapes-beta")
     wait_for_app_run(page)
     expect(page.get_by_text("differing only in beta")).to_be_visible()
     charts = shown(page.get_by_test_id("stPlotlyChart"))

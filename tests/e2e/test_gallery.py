@@ -15,7 +15,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import StreamlitServer
-from tests.e2e.helpers import HANG_MS, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import (
+    HANG_MS,
+    assert_no_exception,
+    choose_option,
+    click_when_still,
+    goto_page,
+    wait_for_app_run,
+)
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
 SHOTS = Path(__file__).parent / "screenshots"
@@ -136,6 +143,18 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         b.wait_for_function(f"(h) => {LIVE}.canvasHash() === h", arg=a_picture, timeout=HANG_MS)
         goto_page(b, url2, "gallery")
         expect(b.get_by_role("button", name="Delete")).to_have_count(0)
+        # B publishes the sidebar's (bundled) model: B owns that one, and may delete it
+        side = b.get_by_test_id("stSidebar")
+        click_when_still(side.get_by_text("Bundled", exact=True))
+        wait_for_app_run(b)
+        click_when_still(side.get_by_text("Publish to the gallery"))
+        side.get_by_label("Name in the gallery").fill("B's pick")
+        click_when_still(side.get_by_role("button", name="Publish"))
+        expect(side.get_by_text(re.compile(r"Published .*B's pick"))).to_be_visible(timeout=HANG_MS)
+        goto_page(b, url2, "gallery")
+        choose_option(b, b.get_by_role("combobox", name="Model", exact=True), "B's pick")
+        wait_for_app_run(b)
+        expect(b.get_by_role("button", name="Delete")).to_be_visible()
         assert_no_exception(a)
         assert_no_exception(b)
     finally:

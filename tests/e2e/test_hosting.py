@@ -14,7 +14,14 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import HANG_MS, app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import (
+    HANG_MS,
+    app_console_errors,
+    assert_no_exception,
+    choose_option,
+    goto_page,
+    wait_for_app_run,
+)
 
 SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots-hosting"))
 
@@ -56,8 +63,8 @@ def _step(text: str) -> int:
 
 def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_server: str):
     goto_page(page, app_server, "train")
-    page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
-    page.get_by_role("option", name="shapes", exact=True).click()
+    choose_option(page, page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset"),
+                  "shapes", exact=True)
     wait_for_app_run(page)
     batch = page.get_by_test_id("stSlider").filter(has_text="Batch size").get_by_role("slider")
     batch.focus()
@@ -130,13 +137,12 @@ def test_a_hosted_server_offers_no_server_paths(page: Page, streamlit_app):
     url = streamlit_app("app.py", VAE_EXPLORER_HOSTED="1")
     goto_page(page, url, "train")
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
-    page.get_by_role("option", name="image folder / zip").click()
+    choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="Dataset"), "image folder / zip")
     wait_for_app_run(page)
     expect(sidebar.get_by_text("A zip of images (subfolders = labels)")).to_be_visible()
     expect(page.get_by_label("Folder of images (subfolders = labels)")).to_have_count(0)
-    page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset").click()
-    page.get_by_role("option", name="mnist", exact=True).click()
+    choose_option(page, page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset"),
+                  "mnist", exact=True)
     wait_for_app_run(page)
     expect(page.get_by_label("IDX folder (empty: download cache)")).to_have_count(0)
     shot(page, "hosted-train-and-sidebar")

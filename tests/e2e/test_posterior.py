@@ -15,7 +15,13 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import (
+    app_console_errors,
+    assert_no_exception,
+    choose_option,
+    goto_page,
+    wait_for_app_run,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))   # what app_server's app opens
@@ -142,8 +148,8 @@ def test_higher_dimensional_model_has_no_heat_map(page: Page, app_url: str):
     if not (ASSETS / "shapes-8d" / "config.json").is_file():
         pytest.skip(f"{ASSETS}/shapes-8d is not there (not bundled yet)")
     open_posterior(page, app_url)
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
-    page.get_by_role("option", name="shapes-8d").click()
+    choose_option(page, page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint"),
+                  "shapes-8d")
     wait_for_app_run(page)
     expect(page.get_by_test_id("stMetric").filter(has_text="IWAE K=")).to_be_visible()
     expect_figures(page, heatmap=False)
