@@ -41,17 +41,24 @@ def _free_port() -> int:
 class StreamlitServer:
     """`streamlit run SCRIPT` headless on a free loopback port, stopped with `close()`."""
 
-    def __init__(self, script: str | Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, script: str | Path, extra_env: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None):
+        """`tls`: (certificate, key) files to serve over HTTPS (Streamlit's server.sslCertFile/sslKeyFile)."""
         self.script = str(script)
         self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self._ssl = None
+        if tls:
+            import ssl
+            self._ssl = ssl.create_default_context(cafile=str(tls[0]))
+            self._ssl.check_hostname = False
         self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", self.script,
              "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-             "--server.runOnSave", "false"],
+             "--server.runOnSave", "false",
+             *(["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])] if tls else [])],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_healthy()
 
@@ -61,7 +68,7 @@ class StreamlitServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2, context=self._ssl) as r:
                     if r.status == 200:
                         return
             except OSError:

@@ -1,6 +1,6 @@
 """Safe to host, in a real Chromium: a background task's failure is shown and can be retried, Stop reaches
 the training within a step of the press, another browser with the same URL gets no control, and a
-hosted server offers no server paths.
+hosted server offers no server paths, and over HTTPS the owner cookie is Secure.
 
 Screenshots go to $SHOTS_DIR (default /tmp/shots-hosting).
 """
@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import StreamlitServer
 from tests.e2e.helpers import (
     HANG_MS,
     app_console_errors,
@@ -147,3 +151,38 @@ def test_a_hosted_server_offers_no_server_paths(page: Page, streamlit_app):
     expect(page.get_by_label("IDX folder (empty: download cache)")).to_have_count(0)
     shot(page, "hosted-train-and-sidebar")
     assert_no_exception(page)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made with Debian's openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (Debian's openssl makes the test certificate)")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_over_https_the_owner_cookie_is_secure_and_strict(browser, tmp_path):
+    from vae.ui.hosting.owner import COOKIE
+
+    server = StreamlitServer("app.py", {"VAE_EXPLORER_HOSTED": "1"}, tls=_self_signed(tmp_path))
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(HANG_MS)
+        assert server.url.startswith("https://")
+        goto_page(page, server.url, "train")
+        page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')")
+        [cookie] = [c for c in context.cookies() if c["name"] == COOKIE]
+        assert cookie["secure"] is True and cookie["sameSite"] == "Strict", cookie
+        assert re.fullmatch(r"[0-9a-f]{32}", cookie["value"])
+        # the same browser reloaded over HTTPS finds its token: one cookie, the same value
+        page.reload()
+        wait_for_app_run(page)
+        assert [c["value"] for c in context.cookies() if c["name"] == COOKIE] == [cookie["value"]]
+        assert_no_exception(page)
+    finally:
+        context.close()
+        server.close()

@@ -6,6 +6,11 @@ or a new tab of the same browser sends the cookie with the websocket handshake, 
 `st.context.cookies` reads it, so it finds its jobs again. Another browser, even with the same URL,
 has another token and sees none of them: a shared link shares the page, never control.
 
+Served over HTTPS (Streamlit's `server.sslCertFile`, or a proxy that terminates TLS) the cookie is also
+`Secure`: the browser never sends it over plain HTTP. It cannot be `HttpOnly`: Streamlit gives an app no
+HTTP response of its own to set it on, so a script on the page can read it (only the app's own scripts run
+there; nothing is fetched from elsewhere). What it guards is control of jobs and gallery entries, not data.
+
 `browser_id()` is the public name of the owner (a hash of the token) used in job keys, model ids
 and run folders; the token itself never leaves this module except in the cookie.
 """
@@ -31,7 +36,8 @@ _set_cookie = st.components.v2.component(
 export default function (component) {
   const d = component.data || {};
   if (d.name && d.value && !document.cookie.split('; ').includes(d.name + '=' + d.value)) {
-    document.cookie = `${d.name}=${d.value}; path=/; max-age=${d.max_age}; SameSite=Strict`;
+    const secure = window.location.protocol === 'https:' ? '; Secure' : '';
+    document.cookie = `${d.name}=${d.value}; path=/; max-age=${d.max_age}; SameSite=Strict${secure}`;
   }
 }
 """,
