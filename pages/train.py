@@ -30,8 +30,9 @@ can_more = snap is not None and snap.state in ("stopped", "finished") and snap.c
 b1, b2, b3, b4, b5 = st.columns([1, 1, 1, 1.2, 1.2], vertical_alignment="bottom")
 start = b1.button("Start", type="primary", disabled=running or settings is None, icon=":material/play_arrow:",
                   width="stretch")
-b2.button("Stop", disabled=not running, icon=":material/stop:", width="stretch", on_click=training.stop_job,
-          args=(ctx.bid, 1.0))
+stopping = running and training.stop_asked_at(ctx.bid, job) is not None     # pressed; the run checkpoints
+b2.button("Stopping…" if stopping else "Stop", key="tr_stop", disabled=not running or stopping,
+          icon=":material/stop:", width="stretch", on_click=training.stop_job, args=(ctx.bid, 1.0))
 resume = b3.button("Resume", disabled=not stopped, icon=":material/resume:", width="stretch",
                    help=f"finish the run's {snap.epochs} epochs" if snap else "continue a stopped run")
 extra = b4.number_input("More epochs", 1, 5000, value=10, key="tr_extra", disabled=not can_more)
@@ -74,7 +75,7 @@ def live_progress():
     s = job.snapshot()
     if s.state != st.session_state.get("_train_seen_state"):
         st.rerun(scope="app")        # finished / stopped / failed: redraw the buttons and the sidebar
-    st.progress(min(max(s.progress, 0.0), 1.0), text=describe_progress(s))
+    st.progress(min(max(s.progress, 0.0), 1.0), text=describe_progress(s, stopping=stopping))
     hosting_ui.queue_note(ctx.bid, s)
     hosting_ui.stop_note(ctx.bid, job, s)
     if s.state == "failed":

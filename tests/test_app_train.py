@@ -296,3 +296,37 @@ def test_start_says_starting_at_once_not_zeros():
         assert text.startswith(("starting…", "running", "pending")) and "step 0/0" not in text, text
     finally:
         _stop_jobs_of(at)
+
+
+def test_stop_shows_pressed_at_once_while_the_run_saves_and_ends():
+    """Issue 26: between the press and the end of the run the page read "running" with Stop enabled for
+    seconds on a busy machine. From the press it says "stopping…" and the button reads "Stopping…",
+    disabled; a Resume afterwards is not "stopping"."""
+    at = open_train(**{"tr_epochs_digits": 400, "tr_hidden_digits_mlp": "16"})
+    button(at, "Start").click()
+    at.run()
+    from vae.ui.training import jobs as training
+    job = training.job_for(at.session_state["_vae_browser_id"])
+    deadline = time.monotonic() + HANG_S
+    while job.snapshot().step < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    real_stop, asked = job.stop, []
+    job.stop = lambda: asked.append(True)          # the request is in flight: the run has not ended yet
+    try:
+        button(at, "Stop").click()
+        at.run()
+        assert asked
+        stop = next(b for b in at.button if b.key == "tr_stop")
+        assert (stop.label, stop.disabled) == ("Stopping…", True)
+        assert progress_text(at).startswith("stopping… · saving a checkpoint at epoch"), progress_text(at)
+    finally:
+        job.stop = real_stop
+        job.stop()
+    assert wait_finished(at, timeout=HANG_S).startswith("stopped")
+    stop = next(b for b in at.button if b.key == "tr_stop")
+    assert (stop.label, stop.disabled) == ("Stop", True)
+    button(at, "Resume").click()
+    at.run()
+    stop = next(b for b in at.button if b.key == "tr_stop")
+    assert stop.label == "Stop" and "stopping" not in progress_text(at)
+    training.stop_job(at.session_state["_vae_browser_id"], 5.0)

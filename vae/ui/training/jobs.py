@@ -130,6 +130,7 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         job.nice = int(hosting.limit("VAE_TRAINING_NICE"))
         reg.jobs[bid] = job
         reg.runs[bid] = n
+        reg.stop_asked.pop(bid, None)            # a new run (id() of a freed job can come back)
         _enqueue_or_run(reg, bid, job, job.start)
     return job
 
@@ -152,6 +153,7 @@ def resume_job(bid: str, job, extra_epochs: int) -> None:
     with reg.lock:
         if job.is_running or queue_position(bid) is not None:
             raise RuntimeError("this training job is still running")
+        reg.stop_asked.pop(bid, None)            # the last Stop is history: the resumed run is not stopping
         _enqueue_or_run(reg, bid, job, lambda: job.resume(int(extra_epochs)))
 
 
@@ -188,9 +190,13 @@ def stop_asked_at(bid: str, job) -> int | None:
 ACTIVE_STATES = ("pending", "running")
 
 
-def describe_progress(snap) -> str:
+def describe_progress(snap, stopping: bool = False) -> str:
     """One line for the progress bar: state, epoch, step, ETA; "starting…" while a new run's process has not
-    yet reported where it is (nothing is known, so no zeros are shown)."""
+    yet reported where it is (nothing is known, so no zeros are shown); "stopping…" from the press of Stop
+    until the run has saved its checkpoint and ended (`stopping`)."""
+    if stopping and snap.state in ACTIVE_STATES:
+        return (f"stopping… · saving a checkpoint at epoch {snap.epoch}/{snap.epochs} · step {snap.step:,}"
+                f"/{snap.total_steps:,}")
     if snap.state == "running" and not snap.total_steps and not snap.step:
         return f"starting… · {snap.epochs} epochs"
     eta = f" · about {_duration(snap.eta_s)} left" if snap.eta_s is not None and snap.state == "running" else ""
