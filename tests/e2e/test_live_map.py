@@ -4,10 +4,13 @@ run has stopped its Replay button plays the frames (on fixed axes) and ends on t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+
+SHOTS = Path(__file__).parent / "screenshots"
 
 
 def test_live_map_appears_during_training_and_replays(page: Page, app_server: str):
@@ -22,6 +25,13 @@ def test_live_map_appears_during_training_and_replays(page: Page, app_server: st
     # while it trains: frames come in (the newest is drawn) before the run ends
     expect(page.get_by_text(re.compile(r"\b([4-9]|\d\d+) frames: latent means"))).to_be_visible()
     expect(page.get_by_test_id("stProgress")).not_to_contain_text("finished")
+    # ... and drawn, not a blank white area (issue 26: blank in a screenshot at epoch 30): the newest frame's
+    # points are on the plot, seen scrolled into view while the run goes on
+    live = page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")
+    live.scroll_into_view_if_needed()
+    live.locator(".scatterlayer .point").nth(99).wait_for()        # digits: 300 test images a frame
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    live.screenshot(path=str(SHOTS / "live-map-while-training.png"))
     page.get_by_role("button", name="Stop").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
