@@ -362,3 +362,13 @@ def test_binarize_images():
     assert binarize_images(torch.zeros(10)).sum() == 0 and binarize_images(torch.ones(10)).sum() == 10
     with pytest.raises(DataError, match="needs float pixels"):
         binarize_images(torch.zeros(3, dtype=torch.uint8))
+
+
+def test_the_names_module_and_the_idx_sources_agree():
+    """vae.dataset_names (no torch) lists the IDX data sets that vae.data.IDX_SOURCES can load."""
+    from vae.data import DATASET_NAMES, IDX_SOURCES
+    from vae.dataset_names import DATASET_SUMMARIES, IDX_DATASET_NAMES, is_idx_dataset
+
+    assert set(IDX_SOURCES) == set(IDX_DATASET_NAMES) and set(IDX_DATASET_NAMES) <= set(DATASET_NAMES)
+    assert set(DATASET_SUMMARIES) == set(DATASET_NAMES)
+    assert [n for n in DATASET_NAMES if is_idx_dataset(n)] == ["mnist", "fashion-mnist"]

@@ -25,7 +25,7 @@ FLOORS: list[set[str]] = [
     {"vae.model"},                                # the VAE
     {"vae.objectives"},                           # ELBO, IWAE and their named output
     {"vae.densities", "vae.data"},                # log-densities; data sets
-    {"vae.safeio", "vae.config", "vae.device", "vae.dims"},   # untrusted input, configs, device, dimension labels
+    {"vae.safeio", "vae.config", "vae.device", "vae.dims", "vae.dataset_names"},   # untrusted input, configs, device, names
 ]
 FACADE = "vae"   # vae/__init__.py re-exports the library's front door; nothing inside vae/ imports it
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..dataset_names import DATASET_NAMES
+
 EXIT_USAGE = 2
 
 
@@ -40,7 +42,7 @@ def add_outside_flags(parser) -> None:
                         help="an outside model's weights, loaded with load_state_dict(strict=True) "
                              "(default: as the model's function leaves them)")
     parser.add_argument("--dataset", default=None, metavar="NAME",
-                        help="the data set an outside model is scored on (mnist, fashion-mnist, digits, shapes); "
+                        help=f"the data set an outside model is scored on ({', '.join(DATASET_NAMES)}); "
                              "a checkpoint records its own")
 
 
@@ -55,7 +57,6 @@ def load_model_arg(args, device):
         from ..models import load_outside
 
         if dataset is not None:
-            from ..data import DATASET_NAMES
             if dataset not in DATASET_NAMES:
                 raise CLIError(f"--dataset must be one of {', '.join(DATASET_NAMES)}, got {dataset!r}")
         return load_outside(args.run, weights=weights, device=device, dataset=dataset)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..dataset_names import DATASET_SUMMARIES
 from ..config import ACTIVATIONS, LR_SCHEDULES, OBJECTIVES, RESUMABLE_SCHEDULE_FIELDS
 from .common import CLIError, add_threads_flag, apply_threads
 
@@ -32,8 +33,7 @@ def add_train_parser(sub) -> None:
                "--out runs/digits-2d")
     g = t.add_argument_group("data")
     g.add_argument("--dataset", default=None, metavar="NAME",
-                   help=f"digits (8x8, bundled), shapes (32x32, generated), mnist, fashion-mnist, or "
-                        f"folder:PATH (a folder of images, one subfolder per class) (default: {d.dataset})")
+                   help=f"{', '.join(DATASET_SUMMARIES.values())}, or folder:PATH (a folder of images, one subfolder per class) (default: {d.dataset})")
     g.add_argument("--data-dir", default=None, metavar="DIR",
                    help="folder holding the 4 MNIST IDX files (e.g. ~/data/mnist); "
                         "default: the download cache")

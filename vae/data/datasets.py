@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from vae.config import BINARIZE_MODES
+from vae.dataset_names import DATASET_NAMES, DATASET_SUMMARIES, IDX_DATASET_NAMES, is_idx_dataset
 from vae.data.bundled import bundled_test_dir, has_bundled_test_split, require_training_split, training_split_hint
 from vae.data.download import default_cache_dir, download_file, fetch_files, file_md5
 from vae.data.idx import DataError, read_idx
@@ -34,10 +35,9 @@ __all__ = [
     "DataError", "Split", "ImageDataset", "DATASET_NAMES", "load_dataset", "load_image_folder",
     "binarize_images", "BINARIZE_MODES", "read_idx", "download_file", "default_cache_dir",
     "make_shapes", "SHAPE_NAMES", "SHAPE_FACTOR_NAMES", "SHAPE_SCALES", "IdxSource", "IDX_SOURCES",
-    "has_bundled_test_split", "require_training_split",
+    "has_bundled_test_split", "require_training_split", "DATASET_SUMMARIES", "IDX_DATASET_NAMES", "is_idx_dataset",
 ]
 
-DATASET_NAMES = ("digits", "shapes", "mnist", "fashion-mnist")
 
 
 # ----------------------------------------------------------------------------- containers

@@ -21,6 +21,7 @@ import torch
 
 from vae.checkpoint import (CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointError, checkpoint_zip_bytes,
                             files_zip_bytes, load_checkpoint_files, read_checkpoint_folder, read_checkpoint_zip)
+from vae.dataset_names import is_idx_dataset
 from vae.model import VAE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -215,7 +216,7 @@ def spec_from_checkpoint(model: VAE) -> DatasetSpec | None:
             data_dir = None
     # a folder recorded as a relative path means "relative to wherever it was trained" (the bundled
     # models name a development folder): not used; then the cache or the bundled test split serve
-    if name in ("mnist", "fashion-mnist") and data_dir and not (Path(data_dir).is_absolute() and Path(data_dir).is_dir()):
+    if is_idx_dataset(name) and data_dir and not (Path(data_dir).is_absolute() and Path(data_dir).is_dir()):
         data_dir = None
     data_dir = data_dir or default_data_dir(name)     # the server's own copy, never a browser's path
     return DatasetSpec(name, data_dir, tuple(sorted(options.items())))
@@ -229,7 +230,7 @@ def default_data_dir(name: str) -> str | None:
     or MNIST's bundled test split, serve instead (the app reads no development folder such as ../shared).
     """
     root = os.environ.get("VAE_DATA_DIR", "").strip()
-    if not root or name not in ("mnist", "fashion-mnist"):
+    if not root or not is_idx_dataset(name):
         return None
     folder = Path(root).expanduser() / name
     return str(folder.resolve()) if folder.is_dir() else None

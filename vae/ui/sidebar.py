@@ -15,6 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from vae.dataset_names import is_idx_dataset
 from vae.device import available_devices
 
 from vae.ui import hosting
@@ -234,7 +235,7 @@ def _dataset_section(ctx: AppContext) -> None:
     spec: DatasetSpec | None = None
     if own and choice == own.name:
         spec = own
-    elif choice in ("mnist", "fashion-mnist"):
+    elif is_idx_dataset(choice):
         if hosting.hosted():     # the server's own copy or its download cache; no path from the browser
             data_dir = loaders.default_data_dir(choice)
         else:
@@ -288,7 +289,7 @@ def _load_into(ctx: AppContext, spec: DatasetSpec) -> None:
     try:
         ds = loaders.load_dataset_cached(spec)
     except DataError as e:
-        if spec.name in ("mnist", "fashion-mnist") and spec.data_dir is None:
+        if is_idx_dataset(spec.name) and spec.data_dir is None:
             ctx.dataset_note = f"{spec.name} is not in the download cache."
             st.caption(ctx.dataset_note)
             if not st.button(f"Download {spec.name}", key=f"sb_dl_{spec.name}", icon=":material/cloud_download:"):

@@ -16,6 +16,7 @@ import streamlit as st
 
 from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES, ModelConfig, TrainConfig
 from vae.data import BINARIZE_MODES, DATASET_NAMES
+from vae.dataset_names import is_idx_dataset
 from vae.device import available_devices
 
 from vae.ui.hosting import hosting_ui
@@ -75,7 +76,7 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
         hidden_default, latent_default, epochs_default, batch_default = DEFAULTS.get(dataset, DEFAULTS["mnist"])
         data_dir = None
         options: dict = {}
-        if dataset in ("mnist", "fashion-mnist"):
+        if is_idx_dataset(dataset):
             data_dir = hosting_ui.idx_folder_input(dataset, disabled=disabled)
         if dataset == "shapes":
             options["n_train"] = st.select_slider("Training images", [2000, 5000, 10000, 20000], value=5000,
@@ -191,7 +192,7 @@ def missing_data_notice(train_config: TrainConfig | None) -> None:
         return
     message = message.split("\n(")[0]      # the library's parenthesised hint names its functions; the page says its own
     st.error(f"No training data: {message}", icon=":material/database_off:")
-    if name not in ("mnist", "fashion-mnist"):
+    if not is_idx_dataset(name):
         return
     if train_config.data_dir:
         st.caption("Check the folder above: it must hold the four IDX files (the training split too: the test "
