@@ -13,7 +13,7 @@ from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page
 SHOTS = Path(__file__).parent / "screenshots"
 
 
-def test_live_map_appears_during_training_and_replays(page: Page, app_server: str):
+def test_live_map_appears_during_training_and_replays(page: Page, app_server: str, streamlit_app):
     goto_page(page, app_server, "train")
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("60")
@@ -64,3 +64,8 @@ def test_live_map_appears_during_training_and_replays(page: Page, app_server: st
     assert page.evaluate("() => window.__seenX.size") >= 3     # the points moved between frames
     assert_no_exception(page)
     assert app_console_errors(page) == []
+    # a training start and stop leave the server's log clean (issue 27: about 100 warnings per start; the
+    # janitor's thread logged "missing ScriptRunContext" on every server start)
+    server = next(s for s in streamlit_app.servers.values() if s.url == app_server)
+    log = Path(server.log.name).read_text(errors="replace")
+    assert "missing ScriptRunContext" not in log, log[-3000:]

@@ -39,7 +39,10 @@ def _registry() -> _Registry:
     reg = _Registry()
     from vae.ui.hosting.janitor import Janitor
 
-    reg.janitor = Janitor(reg, dispatch_queue=dispatch_queue, stop_job=stop_job, runs_dir=RUNS_DIR)
+    # the janitor's thread is handed this registry: it never calls the cached function (a call outside a
+    # script run logs "missing ScriptRunContext" on every start)
+    reg.janitor = Janitor(reg, dispatch_queue=lambda: dispatch_queue(reg), stop_job=lambda bid: stop_job(bid, reg=reg),
+                          runs_dir=RUNS_DIR)
     reg.janitor.start()
     return reg
 
@@ -92,9 +95,9 @@ def _enqueue_or_run(reg: _Registry, bid: str, job, launch) -> None:
         reg.queue.append((bid, job, launch))
 
 
-def dispatch_queue() -> None:
+def dispatch_queue(reg: _Registry | None = None) -> None:
     """Start queued jobs while training slots are free (the janitor calls this every half second)."""
-    reg = _registry()
+    reg = reg or _registry()
     with reg.lock:
         while reg.queue:
             if sum(1 for j in reg.jobs.values() if j.is_running) >= max(1, int(hosting.limit("VAE_MAX_TRAINING_JOBS"))):
@@ -157,14 +160,14 @@ def resume_job(bid: str, job, extra_epochs: int) -> None:
         _enqueue_or_run(reg, bid, job, lambda: job.resume(int(extra_epochs)))
 
 
-def stop_job(bid: str, wait_s: float = 0.0) -> None:
+def stop_job(bid: str, wait_s: float = 0.0, reg: _Registry | None = None) -> None:
     """Stop `bid`'s job now: a queued one leaves the queue, a running one stops within a step.
 
     A button's on_click callback: it runs before the script, so the request reaches the training
     thread in the time of one websocket message, not of a whole page run; `wait_s` (at most) then
     lets the thread checkpoint and end so that the page redraws as "stopped".
     """
-    reg = _registry()
+    reg = reg or _registry()
     with reg.lock:
         job = reg.jobs.get(bid)
         reg.queue = [q for q in reg.queue if q[0] != bid]
