@@ -330,3 +330,24 @@ def test_stop_shows_pressed_at_once_while_the_run_saves_and_ends():
     stop = next(b for b in at.button if b.key == "tr_stop")
     assert stop.label == "Stop" and "stopping" not in progress_text(at)
     training.stop_job(at.session_state["_vae_browser_id"], 5.0)
+
+
+def test_a_model_too_big_to_train_disables_start_with_its_reason(monkeypatch):
+    """Issue 27: a model of ~10^9 weights was accepted on the Train page with Start enabled (the library
+    refused it only after the press). Its size is now measured before Start, from the config alone."""
+    at = open_train(**{"tr_hidden_digits_mlp": " ".join(["8192"] * 8)})
+    assert button(at, "Start").disabled
+    assert any("cannot be trained" in e.value and "over the limit" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    # within the parameter limit, but more memory than half of this machine (made 1 GB here) would hold
+    from vae.ui.training import model_size
+    monkeypatch.setattr(model_size, "machine_memory_bytes", lambda: 2**30)
+    at.session_state["tr_hidden_digits_mlp"] = "4096 4096"
+    at.run()
+    assert button(at, "Start").disabled
+    assert any("needs at least" in e.value and "half of this machine's 1.0 GB" in e.value for e in at.error)
+    # a small model: Start is enabled and its size is said in one line
+    at.session_state["tr_hidden_digits_mlp"] = "64"
+    at.run()
+    assert not button(at, "Start").disabled and not at.error
+    assert any(c.value.endswith("of memory.") and "weights; training takes at least" in c.value for c in at.caption)

@@ -336,3 +336,15 @@ def test_a_checkpoint_without_optimizer_state_is_not_resumed(digits, tmp_path):
     assert not (tmp_path / "run" / "optimizer.safetensors").exists()
     with pytest.raises(ValueError, match="holds no optimizer state"):
         Trainer.resume(tmp_path / "run", digits, epochs=2)
+
+
+def test_training_memory_counts_adam_state_and_a_batch_of_activations():
+    from vae.config import ModelConfig
+    from vae.model import training_memory_bytes
+
+    c = ModelConfig(arch="mlp", channels=1, image_size=28, latent_dim=2, hidden=(400,))
+    small, big = training_memory_bytes(c, 1), training_memory_bytes(c, 1001)
+    assert small > 16 * c.num_parameters()                     # weights, gradients, two Adam moments
+    widths = 784 + 400 + 4 + 2 + 400 + 784
+    assert big - small == 2 * 4 * 1000 * widths                # float32, kept twice, per image
+    assert training_memory_bytes(c, 10, k=5) == training_memory_bytes(c, 50)

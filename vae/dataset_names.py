@@ -17,6 +17,13 @@ DATASET_SUMMARIES = {            # one line each for help texts (CLI, pages)
     "fashion-mnist": "fashion-mnist (28x28, four IDX files)",
 }
 
+DATASET_IMAGE_SHAPES = {         # (C, H, W) as loaded, before any image_size option
+    "digits": (1, 8, 8),
+    "shapes": (1, 32, 32),
+    "mnist": (1, 28, 28),
+    "fashion-mnist": (1, 28, 28),
+}
+
 
 def is_idx_dataset(name: str) -> bool:
     """True for the data sets read from four IDX files (a folder, the download cache, or a server's copy)."""

@@ -201,3 +201,24 @@ def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         model = VAE(config)
     return {name: tuple(t.shape) for name, t in model.state_dict().items()}
+
+
+
+def training_memory_bytes(config: ModelConfig, batch_size: int, k: int = 1) -> int:
+    """A lower bound on the memory (bytes) training `config` with Adam takes: float32 weights, gradients and
+    Adam's two moments (16 bytes a weight, `config.num_parameters()`), plus the activations of one batch of
+    `batch_size` x `k` samples through every layer, kept for the backward pass (float32, twice: pre- and
+    post-activation). Ignores allocator slack and the data set itself."""
+    c, h, w = config.image_shape
+    if config.arch == "conv":
+        side, feature_maps = h, 0
+        for ch in config.conv_channels:
+            side //= 2
+            feature_maps += ch * side * side
+        widths = [c * h * w, feature_maps, *config.hidden, 2 * config.latent_dim, config.latent_dim,
+                  *reversed(config.hidden), feature_maps, c * h * w]
+    else:
+        widths = [c * h * w, *config.hidden, 2 * config.latent_dim, config.latent_dim, *reversed(config.hidden),
+                  c * h * w]
+    activations = 2 * 4 * batch_size * max(1, k) * sum(widths)
+    return 16 * config.num_parameters() + activations

@@ -21,6 +21,7 @@ from vae.device import available_devices
 
 from vae.ui.hosting import hosting_ui
 from vae.ui import loaders
+from vae.ui.training import model_size
 
 # Per data set: (hidden widths, latent size, epochs, batch size). digits = the bundled digits-2d recipe.
 DEFAULTS = {
@@ -146,7 +147,9 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
     except ValueError as e:          # ConfigError is a ValueError
         st.error(str(e))
         return None
-    return TrainSettings(train_config, arch, int(latent_dim), hidden, conv_channels, activation, likelihood, options)
+    settings = TrainSettings(train_config, arch, int(latent_dim), hidden, conv_channels, activation, likelihood,
+                             options)
+    return settings if model_size.fits(settings) else None          # Start stays disabled, the reason shown
 
 
 def recipe_block(model_config: ModelConfig | dict, train_config: TrainConfig | dict, out: str = "runs/my-vae",
