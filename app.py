@@ -5,7 +5,7 @@ One st.navigation over pages/, and the sidebar (model, dataset, device) drawn on
 
 import streamlit as st
 
-from vae.ui import url_state
+from vae.ui import browser_memory, url_state
 from vae.ui.hosting.hosting_ui import run_page
 from vae.ui.sidebar import draw_sidebar
 
@@ -30,9 +30,13 @@ pages = [
     st.Page("pages/gallery.py", title="Gallery", icon=":material/collections:", url_path="gallery"),
 ]
 page = st.navigation(pages)
+browser_memory.recall()                      # a reload: this browser's last view, unless the URL has a link
 url_state.restore_before_sidebar()           # a shared link: model and map settings, before the widgets
 ctx = draw_sidebar()
 url_state.restore_after_sidebar(ctx)         # ... and the Decode point, once the model is known
 with st.sidebar:
     url_state.share_box(ctx)
-run_page(page)      # an error shows one line (no server paths); the traceback goes to the log
+try:
+    run_page(page)      # an error shows one line (no server paths); the traceback goes to the log
+finally:
+    browser_memory.remember(ctx)             # also when the page stopped early (st.stop)

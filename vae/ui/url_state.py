@@ -6,7 +6,8 @@ Decode point, so a copied link reopens the same picture in another browser.
     share_box(ctx)                  the sidebar's "Link to this view" button and the link
 
 Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gallery model), proj (latent | pca | tsne | umap), dim (2 | 3),
-perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), z (the Decode point, comma-separated).
+perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), z (the Decode point, comma-separated),
+and each page's own settings (PAGE_PARAMS: Generate's seed, temperature and grid).
 The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
 (an unknown model, a z of another length) are skipped with a note, never an error. Uploaded and
 session-trained models cannot travel in a link: the link names them and says so.
@@ -35,6 +36,13 @@ PERPLEXITIES = (5, 10, 20, 30, 50, 100)
 NEIGHBOURS = (5, 10, 15, 30, 50)
 POINT_SIZES = (500, 1000, 2000, 5000, 10000)
 MAX_Z_DIMS = 256
+GRID_SIDES = (4, 6, 8, 10, 12, 16)
+# a page's own settings in a link: widget key -> (parameter, parse: text -> value or None when it does not fit)
+PAGE_PARAMS = {
+    "gen_seed": ("seed", lambda v: int(f) if (f := _float(v, 0, 2**31 - 1)) is not None and f == int(f) else None),
+    "gen_temp": ("temp", lambda v: round(f / 0.05) * 0.05 if (f := _float(v, 0.0, 2.0)) is not None else None),
+    "gen_side": ("grid", lambda v: int(f) if (f := _float(v, 1, 16)) in GRID_SIDES else None),
+}
 
 
 def _params() -> dict[str, str]:
@@ -107,6 +115,11 @@ def restore_before_sidebar() -> None:
     nn = _float(params.get("nn"), 0, 1000)
     if nn in NEIGHBOURS:
         st.session_state["map_umap_nn"] = int(nn)
+    for key, (name, parse) in PAGE_PARAMS.items():
+        value = parse(params.get(name)) if params.get(name) is not None else None
+        if value is not None:
+            st.session_state[key] = value
+            st.session_state.setdefault(_MAP, {})[key] = value
     z = parse_z(params.get("z"))
     if params.get("z") and z is None:
         notes.append("The link's Decode point is not a list of numbers; it was ignored.")
@@ -119,8 +132,11 @@ def _remember_map() -> None:
     """Copy the map's widget values (present while the Latent map was the last page drawn) to our own key."""
     kept = st.session_state.setdefault(_MAP, {})
     for k in list(st.session_state.keys()):
-        if k in MAP_KEYS or str(k).startswith("map_n_"):
+        if k in MAP_KEYS or k in PAGE_PARAMS or str(k).startswith("map_n_"):
             kept[k] = st.session_state[k]
+    for k in PAGE_PARAMS:             # a page's widget dropped by a page switch comes back with its value
+        if k in kept and k not in st.session_state:
+            st.session_state[k] = kept[k]
 
 
 def restore_after_sidebar(ctx) -> None:
@@ -158,7 +174,7 @@ def view_params(ctx) -> dict[str, str]:
     if lm.source == "gallery" and lm.ref:
         p["model"] = lm.ref                       # gallery:<id>: opens in any browser of this server
     ss = {**st.session_state.get(_MAP, {}), **{k: st.session_state[k] for k in list(st.session_state.keys())
-                                                 if k in MAP_KEYS or str(k).startswith("map_n_")}}
+                                                 if k in MAP_KEYS or k in PAGE_PARAMS or str(k).startswith("map_n_")}}
     two_d = lm.latent_dim == 2
     proj = ss.get(f"map_method_{two_d}")
     if proj in PROJECTIONS:
@@ -177,6 +193,9 @@ def view_params(ctx) -> dict[str, str]:
         n = ss.get(f"map_n_{split}_{n_total}")
         if n:
             p["n"] = str(int(n))
+    for key, (name, _) in PAGE_PARAMS.items():
+        if ss.get(key) is not None:
+            p[name] = f"{ss[key]:g}" if isinstance(ss[key], float) else str(ss[key])
     p["z"] = format_z(state.decode_point(lm.id, lm.latent_dim))
     return p
 
