@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     choose_option,
     goto_page,
     wait_for_app_run,
+    wait_for_plot,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +157,43 @@ def test_higher_dimensional_model_has_no_heat_map(page: Page, app_url: str):
     shot(page, "8d")
     assert_no_exception(page)
     assert app_console_errors(page) == []
+
+
+def shown_choice(page: Page, label: str) -> str:
+    """What the selectbox or radio labelled `label` reads on the screen."""
+    widget = page.locator("[data-testid='stSelectbox'], [data-testid='stRadio']").filter(has_text=label).first
+    if widget.get_attribute("data-testid") == "stSelectbox":
+        return widget.get_by_role("combobox").input_value() or widget.inner_text().split("\n")[-1].strip()
+    return widget.locator("label:has(input:checked)").inner_text().strip()
+
+
+def drawn(page: Page, chart_n: int, js: str):
+    """`js(gd)` of the chart_n-th Plotly figure once it is drawn and still (what the eye sees)."""
+    chart = page.locator(CHARTS).nth(chart_n)
+    wait_for_plot(chart)
+    return chart.locator(".js-plotly-plot").evaluate(js)
+
+
+def test_k_and_extent_agree_with_the_figures_after_an_upload(page: Page, app_url: str):
+    """Issue 27: Largest K = 5000 and "Prior scale", then "Upload an image" and an upload: the widgets
+    read what the figures use (they once read K = 500 and Zoom while the chart stayed at prior scale)."""
+    open_posterior(page, app_url)
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Largest K"), "5000", exact=True)
+    wait_for_app_run(page)
+    page.get_by_test_id("stRadio").filter(has_text="Extent").get_by_text("Prior scale").click()
+    wait_for_app_run(page)
+    choose_source(page, "Upload an image")
+    paper = np.full((64, 48), 255, np.uint8)
+    paper[8:56, 20:28] = 0
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "one.png", "mimeType": "image/png", "buffer": png_bytes(paper, "L")}])
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stImage").filter(has_text="uploaded one.png")).to_be_visible()
+    expect_figures(page, heatmap=True)
+    shot(page, "upload-k-prior")
+    k_shown, extent_shown = shown_choice(page, "Largest K"), shown_choice(page, "Extent")
+    x_range = drawn(page, 0, "gd => gd._fullLayout.xaxis.range")
+    k_used = drawn(page, 2, "gd => gd.data[0].x[gd.data[0].x.length - 1]")
+    assert (k_shown, extent_shown.startswith("Prior")) == ("5000", True)
+    assert k_used == 5000 and x_range == [-4, 4]
+    assert_no_exception(page)
