@@ -100,6 +100,26 @@ def test_saved_directions_become_custom_axes_on_the_map(app):
     assert any("cosine between the axes" in c.value for c in at.caption)
 
 
+def test_a_factor_direction_on_a_beta_vae_moves_the_factor_and_says_by_how_much(app, assets_dir):
+    """Issue 27: on shapes-beta, along a factor -> scale gave a vector of length 0.04 that changed no image
+    (the fit weighted the collapsed dimensions). The page now fits on the active dimensions and says the
+    direction's effect in the factor's units, measured by decoding and re-encoding."""
+    import re
+
+    if not (assets_dir / "shapes-beta" / "config.json").is_file():
+        pytest.skip("assets/shapes-beta is not bundled")
+    at = app(state={"sb_bundled": "shapes-beta", "dir_kind": "factor", "dir_factor": "scale"})
+    at.switch_page("pages/directions.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(c.value for c in at.caption)
+    length = float(re.search(r"length (\d+\.\d+) latent units", text).group(1))
+    assert length > 0.3, text                                       # was 0.04
+    effect = re.search(r"Moving along it by 1 changes scale by ([-+]\d\.\d+) units \(([-+]\d\.\d+) sd\)", text)
+    assert effect, text
+    assert float(effect.group(2)) > 0.5                             # at least half a standard deviation, upwards
+    assert "active dimensions z" in text and not at.warning
+
+
 def test_the_likelihood_page_offers_no_split_without_images(app, tmp_path, monkeypatch):
     """Issue 26: with MNIST's bundled test split alone, choosing `train` ended in "The ranking failed:
     ValueError: images must be a non-empty ... batch". A split without images is not offered, and the page
