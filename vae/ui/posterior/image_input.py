@@ -15,6 +15,7 @@ import streamlit as st
 import torch
 from PIL import Image, ImageOps
 
+from vae.data.digit_norm import normalise_like_mnist
 from vae.data.idx import DataError
 from vae.data.images import open_image
 
@@ -155,15 +156,23 @@ def pick_data_point(ctx) -> DataPoint | None:
     if png is None:
         st.info("Draw with the mouse (light ink on black, like the training images), then release.")
         return None
+    mnist_like = shape[0] == 1 and shape[1] == shape[2] and ds is not None and ds.name == "mnist"
     try:
-        img = image_from_bytes(png, "the drawing", shape, "no")
+        if mnist_like:     # made as MNIST's digits were: ink scaled into 20x20, centred by mass in 28x28
+            big = image_from_bytes(png, "the drawing", (1, 4 * shape[1], 4 * shape[2]), "no")
+            img = normalise_like_mnist(big, shape[1])
+        else:
+            img = image_from_bytes(png, "the drawing", shape, "no")
     except ImageInputError as e:
         st.error(str(e))
         return None
     if img.max() == 0:
         st.info("The canvas is empty: draw something.")
         return None
-    return DataPoint(img, "your drawing")
+    if mnist_like:
+        st.caption("Your drawing is scaled to fit 20x20 pixels and centred by its mass in 28x28, as MNIST's "
+                   "digits were made.")
+    return DataPoint(img, "your drawing, centred like MNIST" if mnist_like else "your drawing")
 
 
 def _label(ds, split: str, i: int) -> str:
