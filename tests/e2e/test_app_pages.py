@@ -208,6 +208,36 @@ def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_serve
     assert app_console_errors(page) == []
 
 
+def test_a_second_refused_upload_shows_its_own_error(page: Page, app_server: str):
+    """Issue 27: a refused checkpoint upload showed the previous refused upload's error, not its own."""
+    goto_page(page, app_server)
+    _sidebar_upload(page, "first.zip", b"not a zip at all")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("first.zip")
+    wait_for_app_run(page)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", '{"format_version": 1, "model": {"latent_dim": 2}}')
+        zf.writestr("model.safetensors", pickle.dumps({"not": "weights"}))   # a pickle in disguise
+    sidebar.locator("input[type='file']").first.set_input_files(
+        files=[{"name": "second.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("second.zip")
+    wait_for_app_run(page)
+    errors = sidebar.get_by_test_id("stAlertContentError")
+    expect(errors).to_have_count(1)
+    expect(errors).not_to_contain_text("first.zip")
+    expect(errors).to_contain_text("pickle")
+    # a file of a kind the uploader does not take (a PyTorch .pt, say) is refused with its own message too
+    sidebar.locator("input[type='file']").first.set_input_files(
+        files=[{"name": "third.pt", "mimeType": "application/octet-stream", "buffer": pickle.dumps({"w": 1})}])
+    expect(errors.filter(has_text="third.pt")).to_have_count(1)
+    wait_for_app_run(page)
+    expect(errors).to_have_count(1)
+    expect(errors).not_to_contain_text("second.zip")
+    page.screenshot(path="/tmp/shots27/sidebar-refused-upload.png", full_page=True)
+    assert_no_exception(page)
+
+
 def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server: str):
     from PIL import Image
 
