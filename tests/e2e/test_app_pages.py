@@ -110,6 +110,34 @@ def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     assert app_console_errors(page) == []
 
 
+_CAPTION_LINES_JS = """(el) => {
+    const cap = [...el.querySelectorAll('*')].filter(e => e.children.length === 0 && e.innerText.includes('the selected'))[0];
+    const lh = parseFloat(getComputedStyle(cap).lineHeight) || 1.4 * parseFloat(getComputedStyle(cap).fontSize);
+    return Math.round(cap.getBoundingClientRect().height / lh);
+}"""
+
+
+def test_a_one_point_selection_keeps_its_captions_readable(page: Page, app_server: str):
+    """Issue 27: with one point selected, the panel's captions wrapped one word a line (the caption is as
+    wide as its one small tile)."""
+    page.set_viewport_size({"width": 1400, "height": 2400})       # the whole page in the screenshot
+    goto_page(page, app_server, "latent_map?model=digits-2d")     # 300 points: the first one is not under others
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart).to_be_visible()
+    wait_for_plot(chart)
+    wait_for_app_run(page)
+    spot = wait_until_settled(chart.locator(".js-plotly-plot"), _FIRST_POINT_JS)
+    page.mouse.click(spot["px"], spot["py"])
+    expect(page.get_by_text("1 selected point")).to_be_visible()
+    wait_for_app_run(page)
+    image = page.get_by_test_id("stImage").filter(has_text="the selected test images")
+    expect(image).to_be_visible()
+    Path("/tmp/shots27").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path="/tmp/shots27/map-one-point.png", full_page=True)
+    assert image.evaluate(_CAPTION_LINES_JS) <= 2
+    assert_no_exception(page)
+
+
 # the emptiest spot of the plot area (farthest from every data point), in page pixels and map coordinates
 _EMPTIEST_SPOT_JS = """(gd) => {
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, pts = [];
