@@ -234,3 +234,23 @@ def test_a_drawn_digit_is_centred_and_scaled_like_mnist(page: Page, app_url: str
     ink_r, ink_c = np.nonzero(a >= 32)
     assert max(np.ptp(ink_r), np.ptp(ink_c)) + 1 in (19, 20, 21, 22)
     assert_no_exception(page)
+
+
+def test_the_test_image_index_survives_a_look_at_the_uploader(page: Page, app_url: str):
+    """Issue 27, the same defect one widget up: index 42, then "Upload an image" (the page waits for a file),
+    then back to "Test image by index": the box must read the index of the image shown (it read 0 while
+    x stayed test image #42)."""
+    open_posterior(page, app_url)
+    box = page.get_by_test_id("stNumberInput").filter(has_text="Test image").locator("input")
+    box.fill("42")
+    box.press("Enter")
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stImage").filter(has_text="test image #42")).to_be_visible()
+    choose_source(page, "Upload an image")
+    expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_be_attached()
+    choose_source(page, "Test image by index")
+    expect(page.get_by_test_id("stImage").filter(has_text="x: test image #")).to_be_visible()
+    shown_index = int(page.get_by_test_id("stNumberInput").filter(has_text="Test image").locator("input").input_value())
+    caption = page.get_by_test_id("stImage").filter(has_text="x: test image #").inner_text()
+    assert f"test image #{shown_index} " in caption, (shown_index, caption)
+    assert_no_exception(page)
