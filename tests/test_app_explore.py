@@ -79,6 +79,28 @@ def test_the_likelihood_page_ranks_in_the_background(app):
     assert len(captions) == 32 and all(c.startswith("#") for c in captions)   # 16 least + 16 most likely
 
 
+def test_the_gallery_size_survives_a_new_ranking(app):
+    """Issue 27's defect on the Likelihood page: "Images per gallery" 32, then another seed (the page stops
+    to offer the new ranking): the slider was left out of that run, so the browser showed 16 again while
+    the galleries kept 32. It stays on the page, and the galleries follow it."""
+    at = app()
+    at.switch_page("pages/likelihood.py").run()
+    if "lik_start" in [b.key for b in at.button]:                  # (ranked already in this process: shown)
+        at.button(key="lik_start").click().run()
+    deadline = time.monotonic() + HANG_S
+    while not at.metric and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+    at.select_slider(key="lik_show").set_value(8).run()
+    at.number_input(key="lik_seed").set_value(9_876).run()         # not ranked: the page offers to start
+    assert not at.metric, [m.label for m in at.metric]
+    assert "lik_start" in [b.key for b in at.button], [b.key for b in at.button]
+    assert at.select_slider(key="lik_show").value == 8
+    at.number_input(key="lik_seed").set_value(0).run()             # back to the ranked seed
+    assert at.select_slider(key="lik_show").value == 8
+    assert len([c for im in at.image for c in im.captions]) == 16  # 8 least + 8 most likely
+
+
 def test_saved_directions_become_custom_axes_on_the_map(app):
     # radios with a format_func cannot be switched by AppTest: set by state, before they are drawn
     at = app(state={"sb_bundled": "shapes-8d", "dir_kind": "factor"})
