@@ -142,6 +142,24 @@ def test_a_factor_direction_on_a_beta_vae_moves_the_factor_and_says_by_how_much(
     assert "active dimensions z" in text and not at.warning
 
 
+def test_the_strength_the_page_uses_is_the_one_it_shows_after_forgetting_every_direction(app):
+    """Issue 27's defect on the Directions page: strength 2.5, then Forget the only direction (the page stops
+    before the slider, and the browser forgets it), then save one again: the browser's slider read 1.0 while
+    the image was decoded at 2.5. Now the server forgets it too."""
+    at = app(state={"sb_bundled": "shapes-8d", "dir_kind": "factor"})
+    at.switch_page("pages/directions.py").run()
+    at.button(key="dir_save").click().run()
+    at.slider(key="dir_strength").set_value(2.5).run()
+    assert any("decoded at strength +2.5" in c for im in at.image for c in im.captions)
+    forget = next(b for b in at.button if b.key.startswith("dir_forget_"))
+    forget.click().run()
+    assert not any(s.key == "dir_strength" for s in at.slider)
+    at.button(key="dir_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="dir_strength").value == 1.0                # what a browser shows for a new slider
+    assert any("decoded at strength +1.0" in c for im in at.image for c in im.captions)
+
+
 def test_the_likelihood_page_offers_no_split_without_images(app, tmp_path, monkeypatch):
     """Issue 26: with MNIST's bundled test split alone, choosing `train` ended in "The ranking failed:
     ValueError: images must be a non-empty ... batch". A split without images is not offered, and the page

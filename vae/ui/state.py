@@ -90,3 +90,10 @@ def restore_widget(key: str, drawn_last_run: bool, valid=lambda value: True) -> 
 def remember_widget(key: str, value) -> None:
     """After drawing widget `key`: keep its value for restore_widget."""
     st.session_state.setdefault(_KEPT, {})[key] = value
+
+
+def forget_widgets(*keys: str) -> None:
+    """Before a st.stop() that leaves widgets `keys` out of the run: make the server forget their values, as
+    the browser will (they come back at their defaults on both sides, never at two different values)."""
+    for key in keys:
+        st.session_state.pop(key, None)
