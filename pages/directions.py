@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from vae.analysis.directions import (Direction, analogy, apply_direction, class_direction, directions_from_json,
-                                     directions_to_json, factor_direction, group_direction)
+                                     directions_to_json, group_direction)
 from vae.analysis.latent import decode_numpy, encode_dataset
 from vae.ui.decode import directions as store
 from vae.ui import state
@@ -49,8 +49,11 @@ if kind == "classes":
 elif kind == "factor":
     fnames = [f for f in ds.factor_names if f != "shape"] or list(ds.factor_names)
     f = st.selectbox("Factor", fnames, key="dir_factor")
-    vector = factor_direction(lat.mu, lat.factors[:, list(ds.factor_names).index(f)])
-    suggestion, source = f"{f} +", f"least-squares direction predicting {f} (one standard deviation of it)"
+    vector, source, weak = store.factor_direction_measured(lm.id, ctx.dataset_key, f, len(lat.mu), model, lat,
+                                                           lat.factors[:, list(ds.factor_names).index(f)])
+    suggestion = f"{f} +"
+    if weak:
+        st.warning(weak)
 elif kind == "groups":
     groups = st.session_state.setdefault(GROUPS, {}).setdefault(lm.id, {})
     sel = state.selection(lm.id, ctx.dataset_key)
@@ -99,6 +102,7 @@ if up is not None and st.session_state.get("_dir_loaded") != (lm.id, up.file_id)
         st.error(f"{up.name}: {e}")
 if not saved:
     st.info("No directions yet: make one above, or load a file.")
+    state.forget_widgets("dir_start", "dir_index", "dir_strength", "dir_an_a", "dir_an_b", "dir_an_c")
     st.stop()
 st.caption("Two saved directions can be the axes of the Latent map (projection 'custom axes').")
 

@@ -19,7 +19,7 @@ if ctx.dataset is None:
     st.stop()
 ds = ctx.dataset
 
-c1, c2, c3, c4 = st.columns([1, 1.5, 1.5, 1])
+c1, c2, c3, c4, c5 = st.columns([1, 1.5, 1.5, 1, 1.3])
 splits, split_help = loaders.split_choices(ds)
 if st.session_state.get("lik_split") not in (None, *splits):      # a split no longer loaded
     st.session_state.pop("lik_split")
@@ -31,6 +31,9 @@ n = c2.select_slider("Images", sizes, value=min(sizes, key=lambda s: abs(s - 200
 k = c3.select_slider("K (importance samples)", ranking.K_CHOICES, value=ranking.DEFAULT_K, key="lik_k",
                      help="more samples: a tighter estimate, proportionally slower")
 seed = int(c4.number_input("Seed", 0, 10_000, 0, key="lik_seed"))
+# drawn on every run, before the page may stop: a widget left out of a stopped run comes back at its default
+# in the browser while the server keeps its value (issue 27)
+show_n = c5.select_slider("Images per gallery", [8, 16, 24, 32], value=16, key="lik_show")
 
 task = ranking.find_ranking(ctx, split, n, k, seed)
 if task is None or task.error:
@@ -53,7 +56,6 @@ m[1].metric("mean ELBO", f"{r.elbo.mean():.2f}", help="nats per image, with the 
 m[2].metric("mean gap", f"{r.gap.mean():.3f}", help="IWAE − ELBO, nats: an estimate of KL(q ‖ p(z|x)) from below")
 m[3].metric("time", f"{r.seconds:.1f} s", help=f"{len(r.order):,} images, K = {r.k}, seed {r.seed}")
 
-show_n = st.select_slider("Images per gallery", [8, 16, 24, 32], value=16, key="lik_show")
 st.subheader(f"The {show_n} least likely images")
 ranking.gallery(ctx, sr, r.least(show_n))
 st.subheader(f"The {show_n} most likely images")

@@ -21,21 +21,15 @@ model, two_d = lm.model, lm.latent_dim == 2
 pick, show_x, show_recon = st.columns([3, 1, 1], vertical_alignment="top")
 with pick:
     point = post.pick_data_point(ctx)
-if point is None:
-    st.stop()
-x = point.tensor()                                             # (1, C, H, W) uint8
-with show_x:
-    images.show(point.image, 160, caption=f"x: {point.source}", display_width=160)
-with show_recon:
-    images.show(post.reconstruction(model, x), 160, caption="reconstruction: decode(mean of q)", display_width=160)
 
+# The settings are drawn on every run, before any st.stop(): a widget left out of a stopped run is
+# forgotten by the browser (it comes back at its default) but not by the server, which would go on
+# computing with the old value while the box shows the default (issue 27).
 settings = st.columns([2, 2, 3])
 max_k = settings[0].selectbox("Largest K (importance samples)", post.K_CHOICES,
                               index=post.K_CHOICES.index(post.default_max_k(model)), key="post_max_k",
                               help=f"The curve shows K = 1, 5, 50, ... up to this, each the mean of "
                                    f"independent estimates ({post.IWAE_REPEATS} at the largest K).")
-curve = post.iwae_curve(lm.id, point.key, post.curve_ks(max_k), post.IWAE_REPEATS, 0, model, x)
-
 grid_n = hosting.posterior_grid_size(int(np.prod(model.config.image_shape)), post.GRID_SIZE) if two_d else None
 if two_d and grid_n is None:      # bounded by size: a 256x256 decoder would hold the CPU for minutes
     two_d = False
@@ -44,6 +38,18 @@ if two_d and grid_n is None:      # bounded by size: a 256x256 decoder would hol
 if two_d:
     view = settings[1].radio("Extent", [post.ZOOM, post.PRIOR], key="post_extent", horizontal=False)
     log_scale = settings[2].toggle("Colour by log p(z|x)", key="post_log", value=False)
+if point is None:
+    if two_d:
+        posterior_twin.controls(lm)    # the twin's toggles too, for the same reason
+    st.stop()
+x = point.tensor()                                             # (1, C, H, W) uint8
+with show_x:
+    images.show(point.image, 160, caption=f"x: {point.source}", display_width=160)
+with show_recon:
+    images.show(post.reconstruction(model, x), 160, caption="reconstruction: decode(mean of q)", display_width=160)
+curve = post.iwae_curve(lm.id, point.key, post.curve_ks(max_k), post.IWAE_REPEATS, 0, model, x)
+
+if two_d:
     numbers = post.grid_view(lm.id, point.key, None, grid_n, model, x)     # accurate: zoomed grid
     extent = post.display_extent(numbers) if view == post.ZOOM else post.PRIOR_EXTENT
     shown = post.grid_view(lm.id, point.key, extent, grid_n, model, x)

@@ -79,6 +79,28 @@ def test_the_likelihood_page_ranks_in_the_background(app):
     assert len(captions) == 32 and all(c.startswith("#") for c in captions)   # 16 least + 16 most likely
 
 
+def test_the_gallery_size_survives_a_new_ranking(app):
+    """Issue 27's defect on the Likelihood page: "Images per gallery" 32, then another seed (the page stops
+    to offer the new ranking): the slider was left out of that run, so the browser showed 16 again while
+    the galleries kept 32. It stays on the page, and the galleries follow it."""
+    at = app()
+    at.switch_page("pages/likelihood.py").run()
+    if "lik_start" in [b.key for b in at.button]:                  # (ranked already in this process: shown)
+        at.button(key="lik_start").click().run()
+    deadline = time.monotonic() + HANG_S
+    while not at.metric and time.monotonic() < deadline:
+        time.sleep(0.2)
+        at.run()
+    at.select_slider(key="lik_show").set_value(8).run()
+    at.number_input(key="lik_seed").set_value(9_876).run()         # not ranked: the page offers to start
+    assert not at.metric, [m.label for m in at.metric]
+    assert "lik_start" in [b.key for b in at.button], [b.key for b in at.button]
+    assert at.select_slider(key="lik_show").value == 8
+    at.number_input(key="lik_seed").set_value(0).run()             # back to the ranked seed
+    assert at.select_slider(key="lik_show").value == 8
+    assert len([c for im in at.image for c in im.captions]) == 16  # 8 least + 8 most likely
+
+
 def test_saved_directions_become_custom_axes_on_the_map(app):
     # radios with a format_func cannot be switched by AppTest: set by state, before they are drawn
     at = app(state={"sb_bundled": "shapes-8d", "dir_kind": "factor"})
@@ -98,6 +120,44 @@ def test_saved_directions_become_custom_axes_on_the_map(app):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("cosine between the axes" in c.value for c in at.caption)
+
+
+def test_a_factor_direction_on_a_beta_vae_moves_the_factor_and_says_by_how_much(app, assets_dir):
+    """Issue 27: on shapes-beta, along a factor -> scale gave a vector of length 0.04 that changed no image
+    (the fit weighted the collapsed dimensions). The page now fits on the active dimensions and says the
+    direction's effect in the factor's units, measured by decoding and re-encoding."""
+    import re
+
+    if not (assets_dir / "shapes-beta" / "config.json").is_file():
+        pytest.skip("assets/shapes-beta is not bundled")
+    at = app(state={"sb_bundled": "shapes-beta", "dir_kind": "factor", "dir_factor": "scale"})
+    at.switch_page("pages/directions.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(c.value for c in at.caption)
+    length = float(re.search(r"length (\d+\.\d+) latent units", text).group(1))
+    assert length > 0.3, text                                       # was 0.04
+    effect = re.search(r"Moving along it by 1 changes scale by ([-+]\d\.\d+) units \(([-+]\d\.\d+) sd\)", text)
+    assert effect, text
+    assert float(effect.group(2)) > 0.5                             # at least half a standard deviation, upwards
+    assert "active dimensions z" in text and not at.warning
+
+
+def test_the_strength_the_page_uses_is_the_one_it_shows_after_forgetting_every_direction(app):
+    """Issue 27's defect on the Directions page: strength 2.5, then Forget the only direction (the page stops
+    before the slider, and the browser forgets it), then save one again: the browser's slider read 1.0 while
+    the image was decoded at 2.5. Now the server forgets it too."""
+    at = app(state={"sb_bundled": "shapes-8d", "dir_kind": "factor"})
+    at.switch_page("pages/directions.py").run()
+    at.button(key="dir_save").click().run()
+    at.slider(key="dir_strength").set_value(2.5).run()
+    assert any("decoded at strength +2.5" in c for im in at.image for c in im.captions)
+    forget = next(b for b in at.button if b.key.startswith("dir_forget_"))
+    forget.click().run()
+    assert not any(s.key == "dir_strength" for s in at.slider)
+    at.button(key="dir_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="dir_strength").value == 1.0                # what a browser shows for a new slider
+    assert any("decoded at strength +1.0" in c for im in at.image for c in im.captions)
 
 
 def test_the_likelihood_page_offers_no_split_without_images(app, tmp_path, monkeypatch):

@@ -55,3 +55,36 @@ def test_compare_scores_a_sweep_folder_in_the_background(open_page, tmp_path, mo
     assert "Factor metrics against beta" not in titles            # digits have no factors
     rd = next(f for f in plotly_figures(at) if f["layout"].get("title", {}).get("text") == "Rate against distortion")
     assert len(rd["data"][0]["x"]) == 2
+
+
+def test_factors_matrix_choice_survives_a_change_of_precision(open_page, monkeypatch):  # noqa: F811
+    """Issue 27: "DCI importance", then precision "full": the radio read I/H (the browser forgot the radio
+    while the page waited for the new metrics) while the heat map still showed DCI importance. The radio
+    and the traversal's start stay on the page while it waits, and the heat map follows the radio."""
+    import time
+
+    from vae.ui.compare import factors as fu
+
+    # "full" as cheap as "quick" here: what is tested is the page, not the protocol
+    monkeypatch.setitem(fu.PRECISIONS, "full", dict(fu.PRECISIONS["quick"], n_points=1000))
+
+    def settle(at):
+        deadline = time.monotonic() + 600
+        while not at.metric:
+            assert not at.error and not at.exception, [e.value for e in at.error or at.exception]
+            assert time.monotonic() < deadline, "the factor metrics never came"
+            time.sleep(0.3)
+            at.run()
+
+    at = open_page("factors", model="shapes-8d")
+    settle(at)
+    at.radio(key="factors_matrix").set_value("dci_importance").run()
+    at.radio(key="factors_start").set_value("a test image").run()
+    at.radio(key="factors_precision").set_value("full").run()
+    if not at.metric:                       # waiting for the new metrics: the choices are still drawn
+        assert at.radio(key="factors_matrix").value == "dci_importance"
+        assert at.radio(key="factors_start").value == "a test image"
+    settle(at)
+    assert at.radio(key="factors_matrix").value == "dci_importance"
+    heat = [c for c in at.get("plotly_chart") if "factors_heat" in c.key]
+    assert len(heat) == 1 and heat[0].key.endswith("_dci_importance")

@@ -192,3 +192,33 @@ def test_image_from_bytes_fits_the_model_input():
 
     with pytest.raises(ImageInputError, match=r"huge\.png: .*decompression bomb"):
         image_from_bytes(_png_header(10_000, 10_000), "huge.png", (1, 8, 8))
+
+
+def _figure(at: AppTest, key: str) -> dict:
+    return next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == key)
+
+
+def test_k_and_extent_survive_a_change_of_source(open_page):
+    """Issue 27: Largest K = 5000 and "Prior scale", then "Upload an image" and an upload: the widgets
+    must still read 5000 and Prior scale, and the figures must use them (the K curve ends at 5000, the
+    heat map spans |z| <= 4). The settings stay on the page while it waits for the file."""
+    from vae.ui import posterior as post
+
+    at = open_page("digits-2d")
+    at.selectbox(key="post_max_k").set_value(5000).run()
+    at.radio(key="post_extent").set_value(post.PRIOR).run()
+    assert _figure(at, "post_k")["data"][0]["x"][-1] == 5000
+    at.radio(key="post_source").set_value("upload").run()         # no file yet: the page waits for one
+    assert not at.exception
+    # ... and still draws the settings: a widget left out of a stopped run comes back at its default in
+    # the browser while the server keeps the old value (what Chromium showed, tests/e2e/test_posterior.py)
+    assert at.selectbox(key="post_max_k").value == 5000 and at.radio(key="post_extent").value == post.PRIOR
+    paper = np.full((40, 30, 3), 255, np.uint8)
+    paper[5:35, 13:17] = 0
+    at.file_uploader(key="post_upload").set_value(("one.png", _png(paper, "RGB"), "image/png")).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="post_max_k").value == 5000
+    assert at.radio(key="post_extent").value == post.PRIOR
+    assert _figure(at, "post_k")["data"][0]["x"][-1] == 5000       # the figures follow the widgets
+    assert _figure(at, "post_heatmap")["layout"]["xaxis"]["range"] == [-post.PRIOR_EXTENT, post.PRIOR_EXTENT]
+    assert any("K=5000" in m.label for m in at.metric) or "log p(x), grid" in shown_numbers(at)

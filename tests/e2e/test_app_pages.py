@@ -110,6 +110,34 @@ def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     assert app_console_errors(page) == []
 
 
+_CAPTION_LINES_JS = """(el) => {
+    const cap = [...el.querySelectorAll('*')].filter(e => e.children.length === 0 && e.innerText.includes('the selected'))[0];
+    const lh = parseFloat(getComputedStyle(cap).lineHeight) || 1.4 * parseFloat(getComputedStyle(cap).fontSize);
+    return Math.round(cap.getBoundingClientRect().height / lh);
+}"""
+
+
+def test_a_one_point_selection_keeps_its_captions_readable(page: Page, app_server: str):
+    """Issue 27: with one point selected, the panel's captions wrapped one word a line (the caption is as
+    wide as its one small tile)."""
+    page.set_viewport_size({"width": 1400, "height": 2400})       # the whole page in the screenshot
+    goto_page(page, app_server, "latent_map?model=digits-2d")     # 300 points: the first one is not under others
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart).to_be_visible()
+    wait_for_plot(chart)
+    wait_for_app_run(page)
+    spot = wait_until_settled(chart.locator(".js-plotly-plot"), _FIRST_POINT_JS)
+    page.mouse.click(spot["px"], spot["py"])
+    expect(page.get_by_text("1 selected point")).to_be_visible()
+    wait_for_app_run(page)
+    image = page.get_by_test_id("stImage").filter(has_text="the selected test images")
+    expect(image).to_be_visible()
+    Path("/tmp/shots27").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path="/tmp/shots27/map-one-point.png", full_page=True)
+    assert image.evaluate(_CAPTION_LINES_JS) <= 2
+    assert_no_exception(page)
+
+
 # the emptiest spot of the plot area (farthest from every data point), in page pixels and map coordinates
 _EMPTIEST_SPOT_JS = """(gd) => {
     const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, pts = [];
@@ -206,6 +234,36 @@ def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_serve
     expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
     assert_no_exception(page)
     assert app_console_errors(page) == []
+
+
+def test_a_second_refused_upload_shows_its_own_error(page: Page, app_server: str):
+    """Issue 27: a refused checkpoint upload showed the previous refused upload's error, not its own."""
+    goto_page(page, app_server)
+    _sidebar_upload(page, "first.zip", b"not a zip at all")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("first.zip")
+    wait_for_app_run(page)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", '{"format_version": 1, "model": {"latent_dim": 2}}')
+        zf.writestr("model.safetensors", pickle.dumps({"not": "weights"}))   # a pickle in disguise
+    sidebar.locator("input[type='file']").first.set_input_files(
+        files=[{"name": "second.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("second.zip")
+    wait_for_app_run(page)
+    errors = sidebar.get_by_test_id("stAlertContentError")
+    expect(errors).to_have_count(1)
+    expect(errors).not_to_contain_text("first.zip")
+    expect(errors).to_contain_text("pickle")
+    # a file of a kind the uploader does not take (a PyTorch .pt, say) is refused with its own message too
+    sidebar.locator("input[type='file']").first.set_input_files(
+        files=[{"name": "third.pt", "mimeType": "application/octet-stream", "buffer": pickle.dumps({"w": 1})}])
+    expect(errors.filter(has_text="third.pt")).to_have_count(1)
+    wait_for_app_run(page)
+    expect(errors).to_have_count(1)
+    expect(errors).not_to_contain_text("second.zip")
+    page.screenshot(path="/tmp/shots27/sidebar-refused-upload.png", full_page=True)
+    assert_no_exception(page)
 
 
 def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server: str):

@@ -6,6 +6,7 @@ Set VAE_SHOTS_DIR=/some/folder to keep screenshots of each state (posterior-*.pn
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.e2e.helpers import (
     choose_option,
     goto_page,
     wait_for_app_run,
+    wait_for_plot,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -156,3 +158,99 @@ def test_higher_dimensional_model_has_no_heat_map(page: Page, app_url: str):
     shot(page, "8d")
     assert_no_exception(page)
     assert app_console_errors(page) == []
+
+
+def shown_choice(page: Page, label: str) -> str:
+    """What the selectbox or radio labelled `label` reads on the screen."""
+    widget = page.locator("[data-testid='stSelectbox'], [data-testid='stRadio']").filter(has_text=label).first
+    if widget.get_attribute("data-testid") == "stSelectbox":
+        return widget.get_by_role("combobox").input_value() or widget.inner_text().split("\n")[-1].strip()
+    return widget.locator("label:has(input:checked)").inner_text().strip()
+
+
+def drawn(page: Page, chart_n: int, js: str):
+    """`js(gd)` of the chart_n-th Plotly figure once it is drawn and still (what the eye sees)."""
+    chart = page.locator(CHARTS).nth(chart_n)
+    wait_for_plot(chart)
+    return chart.locator(".js-plotly-plot").evaluate(js)
+
+
+def test_k_and_extent_agree_with_the_figures_after_an_upload(page: Page, app_url: str):
+    """Issue 27: Largest K = 5000 and "Prior scale", then "Upload an image" and an upload: the widgets
+    read what the figures use (they once read K = 500 and Zoom while the chart stayed at prior scale)."""
+    open_posterior(page, app_url)
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Largest K"), "5000", exact=True)
+    wait_for_app_run(page)
+    page.get_by_test_id("stRadio").filter(has_text="Extent").get_by_text("Prior scale").click()
+    wait_for_app_run(page)
+    choose_source(page, "Upload an image")
+    paper = np.full((64, 48), 255, np.uint8)
+    paper[8:56, 20:28] = 0
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "one.png", "mimeType": "image/png", "buffer": png_bytes(paper, "L")}])
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stImage").filter(has_text="uploaded one.png")).to_be_visible()
+    expect_figures(page, heatmap=True)
+    shot(page, "upload-k-prior")
+    k_shown, extent_shown = shown_choice(page, "Largest K"), shown_choice(page, "Extent")
+    x_range = drawn(page, 0, "gd => gd._fullLayout.xaxis.range")
+    k_used = drawn(page, 2, "gd => gd.data[0].x[gd.data[0].x.length - 1]")
+    assert (k_shown, extent_shown.startswith("Prior")) == ("5000", True)
+    assert k_used == 5000 and x_range == [-4, 4]
+    assert_no_exception(page)
+
+
+def test_a_drawn_digit_is_centred_and_scaled_like_mnist(page: Page, app_url: str):
+    """Issue 27: a 7 drawn large in the canvas's top-left corner becomes x as MNIST made its digits: the ink
+    fills a 20x20 box and its centre of mass sits at the centre of the 28x28 image (it was taken as drawn,
+    off-centre, and encoded as another digit)."""
+    open_posterior(page, app_url)
+    if "mnist" not in page.get_by_test_id("stSidebar").inner_text():
+        pytest.skip("the default model is not an MNIST model here")
+    choose_source(page, "Draw one")
+    canvas = page.locator("canvas.dc-canvas")
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    page.mouse.move(*at(0.05, 0.05))
+    page.mouse.down()
+    for t in np.linspace(0, 1, 10):                                  # the 7's bar, then its stem
+        page.mouse.move(*at(0.05 + 0.55 * t, 0.05))
+    for t in np.linspace(0, 1, 12):
+        page.mouse.move(*at(0.6 - 0.35 * t, 0.05 + 0.7 * t))
+    page.mouse.up()
+    x_image = page.get_by_test_id("stImage").filter(has_text="your drawing")
+    expect(x_image).to_contain_text("centred like MNIST")
+    wait_for_app_run(page)
+    shot(page, "draw-mnist")
+    src = x_image.locator("img").first.get_attribute("src")
+    assert src.startswith("data:image/png;base64,")                # vae.ui.images.show sends a data URL
+    png = base64.b64decode(src.split(",", 1)[1])
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float64)
+    a = np.asarray(Image.fromarray(a.astype(np.uint8)).resize((28, 28), Image.Resampling.BOX), np.float64)
+    rows, cols = np.indices(a.shape)
+    com = ((rows * a).sum() / a.sum(), (cols * a).sum() / a.sum())
+    assert abs(com[0] - 13.5) <= 1.0 and abs(com[1] - 13.5) <= 1.0, com
+    ink_r, ink_c = np.nonzero(a >= 32)
+    assert max(np.ptp(ink_r), np.ptp(ink_c)) + 1 in (19, 20, 21, 22)
+    assert_no_exception(page)
+
+
+def test_the_test_image_index_survives_a_look_at_the_uploader(page: Page, app_url: str):
+    """Issue 27, the same defect one widget up: index 42, then "Upload an image" (the page waits for a file),
+    then back to "Test image by index": the box must read the index of the image shown (it read 0 while
+    x stayed test image #42)."""
+    open_posterior(page, app_url)
+    box = page.get_by_test_id("stNumberInput").filter(has_text="Test image").locator("input")
+    box.fill("42")
+    box.press("Enter")
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stImage").filter(has_text="test image #42")).to_be_visible()
+    choose_source(page, "Upload an image")
+    expect(page.get_by_test_id("stFileUploaderDropzoneInput")).to_be_attached()
+    choose_source(page, "Test image by index")
+    expect(page.get_by_test_id("stImage").filter(has_text="x: test image #")).to_be_visible()
+    shown_index = int(page.get_by_test_id("stNumberInput").filter(has_text="Test image").locator("input").input_value())
+    caption = page.get_by_test_id("stImage").filter(has_text="x: test image #").inner_text()
+    assert f"test image #{shown_index} " in caption, (shown_index, caption)
+    assert_no_exception(page)

@@ -1,7 +1,8 @@
 """Directions in latent space: attribute vectors, arithmetic, analogies and custom axes.
 
     d = class_direction(mu, labels, a=3, b=8)          # mean of class 8 minus mean of class 3, (D,)
-    d = factor_direction(mu, factors[:, 1])             # the direction that best predicts a factor
+    d = factor_direction(mu, factors[:, 1], logvar)     # the direction that best predicts a factor (active dims)
+    active = active_dims(mu, logvar)                    # (D,) bool: the dimensions the decoder uses
     d = group_direction(mu, idx_a, idx_b)               # from two selections: mean(B) - mean(A)
     z2 = apply_direction(z, d, strength=1.5)            # z + 1.5 d
     z = analogy(za, zb, zc)                             # a - b + c ("a is to b as ? is to c")
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Direction", "class_direction", "group_direction", "factor_direction", "apply_direction", "analogy",
-           "CustomAxes", "directions_to_json", "directions_from_json"]
+__all__ = ["ACTIVE_KL", "Direction", "active_dims", "class_direction", "group_direction", "factor_direction",
+           "apply_direction", "analogy", "CustomAxes", "directions_to_json", "directions_from_json"]
+
+ACTIVE_KL = 0.01     # nats: a dimension whose mean KL(q(z_d|x) || N(0, 1)) is below this is inactive (collapsed)
 
 
 def _points(mu, name: str = "mu") -> np.ndarray:
@@ -104,12 +107,35 @@ def class_direction(mu, labels, a: int, b: int) -> np.ndarray:
     return group_direction(x, ia, ib)
 
 
-def factor_direction(mu, values) -> np.ndarray:
-    """The direction that best predicts a factor: (D,).
+def active_dims(mu, logvar=None, min_kl: float = ACTIVE_KL) -> np.ndarray:
+    """The latent dimensions a model uses: (D,) bool, from the posteriors of N data points.
 
-    Least squares of the centred factor on the centred means, f - mean(f) ~ (mu - mean(mu)) w; the
-    result is w scaled so that moving a point by it raises the predicted factor by one standard
-    deviation of the factor: d = w std(f) / |w|^2 (so w . d = std(f)).
+    mu, logvar: (N, D) means and log-variances of q(z|x). With logvar, a dimension is active when its mean
+    KL(q(z_d|x) || N(0, 1)) over the points exceeds `min_kl` nats (the usual "active unit" test: a collapsed
+    dimension has q(z_d|x) = p(z_d) for every x, KL 0, and the decoder ignores it). Without logvar, when
+    the variance of its means over the points exceeds `min_kl` (an active dimension's means spread over
+    most of the prior's unit variance; a collapsed one's stay at 0).
+    """
+    x = _points(mu)
+    if logvar is None:
+        return x.var(axis=0) > min_kl
+    lv = _points(logvar, "logvar")
+    if lv.shape != x.shape:
+        raise ValueError(f"mu has shape {x.shape} but logvar has {lv.shape}")
+    kl = 0.5 * (x ** 2 + np.exp(lv) - 1.0 - lv)                 # (N, D) nats
+    return kl.mean(axis=0) > min_kl
+
+
+def factor_direction(mu, values, logvar=None, *, active=None) -> np.ndarray:
+    """The direction that best predicts a factor from the dimensions the model uses: (D,).
+
+    mu (N, D) posterior means, values (N,) the factor, logvar (N, D) optional. Least squares of the
+    centred factor on the centred means of the active dimensions (`active` (D,) bool, by default
+    active_dims(mu, logvar)), f - mean(f) ~ (mu_A - mean(mu_A)) w; the other dimensions get weight 0.
+    Fitted on every dimension, a beta-VAE's collapsed ones (means nearly constant) took large weights and
+    the vector came out short and pointing where the decoder does not look (issue 27).
+    The result is w scaled so that moving a point by it raises the predicted factor by one standard
+    deviation of the factor: d = w std(f) / |w|^2 (so w . d = std(f), in the factor's units).
     """
     x = _points(mu)
     f = np.asarray(values, dtype=np.float64).ravel()
@@ -120,7 +146,14 @@ def factor_direction(mu, values) -> np.ndarray:
     sd = f.std()
     if sd == 0:
         raise ValueError("the factor is constant: no direction predicts it")
-    w, *_ = np.linalg.lstsq(x - x.mean(0), f - f.mean(), rcond=None)
+    use = active_dims(x, logvar) if active is None else np.asarray(active, dtype=bool).ravel()
+    if use.shape != (x.shape[1],):
+        raise ValueError(f"active must be ({x.shape[1]},) booleans, got shape {use.shape}")
+    if not use.any():
+        raise ValueError("no latent dimension is active: the model ignores its latent code")
+    xa = x[:, use]
+    w = np.zeros(x.shape[1])
+    w[use], *_ = np.linalg.lstsq(xa - xa.mean(0), f - f.mean(), rcond=None)
     nw = float(w @ w)
     if nw == 0:
         raise ValueError("the factor is uncorrelated with the latent means")

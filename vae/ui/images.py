@@ -74,4 +74,24 @@ def show(img, width: int = 280, caption: str | None = None, container=None,
     import streamlit as st
 
     pil = img if isinstance(img, Image.Image) else upscale(img, width)
+    if caption and display_width is None:
+        pil = room_for_caption(pil, caption)
     (container or st).image(data_url(pil), caption=caption, width=display_width or pil.width)
+
+
+CAPTION_CHAR_PX = 7.5           # about the width of one character of a caption (14 px sans-serif), CSS pixels
+CAPTION_MAX_PX = 240            # never widen an image beyond this for its caption
+
+
+def room_for_caption(pil: Image.Image, caption: str, lines: int = 2) -> Image.Image:
+    """`pil` widened, when it is narrower than its caption needs to fit in about `lines` lines, by transparent
+    columns on both sides (the picture itself untouched and centred): st.image makes its caption as wide as
+    the image, so one small tile wrapped "the selected test images" one word a line (issue 27).
+    Returns `pil` itself when it is wide enough; the width needed is capped at CAPTION_MAX_PX."""
+    need = min(CAPTION_MAX_PX, math.ceil(len(caption) * CAPTION_CHAR_PX / lines) + 8)
+    if pil.width >= need:
+        return pil
+    mode = "LA" if pil.mode in ("L", "LA") else "RGBA"
+    out = Image.new(mode, (need, pil.height), (0, 0) if mode == "LA" else (0, 0, 0, 0))
+    out.paste(pil.convert(mode), ((need - pil.width) // 2, 0))
+    return out

@@ -117,6 +117,9 @@ def load_folder(path: Path, device: str, source: str = "bundled", label: str | N
     return LoadedModel(model, digest, label or path.name, source, path=path)
 
 
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin")   # torch.save / pickle files: refused, with a why
+
+
 def load_uploaded(uploads: list[tuple[str, bytes]], device: str) -> LoadedModel:
     """Uploaded files (a checkpoint zip, or config.json + model.safetensors) as a LoadedModel.
 
@@ -133,8 +136,11 @@ def load_uploaded(uploads: list[tuple[str, bytes]], device: str) -> LoadedModel:
         for name, data in uploads:
             base = Path(name).name
             if base not in (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE):
-                raise CheckpointError(f"{name}: not part of a checkpoint; upload a checkpoint zip, or "
-                                      f"{CONFIG_FILE} and {WEIGHTS_FILE} together")
+                pickled = Path(base).suffix.lower() in PICKLE_SUFFIXES
+                raise CheckpointError(f"{name}: not part of a checkpoint"
+                                      + ("; a PyTorch/pickle file is never opened here (unpickling runs code): "
+                                         "save its weights with safetensors" if pickled else "")
+                                      + f"; upload a checkpoint zip, or {CONFIG_FILE} and {WEIGHTS_FILE} together")
             files[base] = data
         where = "upload"
     digest = files_digest(files)

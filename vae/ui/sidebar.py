@@ -205,17 +205,20 @@ def _upload_section(device: str) -> tuple[LoadedModel | None, str | None]:
     state, so the next upload is judged on its own files, not together with the refused ones.
     """
     round_ = st.session_state.setdefault(_UPLOADS, 0)
+    # Any file is taken and judged here, so every refusal is this upload's own st.error: a type filter made
+    # the browser refuse a .pt by itself, silently, under the previous upload's error (issue 27).
     ups = st.file_uploader("Checkpoint zip, or config.json + model.safetensors; or an ONNX model: a zip of "
                            "encoder.onnx, decoder.onnx and vae.json",
-                           type=["zip", "json", "safetensors", "jsonl", "onnx"], accept_multiple_files=True,
-                           key=f"sb_upload_{round_}")
+                           type=None, accept_multiple_files=True, key=f"sb_upload_{round_}")
     if not ups:
         return None, st.session_state.get(_UPLOAD_ERROR)
     try:
         files = [(u.name, u.getvalue()) for u in ups]
         lm = outside.load_onnx_upload(files) or loaders.load_uploaded(files, device)
     except Exception as e:  # CheckpointError, ConfigError, ProtocolError, OSError
-        st.session_state[_UPLOAD_ERROR] = f"{', '.join(u.name for u in ups)}: {str(e) or type(e).__name__}"
+        why = str(e) or type(e).__name__
+        named = why.startswith(tuple(f"{u.name}:" for u in ups))    # the message names the file already
+        st.session_state[_UPLOAD_ERROR] = why if named else f"{', '.join(u.name for u in ups)}: {why}"
         st.session_state[_UPLOADS] = round_ + 1
         st.rerun()
     st.session_state.pop(_UPLOAD_ERROR, None)

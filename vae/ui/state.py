@@ -69,3 +69,31 @@ def decode_point(model_id: str, latent_dim: int) -> np.ndarray:
 
 def set_decode_point(model_id: str, z: np.ndarray) -> None:
     st.session_state.setdefault(_DECODE_Z, {})[model_id] = np.asarray(z, dtype=np.float32).copy()
+
+
+# ---- widgets that come and go --------------------------------------------------------------------------
+# A widget left out of a run that ends in st.stop() is forgotten by the browser (it comes back showing its
+# default) but not by the server, which goes on using the old value: the box and the picture disagree
+# (issue 27). A page that draws a widget only sometimes keeps its value here and gives it back, by session
+# state, whenever the widget returns: the browser is then sent the value the server uses.
+_KEPT = "_vae_kept_widgets"
+
+
+def restore_widget(key: str, drawn_last_run: bool, valid=lambda value: True) -> None:
+    """Before drawing widget `key`: when it was not drawn in the previous run, set it to its kept value
+    (remember_widget), if any and `valid(value)`."""
+    kept = st.session_state.get(_KEPT, {})
+    if not drawn_last_run and key in kept and valid(kept[key]):
+        st.session_state[key] = kept[key]
+
+
+def remember_widget(key: str, value) -> None:
+    """After drawing widget `key`: keep its value for restore_widget."""
+    st.session_state.setdefault(_KEPT, {})[key] = value
+
+
+def forget_widgets(*keys: str) -> None:
+    """Before a st.stop() that leaves widgets `keys` out of the run: make the server forget their values, as
+    the browser will (they come back at their defaults on both sides, never at two different values)."""
+    for key in keys:
+        st.session_state.pop(key, None)

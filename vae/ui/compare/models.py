@@ -19,6 +19,7 @@ from vae.analysis.factors import METRIC_KEYS
 from vae.dims import dim_label
 from vae.ui import loaders
 from vae.ui.background import background_task
+from vae.ui.colours import label_colour
 from vae.ui.compare.factors import METRIC_LABELS, PRECISIONS
 from vae.ui.tasks import Task
 
@@ -142,7 +143,8 @@ def map_figure(lm, ctx, colour: str, n: int = 1000) -> go.Figure:
     if colour == "label" or lat.factors is None:
         values = np.asarray(ds.class_names, dtype=object)[lat.labels]
         fig = go.Figure([go.Scattergl(x=xy[values == c, 0], y=xy[values == c, 1], mode="markers", name=str(c),
-                                      marker={"size": 4}) for c in ds.class_names])
+                                      marker={"size": 4, "color": label_colour(k)})   # as on every other page
+                         for k, c in enumerate(ds.class_names)])
     else:
         j = list(ds.factor_names).index(colour)
         fig = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers", name=colour,

@@ -15,6 +15,7 @@ import streamlit as st
 import torch
 from PIL import Image, ImageOps
 
+from vae.data.digit_norm import normalise_like_mnist
 from vae.data.idx import DataError
 from vae.data.images import open_image
 
@@ -106,9 +107,13 @@ def pick_data_point(ctx) -> DataPoint | None:
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
     source = st.radio("Data point x", options, format_func=names.get, key=key, horizontal=True)
-    if source == "draw" and st.session_state.get("_post_prev_source") != "draw":
+    prev = st.session_state.get("_post_prev_source")      # the widgets below are drawn for one source at a time
+    if source == "draw" and prev != "draw":
         # the canvas comes back blank: give it a fresh key so an old drawing is not taken for x
         st.session_state["_post_canvas_n"] = st.session_state.get("_post_canvas_n", 0) + 1
+    if source == "upload" and prev != "upload":
+        # the browser empties an uploader it stopped drawing; the server must not keep the file either
+        st.session_state.pop("post_upload", None)
     st.session_state["_post_prev_source"] = source
     if ds is None and ctx.dataset_note:
         st.caption(f"No test set: {ctx.dataset_note}")
@@ -120,24 +125,32 @@ def pick_data_point(ctx) -> DataPoint | None:
         if not valid:
             st.warning("The map selection names no image of this data set.")
             return None
-        i = valid[0] if len(valid) == 1 else st.selectbox(
-            f"{len(valid)} images selected on the map", valid[:200], key="post_map_pick",
-            format_func=lambda j: f"{split} #{j} (label {_label(ds, split, j)})")
+        if len(valid) == 1:
+            i = valid[0]
+        else:
+            state.restore_widget("post_map_pick", prev == "map", lambda j: j in valid[:200])
+            i = st.selectbox(f"{len(valid)} images selected on the map", valid[:200], key="post_map_pick",
+                             format_func=lambda j: f"{split} #{j} (label {_label(ds, split, j)})")
+            state.remember_widget("post_map_pick", i)
         return DataPoint(images[i].numpy(), f"{split} image #{i} (label {_label(ds, split, i)}), from the map")
     if source == "index":
         n = len(ds.test)
+        state.restore_widget("post_index", prev == "index", lambda j: 0 <= j < n)
         if st.session_state.get("post_index", 0) >= n:
             st.session_state["post_index"] = 0
         i = int(st.number_input(f"Test image (0 to {n - 1})", min_value=0, max_value=n - 1, step=1,
                                 key="post_index"))
+        state.remember_widget("post_index", i)
         return DataPoint(ds.test.images[i].numpy(), f"test image #{i} (label {_label(ds, 'test', i)})")
     if source == "upload":
         up = st.file_uploader("A PNG or JPEG image (resized to the model's "
                               f"{shape[1]}x{shape[2]} {'grey' if shape[0] == 1 else 'RGB'} input)",
                               type=["png", "jpg", "jpeg"], key="post_upload")
+        state.restore_widget("post_invert", prev == "upload")
         invert = st.radio("Invert colours", ["auto", "no", "yes"], horizontal=True, key="post_invert",
                           help="The bundled models draw light strokes on black; 'auto' inverts images "
                                "with a light border (dark ink on paper).")
+        state.remember_widget("post_invert", invert)
         if up is None:
             st.info("Choose an image file to see its posterior.")
             return None
@@ -155,15 +168,23 @@ def pick_data_point(ctx) -> DataPoint | None:
     if png is None:
         st.info("Draw with the mouse (light ink on black, like the training images), then release.")
         return None
+    mnist_like = shape[0] == 1 and shape[1] == shape[2] and ds is not None and ds.name == "mnist"
     try:
-        img = image_from_bytes(png, "the drawing", shape, "no")
+        if mnist_like:     # made as MNIST's digits were: ink scaled into 20x20, centred by mass in 28x28
+            big = image_from_bytes(png, "the drawing", (1, 4 * shape[1], 4 * shape[2]), "no")
+            img = normalise_like_mnist(big, shape[1])
+        else:
+            img = image_from_bytes(png, "the drawing", shape, "no")
     except ImageInputError as e:
         st.error(str(e))
         return None
     if img.max() == 0:
         st.info("The canvas is empty: draw something.")
         return None
-    return DataPoint(img, "your drawing")
+    if mnist_like:
+        st.caption("Your drawing is scaled to fit 20x20 pixels and centred by its mass in 28x28, as MNIST's "
+                   "digits were made.")
+    return DataPoint(img, "your drawing, centred like MNIST" if mnist_like else "your drawing")
 
 
 def _label(ds, split: str, i: int) -> str:

@@ -48,15 +48,27 @@ def area_ratio(gv: post.GridView) -> float:
     return float(np.prod(gv.q_sd)) / np.sqrt(det) if det > 0 else float("inf")
 
 
-def render(lm, point, x) -> None:
-    """A toggle and, when on, the side-by-side comparison for image `point` (x: (1, C, H, W) uint8)."""
+def controls(lm) -> tuple[Path | None, bool]:
+    """The twin's toggles: (the twin's folder or None, same axes for both); the folder is None too while
+    the comparison is off. Drawn on every run of the page, even one that stops before the comparison, so
+    the browser and the server never disagree on their values (issue 27)."""
     twin_path = find_twin(lm)
     if twin_path is None:
-        return
+        return None, True
     mine = objective_label(lm.model)
     other = "ELBO" if mine.startswith("IWAE") else "IWAE"
     if not st.toggle(f"Compare with the {other} twin ({twin_path.name})", key="post_twin",
                      help="The same architecture and data, trained on the other objective"):
+        return None, True
+    same_axes = st.toggle("Same axes for both", value=True, key="post_twin_same",
+                          help="Off: each panel zooms to its own posterior")
+    return twin_path, same_axes
+
+
+def render(lm, point, x) -> None:
+    """The twin's toggles and, when on, the side-by-side comparison for image `point` (x: (1, C, H, W) uint8)."""
+    twin_path, same_axes = controls(lm)
+    if twin_path is None:
         return
     try:
         twin = loaders.load_folder(twin_path, str(lm.device))
@@ -65,8 +77,6 @@ def render(lm, point, x) -> None:
         return
     models = sorted([lm, twin], key=lambda m: objective_label(m.model) != "ELBO")   # ELBO first
     accurate = [post.grid_view(m.id, point.key, None, post.GRID_SIZE, m.model, x) for m in models]
-    same_axes = st.toggle("Same axes for both", value=True, key="post_twin_same",
-                          help="Off: each panel zooms to its own posterior")
     extents = [post.display_extent(gv) for gv in accurate]
     if same_axes:
         extents = [_union(*extents)] * 2
