@@ -54,6 +54,19 @@ def test_mws_terms_sum_to_the_sampled_kl_exactly():
         mws_decomposition(z_ind, mu, small_var, 50)["tc"].mean()
 
 
+def test_mws_offsets_by_log_n_where_every_posterior_is_the_prior():
+    """The estimator's definition: where q(z|x) = p(z) for every x (true MI = TC = dim-KL = 0), MWS gives
+    MI = log N, TC = (D - 1) log N and dim-KL = -D log N: constants that sum to the exact KL (0) and
+    carry no gradient, so the logged `train_tc` of a tcvae run sits about (D - 1) log N above the TC."""
+    D, B, N = 5, 64, 20000
+    z = torch.randn(B, D, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    zeros = torch.zeros(B, D, dtype=torch.float64)
+    t = mws_decomposition(z, zeros, zeros, N)
+    assert torch.allclose(t["mi"], torch.full((B,), math.log(N), dtype=torch.float64))
+    assert torch.allclose(t["tc"], torch.full((B,), (D - 1) * math.log(N), dtype=torch.float64))
+    assert torch.allclose(t["dim_kl"], torch.full((B,), -D * math.log(N), dtype=torch.float64))
+
+
 def test_tcvae_with_beta_1_is_the_elbo_on_a_batch(digits):
     """beta = 1 (alpha = gamma = 1): the loss is -mean[log p(x|z) - (MI + TC + dimKL)], which is minus the
     one-sample ELBO with a sampled KL term: the IWAE bound with k = 1 on the same noise."""

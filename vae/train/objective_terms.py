@@ -11,8 +11,8 @@
     factorvae     the ELBO's loss (KL weight beta) + gamma * the discriminator's TC estimate
                   (vae.train.discriminator), both rising over `warmup`; then one step of the discriminator
 
-Per epoch the records of a tcvae / factorvae run add `train_tc` (nats per image: the MWS estimate, or
-the discriminator's) and, for factorvae, `disc_loss` (the discriminator's cross-entropy, nats per code,
+Per epoch the records of a tcvae / factorvae run add `train_tc` (nats per image: the MWS estimate, which
+reads about (D - 1) log N above the total correlation (vae.objectives_tc), or the discriminator's) and, for factorvae, `disc_loss` (the discriminator's cross-entropy, nats per code,
 ln 2 = 0.693 at chance) and `gamma`.
 """
 
