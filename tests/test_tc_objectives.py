@@ -312,3 +312,20 @@ def test_the_cli_sweeps_objectives(tmp_path, capsys):
     with pytest.raises(SystemExit):          # argparse: invalid choice
         main(["sweep", "--objective", "elbo", "nope", "--out", str(tmp_path / "t")])
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_the_compare_page_draws_a_sweep_over_objectives(tmp_path):
+    """Swept values that are names, not numbers: one category per objective on the x axis, names in labels."""
+    pytest.importorskip("streamlit")
+    from vae.analysis.compare import SweepSummary
+    from vae.ui.compare.models import elbo_figure, metrics_figure, rate_distortion_figure, sweep_table
+
+    values = ["elbo", "tcvae", "factorvae"]
+    summaries = [{"elbo": -50.0 - i, "recon": -40.0, "kl": 10.0 - i, "iwae": None, "active_units": 5 - i,
+                  "mig": 0.1 * i, "dci_disentanglement": 0.05 * i} for i in range(3)]
+    sweep = SweepSummary(tmp_path, "objective", values, [f"objective-{v}" for v in values], summaries)
+    assert rate_distortion_figure(sweep).data[0].text == tuple(f"objective = {v}" for v in values)
+    axis = metrics_figure(sweep).layout.xaxis
+    assert axis.type == "category" and list(axis.categoryarray) == values
+    assert elbo_figure(sweep).layout.xaxis.type == "category"
+    assert sweep_table(sweep)["objective"] == values
