@@ -96,7 +96,8 @@ def live_progress():
     if s.epoch_history:
         st.dataframe(s.epoch_history, hide_index=True, width="stretch",
                      column_order=["epoch", "train_loss", "test_loss", "recon", "kl", "test_recon", "test_kl",
-                                   "train_iwae_loss", "test_iwae_loss", "beta", "seconds", "samples_per_s"])
+                                   "train_iwae_loss", "test_iwae_loss", "train_tc", "disc_loss", "beta", "gamma",
+                                   "seconds", "samples_per_s"])
 
 
 live_progress()

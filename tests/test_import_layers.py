@@ -23,7 +23,7 @@ FLOORS: list[set[str]] = [
     {"vae.checkpoint", "vae.checkpoint_format", "vae.browser_decoder", "vae.imageio", "vae.sweep_format",
      "vae.models"},                               # files and formats; outside models (protocol, ONNX)
     {"vae.model"},                                # the VAE
-    {"vae.objectives"},                           # ELBO, IWAE and their named output
+    {"vae.objectives", "vae.objectives_tc"},      # ELBO, IWAE and their named output; beta-TCVAE
     {"vae.densities", "vae.data"},                # log-densities; data sets
     {"vae.safeio", "vae.config", "vae.device", "vae.dims", "vae.dataset_names"},   # untrusted input, configs, device, names
 ]

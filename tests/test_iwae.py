@@ -127,7 +127,7 @@ def test_elbo_runs_log_no_bound(digits):
 # ---- config ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("fields, message", [
-    ({"objective": "wake-sleep"}, r"objective must be one of \('elbo', 'iwae'\), got 'wake-sleep'"),
+    ({"objective": "wake-sleep"}, r"objective must be one of \('elbo', 'iwae', 'tcvae', 'factorvae'\), got 'wake-sleep'"),
     ({"objective": "iwae", "k": 0}, "k \\(importance samples per image\\) must be an integer from 1 to 5000, got 0"),
     ({"objective": "iwae", "k": 2.5}, "must be an integer"),
     ({"objective": "iwae", "k": True}, "must be an integer"),

@@ -5,6 +5,8 @@
     model.safetensors  the model's tensors, names and shapes exactly those of `VAE(ModelConfig)`
     metrics.jsonl      one JSON object per finished epoch (epoch, train_loss, test_loss, recon, kl, ...)
     optimizer.safetensors + the "optimizer" entry of config.json   (optional, for resuming)
+    trainer_state.safetensors   (optional, for resuming) tensors the Trainer owns beside the model, e.g.
+                       FactorVAE's discriminator and its Adam state; their JSON rides in "state"
 
 A folder is written next to its destination and swapped into place (vae.safeio.atomic_dir), so a reader
 sees the old checkpoint or the new one, never half of one, whatever instant a writer dies. A save
@@ -33,7 +35,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from vae.safeio.atomic_dir import clean_stale, fsync_dir, make_temp_dir, recover, swap_in
 from .checkpoint_format import (CONFIG_FILE, FORMAT_VERSION, MAX_CHECKPOINT_BYTES, MAX_CONFIG_BYTES,  # noqa: F401
                                 MAX_METRICS_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, METRICS_FILE, OPTIMIZER_FILE,
-                                WEIGHTS_FILE, _FILE_LIMITS, CheckpointError, CheckpointExistsError,
+                                RESUME_ONLY_FILES, TRAINER_STATE_FILE, WEIGHTS_FILE, _FILE_LIMITS, CheckpointError, CheckpointExistsError,
                                 _looks_like_checkpoint, _model_config, _parse_config, _parse_metrics,
                                 _parse_weights, build_model)
 from .config import TrainConfig
@@ -131,8 +133,11 @@ def check_destination(path: str | Path, overwrite: bool = False) -> None:
 def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None = None,
                metrics: list[dict[str, Any]] | None = None, state: dict[str, Any] | None = None,
                optimizer: torch.optim.Optimizer | None = None, dataset: dict[str, Any] | None = None,
-               overwrite: bool = False) -> Path:
+               overwrite: bool = False, trainer_tensors: dict[str, torch.Tensor] | None = None) -> Path:
     """Write `model` (and optionally its recipe, history and optimizer) as a checkpoint folder at `path`.
+
+    `trainer_tensors` (optional) go to trainer_state.safetensors: what else a run needs to resume
+    exactly (FactorVAE's discriminator); read back with `load_trainer_tensors`.
 
     `path` must be absent, an empty folder, or (with `overwrite=True`) a checkpoint of this project;
     anything else is refused with CheckpointError before a byte is written, and nothing is ever
@@ -167,6 +172,9 @@ def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None
             opt_tensors, opt_json = _optimizer_tensors(optimizer)
             _write_durably(tmp / OPTIMIZER_FILE, save_safetensors_bytes(opt_tensors))
             config["optimizer"] = opt_json
+        if trainer_tensors:
+            _write_durably(tmp / TRAINER_STATE_FILE, save_safetensors_bytes(
+                {k: v.detach().cpu().contiguous() for k, v in trainer_tensors.items()}))
         _write_durably(tmp / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in (metrics or [])).encode())
         _write_durably(tmp / CONFIG_FILE, json.dumps(config, indent=2).encode())
         fsync_dir(tmp)
@@ -217,7 +225,7 @@ def read_checkpoint_folder(path: str | Path, where: str | None = None, *, optimi
     where = where or path.name
     files = {}
     for name, limit in _FILE_LIMITS.items():
-        if name == OPTIMIZER_FILE and not optimizer:
+        if name in RESUME_ONLY_FILES and not optimizer:
             continue
         try:
             files[name] = read_regular_file(path / name, limit)
@@ -319,6 +327,14 @@ def load_optimizer_state(path: str | Path, optimizer: torch.optim.Optimizer) -> 
     except (ValueError, KeyError) as e:
         raise CheckpointError(f"{path}: optimizer state does not fit this model: {e}") from None
     return True
+
+
+def load_trainer_tensors(path: str | Path) -> dict[str, torch.Tensor] | None:
+    """The tensors of checkpoint folder `path`'s trainer_state.safetensors, or None when it has none."""
+    f = Path(path) / TRAINER_STATE_FILE
+    if not f.exists():
+        return None
+    return _parse_weights(read_regular_file(f, MAX_CHECKPOINT_BYTES), f"{path}/{TRAINER_STATE_FILE}")
 
 
 def files_zip_bytes(files: dict[str, bytes]) -> bytes:

@@ -30,6 +30,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 METRICS_FILE = "metrics.jsonl"
 OPTIMIZER_FILE = "optimizer.safetensors"
+TRAINER_STATE_FILE = "trainer_state.safetensors"   # what else a Trainer owns (FactorVAE's discriminator), to resume
 MAX_CHECKPOINT_BYTES = 512 * 2**20   # refuse larger weight files or zips (bigger than any model here)
 
 
@@ -40,7 +41,9 @@ MAX_ZIP_RATIO = 20                   # uncompressed / compressed size of a check
 MAX_ZIP_ENTRIES = 1000
 MAX_ABS_WEIGHT = 1e6                 # no trained weight comes near this; a larger one is an attack or a bug
 _FILE_LIMITS = {CONFIG_FILE: MAX_CONFIG_BYTES, METRICS_FILE: MAX_METRICS_BYTES,
-                WEIGHTS_FILE: MAX_CHECKPOINT_BYTES, OPTIMIZER_FILE: MAX_CHECKPOINT_BYTES}
+                WEIGHTS_FILE: MAX_CHECKPOINT_BYTES, OPTIMIZER_FILE: MAX_CHECKPOINT_BYTES,
+                TRAINER_STATE_FILE: MAX_CHECKPOINT_BYTES}
+RESUME_ONLY_FILES = (OPTIMIZER_FILE, TRAINER_STATE_FILE)   # read only to resume a run, never to explore one
 _TORCH_DTYPE_NAMES = {"F64": "torch.float64", "F32": "torch.float32", "F16": "torch.float16",
                       "BF16": "torch.bfloat16", "I64": "torch.int64", "I32": "torch.int32", "I16": "torch.int16",
                       "I8": "torch.int8", "U8": "torch.uint8", "BOOL": "torch.bool"}

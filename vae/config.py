@@ -20,7 +20,11 @@ CONV_IMAGE_SIZES = (28, 32, 64)
 LATENT_DIM_RANGE = (2, 128)
 BINARIZE_MODES = ("none", "static", "dynamic")
 LR_SCHEDULES = ("constant", "cosine", "exponential", "burda")
-OBJECTIVES = ("elbo", "iwae")      # the training loss: the one-sample ELBO, or Burda et al.'s k-sample bound
+OBJECTIVES = ("elbo", "iwae", "tcvae", "factorvae")   # the training loss: the one-sample ELBO, Burda et al.'s
+                                   # k-sample bound, Chen et al.'s beta-TCVAE (minibatch-weighted sampling) or
+                                   # Kim & Mnih's FactorVAE (a discriminator estimates the total correlation)
+TC_OBJECTIVES = ("tcvae", "factorvae")   # the objectives that penalise the total correlation of q(z)
+MAX_DISC_LAYERS = 6                # FactorVAE discriminator: hidden layers at most (Kim & Mnih used 6 of 1000)
 IWAE_K_MAX = 5000
 BURDA_STAGES = 8                   # Burda et al. 2016: lr * 10^(-i/7) for 3^i epochs, i = 0..7 (3,280 epochs)
 RESUMABLE_SCHEDULE_FIELDS = ("lr_schedule", "lr_min", "lr_decay_start")   # what a resume may change, beside epochs
@@ -193,8 +197,14 @@ class TrainConfig:
     beta: float = 1.0             # weight of the KL term (beta-VAE); 1 is the true ELBO
     warmup: int = 0               # epochs over which the KL weight rises linearly from 0 to beta
     binarize: str = "none"        # "none" (continuous targets), "static" or "dynamic" Bernoulli draws
-    objective: str = "elbo"       # training loss: "elbo" (one sample) or "iwae" (k-sample importance-weighted bound)
+    objective: str = "elbo"       # training loss: "elbo" (one sample), "iwae" (k-sample importance-weighted
+                                  # bound), "tcvae" (beta-TCVAE) or "factorvae" (see OBJECTIVES)
     k: int = 1                    # iwae: importance samples per image (1 = the ELBO with a sampled KL term)
+    # tcvae: `beta` above weighs the total correlation (Chen et al.'s beta; their alpha = gamma = 1).
+    # factorvae: `beta` stays the KL weight (1 in Kim & Mnih) and these configure the TC penalty:
+    gamma: float = 10.0           # factorvae: weight of the total correlation, estimated by the discriminator
+    disc_hidden: tuple[int, ...] = (256, 256, 256)  # factorvae: hidden widths of the discriminator MLP
+    disc_lr: float = 1e-4         # factorvae: the discriminator's Adam learning rate (betas 0.5, 0.9)
     seed: int = 0                 # seeds the model's init, batch order and binarisation
     device: str = "auto"          # "auto" (cuda, then mps, then cpu), or a torch device string
     extra: dict[str, Any] = field(default_factory=dict)  # dataset kwargs (image_size, n_train, ...)
@@ -209,7 +219,7 @@ class TrainConfig:
             raise ConfigError(f"seed must be an integer, got {self.seed!r:.80}")
         if not isinstance(self.extra, dict):
             raise ConfigError(f"extra must be a JSON object of data set options, got {self.extra!r:.80}")
-        for name in ("lr", "lr_min", "beta"):
+        for name in ("lr", "lr_min", "beta", "gamma", "disc_lr"):
             if not _is_number(getattr(self, name)):
                 raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)!r:.80}")
         for name in ("epochs", "batch_size", "lr_decay_start", "warmup"):
@@ -241,8 +251,20 @@ class TrainConfig:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= IWAE_K_MAX:
             raise ConfigError(f"k (importance samples per image) must be an integer from 1 to {IWAE_K_MAX}, "
                               f"got {self.k!r}")
-        if self.objective == "elbo" and self.k != 1:
-            raise ConfigError(f"k = {self.k} importance samples needs objective 'iwae' (the ELBO takes one sample)")
+        if self.objective != "iwae" and self.k != 1:
+            raise ConfigError(f"k = {self.k} importance samples needs objective 'iwae' "
+                              f"({self.objective!r} takes one sample per image)")
+        self.disc_hidden = _int_tuple(self.disc_hidden, "disc_hidden", 1, 4096, MAX_DISC_LAYERS)
+        if not self.disc_hidden:
+            raise ConfigError("disc_hidden needs at least one hidden layer, e.g. (256, 256, 256)")
+        if self.gamma < 0:
+            raise ConfigError(f"gamma (the FactorVAE total-correlation weight) must be >= 0, got {self.gamma!r}")
+        if not 0 < self.disc_lr < 10:
+            raise ConfigError(f"disc_lr (the FactorVAE discriminator's learning rate) must be in (0, 10), "
+                              f"got {self.disc_lr!r}")
+        if self.objective == "factorvae" and self.batch_size < 4:
+            raise ConfigError(f"factorvae needs batch_size >= 4 (the discriminator compares one half of a batch "
+                              f"with the other, dimension-permuted), got {self.batch_size}")
 
     def lr_at(self, epoch: float) -> float:
         """Learning rate at fractional epoch `epoch` (0 = the start; 2.5 = half-way through the third).
@@ -262,7 +284,9 @@ class TrainConfig:
         return float(self.lr * (self.lr_min / self.lr) ** frac)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["disc_hidden"] = list(self.disc_hidden)
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from .config import ConfigError, ModelConfig
 from .densities import LOG_2PI
 from .objectives import VAEOutput, elbo_output, iwae_output
+from .objectives_tc import tcvae_output
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -170,12 +171,16 @@ class VAE(nn.Module):
 
     # ---- the ELBO ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
-                generator: torch.Generator | None = None, k: int | None = None) -> VAEOutput:
+                generator: torch.Generator | None = None, k: int | None = None,
+                tcvae: dict | None = None) -> VAEOutput:
         """One-sample ELBO of x (B, C, H, W) in [0, 1] (vae.objectives.elbo_output); with `k`, the
-        k-sample IWAE bound as the loss (vae.objectives.iwae_output).
+        k-sample IWAE bound as the loss (vae.objectives.iwae_output); with `tcvae`
+        ({"dataset_size": N, "tc_weight": beta}), beta-TCVAE (vae.objectives_tc.tcvae_output).
 
         `target` is what p(x|z) scores (defaults to x); `beta` weights the KL in `loss` only.
         """
+        if tcvae is not None:
+            return tcvae_output(self, x, beta=beta, target=target, generator=generator, **tcvae)
         if k is not None:
             return iwae_output(self, x, k, beta=beta, target=target, generator=generator)
         return elbo_output(self, x, beta=beta, target=target, generator=generator)

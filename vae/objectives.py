@@ -1,5 +1,6 @@
 """Training objectives and the named output they return: the one-sample ELBO and Burda et al.'s
-importance-weighted bound (IWAE).
+importance-weighted bound (IWAE). Chen et al.'s beta-TCVAE is in vae.objectives_tc; FactorVAE is the
+ELBO here plus a discriminator's penalty that the trainer adds (vae.train.discriminator).
 
     IWAE_k(x) = E[ log (1/k) sum_i w_i ],   w_i = p(x|z_i) p(z_i) / q(z_i|x),   z_i ~ q(z|x) i.i.d.
 
@@ -36,6 +37,9 @@ class VAEOutput:
     logvar: torch.Tensor   # (B, D)
     x_logits: torch.Tensor  # (B, C, H, W) decoder output before the mean link (sigmoid)
     iwae: torch.Tensor | None = None  # (B,) the k-sample IWAE bound, when forward was given k
+    tc: torch.Tensor | None = None    # (B,) beta-TCVAE: the total correlation term (vae.objectives_tc)
+    mi: torch.Tensor | None = None    # (B,) beta-TCVAE: the index-code mutual information term
+    dim_kl: torch.Tensor | None = None  # (B,) beta-TCVAE: the dimension-wise KL term
 
 
 def elbo_output(model, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,

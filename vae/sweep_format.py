@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["SWEEP_SETTINGS", "SWEEP_FILE", "SweepError", "run_name", "load_sweep"]
 
-SWEEP_SETTINGS = ("beta", "latent_dim")   # what a sweep may vary
+SWEEP_SETTINGS = ("beta", "latent_dim", "objective")   # what a sweep may vary
 SWEEP_FILE = "sweep.json"
 
 
@@ -22,7 +22,7 @@ class SweepError(ValueError):
 
 
 def run_name(setting: str, value) -> str:
-    """Folder name of one run: "beta-4", "beta-0.5", "latent_dim-16"."""
+    """Folder name of one run: "beta-4", "beta-0.5", "latent_dim-16", "objective-tcvae"."""
     return f"{setting}-{value:g}" if isinstance(value, float) else f"{setting}-{value}"
 
 

@@ -51,7 +51,7 @@ class SweepSummary:
     """A sweep's plan and each model's summary (None where a model has none yet)."""
 
     folder: Path
-    setting: str                                  # "beta" or "latent_dim"
+    setting: str                                  # "beta", "latent_dim" or "objective"
     values: list                                  # the swept values, in order
     runs: list[str]                               # run names ("beta-4"), aligned with values
     summaries: list[dict[str, Any] | None]        # evaluate --factors --json output per run, or None
@@ -60,7 +60,7 @@ class SweepSummary:
 
     @property
     def label(self) -> str:
-        return {"beta": "beta", "latent_dim": "latent dimensions"}[self.setting]
+        return {"beta": "beta", "latent_dim": "latent dimensions", "objective": "objective"}[self.setting]
 
     def rows(self) -> list[dict[str, Any]]:
         """One flat row per model with a summary: the setting's value and every scalar figure."""

@@ -22,9 +22,10 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
 
     d = TrainConfig()
     p = sub.add_parser(
-        "sweep", help="train a family of models that differ in one setting (beta or latent size)",
-        description="Train one model per value of --beta or of --latent-dim (give several values to exactly one "
-                    "of them), each in its own folder OUT/beta-4, OUT/latent_dim-16, ... with the same seed, data "
+        "sweep", help="train a family of models that differ in one setting (beta, latent size or objective)",
+        description="Train one model per value of --beta, --latent-dim or --objective (give several values to "
+                    "exactly one of them), each in its own folder OUT/beta-4, OUT/latent_dim-16, "
+                    "OUT/objective-tcvae, ... with the same seed, data "
                     "and recipe; one progress bar for the whole sweep. Resumable: run the same command again and "
                     "finished models are skipped, a half-trained one continues from its last epoch.",
         epilog="example: python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 "
@@ -49,7 +50,12 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="B", help="as for train")
     p.add_argument("--lr", type=float, default=None, help="as for train")
     p.add_argument("--warmup", type=int, default=None, metavar="EPOCHS", help="as for train")
-    p.add_argument("--objective", choices=OBJECTIVES, default=None, help="as for train")
+    p.add_argument("--objective", choices=OBJECTIVES, nargs="+", default=None, metavar="OBJECTIVE",
+                   help=f"as for train, one of {', '.join(OBJECTIVES)}; several values sweep it (--beta is then "
+                        "the KL weight of elbo / iwae / factorvae and the TC weight of tcvae)")
+    p.add_argument("--gamma", type=float, default=None, help="as for train (factorvae)")
+    p.add_argument("--disc-hidden", type=int, nargs="+", default=None, metavar="WIDTH", help="as for train (factorvae)")
+    p.add_argument("--disc-lr", type=float, default=None, help="as for train (factorvae)")
     p.add_argument("--k", type=int, default=None, metavar="K", help="as for train")
     p.add_argument("--seed", type=int, default=None, help="shared by every model (default: 0)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: auto)")
@@ -62,17 +68,22 @@ def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_thr
     from ..sweep_format import SweepError
     from ..train import load_training_data
     from ..train.sweep import plan_sweep, run_sweep, sweep_status
+    from .train_command import check_objective_flags
 
     apply_threads(args)
-    betas, dims = args.beta or [], args.latent_dim or []
-    swept = [name for name, vals in (("beta", betas), ("latent_dim", dims)) if len(vals) > 1]
+    betas, dims, objectives = args.beta or [], args.latent_dim or [], args.objective or []
+    swept = [name for name, vals in (("beta", betas), ("latent_dim", dims), ("objective", objectives))
+             if len(vals) > 1]
     if len(swept) != 1:
-        raise error("give several values to exactly one of --beta and --latent-dim, e.g. --beta 1 4 16")
+        raise error("give several values to exactly one of --beta, --latent-dim and --objective, e.g. --beta 1 4 16")
     setting = swept[0]
-    values = betas if setting == "beta" else dims
+    values = {"beta": betas, "latent_dim": dims, "objective": objectives}[setting]
+    check_objective_flags(args, objectives or ["elbo"])
+    # the shared recipe: the first objective (iwae where it is swept with --k, which the others ignore)
+    objective = ("iwae" if "iwae" in objectives and args.k is not None else objectives[0]) if objectives else None
     one = dict(vars(args))
-    one.update(beta=betas[0] if betas else None, latent_dim=dims[0], lr_schedule=None, lr_min=None,
-               lr_decay_start=None)
+    one.update(beta=betas[0] if betas else None, latent_dim=dims[0], objective=objective, lr_schedule=None,
+               lr_min=None, lr_decay_start=None)
     shared = type(args)(**one)
     train_config = train_config_from_args(shared)
     dataset = load_training_data(train_config)

@@ -78,14 +78,25 @@ def add_train_parser(sub) -> None:
                    help="epoch after which the schedule starts to decay (default: 0; with --resume, e.g. the "
                         "epoch the run has reached)")
     g.add_argument("--beta", type=float, default=None,
-                   help=f"weight of the KL term; 1 is the true ELBO, >1 a beta-VAE (default: {d.beta:g})")
+                   help=f"weight of the KL term; 1 is the true ELBO, >1 a beta-VAE; with --objective tcvae the "
+                        f"weight of the total correlation (Chen et al.'s beta, e.g. 6) (default: {d.beta:g})")
     g.add_argument("--warmup", type=int, default=None, metavar="EPOCHS",
                    help=f"epochs over which the KL weight rises linearly from 0 to beta (default: {d.warmup})")
     g.add_argument("--objective", choices=OBJECTIVES, default=None,
-                   help="training loss: elbo, or iwae (Burda et al.'s importance-weighted bound with --k "
-                        f"samples per image) (default: {d.objective})")
+                   help="training loss: elbo; iwae (Burda et al.'s importance-weighted bound with --k samples "
+                        "per image); tcvae (beta-TCVAE, Chen et al. 2018: the KL split by minibatch-weighted sampling "
+                        "into mutual information + --beta x total correlation + dimension-wise KL); factorvae "
+                        "(Kim & Mnih 2018: the ELBO minus --gamma x the total correlation a discriminator estimates) "
+                        f"(default: {d.objective})")
     g.add_argument("--k", type=int, default=None, metavar="K",
                    help="importance samples per image for --objective iwae, e.g. 5 or 50 (default: 5 with iwae)")
+    g.add_argument("--gamma", type=float, default=None,
+                   help=f"--objective factorvae: weight of the total correlation penalty (default: {d.gamma:g})")
+    g.add_argument("--disc-hidden", type=int, nargs="+", default=None, metavar="WIDTH",
+                   help="--objective factorvae: hidden widths of the discriminator MLP (Kim & Mnih: 6 x 1000) "
+                        f"(default: {' '.join(map(str, d.disc_hidden))})")
+    g.add_argument("--disc-lr", type=float, default=None,
+                   help=f"--objective factorvae: the discriminator's Adam learning rate (default: {d.disc_lr:g})")
     g.add_argument("--seed", type=int, default=None,
                    help=f"seeds the initial weights, batch order, binarisation and noise (default: {d.seed})")
     g.add_argument("--device", default=None,
@@ -129,11 +140,20 @@ def train_config_from_args(args):
         extra["n_test"] = args.n_test
     given = {k: getattr(args, k) for k in ("dataset", "data_dir", "epochs", "batch_size", "lr", "beta",
                                            "warmup", "binarize", "objective", "k", "seed", "device",
-                                           *RESUMABLE_SCHEDULE_FIELDS)
-             if getattr(args, k) is not None}
+                                           "gamma", "disc_lr", *RESUMABLE_SCHEDULE_FIELDS)
+             if getattr(args, k, None) is not None}
+    if getattr(args, "disc_hidden", None) is not None:
+        given["disc_hidden"] = tuple(args.disc_hidden)
     if given.get("objective") == "iwae" and "k" not in given:
         given["k"] = 5
     return TrainConfig(**given, extra=extra)
+
+
+def check_objective_flags(args, objectives) -> None:
+    """CLIError when FactorVAE's flags are given to a run (or sweep) that trains no FactorVAE."""
+    given = [f"--{k.replace('_', '-')}" for k in ("gamma", "disc_hidden", "disc_lr") if getattr(args, k, None) is not None]
+    if given and "factorvae" not in objectives:
+        raise CLIError(f"{' '.join(given)} configure FactorVAE's discriminator: pass --objective factorvae")
 
 
 def model_config_from_args(args, image_shape):
@@ -172,7 +192,8 @@ def cmd_train(args) -> int:
     if args.resume is not None:
         ignored = [f"--{k.replace('_', '-')}" for k in ("dataset", "image_size", "n_train", "n_test", "binarize",
                                                          "hidden", "conv_channels", "batch_size", "lr", "beta",
-                                                         "warmup", "objective", "k", "seed") if getattr(args, k) is not None]
+                                                         "warmup", "objective", "k", "gamma", "disc_hidden", "disc_lr",
+                                                         "seed") if getattr(args, k) is not None]
         if ignored:
             print(f"note: resuming with the recipe recorded in {args.resume}; ignoring {' '.join(ignored)}",
                   file=sys.stderr)
@@ -184,6 +205,7 @@ def cmd_train(args) -> int:
             raise CLIError(f"{args.resume} has already trained {trainer.epoch} epochs; pass --epochs N with "
                            f"N > {trainer.epoch} to train more")
     else:
+        check_objective_flags(args, [args.objective])
         train_config = train_config_from_args(args)
         dataset = load_training_data(train_config)
         model_config = model_config_from_args(args, dataset.image_shape)

@@ -7,6 +7,9 @@ under torchrun) and the background `TrainingJob`.
     checkpointing.py run_state, restore_run, resume_inputs: what a checkpoint records, reading it back
     inputs.py        make_model, load_training_data, dataset_info: what a run starts from
     divergence.py    TrainingDiverged, chance_loss_nats: when a run has blown up
+    objective_terms.py  ObjectiveTerms: what the objective (elbo, iwae, tcvae, factorvae) adds to a step
+    discriminator.py FactorDiscriminator: FactorVAE's TC discriminator, its Adam and its checkpointed state
+    sweep.py         plan_sweep, run_sweep: models that differ in beta, latent size or objective
     job.py           TrainingJob, JobSnapshot: a Trainer in a thread with a locked progress snapshot
     process_job.py   ProcessTrainingJob: a TrainingJob in a child process (what the app runs)
     distributed.py   this process's place in a torchrun job

@@ -20,7 +20,15 @@ from vae.checkpoint import CheckpointError, load_model, load_optimizer_state
 from vae.config import RESUMABLE_SCHEDULE_FIELDS, ConfigError, TrainConfig
 from vae.train.inputs import load_training_data
 
-__all__ = ["run_state", "RestoredRun", "restore_run", "resume_inputs"]
+__all__ = ["run_state", "empty_partial", "RestoredRun", "restore_run", "resume_inputs"]
+
+EXTRA_SUMS = ("tc_sum", "disc_sum")   # the objective's running sums (vae.train.objective_terms.EXTRA_SUMS)
+
+
+def empty_partial() -> dict[str, float | int]:
+    """The running sums of an epoch not yet finished (nats over its images; n images; seconds)."""
+    return {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "iwae_sum": 0.0, **{k: 0.0 for k in EXTRA_SUMS},
+            "n": 0, "seconds": 0.0}
 
 
 def run_state(epoch: int, step: int, status: str, batch: int, partial: dict, world_size: int) -> dict[str, Any]:
@@ -39,6 +47,7 @@ class RestoredRun:
     batch: int            # batches completed within the unfinished epoch (0: restart it)
     partial: dict         # the unfinished epoch's running sums
     status: str
+    state: dict = dataclasses.field(default_factory=dict)   # the run state as recorded (e.g. the discriminator's)
 
 
 def restore_run(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -65,7 +74,7 @@ def restore_run(path: str | Path, model: torch.nn.Module, optimizer: torch.optim
     if batch:
         restored_partial = {k: type(v)(state["partial"].get(k, 0)) for k, v in partial.items()}
     return RestoredRun(history=history, epoch=epoch, step=step, batch=batch, partial=restored_partial,
-                       status=state.get("status", "stopped"))
+                       status=state.get("status", "stopped"), state=dict(state))
 
 
 def resume_inputs(path: str | Path, dataset=None, epochs: int | None = None, *, data_dir: str | None = None,

@@ -36,14 +36,15 @@ def chance_loss_nats(model_config: ModelConfig) -> float:
 
 
 def step_problem(recon_sum: float, kl_sum: float, iwae_sum: float, n: int, step: int, epoch: int,
-                 explosion_nats: float) -> str | None:
+                 explosion_nats: float, extra_sum: float = 0.0) -> str | None:
     """Why one optimiser step shows divergence, or None when it is healthy.
 
-    The sums are over the step's `n` images (nats); `step` and `epoch` are 1-based, for the message;
+    The sums are over the step's `n` images (nats); `extra_sum` adds the objective's other sums (a
+    total correlation estimate, a discriminator's loss), checked for NaN and inf only; `step` and `epoch` are 1-based, for the message;
     `explosion_nats` is DIVERGENCE_FACTOR * chance_loss_nats of the model, per image.
     """
-    if not math.isfinite(recon_sum + kl_sum + iwae_sum):
-        bad = recon_sum + kl_sum + iwae_sum
+    if not math.isfinite(recon_sum + kl_sum + iwae_sum + extra_sum):
+        bad = recon_sum + kl_sum + iwae_sum + extra_sum
         return f"loss became {'nan' if math.isnan(bad) else bad} at step {step} (epoch {epoch})"
     if (recon_sum + kl_sum) / max(n, 1) > explosion_nats:
         return (f"loss exploded to {(recon_sum + kl_sum) / max(n, 1):.4g} nats per image at step "

@@ -11,7 +11,7 @@ import torch
 from vae.config import ModelConfig, TrainConfig
 from vae.model import VAE
 
-__all__ = ["make_model", "dataset_info", "load_training_data"]
+__all__ = ["make_model", "make_adam", "dataset_info", "load_training_data", "device_data"]
 
 
 def _mix(*ints: int) -> int:
@@ -28,6 +28,32 @@ def make_model(model_config: ModelConfig, seed: int = 0) -> VAE:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return VAE(model_config)
+
+
+def make_adam(model: torch.nn.Module, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam over the model's trainable parameters: fused on CUDA and the CPU where supported, else foreach."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    kind = "fused" if device.type in ("cuda", "cpu") else "foreach"
+    try:
+        return torch.optim.Adam(params, lr=lr, **{kind: True})
+    except (RuntimeError, TypeError, ValueError):  # fused not supported for this device / dtype
+        return torch.optim.Adam(params, lr=lr)
+
+
+def device_data(dataset, config: TrainConfig, device: torch.device,
+                test_binarize_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_train (N, C, H, W), x_test (M, C, H, W)) float in [0, 1] on `device`, binarised as the recipe says:
+    a static draw of the training split from its seed, and the test split's fixed draw `test_binarize_seed`
+    (the very draw vae.analysis.likelihood.evaluate_model scores) whenever the recipe binarises."""
+    x_train = _images_to_float(dataset.train.images, device)
+    if config.binarize == "static":
+        x_train = _binarize(x_train, _mix(config.seed, 0x5747))
+    if config.binarize != "none":
+        from vae.analysis.likelihood import static_binarize
+        x_test = static_binarize(dataset.test.images, test_binarize_seed).to(device).float()
+    else:
+        x_test = _images_to_float(dataset.test.images, device)
+    return x_train, x_test
 
 
 def dataset_info(dataset, train_config: TrainConfig | None = None) -> dict[str, Any]:

@@ -51,7 +51,11 @@ def train_command_args(model_config: ModelConfig, train_config: TrainConfig, out
         a += ["--lr-schedule", tc.lr_schedule, "--lr-min", _num(tc.lr_min), "--lr-decay-start", str(tc.lr_decay_start)]
     a += ["--beta", _num(tc.beta), "--warmup", str(tc.warmup), "--seed", str(tc.seed)]
     if tc.objective != d.objective:
-        a += ["--objective", tc.objective, "--k", str(tc.k)]
+        a += ["--objective", tc.objective]
+    if tc.objective == "iwae":
+        a += ["--k", str(tc.k)]
+    if tc.objective == "factorvae":
+        a += ["--gamma", _num(tc.gamma), "--disc-hidden", *map(str, tc.disc_hidden), "--disc-lr", _num(tc.disc_lr)]
     if tc.device and tc.device != "auto":
         a += ["--device", tc.device]
     if out:

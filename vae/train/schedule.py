@@ -11,7 +11,7 @@ import math
 
 import torch
 
-__all__ = ["steps_per_epoch", "beta_at", "lr_at", "set_lr"]
+__all__ = ["steps_per_epoch", "ramp_at", "beta_at", "lr_at", "set_lr"]
 
 
 def steps_per_epoch(images_per_epoch: int, batch_size: int) -> int:
@@ -19,11 +19,20 @@ def steps_per_epoch(images_per_epoch: int, batch_size: int) -> int:
     return math.ceil(images_per_epoch / batch_size)
 
 
+def ramp_at(config, step: int, epoch_steps: int) -> float:
+    """The warm-up's factor at optimiser step `step` (0-based), in [0, 1]: rises linearly from 0 to 1
+    over `warmup` epochs (1 throughout without a warm-up). It scales the regulariser: the KL weight
+    beta, beta-TCVAE's whole KL decomposition, FactorVAE's gamma."""
+    if config.warmup <= 0:
+        return 1.0
+    return min(1.0, step / (config.warmup * epoch_steps))
+
+
 def beta_at(config, step: int, epoch_steps: int) -> float:
     """KL weight at optimiser step `step` (0-based): rises linearly from 0 to beta over `warmup` epochs."""
     if config.warmup <= 0:
         return float(config.beta)
-    return float(config.beta) * min(1.0, step / (config.warmup * epoch_steps))
+    return float(config.beta) * ramp_at(config, step, epoch_steps)
 
 
 def lr_at(config, step: int, epoch_steps: int) -> float:

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from vae.checkpoint import atomic_write_bytes
-from vae.config import ConfigError, ModelConfig, TrainConfig
+from vae.config import OBJECTIVES, ConfigError, ModelConfig, TrainConfig
 from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, run_name
 
 @dataclass(frozen=True)
 class SweepRun:
     """One member of a sweep: the value of the swept setting and its run folder."""
 
-    value: float | int
+    value: float | int | str
     folder: Path
     model_config: ModelConfig
     train_config: TrainConfig
@@ -43,10 +43,10 @@ class SweepRun:
 
 @dataclass(frozen=True)
 class SweepPlan:
-    setting: str                   # "beta" or "latent_dim"
+    setting: str                   # "beta", "latent_dim" or "objective"
     values: tuple                  # the swept values, in order
     model_config: ModelConfig      # the shared model (latent_dim replaced per run when swept)
-    train_config: TrainConfig      # the shared recipe (beta replaced per run when swept)
+    train_config: TrainConfig      # the shared recipe (beta or objective replaced per run when swept)
     folder: Path
 
     @property
@@ -56,6 +56,8 @@ class SweepPlan:
             mc, tc = self.model_config, self.train_config
             if self.setting == "beta":
                 tc = dataclasses.replace(tc, beta=float(v))
+            elif self.setting == "objective":       # importance samples only where the objective takes them
+                tc = dataclasses.replace(tc, objective=v, k=tc.k if v == "iwae" else 1)
             else:
                 mc = dataclasses.replace(mc, latent_dim=int(v))
             out.append(SweepRun(v, self.folder / run_name(self.setting, v), mc, tc))
@@ -79,6 +81,10 @@ def plan_sweep(setting: str, values, model_config: ModelConfig, train_config: Tr
         values = [float(v) for v in values]
         if any(not (math.isfinite(v) and v >= 0) for v in values):
             raise SweepError(f"beta values must be finite and >= 0, got {values}")
+    elif setting == "objective":
+        bad = [v for v in values if v not in OBJECTIVES]
+        if bad:
+            raise SweepError(f"objectives must be among {OBJECTIVES}, got {bad}")
     else:
         if any(not float(v).is_integer() for v in values):
             raise SweepError(f"latent_dim values must be integers, got {values}")
@@ -86,7 +92,11 @@ def plan_sweep(setting: str, values, model_config: ModelConfig, train_config: Tr
     if len(set(values)) != len(values):
         raise SweepError(f"the {setting} values repeat: {values}")
     plan = SweepPlan(setting, tuple(values), model_config, train_config, Path(folder))
-    for run in plan.runs:        # validates every member's config (e.g. latent_dim range)
+    try:
+        runs = plan.runs         # validates every member's recipe (e.g. factorvae's batch size)
+    except ConfigError as e:
+        raise SweepError(str(e)) from None
+    for run in runs:             # validates every member's config (e.g. latent_dim range)
         try:
             ModelConfig.from_dict(run.model_config.to_dict())
         except ConfigError as e:
@@ -118,12 +128,25 @@ def sweep_status(plan: SweepPlan) -> list[tuple[SweepRun, str, int]]:
     return [(run, *_run_state(run.folder)) for run in plan.runs]
 
 
+def _with_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
+    """A recorded plan with its recipe's fields that older versions did not write (FactorVAE's gamma, ...)
+    filled in with their defaults, so that the same sweep run again by a newer version still matches."""
+    train = recorded.get("train")
+    if isinstance(train, dict):
+        try:
+            full = json.loads(json.dumps(TrainConfig.from_dict(train).to_dict()))
+        except ConfigError:
+            return recorded      # compared as recorded: it differs, and the message shows it
+        recorded = {**recorded, "train": {**full, **train}}
+    return recorded
+
+
 def _record_plan(plan: SweepPlan) -> None:
     """Write sweep.json, or check that the one there is this plan."""
     path = plan.folder / SWEEP_FILE
     wanted = plan.to_dict()
     if path.exists():
-        recorded = load_sweep(plan.folder)
+        recorded = _with_defaults(load_sweep(plan.folder))
         for key in ("setting", "values", "model", "train"):
             if recorded.get(key) != json.loads(json.dumps(wanted[key])):
                 raise SweepError(

@@ -17,6 +17,7 @@ Units: every loss is nats per image, summed over pixels. In the per-epoch record
 -E_q[log p(x|z)] and `kl` is KL(q(z|x) || p(z)), all means over the images of the epoch / test split.
 A run with objective "iwae" trains on the k-sample bound (vae.objectives) and its records add
 `train_iwae_loss` and `test_iwae_loss`, the negative IWAE_k bound (its recon averages the k samples).
+"tcvae" and "factorvae" (objective_terms.py: beta-TCVAE, FactorVAE's discriminator) add `train_tc`.
 
 Scale-out: under `torchrun` (WORLD_SIZE > 1 in the environment) the Trainer joins the process
 group (gloo on CPU, nccl on CUDA), wraps the model in DistributedDataParallel, gives each rank a
@@ -26,7 +27,8 @@ checkpoints and call the callbacks.
 This module holds the setup, the loop and the divergence guard; the Trainer calls its other parts,
 which know nothing of it: schedule.py (steps per epoch, beta and learning rate at a step, pure
 functions), evaluation.py (the test-split score, TEST_BINARIZE_SEED, EVAL_BATCH) and
-checkpointing.py (what a checkpoint records, restoring one, the inputs of a resumed run).
+checkpointing.py (what a checkpoint records, restoring one, the inputs of a resumed run) and
+objective_terms.py (the objective's loss, FactorVAE's discriminator and its checkpointed state).
 """
 
 from __future__ import annotations
@@ -42,17 +44,18 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from vae.checkpoint import check_destination, save_model
+from vae.checkpoint import check_destination, load_trainer_tensors, save_model
 from vae.config import TrainConfig
 from vae.device import pick_device
 from vae.model import VAE
 from vae.objectives import step_sums
 import vae.train.schedule as clock
-from vae.train.checkpointing import restore_run, resume_inputs, run_state
+from vae.train.checkpointing import empty_partial as _empty_partial, restore_run, resume_inputs, run_state
 from vae.train.distributed import Distributed
 from vae.train.divergence import DIVERGENCE_FACTOR, TrainingDiverged, chance_loss_nats, step_problem, what_was_kept
 from vae.train.evaluation import TEST_BINARIZE_SEED, evaluate_test_split
-from vae.train.inputs import _binarize, _images_to_float, _mix, _same_path, dataset_info
+from vae.train.inputs import _binarize, _mix, _same_path, dataset_info, device_data, make_adam
+from vae.train.objective_terms import EXTRA_SUMS, ObjectiveTerms
 
 __all__ = ["Trainer", "EVENTS"]
 
@@ -105,7 +108,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
             self.net = DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_adam(self.model, self.config.lr, self.device)
         # host sync (one .tolist()) every `sync_every` steps: free on the CPU, a stall on a GPU
         self.sync_every = sync_every or (1 if self.device.type == "cpu" else 20)
         self.callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
@@ -113,7 +116,7 @@ class Trainer:
         self.epoch = 0        # epochs completed
         self.step = 0         # optimiser steps completed
         self.batch = 0        # batches completed within the current (unfinished) epoch
-        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "iwae_sum": 0.0, "n": 0, "seconds": 0.0}
+        self._partial = _empty_partial()
         self.status = "pending"
         self.error: str | None = None
         self.checkpoint_path: Path | None = None
@@ -123,7 +126,9 @@ class Trainer:
         self.explosion_nats = DIVERGENCE_FACTOR * chance_loss_nats(model.config)   # per image, see chance_loss_nats
         self.load_data(dataset)
         self.noise = torch.Generator(device=self.device)
-        self._objective = {"k": self.config.k} if self.config.objective == "iwae" else {}   # VAE.forward kwargs
+        # the objective's part of a step (tcvae: N = the training images; factorvae: the discriminator)
+        self.terms = ObjectiveTerms(self.config, model.config.latent_dim, len(self.x_train), self.device, self.dist)
+        self._objective = self.terms.eval_kwargs   # VAE.forward kwargs of the test score (iwae: k)
         if resume_from is not None:
             self._restore(resume_from)
 
@@ -182,10 +187,11 @@ class Trainer:
     def _save(self, status: str) -> None:
         if self.out_dir is None or not self.is_main:
             return
+        tensors, meta = self.terms.state_tensors() if self.save_optimizer else (None, {})
         self.checkpoint_path = save_model(
             self.model, self.out_dir, train_config=self.config, metrics=self.history,
-            state=self.state(status), optimizer=self.optimizer if self.save_optimizer else None,
-            dataset=self._info, overwrite=self.overwrite)
+            state={**self.state(status), **meta}, optimizer=self.optimizer if self.save_optimizer else None,
+            dataset=self._info, overwrite=self.overwrite, trainer_tensors=tensors)
         self.overwrite = True          # from now on out_dir holds this run's own checkpoint
         self._saved_at = (self.epoch, self.step)
 
@@ -193,6 +199,7 @@ class Trainer:
         """Continue from checkpoint folder `path`: weights, optimizer, history and counters."""
         run = restore_run(path, self.model, self.optimizer, self.steps_per_epoch, self.dist.world_size,
                           self._partial)
+        self.terms.restore(path, run.state, load_trainer_tensors(path))
         self.history, self.epoch, self.step, self.batch = run.history, run.epoch, run.step, run.batch
         self._partial = run.partial
         self.checkpoint_path = Path(path)
@@ -202,14 +209,7 @@ class Trainer:
     # ---- setup ----------------------------------------------------------------------------
     def load_data(self, dataset) -> None:
         """The data, once, on the device: x_train (N, C, H, W) and x_test (M, C, H, W) float in [0, 1]."""
-        self.x_train = _images_to_float(dataset.train.images, self.device)   # (N, C, H, W) in [0, 1]
-        if self.config.binarize == "static":
-            self.x_train = _binarize(self.x_train, _mix(self.config.seed, 0x5747))
-        if self.config.binarize != "none":   # the very draw vae.analysis.likelihood.evaluate_model scores
-            from vae.analysis.likelihood import static_binarize
-            self.x_test = static_binarize(dataset.test.images, TEST_BINARIZE_SEED).to(self.device).float()
-        else:
-            self.x_test = _images_to_float(dataset.test.images, self.device)  # (M, C, H, W)
+        self.x_train, self.x_test = device_data(dataset, self.config, self.device, TEST_BINARIZE_SEED)
 
     def release_data(self) -> None:
         """Drop the float copies of the data (most of a finished trainer's memory); `load_data` brings them back."""
@@ -219,14 +219,6 @@ class Trainer:
     @property
     def data_released(self) -> bool:
         return len(self.x_train) == 0
-
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        kind = "fused" if self.device.type in ("cuda", "cpu") else "foreach"
-        try:
-            return torch.optim.Adam(params, lr=self.config.lr, **{kind: True})
-        except (RuntimeError, TypeError, ValueError):  # fused not supported for this device / dtype
-            return torch.optim.Adam(params, lr=self.config.lr)
 
     def add_callback(self, event: str, fn: Callable) -> None:
         """Call `fn` on `event`: "on_step_end" fn(trainer, info), "on_epoch_end" fn(trainer, record),
@@ -327,14 +319,13 @@ class Trainer:
                 break
             idx = perm[b * B:(b + 1) * B]
             x = x_all.index_select(0, idx)                              # (B, C, H, W); 2x faster than x_all[idx]
-            beta = self.beta_at(self.step)
             self._set_lr(self.step)
             self.noise.manual_seed(_mix(cfg.seed, 0x2E, self.step, self.dist.rank))
-            out = self.net(x, beta=beta, generator=self.noise, **self._objective)
+            out, loss = self.terms.forward(self.net, x, step=self.step, epoch_steps=n_batches, generator=self.noise)
             self.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+            loss.backward()
             self.optimizer.step()
-            window.append(step_sums(out))
+            window.append(torch.cat([step_sums(out), self.terms.after_step(out, self.noise)]))   # (5,)
             sizes.append(len(idx))
             b += 1
             self.step += 1
@@ -354,21 +345,24 @@ class Trainer:
                t0: float, seconds_before: float) -> None:
         """One host sync for the last len(window) steps: check they are finite, add them to the
         epoch's sums, fire on_step_end for each."""
-        sums = torch.stack(window)                                       # (steps, 3)
+        sums = torch.stack(window)                                       # (steps, 5)
         if self.dist.enabled:
             dist.all_reduce(sums)                                        # every rank sees a NaN anywhere
             sizes = [s * self.dist.world_size for s in sizes]
         values = sums.tolist()
         first_step = self.step - len(values) + 1
         part = self._partial
-        for i, ((recon_sum, kl_sum, iwae_sum), n) in enumerate(zip(values, sizes)):
+        for i, ((recon_sum, kl_sum, iwae_sum, *extra), n) in enumerate(zip(values, sizes)):
             step = first_step + i
-            problem = step_problem(recon_sum, kl_sum, iwae_sum, n, step, self.epoch + 1, self.explosion_nats)
+            problem = step_problem(recon_sum, kl_sum, iwae_sum, n, step, self.epoch + 1, self.explosion_nats,
+                                   extra_sum=sum(extra))
             if problem:
                 self._diverged(problem)
             part["recon_sum"] += recon_sum
             part["kl_sum"] += kl_sum
             part["iwae_sum"] += iwae_sum
+            for key, v in zip(EXTRA_SUMS, extra):
+                part[key] += v
             part["loss_sum"] += recon_sum + kl_sum
             part["n"] += n
             if self.callbacks["on_step_end"] and self.is_main:
@@ -403,8 +397,10 @@ class Trainer:
         }
         if self._objective:
             record.update(train_iwae_loss=part["iwae_sum"] / n, test_iwae_loss=test["iwae_loss"], k=self.config.k)
+        record.update(self.terms.record(part, n))
         self.history.append(record)
         self.batch = 0
-        self._partial = {"loss_sum": 0.0, "recon_sum": 0.0, "kl_sum": 0.0, "iwae_sum": 0.0, "n": 0, "seconds": 0.0}
+        self._partial = _empty_partial()
         self._save("finished" if self.epoch >= self.config.epochs else "running")
         self._fire("on_epoch_end", record)
+

@@ -182,7 +182,15 @@ def sweep_summaries(sweep: SweepSummary, ctx, iwae_samples: int = 50) -> tuple[S
     return sweep, pending
 
 
+def _value_text(v) -> str:
+    """A swept value as text: 4 for a number (beta 4.0), tcvae for an objective."""
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
 def _x_axis(sweep: SweepSummary) -> dict:
+    if not all(isinstance(v, (int, float)) for v in sweep.values):     # objectives: one category each
+        return {"title": sweep.label, "type": "category", "categoryorder": "array",
+                "categoryarray": [str(v) for v in sweep.values]}
     positive = all(float(v) > 0 for v in sweep.values)
     return {"title": sweep.label, "type": "log" if positive and max(sweep.values) / min(sweep.values) >= 8 else "linear",
             "tickvals": list(sweep.values), "ticktext": [f"{v:g}" for v in sweep.values]}
@@ -193,7 +201,7 @@ def rate_distortion_figure(sweep: SweepSummary) -> go.Figure:
     rows = sweep.rows()
     rate = [r["kl"] for r in rows]
     distortion = [-r["recon"] for r in rows]
-    labels = [f"{sweep.setting} = {r[sweep.setting]:g}" for r in rows]
+    labels = [f"{sweep.setting} = {_value_text(r[sweep.setting])}" for r in rows]
     fig = go.Figure(go.Scatter(x=rate, y=distortion, mode="lines+markers+text", text=labels,
                                textposition="top center", marker={"size": 9}, cliponaxis=False,
                                hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
@@ -257,7 +265,7 @@ def show_sweep(sweep: SweepSummary, pending: list[Task]) -> None:
     missing = [r for r, s in zip(sweep.runs, sweep.summaries) if s is None]
     plan = sweep.plan
     train, model = plan.get("train") or {}, plan.get("model") or {}
-    st.caption(f"{len(sweep.values)} models differing only in {sweep.label} ({', '.join(f'{v:g}' for v in sweep.values)}): "
+    st.caption(f"{len(sweep.values)} models differing only in {sweep.label} ({', '.join(_value_text(v) for v in sweep.values)}): "
                f"{model.get('arch', '?')} {model.get('hidden', '')}, latent {model.get('latent_dim', '?')}, "
                f"{train.get('epochs', '?')} epochs on {train.get('dataset', '?')}, seed {train.get('seed', '?')}. "
                f"Read from {sweep.folder.name}"

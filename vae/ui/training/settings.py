@@ -69,6 +69,25 @@ class TrainSettings:
                            conv_channels=conv, activation=self.activation, likelihood=self.likelihood)
 
 
+OBJECTIVE_LABELS = {"elbo": "elbo (ELBO)", "iwae": "iwae (IWAE bound)", "tcvae": "tcvae (beta-TCVAE)",
+                    "factorvae": "factorvae (FactorVAE)"}
+DISC_WIDTHS = ("256 256", "256 256 256", "512 512 512", "1000 1000 1000")
+
+
+def factorvae_inputs(disabled: bool) -> dict:
+    """FactorVAE's settings (shown only for it): gamma, the discriminator's widths and learning rate."""
+    gamma = st.number_input("gamma (total-correlation weight)", 0.0, 100.0, value=10.0, step=1.0, key="tr_gamma",
+                            disabled=disabled, help="weight of the discriminator's estimate of the total "
+                                                    "correlation; Kim & Mnih used 10 to 40 on dSprites (--gamma)")
+    widths = st.selectbox("Discriminator layers", DISC_WIDTHS, index=1, key="tr_disc_hidden", disabled=disabled,
+                          help="hidden widths of the discriminator MLP; Kim & Mnih used 6 x 1000 (--disc-hidden)")
+    disc_lr = st.select_slider("Discriminator learning rate", (1e-5, 1e-4, 3e-4, 1e-3), value=1e-4,
+                               key="tr_disc_lr", disabled=disabled, format_func=lambda v: f"{v:g}",
+                               help="its own Adam, betas (0.5, 0.9) (--disc-lr)")
+    return {"gamma": float(gamma), "disc_hidden": parse_widths(widths, "Discriminator layers"),
+            "disc_lr": float(disc_lr)}
+
+
 def settings_form(disabled: bool = False) -> TrainSettings | None:
     """Draw the settings (in four columns); None, with the reason shown, when a field does not parse."""
     c1, c2, c3, c4 = st.columns(4)
@@ -113,15 +132,32 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
                                  disabled=disabled)
         batch_size = st.select_slider("Batch size", [16, 32, 64, 100, 128, 256, 512, 1024], value=batch_default,
                                       key=f"tr_batch_{dataset}", disabled=disabled)
-        beta = st.number_input("beta (KL weight)", 0.0, 50.0, value=1.0, step=0.25, key="tr_beta", disabled=disabled,
-                               help="1 is the true ELBO; > 1 a beta-VAE (more disentangled, blurrier)")
-        warmup = st.number_input("KL warm-up (epochs)", 0, 1000, value=0, key="tr_warmup", disabled=disabled,
-                                 help="the KL weight rises linearly from 0 to beta over these epochs")
         objective = st.selectbox("Objective", OBJECTIVES, key="tr_objective", disabled=disabled,
+                                 format_func=lambda o: OBJECTIVE_LABELS.get(o, o),
                                  help="elbo: the one-sample ELBO; iwae: Burda et al.'s k-sample importance-weighted "
-                                      "bound (--objective, --k)")
-        k = st.select_slider("IWAE samples k", [1, 5, 50], value=5, key="tr_k",
-                             disabled=disabled or objective != "iwae")
+                                      "bound; tcvae: beta-TCVAE (Chen et al. 2018), which weighs only the total "
+                                      "correlation of the KL by beta; factorvae: FactorVAE (Kim & Mnih 2018), the "
+                                      "ELBO minus gamma times a discriminator's estimate of the total correlation "
+                                      "(--objective)")
+        if objective == "tcvae":
+            beta = st.number_input("beta (total-correlation weight)", 0.0, 50.0, value=6.0, step=0.5,
+                                   key="tr_tc_beta", disabled=disabled,
+                                   help="weight of the total correlation of q(z); the mutual information and the "
+                                        "dimension-wise KL keep weight 1 (estimated by minibatch-weighted sampling); "
+                                        "1 gives the ELBO (--beta)")
+        else:
+            beta = st.number_input("beta (KL weight)", 0.0, 50.0, value=1.0, step=0.25, key="tr_beta",
+                                   disabled=disabled,
+                                   help="1 is the true ELBO; > 1 a beta-VAE (more disentangled, blurrier)")
+        warmup = st.number_input("KL warm-up (epochs)", 0, 1000, value=0, key="tr_warmup", disabled=disabled,
+                                 help="the regulariser's weight (KL, or the TC terms) rises linearly from 0 to "
+                                      "full over these epochs")
+        k, factor = 1, {}
+        if objective == "iwae":
+            k = st.select_slider("IWAE samples k", [1, 5, 50], value=5, key="tr_k", disabled=disabled,
+                                 help="importance samples per image (--k)")
+        if objective == "factorvae":
+            factor = factorvae_inputs(disabled)
     with c4:
         lr = st.select_slider("Learning rate", LEARNING_RATES, value=1e-3, key="tr_lr", disabled=disabled,
                               format_func=lambda v: f"{v:g}")
@@ -143,7 +179,7 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
                                    lr=float(lr), lr_schedule=lr_schedule, lr_min=float(lr_min),
                                    lr_decay_start=int(lr_decay_start), beta=float(beta), warmup=int(warmup),
                                    binarize=binarize, objective=objective, k=int(k) if objective == "iwae" else 1,
-                                   seed=int(seed), device=device, extra=dict(options))
+                                   seed=int(seed), device=device, extra=dict(options), **factor)
     except ValueError as e:          # ConfigError is a ValueError
         st.error(str(e))
         return None
