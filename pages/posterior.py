@@ -47,7 +47,13 @@ with show_x:
     images.show(point.image, 160, caption=f"x: {point.source}", display_width=160)
 with show_recon:
     images.show(post.reconstruction(model, x), 160, caption="reconstruction: decode(mean of q)", display_width=160)
-curve = post.iwae_curve(lm.id, point.key, post.curve_ks(max_k), post.IWAE_REPEATS, 0, model, x)
+ks = post.curve_ks(max_k)
+
+
+def importance_sampling():
+    """The IWAE curve, with a progress bar while it runs (K = 50,000 on a conv model: tens of seconds)."""
+    return post.iwae_curve_with_bar(lm.id, point.key, ks, post.IWAE_REPEATS, 0, model, x)
+
 
 if two_d:
     numbers = post.grid_view(lm.id, point.key, None, grid_n, model, x)     # accurate: zoomed grid
@@ -56,6 +62,7 @@ if two_d:
     recon, kl, elbo, gap, log_px = numbers.recon, numbers.kl, numbers.elbo, numbers.kl_q_to_posterior, numbers.log_px
     log_px_label = "log p(x), grid"
 else:
+    curve = importance_sampling()
     recon, kl, elbo = curve.recon, curve.kl, curve.elbo
     log_px, gap = curve.iwae[-1], curve.iwae[-1] - curve.elbo
     log_px_label = f"log p(x) ≈ IWAE K={curve.ks[-1]}"
@@ -88,6 +95,8 @@ else:
                    f"K = {curve.ks[-1]}, so the gap is an estimate of KL(q(z|x) ‖ p(z|x)) from below.")
 with (right if not two_d else st.container()):
     st.markdown("**The gap closes as K grows**")
+    if two_d:            # the grid, its numbers and the waterfall are on the page before the sampling starts
+        curve = importance_sampling()
     st.plotly_chart(post.gap_by_k_figure(curve, elbo, log_px if two_d else None), key="post_k",
                     width="stretch")
     st.caption(f"The importance-weighted bound (mean of {curve.repeats[0]:,} estimates at K = 1 down to "

@@ -222,3 +222,36 @@ def test_k_and_extent_survive_a_change_of_source(open_page):
     assert _figure(at, "post_k")["data"][0]["x"][-1] == 5000       # the figures follow the widgets
     assert _figure(at, "post_heatmap")["layout"]["xaxis"]["range"] == [-post.PRIOR_EXTENT, post.PRIOR_EXTENT]
     assert any("K=5000" in m.label for m in at.metric) or "log p(x), grid" in shown_numbers(at)
+
+
+def test_the_iwae_curve_reports_its_progress_and_a_rerun_is_instant():
+    """Issue 26: K = 50,000 on mnist-conv ran 18.7 s with no progress shown. The curve is drawn in groups,
+    each reporting the fraction of the samples drawn, and cached per group."""
+    import torch
+
+    from vae.ui.posterior import computations as post
+    from vae.ui.posterior.computations import curve_cost, iwae_curve
+    from vae import ModelConfig, VAE
+
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(image_size=8, latent_dim=2, hidden=(16,))).eval()
+    x = torch.randint(0, 256, (1, 1, 8, 8), dtype=torch.uint8)
+    ks = post.curve_ks(500)
+    seen: list[tuple[float, str]] = []
+    curve = iwae_curve("progress-test", b"x1", ks, 8, 0, model, x, progress=lambda f, t: seen.append((f, t)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(seen) >= len(ks)
+    assert "K = 500" in seen[-1][1]
+    # the largest K dominates the cost and is reported in steps, not at once
+    assert sum(1 for _, t in seen if "K = 500," in t) == post.GROUPS
+    assert curve.ks == list(ks) and curve.repeats == [post.repeats_for(k, 8) for k in ks]
+    assert curve_cost(ks, 8)[-1] == 500 * 8
+    calls = []
+    import vae.analysis.likelihood as lik
+    real = lik.iwae_log_likelihood
+    lik.iwae_log_likelihood = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        again = iwae_curve("progress-test", b"x1", ks, 8, 0, model, x)
+    finally:
+        lik.iwae_log_likelihood = real
+    assert calls == [] and again.iwae == curve.iwae        # every group came from the cache

@@ -7,7 +7,7 @@ with vae.analysis.likelihood (cached by model id + image bytes + settings), and 
     DataPoint                         the image x the page explains: uint8 (C, H, W) and where it came from
     image_from_bytes(data, name, shape, invert) -> uint8 (C, H, W)     an uploaded / drawn PNG or JPEG
     pick_data_point(ctx) -> DataPoint | None                           the widgets choosing x
-    grid_view(...), iwae_curve(...)    st.cache_data wrappers of posterior_grid and iwae_log_likelihood
+    grid_view(...), iwae_curve(...)    cached posterior_grid; iwae_log_likelihood by K in groups, with progress
     display_extent(grid_view)          the box around the posterior's visible mass (the "zoom" view)
     posterior_figure, identity_figure, gap_by_k_figure                 Plotly figures (pure functions)
 
@@ -34,6 +34,7 @@ from vae.ui.posterior.computations import (
     display_extent,
     grid_view,
     iwae_curve,
+    iwae_curve_with_bar,
     reconstruction,
     repeats_for,
 )
@@ -53,5 +54,5 @@ PRIOR_EXTENT = 4.0
 __all__ = ["DEFAULT_BUDGET", "DEFAULT_MAX_K", "GRID_SIZE", "IWAE_REPEATS", "K_CHOICES", "POST_COLOUR", "PRIOR",
            "PRIOR_COLOUR", "PRIOR_EXTENT", "Q_COLOUR", "SAMPLES_PER_K", "ZOOM", "DataPoint", "GridView",
            "IWAECurve", "ImageInputError", "curve_ks", "default_max_k", "display_extent", "gap_by_k_figure",
-           "grid_view", "identity_figure", "image_from_bytes", "iwae_curve", "pick_data_point", "posterior_figure",
+           "grid_view", "identity_figure", "image_from_bytes", "iwae_curve", "iwae_curve_with_bar", "pick_data_point", "posterior_figure",
            "reconstruction", "repeats_for"]

@@ -118,31 +118,67 @@ def default_max_k(model) -> int:
     return max(fits) if fits else min(K_CHOICES)
 
 
-@st.cache_data(max_entries=64, show_spinner="Importance sampling ...")
+GROUPS = 8                       # each K's estimates are drawn in this many groups: the progress bar's steps
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def _iwae_group(model_id: str, image_key: bytes, k: int, n: int, group: int, seed: int, _model, _x) -> list[float]:
+    """Estimates number group*n .. group*n + n - 1 of IWAE_K for x (1, C, H, W) uint8 (nats), each from its own
+    K samples; the generator is seeded by (seed, K, group), so a group's numbers never depend on the others."""
+    from vae.analysis.likelihood import iwae_log_likelihood
+
+    g = torch.Generator(device=_model.device).manual_seed((int(seed) * 1_000_003 + int(k)) * 64 + int(group))
+    return iwae_log_likelihood(_model, _x.expand(n, *_x.shape[1:]), int(k), generator=g).double().cpu().tolist()
+
+
+def curve_cost(ks: tuple[int, ...], repeats: int) -> list[int]:
+    """Samples drawn at each K (K x estimates): what the progress bar counts."""
+    return [int(k) * repeats_for(k, repeats) for k in ks]
+
+
 def iwae_curve(model_id: str, image_key: bytes, ks: tuple[int, ...], repeats: int, seed: int,
-               _model, _x) -> IWAECurve:
+               _model, _x, progress=None) -> IWAECurve:
     """vae.analysis.likelihood.iwae_log_likelihood of x (1, C, H, W) uint8 for each K in ks (which must start at 1),
     on repeats_for(K) copies of x: each copy draws its own samples, so the mean over copies estimates
-    E[IWAE_K] and their standard error is the error bar. Cached by model id + image + settings."""
-    from vae.analysis.likelihood import iwae_log_likelihood
+    E[IWAE_K] and their standard error is the error bar. Computed in GROUPS groups per K, each cached by
+    model id + image + settings, so a rerun is instant and `progress(fraction, text)` (fraction of the
+    samples drawn) is called after each group: K = 50,000 on a conv model takes tens of seconds."""
     from vae.densities import gaussian_kl_to_standard_normal
 
     if not ks or ks[0] != 1:
         raise ValueError(f"ks must start at K = 1 (the ELBO), got {ks}")
-    device = _model.device
+    costs = curve_cost(ks, repeats)
+    total, done = float(sum(costs)), 0.0
     means, ses, counts = [], [], []
-    for k in ks:
+    for k, cost in zip(ks, costs):
         n = repeats_for(k, repeats)
-        g = torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + int(k))
-        est = iwae_log_likelihood(_model, _x.expand(n, *_x.shape[1:]), int(k), generator=g).double().cpu()
-        means.append(float(est.mean()))
-        ses.append(float(est.std(correction=1) / math.sqrt(n)))
+        sizes = [len(part) for part in np.array_split(np.arange(n), min(GROUPS, n))]
+        est: list[float] = []
+        for group, size in enumerate(sizes):
+            est += _iwae_group(model_id, image_key, int(k), int(size), group, seed, _model, _x)
+            done += cost * size / n
+            if progress is not None:
+                progress(done / total, f"Importance sampling: K = {k:,}, {len(est)} of {n} estimates")
+        arr = np.asarray(est, dtype=np.float64)
+        means.append(float(arr.mean()))
+        ses.append(float(arr.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0)
         counts.append(n)
     with torch.inference_mode():
         dtype = next(_model.parameters()).dtype
-        mu, logvar = _model.encode(_x.to(device).to(dtype) / 255.0)
+        mu, logvar = _model.encode(_x.to(_model.device).to(dtype) / 255.0)
         kl = float(gaussian_kl_to_standard_normal(mu, logvar)[0])
     return IWAECurve(ks=list(ks), iwae=means, se=ses, repeats=counts, elbo=means[0], recon=means[0] + kl, kl=kl)
+
+
+def iwae_curve_with_bar(model_id: str, image_key: bytes, ks: tuple[int, ...], repeats: int, seed: int,
+                        _model, _x) -> IWAECurve:
+    """iwae_curve with a progress bar on the page while it computes (gone when done; instant when cached)."""
+    bar = st.empty()
+    try:
+        return iwae_curve(model_id, image_key, ks, repeats, seed, _model, _x,
+                          progress=lambda f, text: bar.progress(min(1.0, f), text=text))
+    finally:
+        bar.empty()
 
 
 @torch.inference_mode()
