@@ -5,7 +5,7 @@ One st.navigation over pages/, and the sidebar (model, dataset, device) drawn on
 
 import streamlit as st
 
-from vae.ui import browser_memory, url_state
+from vae.ui import browser_memory, url_state, warmup
 from vae.ui.hosting.hosting_ui import run_page
 from vae.ui.sidebar import draw_sidebar
 
@@ -40,3 +40,4 @@ try:
     run_page(page)      # an error shows one line (no server paths); the traceback goes to the log
 finally:
     browser_memory.remember(ctx)             # also when the page stopped early (st.stop)
+    warmup.start_background_warmup()         # once per server, after its first page: UMAP's numba compile

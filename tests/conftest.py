@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "datasets" / "mnist"
+# apps run under AppTest in this process start no background UMAP warm-up (vae.ui.warmup) unless asked
+os.environ.setdefault("VAE_WARMUP", "0")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -461,3 +461,22 @@ def test_hosted_training_uses_the_operators_copy_of_mnist(app, monkeypatch, tmp_
         assert job.wait(HANG_S) and job.snapshot().state == "finished", job.snapshot().error
     finally:
         training.stop_job(bid)
+
+
+def test_the_umap_warm_up_runs_once_in_a_background_thread_and_can_be_turned_off(monkeypatch):
+    """vae.ui.warmup: one daemon thread per process compiles UMAP's numba code after the first page;
+    VAE_WARMUP=0 turns it off (the tests' default)."""
+    from vae.ui import warmup
+
+    calls = []
+    monkeypatch.setattr(warmup, "_warm_umap", lambda: calls.append(1))
+    warmup.start_background_warmup.clear()
+    monkeypatch.setenv("VAE_WARMUP", "0")
+    assert warmup.start_background_warmup() is None
+    warmup.start_background_warmup.clear()
+    monkeypatch.setenv("VAE_WARMUP", "1")
+    thread = warmup.start_background_warmup()
+    thread.join(timeout=60)
+    assert thread.name == "vae-warmup" and thread.daemon and calls == [1]
+    assert warmup.start_background_warmup() is thread            # once per process
+    warmup.start_background_warmup.clear()
