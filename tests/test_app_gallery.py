@@ -138,3 +138,29 @@ def test_locally_rename_changes_the_name_and_an_empty_name_is_refused(gallery):
     at.button(key="gal_rename").click().run()
     assert any("needs a name" in e.value for e in at.error)
     assert gallery.get(entry_id).name == "renamed here"
+
+
+def test_locally_the_page_lists_your_runs_not_yet_in_the_gallery_and_adds_one(gallery, tmp_path, monkeypatch):
+    """Issue 23: locally the gallery is the person's own models, so the page lists their runs (runs/NAME, as
+    `python -m vae train --out runs/NAME` writes), not only what was published; hosted it never lists folders."""
+    import shutil
+
+    runs = tmp_path / "runs"
+    shutil.copytree(REPO / "assets" / "digits-2d", runs / "already")        # the content of "good digits"
+    shutil.copytree(REPO / "assets" / "mnist-2d-small", runs / "sweep" / "beta-1")
+    (runs / "half-written").mkdir()
+    (runs / "half-written" / "config.json").write_text("{}")
+    monkeypatch.setenv("VAE_RUNS_DIR", str(runs))
+    at = _run("gallery")
+    box = at.selectbox(key="gal_local_run")
+    assert [Path(o).name for o in box.options] == ["beta-1"]              # not the published one, not half a run
+    at.text_input(key="gal_local_name").input("my sweep's beta 1").run()
+    at.button(key="gal_local_add").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    entry = next(e for e in gallery.list() if e.name == "my sweep's beta 1")
+    assert entry.dataset == "mnist" and entry.iwae is not None              # measured like any publish
+    assert any("Added **my sweep's beta 1**" in s.value for s in at.success)
+    assert any("Every run under" in c.value for c in at.caption)            # nothing left to add
+    monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
+    hosted = _run("gallery")
+    assert not [s for s in hosted.selectbox if s.key == "gal_local_run"]

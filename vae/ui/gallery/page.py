@@ -14,7 +14,7 @@ import streamlit as st
 
 from vae.gallery import Entry, GalleryError
 from vae.gallery.store import MAX_NAME
-from vae.ui.gallery import glue
+from vae.ui.gallery import glue, local_runs
 from vae.ui.hosting import hosted
 
 SORTS = {"IWAE log p(x)": lambda e: (e.dataset or "?", e.iwae is None, -(e.iwae or 0.0)),     # a board per data set
@@ -65,13 +65,16 @@ def show() -> None:
         st.caption("Models published on this server by everyone. Open any of them on every page, add it to "
                    "Compare, or share a link to it; only whoever published a model can rename or delete it.")
     else:
-        st.caption(f"Your own published models (the folder `{glue.gallery_dir()}`, set by VAE_GALLERY_DIR). "
-                   "Publish a model from the Train page or from the sidebar.")
+        st.caption(f"Your own published models (the folder `{glue.gallery_dir()}`, set by VAE_GALLERY_DIR), and "
+                   "below them your runs not yet published. Publish a model from the Train page or the sidebar.")
     if st.session_state.pop(glue.OPEN_REQUEST, None):
         st.switch_page("pages/decode.py")
     everything = glue.entries()
     if not everything:
         st.info("No models yet: train one on the Train page and press **Publish**, or publish the sidebar's model.")
+        if st.session_state.get("_gal_done"):
+            st.success(st.session_state.pop("_gal_done"))
+        local_runs.show_local_runs()
         return
     c1, c2 = st.columns(2)
     datasets = sorted({e.dataset or "?" for e in everything})
@@ -90,6 +93,7 @@ def show() -> None:
     if any(e.iwae is not None for e in shown):
         st.plotly_chart(figure(shown), key="gal_fig", config={"displayModeBar": False})
     _actions(shown)
+    local_runs.show_local_runs()
 
 
 def _actions(shown: list[Entry]) -> None:
