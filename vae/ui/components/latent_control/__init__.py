@@ -44,7 +44,7 @@ from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_d
 from vae.browser_onnx import BrowserOnnxError, onnx_decoder_export
 from vae.dims import dim_label
 
-__all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes"]
+__all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes", "unpack_payload"]
 
 _HERE = Path(__file__).resolve().parent
 _COMPONENT_NAME = "vae_latent_control"
@@ -110,6 +110,15 @@ def _pack(header: dict[str, Any], blob: bytes) -> bytes:
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     pad = b"\0" * (-(8 + len(head)) % 4)
     return b"VAE1" + struct.pack("<I", len(head)) + head + pad + blob
+
+
+def unpack_payload(payload: bytes) -> tuple[dict[str, Any], bytes]:
+    """The component's `data` (see `_pack`) as (header dict, blob); for tests and benches."""
+    if payload[:4] != b"VAE1":
+        raise ValueError("not a latent-control payload (no VAE1 magic)")
+    (n,) = struct.unpack("<I", payload[4:8])
+    start = 8 + n + (-(8 + n) % 4)
+    return json.loads(payload[8:8 + n].decode("utf-8")), payload[start:]
 
 
 def decode_mode(model: torch.nn.Module, key: str | None = None) -> str:
