@@ -4,7 +4,6 @@ says which decoder draws the image. (The drag itself is driven in Chromium: test
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

@@ -40,7 +40,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder_binary
+from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder, export_decoder_binary
 from vae.browser_onnx import BrowserOnnxError, onnx_decoder_export
 from vae.dims import dim_label
 
@@ -89,6 +89,19 @@ def _cached_export(model: torch.nn.Module) -> tuple[dict[str, Any], bytes]:
     if hit is None or hit[0] != sig:
         hit = (sig, export_decoder_binary(model))
         _EXPORTS[model] = hit
+    return hit[1]
+
+
+_JSON_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
+
+
+def _cached_json_export(model: torch.nn.Module) -> dict[str, Any]:
+    """export_decoder(model) (base64 JSON; the path scrubber's format), cached per weights."""
+    sig = _weights_signature(model)
+    hit = _JSON_EXPORTS.get(model)
+    if hit is None or hit[0] != sig:
+        hit = (sig, export_decoder(model))
+        _JSON_EXPORTS[model] = hit
     return hit[1]
 
 
