@@ -93,6 +93,7 @@ function loadNet(exported, blob) {
   const n = exported.image_shape.reduce((a, b) => a * b, 1);
   if (shape.reduce((a, b) => a * b, 1) !== n) throw new Error("latent control: decoder output does not fit the image");
   return { hash: exported.hash, latentDim: exported.latent_dim, imageShape: exported.image_shape, layers,
+           dtype: exported.dtype || "float32",
            image: new Float32Array(n) };
 }
 
