@@ -90,6 +90,10 @@ def visit(browser, url: str, drag_s: float, measure: bool) -> dict:
         out = {"cold_ms": cold_ms, "decoder": page.evaluate(f"() => {LIVE}.mode()")}
         if measure:
             wait_for_app_run(page)      # the first run's end may rebuild the sliders (labels with KL)
+            # a later visit may open with a dialog over the page (seen from the second session on): close it
+            if page.get_by_test_id("stDialog").count():
+                page.keyboard.press("Escape")
+                page.get_by_test_id("stDialog").wait_for(state="detached")
             pad = page.locator("canvas.lc-pad")     # the pad (a slider may sit under a caption at this size)
             pad.scroll_into_view_if_needed()
             page.evaluate(f"() => {LIVE}.resetStats()")
@@ -135,9 +139,9 @@ def main() -> None:
         for key, (label, root, env, script_args) in rows.items():
             server = Server(root, env, script_args)
             try:
-                visit(browser, server.url + "/decode", args.drag_s, measure=False)     # warm the server
+                visit(browser, server.url + "/", args.drag_s, measure=False)     # warm the server
                 for i in range(args.runs):
-                    results[key].append(visit(browser, server.url + "/decode", args.drag_s, measure=True))
+                    results[key].append(visit(browser, server.url + "/", args.drag_s, measure=True))
                     r = results[key][-1]
                     print(f"{label:<40} run {i + 1}: {r['decoder']:<7} cold {r['cold_ms']:.0f} ms, "
                           f"{r['images_per_s']:.1f} images/s, decode {r['decode_ms']:.2f} ms", flush=True)
