@@ -7,12 +7,16 @@ from these weights, exactly `VAE.decode` for every decoder the library builds:
 - conv: Linear -> act -> ... -> Linear -> ReLU -> reshape (C, s, s)
         -> ConvTranspose2d -> ReLU -> ... -> ConvTranspose2d -> sigmoid (4x4, stride 2, padding 1)
 
-The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Why a
-hand-written decoder (vae/ui/components/latent_control/latent_control.js) and not ONNX runtime or
-TensorFlow.js: the app must work offline (no CDN; a runtime would be several MB of JavaScript and
-WebAssembly to serve and keep in step), these decoders are three kinds of layer, and plain loops over
-Float64Arrays give the same numbers as PyTorch to ~1e-6 (float64 sums of float32 weights), with no
-kernel choices or float16 paths in between. A 28-px conv decoder with 1.6 M weights decodes in a few ms.
+The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Every other
+decoder runs in the browser with onnxruntime-web (vae.browser_onnx). Why this hand-written decoder stays for
+the library's own models (bench/browser_decode.py, mnist-conv, headless Chromium, one run): it needs no
+runtime (onnxruntime-web adds 14.9 MB of .wasm and JavaScript on a browser's first visit) and its weights go
+as float16 (3.3 MB; decoder.onnx is float32, 6.6 MB); the same cold start (2.5 s vs 2.6 s from a local
+server) and, during a drag, both draw every animation frame (48-58 pictures/s) although onnxruntime-web
+decodes one picture in 1.7 ms against 3.7 ms; and its float64 sums match PyTorch to ~1e-6.
+
+The latent control sends `export_decoder_binary` (raw little-endian bytes, float16 where every pixel stays
+within 1/255 of float32's); the path scrubber sends the JSON form of `export_decoder`.
 
 The exported form is plain JSON (no Streamlit here):
 
