@@ -4,8 +4,6 @@ says which decoder draws the image. (The drag itself is driven in Chromium: test
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -22,7 +20,9 @@ def decode_z(at) -> np.ndarray:
 
 def component_data(at) -> dict:
     (element,) = [e for e in at.get("bidi_component") if e.proto.component_name == "vae_latent_control"]
-    return json.loads(element.proto.bytes)      # the latent control sends its data as JSON bytes
+    from vae.ui.components.latent_control import unpack_payload
+
+    return unpack_payload(element.proto.bytes)[0]   # the latent control sends a binary payload: header + blob
 
 
 def test_turning_live_decoding_off_and_on_does_not_move_the_point(open_page):  # noqa: F811

@@ -168,7 +168,9 @@ def _app(arch: str, bad: str = "") -> None:
 
 def _component_data(at) -> dict:
     (element,) = at.get("bidi_component")
-    return json.loads(element.proto.bytes)      # the latent control sends its data as JSON bytes
+    from vae.ui.components.latent_control import unpack_payload
+
+    return unpack_payload(element.proto.bytes)[0]   # the latent control sends a binary payload: header + blob
 
 
 def test_component_sends_mlp_weights_once_per_session():

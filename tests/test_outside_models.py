@@ -179,3 +179,29 @@ def test_hosted_mode_never_imports_outside_code(monkeypatch, tmp_path):
     with pytest.raises(ProtocolError, match="not opened on a hosted server"):
         load_outside(f"{src}:build")
     assert not marker.exists()
+
+
+def test_project_accepts_an_outside_model(tmp_path):
+    """`python -m vae project file.py:function --weights W --dataset D` maps the split like a checkpoint."""
+    import numpy as np
+
+    weights = tmp_path / "w.safetensors"
+    model = _perturbed_weights("build_conv", weights)
+    out = tmp_path / "map.npz"
+    assert main(["project", f"{SPEC}:build_conv", "--weights", str(weights), "--dataset", "mnist",
+                 "--split", "test", "--method", "pca", "--out", str(out), "--no-cache", "--quiet"]) == 0
+    got = np.load(out)
+    n = len(got["labels"])
+    assert got["embedding"].shape == (n, 2) and got["mu"].shape == (n, model.latent_dim) and n > 100
+    from vae.data import load_dataset
+
+    x = load_dataset("mnist", test_only=True).test.images[:5].float() / 255.0   # (5, 1, 28, 28) in [0, 1]
+    with torch.no_grad():
+        mu, _ = model.eval().encode(x)
+    assert np.allclose(got["mu"][:5], mu.numpy(), atol=1e-5)
+
+
+def test_project_without_a_dataset_for_an_outside_model_is_one_line(capsys):
+    assert main(["project", f"{SPEC}:build_mlp", "--out", "x.npz"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "--dataset" in err and len(err.splitlines()) == 1

@@ -7,12 +7,16 @@ from these weights, exactly `VAE.decode` for every decoder the library builds:
 - conv: Linear -> act -> ... -> Linear -> ReLU -> reshape (C, s, s)
         -> ConvTranspose2d -> ReLU -> ... -> ConvTranspose2d -> sigmoid (4x4, stride 2, padding 1)
 
-The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Why a
-hand-written decoder (vae/ui/components/latent_control/latent_control.js) and not ONNX runtime or
-TensorFlow.js: the app must work offline (no CDN; a runtime would be several MB of JavaScript and
-WebAssembly to serve and keep in step), these decoders are three kinds of layer, and plain loops over
-Float64Arrays give the same numbers as PyTorch to ~1e-6 (float64 sums of float32 weights), with no
-kernel choices or float16 paths in between. A 28-px conv decoder with 1.6 M weights decodes in a few ms.
+The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Every other
+decoder runs in the browser with onnxruntime-web (vae.browser_onnx). Why this hand-written decoder stays for
+the library's own models (bench/browser_decode.py, mnist-conv, headless Chromium, one run): it needs no
+runtime (onnxruntime-web adds 14.9 MB of .wasm and JavaScript on a browser's first visit) and its weights go
+as float16 (3.3 MB; decoder.onnx is float32, 6.6 MB); the same cold start (2.5 s vs 2.6 s from a local
+server) and, during a drag, both draw every animation frame (48-58 pictures/s) although onnxruntime-web
+decodes one picture in 1.7 ms against 3.7 ms; and its float64 sums match PyTorch to ~1e-6.
+
+The latent control sends `export_decoder_binary` (raw little-endian bytes, float16 where every pixel stays
+within 1/255 of float32's); the path scrubber sends the JSON form of `export_decoder`.
 
 The exported form is plain JSON (no Streamlit here):
 
@@ -150,54 +154,109 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def export_decoder(model: nn.Module) -> dict[str, Any]:
-    """The decoder of a VAE (MLP or conv) as a JSON-ready dict (see the module docstring).
-
-    About 1.3x its float32 bytes as JSON (base64): 1.8 MB for a 20-400-784 MLP, 8.8 MB for the
-    32-512-(64x7x7)-32-1 MNIST conv decoder. Raises BrowserDecoderError when it cannot run in a browser.
-    """
+def _export_parts(model: nn.Module) -> tuple[dict[str, Any], list[tuple[dict[str, Any], torch.Tensor | None,
+                                                                          torch.Tensor | None]]]:
+    """The export's header and its layers as (layer dict without weights, weight, bias) (float32 CPU tensors,
+    None for a reshape). Raises BrowserDecoderError when it cannot run in a browser."""
     refusal = browser_refusal(model)
     if refusal is not None:
         raise BrowserDecoderError(refusal)
     config = model.config
-    digest = hashlib.sha256(FORMAT.encode())
-    layers: list[dict[str, Any]] = []
+    parts: list[tuple[dict[str, Any], torch.Tensor | None, torch.Tensor | None]] = []
     shape: tuple[int, ...] = (config.latent_dim,)
-    total = 0
     for op, m, act in decoder_layers(model):
         if op == "linear":
             if shape != (m.in_features,):
                 raise BrowserDecoderError(f"linear layer takes {m.in_features} inputs, but gets shape {shape}")
-            w, b = _le_float32(m.weight), _le_float32(m.bias)
             layer = {"op": op, "in": m.in_features, "out": m.out_features, "act": act}
             shape = (m.out_features,)
         elif op == "reshape":
             if shape != (int(np.prod(m)),):
                 raise BrowserDecoderError(f"cannot reshape {shape} to {m}")
-            layer, w, b = {"op": op, "shape": list(m), "act": act}, b"", b""
+            parts.append(({"op": op, "shape": list(m), "act": act}, None, None))
             shape = tuple(m)
+            continue
         else:
             ci, h, wd = shape
             k, s, p = m.kernel_size[0], m.stride[0], m.padding[0]
             if ci != m.in_channels:
                 raise BrowserDecoderError(f"deconv takes {m.in_channels} channels, gets {ci}")
             out_size = [(h - 1) * s - 2 * p + k, (wd - 1) * s - 2 * p + k]
-            w, b = _le_float32(m.weight), _le_float32(m.bias)
             layer = {"op": op, "in_channels": m.in_channels, "out_channels": m.out_channels, "kernel": k,
                      "stride": s, "padding": p, "in_size": [h, wd], "out_size": out_size, "act": act}
             shape = (m.out_channels, *out_size)
-        digest.update(repr(sorted(layer.items())).encode())
-        digest.update(w)
-        digest.update(b)
-        if op != "reshape":
-            layer.update(weight=_b64(w), bias=_b64(b))
-            total += len(w) + len(b)
-        layers.append(layer)
+        parts.append((layer, m.weight.detach().to("cpu", torch.float32), m.bias.detach().to("cpu", torch.float32)))
     n_pixels = int(np.prod(config.image_shape))
     if int(np.prod(shape)) != n_pixels or (len(shape) == 3 and tuple(shape) != tuple(config.image_shape)):
         raise BrowserDecoderError(f"decoder ends in shape {shape}, but the config says {config.image_shape}")
-    return {"format": FORMAT, "hash": digest.hexdigest()[:16], "latent_dim": config.latent_dim,
-            "image_shape": list(config.image_shape), "weight_bytes": total, "layers": layers}
+    return {"format": FORMAT, "latent_dim": config.latent_dim, "image_shape": list(config.image_shape)}, parts
+
+
+def export_decoder(model: nn.Module) -> dict[str, Any]:
+    """The decoder of a VAE (MLP or conv) as a JSON-ready dict (see the module docstring).
+
+    About 1.3x its float32 bytes as JSON (base64): 1.8 MB for a 20-400-784 MLP, 8.8 MB for the
+    32-512-(64x7x7)-32-1 MNIST conv decoder. Raises BrowserDecoderError when it cannot run in a browser.
+    The latent control sends `export_decoder_binary` instead (raw bytes); the path scrubber sends this.
+    """
+    header, parts = _export_parts(model)
+    digest = hashlib.sha256(FORMAT.encode())
+    layers, total = [], 0
+    for layer, w, b in parts:
+        wb, bb = (_le_float32(w), _le_float32(b)) if w is not None else (b"", b"")
+        digest.update(repr(sorted(layer.items())).encode())
+        digest.update(wb)
+        digest.update(bb)
+        if w is not None:
+            layer = {**layer, "weight": _b64(wb), "bias": _b64(bb)}
+            total += len(wb) + len(bb)
+        layers.append(layer)
+    return {**header, "hash": digest.hexdigest()[:16], "weight_bytes": total, "layers": layers}
+
+
+def float16_parity(model: nn.Module, n: int = 64, seed: int = 0) -> float:
+    """Largest |decode with float16-rounded decoder weights - decode| over n prior points (pixel values in
+    [0, 1]); the weights may travel as float16 when this is within 1/255 (one grey level)."""
+    import copy
+
+    twin = copy.deepcopy(model).to("cpu").eval()
+    with torch.no_grad():
+        for p in twin.decoder.parameters():
+            p.copy_(p.to(torch.float16).to(torch.float32))
+        z = torch.randn(n, model.config.latent_dim, generator=torch.Generator().manual_seed(seed)) * 1.5
+        return float((twin.decode(z) - model.to("cpu").eval().decode(z)).abs().max())
+
+
+def export_decoder_binary(model: nn.Module, dtype: str = "auto") -> tuple[dict[str, Any], bytes]:
+    """The export as (header, blob): the header is `export_decoder`'s dict with each layer's "weight" and
+    "bias" as [byte offset, value count] into `blob` (little-endian, no base64), and "dtype": "float32" or
+    "float16". dtype "auto": float16 when `float16_parity(model)` <= 1/255, else float32. Half the bytes
+    of float32 (a third of the JSON) for float16: 3.3 MB instead of 8.8 MB of JSON for the MNIST conv decoder.
+    """
+    if dtype == "auto":
+        dtype = "float16" if float16_parity(model) <= 1.0 / 255.0 else "float32"
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be 'auto', 'float16' or 'float32', got {dtype!r}")
+    header, parts = _export_parts(model)
+    np_dtype = "<f2" if dtype == "float16" else "<f4"
+    digest = hashlib.sha256((FORMAT + dtype).encode())
+    chunks: list[bytes] = []
+    offset, layers = 0, []
+    for layer, w, b in parts:
+        digest.update(repr(sorted(layer.items())).encode())
+        if w is not None:
+            refs = []
+            for t in (w, b):
+                raw = t.contiguous().numpy().astype(np_dtype).tobytes()
+                raw += b"\0" * (-len(raw) % 4)
+                digest.update(raw)
+                refs.append([offset, int(t.numel())])
+                chunks.append(raw)
+                offset += len(raw)
+            layer = {**layer, "weight": refs[0], "bias": refs[1]}
+        layers.append(layer)
+    return ({**header, "hash": digest.hexdigest()[:16], "dtype": dtype, "weight_bytes": offset, "layers": layers},
+            b"".join(chunks))
 
 
 export_mlp_decoder = export_decoder   # the first format's name; every architecture now

@@ -41,8 +41,10 @@ def _free_port() -> int:
 class StreamlitServer:
     """`streamlit run SCRIPT` headless on a free loopback port, stopped with `close()`."""
 
-    def __init__(self, script: str | Path, extra_env: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None):
-        """`tls`: (certificate, key) files to serve over HTTPS (Streamlit's server.sslCertFile/sslKeyFile)."""
+    def __init__(self, script: str | Path, extra_env: dict[str, str] | None = None,
+                 script_args: list[str] | None = None, tls: tuple[Path, Path] | None = None):
+        """`script_args`: after `--` (the app's own flags); `tls`: (certificate, key) files to serve over HTTPS
+        (Streamlit's server.sslCertFile/sslKeyFile)."""
         self.script = str(script)
         self.port = _free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
@@ -59,7 +61,8 @@ class StreamlitServer:
              "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
              "--server.runOnSave", "false",
-             *(["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])] if tls else [])],
+             *(["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])] if tls else []),
+             *(["--", *script_args] if script_args else [])],
             cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_healthy()
 
@@ -100,13 +103,14 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="session")
 def streamlit_app():
-    """Factory: streamlit_app(script) -> base URL; each script gets one server for the session."""
+    """Factory: streamlit_app(script, args=[...], **env) -> base URL; each script (with its arguments, after
+    `--`, and environment) gets one server for the session."""
     servers: dict[str, StreamlitServer] = {}
 
-    def start(script: str | Path = "app.py", **env: str) -> str:
-        key = f"{script}|{sorted(env.items())}"
+    def start(script: str | Path = "app.py", args: list[str] | None = None, **env: str) -> str:
+        key = f"{script}|{args}|{sorted(env.items())}"
         if key not in servers:
-            servers[key] = StreamlitServer(script, env)
+            servers[key] = StreamlitServer(script, env, args)
         return servers[key].url
 
     start.servers = servers

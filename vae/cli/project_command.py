@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .common import CLIError, add_threads_flag, apply_threads, load_run
+from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg
 
 
 def add_project_parser(sub) -> None:
@@ -23,7 +23,9 @@ def add_project_parser(sub) -> None:
         "project", help="encode a split and map it to 2-D (pca, tsne, umap); writes an .npz",
         description="Encode every image of a split with a checkpoint and map the latent means to 2-D. "
                     "Encodings and maps are cached on disk ($VAE_CACHE_DIR/maps), so a second run is quick.")
-    p.add_argument("run", metavar="RUN", help="checkpoint folder or .zip")
+    p.add_argument("run", metavar="RUN", help="checkpoint folder or .zip, or an outside model: path/to/file.py:function "
+                   "or package.module:function (with --weights and --dataset), or an ONNX model folder or zip")
+    add_outside_flags(p)
     p.add_argument("--split", choices=("test", "train", "all"), default="test",
                    help="which images: test, train, or all (train then test) (default: test)")
     p.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="projection (default: pca)")
@@ -52,7 +54,9 @@ def cmd_project(args) -> int:
     if fit_points < 4:
         raise CLIError(f"--fit-points must be at least 4, got {fit_points}")
     started = time.perf_counter()
-    model = load_run(args.run, device="cpu")
+    model = load_model_arg(args, "cpu")
+    if not getattr(model, "checkpoint_info", None) and getattr(model.config, "arch", "") in ("outside", "onnx"):
+        raise CLIError(f"{args.run} records no data set: name one with --dataset (e.g. --dataset digits)")
     dataset, _ = dataset_for(model, args.data_dir, "test" if args.split == "test" else "train")
     parts = ["train", "test"] if args.split == "all" else [args.split]
     splits = [getattr(dataset, s) for s in parts]

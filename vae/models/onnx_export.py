@@ -72,8 +72,8 @@ def _export(module: nn.Module, example: torch.Tensor, in_name: str, out_names: l
     return buf.getvalue()
 
 
-def onnx_files(model: nn.Module) -> dict[str, bytes]:
-    """The three files (name -> bytes) of `model` (our VAE, or any ProtocolVAE backed by torch modules)."""
+def _export_graphs(model: nn.Module, encoder: bool = True) -> tuple[bytes | None, bytes]:
+    """(encoder.onnx or None, decoder.onnx) bytes of `model` (on the CPU, eval mode)."""
     c = model.config
     model = model.to("cpu").eval()
     ConvDecoderLayout = getattr(getattr(model, "decoder", None), "cpu_channels_last", None)
@@ -85,11 +85,24 @@ def onnx_files(model: nn.Module) -> dict[str, bytes]:
         gaussian = c.likelihood == "gaussian" and isinstance(protocol_decode(model, z), tuple)
         # wrappers in eval mode: the exporter restores a wrapper's mode afterwards, recursively (train mode
         # would then let batch norm update its running statistics on the next forward)
-        enc = _export(_Encoder(model).eval(), x, "x", ["mu", "logvar"])
+        enc = _export(_Encoder(model).eval(), x, "x", ["mu", "logvar"]) if encoder else None
         dec = _export(_Decoder(model).eval(), z, "z", ["mean", "log_sigma"] if gaussian else ["logits"])
     finally:
         if ConvDecoderLayout:
             type(model.decoder).cpu_channels_last = True
+    return enc, dec
+
+
+def decoder_onnx(model: nn.Module) -> bytes:
+    """decoder.onnx of `model` alone (as in `onnx_files`): input "z" (B, D) float32; first output "logits"
+    (Bernoulli) or "mean" (Gaussian), (B, C, H, W) float32. Used to decode in the browser (onnxruntime-web)."""
+    return _export_graphs(model, encoder=False)[1]
+
+
+def onnx_files(model: nn.Module) -> dict[str, bytes]:
+    """The three files (name -> bytes) of `model` (our VAE, or any ProtocolVAE backed by torch modules)."""
+    c = model.config
+    enc, dec = _export_graphs(model)
     meta = {"format": "vae-explorer-onnx/1", "latent_dim": int(c.latent_dim), "image_shape": list(c.image_shape),
             "likelihood": c.likelihood}
     info = getattr(model, "checkpoint_info", None) or {}

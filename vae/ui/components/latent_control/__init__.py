@@ -7,6 +7,12 @@ on release; this component redraws the decoded image every animation frame while
   JavaScript, from weights exported by `vae.browser_decoder.export_decoder` and sent once per model
   and browser session (keyed by their hash; the browser asks again if its cache misses). No server
   round trip during a drag.
+- Any other decoder (an upsample-and-convolve decoder, batch norm, other activations, outside and ONNX
+  models) decodes in the browser with onnxruntime-web (WASM, one thread): decoder.onnx
+  (`vae.browser_onnx.onnx_decoder_export`) is sent once; the runtime is served from ort/dist beside this
+  file (built from ort/frontend), never from a CDN.
+- Weights and decoder.onnx travel as raw bytes: `data` is one binary payload, b"VAE1" + u32 LE length +
+  JSON header + padding to 4 + blob (offsets in the header point into the blob).
 - The server path is the fallback (a decoder the browser cannot run or is too large to send, a
   browser whose decoder failed to load, or decode_in="server"): during a drag the browser sends z as
   a trigger, at most one request in flight, and the server decodes inside an `st.fragment` and
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import struct
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -32,10 +40,11 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder
+from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder, export_decoder_binary
+from vae.browser_onnx import BrowserOnnxError, onnx_decoder_export
 from vae.dims import dim_label
 
-__all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes"]
+__all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes", "unpack_payload"]
 
 _HERE = Path(__file__).resolve().parent
 _COMPONENT_NAME = "vae_latent_control"
@@ -43,8 +52,21 @@ _component = st.components.v2.component(
     _COMPONENT_NAME,
     html=(_HERE / "latent_control.html").read_text(encoding="utf-8"),
     css=(_HERE / "latent_control.css").read_text(encoding="utf-8"),
-    js="\n".join((_HERE / f).read_text(encoding="utf-8") for f in ("decoder.js", "latent_control.js")),
+    js="\n".join((_HERE / f).read_text(encoding="utf-8")
+                 for f in ("decoder.js", "onnx_decoder.js", "latent_control.js")),
 )
+# onnxruntime-web's module and .wasm, served by Streamlit at {baseUrlPath}/component/<this name>/<file>
+# (a v1 component declared only for its static files; it is never drawn)
+_ORT_DIST = _HERE / "ort" / "dist"
+_ORT_ASSETS = st.components.v1.declare_component("ort_runtime", path=str(_ORT_DIST))
+_ORT_NAME = f"{__name__}.ort_runtime"
+# VAE_BROWSER_DECODER=onnx makes the project's own MLP/conv models decode with onnxruntime-web too (bench)
+_FORCE_ONNX = os.environ.get("VAE_BROWSER_DECODER", "") == "onnx"
+
+
+def _ort_base() -> str:
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return "/" + (base + "/" if base else "") + f"component/{_ORT_NAME}/"
 
 # export_decoder costs a few ms for 20-400-784 (50 ms for a 1.6 M-weight conv decoder); re-export only
 # when the weights change
@@ -52,36 +74,95 @@ _component = st.components.v2.component(
 _EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
 
 
+_ONNX: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, Any]]" = weakref.WeakKeyDictionary()
+
+
 def _weights_signature(model: torch.nn.Module) -> tuple:
-    return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in model.decoder.parameters())
+    params = model.decoder.parameters() if hasattr(model, "decoder") else model.parameters()
+    return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in params)
 
 
-def _cached_export(model: torch.nn.Module) -> dict[str, Any]:
+def _cached_export(model: torch.nn.Module) -> tuple[dict[str, Any], bytes]:
+    """export_decoder_binary(model): (header, blob), float16 where parity within 1/255 holds."""
     sig = _weights_signature(model)
     hit = _EXPORTS.get(model)
     if hit is None or hit[0] != sig:
-        hit = (sig, export_decoder(model))
+        hit = (sig, export_decoder_binary(model))
         _EXPORTS[model] = hit
     return hit[1]
 
 
+_JSON_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
+
+
+def _cached_json_export(model: torch.nn.Module) -> dict[str, Any]:
+    """export_decoder(model) (base64 JSON; the path scrubber's format), cached per weights."""
+    sig = _weights_signature(model)
+    hit = _JSON_EXPORTS.get(model)
+    if hit is None or hit[0] != sig:
+        hit = (sig, export_decoder(model))
+        _JSON_EXPORTS[model] = hit
+    return hit[1]
+
+
+def _cached_onnx(model: torch.nn.Module) -> dict[str, Any] | str:
+    """onnx_decoder_export(model), or the reason it failed (a string); cached per weights."""
+    sig = _weights_signature(model)
+    hit = _ONNX.get(model)
+    if hit is None or hit[0] != sig:
+        try:
+            hit = (sig, onnx_decoder_export(model))
+        except BrowserOnnxError as e:
+            hit = (sig, str(e))
+        _ONNX[model] = hit
+    return hit[1]
+
+
+def _pack(header: dict[str, Any], blob: bytes) -> bytes:
+    """b"VAE1" + u32 LE header length + JSON header + zero padding to 4 bytes + blob."""
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    pad = b"\0" * (-(8 + len(head)) % 4)
+    return b"VAE1" + struct.pack("<I", len(head)) + head + pad + blob
+
+
+def unpack_payload(payload: bytes) -> tuple[dict[str, Any], bytes]:
+    """The component's `data` (see `_pack`) as (header dict, blob); for tests and benches."""
+    if payload[:4] != b"VAE1":
+        raise ValueError("not a latent-control payload (no VAE1 magic)")
+    (n,) = struct.unpack("<I", payload[4:8])
+    start = 8 + n + (-(8 + n) % 4)
+    return json.loads(payload[8:8 + n].decode("utf-8")), payload[start:]
+
+
 def decode_mode(model: torch.nn.Module, key: str | None = None) -> str:
-    """"browser" when the decoder runs in JavaScript (every MLP and conv decoder the library builds,
-    unless too large), else "server"; also "server" once the browser of this session reported that
-    the decoder of the control `key` failed to load."""
+    """"browser" when the hand-written JavaScript decoder runs it (every MLP and conv decoder the library
+    builds, unless too large), "onnx" when onnxruntime-web runs its decoder.onnx (any other decoder that
+    exports), else "server"; also "server" once the browser of this session reported that the decoder of
+    the control `key` failed to load."""
     if key is not None and _private(key).get("browser_failed"):
         return "server"
-    return "browser" if can_decode_in_browser(model) else "server"
+    if can_decode_in_browser(model) and not _FORCE_ONNX:
+        return "browser"
+    return "onnx" if isinstance(_cached_onnx(model), dict) else "server"
 
 
 def decode_mode_note(model: torch.nn.Module, key: str | None = None) -> str:
     """One sentence for the page: which decoder draws the image, and why when it is the server."""
-    if decode_mode(model, key) == "browser":
-        mb = sum(p.numel() for p in model.decoder.parameters()) * 4 / 1e6
-        return (f"Decoded in your browser: the decoder's weights ({mb:.1f} MB) are sent once per session; "
-                "a drag costs the server nothing.")
+    mode = decode_mode(model, key)
+    if mode == "browser":
+        header, _ = _cached_export(model)
+        return (f"Decoded in your browser: the decoder's weights ({header['weight_bytes'] / 1e6:.1f} MB, "
+                f"{header['dtype']}) are sent once per session; a drag costs the server nothing.")
+    if mode == "onnx":
+        exp = _cached_onnx(model)
+        return (f"Decoded in your browser with onnxruntime-web (WASM): decoder.onnx ({exp['onnx_bytes'] / 1e6:.2f} MB) "
+                "is sent once per session; a drag costs the server nothing.")
     failed = _private(key).get("browser_failed") if key is not None else None
-    why = f"the browser could not run it ({failed})" if failed else browser_refusal(model) or "decode_in='server'"
+    if failed:
+        why = f"the browser could not run it ({failed})"
+    else:
+        onnx = _cached_onnx(model)
+        why = browser_refusal(model) if isinstance(onnx, dict) else f"{browser_refusal(model)}; and {onnx}"
     return f"Decoded on the server as you move: {why}."
 
 
@@ -152,7 +233,8 @@ def latent_control(
 ) -> np.ndarray:
     """Draw the latent control for `model` at point `z`; return the current z, float32 (D,).
 
-    model        a `vae.VAE`; its decoder runs in the browser (MLP or conv), else on the server
+    model        a `vae.VAE` or a protocol model (outside, ONNX); its decoder runs in the browser (JavaScript
+                 for the library's MLP/conv, else onnxruntime-web), else on the server
     z            the point to show (D,), e.g. the app's state; None keeps the component's own
                  state (zeros at first). Python may move it any run (a map click, a sample).
     key          widget key, unique on the page (also names the instance in the JS test hook)
@@ -167,7 +249,8 @@ def latent_control(
                  None hides it
     value_range  sliders and pad span [-value_range, value_range]; step: their resolution;
                  key_step: one arrow-key press (Shift: 10x)
-    decode_in    "auto", "browser" or "server"
+    decode_in    "auto", "browser" (the hand-written JavaScript decoder), "onnx" (onnxruntime-web) or
+                 "server"
     on_change    called with the new z (float32 (D,)) when the user ends a drag or a keyboard edit,
                  before the script body runs; use it to write the app's state
     rerun_app    a commit that arrives in a fragment rerun (yours, or the server-mode fragment)
@@ -183,10 +266,12 @@ def latent_control(
         priv.update(committed=None, returned=True, display=None)  # another model, another latent size
     if decode_in == "auto":
         decode_in = decode_mode(model, key)
-    if decode_in not in ("browser", "server"):
-        raise ValueError(f"decode_in must be 'auto', 'browser' or 'server', got {decode_in!r}")
+    if decode_in not in ("browser", "onnx", "server"):
+        raise ValueError(f"decode_in must be 'auto', 'browser', 'onnx' or 'server', got {decode_in!r}")
     if decode_in == "browser" and not can_decode_in_browser(model):
         raise ValueError(f"decode_in='browser': {browser_refusal(model)}")
+    if decode_in == "onnx" and not isinstance(_cached_onnx(model), dict):
+        raise ValueError(f"decode_in='onnx': {_cached_onnx(model)}")
 
     kl = None if kl_per_dim is None else np.asarray(
         kl_per_dim.detach().cpu() if isinstance(kl_per_dim, torch.Tensor) else kl_per_dim, dtype=np.float64)
@@ -233,7 +318,7 @@ def latent_control(
     if decode_in == "server":
         _server_fragment(model, shown, key, opts)
     else:
-        _mount(model, shown, key, "browser", opts)
+        _mount(model, shown, key, decode_in, opts)
 
     if priv["committed"] is not None and not priv["returned"]:
         priv["returned"] = True
@@ -284,11 +369,20 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
         "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
         "image_px": opts["image_px"], "pad_px": opts["pad_px"], "fold_inactive": opts["fold_inactive"],
     }
+    blob = b""
     if mode == "browser":
-        exported = _cached_export(model)
+        exported, weights = _cached_export(model)
         data["weights_hash"] = exported["hash"]
         if priv["sent_hash"] != exported["hash"]:
-            data["weights"] = exported
+            data["weights"], blob = exported, weights
+    elif mode == "onnx":
+        exp = _cached_onnx(model)
+        data["weights_hash"] = exp["hash"]
+        data["ort_base"] = _ort_base()
+        if priv["sent_hash"] != exp["hash"]:
+            data["onnx"] = {k: v for k, v in exp.items() if k != "onnx"}
+            data["onnx"]["at"] = [0, len(exp["onnx"])]
+            blob = exp["onnx"]
     else:
         reply, priv["reply"] = priv["reply"], None
         if reply is not None:
@@ -302,10 +396,10 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
 
     # JSON bytes, not the dict: Streamlit looks for dataframes in a dict's values (importing pandas and
     # pyarrow, 0.3-0.5 s on a fresh server's first run) and serialises it twice (proto and identity)
-    payload = json.dumps(data, separators=(",", ":")).encode("utf-8")
+    payload = _pack(data, blob)
     _component(key=key, data=payload, on_z_change=on_z, on_drag_change=on_drag,
                on_need_weights_change=on_need_weights, on_browser_failed_change=on_browser_failed)
-    if mode == "browser":
+    if mode in ("browser", "onnx"):
         priv["sent_hash"] = data["weights_hash"]
 
     # A commit inside a fragment rerun (always so in server mode) must reach the rest of the app.

@@ -19,6 +19,28 @@ function base64ToFloat32(s) {
   return out;
 }
 
+// float16 (IEEE half) -> float32
+function halfToFloat(h) {
+  const e = (h >> 10) & 0x1f, f = h & 0x3ff, sign = h & 0x8000 ? -1 : 1;
+  if (e === 0) return sign * f * 2 ** -24;
+  if (e === 31) return f ? NaN : sign * Infinity;
+  return sign * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+// A layer's weights: base64 float32 (JSON export), or [byte offset, count] into `blob` (the latent
+// control's binary payload; export_decoder_binary, dtype "float32" or "float16", little-endian).
+function floatsOf(ref, exported, blob) {
+  if (typeof ref === "string") return base64ToFloat32(ref);
+  const [at, n] = ref;
+  const half = exported.dtype === "float16";
+  if (!blob || at + n * (half ? 2 : 4) > blob.length) throw new Error("latent control: weights outside the payload");
+  const view = new DataView(blob.buffer, blob.byteOffset + at, n * (half ? 2 : 4));
+  const out = new Float32Array(n);
+  if (half) for (let i = 0; i < n; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+  else for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
+  return out;
+}
+
 const ACTS = new Set(["relu", "tanh", "sigmoid", "none"]);
 
 // The export of vae.browser_decoder.export_decoder (format "vae-decoder/2") -> layers ready to run.
@@ -26,14 +48,14 @@ const ACTS = new Set(["relu", "tanh", "sigmoid", "none"]);
 // Linear layers work on the flat (C, h, w)-ordered vector; after the reshape, feature maps are held
 // channels-last (h, w, C) so the innermost loop of a transposed convolution runs over contiguous
 // output channels; the last layer's output is put back in (C, H, W) order for the canvas.
-function loadNet(exported) {
+function loadNet(exported, blob) {
   if (exported.format !== "vae-decoder/2") throw new Error(`latent control: unknown decoder format ${exported.format}`);
   let shape = [exported.latent_dim];
   const layers = exported.layers.map((l, i) => {
     if (!ACTS.has(l.act)) throw new Error(`latent control: layer ${i} has unknown activation ${l.act}`);
     if (l.op === "linear") {
-      const w = base64ToFloat32(l.weight);
-      const b = base64ToFloat32(l.bias);
+      const w = floatsOf(l.weight, exported, blob);
+      const b = floatsOf(l.bias, exported, blob);
       if (shape.length !== 1 || shape[0] !== l.in || w.length !== l.in * l.out || b.length !== l.out) {
         throw new Error(`latent control: layer ${i} has ${w.length} weights, expected ${l.out}x${l.in}`);
       }
@@ -50,8 +72,8 @@ function loadNet(exported) {
       const Ci = l.in_channels, Co = l.out_channels, k = l.kernel;
       const [h, w] = l.in_size;
       const [H, W] = l.out_size;
-      const raw = base64ToFloat32(l.weight);
-      const b = base64ToFloat32(l.bias);
+      const raw = floatsOf(l.weight, exported, blob);
+      const b = floatsOf(l.bias, exported, blob);
       if (shape.length !== 3 || shape[0] !== Ci || shape[1] !== h || shape[2] !== w ||
           raw.length !== Ci * Co * k * k || b.length !== Co ||
           H !== (h - 1) * l.stride - 2 * l.padding + k || W !== (w - 1) * l.stride - 2 * l.padding + k) {
@@ -71,6 +93,7 @@ function loadNet(exported) {
   const n = exported.image_shape.reduce((a, b) => a * b, 1);
   if (shape.reduce((a, b) => a * b, 1) !== n) throw new Error("latent control: decoder output does not fit the image");
   return { hash: exported.hash, latentDim: exported.latent_dim, imageShape: exported.image_shape, layers,
+           dtype: exported.dtype || "float32",
            image: new Float32Array(n) };
 }
 
@@ -144,9 +167,9 @@ function decodeNet(net, z) {
   return img;
 }
 
-function cacheNet(exported) {
+function cacheNet(exported, blob) {
   if (WEIGHTS.has(exported.hash)) return WEIGHTS.get(exported.hash);
-  const net = loadNet(exported);
+  const net = loadNet(exported, blob);
   WEIGHTS.set(exported.hash, net);
   while (WEIGHTS.size > MAX_CACHED_MODELS) WEIGHTS.delete(WEIGHTS.keys().next().value);
   return net;

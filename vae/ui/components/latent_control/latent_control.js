@@ -1,17 +1,20 @@
 // Latent control: sliders + a 2-d pad over z, with an image that follows the drag.
 //
-// Python prepends decoder.js (WEIGHTS, loadNet, decodeNet, cacheNet, base64ToFloat32) to this module.
+// Python prepends decoder.js (WEIGHTS, loadNet, decodeNet, cacheNet, base64ToFloat32) and onnx_decoder.js
+// (ORT, loadOnnxNet, decodeOnnx) to this module.
 //
 // Streamlit calls the default export on every render whose `data` changed; the DOM (from the
 // component's HTML) persists between calls, so all per-instance state lives on the root element
 // (`root.__lc`) and every call re-binds its listeners (removing the previous call's first).
 //
 // data (from vae/ui/latent_control/__init__.py):
-//   key, mode ("browser" | "server"), latent_dim, image_shape [C,H,W], z (list), echo_seq,
+//   key, mode ("browser" (hand-written decoder) | "onnx" (onnxruntime-web) | "server"), latent_dim, image_shape [C,H,W], z (list), echo_seq,
 //   dims (display order), labels, inactive (bool per dim), fold_inactive, pad_dims [i,j] | null,
 //   range R (sliders span [-R, R]), step, key_step, image_px, pad_px,
-//   weights_hash, weights (export of vae.browser_decoder.export_decoder, MLP or conv, only when the
-//   browser lacks it),
+//   weights_hash, weights (header of vae.browser_decoder.export_decoder_binary, MLP or conv, only when the
+//   browser lacks it; the numbers are in the payload's blob), onnx (header of
+//   vae.browser_onnx.onnx_decoder_export, with "at": [offset, length] of decoder.onnx in the blob),
+//   ort_base (where Streamlit serves onnxruntime-web's files),
 //   image (base64 uint8 C*H*W), image_seq (request seq or null), image_z (list).
 // To Python: state "z" = {values, seq} when a drag/keyboard edit ends; trigger "drag" =
 //   {z, seq} during a drag (server mode); trigger "need_weights" = hash when the cache misses;
@@ -257,9 +260,45 @@ function onFrame(st) {
     if (st.inputAt !== null) record(s.latency_ms, t1 - st.inputAt);
     st.inputAt = null;
     setStatus(st, `decoded in your browser \u00b7 ${(t1 - t0).toFixed(2)} ms`);
+  } else if (st.data.mode === "onnx") {
+    onnxFrame(st);
   } else {
     sendRequest(st);
   }
+}
+
+// One onnxruntime-web decode at a time; input that arrives meanwhile is drawn by the next one.
+function onnxFrame(st) {
+  const net = ORT.ready.get(st.data.weights_hash);
+  if (!net) return;
+  if (net.busy) { st.onnxPending = true; return; }
+  net.busy = true;
+  st.onnxPending = false;
+  const t0 = performance.now();
+  const inputAt = st.inputAt;
+  st.inputAt = null;
+  decodeOnnx(net, st.z).then((img) => {
+    drawValues(st, img, false);
+    const t1 = performance.now();
+    const s = stats(st);
+    s.images += 1;
+    record(s.decode_ms, t1 - t0);
+    if (inputAt !== null) record(s.latency_ms, t1 - inputAt);
+    setStatus(st, `decoded in your browser (onnxruntime-web) \u00b7 ${(t1 - t0).toFixed(2)} ms`);
+  }).catch((err) => {
+    failBrowser(st, err);
+  }).finally(() => {
+    net.busy = false;
+    if (st.onnxPending) scheduleFrame(st);
+  });
+}
+
+function failBrowser(st, err) {
+  if (st.failed) return;
+  st.failed = true;
+  // the server decodes instead (Python switches this control to server mode and says why on the page)
+  setStatus(st, "the decoder could not run in your browser; asking the server\u2026", true);
+  st.api.setTriggerValue("browser_failed", String(err && err.message ? err.message : err).slice(0, 200));
 }
 
 function scheduleFrame(st) {
@@ -448,7 +487,7 @@ function applyData(st) {
       st.z = Float64Array.from(d.z);
       syncControls(st);
       st.lastSentZ = null;
-      if (d.mode === "browser") scheduleFrame(st);
+      if (d.mode !== "server") scheduleFrame(st);
     }
     st.initialised = true;
   }
@@ -458,17 +497,39 @@ function applyData(st) {
       const t0 = performance.now();
       HOOK.weightPayloads = (HOOK.weightPayloads || 0) + 1;
       try {
-        cacheNet(d.weights);
+        cacheNet(d.weights, d.__blob);
       } catch (err) {
-        // the server decodes instead (Python switches this control to server mode)
-        setStatus(st, "the decoder could not load in your browser; asking the server\u2026", true);
-        st.api.setTriggerValue("browser_failed", String(err && err.message ? err.message : err));
+        failBrowser(st, err);
         return;
       }
-      HOOK.weightLoadMs = performance.now() - t0;  // base64 -> Float32Array, once per model
+      HOOK.weightLoadMs = performance.now() - t0;  // bytes -> Float32Array, once per model
       HOOK.weightBytes = d.weights.weight_bytes;
     }
     if (!WEIGHTS.has(d.weights_hash)) {
+      const last = st.askedForWeights[d.weights_hash];
+      if (last === undefined || performance.now() - last > 3000) {
+        st.askedForWeights[d.weights_hash] = performance.now();
+        st.api.setTriggerValue("need_weights", d.weights_hash);
+      }
+      setStatus(st, "loading the decoder\u2026", true);
+    } else {
+      scheduleFrame(st);
+    }
+    return;
+  }
+
+  if (d.mode === "onnx") {
+    if (d.onnx && !ORT.ready.has(d.weights_hash)) {
+      HOOK.weightPayloads = (HOOK.weightPayloads || 0) + 1;
+      HOOK.weightBytes = d.onnx.onnx_bytes;
+      const [at, n] = d.onnx.at;
+      const bytes = d.__blob.slice(at, at + n);   // a copy: the session keeps it
+      setStatus(st, "loading onnxruntime-web and the decoder\u2026", true);
+      loadOnnxNet(d.onnx, bytes, d.ort_base).then((net) => {
+        HOOK.weightLoadMs = net.loadMs;          // runtime + wasm + session, once per page and model
+        if (st.data.weights_hash === net.hash) scheduleFrame(st);
+      }).catch((err) => failBrowser(st, err));
+    } else if (!ORT.ready.has(d.weights_hash) && !ORT.pending.has(d.weights_hash)) {
       const last = st.askedForWeights[d.weights_hash];
       if (last === undefined || performance.now() - last > 3000) {
         st.askedForWeights[d.weights_hash] = performance.now();
@@ -538,13 +599,24 @@ function registerHook(st) {
   // Test/benchmark hook: drive z and read the canvas exactly as the user would see it.
   HOOK.instances[st.data.key] = {
     mode: () => st.data.mode,
-    ready: () => st.data.mode !== "browser" || WEIGHTS.has(st.data.weights_hash),
+    // which decoder draws the picture: "js" (hand-written), "onnx" (onnxruntime-web) or "server"
+    decoder: () => ({ browser: "js", onnx: "onnx", server: "server" })[st.data.mode],
+    ready: () => (st.data.mode === "browser" ? WEIGHTS.has(st.data.weights_hash)
+      : st.data.mode === "onnx" ? ORT.ready.has(st.data.weights_hash) : true),
     getZ: () => Array.from(st.z),
+    // the dtype the hand-written decoder's weights came in ("float16" where parity within 1/255 held)
+    weightsDtype: () => (WEIGHTS.get(st.data.weights_hash) || {}).dtype || null,
+    // no frame scheduled and no onnxruntime-web decode in flight: the picture is that of getZ()
+    settled: () => !st.raf && !st.onnxPending && !(ORT.ready.get(st.data.weights_hash) || {}).busy,
     setZ: (z) => {
       edit(st, z.map((v, dim) => [dim, v]), performance.now());
       if (st.raf) { cancelAnimationFrame(st.raf); onFrame(st); }
     },
     decode: (z) => {
+      if (st.data.mode === "onnx") {
+        const onnx = ORT.ready.get(st.data.weights_hash);
+        return onnx ? decodeOnnx(onnx, z).then((img) => Array.from(img)) : null;   // a Promise
+      }
       const net = WEIGHTS.get(st.data.weights_hash);
       return net ? Array.from(decodeNet(net, Float64Array.from(z))) : null;
     },
@@ -565,7 +637,8 @@ function registerHook(st) {
   st.root.dataset.key = st.data.key;
 }
 
-// Python sends `data` as UTF-8 JSON bytes (a Uint8Array here), not as a dict: Streamlit inspects every
+// Python sends `data` as one binary payload (a Uint8Array here): b"VAE1", u32 LE header length, the
+// JSON header, padding to 4 bytes, then the blob of weights or decoder.onnx (data.__blob); not a dict: Streamlit inspects every
 // value of a dict for dataframes, which imports pandas and pyarrow on the server's first run (0.3-0.5 s
 // before the first picture). Parsed once per payload: Streamlit hands the same array to every re-render.
 const PARSED = new WeakMap();
@@ -573,7 +646,15 @@ function parseData(raw) {
   if (!raw || !(raw instanceof Uint8Array || raw instanceof ArrayBuffer)) return raw;
   let data = PARSED.get(raw);
   if (data === undefined) {
-    data = JSON.parse(new TextDecoder().decode(raw));
+    const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw);
+    const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
+    if (magic === "VAE1") {
+      const n = new DataView(bytes.buffer, bytes.byteOffset + 4, 4).getUint32(0, true);
+      data = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+      data.__blob = bytes.subarray(8 + n + ((4 - ((8 + n) % 4)) % 4));
+    } else {
+      data = JSON.parse(new TextDecoder().decode(bytes));
+    }
     PARSED.set(raw, data);
   }
   return data;

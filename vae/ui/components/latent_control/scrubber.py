@@ -21,7 +21,7 @@ import torch
 from vae.analysis.latent import decode_numpy
 from vae.browser_decoder import can_decode_in_browser
 from vae.ui.images import show
-from vae.ui.components.latent_control import _cached_export
+from vae.ui.components.latent_control import _cached_json_export
 
 __all__ = ["path_scrubber", "path_point"]
 
@@ -83,7 +83,7 @@ def path_scrubber(model: torch.nn.Module, z_a, z_b, kind: str = "slerp", *, key:
              caption="decoded on the server (on release): " + (priv["browser_failed"] or "this decoder stays there"))
         return t_now
     omega = _slerp_angle(a, b) if kind == "slerp" else None
-    exported = _cached_export(model)
+    exported = _cached_json_export(model)
     data = {"key": key, "image_shape": list(model.config.image_shape), "image_px": int(image_px),
             "z_a": [float(v) for v in a], "z_b": [float(v) for v in b],
             "kind": "slerp" if omega is not None else "lerp", "omega": omega or 0.0, "t": t_now,
