@@ -111,7 +111,8 @@ else:
         view, kept = wm.sample_view(view, wm.FALLBACK_POINTS)
         colour_values = None if colour_values is None else np.asarray(colour_values)[kept]
         likelihood = None if likelihood is None else (likelihood[0][kept], likelihood[1][kept], likelihood[2])
-    fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True, color=colour_values)
+    fallback = use_webgl and view.k == 2                 # the click grid is a Scattergl trace: not without WebGL
+    fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=not fallback, color=colour_values)
     query = nb.map_query(ctx, view, split, traces, st.session_state.get(chart_key))
     found = nb.find_neighbours(view.lat, query)
     nb.mark_on_map(fig, traces, view, query, found)

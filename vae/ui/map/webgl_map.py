@@ -189,7 +189,7 @@ def _as_plotly_event(value: dict) -> dict | None:
     """The component's selection as a Plotly selection event over one trace (view.lat.index)."""
     if not value or "seq" not in value:
         return None
-    pts = value.get("points") or []
+    pts = sorted(int(p) for p in value.get("points") or [])
     sel = {"points": [{"curve_number": 0, "point_index": int(p)} for p in pts], "box": [],
            "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and pts else []}
     return {"selection": sel}

@@ -277,6 +277,19 @@ window.__scatter = {
   // vertices in the map's normalised coordinates ([-1, 1], the `xy` sent), as the lasso would draw them
   lasso: (vertices) => plot.lassoSelect(vertices, { isGl: true }),
   zoomTo: (x, y, distance) => plot.zoomToLocation([x, y], distance),
+  point: (i) => plot.get('points')[i].slice(0, 2),
+  colorMode: () => (lastArgs.val ? 'value' : 'category'),
+  legendText: () => legendEl.innerText,
+  // zoom in on point i until at most maxInView points are in view (thumbnails then show)
+  async zoomUntil(i, maxInView = THUMB_MAX_IN_VIEW) {
+    const [x, y] = plot.get('points')[i];
+    let d = 1;
+    do {
+      d /= 2;
+      await plot.zoomToLocation([x, y], d);
+    } while (plot.get('pointsInView').length > maxInView && d > 1e-5);
+    return plot.get('pointsInView').length;
+  },
   thumbsDrawn: () => window.__scatter._thumbsDrawn,
   thumbsCached: () => thumbs.size,
   pointsInView: () => plot.get('pointsInView').length,
