@@ -15,7 +15,8 @@
 import createScatterplot from 'regl-scatterplot';
 
 const THUMB_MAX_IN_VIEW = 400;      // thumbnails are drawn (and asked for) when at most this many points are in view
-const THUMB_PX = 36;                // thumbnail size on screen, CSS px
+const THUMB_PX = 36;
+const PERFORMANCE_MODE_POINTS = 300000;   // above this many points: regl-scatterplot's performanceMode                // thumbnail size on screen, CSS px
 
 const post = (type, extra) => window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, '*');
 const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], need: [], need_seq: 0 };
@@ -79,19 +80,41 @@ function fail(msg) {
   sendValue();
 }
 
+let performanceMode = false;
+function makePlot() {
+  plot = createScatterplot({
+    canvas, width: Math.max(200, root.clientWidth - 180), height, performanceMode,
+    pointSize: 3, pointSizeSelected: 2, opacity: 0.85, backgroundColor: [1, 1, 1, 1],
+    lassoColor: [0.9, 0.3, 0.1, 1], lassoMinDelay: 5, lassoMinDist: 2, deselectOnDblClick: true,
+    pointColorActive: [0.9, 0.2, 0.1, 1], pointOutlineWidth: 1, lassoInitiator: false,
+  });
+  subscribe();
+}
+
+// performanceMode (squares, no alpha blending: regl-scatterplot's fast path) is set when the plot is made
+function recreate(perf) {
+  performanceMode = perf;
+  const mode = plot.get('mouseMode');
+  plot.destroy();
+  makePlot();
+  plot.set({ mouseMode: mode });
+  layout();
+}
+
 function init() {
   if (!webglAvailable()) { fail('no WebGL'); return false; }
   try {
-    plot = createScatterplot({
-      canvas, width: Math.max(200, root.clientWidth - 180), height,
-      pointSize: 3, pointSizeSelected: 2, opacity: 0.85, backgroundColor: [1, 1, 1, 1],
-      lassoColor: [0.9, 0.3, 0.1, 1], lassoMinDelay: 5, lassoMinDist: 2, deselectOnDblClick: true,
-      pointColorActive: [0.9, 0.2, 0.1, 1], pointOutlineWidth: 1, lassoInitiator: false,
-    });
+    makePlot();
   } catch (e) {
     fail(`WebGL failed: ${e && e.message ? e.message : e}`);
     return false;
   }
+  state.webgl = true;
+  sendValue();
+  return true;
+}
+
+function subscribe() {
   let lassoing = false;
   plot.subscribe('lassoEnd', () => { lassoing = true; });
   plot.subscribe('select', ({ points }) => {
@@ -115,9 +138,6 @@ function init() {
     pending = true;
     requestAnimationFrame(() => { pending = false; drawOverlay(true); });
   });
-  state.webgl = true;
-  sendValue();
-  return true;
 }
 
 // ---- thumbnails and rings on a 2-d canvas over the WebGL one -------------------------------------
@@ -216,12 +236,20 @@ async function drawPoints(args, t0) {
   for (let i = 0; i < n; i++) {
     pts[i] = [xy[2 * i], xy[2 * i + 1], cat ? cat[i] : 0, val ? val[i] : 0];
   }
+  const t1 = performance.now();
   thumbs.clear();
+  const perf = n > PERFORMANCE_MODE_POINTS;
+  if (perf !== performanceMode) recreate(perf);
   plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
              pointSize: n > 200000 ? 1.5 : (n > 20000 ? 2.5 : 4) });
+  const t2 = performance.now();
   await plot.draw(pts, { zDataType: 'categorical', wDataType: 'continuous' });
+  const t3 = performance.now();
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   timing.firstPaintMs = performance.now() - t0;
+  timing.unpackMs = t2 - t1 + (t1 - t0);
+  timing.drawMs = t3 - t2;
+  timing.performanceMode = performanceMode;
   timing.points = n;
   timing.bytes = (args.xy ? args.xy.byteLength : 0) + (args.cat ? args.cat.byteLength : 0)
     + (args.val ? args.val.byteLength : 0);
