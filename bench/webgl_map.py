@@ -56,6 +56,10 @@ def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
     page.get_by_text("selection 1").wait_for(timeout=600_000)
     lasso_s = time.perf_counter() - t1
     got = int(page.get_by_text("python got").inner_text().split()[2])
+    if shots is not None:                  # zoomed in until the points show their thumbnails
+        in_view = frame.evaluate("() => window.__scatter.zoomUntil(0, 150)")
+        frame.wait_for_function(f"() => window.__scatter.thumbsDrawn() === {in_view}", timeout=600_000)
+        page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_in.png"))
     return dict(n=n, bytes=timing["bytes"], paint_ms=timing["firstPaintMs"], load_s=load_s,
                 unpack_ms=timing["unpackMs"], draw_ms=timing["drawMs"], perf=timing["performanceMode"],
                 frame_med=ft[len(ft) // 2], frame_max=ft[-1], lasso_n=got, lasso_s=lasso_s)
