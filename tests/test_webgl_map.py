@@ -79,3 +79,20 @@ def test_the_all_split_is_train_then_test():
     ds = ImageDataset("toy", split(3, 1), split(2, 0), ["a", "b"])
     assert len(ds.all) == 5 and ds.all.labels.tolist() == [1, 1, 1, 0, 0]
     assert ds.all is ds.all                                                # built once
+
+
+def test_a_large_projection_is_kept_on_disk(monkeypatch, tmp_path):
+    """The page's t-SNE/UMAP of more than FIT_POINTS points goes through vae.analysis.large_map.cached_project:
+    a second open (a new task, e.g. after a restart) reads the map back from the disk cache."""
+    from vae.ui import tasks
+
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
+    mu = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    first = tasks.large_projection_task("test-large-pca-1", mu, "pca", 2)
+    first.thread.join(60)
+    assert first.error is None and first.result.embedding.shape == (200, 2) and not first.result.info["cached"]
+    again = tasks.large_projection_task("test-large-pca-2", mu, "pca", 2)
+    again.thread.join(60)
+    assert again.result.info["cached"] and again.result.seconds == 0.0
+    np.testing.assert_array_equal(again.result.embedding, first.result.embedding)
+    assert list((tmp_path / "maps").glob("proj-*.npz"))
