@@ -47,11 +47,11 @@ def test_point_cap(monkeypatch):
     monkeypatch.delenv("VAE_EXPLORER_HOSTED", raising=False)
     assert wm.point_cap() is None                                          # locally: every point
     monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
-    assert wm.point_cap() == wm.HOSTED_CAP
-    monkeypatch.setenv(wm.CAP_ENV, "50_000")
+    assert wm.point_cap() == 200_000
+    monkeypatch.setenv(wm.CAP_ENV, "50000")
     assert wm.point_cap() == 50_000
-    monkeypatch.setenv(wm.CAP_ENV, "0")
-    assert wm.point_cap() is None
+    monkeypatch.setenv(wm.CAP_ENV, "0")                                    # 0: the default
+    assert wm.point_cap() == 200_000
 
 
 def test_selection_reaches_the_page_as_a_plotly_event_and_the_fallback_samples():

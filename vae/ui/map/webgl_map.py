@@ -12,7 +12,6 @@ trace, view.lat.index, so the page's Plotly path (selected images, neighbours, e
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import numpy as np
@@ -22,7 +21,6 @@ from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, 
 from vae.ui.map.figures import QUALITATIVE
 
 CAP_ENV = "VAE_MAP_MAX_POINTS"
-HOSTED_CAP = 200_000          # points per map on a hosted server unless $VAE_MAP_MAX_POINTS says otherwise
 FALLBACK_POINTS = 2_000       # the Plotly map without WebGL: an SVG scatter (Scattergl needs WebGL too)
 _RAMP = None
 WEBGL_SUFFIX = "_webgl"       # the component's key ends with this
@@ -30,17 +28,10 @@ _NO_WEBGL = "_vae_map_no_webgl"
 
 
 def point_cap() -> int | None:
-    """Most points one map may hold: $VAE_MAP_MAX_POINTS when set (0: no cap), else 200,000 when hosted, else None."""
+    """Most points one map may hold (vae.ui.hosting.map_max_points): $VAE_MAP_MAX_POINTS, else 200,000 hosted, else None."""
     from vae.ui import hosting
 
-    raw = os.environ.get(CAP_ENV, "").strip()
-    if raw:
-        try:
-            v = int(raw.replace(",", "").replace("_", ""))
-        except ValueError:
-            v = HOSTED_CAP
-        return v if v > 0 else None
-    return HOSTED_CAP if hosting.hosted() else None
+    return hosting.map_max_points()
 
 
 def point_choice(container, split: str, n_total: int, webgl: bool) -> tuple[int, str]:
