@@ -173,3 +173,11 @@ def test_fallback_without_webgl(browser, mnist_app: str):
         assert_no_exception(page)
     finally:
         context.close()
+
+
+def test_hosted_cap_samples_with_a_message(page: Page, streamlit_app):
+    url = streamlit_app("app.py", VAE_EXPLORER_HOSTED="1", VAE_MAP_MAX_POINTS="5000")
+    goto_page(page, url, "latent_map")
+    scatter_frame(page, 5_000)                                   # the bundled test split holds 10,000
+    expect(page.get_by_text("This server maps at most 5,000 points", exact=False)).to_be_visible()
+    assert_no_exception(page)
