@@ -12,6 +12,7 @@
 //   highlight list of point positions to ring (neighbours), query: position or -1
 // Value (to Python, JSON): {webgl, error, seq, kind, points, need, need_seq}
 //   points: positions (0..N-1) of the selected points; need: positions whose thumbnails are wanted.
+import KDBush from 'kdbush';
 import createScatterplot from 'regl-scatterplot';
 
 const THUMB_MAX_IN_VIEW = 400;      // thumbnails are drawn (and asked for) when at most this many points are in view
@@ -147,9 +148,11 @@ function drawOverlay(mayAsk) {
   ctx.setTransform(devicePixelRatio, 0, 0, devicePixelRatio, 0, 0);
   ctx.clearRect(0, 0, overlay.width, overlay.height);
   if (!plot || !n) return;
-  const inView = plot.get('pointsInView');
+  // points in view ~ N x (visible share of the [-1, 1] square): skip the index query while zoomed out
+  const d = plot.get('camera').distance[0];
+  const inView = n * Math.min(1, d * d) > 20 * THUMB_MAX_IN_VIEW ? null : plot.get('pointsInView');
   let drawn = 0;
-  if (inView.length <= THUMB_MAX_IN_VIEW) {
+  if (inView && inView.length <= THUMB_MAX_IN_VIEW) {
     const missing = [];
     for (const p of inView) {
       const t = thumbs.get(p);
@@ -242,8 +245,13 @@ async function drawPoints(args, t0) {
   if (perf !== performanceMode) recreate(perf);
   plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
              pointSize: n > 200000 ? 1.5 : (n > 20000 ? 2.5 : 4) });
+  // the spatial index (lasso, points in view), built here from the typed array: regl-scatterplot would
+  // otherwise post every point to a worker (structured clone of N small arrays) above 1,000,000 points
+  const index = new KDBush(n, 16);
+  for (let i = 0; i < n; i++) index.add(xy[2 * i], xy[2 * i + 1]);
+  index.finish();
   const t2 = performance.now();
-  await plot.draw(pts, { zDataType: 'categorical', wDataType: 'continuous' });
+  await plot.draw(pts, { zDataType: 'categorical', wDataType: 'continuous', spatialIndex: index.data });
   const t3 = performance.now();
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   timing.firstPaintMs = performance.now() - t0;
