@@ -152,6 +152,7 @@ function drawOverlay(mayAsk) {
   const d = plot.get('camera').distance[0];
   const inView = n * Math.min(1, d * d) > 20 * THUMB_MAX_IN_VIEW ? null : plot.get('pointsInView');
   let drawn = 0;
+  ctx.lineWidth = 2;
   if (inView && inView.length <= THUMB_MAX_IN_VIEW) {
     const missing = [];
     for (const p of inView) {
@@ -160,7 +161,7 @@ function drawOverlay(mayAsk) {
       if (!t) { missing.push(p); continue; }
       if (!s) continue;
       ctx.drawImage(t.bmp, t.sx, t.sy, t.w, t.h, s[0] - THUMB_PX / 2, s[1] - THUMB_PX / 2, THUMB_PX, THUMB_PX);
-      ctx.strokeStyle = t.color || '#888';
+      ctx.strokeStyle = borderColor(p);
       ctx.strokeRect(s[0] - THUMB_PX / 2, s[1] - THUMB_PX / 2, THUMB_PX, THUMB_PX);
       drawn += 1;
     }
@@ -174,24 +175,31 @@ function drawOverlay(mayAsk) {
     }
   }
   window.__scatter._thumbsDrawn = drawn;
-  ctx.lineWidth = 2;
+  // neighbours ringed and the query marked in magenta (as on the Plotly map); around a thumbnail when shown
+  const r = drawn ? THUMB_PX / 2 + 3 : 7;
+  ctx.strokeStyle = '#e4007c';
+  ctx.lineWidth = 2.5;
   for (const p of highlight) {
     const s = plot.getScreenPosition(p);
     if (!s) continue;
-    ctx.strokeStyle = '#d62728';
     ctx.beginPath();
-    ctx.arc(s[0], s[1], 7, 0, 2 * Math.PI);
+    ctx.arc(s[0], s[1], drawn ? r * 1.45 : r, 0, 2 * Math.PI);
     ctx.stroke();
   }
   if (query >= 0) {
     const s = plot.getScreenPosition(query);
     if (s) {
-      ctx.strokeStyle = '#000';
-      ctx.beginPath();
-      ctx.arc(s[0], s[1], 10, 0, 2 * Math.PI);
-      ctx.stroke();
+      ctx.lineWidth = 4;
+      const q = drawn ? r + 3 : 10;
+      ctx.strokeRect(s[0] - q, s[1] - q, 2 * q, 2 * q);
     }
   }
+}
+
+let cats = null;                   // uint16 (N,) categories of the points drawn, or null (colour by value)
+function borderColor(p) {          // a thumbnail's frame: its point's category colour
+  const c = cats && lastArgs.colors ? lastArgs.colors[cats[p]] : null;
+  return c || '#888';
 }
 
 async function addAtlas(args) {
@@ -233,6 +241,7 @@ function drawLegend(args) {
 async function drawPoints(args, t0) {
   const xy = f32(args.xy);
   const cat = u16(args.cat);
+  cats = cat;
   const val = f32(args.val);
   n = xy.length / 2;
   const pts = new Array(n);
