@@ -126,6 +126,27 @@ def test_thumbnails_when_zoomed_in(page: Page, mnist_app: str):
     assert_no_exception(page)
 
 
+def test_a_mouse_lasso_reaches_python(page: Page, mnist_app: str):
+    goto_page(page, mnist_app, "latent_map")
+    frame = scatter_frame(page, 10_000)
+    frame.get_by_role("button", name="Lasso").click()
+    box = frame.locator("#plot").bounding_box()
+    path = [(0.35, 0.35), (0.65, 0.3), (0.7, 0.65), (0.4, 0.7), (0.35, 0.36)]
+    page.mouse.move(box["x"] + box["width"] * path[0][0], box["y"] + box["height"] * path[0][1])
+    page.mouse.down()
+    for (a0, b0), (a1, b1) in zip(path, path[1:]):
+        for t in np.linspace(0.1, 1.0, 10):       # small steps: the lasso records a vertex every few px
+            page.mouse.move(box["x"] + box["width"] * (a0 + (a1 - a0) * t),
+                            box["y"] + box["height"] * (b0 + (b1 - b0) * t))
+    page.mouse.up()
+    frame.wait_for_function("() => window.__scatter.selectSeq() > 0")
+    n = len(frame.evaluate("() => window.__scatter.selected()"))
+    assert n > 10
+    expect(page.get_by_text(f"{n} selected points")).to_be_visible()
+    expect(page.get_by_text("the selected test images", exact=False)).to_be_visible()
+    assert_no_exception(page)
+
+
 def test_colour_by_log_px(page: Page, mnist_app: str):
     goto_page(page, mnist_app, "latent_map")
     scatter_frame(page, 10_000)

@@ -17,7 +17,9 @@ import createScatterplot from 'regl-scatterplot';
 
 const THUMB_MAX_IN_VIEW = 400;      // thumbnails are drawn (and asked for) when at most this many points are in view
 const THUMB_PX = 36;
-const PERFORMANCE_MODE_POINTS = 300000;   // above this many points: regl-scatterplot's performanceMode                // thumbnail size on screen, CSS px
+const PERFORMANCE_MODE_POINTS = 300000;   // above this many points: regl-scatterplot's performanceMode
+const LOD_POINTS = 150000;          // while the view moves, maps above PERFORMANCE_MODE_POINTS draw about this many
+const LOD_REST_MS = 200;            // ... and every point again once the view has rested this long                // thumbnail size on screen, CSS px
 
 const post = (type, extra) => window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, '*');
 const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], need: [], need_seq: 0 };
@@ -133,12 +135,42 @@ function subscribe() {
     state.points = [];
     sendValue();
   });
+  plot.subscribe('lassoStart', () => { if (lod.on) lodOff(); });
   let pending = false;
   plot.subscribe('view', () => {
+    lodMove();
     if (pending) return;
     pending = true;
     requestAnimationFrame(() => { pending = false; drawOverlay(true); });
   });
+}
+
+// ---- level of detail: a large map draws a fixed sample while the camera moves, every point at rest ----
+const lod = { on: false, subset: null, timer: null };
+function lodSubset() {              // ~LOD_POINTS positions, sorted, spread over the index (a multiplicative hash)
+  const k = Math.max(1, Math.round(n / LOD_POINTS));
+  const out = [];
+  for (let i = 0; i < n; i++) if (Math.imul(i, 2654435761) >>> 0 < 4294967296 / k) out.push(i);
+  return out;
+}
+function lodMove() {
+  if (!plot || n <= PERFORMANCE_MODE_POINTS || plot.get('mouseMode') === 'lasso') return;
+  if (!lod.on) {
+    lod.on = true;
+    lod.selected = state.points.slice();
+    if (!lod.subset) lod.subset = lodSubset();
+    plot.filter(lod.subset, { preventEvent: true });
+  }
+  clearTimeout(lod.timer);
+  lod.timer = setTimeout(lodOff, LOD_REST_MS);
+}
+function lodOff() {
+  clearTimeout(lod.timer);
+  if (!lod.on) return;
+  lod.on = false;
+  plot.unfilter({ preventEvent: true });
+  if (lod.selected.length) plot.select(lod.selected, { preventEvent: true });
+  drawOverlay(true);
 }
 
 // ---- thumbnails and rings on a 2-d canvas over the WebGL one -------------------------------------
@@ -150,6 +182,7 @@ function drawOverlay(mayAsk) {
   if (!plot || !n) return;
   // points in view ~ N x (visible share of the [-1, 1] square): skip the index query while zoomed out
   const d = plot.get('camera').distance[0];
+  if (lod.on) return;              // moving: thumbnails and rings come back when the view rests
   const inView = n * Math.min(1, d * d) > 20 * THUMB_MAX_IN_VIEW ? null : plot.get('pointsInView');
   let drawn = 0;
   ctx.lineWidth = 2;
@@ -250,6 +283,8 @@ async function drawPoints(args, t0) {
   }
   const t1 = performance.now();
   thumbs.clear();
+  lod.subset = null;
+  lodOff();
   const perf = n > PERFORMANCE_MODE_POINTS;
   if (perf !== performanceMode) recreate(perf);
   plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
@@ -320,7 +355,8 @@ window.__scatter = {
   selectSeq: () => state.seq,
   select: (positions) => plot.select(positions),
   // vertices in the map's normalised coordinates ([-1, 1], the `xy` sent), as the lasso would draw them
-  lasso: (vertices) => plot.lassoSelect(vertices, { isGl: true }),
+  lasso: (vertices) => { lodOff(); return plot.lassoSelect(vertices, { isGl: true }); },
+  lodActive: () => lod.on,
   zoomTo: (x, y, distance) => plot.zoomToLocation([x, y], distance),
   point: (i) => plot.get('points')[i].slice(0, 2),
   colorMode: () => (lastArgs.val ? 'value' : 'category'),
@@ -332,6 +368,7 @@ window.__scatter = {
     do {
       d /= 2;
       await plot.zoomToLocation([x, y], d);
+      lodOff();
     } while (plot.get('pointsInView').length > maxInView && d > 1e-5);
     return plot.get('pointsInView').length;
   },
