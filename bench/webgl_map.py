@@ -5,6 +5,7 @@ N = 1,000 (the baseline: what a frame costs with almost nothing to draw), 70,000
 change), all in one run, and prints one table:
 
   bytes       sent to the browser per map (float32 x, y + uint16 label: 10 bytes a point)
+  wire MB     websocket bytes the page received until the first paint (the app's whole first run)
   paint ms    first paint after the data arrive: from the component's render message to the second
               animation frame after regl-scatterplot's draw() resolved (points unpacked, spatial index
               built, drawn)
@@ -15,6 +16,8 @@ change), all in one run, and prints one table:
               (level of detail); the first move pays for switching to the sample
   unpack/draw of paint ms: bytes -> point arrays; regl-scatterplot's draw() (textures, spatial index)
   perf        regl-scatterplot's performanceMode (squares, no blending), used above 300,000 points
+  in page s   of which in the page: the lasso's point-in-polygon test and the selection sent (JSON)
+  rerun MB    websocket bytes the page received for the rerun that the lasso caused
   lasso s     a lasso over ~12% of the points (123,400 of 1,000,000): from the call in the page until the
               page shows that Python holds the selection (Playwright wall clock)
 
@@ -40,6 +43,9 @@ LASSO = [[0.2, 0.2], [0.9, 0.2], [0.9, 0.9], [0.2, 0.9]]     # 123,400 of the 1,
 
 
 def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
+    wire = [0]                               # websocket bytes received by the page (all of its messages)
+    page.on("websocket", lambda ws: ws.on("framereceived",
+                                          lambda payload: wire.__setitem__(0, wire[0] + len(payload))))
     t0 = time.perf_counter()
     page.goto(f"{url}/?n={n}")
     wait_for_app_run(page)
@@ -50,20 +56,23 @@ def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
                             f"window.__scatter.count() === {n}", timeout=600_000)
     load_s = time.perf_counter() - t0
     timing = frame.evaluate("() => window.__scatter.timing()")
+    wire_bytes = wire[0]
     if shots is not None:
         page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_out.png"))
     ft = sorted(frame.evaluate(f"() => window.__scatter.frameTimes({frames})"))
     frame.evaluate("() => window.__scatter.zoomTo(0, 0, 1)")
-    t1 = time.perf_counter()
-    frame.evaluate("(v) => window.__scatter.lasso(v)", LASSO)
+    w1, t1 = wire[0], time.perf_counter()
+    lasso_js = frame.evaluate("(v) => { const t = performance.now(); window.__scatter.lasso(v); "
+                              "return performance.now() - t; }", LASSO) / 1000
     page.get_by_text("selection 1").wait_for(timeout=600_000)
     lasso_s = time.perf_counter() - t1
+    rerun_bytes = wire[0] - w1
     got = int(page.get_by_text("python got").inner_text().split()[2])
     if shots is not None:                  # zoomed in until the points show their thumbnails
         in_view = frame.evaluate("() => window.__scatter.zoomUntil(0, 150)")
         frame.wait_for_function(f"() => window.__scatter.thumbsDrawn() === {in_view}", timeout=600_000)
         page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_in.png"))
-    return dict(n=n, bytes=timing["bytes"], paint_ms=timing["firstPaintMs"], load_s=load_s,
+    return dict(n=n, bytes=timing["bytes"], wire=wire_bytes, rerun=rerun_bytes, lasso_js=lasso_js, paint_ms=timing["firstPaintMs"], load_s=load_s,
                 unpack_ms=timing["unpackMs"], draw_ms=timing["drawMs"], perf=timing["performanceMode"],
                 frame_med=ft[len(ft) // 2], frame_max=ft[-1], lasso_n=got, lasso_s=lasso_s)
 
@@ -94,12 +103,12 @@ def main() -> None:
         server.close()
     load = os.getloadavg()[0]
     print(f"headless Chromium {CHROMIUM}, software WebGL; load average at the end {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'points':>10} {'bytes':>11} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} {'load s':>7} "
-          f"{'frame ms med':>12} {'frame ms max':>12} {'lasso pts':>10} {'lasso s':>8}")
+    print(f"{'points':>10} {'bytes':>11} {'wire MB':>8} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} {'load s':>7} "
+          f"{'frame ms med':>12} {'frame ms max':>12} {'lasso pts':>10} {'lasso s':>8} {'in page s':>9} {'rerun MB':>8}")
     for r in rows:
-        print(f"{r['n']:>10,} {r['bytes']:>11,} {r['paint_ms']:>9.0f} {r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} "
+        print(f"{r['n']:>10,} {r['bytes']:>11,} {r['wire'] / 1e6:>8.2f} {r['paint_ms']:>9.0f} {r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} "
               f"{'yes' if r['perf'] else 'no':>5} {r['load_s']:>7.1f} {r['frame_med']:>12.1f} "
-              f"{r['frame_max']:>12.1f} {r['lasso_n']:>10,} {r['lasso_s']:>8.2f}")
+              f"{r['frame_max']:>12.1f} {r['lasso_n']:>10,} {r['lasso_s']:>8.2f} {r['lasso_js']:>9.2f} {r['rerun'] / 1e6:>8.2f}")
 
 
 if __name__ == "__main__":

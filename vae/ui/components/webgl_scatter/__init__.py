@@ -15,6 +15,7 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     value["webgl"]       # False: the browser has no WebGL (draw something else)
     value["points"]      # positions 0..N-1 of the selected points (lasso or click), value["seq"] counts selections
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
+    value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
 
 Thumbnails: `atlas_png(images, positions)` packs images into one PNG grid, sent with `atlas_ids`; the
 browser keeps what it was sent (per data_key) and asks only for points in view it has not got.
@@ -108,9 +109,17 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
     floats coloured along the ramp `colors`; legend [{"name", "color"}] or colorbar {"name", "lo", "hi",
     "colors"} drawn beside the canvas; highlight: positions ringed (neighbours), query: a position marked.
-    data_key must change whenever the points or their colours do (the browser redraws only then).
+    data_key must change whenever the points or their colours do (the browser redraws only then). Once the
+    browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
+    frame made anew that lacks them says so and the next run sends them again.
     """
-    packed = pack_points(xy_ndc, categories, values)
+    import streamlit as st
+
+    drawn = (st.session_state.get(key) or {}).get("drawn")
+    if drawn == data_key:      # this browser has these points: leave the bytes out of the rerun (it asks if not)
+        packed = {"xy": None, "cat": None, "val": None}
+    else:
+        packed = pack_points(xy_ndc, categories, values)
     png, cols, t = atlas if atlas is not None else (None, 0, 0)
     value = _component(**packed, colors=list(colors), legend=legend, colorbar=colorbar, data_key=data_key,
                        atlas=png, atlas_cols=cols, thumb=t, atlas_ids=[int(i) for i in atlas_ids],

@@ -22,8 +22,11 @@ const LOD_POINTS = 150000;          // while the view moves, maps above PERFORMA
 const LOD_REST_MS = 200;            // ... and every point again once the view has rested this long                // thumbnail size on screen, CSS px
 
 const post = (type, extra) => window.parent.postMessage({ isStreamlitMessage: true, type, ...extra }, '*');
-const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], need: [], need_seq: 0 };
-const sendValue = () => post('streamlit:setComponentValue', { value: { ...state }, dataType: 'json' });
+const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], need: [], need_seq: 0, drawn: null };
+const sendValue = () => {
+  timing.sentAt = Date.now();      // ms since the epoch, for the bench's split of a round trip
+  post('streamlit:setComponentValue', { value: { ...state }, dataType: 'json' });
+};
 
 const root = document.getElementById('root');
 const canvas = document.getElementById('plot');
@@ -36,6 +39,7 @@ let n = 0;
 let height = 620;
 let lastArgs = {};
 let drawing = Promise.resolve();
+let asked = false;
 const thumbs = new Map();           // position -> {bmp, sx, sy, w, h}
 let highlight = [];
 let query = -1;
@@ -87,6 +91,7 @@ let performanceMode = false;
 function makePlot() {
   plot = createScatterplot({
     canvas, width: Math.max(200, root.clientWidth - 180), height, performanceMode,
+    syncEvents: true,   // a selection goes to Python at once, not after the next (slow, software) frame
     pointSize: 3, pointSizeSelected: 2, opacity: 0.85, backgroundColor: [1, 1, 1, 1],
     lassoColor: [0.9, 0.3, 0.1, 1], lassoMinDelay: 5, lassoMinDist: 2, deselectOnDblClick: true,
     pointColorActive: [0.9, 0.2, 0.1, 1], pointOutlineWidth: 1, lassoInitiator: false,
@@ -118,17 +123,14 @@ function init() {
 }
 
 function subscribe() {
-  let lassoing = false;
-  plot.subscribe('lassoEnd', () => { lassoing = true; });
+  // regl-scatterplot publishes 'select' before 'lassoEnd'; a click selects one point, a lasso any number
   plot.subscribe('select', ({ points }) => {
     state.seq += 1;
-    state.kind = lassoing ? 'lasso' : (points.length === 1 ? 'click' : 'select');
+    state.kind = points.length === 1 ? 'click' : 'lasso';
     state.points = Array.from(points);
-    lassoing = false;
     sendValue();
   });
   plot.subscribe('deselect', () => {
-    lassoing = false;
     if (!state.points.length) return;
     state.seq += 1;
     state.kind = 'clear';
@@ -299,6 +301,7 @@ async function drawPoints(args, t0) {
   const t3 = performance.now();
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   timing.firstPaintMs = performance.now() - t0;
+  state.drawn = args.data_key;      // later values tell Python it need not send these points again
   timing.unpackMs = t2 - t1 + (t1 - t0);
   timing.drawMs = t3 - t2;
   timing.performanceMode = performanceMode;
@@ -318,6 +321,12 @@ async function onRender(args) {
   layout();
   highlight = args.highlight || [];
   query = args.query ?? -1;
+  if (args.data_key !== dataKey && !args.xy) {
+    // Python left the points out because this session's browser had drawn them: this frame has not (it was
+    // made anew); say so, and the rerun brings them
+    if (state.drawn !== null || !asked) { asked = true; state.drawn = null; sendValue(); }
+    return;
+  }
   if (args.data_key !== dataKey) {
     dataKey = args.data_key;
     state.points = [];
