@@ -102,6 +102,7 @@ def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     assert 1_000 < len(want) < 69_000
 
     seq = frame.evaluate("() => window.__scatter.selectSeq()")
+    painted = frame.evaluate("() => window.__scatter.painted()")
     frame.evaluate("(v) => window.__scatter.lasso(v)", LASSO)
     frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
     got = np.sort(np.array(frame.evaluate("() => window.__scatter.selected()"), dtype=np.int64))
@@ -109,8 +110,24 @@ def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     # ... and back in Python: the page lists the selection (positions = dataset indices of the 'all' split)
     expect(page.get_by_text(f"{len(want)} selected points")).to_be_visible()
     expect(page.get_by_text(f"indices: {want[0]} (")).to_be_visible()
+    # that rerun sent no point bytes (the browser said it holds them) and the map was not drawn again
+    assert frame.evaluate("() => [window.__scatter.count(), window.__scatter.painted()]") == [70_000, painted]
     assert_no_exception(page)
     assert not app_console_errors(page)
+
+
+def test_a_new_frame_gets_the_points_again(page: Page, mnist_app: str):
+    """After a visit to another page the map's frame is new: it asks for the points Python had left out."""
+    goto_page(page, mnist_app, "latent_map")
+    frame = scatter_frame(page, 10_000)
+    frame.evaluate("() => window.__scatter.select([10])")               # a value with 'drawn' reaches Python
+    expect(page.get_by_text("1 selected point")).to_be_visible()
+    page.get_by_test_id("stSidebarNav").get_by_text("Decode", exact=True).click()
+    wait_for_app_run(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Latent map", exact=True).click()
+    wait_for_app_run(page)
+    scatter_frame(page, 10_000)
+    assert_no_exception(page)
 
 
 def test_thumbnails_when_zoomed_in(page: Page, mnist_app: str):
