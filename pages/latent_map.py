@@ -43,7 +43,8 @@ if len(dims_ok) > 1:
 else:
     k = dims_ok[0]
     c4.caption(f"Map: {k}-D")
-use_webgl = k == 2 and c4.toggle("WebGL", value=True, key="map_webgl",
+st.session_state.setdefault("map_webgl", True)          # the default (a link's map=plotly sets it first)
+use_webgl = k == 2 and c4.toggle("WebGL", key="map_webgl",
                                  help="every point in the browser's GPU (lasso, zoom to the images); off: the Plotly map")
 n, cap_note = wm.point_choice(c2, split, n_total, use_webgl)
 colour_by = c5.selectbox("Colour by", colour_options(ds) + [ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP],
