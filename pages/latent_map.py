@@ -7,6 +7,7 @@ from vae.analysis.latent import decode_numpy
 from vae.ui.decode import directions as saved_directions
 from vae.ui.map import neighbours as nb
 from vae.ui.map import ranking
+from vae.ui.map import webgl_map as wm
 from vae.ui import loaders, state
 from vae.ui.map.export import export_buttons, png_config
 from vae.ui.components.hover_thumbs import hover_thumbnails
@@ -27,17 +28,12 @@ D, ds = lm.latent_dim, ctx.dataset
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.3, 1.6, 1, 1.3])
 splits, split_help = loaders.split_choices(ds)
+splits = splits + (["all"] if "train" in splits else [])          # train then test: every image
 if st.session_state.get("map_split") not in (None, *splits):      # a split no longer loaded
     st.session_state.pop("map_split")
-split = c1.radio("Split", splits, horizontal=True, key="map_split", help=split_help)
+split = c1.radio("Split", splits, horizontal=True, key="map_split", help=split_help,
+                 format_func=lambda s: "all (train + test)" if s == "all" else s)
 n_total = len(getattr(ds, split))
-sizes = sorted({s for s in (500, 1000, 2000, 5000, 10000) if s < n_total} | {n_total})
-if len(sizes) > 1:
-    n = c2.select_slider("Points", sizes, value=min(sizes, key=lambda s: abs(s - 10_000)), key=f"map_n_{split}_{n_total}",
-                         help="a random subsample of the split (fixed seed)")
-else:
-    n = n_total
-    c2.caption(f"Points: {n_total:,} (the whole split)")
 directions = saved_directions.saved(lm.id)
 methods = (["latent"] if D == 2 else []) + ["pca", "tsne", "umap"] + (["custom"] if len(directions) >= 2 else [])
 method = c3.radio("Projection", methods, format_func=METHODS.get, horizontal=True, key=f"map_method_{D == 2}")
@@ -47,6 +43,10 @@ if len(dims_ok) > 1:
 else:
     k = dims_ok[0]
     c4.caption(f"Map: {k}-D")
+st.session_state.setdefault("map_webgl", True)          # the default (a link's map=plotly sets it first)
+use_webgl = k == 2 and c4.toggle("WebGL", key="map_webgl",
+                                 help="every point in the browser's GPU (lasso, zoom to the images); off: the Plotly map")
+n, cap_note = wm.point_choice(c2, split, n_total, use_webgl)
 colour_by = c5.selectbox("Colour by", colour_options(ds) + [ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP],
                          key=f"map_colour_{ds.name}")
 
@@ -67,7 +67,7 @@ if method == "custom":
         st.stop()
     axes = saved_directions.axes_for(lm.id, (ax1, ax2), dataset_latents(ctx, split, n))
 background = None
-if method == "latent":
+if method == "latent" and not use_webgl:
     if opts[0].toggle("Decoded images behind", key="map_manifold",
                       help="the manifold figure of Kingma & Welling: decoded images on a grid over the map"):
         background = "on"
@@ -92,26 +92,45 @@ if colour_by in (ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP):
         colour_by = "label"
     else:
         colour_values = likelihood[0] if colour_by == ranking.COLOUR_LOG_PX else likelihood[0] - likelihood[1]
-fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=True, color=colour_values)
+if cap_note:
+    st.caption(cap_note)
 if view.note:
     st.caption(view.note)
 chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}"
-query = nb.map_query(ctx, view, split, traces, st.session_state.get(chart_key))
-found = nb.find_neighbours(view.lat, query)
-nb.mark_on_map(fig, traces, view, query, found)
-fig.update_layout(meta="vae-map")                     # the hover thumbnails find the chart by this tag
-event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        config={"scrollZoom": True, **png_config(f"latent-map-{view.method}")})
-hover_thumbnails("vae-map", getattr(ds, split).images[np.asarray(view.lat.index)], view.lat.index,
-                 f"{ctx.dataset_key}|{split}|{n}")
-if view.k == 3:
-    st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
+webgl = use_webgl and view.k == 2 and not wm.no_webgl()
+if webgl:
+    traces = [view.lat.index]
+    query = nb.map_query(ctx, view, split, traces, wm.previous_event(chart_key + wm.WEBGL_SUFFIX))
+    found = nb.find_neighbours(view.lat, query)
+    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found,
+                                     key=chart_key + wm.WEBGL_SUFFIX)
+    st.caption("Click a point to see its image; Lasso (or Shift-drag) selects; double-click clears; zoom in "
+               "with the wheel until the points show their images.")
 else:
-    decodes = view.from_map is not None
-    st.caption("Click a point to see its image" + ("; click an empty spot to decode it" if decodes else "")
-               + (" (PCA inverse transform)" if view.method == "pca" else "")
-               + ". Box and lasso select are in the chart's toolbar" + (" (a box also decodes its centre)" if decodes
-                                                                         else "") + "; double-click to clear.")
+    if use_webgl and view.k == 2:                  # no WebGL in this browser: a sample, drawn as SVG
+        st.warning(wm.fallback_note(len(view.lat.index)))
+        view, kept = wm.sample_view(view, wm.FALLBACK_POINTS)
+        colour_values = None if colour_values is None else np.asarray(colour_values)[kept]
+        likelihood = None if likelihood is None else (likelihood[0][kept], likelihood[1][kept], likelihood[2])
+    fallback = use_webgl and view.k == 2                 # the click grid is a Scattergl trace: not without WebGL
+    fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=not fallback, color=colour_values)
+    query = nb.map_query(ctx, view, split, traces, st.session_state.get(chart_key))
+    found = nb.find_neighbours(view.lat, query)
+    nb.mark_on_map(fig, traces, view, query, found)
+    fig.update_layout(meta="vae-map")                     # the hover thumbnails find the chart by this tag
+    event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            config={"scrollZoom": True, **png_config(f"latent-map-{view.method}")})
+    hover_thumbnails("vae-map", getattr(ds, split).images[np.asarray(view.lat.index)], view.lat.index,
+                     f"{ctx.dataset_key}|{split}|{len(view.lat.index)}")
+    if view.k == 3:
+        st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
+    else:
+        decodes = view.from_map is not None
+        st.caption("Click a point to see its image" + ("; click an empty spot to decode it" if decodes else "")
+                   + (" (PCA inverse transform)" if view.method == "pca" else "")
+                   + ". Box and lasso select are in the chart's toolbar" + (" (a box also decodes its centre)"
+                                                                             if decodes else "")
+                   + "; double-click to clear.")
 
 indices, spots = selected_points(event, traces)
 images = getattr(ds, split).images

@@ -36,6 +36,8 @@ def open_page(assets_dir, monkeypatch):
         at = AppTest.from_file(APP, default_timeout=HANG_S)
         # AppTest does not report the sidebar's widgets after switch_page, so choose by session state
         at.session_state["sb_bundled"] = model
+        if page == "latent_map":
+            state.setdefault("map_webgl", False)   # these tests read the Plotly map (the WebGL one: e2e)
         for k, v in state.items():
             at.session_state[k] = v
         at.run()

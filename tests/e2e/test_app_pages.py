@@ -94,7 +94,7 @@ def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Pa
 
 
 def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map")
+    goto_page(page, app_server, "latent_map?map=plotly")       # the Plotly map (the WebGL one: test_webgl_map)
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()   # a deep link's first run reruns through app.py: slow under load
     wait_for_plot(chart)            # plotly draws after the app run
@@ -157,7 +157,7 @@ _EMPTIEST_SPOT_JS = """(gd) => {
 
 @pytest.mark.parametrize("projection", ["latent", "PCA"])
 def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: str, projection: str):
-    goto_page(page, app_server, "latent_map")          # the bundled 2-d model: the map is the latent space itself
+    goto_page(page, app_server, "latent_map?map=plotly")   # the bundled 2-d model: the map is the latent space itself
     if projection == "PCA":
         page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
         wait_for_app_run(page)
@@ -296,7 +296,7 @@ _FIRST_POINT_JS = """(gd) => {
 
 
 def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map?model=digits-2d")     # 300 points: the first one is not under others
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")     # 300 points: the first one is not under others
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()   # a deep link's first run reruns through app.py: slow under load
     gd = chart.locator(".js-plotly-plot")

@@ -46,7 +46,7 @@ def test_a_fresh_server_opens_on_mnist(page: Page, app_server: str):
     assert pixels.max() > 128 and pixels.mean() < 128   # a bright digit on a dark ground
     assert_no_exception(page)
 
-    page.goto(f"{app_server.rstrip('/')}/latent_map")
+    page.goto(f"{app_server.rstrip('/')}/latent_map?map=plotly")     # Plotly's traces (WebGL: test_webgl_map)
     wait_for_app_run(page)
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.wait_for()

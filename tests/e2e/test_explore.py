@@ -48,7 +48,7 @@ def _plot(page: Page):
 
 
 def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map?model=digits-2d")
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
     chart = _plot(page)
     pt = chart.locator(".js-plotly-plot").evaluate(_LONELY_POINT_JS)
     page.mouse.move(pt["px"], pt["py"])

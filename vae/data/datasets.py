@@ -14,6 +14,8 @@ Every bad input raises ``DataError`` (a ValueError) naming the file or option an
 
 from __future__ import annotations
 
+import functools
+
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,6 +91,18 @@ class ImageDataset:
             width = 0 if split.factors is None else split.factors.shape[1]
             if width != len(self.factor_names):
                 raise DataError(f"{self.name}: {split_name} has {width} factor columns but {len(self.factor_names)} factor names")
+
+    @functools.cached_property
+    def all(self) -> Split:
+        """The train split followed by the test split, as one Split (N_train + N_test images); built once.
+
+        Index i < len(train) is train image i, else test image i - len(train) (the CLI's `--split all`).
+        """
+        parts = [s for s in (self.train, self.test) if len(s)]
+        if len(parts) == 1:
+            return parts[0]
+        factors = None if self.train.factors is None else torch.cat([s.factors for s in parts])
+        return Split(torch.cat([s.images for s in parts]), torch.cat([s.labels for s in parts]), factors)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -317,6 +317,9 @@ class Latents:
     factors: np.ndarray | None  # (N, F) float32
 
 
+DISK_CACHE_POINTS = 20_000     # encodings of at least this many images are also cached on disk (vae.analysis.large_map)
+
+
 @st.cache_data(max_entries=8, show_spinner="Encoding the dataset ...")
 def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model: VAE, _dataset) -> Latents:
     """q(z|x) means and log-variances of `n` images of `split`, keyed by model id and dataset key."""
@@ -324,7 +327,13 @@ def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model:
 
     s = getattr(_dataset, split)
     idx = subsample_indices(len(s), n)
-    mu, logvar = encode_dataset(_model, s.images[torch.from_numpy(idx)])
+    if len(idx) >= DISK_CACHE_POINTS:          # a big map: encoded once per model and data, kept on disk
+        from vae.analysis.large_map import cached_encode
+
+        images = s.images if len(idx) == len(s) else s.images[torch.from_numpy(idx)]
+        mu, logvar, _ = cached_encode(_model, images, data_key=f"{dataset_key}/{split}/{len(idx)}")
+    else:
+        mu, logvar = encode_dataset(_model, s.images[torch.from_numpy(idx)])
     mu = np.asarray(mu.cpu() if torch.is_tensor(mu) else mu, dtype=np.float32)
     logvar = np.asarray(logvar.cpu() if torch.is_tensor(logvar) else logvar, dtype=np.float32)
     factors = None if s.factors is None else s.factors[torch.from_numpy(idx)].numpy()

@@ -207,3 +207,24 @@ def umap_task(key: str, mu: np.ndarray, n_components: int = 2, n_neighbors: int 
         return project_umap(mu, n_components, n_neighbors=n_neighbors, seed=seed, progress=progress)
 
     return submit(key, compute, name="umap")
+
+
+def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, **settings) -> Task:
+    """t-SNE or UMAP of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
+    placed by the fitted map's transform, and kept on disk per points and settings (a second open reads it).
+
+    The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and
+    .info (fitted, placed, cached); no transform of new points.
+    """
+    from types import SimpleNamespace
+
+    mu = np.array(mu, dtype=np.float32, copy=True)
+
+    def compute(progress):
+        from vae.analysis.large_map import cached_project
+
+        emb, info = cached_project(mu, method, n_components=n_components, progress=progress, **settings)
+        return SimpleNamespace(embedding=emb, seconds=0.0 if info["cached"] else info["seconds"],
+                               params={**settings, **info.get("params", {})}, info=info)
+
+    return submit(key, compute, name=method)

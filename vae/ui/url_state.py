@@ -6,8 +6,9 @@ Decode point, so a copied link reopens the same picture in another browser.
     share_box(ctx)                  the sidebar's "Link to this view" button and the link
 
 Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gallery model), proj (latent | pca | tsne | umap), dim (2 | 3),
-perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), z (the Decode point, comma-separated),
-and each page's own settings (PAGE_PARAMS: Generate's seed, temperature and grid).
+perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), map (webgl | plotly: which draws a 2-D map),
+z (the Decode point, comma-separated), and each page's own settings (PAGE_PARAMS: Generate's seed,
+temperature and grid).
 The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
 (an unknown model, a z of another length) are skipped with a note, never an error. Uploaded and
 session-trained models cannot travel in a link: the link names them and says so.
@@ -30,7 +31,7 @@ _PENDING = "_vae_url_pending"
 _NOTES = "_vae_url_notes"
 _SHOW = "_vae_url_show_link"
 _MAP = "_vae_url_map_settings"     # the map's widget values, kept when the page changes (Streamlit drops them)
-MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_perp", "map_umap_nn")
+MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_perp", "map_umap_nn", "map_webgl")
 PROJECTIONS = ("latent", "pca", "tsne", "umap")
 PERPLEXITIES = (5, 10, 20, 30, 50, 100)
 NEIGHBOURS = (5, 10, 15, 30, 50)
@@ -107,6 +108,8 @@ def restore_before_sidebar() -> None:
             st.session_state["map_method_False"] = proj
     if params.get("dim") in ("2", "3"):
         st.session_state["map_k"] = int(params["dim"])
+    if params.get("map") in ("webgl", "plotly"):          # which map draws a 2-D map
+        st.session_state["map_webgl"] = params["map"] == "webgl"
     if params.get("split") in ("test", "train"):
         st.session_state["map_split"] = params["split"]
     perp = _float(params.get("perp"), 0, 1000)
@@ -181,6 +184,8 @@ def view_params(ctx) -> dict[str, str]:
         p["proj"] = proj
     if ss.get("map_k") in (2, 3):
         p["dim"] = str(ss["map_k"])
+    if ss.get("map_webgl") is False:
+        p["map"] = "plotly"
     if ss.get("map_split") in ("test", "train"):
         p["split"] = ss["map_split"]
     if proj == "tsne" and ss.get("map_perp") in PERPLEXITIES:

@@ -12,6 +12,7 @@ Every limit is an environment variable read when asked (so tests and a running s
 | VAE_MAX_TRAINING_IMAGES | 3000000 | epochs x training images of one job (50 MNIST epochs) |
 | VAE_MAX_PROJECTIONS | 2 | background projections (t-SNE) running at once; more wait |
 | VAE_PROJECTION_THREADS | 0 | threads of one projection (0: 1 when hosted, every core locally) |
+| VAE_MAP_MAX_POINTS | 0 | points of one Latent map (0: 200,000 when hosted, no cap locally); more are sampled |
 | VAE_MODEL_CACHE_MB | 512 | bytes of models (and their files) cached per process (LRU) |
 | VAE_MAX_POSTERIOR_WORK | 2.5e8 | grid points x decoded values of one Posterior grid |
 | VAE_TRAINING_NICE | 10 | niceness of training threads, so that pages stay responsive while jobs train |
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, float] = {
     "VAE_MAX_TRAINING_IMAGES": 3_000_000,
     "VAE_MAX_PROJECTIONS": 2,
     "VAE_PROJECTION_THREADS": 0,
+    "VAE_MAP_MAX_POINTS": 0,
     "VAE_MODEL_CACHE_MB": 512,
     "VAE_MAX_POSTERIOR_WORK": 2.5e8,
     "VAE_TRAINING_NICE": 10,
@@ -117,6 +119,17 @@ def posterior_grid_size(image_values: int, wanted: int, smallest: int = 61) -> i
     g = int((budget / max(image_values, 1)) ** 0.5)
     g -= (g + 1) % 2          # odd, so that z = 0 is a node
     return g if g >= smallest else None
+
+
+HOSTED_MAP_POINTS = 200_000
+
+
+def map_max_points() -> int | None:
+    """Most points one Latent map may hold: VAE_MAP_MAX_POINTS, else 200,000 hosted and None (no cap) locally."""
+    n = int(limit("VAE_MAP_MAX_POINTS"))
+    if n > 0:
+        return n
+    return HOSTED_MAP_POINTS if hosted() else None
 
 
 def projection_threads() -> int | None:

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from vae.analysis.large_map import FIT_POINTS
 from vae.ui import tasks
 from vae.ui.map.figures import latent_map_figure
 from vae.ui.latents import dataset_latents
@@ -61,6 +62,19 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
         names = tuple(f"PC{i + 1} ({ratio[i]:.0%})" for i in range(kk))
         return MapView("pca", lat, proj.embedding, names, proj.transform, proj.inverse_transform,
                        note=f"PCA keeps {ratio.sum():.0%} of the variance of the latent means", projection=proj)
+    if method in ("tsne", "umap") and n > FIT_POINTS:     # fitted on a sample, the rest placed; kept on disk
+        settings = {"perplexity": perplexity} if method == "tsne" else {"n_neighbors": n_neighbors}
+        task = tasks.large_projection_task(f"large|{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|"
+                                           f"{sorted(settings.items())}", lat.mu, method, k, **settings)
+        if not task.is_done or task.error:
+            return task
+        proj = task.result
+        name = METHODS[method]
+        return MapView(method, lat, proj.embedding, tuple(f"{name} {i + 1}" for i in range(k)), None, None,
+                       note=f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
+                            f"placed by its transform; " + ("read from the disk cache" if proj.info["cached"]
+                                                             else f"took {proj.seconds:.1f} s")
+                            + "; distances between clusters mean little")
     if method == "tsne":
         key = f"{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{perplexity:g}"
         task = tasks.tsne_task(key, lat.mu, k, perplexity)

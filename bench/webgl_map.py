@@ -1,0 +1,115 @@
+"""The WebGL map in headless Chromium (software WebGL, SwiftShader): first paint, pan/zoom frames, lasso.
+
+Drives tests/e2e/apps/webgl_scatter_app.py (N seeded random points in 10 clusters) with Playwright, for
+N = 1,000 (the baseline: what a frame costs with almost nothing to draw), 70,000 and 1,000,000 (--sizes to
+change), all in one run, and prints one table:
+
+  bytes       sent to the browser per map (float32 x, y + uint16 label: 10 bytes a point)
+  wire MB     websocket bytes the page received until the first paint (the app's whole first run)
+  paint ms    first paint after the data arrive: from the component's render message to the second
+              animation frame after regl-scatterplot's draw() resolved (points unpacked, spatial index
+              built, drawn)
+  load s      from page navigation to that paint (server, websocket, browser)
+  frame ms    pan/zoom: 30 camera moves, each timed from the move to the animation frame after the
+              redraw (requestAnimationFrame in the page); median and max. Above 300,000 points the map
+              draws a fixed sample of ~150,000 while the view moves and every point once it rests 200 ms
+              (level of detail); the first move pays for switching to the sample
+  unpack/draw of paint ms: bytes -> point arrays; regl-scatterplot's draw() (textures, spatial index)
+  perf        regl-scatterplot's performanceMode (squares, no blending), used above 300,000 points
+  in page s   of which in the page: the lasso's point-in-polygon test and the selection sent (JSON)
+  rerun MB    websocket bytes the page received for the rerun that the lasso caused
+  lasso s     a lasso over ~12% of the points (123,400 of 1,000,000): from the call in the page until the
+              page shows that Python holds the selection (Playwright wall clock)
+
+    python bench/webgl_map.py [--sizes 70000,1000000] [--frames 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from tests.e2e.helpers import wait_for_app_run  # noqa: E402
+
+APP = "tests/e2e/apps/webgl_scatter_app.py"
+LASSO = [[0.2, 0.2], [0.9, 0.2], [0.9, 0.9], [0.2, 0.9]]     # 123,400 of the 1,000,000 points
+
+
+def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
+    wire = [0]                               # websocket bytes received by the page (all of its messages)
+    page.on("websocket", lambda ws: ws.on("framereceived",
+                                          lambda payload: wire.__setitem__(0, wire[0] + len(payload))))
+    t0 = time.perf_counter()
+    page.goto(f"{url}/?n={n}")
+    wait_for_app_run(page)
+    page.wait_for_selector("iframe[title*='webgl_scatter']")
+    page.wait_for_function("() => [...document.querySelectorAll('iframe')].some(f => /webgl_scatter/.test(f.src))")
+    frame = next(f for f in page.frames if "webgl_scatter" in f.url)
+    frame.wait_for_function(f"() => window.__scatter && window.__scatter.painted() > 0 && "
+                            f"window.__scatter.count() === {n}", timeout=600_000)
+    load_s = time.perf_counter() - t0
+    timing = frame.evaluate("() => window.__scatter.timing()")
+    wire_bytes = wire[0]
+    if shots is not None:
+        page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_out.png"))
+    ft = sorted(frame.evaluate(f"() => window.__scatter.frameTimes({frames})"))
+    frame.evaluate("() => window.__scatter.zoomTo(0, 0, 1)")
+    w1, t1 = wire[0], time.perf_counter()
+    lasso_js = frame.evaluate("(v) => { const t = performance.now(); window.__scatter.lasso(v); "
+                              "return performance.now() - t; }", LASSO) / 1000
+    page.get_by_text("selection 1").wait_for(timeout=600_000)
+    lasso_s = time.perf_counter() - t1
+    rerun_bytes = wire[0] - w1
+    got = int(page.get_by_text("python got").inner_text().split()[2])
+    if shots is not None:                  # zoomed in until the points show their thumbnails
+        in_view = frame.evaluate("() => window.__scatter.zoomUntil(0, 150)")
+        frame.wait_for_function(f"() => window.__scatter.thumbsDrawn() === {in_view}", timeout=600_000)
+        page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_in.png"))
+    return dict(n=n, bytes=timing["bytes"], wire=wire_bytes, rerun=rerun_bytes, lasso_js=lasso_js, paint_ms=timing["firstPaintMs"], load_s=load_s,
+                unpack_ms=timing["unpackMs"], draw_ms=timing["drawMs"], perf=timing["performanceMode"],
+                frame_med=ft[len(ft) // 2], frame_max=ft[-1], lasso_n=got, lasso_s=lasso_s)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000,70000,1000000")
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--shots", default=str(REPO / "bench" / "out"), help="folder for screenshots ('' for none)")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(args.shots) if args.shots else None
+    if shots is not None:
+        shots.mkdir(parents=True, exist_ok=True)
+    server = StreamlitServer(APP)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for n in (int(s) for s in args.sizes.split(",")):
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(600_000)
+                rows.append(measure(page, server.url, n, args.frames, shots))
+                page.close()
+            browser.close()
+    finally:
+        server.close()
+    load = os.getloadavg()[0]
+    print(f"headless Chromium {CHROMIUM}, software WebGL; load average at the end {load:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'points':>10} {'bytes':>11} {'wire MB':>8} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} {'load s':>7} "
+          f"{'frame ms med':>12} {'frame ms max':>12} {'lasso pts':>10} {'lasso s':>8} {'in page s':>9} {'rerun MB':>8}")
+    for r in rows:
+        print(f"{r['n']:>10,} {r['bytes']:>11,} {r['wire'] / 1e6:>8.2f} {r['paint_ms']:>9.0f} {r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} "
+              f"{'yes' if r['perf'] else 'no':>5} {r['load_s']:>7.1f} {r['frame_med']:>12.1f} "
+              f"{r['frame_max']:>12.1f} {r['lasso_n']:>10,} {r['lasso_s']:>8.2f} {r['lasso_js']:>9.2f} {r['rerun'] / 1e6:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

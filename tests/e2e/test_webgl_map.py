@@ -1,0 +1,221 @@
+"""The Latent map's WebGL scatter in Chromium (software WebGL): all 70,000 MNIST points (train + test, no
+sampling), a lasso that returns exactly the points inside it (against the embedding Python holds), thumbnails
+when zoomed in, colour by log p(x), and the Plotly fallback in a browser without WebGL.
+
+Needs MNIST's IDX files: $VAE_DATA_DIR/mnist, else ../shared/datasets/mnist beside the repository (skipped
+without them). The component's test hook is `window.__scatter` inside its iframe (see frontend/src/index.js).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("VAE_DATA_DIR") or REPO.parent / "shared" / "datasets")
+CACHE_DIR = Path(tempfile.mkdtemp(prefix="vae-webgl-map-cache-"))
+SHOTS = REPO / "tests" / "e2e" / "screenshots"
+# a quadrilateral in the map's normalised coordinates ([-1, 1], as the browser holds them)
+LASSO = [[-0.35, -0.30], [0.25, -0.40], [0.30, 0.15], [-0.20, 0.25]]
+
+
+@pytest.fixture(scope="module")
+def mnist_app(streamlit_app) -> str:
+    if not (DATA_DIR / "mnist" / "train-images-idx3-ubyte.gz").exists() and \
+            not (DATA_DIR / "mnist" / "train-images-idx3-ubyte").exists():
+        pytest.skip(f"MNIST IDX files not found under {DATA_DIR}/mnist (set VAE_DATA_DIR)")
+    return streamlit_app("app.py", VAE_DATA_DIR=str(DATA_DIR), VAE_CACHE_DIR=str(CACHE_DIR))
+
+
+def scatter_frame(page: Page, count: int | None = None):
+    """The component's frame, once it has drawn (`count` points, when given)."""
+    page.wait_for_selector("iframe[title*='webgl_scatter']")
+    page.wait_for_function("() => [...document.querySelectorAll('iframe')].some(f => /webgl_scatter/.test(f.src))")
+    frame = next(f for f in page.frames if "webgl_scatter" in f.url)
+    cond = "window.__scatter && window.__scatter.painted() > 0"
+    if count is not None:
+        cond += f" && window.__scatter.count() === {count}"
+    frame.wait_for_function(f"() => {cond}")
+    return frame
+
+
+def choose_split(page: Page, label: str) -> None:
+    page.get_by_test_id("stRadio").filter(has_text="Split").get_by_text(label, exact=True).click()
+    wait_for_app_run(page)
+
+
+def inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Even-odd point-in-polygon test: poly (V, 2), pts (N, 2) -> (N,) bool."""
+    x, y = pts[:, 0].astype(np.float64), pts[:, 1].astype(np.float64)
+    res = np.zeros(len(pts), bool)
+    for (x0, y0), (x1, y1) in zip(poly, np.roll(poly, -1, axis=0)):
+        crosses = (y0 > y) != (y1 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xc = (x1 - x0) * (y - y0) / (y1 - y0) + x0
+        res ^= crosses & (x < xc)
+    return res
+
+
+def page_embedding(n: int) -> np.ndarray:
+    """The latent means the page mapped: the disk cache it wrote (vae.analysis.large_map) holding n rows."""
+    hits = []
+    for f in (CACHE_DIR / "maps").glob("enc-*.npz"):
+        with np.load(f) as z:
+            if z["mu"].shape[0] == n:
+                hits.append(z["mu"])
+    assert len(hits) == 1, f"expected one cached encoding of {n} rows, found {len(hits)}"
+    return hits[0]
+
+
+def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
+    goto_page(page, mnist_app, "latent_map")
+    scatter_frame(page)
+    choose_split(page, "all (train + test)")
+    frame = scatter_frame(page, 70_000)
+    expect(page.get_by_text("sampled (fixed seed)")).to_have_count(0)     # no cap locally
+    timing = frame.evaluate("() => window.__scatter.timing()")
+    assert timing["points"] == 70_000 and timing["bytes"] == 70_000 * (8 + 2)   # float32 x, y + uint16 label
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "webgl_map_70k_zoomed_out.png"))
+
+    # the embedding Python holds (mnist-2d: the map is the latent plane), normalised as the page sends it
+    from vae.analysis.latent import encode_dataset
+    from vae.checkpoint import load_model
+    from vae.data import load_dataset
+    from vae.ui.components.webgl_scatter import normalise_xy
+
+    mu = page_embedding(70_000)
+    ds = load_dataset("mnist", data_dir=str(DATA_DIR / "mnist"), download=False)
+    again, _ = encode_dataset(load_model(REPO / "assets" / "mnist-2d"), ds.all.images[::97])
+    np.testing.assert_allclose(mu[::97], np.asarray(again), atol=1e-4)       # train then test, every row
+    ndc, _, _ = normalise_xy(mu)
+    held = np.array(frame.evaluate("() => [0, 12345, 69999].map(i => window.__scatter.point(i))"))
+    np.testing.assert_allclose(held, ndc[[0, 12345, 69999]], atol=1e-6)
+    want = np.flatnonzero(inside(np.array(LASSO), ndc))
+    assert 1_000 < len(want) < 69_000
+
+    seq = frame.evaluate("() => window.__scatter.selectSeq()")
+    painted = frame.evaluate("() => window.__scatter.painted()")
+    frame.evaluate("(v) => window.__scatter.lasso(v)", LASSO)
+    frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
+    got = np.sort(np.array(frame.evaluate("() => window.__scatter.selected()"), dtype=np.int64))
+    np.testing.assert_array_equal(got, want)
+    # ... and back in Python: the page lists the selection (positions = dataset indices of the 'all' split)
+    expect(page.get_by_text(f"{len(want)} selected points")).to_be_visible()
+    expect(page.get_by_text(f"indices: {want[0]} (")).to_be_visible()
+    # that rerun sent no point bytes (the browser said it holds them) and the map was not drawn again
+    assert frame.evaluate("() => [window.__scatter.count(), window.__scatter.painted()]") == [70_000, painted]
+    assert_no_exception(page)
+    assert not app_console_errors(page)
+
+
+def test_a_new_frame_gets_the_points_again(page: Page, mnist_app: str):
+    """After a visit to another page the map's frame is new: it asks for the points Python had left out."""
+    goto_page(page, mnist_app, "latent_map")
+    frame = scatter_frame(page, 10_000)
+    frame.evaluate("() => window.__scatter.select([10])")               # a value with 'drawn' reaches Python
+    expect(page.get_by_text("1 selected point")).to_be_visible()
+    page.get_by_test_id("stSidebarNav").get_by_text("Decode", exact=True).click()
+    wait_for_app_run(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Latent map", exact=True).click()
+    wait_for_app_run(page)
+    scatter_frame(page, 10_000)
+    assert_no_exception(page)
+
+
+def test_thumbnails_when_zoomed_in(page: Page, mnist_app: str):
+    goto_page(page, mnist_app, "latent_map")
+    frame = scatter_frame(page, 10_000)
+    assert frame.evaluate("() => window.__scatter.thumbsDrawn()") == 0         # zoomed out: points only
+    in_view = frame.evaluate("() => window.__scatter.zoomUntil(5000, 120)")
+    assert 0 < in_view <= 120
+    # the browser asks Python for the images of the points in view; they come back as one PNG atlas
+    frame.wait_for_function(f"() => window.__scatter.thumbsDrawn() === {in_view}")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "webgl_map_zoomed_in_thumbnails.png"))
+    assert_no_exception(page)
+
+
+def test_a_mouse_lasso_reaches_python(page: Page, mnist_app: str):
+    goto_page(page, mnist_app, "latent_map")
+    frame = scatter_frame(page, 10_000)
+    frame.get_by_role("button", name="Lasso").click()
+    box = frame.locator("#plot").bounding_box()
+    path = [(0.35, 0.35), (0.65, 0.3), (0.7, 0.65), (0.4, 0.7), (0.35, 0.36)]
+    page.mouse.move(box["x"] + box["width"] * path[0][0], box["y"] + box["height"] * path[0][1])
+    page.mouse.down()
+    for (a0, b0), (a1, b1) in zip(path, path[1:]):
+        for t in np.linspace(0.1, 1.0, 10):       # small steps: the lasso records a vertex every few px
+            page.mouse.move(box["x"] + box["width"] * (a0 + (a1 - a0) * t),
+                            box["y"] + box["height"] * (b0 + (b1 - b0) * t))
+    page.mouse.up()
+    frame.wait_for_function("() => window.__scatter.selectSeq() > 0")
+    n = len(frame.evaluate("() => window.__scatter.selected()"))
+    assert n > 10
+    expect(page.get_by_text(f"{n} selected points")).to_be_visible()
+    expect(page.get_by_text("the selected test images", exact=False)).to_be_visible()
+    assert_no_exception(page)
+
+
+def test_colour_by_log_px(page: Page, mnist_app: str):
+    goto_page(page, mnist_app, "latent_map")
+    scatter_frame(page, 10_000)
+    slider = page.get_by_test_id("stSlider").filter(has_text="Points").get_by_role("slider")
+    slider.focus()
+    slider.press("Home")                   # 500 points, then 2,000: IWAE K = 100 of 2,000 images is ~20 s
+    wait_for_app_run(page)
+    slider.press("ArrowRight")
+    wait_for_app_run(page)
+    slider.press("ArrowRight")
+    wait_for_app_run(page)
+    scatter_frame(page, 2_000)
+    box = page.get_by_test_id("stSelectbox").filter(has_text="Colour by")
+    box.click()
+    page.get_by_role("option", name="log p(x) (IWAE)").click()
+    wait_for_app_run(page)
+    frame = next(f for f in page.frames if "webgl_scatter" in f.url)
+    frame.wait_for_function("() => window.__scatter.colorMode() === 'value' && window.__scatter.count() === 2000")
+    legend = frame.evaluate("() => window.__scatter.legendText()")
+    assert "log p(x) (IWAE)" in legend
+    lo_hi = [float(t) for t in legend.split("\n")[1:] if t.strip()]
+    assert len(lo_hi) == 2 and lo_hi[0] > lo_hi[1]      # the colour bar: high at the top, low below (nats)
+    assert_no_exception(page)
+
+
+def test_fallback_without_webgl(browser, mnist_app: str):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script("""(() => { const get = HTMLCanvasElement.prototype.getContext;
+        HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
+            return /webgl/i.test(String(kind)) ? null : get.call(this, kind, ...rest); }; })()""")
+    page = context.new_page()
+    page.set_default_timeout(300_000)
+    try:
+        goto_page(page, mnist_app, "latent_map")
+        expect(page.get_by_text("cannot draw the WebGL map", exact=False).first).to_be_visible()
+        chart = page.get_by_test_id("stPlotlyChart").first
+        chart.wait_for()
+        page.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot'); return p && p._fullData; }")
+        n = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')].map(p =>
+            (p._fullData || []).filter(t => /^[0-9]$/.test(String(t.name)))
+                  .reduce((n, t) => n + (t.x ? t.x.length : 0), 0)).reduce((a, b) => Math.max(a, b), 0)""")
+        assert n == 2_000                      # a sample, drawn as SVG (Scattergl needs WebGL too)
+        types = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.type)")
+        assert "scattergl" not in types
+        assert_no_exception(page)
+    finally:
+        context.close()
+
+
+def test_hosted_cap_samples_with_a_message(page: Page, streamlit_app):
+    url = streamlit_app("app.py", VAE_EXPLORER_HOSTED="1", VAE_MAP_MAX_POINTS="5000")
+    goto_page(page, url, "latent_map")
+    scatter_frame(page, 5_000)                                   # the bundled test split holds 10,000
+    expect(page.get_by_text("This server maps at most 5,000 points", exact=False)).to_be_visible()
+    assert_no_exception(page)

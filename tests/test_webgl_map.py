@@ -1,0 +1,98 @@
+"""The WebGL map's Python side without a browser: the binary form of the points, the thumbnail atlas, the
+hosted point cap, the sampled fallback view, the 'all' split, and a lasso's selection read as a Plotly event
+by the page's selection code. (In Chromium: tests/e2e/test_webgl_map.py.)"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vae.data.datasets import ImageDataset, Split
+from vae.ui.components.webgl_scatter import atlas_png, normalise_xy, pack_points
+from vae.ui.map import webgl_map as wm
+from vae.ui.map.latent_map import selected_points
+
+
+def test_points_travel_as_little_endian_bytes_in_minus_one_to_one():
+    rng = np.random.default_rng(0)
+    xy = rng.normal(5, [3, 1], (1000, 2))
+    ndc, centre, half = normalise_xy(xy)
+    assert ndc.dtype == np.float32 and np.abs(ndc).max() <= 1.0
+    np.testing.assert_allclose(centre + ndc * half, xy, atol=1e-4)          # one scale for both axes
+    assert np.isclose(np.abs(ndc[:, 0]).max(), 1 / 1.02, atol=1e-3)         # the wider axis fills [-1, 1]
+    packed = pack_points(ndc, categories=np.arange(1000) % 10, values=np.linspace(-3, 7, 1000))
+    assert len(packed["xy"]) == 1000 * 8 and len(packed["cat"]) == 1000 * 2 and len(packed["val"]) == 1000 * 4
+    np.testing.assert_array_equal(np.frombuffer(packed["xy"], "<f4").reshape(-1, 2), ndc)
+    np.testing.assert_array_equal(np.frombuffer(packed["cat"], "<u2"), np.arange(1000) % 10)
+    val = np.frombuffer(packed["val"], "<f4")
+    assert val.min() == 0 and val.max() == 1 and np.all(np.diff(val) >= 0)
+    with pytest.raises(ValueError):
+        pack_points(ndc, categories=np.zeros(3))
+
+
+def test_atlas_is_one_png_grid_of_the_images():
+    imgs = np.stack([np.full((1, 28, 28), 10 * k, np.uint8) for k in range(25)])
+    png, cols, t = atlas_png(imgs, cols=10)
+    sheet = np.asarray(Image.open(io.BytesIO(png)))
+    assert (cols, t) == (10, 28) and sheet.shape == (3 * 28, 10 * 28)
+    assert sheet[28 + 5, 4 * 28 + 5] == 10 * 14                              # image 14: row 1, column 4
+
+
+def test_point_cap(monkeypatch):
+    monkeypatch.delenv(wm.CAP_ENV, raising=False)
+    monkeypatch.delenv("VAE_EXPLORER_HOSTED", raising=False)
+    assert wm.point_cap() is None                                          # locally: every point
+    monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
+    assert wm.point_cap() == 200_000
+    monkeypatch.setenv(wm.CAP_ENV, "50000")
+    assert wm.point_cap() == 50_000
+    monkeypatch.setenv(wm.CAP_ENV, "0")                                    # 0: the default
+    assert wm.point_cap() == 200_000
+
+
+def test_selection_reaches_the_page_as_a_plotly_event_and_the_fallback_samples():
+    from vae.ui.loaders import Latents
+    from vae.ui.map.latent_map import MapView
+
+    n = 5000
+    index = np.arange(0, 2 * n, 2)
+    lat = Latents(index, np.zeros((n, 2), np.float32), np.zeros((n, 2), np.float32), np.arange(n) % 10, None)
+    view = MapView("latent", lat, np.random.default_rng(1).normal(size=(n, 2)).astype(np.float32), ("z1", "z2"),
+                   None, None)
+    event = wm._as_plotly_event({"seq": 3, "kind": "lasso", "points": [40, 7, 4999], "webgl": True})
+    indices, spots = selected_points(event, [view.lat.index])
+    assert indices == [14, 80, 9998] and spots == []
+    sub, kept = wm.sample_view(view, 2000)
+    assert len(sub.lat.index) == 2000 and np.all(np.diff(kept) > 0)
+    np.testing.assert_array_equal(sub.xy, view.xy[kept])
+    np.testing.assert_array_equal(sub.lat.index, index[kept])
+
+
+def test_the_all_split_is_train_then_test():
+    def split(n, v):
+        return Split(torch.full((n, 1, 2, 2), v, dtype=torch.uint8), torch.full((n,), v, dtype=torch.int64))
+
+    ds = ImageDataset("toy", split(3, 1), split(2, 0), ["a", "b"])
+    assert len(ds.all) == 5 and ds.all.labels.tolist() == [1, 1, 1, 0, 0]
+    assert ds.all is ds.all                                                # built once
+
+
+def test_a_large_projection_is_kept_on_disk(monkeypatch, tmp_path):
+    """The page's t-SNE/UMAP of more than FIT_POINTS points goes through vae.analysis.large_map.cached_project:
+    a second open (a new task, e.g. after a restart) reads the map back from the disk cache."""
+    from vae.ui import tasks
+
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
+    mu = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
+    first = tasks.large_projection_task("test-large-pca-1", mu, "pca", 2)
+    first.thread.join(60)
+    assert first.error is None and first.result.embedding.shape == (200, 2) and not first.result.info["cached"]
+    again = tasks.large_projection_task("test-large-pca-2", mu, "pca", 2)
+    again.thread.join(60)
+    assert again.result.info["cached"] and again.result.seconds == 0.0
+    np.testing.assert_array_equal(again.result.embedding, first.result.embedding)
+    assert list((tmp_path / "maps").glob("proj-*.npz"))

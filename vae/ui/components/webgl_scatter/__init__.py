@@ -1,0 +1,128 @@
+"""WebGL scatter: every point of a map in the browser's GPU (regl-scatterplot), lasso and click back to Python.
+
+A Streamlit v1 custom component (`components.declare_component(name, path=build/)`). The built bundle
+(build/scatter.js, from frontend/src/index.js and the npm package regl-scatterplot) is committed, so a
+user needs no Node; rebuild with
+
+    npm --prefix vae/ui/components/webgl_scatter/frontend ci && npm --prefix vae/ui/components/webgl_scatter/frontend run build
+
+Points travel as bytes (Streamlit sends `bytes` arguments as binary, they arrive as a Uint8Array), not
+JSON: x, y float32 normalised to [-1, 1] with one scale for both axes (8 bytes a point), a uint16
+category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colour by label: 10 MB.
+
+    xy_ndc, centre, half = normalise_xy(xy)                    # (N, 2) float32 in [-1, 1]
+    value = webgl_scatter(xy_ndc, categories=labels, colors=QUALITATIVE, legend=[...], data_key=..., key="map")
+    value["webgl"]       # False: the browser has no WebGL (draw something else)
+    value["points"]      # positions 0..N-1 of the selected points (lasso or click), value["seq"] counts selections
+    value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
+    value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
+
+Thumbnails: `atlas_png(images, positions)` packs images into one PNG grid, sent with `atlas_ids`; the
+browser keeps what it was sent (per data_key) and asks only for points in view it has not got.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import streamlit.components.v1 as components
+
+__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "atlas_png", "THUMB_MAX"]
+
+_BUILD = Path(__file__).resolve().parent / "build"
+_component = components.declare_component("vae_webgl_scatter", path=str(_BUILD))
+THUMB_MAX = 400          # thumbnails per atlas (the browser asks for points in view when at most this many)
+
+
+def normalise_xy(xy: np.ndarray, margin: float = 0.02) -> tuple[np.ndarray, np.ndarray, float]:
+    """(xy_ndc float32 (N, 2) in [-1, 1], centre (2,), half-span): xy = centre + xy_ndc * half.
+
+    One scale for both axes (the map keeps its aspect ratio); `margin` leaves a border inside [-1, 1].
+    """
+    xy = np.asarray(xy, dtype=np.float64)[:, :2]
+    if len(xy) == 0:
+        return np.zeros((0, 2), np.float32), np.zeros(2), 1.0
+    lo, hi = xy.min(0), xy.max(0)
+    centre = (lo + hi) / 2
+    half = float(max((hi - lo).max() / 2, 1e-12)) * (1 + margin)
+    return ((xy - centre) / half).astype(np.float32), centre, half
+
+
+def pack_points(xy_ndc: np.ndarray, categories: np.ndarray | None = None,
+                values: np.ndarray | None = None) -> dict[str, bytes | None]:
+    """The binary arguments: xy float32 (N, 2) little-endian, cat uint16 (N,), val float32 (N,) in [0, 1].
+
+    values are rescaled from their own [min, max] to [0, 1] (NaN -> 0).
+    """
+    xy = np.ascontiguousarray(xy_ndc, dtype="<f4")
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"xy must be (N, 2), got {xy.shape}")
+    out: dict[str, bytes | None] = {"xy": xy.tobytes(), "cat": None, "val": None}
+    if categories is not None:
+        c = np.asarray(categories)
+        if len(c) != len(xy):
+            raise ValueError(f"{len(c)} categories for {len(xy)} points")
+        out["cat"] = np.ascontiguousarray(np.clip(c, 0, 65535), dtype="<u2").tobytes()
+    if values is not None:
+        v = np.asarray(values, dtype=np.float64)
+        if len(v) != len(xy):
+            raise ValueError(f"{len(v)} values for {len(xy)} points")
+        lo, hi = np.nanmin(v), np.nanmax(v)
+        v = np.nan_to_num((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v), nan=0.0)
+        out["val"] = np.ascontiguousarray(np.clip(v, 0, 1), dtype="<f4").tobytes()
+    return out
+
+
+def atlas_png(images: np.ndarray, cols: int = 20) -> tuple[bytes, int, int]:
+    """(PNG bytes, columns, thumbnail px) of images uint8 (M, C, H, W), C = 1 or 3, laid out row-major.
+
+    Images are shown at their own size (28 x 28 MNIST: 400 of them make a 560 x 560 PNG of ~150 KB).
+    """
+    from PIL import Image
+
+    a = np.asarray(images)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[1] not in (1, 3):
+        raise ValueError(f"images must be uint8 (M, 1|3, H, W), got {a.dtype} {a.shape}")
+    m, c, h, w = a.shape
+    t = max(h, w)
+    cols = max(1, min(cols, m))
+    rows = max(1, -(-m // cols))
+    sheet = np.zeros((rows * t, cols * t, c), np.uint8)
+    for k in range(m):
+        r, q = divmod(k, cols)
+        sheet[r * t:r * t + h, q * t:q * t + w] = a[k].transpose(1, 2, 0)
+    img = Image.fromarray(sheet[..., 0] if c == 1 else sheet, "L" if c == 1 else "RGB")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue(), cols, t
+
+
+def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], categories: np.ndarray | None = None,
+                  values: np.ndarray | None = None, legend: list[dict] | None = None, colorbar: dict | None = None,
+                  atlas: tuple[bytes, int, int] | None = None, atlas_ids: Sequence[int] = (),
+                  highlight: Sequence[int] = (), query: int = -1, height: int = 620, key: str) -> dict:
+    """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
+
+    xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
+    floats coloured along the ramp `colors`; legend [{"name", "color"}] or colorbar {"name", "lo", "hi",
+    "colors"} drawn beside the canvas; highlight: positions ringed (neighbours), query: a position marked.
+    data_key must change whenever the points or their colours do (the browser redraws only then). Once the
+    browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
+    frame made anew that lacks them says so and the next run sends them again.
+    """
+    import streamlit as st
+
+    drawn = (st.session_state.get(key) or {}).get("drawn")
+    if drawn == data_key:      # this browser has these points: leave the bytes out of the rerun (it asks if not)
+        packed = {"xy": None, "cat": None, "val": None}
+    else:
+        packed = pack_points(xy_ndc, categories, values)
+    png, cols, t = atlas if atlas is not None else (None, 0, 0)
+    value = _component(**packed, colors=list(colors), legend=legend, colorbar=colorbar, data_key=data_key,
+                       atlas=png, atlas_cols=cols, thumb=t, atlas_ids=[int(i) for i in atlas_ids],
+                       highlight=[int(i) for i in highlight], query=int(query), height=int(height),
+                       key=key, default=None)
+    return value or {}

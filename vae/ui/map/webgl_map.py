@@ -1,0 +1,186 @@
+"""The Latent map drawn in WebGL (vae.ui.components.webgl_scatter): every point, lasso and click back to Python.
+
+    cap = point_cap()                                   # None locally; hosted: $VAE_MAP_MAX_POINTS or 200,000
+    event, ok = draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key="map_webgl")
+    if not ok: ...draw the sampled Plotly map instead (sample_view(view, 2000))...
+    indices, spots = selected_points(event, [view.lat.index])       # as for a Plotly selection
+
+The component's selection (positions into view.lat) is handed back in the shape of a Plotly selection
+event ({"selection": {"points": [{"curve_number": 0, "point_index": p}, ...], "lasso": [...]}}) with one
+trace, view.lat.index, so the page's Plotly path (selected images, neighbours, export) serves it unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, webgl_scatter
+from vae.ui.map.figures import QUALITATIVE
+
+CAP_ENV = "VAE_MAP_MAX_POINTS"
+FALLBACK_POINTS = 2_000       # the Plotly map without WebGL: an SVG scatter (Scattergl needs WebGL too)
+_RAMP = None
+WEBGL_SUFFIX = "_webgl"       # the component's key ends with this
+_NO_WEBGL = "_vae_map_no_webgl"
+
+
+def point_cap() -> int | None:
+    """Most points one map may hold (vae.ui.hosting.map_max_points): $VAE_MAP_MAX_POINTS, else 200,000 hosted, else None."""
+    from vae.ui import hosting
+
+    return hosting.map_max_points()
+
+
+def point_choice(container, split: str, n_total: int, webgl: bool) -> tuple[int, str]:
+    """The "Points" slider in `container`: (points to map, a note when the hosted cap sampled the split).
+
+    Plotly: 500 .. 10,000 (default 10,000) and the whole split. WebGL: up to every point (the default),
+    at most point_cap(); the cap's note says the data were sampled.
+    """
+    cap = point_cap()
+    top = n_total if cap is None else min(n_total, cap)
+    base = (500, 1000, 2000, 5000, 10000) + ((20_000, 50_000, 100_000, 200_000, 500_000) if webgl else ())
+    sizes = sorted({s for s in base if s < top} | {top})
+    note = (f"This server maps at most {cap:,} points ({CAP_ENV}); the {n_total:,} images of the split are "
+            f"sampled (fixed seed)." if cap is not None and n_total > cap else "")
+    if len(sizes) == 1:
+        container.caption(f"Points: {top:,}" + (" (the whole split)" if top == n_total else ""))
+        return top, note
+    default = top if webgl else min(sizes, key=lambda s: abs(s - 10_000))
+    key = f"map_n_{split}_{n_total}" + ("_webgl" if webgl else "")
+    if st.session_state.get(key) not in (None, *sizes):
+        st.session_state.pop(key)
+    n = container.select_slider("Points", sizes, value=default, key=key,
+                                help="a random subsample of the split (fixed seed); the largest is every point"
+                                + (f" the server allows ({cap:,})" if note else ""))
+    return int(n), (note if n == top else "")
+
+
+def ramp(n: int = 64) -> list[str]:
+    """Viridis as n hex colours, low to high."""
+    global _RAMP
+    if _RAMP is None or len(_RAMP) != n:
+        from plotly.colors import sample_colorscale, unlabel_rgb
+
+        cols = sample_colorscale("Viridis", [i / (n - 1) for i in range(n)])
+        _RAMP = ["#%02x%02x%02x" % tuple(int(round(c)) for c in unlabel_rgb(s)) for s in cols]
+    return _RAMP
+
+
+def sample_view(view, n: int, seed: int = 0):
+    """The view cut to a seeded sample of at most n points (sorted positions kept); (view, positions)."""
+    m = len(view.lat.index)
+    if m <= n:
+        return view, np.arange(m)
+    pos = np.sort(np.random.default_rng(seed).choice(m, n, replace=False))
+    lat = view.lat
+    sub = replace(lat, index=lat.index[pos], mu=lat.mu[pos], logvar=lat.logvar[pos], labels=lat.labels[pos],
+                  factors=None if lat.factors is None else lat.factors[pos])
+    return replace(view, lat=sub, xy=view.xy[pos]), pos
+
+
+def _colours(view, dataset, colour_by: str, colour_values):
+    """(categories or None, values or None, colors, legend, colorbar) for the component."""
+    lat = view.lat
+    values = colour_values
+    if values is None and colour_by != "label" and lat.factors is not None and colour_by in dataset.factor_names:
+        values = lat.factors[:, list(dataset.factor_names).index(colour_by)]
+    if values is not None:
+        v = np.asarray(values, np.float64)
+        return None, v, ramp(), None, {"name": colour_by, "lo": f"{np.nanmin(v):.4g}", "hi": f"{np.nanmax(v):.4g}",
+                                       "colors": ramp(8)}
+    labels = np.asarray(lat.labels, np.int64)
+    present = np.unique(labels)
+    names = dataset.class_names
+    n_cat = int(max(present.max() + 1 if len(present) else 1, 1))
+    colors = [QUALITATIVE[i % len(QUALITATIVE)] for i in range(n_cat)]
+    legend = [{"name": names[i] if 0 <= i < len(names) else str(i), "color": colors[i]} for i in present[:60]]
+    return labels, None, colors, legend, None
+
+
+def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, found, key: str,
+                   height: int = 620) -> tuple[dict | None, bool]:
+    """Draw `view` (2-D) with the WebGL component; (Plotly-shaped selection event or None, webgl ok).
+
+    webgl ok is False once this browser said it has no WebGL (the page then draws Plotly).
+    """
+    lat = view.lat
+    ds = ctx.dataset
+    if no_webgl():
+        return None, False
+    value = st.session_state.get(key) or {}
+    xy, _, _ = _cached_ndc(key, view.xy)
+    cats, vals, colors, legend, colorbar = _colours(view, ds, colour_by, colour_values)
+    data_key = f"{key}|{len(lat.index)}|{colour_by}|{_digest(view.xy, vals)}"
+    need = [int(p) for p in (value.get("need") or []) if 0 <= int(p) < len(lat.index)][:THUMB_MAX]
+    atlas = None
+    if need:
+        images = getattr(ds, split).images[np.asarray(lat.index[need])]
+        images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+        atlas = atlas_png(images)
+    highlight = [int(p) for p in found[0]] if found is not None else []
+    qpos = int(query.position) if query is not None and query.position >= 0 else -1
+    value = webgl_scatter(xy, data_key=data_key, colors=colors, categories=cats,
+                          values=vals, legend=legend, colorbar=colorbar, atlas=atlas, atlas_ids=need,
+                          highlight=highlight, query=qpos, height=height, key=key)
+    if value.get("webgl") is False:
+        st.session_state[_NO_WEBGL] = value.get("error") or "no WebGL"
+        st.rerun()                          # draw the Plotly fallback instead
+    return previous_event(key), True
+
+
+def no_webgl() -> str | None:
+    """Why this browser session cannot draw the WebGL map (it said so once), or None."""
+    if _NO_WEBGL not in st.session_state:
+        for k in list(st.session_state.keys()):
+            v = st.session_state[k]
+            if str(k).endswith(WEBGL_SUFFIX) and isinstance(v, dict) and v.get("webgl") is False:
+                st.session_state[_NO_WEBGL] = v.get("error") or "no WebGL"
+                break
+    return st.session_state.get(_NO_WEBGL)
+
+
+def fallback_note(n_total: int) -> str:
+    return (f"This browser cannot draw the WebGL map ({no_webgl()}): shown instead is the Plotly map of a sample of "
+            f"{min(FALLBACK_POINTS, n_total):,} of the {n_total:,} points.")
+
+
+def previous_event(key: str) -> dict | None:
+    """The component's last selection (session state `key`) as a Plotly selection event, or None."""
+    return _as_plotly_event(st.session_state.get(key) or {})
+
+
+def _cached_ndc(key: str, xy: np.ndarray):
+    """normalise_xy of the view's coordinates, kept per chart key while the coordinates are the same object."""
+    slot = f"_vae_webgl_ndc::{key}"
+    hit = st.session_state.get(slot)
+    if hit is not None and hit[0] is xy:
+        return hit[1]
+    out = normalise_xy(xy)
+    st.session_state[slot] = (xy, out)
+    return out
+
+
+def _digest(xy: np.ndarray, vals) -> str:
+    """A short hash of (a strided sample of) the coordinates and values: the browser redraws when it changes."""
+    import hashlib
+
+    h = hashlib.sha1()
+    h.update(np.ascontiguousarray(xy[:: max(1, len(xy) // 4096)]).tobytes())
+    h.update(str(xy.shape).encode())
+    if vals is not None:
+        h.update(np.ascontiguousarray(np.asarray(vals, np.float32)[:: max(1, len(vals) // 4096)]).tobytes())
+    return h.hexdigest()[:12]
+
+
+def _as_plotly_event(value: dict) -> dict | None:
+    """The component's selection as a Plotly selection event over one trace (view.lat.index)."""
+    if not value or "seq" not in value:
+        return None
+    pts = sorted(int(p) for p in value.get("points") or [])
+    sel = {"points": [{"curve_number": 0, "point_index": int(p)} for p in pts], "box": [],
+           "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and pts else []}
+    return {"selection": sel}
