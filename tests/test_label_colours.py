@@ -39,3 +39,18 @@ def test_one_label_palette_everywhere():
     assert list(QUALITATIVE[:len(LABEL_COLOURS)]) == list(LABEL_COLOURS)[:len(QUALITATIVE)]
     assert list(PALETTE) == list(LABEL_COLOURS)[:len(PALETTE)]
     assert label_colour(3) == LABEL_COLOURS[3] and label_colour(len(LABEL_COLOURS) + 1) == LABEL_COLOURS[1]
+
+
+def test_coloured_by_a_value_the_legend_sits_above_the_plot_not_over_the_colour_bar():
+    """Issue 27: with colour by log p(x) the legend overlapped the colour bar at the right edge."""
+    import numpy as np
+
+    from vae.ui.map.figures import latent_map_figure
+
+    xy, index, labels = np.random.default_rng(0).normal(size=(50, 2)), np.arange(50), np.arange(50) % 3
+    by_value = latent_map_figure(xy, index, labels, ["a", "b", "c"], color=np.linspace(0, 1, 50),
+                                 color_name="log p(x)")
+    assert by_value.layout.legend.orientation == "h" and by_value.layout.legend.yanchor == "bottom"
+    assert by_value.data[0].marker.colorbar.title.text == "log p(x)"
+    by_label = latent_map_figure(xy, index, labels, ["a", "b", "c"])
+    assert by_label.layout.legend.orientation is None               # labels: the legend on the right, as before

@@ -94,7 +94,11 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
         fig.update_xaxes(range=[x0, x1])
         fig.update_yaxes(range=[y0, y1])
 
-    layout = dict(height=height, margin=dict(l=10, r=10, t=30, b=10), legend=dict(itemsizing="constant"),
+    # coloured by a value, the colour bar holds the right edge: the legend (the value's trace, a path, the
+    # neighbours) goes above the plot instead of over the bar (issue 27)
+    legend = (dict(itemsizing="constant") if color is None else
+              dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
+    layout = dict(height=height, margin=dict(l=10, r=10, t=30 if color is None else 50, b=10), legend=legend,
                   uirevision="map")
     if three_d:
         layout["scene"] = dict(xaxis_title=axis_names[0], yaxis_title=axis_names[1], zaxis_title=axis_names[2])
