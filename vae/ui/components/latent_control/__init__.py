@@ -82,14 +82,19 @@ def _weights_signature(model: torch.nn.Module) -> tuple:
     return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in params)
 
 
+def _cached(cache: "weakref.WeakKeyDictionary", model: torch.nn.Module, make):
+    """make(model), kept per model until its weights change (a signature of their versions and shapes)."""
+    sig = _weights_signature(model)
+    hit = cache.get(model)
+    if hit is None or hit[0] != sig:
+        hit = (sig, make(model))
+        cache[model] = hit
+    return hit[1]
+
+
 def _cached_export(model: torch.nn.Module) -> tuple[dict[str, Any], bytes]:
     """export_decoder_binary(model): (header, blob), float16 where parity within 1/255 holds."""
-    sig = _weights_signature(model)
-    hit = _EXPORTS.get(model)
-    if hit is None or hit[0] != sig:
-        hit = (sig, export_decoder_binary(model))
-        _EXPORTS[model] = hit
-    return hit[1]
+    return _cached(_EXPORTS, model, export_decoder_binary)
 
 
 _JSON_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
@@ -97,12 +102,7 @@ _JSON_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" 
 
 def _cached_json_export(model: torch.nn.Module) -> dict[str, Any]:
     """export_decoder(model) (base64 JSON; the path scrubber's format), cached per weights."""
-    sig = _weights_signature(model)
-    hit = _JSON_EXPORTS.get(model)
-    if hit is None or hit[0] != sig:
-        hit = (sig, export_decoder(model))
-        _JSON_EXPORTS[model] = hit
-    return hit[1]
+    return _cached(_JSON_EXPORTS, model, export_decoder)
 
 
 def _cached_onnx(model: torch.nn.Module) -> dict[str, Any] | str:

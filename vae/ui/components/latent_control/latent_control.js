@@ -476,6 +476,16 @@ function base64ToBytes(s) {
   return out;
 }
 
+// Ask Python for the decoder's weights (at most every 3 s per model: the answer may be on its way)
+function askForWeights(st, hash) {
+  const last = st.askedForWeights[hash];
+  if (last === undefined || performance.now() - last > 3000) {
+    st.askedForWeights[hash] = performance.now();
+    st.api.setTriggerValue("need_weights", hash);
+  }
+  setStatus(st, "loading the decoder\u2026", true);
+}
+
 function applyData(st) {
   const d = st.data;
   // z from Python is authoritative once Python has seen all of this browser's commits and the
@@ -506,12 +516,7 @@ function applyData(st) {
       HOOK.weightBytes = d.weights.weight_bytes;
     }
     if (!WEIGHTS.has(d.weights_hash)) {
-      const last = st.askedForWeights[d.weights_hash];
-      if (last === undefined || performance.now() - last > 3000) {
-        st.askedForWeights[d.weights_hash] = performance.now();
-        st.api.setTriggerValue("need_weights", d.weights_hash);
-      }
-      setStatus(st, "loading the decoder\u2026", true);
+      askForWeights(st, d.weights_hash);
     } else {
       scheduleFrame(st);
     }
@@ -530,12 +535,7 @@ function applyData(st) {
         if (st.data.weights_hash === net.hash) scheduleFrame(st);
       }).catch((err) => failBrowser(st, err));
     } else if (!ORT.ready.has(d.weights_hash) && !ORT.pending.has(d.weights_hash)) {
-      const last = st.askedForWeights[d.weights_hash];
-      if (last === undefined || performance.now() - last > 3000) {
-        st.askedForWeights[d.weights_hash] = performance.now();
-        st.api.setTriggerValue("need_weights", d.weights_hash);
-      }
-      setStatus(st, "loading the decoder\u2026", true);
+      askForWeights(st, d.weights_hash);
     } else {
       scheduleFrame(st);
     }
