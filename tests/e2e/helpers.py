@@ -52,6 +52,23 @@ def nav_links(page: Page) -> list[tuple[str, str]]:
             for i in range(links.count())]
 
 
+def open_every_page(page: Page, shots_dir=None, prefix: str = "") -> list[str]:
+    """Visit every page of the sidebar navigation: each shows its heading, no exception box and no error
+    alert; with `shots_dir`, a full-page screenshot of each (`{prefix}{title}.png`). Returns the titles."""
+    links = nav_links(page)
+    assert len(links) >= 10, links
+    for title, href in links:
+        page.goto(href)
+        wait_for_app_run(page)
+        expect(page.get_by_test_id("stHeading").first).to_be_visible()
+        assert_no_exception(page)
+        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        if shots_dir is not None:
+            shots_dir.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots_dir / f"{prefix}{title.replace(' ', '_')}.png"), full_page=True)
+    return [title for title, _ in links]
+
+
 def image_src(page: Page, caption: str) -> str:
     """The src of the st.image whose caption contains `caption` (media URLs change with the bytes)."""
     return page.get_by_test_id("stImage").filter(has_text=caption).locator("img").first.get_attribute("src")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, nav_links,
+from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, open_every_page,
                                wait_for_app_run)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,17 +30,8 @@ def test_every_page_opens_on_an_outside_model(page: Page, streamlit_app):
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("outside_vaes.py:build_conv").first).to_be_visible()
     expect(sidebar.get_by_text("outside, 6-d latent", exact=False)).to_be_visible()
-    links = nav_links(page)
-    assert len(links) >= 10, links
-    for title, href in links:
-        page.goto(href)
-        wait_for_app_run(page)
-        expect(page.get_by_test_id("stHeading").first).to_be_visible()
-        assert_no_exception(page)
-        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-        if SHOTS:           # VAE_E2E_SCREENSHOTS=1: keep a picture of each page (tests/e2e/screenshots/, ignored)
-            SHOTS_DIR.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS_DIR / f"outside-{title.replace(' ', '_')}.png"), full_page=True)
+    # VAE_E2E_SCREENSHOTS=1: keep a picture of each page (tests/e2e/screenshots/, ignored)
+    open_every_page(page, SHOTS_DIR if SHOTS else None, prefix="outside-")
     assert app_console_errors(page) == []
 
 
