@@ -103,6 +103,23 @@ def test_page_opens_with_heat_map_bars_and_curve(page: Page, app_url: str):
     assert app_console_errors(page) == []
 
 
+def test_a_large_k_shows_its_progress_with_the_grid_and_the_waterfall_already_drawn(page: Page, app_url: str):
+    """Issue 26: K = 50,000 ran for seconds with nothing but a spinner. The sampling shows its progress, and on a
+    2-d model the grid, the five numbers and the waterfall are on the page while it runs."""
+    open_posterior(page, app_url)
+    expect_figures(page, heatmap=True)
+    choose_option(page, page.get_by_role("combobox", name="Largest K (importance samples)"), "50000", exact=True)
+    bar = page.get_by_test_id("stProgress").filter(has_text="Importance sampling: K = 50,000")
+    expect(bar).to_be_visible()           # 8 groups of 50,000 samples each: seconds on this machine
+    expect(page.get_by_text("The true posterior p(z|x) and the encoder's q(z|x)")).to_be_visible()
+    expect(page.get_by_text("ELBO + gap = log p(x)")).to_be_visible()
+    shot(page, "2d-large-k-progress")
+    wait_for_app_run(page)
+    expect(bar).to_have_count(0)
+    expect_figures(page, heatmap=True)
+    assert_no_exception(page)
+
+
 def test_upload_an_image_and_refuse_a_non_image(page: Page, app_url: str):
     open_posterior(page, app_url)
     choose_source(page, "Upload an image")
