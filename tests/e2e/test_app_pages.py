@@ -121,7 +121,7 @@ def test_a_one_point_selection_keeps_its_captions_readable(page: Page, app_serve
     """Issue 27: with one point selected, the panel's captions wrapped one word a line (the caption is as
     wide as its one small tile)."""
     page.set_viewport_size({"width": 1400, "height": 2400})       # the whole page in the screenshot
-    goto_page(page, app_server, "latent_map?model=digits-2d")     # 300 points: the first one is not under others
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")   # 300 points; the Plotly map
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()
     wait_for_plot(chart)
