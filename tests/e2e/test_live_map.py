@@ -27,11 +27,12 @@ def test_live_map_appears_during_training_and_replays(page: Page, app_server: st
     expect(page.get_by_test_id("stProgress")).not_to_contain_text("finished")
     # ... and drawn, not a blank white area (issue 26: blank in a screenshot at epoch 30): the newest frame's
     # points are on the plot, seen scrolled into view while the run goes on
+    # (no element screenshot or actionability waits here: the fragment redraws the chart every second)
     live = page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")
-    live.scroll_into_view_if_needed()
     live.locator(".scatterlayer .point").nth(99).wait_for()        # digits: 300 test images a frame
+    live.first.evaluate("el => el.scrollIntoView({block: 'center'})")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    live.screenshot(path=str(SHOTS / "live-map-while-training.png"))
+    page.screenshot(path=str(SHOTS / "live-map-while-training.png"))
     page.get_by_role("button", name="Stop").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
