@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import app_console_errors, assert_no_exception, choose_option, goto_page, wait_for_app_run
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("VAE_DATA_DIR") or REPO.parent / "shared" / "datasets")
@@ -176,9 +176,7 @@ def test_colour_by_log_px(page: Page, mnist_app: str):
     slider.press("ArrowRight")
     wait_for_app_run(page)
     scatter_frame(page, 2_000)
-    box = page.get_by_test_id("stSelectbox").filter(has_text="Colour by")
-    box.click()
-    page.get_by_role("option", name="log p(x) (IWAE)").click()
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), "log p(x) (IWAE)")
     wait_for_app_run(page)
     frame = next(f for f in page.frames if "webgl_scatter" in f.url)
     frame.wait_for_function("() => window.__scatter.colorMode() === 'value' && window.__scatter.count() === 2000")
