@@ -9,8 +9,15 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, choose_option, goto_page,
-                               wait_for_app_run)
+from tests.e2e.helpers import (
+    HANG_MS,
+    app_console_errors,
+    assert_no_exception,
+    choose_option,
+    goto_page,
+    wait_for_app_run,
+)
+from vae.ui.hosting.owner import COOKIE
 
 SHOTS = Path(__file__).parent / "screenshots"
 LIVE = "Object.values(window.__latentControl.instances)[0]"
@@ -45,6 +52,7 @@ def test_a_reload_keeps_the_model_the_decode_point_and_the_generate_seed(page: P
     wait_for_app_run(page)
     expect(page.get_by_text(re.compile(r"samples from the prior, temperature 1, seed 7"))).to_be_visible()
 
+    page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')")   # the browser holds its cookie
     page.reload()                                           # F5: a new session in the same browser
     wait_for_app_run(page)
     expect(page.get_by_label("Seed", exact=True)).to_have_value("7")
@@ -71,11 +79,13 @@ def test_a_reload_keeps_the_model_the_decode_point_and_the_generate_seed(page: P
         expect(other.get_by_label("Seed", exact=True)).to_have_value("7")
         expect(other.get_by_text(re.compile(r"temperature 1, seed 7"))).to_be_visible()
         assert_no_exception(other)
-        # a fresh browser with no link opens on the defaults: the memory is this browser's own
+        # the same browser context, opened again without a link: its own memory (once it holds its cookie)
+        other.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')")
         goto_page(other, app_server, "generate")
-        expect(other.get_by_label("Seed", exact=True)).to_have_value("7")       # the same browser context: its own reload
+        expect(other.get_by_label("Seed", exact=True)).to_have_value("7")
     finally:
         other_context.close()
+    # a fresh browser with no link opens on the defaults: the memory is each browser's own
     fresh_context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         fresh = fresh_context.new_page()

@@ -16,7 +16,13 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, choose_option, goto_page, wait_for_app_run
+from tests.e2e.helpers import (
+    app_console_errors,
+    assert_no_exception,
+    choose_option,
+    goto_page,
+    wait_for_app_run,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("VAE_DATA_DIR") or REPO.parent / "shared" / "datasets")
@@ -34,16 +40,20 @@ def mnist_app(streamlit_app) -> str:
     return streamlit_app("app.py", VAE_DATA_DIR=str(DATA_DIR), VAE_CACHE_DIR=str(CACHE_DIR))
 
 
+def wait_scatter(page: Page, cond: str) -> None:
+    """Wait until `cond` (JS over `s`, the component's window.__scatter) holds in the map's iframe. Waits from
+    the page, not in the frame: a rerun may replace the iframe (a frame waited in would detach)."""
+    page.wait_for_function("""(cond) => [...document.querySelectorAll('iframe')].some(f => {
+        if (!/webgl_scatter/.test(f.src)) return false;
+        try { const s = f.contentWindow.__scatter; return !!s && !!eval(cond); } catch (e) { return false; }
+    })""", arg=cond)
+
+
 def scatter_frame(page: Page, count: int | None = None):
     """The component's frame, once it has drawn (`count` points, when given)."""
-    page.wait_for_selector("iframe[title*='webgl_scatter']")
-    page.wait_for_function("() => [...document.querySelectorAll('iframe')].some(f => /webgl_scatter/.test(f.src))")
-    frame = next(f for f in page.frames if "webgl_scatter" in f.url)
-    cond = "window.__scatter && window.__scatter.painted() > 0"
-    if count is not None:
-        cond += f" && window.__scatter.count() === {count}"
-    frame.wait_for_function(f"() => {cond}")
-    return frame
+    cond = "s.painted() > 0" + (f" && s.count() === {count}" if count is not None else "")
+    wait_scatter(page, cond)
+    return next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
 
 
 def choose_split(page: Page, label: str) -> None:
@@ -178,8 +188,8 @@ def test_colour_by_log_px(page: Page, mnist_app: str):
     scatter_frame(page, 2_000)
     choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), "log p(x) (IWAE)")
     wait_for_app_run(page)
-    frame = next(f for f in page.frames if "webgl_scatter" in f.url)
-    frame.wait_for_function("() => window.__scatter.colorMode() === 'value' && window.__scatter.count() === 2000")
+    wait_scatter(page, "s.colorMode() === 'value' && s.count() === 2000")
+    frame = scatter_frame(page, 2_000)
     legend = frame.evaluate("() => window.__scatter.legendText()")
     assert "log p(x) (IWAE)" in legend
     lo_hi = [float(t) for t in legend.split("\n")[1:] if t.strip()]
