@@ -55,6 +55,9 @@ m[0].metric("mean log p(x)", f"{r.log_px.mean():.2f}", help="IWAE estimate, nats
 m[1].metric("mean ELBO", f"{r.elbo.mean():.2f}", help="nats per image, with the same K samples")
 m[2].metric("mean gap", f"{r.gap.mean():.3f}", help="IWAE − ELBO, nats: an estimate of KL(q ‖ p(z|x)) from below")
 m[3].metric("time", f"{r.seconds:.1f} s", help=f"{len(r.order):,} images, K = {r.k}, seed {r.seed}")
+st.download_button("Ranking as CSV", key="lik_csv", icon=":material/table:", on_click="ignore", mime="text/csv",
+                   file_name=f"likelihood-{split}-K{r.k}-seed{r.seed}.csv",
+                   data=lambda: r.to_csv(sr.index, getattr(ds, split).labels.numpy()[sr.index], ds.class_names))
 
 st.subheader(f"The {show_n} least likely images")
 ranking.gallery(ctx, sr, r.least(show_n))

@@ -77,6 +77,7 @@ def test_the_likelihood_page_ranks_in_the_background(app):
     assert float(at.metric[0].value) < 0
     captions = [c for im in at.image for c in im.captions]
     assert len(captions) == 32 and all(c.startswith("#") for c in captions)   # 16 least + 16 most likely
+    assert "Ranking as CSV" in [b.proto.label for b in at.get("download_button")]
 
 
 def test_the_gallery_size_survives_a_new_ranking(app):

@@ -51,3 +51,21 @@ def test_bad_input_is_refused(digits):
         rank_by_likelihood(model, x, k=0)
     with pytest.raises(ValueError, match="non-empty"):
         rank_by_likelihood(model, x[:0], k=5)
+
+
+def test_the_ranking_exports_as_csv_least_likely_first():
+    """Issue 27: the Likelihood ranking can be exported (the page's "Ranking as CSV")."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from vae.analysis.ranking import LikelihoodRanking
+
+    log_px, elbo = np.array([-5.0, -9.0, -7.0]), np.array([-6.0, -9.5, -7.25])
+    r = LikelihoodRanking(log_px, elbo, np.lexsort((np.arange(3), log_px)), 50, 3, 0.1)
+    rows = list(csv.DictReader(io.StringIO(r.to_csv(np.array([40, 41, 42]), np.array([1, 0, 7]), ["zero", "one"]))))
+    assert [(row["rank"], row["index"], row["label"]) for row in rows] == [("1", "41", "zero"), ("2", "42", "7"),
+                                                                         ("3", "40", "one")]
+    assert [float(row["gap_nats"]) for row in rows] == [0.5, 0.25, 1.0]
+    assert {row["k"] for row in rows} == {"50"} and {row["seed"] for row in rows} == {"3"}

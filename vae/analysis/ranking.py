@@ -56,6 +56,23 @@ class LikelihoodRanking:
     def most(self, n: int) -> np.ndarray:
         return self.order[::-1][:n]
 
+    def to_csv(self, index: np.ndarray, labels: np.ndarray, class_names=()) -> str:
+        """The ranking as CSV text, least likely first: rank (1 = least likely), index (`index` (N,): each
+        position's index in its split), label (a name from `class_names` where there is one), log_px, elbo
+        and gap in nats per image, with K and the seed in every row."""
+        import csv
+        import io
+
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["rank", "index", "label", "log_px_nats", "elbo_nats", "gap_nats", "k", "seed"])
+        names = list(class_names)
+        for rank, pos in enumerate(self.order, start=1):
+            lab = int(labels[pos])
+            w.writerow([rank, int(index[pos]), names[lab] if 0 <= lab < len(names) else lab,
+                        f"{self.log_px[pos]:.4f}", f"{self.elbo[pos]:.4f}", f"{self.gap[pos]:.4f}", self.k, self.seed])
+        return out.getvalue()
+
 
 def rank_by_likelihood(model, images, k: int = 100, seed: int = 0, *, batch: int = BATCH,
                        progress: Callable[[int, int], object] | None = None,
