@@ -69,6 +69,17 @@ def open_every_page(page: Page, shots_dir=None, prefix: str = "") -> list[str]:
     return [title for title, _ in links]
 
 
+def move_first_latent_to_0_3(page: Page) -> None:
+    """On the Decode page: three key presses move z1 to 0.30 in the latent control; waits until the released
+    z has reached Python (the traversals' caption names the point the server holds)."""
+    slider = page.locator("input#lc-z-0")
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    expect(slider).to_have_value(re.compile(r"^0\.30?$"))
+    expect(page.get_by_text(re.compile(r"the others held at the current point z = \[0\.30, "))).to_be_visible()
+
+
 def image_src(page: Page, caption: str) -> str:
     """The src of the st.image whose caption contains `caption` (media URLs change with the bytes)."""
     return page.get_by_test_id("stImage").filter(has_text=caption).locator("img").first.get_attribute("src")

@@ -11,8 +11,16 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, image_src,
-                               wait_for_app_run, wait_for_image_change)
+from tests.e2e.helpers import (
+    HANG_MS,
+    app_console_errors,
+    assert_no_exception,
+    goto_page,
+    image_src,
+    move_first_latent_to_0_3,
+    wait_for_app_run,
+    wait_for_image_change,
+)
 
 SHOTS = Path("/tmp/shots-explore")
 LIVE = "Object.values(window.__latentControl.instances)[0]"   # the Decode page's drag-following control
@@ -104,13 +112,7 @@ def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_s
     page.get_by_test_id("stSidebarNav").get_by_text("Decode", exact=True).click()
     wait_for_app_run(page)
     page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready()")
-    slider = page.locator("input#lc-z-0")
-    slider.focus()
-    for _ in range(3):
-        page.keyboard.press("ArrowRight")
-    expect(slider).to_have_value(re.compile(r"^0\.30?$"))
-    # the released z reaches Python: the traversals' caption names the point the server holds
-    expect(page.get_by_text(re.compile(r"the others held at the current point z = \[0\.30, "))).to_be_visible()
+    move_first_latent_to_0_3(page)
     wait_for_app_run(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Link to this view").click()
     wait_for_app_run(page)

@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     choose_option,
     click_when_still,
     goto_page,
+    move_first_latent_to_0_3,
     wait_for_app_run,
 )
 
@@ -95,13 +96,7 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         wait_for_app_run(a)
         _decode_ready(a)
         expect(a.get_by_role("combobox", name="Gallery model")).to_have_value(re.compile(re.escape(NAME)))
-        slider = a.locator("input#lc-z-0")
-        slider.focus()
-        for _ in range(3):
-            a.keyboard.press("ArrowRight")
-        expect(slider).to_have_value(re.compile(r"^0\.30?$"))
-        # the released z reaches Python: the traversals' caption names the point the server holds
-        expect(a.get_by_text(re.compile(r"the others held at the current point z = \[0\.30"))).to_be_visible()
+        move_first_latent_to_0_3(a)
         wait_for_app_run(a)
         a_picture = a.evaluate(f"() => {LIVE}.canvasHash()")
         a.get_by_test_id("stSidebar").get_by_role("button", name="Link to this view").click()

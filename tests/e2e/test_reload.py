@@ -15,6 +15,7 @@ from tests.e2e.helpers import (
     assert_no_exception,
     choose_option,
     goto_page,
+    move_first_latent_to_0_3,
     wait_for_app_run,
 )
 from vae.ui.hosting.owner import COOKIE
@@ -39,12 +40,7 @@ def test_a_reload_keeps_the_model_the_decode_point_and_the_generate_seed(page: P
     wait_for_app_run(page)
     expect(checkpoint).to_have_value("digits-2d")
     _decode_ready(page)
-    slider = page.locator("input#lc-z-0")
-    slider.focus()
-    for _ in range(3):
-        page.keyboard.press("ArrowRight")
-    expect(slider).to_have_value(re.compile(r"^0\.30?$"))
-    expect(page.get_by_text(re.compile(r"the others held at the current point z = \[0\.30, "))).to_be_visible()
+    move_first_latent_to_0_3(page)
     _nav(page, "Generate")
     seed = page.get_by_label("Seed", exact=True)
     seed.fill("7")

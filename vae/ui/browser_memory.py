@@ -71,13 +71,12 @@ def remember(ctx) -> None:
         params = url_state.view_params(ctx)
     except Exception:  # noqa: BLE001 - a view that cannot be described is not worth failing a page for
         return
-    kept_state = {k: st.session_state[k] for k in KEPT_STATE if k in st.session_state}
     if str(params.get("model", "")).startswith(("upload:", "trained:")):
-        # not in a link; a trained model is found again through the cookie, an upload is gone with its session
+        # not in a link: the sidebar finds a trained model again by itself (training.remembered_source), an
+        # upload is gone with its session
         params = {k: v for k, v in params.items() if k not in ("model", "z")}
-        if ctx.lm.source == "trained":
-            kept_state["sb_source"] = "trained"
-    kept = {"params": params, "state": kept_state, "source": ctx.lm.source}
+    kept = {"params": params, "state": {k: st.session_state[k] for k in KEPT_STATE if k in st.session_state},
+            "source": ctx.lm.source}
     memory, lock = _memory()
     with lock:
         memory[ctx.bid] = kept
