@@ -83,16 +83,29 @@ function u16(u8) {
   return new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
 }
 
-function setHeight() { post('streamlit:setFrameHeight', { height: root.getBoundingClientRect().height + 4 }); }
+let frameHeight = -1;
+function setHeight() {
+  const h = root.getBoundingClientRect().height + 4;
+  if (h === frameHeight) return;
+  frameHeight = h;
+  post('streamlit:setFrameHeight', { height: h });
+}
 
-function layout() {
+// Sizes the canvases; does nothing when the size is as it was (a rerun's render message: a redraw of a
+// large map costs a software-WebGL frame, and the page shares this thread)
+let laidOut = null;
+function layout(force = false) {
   const w = Math.max(200, root.clientWidth - legendEl.offsetWidth - 8);
+  const size = `${w}x${height}x${devicePixelRatio}`;
+  if (size === laidOut && !force) { setHeight(); return; }
+  laidOut = size;
   canvas.style.width = overlay.style.width = `${w}px`;
   canvas.style.height = overlay.style.height = `${height}px`;
   overlay.width = w * devicePixelRatio;
   overlay.height = height * devicePixelRatio;
   if (plot) plot.set({ width: w, height });
   setHeight();
+  drawOverlay(false);
 }
 
 function fail(msg) {
@@ -123,7 +136,7 @@ function recreate(perf) {
   plot.destroy();
   makePlot();
   plot.set({ mouseMode: mode });
-  layout();
+  layout(true);
 }
 
 function init() {
@@ -168,10 +181,11 @@ function subscribe() {
 }
 
 // ---- hover: the point's image in a box beside it (asked from Python with its neighbours when not held) ----
-const hover = { p: -1, timer: null };
+const hover = { p: -1, timer: null, buttons: false };
 function showHover(p) {
   hover.p = p;
-  if (!plot || p < 0 || p >= n) { hideHover(); return; }
+  // no hover box (nor a rerun for its image) while a lasso is drawn or the view dragged
+  if (!plot || p < 0 || p >= n || hover.buttons || plot.get('mouseMode') === 'lasso') { hideHover(); return; }
   const names = lastArgs.names;
   const name = cats && names ? names[cats[p]] : null;
   hoverText.textContent = `#${p}` + (name != null ? ` \u00b7 ${name}` : '');
@@ -242,7 +256,12 @@ function toData(mx, my) {           // CSS px on the canvas -> the normalised co
   return [(cx - v[12]) / v[0] / ar, (cy - v[13]) / v[5]];
 }
 const click = { x: 0, y: 0, seq: 0, timer: null };
-canvas.addEventListener('mousedown', (e) => { click.x = e.offsetX; click.y = e.offsetY; click.seq = state.seq; });
+canvas.addEventListener('mousedown', (e) => {
+  click.x = e.offsetX; click.y = e.offsetY; click.seq = state.seq;
+  hover.buttons = true;
+  hideHover();
+});
+window.addEventListener('mouseup', () => { hover.buttons = false; });
 canvas.addEventListener('click', (e) => {
   if (!plot || !n || !lastArgs.decodes || plot.get('mouseMode') !== 'panZoom') return;
   if (Math.hypot(e.offsetX - click.x, e.offsetY - click.y) > 3) return;       // a pan, not a click
@@ -381,7 +400,11 @@ async function addAtlas(args) {
   drawOverlay(false);
 }
 
+let legendShown = null;
 function drawLegend(args) {
+  const sig = JSON.stringify([args.legend, args.colorbar]);
+  if (sig === legendShown) return;         // the same legend (a rerun): leave the DOM alone
+  legendShown = sig;
   legendEl.innerHTML = '';
   if (args.legend) {
     for (const { name, color } of args.legend) {
