@@ -1,5 +1,5 @@
 // WebGL scatter for the Latent map: a Streamlit v1 custom component (bare postMessage protocol, no React)
-// over regl-scatterplot. Python: vae/ui/components/webgl_scatter/__init__.py. Rebuild: see README.md.
+// over regl-scatterplot. Python: vae/ui/components/webgl_scatter/__init__.py. Rebuild: see the docstring there.
 //
 // Arguments (from Python, each render):
 //   xy        bytes: float32 (N, 2) little-endian, x and y already normalised to [-1, 1] (equal scales)
