@@ -101,7 +101,7 @@ webgl = use_webgl and view.k == 2 and not wm.no_webgl()
 if webgl:
     traces = [view.lat.index]
     webgl_key = wm.webgl_key(lm.id, split, n, view.k)     # not per projection: a new one moves the points there
-    query = nb.map_query(ctx, view, split, traces, wm.previous_event(webgl_key))
+    query = nb.map_query(ctx, view, split, traces, wm.previous_event(webgl_key, view.xy))
     found = nb.find_neighbours(view.lat, query)
     event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key)
     st.caption("Hover a point to see its image; click it to pick it" + ("; click an empty spot to decode it"

@@ -84,6 +84,7 @@ def test_a_clicked_empty_spot_reaches_the_page_as_a_map_location():
     # the same spot read back through normalise_xy lands where it was clicked
     np.testing.assert_allclose((np.asarray(spots[0]) - centre) / half, spot, atol=1e-9)
     assert wm._as_plotly_event({"seq": 5, "kind": "spot", "points": [], "spot": spot}, None)["selection"]["points"] == []
+    assert wm._same_layout(xy, xy.copy()) and not wm._same_layout(xy, xy[:, ::-1])   # another projection
     assert wm.webgl_key("abc", "all", 70_000) == wm.webgl_key("abc", "all", 70_000, 2) != wm.webgl_key("abc", "test", 70_000)
 
 

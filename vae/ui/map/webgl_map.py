@@ -175,10 +175,25 @@ def fallback_note(n_total: int) -> str:
             f"{min(FALLBACK_POINTS, n_total):,} of the {n_total:,} points.")
 
 
-def previous_event(key: str) -> dict | None:
-    """The component's last selection (session state `key`) as a Plotly selection event, or None."""
+def previous_event(key: str, xy: np.ndarray | None = None) -> dict | None:
+    """The component's last selection (session state `key`) as a Plotly selection event, or None.
+
+    xy: the map's coordinates now (N, 2); a clicked spot is read on the layout the browser showed, and
+    left out when that was another one (the projection changed since).
+    """
     hit = st.session_state.get(f"_vae_webgl_ndc::{key}")
+    if hit is not None and xy is not None and not _same_layout(hit[0], xy):
+        hit = None
     return _as_plotly_event(st.session_state.get(key) or {}, None if hit is None else hit[1][1:])
+
+
+def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (N, 2) coordinate arrays are the same layout (the same object, or equal on a strided sample)."""
+    if a is b:
+        return True
+    a, b = np.asarray(a), np.asarray(b)
+    step = max(1, len(a) // 4096)
+    return a.shape == b.shape and np.array_equal(a[::step], b[::step])
 
 
 def _cached_ndc(key: str, xy: np.ndarray):
