@@ -100,12 +100,13 @@ chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}"
 webgl = use_webgl and view.k == 2 and not wm.no_webgl()
 if webgl:
     traces = [view.lat.index]
-    query = nb.map_query(ctx, view, split, traces, wm.previous_event(chart_key + wm.WEBGL_SUFFIX))
+    webgl_key = wm.webgl_key(lm.id, split, n, view.k)     # not per projection: a new one moves the points there
+    query = nb.map_query(ctx, view, split, traces, wm.previous_event(webgl_key, view.xy))
     found = nb.find_neighbours(view.lat, query)
-    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found,
-                                     key=chart_key + wm.WEBGL_SUFFIX)
-    st.caption("Click a point to see its image; Lasso (or Shift-drag) selects; double-click clears; zoom in "
-               "with the wheel until the points show their images.")
+    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key)
+    st.caption("Hover a point to see its image; click it to pick it" + ("; click an empty spot to decode it"
+               if view.from_map is not None else "") + "; Lasso (or Shift-drag) selects; double-click clears; "
+               "zoom in with the wheel until the points show their images.")
 else:
     if use_webgl and view.k == 2:                  # no WebGL in this browser: a sample, drawn as SVG
         st.warning(wm.fallback_note(len(view.lat.index)))
