@@ -10,6 +10,7 @@ from vae.ui.map import map_controls as mc
 from vae.ui.map import ranking
 from vae.ui.map import webgl_map as wm
 from vae.ui import loaders, state
+from vae.ui.point_link import open_links
 from vae.ui.map.export import export_buttons, png_config
 from vae.ui.components.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
@@ -154,6 +155,8 @@ if indices:
     st.caption("indices: " + ", ".join(f"{i} ({ds.class_names[l]})" for i, l in zip(shown[:30], labels[:30]))
                + (" ..." if len(shown) > 30 else "") + " — the Decode and Interpolate pages can start from them.")
     mc.isolate_buttons(ctx, split, indices)
+    if len(indices) == 1:
+        open_links(st, ctx, split, indices[0])
 if spots and view.from_map is not None and view.k == 2:
     z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
     if not indices:

@@ -14,7 +14,7 @@ from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, g
                                wait_for_plot, wait_until_settled)
 from tests.e2e.test_webgl_map import wait_scatter
 
-SHOTS = Path("/tmp/shots27")
+SHOTS = Path("/tmp/i27a/shots")
 _DATA_POINTS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
     if (!gd || !gd._fullData) return -1;
     return gd._fullData.filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0); }"""

@@ -23,6 +23,7 @@ import streamlit as st
 from vae.analysis.neighbours import METRICS, nearest_neighbours
 
 from vae.ui.images import grid, show
+from vae.ui.point_link import open_links
 from vae.ui.map.latent_map import selected_points
 
 K_KEY, METRIC_KEY, SOURCE_KEY, OPEN_KEY = "map_nb_k", "map_nb_metric", "map_nb_source", "_vae_map_nb_open"
@@ -290,13 +291,8 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
         c.markdown(f"**{split} image #{i}**, label **{_label(ds, split, i)}**, {d:.3f} {unit or 'latent units'} "
                    f"from the query.  \nmean of q(z|x): [{', '.join(f'{v:.2f}' for v in mu[0][:8])}"
                    f"{', ...' if mu.shape[1] > 8 else ''}]")
-        if c.button("Send to the Decode page", key="map_nb_to_decode", icon=":material/tune:"):
-            from vae.ui import state
-            from vae.ui.decode.controls import set_controls
-
-            state.set_decode_point(ctx.lm.id, mu[0])
-            set_controls(ctx.lm.id, mu[0])
-            st.switch_page("pages/decode.py")
+        c.caption("Open it on another page (its encoded mean becomes the Decode point; Posterior shows its q):")
+        open_links(c, ctx, split, i)
 
 
 def decode_neighbours(ctx, lat, z: np.ndarray, k: int = 6) -> None:
