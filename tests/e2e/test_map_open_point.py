@@ -60,3 +60,21 @@ def test_a_neighbour_opens_on_the_decode_page(page: Page, app_server: str):
     expect(page.get_by_role("button", name=f"Start from map selection (test #{j})")).to_be_visible()
     page.screenshot(path=str(SHOTS / "neighbour-on-decode.png"), full_page=True)
     assert_no_exception(page)
+
+
+def test_an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    goto_page(page, app_server, "likelihood?model=digits-2d")
+    page.get_by_role("button", name=re.compile(r"^Rank [\d,]+ images by log p\(x\)$")).click()
+    expect(page.get_by_text(re.compile(r"^The \d+ least likely images$"))).to_be_visible()
+    wait_for_app_run(page)
+    first = page.get_by_test_id("stImage").filter(has_text=re.compile(r"^#\d+ · ")).first
+    index = int(re.match(r"#(\d+)", first.inner_text().strip()).group(1))   # the least likely image
+    page.screenshot(path=str(SHOTS / "likelihood-open-links.png"), full_page=True)
+    link = page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Posterior").first
+    assert f"point=test%3A{index}" in link.get_attribute("href")
+    link.click()
+    page.wait_for_url("**/posterior**")
+    wait_for_app_run(page)
+    expect(page.get_by_text(f"test image #{index} (label", exact=False).first).to_be_visible()
+    assert_no_exception(page)
