@@ -9,7 +9,8 @@ Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gal
 each projection's settings (its Setting.url in vae.analysis.projection_methods: perp for t-SNE's
 perplexity, nn for UMAP's neighbours), split (test | train | all), n (points: any the map's "Points"
 slider offers, up to every point of the split on the WebGL map), map (webgl | plotly: which draws a 2-D map),
-z (the Decode point, comma-separated), and each page's own settings (PAGE_PARAMS: Generate's seed,
+z (the Decode point, comma-separated), point (split:index, one data point: vae.ui.point_link), and each page's
+own settings (PAGE_PARAMS: Generate's seed,
 temperature and grid).
 The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
 (an unknown model, a z of another length) are skipped with a note, never an error. Uploaded and
@@ -24,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 from vae.analysis.projection_methods import PROJECTIONS as METHOD_REGISTRY
-from vae.ui import loaders
+from vae.ui import loaders, point_link
 from vae.ui import state
 from vae.ui.decode.controls import set_controls
 from vae.ui.gallery import glue as gallery_glue
@@ -129,7 +130,7 @@ def restore_before_sidebar() -> None:
     if params.get("z") and z is None:
         notes.append("The link's Decode point is not a list of numbers; it was ignored.")
     st.session_state[_PENDING] = dict(z=z, n=_float(params.get("n"), 1, 10_000_000), split=params.get("split", "test"),
-                                      model=model)
+                                      model=model, point=params.get(point_link.PARAM))
     st.session_state[_NOTES] = notes
 
 
@@ -157,6 +158,13 @@ def restore_after_sidebar(ctx) -> None:
             else:
                 notes.append(f"The link's Decode point has {len(z)} dimensions but this model has "
                              f"{ctx.lm.latent_dim}; it was ignored.")
+        if pending.get("point") is not None:         # one data point: the Decode point and the map selection
+            note = point_link.apply_point(ctx, pending["point"])
+            if note:
+                notes.append(note)
+            # applied once: a reload (or a later view of this browser) must not take the Decode point back to it
+            del st.query_params[point_link.PARAM]
+            st.session_state[_APPLIED] = tuple(sorted(_params().items()))
         n, split = pending["n"], pending["split"] if pending["split"] in SPLITS else "test"
         if n is not None and ctx.dataset is not None and len(getattr(ctx.dataset, split, ())):
             n_total = len(getattr(ctx.dataset, split))
