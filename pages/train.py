@@ -10,6 +10,7 @@ from vae.ui.training import jobs as training
 from vae.ui.training.curves import training_curves_figure
 from vae.ui.images import grid, show
 from vae.ui.training.live_map import live_map_panel
+from vae.ui.training.runs_panel import runs_panel
 from vae.ui.sidebar import current
 from vae.ui.training.settings import missing_data_notice, note_missing_data, recipe_block
 from vae.ui.training.jobs import (ACTIVE_STATES, describe_progress, explore_trained_model, zip_of_checkpoint)
@@ -120,3 +121,5 @@ if snap.checkpoint_path and not running:
         from vae.ui.gallery.publish import publish_form
 
         publish_form("train", lambda: read_checkpoint_folder(snap.checkpoint_path))
+
+runs_panel(ctx.bid)      # this browser's earlier runs beside this one, their curves overlaid
