@@ -33,3 +33,28 @@ def test_interpolate_endpoint_index_survives_a_stop_for_a_missing_endpoint(page:
     assert strip.inner_text().startswith(f"test #{shown} →"), (shown, strip.inner_text())
     assert shown == "42", shown                        # and it is the index the person set
     assert_no_exception(page)
+
+
+def test_train_hidden_layers_of_a_dataset_agree_with_the_check_after_a_look_at_another(page: Page, app_server: str):
+    """Train, before any run (the page stopped after its settings): digits with hidden layers "500 abc" (refused,
+    Start disabled), a look at shapes, back to digits: the box read "256 128" while the page still refused
+    "500 abc" with Start disabled."""
+    goto_page(page, app_server, "train")
+    hidden = page.get_by_role("textbox", name="Hidden layers")
+    hidden.fill("500 abc")
+    hidden.press("Enter")
+    wait_for_app_run(page)
+    refusal = page.get_by_test_id("stAlertContentError").filter(has_text="Hidden layers")
+    expect(refusal).to_be_visible()
+    dataset = page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset")
+    choose_option(page, dataset, "shapes", exact=True)
+    wait_for_app_run(page)
+    choose_option(page, dataset, "digits", exact=True)
+    wait_for_app_run(page)
+    shown = page.get_by_role("textbox", name="Hidden layers").input_value()
+    if re.fullmatch(r"[\d ]+", shown.strip()):      # the box shows layers that parse: nothing may refuse them
+        expect(refusal).to_have_count(0)
+        expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    else:
+        expect(refusal).to_be_visible()
+    assert_no_exception(page)
