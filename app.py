@@ -16,8 +16,12 @@ PAGE_ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect 
              '<circle cx="11.5" cy="11" r="1.6" fill="#fff"/></svg>')
 st.set_page_config(page_title="VAE latent-space explorer", page_icon=PAGE_ICON, layout="wide")
 
+# Decode is the default page, served at "/"; the hidden page "decode" runs the same script at /decode (a default
+# page answers only at "/": /decode was "Page not found"). The default page's own url_path is only reserved;
+# listed first, it is also what st.switch_page("pages/decode.py") opens.
 pages = [
-    st.Page("pages/decode.py", title="Decode", icon=":material/tune:", default=True),
+    st.Page("pages/decode.py", title="Decode", icon=":material/tune:", default=True, url_path="decode_home"),
+    st.Page("pages/decode.py", title="Decode", icon=":material/tune:", url_path="decode", visibility="hidden"),
     st.Page("pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", url_path="latent_map"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/timeline:", url_path="interpolate"),
     st.Page("pages/generate.py", title="Generate", icon=":material/grid_view:", url_path="generate"),

@@ -25,19 +25,46 @@ HANG_S = 120
 def test_onnx_export_decodes_as_model_decode(fn, transform):
     """decoder.onnx + the export's transform (sigmoid of logits; the Gaussian mean clamped) = model.decode."""
     model = load_outside(f"{SPEC}:{fn}")
-    exp = onnx_decoder_export(model)
-    assert exp["transform"] == transform and exp["onnx_bytes"] == len(exp["onnx"]) > 0
+    exp = onnx_decoder_export(model, "float32")
+    assert exp["transform"] == transform and exp["onnx_bytes"] == len(exp["onnx"]) > 0 and exp["dtype"] == "float32"
     z = torch.randn(16, model.config.latent_dim, generator=torch.Generator().manual_seed(1)) * 2
     with torch.inference_mode():
         want = model.decode(z).reshape(16, -1).numpy()
     assert np.abs(decode_onnx_export(exp, z.numpy()) - want).max() < 1e-5
-    assert onnx_decoder_export(model)["hash"] == exp["hash"]          # a stable cache key
+    assert onnx_decoder_export(model, "float32")["hash"] == exp["hash"]          # a stable cache key
+
+
+@pytest.mark.parametrize("fn", ["build_conv", "build_gaussian", "build_mlp"])
+def test_auto_sends_float16_weights_within_one_grey_level(fn):
+    """dtype "auto" (the app's default): decoder.onnx with float16 weights, about half the bytes, every pixel
+    within 1/255 of the float32 graph's and of model.decode; another hash than the float32 export's."""
+    model = load_outside(f"{SPEC}:{fn}")
+    full, half = onnx_decoder_export(model, "float32"), onnx_decoder_export(model)
+    assert half["dtype"] == "float16" and 0 < half["pixel_diff"] <= 1 / 255
+    assert half["onnx_bytes"] < 0.6 * full["onnx_bytes"] and half["hash"] != full["hash"]
+    z = torch.randn(32, model.config.latent_dim, generator=torch.Generator().manual_seed(2)) * 2
+    with torch.inference_mode():
+        want = model.decode(z).reshape(32, -1).numpy()
+    got = decode_onnx_export(half, z.numpy())
+    assert 0 < np.abs(got - decode_onnx_export(full, z.numpy())).max() <= 1 / 255
+    assert np.abs(got - want).max() <= 1 / 255
+
+
+def test_auto_keeps_float32_weights_beyond_one_grey_level(monkeypatch):
+    model = load_outside(f"{SPEC}:build_mlp")
+    with torch.no_grad():                     # logits no float16 weight can hold to a grey level
+        model.inner.fc4.weight.mul_(3000.0).add_(1e-3)
+    exp = onnx_decoder_export(model)
+    assert exp["dtype"] == "float32" and exp["pixel_diff"] == 0.0
+    assert onnx_decoder_export(model, "float16")["pixel_diff"] > 1 / 255     # asked for: sent, and how far
+    monkeypatch.setenv("VAE_BROWSER_ONNX_DTYPE", "float32")                   # the bench's "before"
+    assert onnx_decoder_export(load_outside(f"{SPEC}:build_mlp"))["dtype"] == "float32"
 
 
 def test_onnx_export_of_the_projects_own_conv_model():
     torch.manual_seed(0)
     model = VAE(ModelConfig(arch="conv", latent_dim=4, hidden=(16,), conv_channels=(4, 8), image_size=28)).eval()
-    exp = onnx_decoder_export(model)
+    exp = onnx_decoder_export(model, "float32")
     z = torch.randn(8, 4)
     with torch.inference_mode():
         want = model.decode(z).reshape(8, -1).numpy()

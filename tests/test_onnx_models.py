@@ -221,6 +221,49 @@ def test_export_onnx_of_outside_models(tmp_path):
     assert torch.allclose(raw[:, 1], torch.full_like(raw[:, 1], -1.5))
 
 
+def test_export_onnx_float16_halves_the_decoder_within_one_grey_level(tmp_path):
+    """--float16: decoder.onnx stores its weights as float16 (float32 z in, float32 logits out), is about half the
+    bytes, passes the upload checks, and its decoded pixels stay within 1/255 of the float32 export's."""
+    from vae.models.onnx_float16 import decode_pixels
+
+    spec = f"{SPEC}:build_conv"
+    full = _run_json(["export-onnx", spec, str(tmp_path / "f32"), "--json"])
+    half = _run_json(["export-onnx", spec, str(tmp_path / "f16"), "--float16", "--json"])
+    assert full["decoder_dtype"] == "float32" and half["decoder_dtype"] == "float16"
+    assert half["files"]["decoder.onnx"] < 0.6 * full["files"]["decoder.onnx"]
+    assert half["files"]["encoder.onnx"] == full["files"]["encoder.onnx"]
+    assert 0 < half["float16_pixel_diff"] <= 1 / 255
+    f32, f16 = read_onnx_folder(tmp_path / "f32"), read_onnx_folder(tmp_path / "f16")
+    graph = onnx.load_from_string(f16["decoder.onnx"]).graph
+    assert graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert graph.output[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    assert any(t.data_type == TensorProto.FLOAT16 for t in graph.initializer)
+    z = (np.random.default_rng(3).standard_normal((32, 6)) * 2).astype(np.float32)
+    diff = np.abs(decode_pixels(f16["decoder.onnx"], z, "sigmoid") - decode_pixels(f32["decoder.onnx"], z, "sigmoid"))
+    assert 0 < diff.max() <= 1 / 255
+    model = load_onnx(f16, "f16")                          # what a hosted server accepts as an upload
+    with torch.inference_mode():
+        pixels = model.decode(torch.as_tensor(z)).reshape(32, -1).numpy()
+    assert np.abs(pixels - decode_pixels(f32["decoder.onnx"], z, "sigmoid")).max() <= 1 / 255
+
+
+def test_export_onnx_float16_is_refused_beyond_one_grey_level(tmp_path, capsys):
+    """Weights whose float16 rounding moves a pixel by more than 1/255: --float16 refuses, naming the change."""
+    (tmp_path / "sharp.py").write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "import torch\n"
+        "from tests.outside_vaes import build_mlp\n"
+        "def build():\n"
+        "    m = build_mlp()\n"
+        "    with torch.no_grad():\n"
+        "        m.fc4.weight.mul_(3000.0).add_(1e-3)\n"
+        "    return m\n")
+    assert main(["export-onnx", f"{tmp_path / 'sharp.py'}:build", str(tmp_path / "out"), "--float16"]) == 2
+    err = capsys.readouterr().err
+    assert "with float16 weights the decoder's pixels move by up to" in err and "export without --float16" in err
+
+
 def test_size_caps_hold_for_files_and_zip_members(monkeypatch):
     monkeypatch.setenv("VAE_MAX_ONNX_MB", "1")
     big = decoder_bytes(d=D, weight=np.ones((D, 16), np.float32), extra_inits=[

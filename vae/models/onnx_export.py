@@ -136,15 +136,28 @@ def export_differences(model: nn.Module, files: dict[str, bytes], n: int = 16, s
     return {"max_abs_diff": worst_abs, "max_scaled_diff": worst_scaled}
 
 
-def export_onnx(model: nn.Module, out: str | Path) -> dict:
+def export_onnx(model: nn.Module, out: str | Path, float16: bool = False) -> dict:
     """Write encoder.onnx, decoder.onnx and vae.json into folder `out` (created); returns
-    {"out", "files": {name: size}, "max_abs_diff", "max_scaled_diff"} after running the export with onnxruntime."""
+    {"out", "files": {name: size}, "max_abs_diff", "max_scaled_diff", "decoder_dtype"} after running the export
+    with onnxruntime. float16: decoder.onnx keeps float32 input, output and arithmetic but stores its weights as
+    float16 (vae.models.onnx_float16, about half the bytes); the float32 graphs are checked as always, and
+    "float16_pixel_diff" says how far the float16 decoder's pixels (in [0, 1]) are from theirs over 64 prior points."""
     out = Path(out)
     files = onnx_files(model)
     diff = export_differences(model, files)
+    extra: dict = {"decoder_dtype": "float32"}
+    if float16:
+        from vae.models.onnx_float16 import float16_weights, pixel_difference
+
+        small = float16_weights(files[DECODER_FILE])
+        c = model.config
+        extra = {"decoder_dtype": "float16" if small is not files[DECODER_FILE] else "float32",
+                 "float16_pixel_diff": pixel_difference(files[DECODER_FILE], small, int(c.latent_dim),
+                                                        "sigmoid" if c.likelihood == "bernoulli" else "clamp")}
+        files[DECODER_FILE] = small
     out.mkdir(parents=True, exist_ok=True)
     from vae.checkpoint import atomic_write_bytes
 
     for name, data in files.items():
         atomic_write_bytes(out / name, data)
-    return {"out": str(out), "files": {k: len(v) for k, v in files.items()}, **diff}
+    return {"out": str(out), "files": {k: len(v) for k, v in files.items()}, **diff, **extra}

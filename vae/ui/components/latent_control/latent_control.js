@@ -604,8 +604,9 @@ function registerHook(st) {
     ready: () => (st.data.mode === "browser" ? WEIGHTS.has(st.data.weights_hash)
       : st.data.mode === "onnx" ? ORT.ready.has(st.data.weights_hash) : true),
     getZ: () => Array.from(st.z),
-    // the dtype the hand-written decoder's weights came in ("float16" where parity within 1/255 held)
-    weightsDtype: () => (WEIGHTS.get(st.data.weights_hash) || {}).dtype || null,
+    // the dtype the decoder's weights came in ("float16" where parity within 1/255 held): the hand-written
+    // decoder's weights, or decoder.onnx's initializers for onnxruntime-web
+    weightsDtype: () => ((st.data.mode === "onnx" ? ORT.ready : WEIGHTS).get(st.data.weights_hash) || {}).dtype || null,
     // no frame scheduled and no onnxruntime-web decode in flight: the picture is that of getZ()
     settled: () => !st.raf && !st.onnxPending && !(ORT.ready.get(st.data.weights_hash) || {}).busy,
     setZ: (z) => {

@@ -6,7 +6,7 @@
 
 const ORT = (window.__latentControlOrt = window.__latentControlOrt || { module: null, pending: new Map(), ready: new Map() });
 
-// exp: the export's header {hash, latent_dim, image_shape, transform}; bytes: Uint8Array of decoder.onnx.
+// exp: the export's header {hash, latent_dim, image_shape, transform, dtype}; bytes: Uint8Array of decoder.onnx.
 // Resolves to {session, ort, input, output, image, busy} once the session is created (cached by hash).
 function loadOnnxNet(exp, bytes, ortBase) {
   if (ORT.pending.has(exp.hash)) return ORT.pending.get(exp.hash);
@@ -18,7 +18,8 @@ function loadOnnxNet(exp, bytes, ortBase) {
     const session = await mod.createDecoderSession(bytes, wasmUrl);
     const n = exp.image_shape.reduce((a, b) => a * b, 1);
     const net = { hash: exp.hash, session, ort: mod.ort, input: session.inputNames[0], output: session.outputNames[0],
-                  latentDim: exp.latent_dim, transform: exp.transform, image: new Float32Array(n), busy: false,
+                  latentDim: exp.latent_dim, transform: exp.transform, dtype: exp.dtype || "float32",
+                  image: new Float32Array(n), busy: false,
                   loadMs: performance.now() - started };
     ORT.ready.set(exp.hash, net);
     return net;
