@@ -25,7 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["cached_encode", "cached_project", "project_all", "model_fingerprint", "array_fingerprint",
+__all__ = ["cached_encode", "cached_project", "project_all", "projection_cache_path", "read_projection",
+           "write_projection", "model_fingerprint", "array_fingerprint",
            "map_cache_dir", "FIT_POINTS"]
 
 FIT_POINTS = 20_000          # t-SNE / UMAP are fitted on at most this many rows; the rest are placed
@@ -174,23 +175,41 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
                      params={k: v for k, v in proj.params.items() if isinstance(v, (int, float, str, bool, type(None)))})
 
 
+def projection_cache_path(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
+                          cache_dir: str | os.PathLike | None = None, **settings) -> Path:
+    """Where the map of these points (N, D) with these settings is stored (the file may not exist)."""
+    spec = json.dumps(dict(method=method, fit_points=int(fit_points), seed=seed, k=n_components,
+                           **{k: settings[k] for k in sorted(settings)}), sort_keys=True, default=str)
+    key = hashlib.sha256(f"{array_fingerprint(np.asarray(mu, np.float32))}|{spec}".encode()).hexdigest()[:32]
+    return map_cache_dir(cache_dir) / f"proj-{key}.npz"
+
+
+def read_projection(path: Path) -> tuple[np.ndarray, dict] | None:
+    """(embedding, info with cached=True) stored at path, or None when missing or damaged."""
+    got = _load_npz(path, ("embedding", "info"))
+    return None if got is None else (got["embedding"], {**json.loads(str(got["info"])), "cached": True})
+
+
+def write_projection(path: Path, embedding: np.ndarray, info: dict) -> None:
+    """Store a map atomically for read_projection."""
+    _save_npz(path, embedding=embedding, info=np.array(json.dumps(info, default=str)))
+
+
 def cached_project(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
                    progress: Callable[[int, int, str], None] | None = None,
                    cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                    **settings) -> tuple[np.ndarray, dict]:
     """project_all, stored per (points, method, fit_points, seed, k, settings); info["cached"] says a hit."""
-    spec = json.dumps(dict(method=method, fit_points=int(fit_points), seed=seed, k=n_components,
-                           **{k: settings[k] for k in sorted(settings)}), sort_keys=True, default=str)
-    key = hashlib.sha256(f"{array_fingerprint(np.asarray(mu, np.float32))}|{spec}".encode()).hexdigest()[:32]
-    path = map_cache_dir(cache_dir) / f"proj-{key}.npz"
+    path = projection_cache_path(mu, method, fit_points=fit_points, seed=seed, n_components=n_components,
+                                 cache_dir=cache_dir, **settings)
     if use_cache:
-        got = _load_npz(path, ("embedding", "info"))
+        got = read_projection(path)
         if got is not None:
             if progress is not None:
                 progress(1, 1, "read from cache")
-            return got["embedding"], {**json.loads(str(got["info"])), "cached": True}
+            return got
     emb, info = project_all(mu, method, fit_points=fit_points, seed=seed, n_components=n_components,
                             progress=progress, **settings)
     if use_cache:
-        _save_npz(path, embedding=emb, info=np.array(json.dumps(info, default=str)))
+        write_projection(path, emb, info)
     return emb, {**info, "cached": False}

@@ -130,6 +130,12 @@ def _check_components(n_components: int, allowed=(2, 3)) -> int:
     return int(n_components)
 
 
+def fix_component_signs(vt: np.ndarray) -> np.ndarray:
+    """Principal axes (k, D) with each row's largest-magnitude loading made positive (a unique sign)."""
+    signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
+    return vt * np.where(signs == 0, 1.0, signs)[:, None]
+
+
 def project_pca(mu, n_components: int = 2) -> Projection:
     """Principal components of latent means mu (N, D) -> Projection with embedding (N, k).
 
@@ -144,9 +150,7 @@ def project_pca(mu, n_components: int = 2) -> Projection:
     mean = x.mean(axis=0)
     xc = x - mean
     _, s, vt = np.linalg.svd(xc, full_matrices=False)  # vt (min(N,D), D)
-    vt = vt[:k]
-    signs = np.sign(vt[np.arange(k), np.abs(vt).argmax(axis=1)])
-    vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+    vt = fix_component_signs(vt[:k])
     var = s ** 2
     total = var.sum()
     ratio = var[:k] / total if total > 0 else np.zeros(k)
