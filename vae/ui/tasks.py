@@ -45,6 +45,13 @@ class Task:
     thread: threading.Thread | None = None
     polled: float = field(default_factory=time.monotonic)   # last time a page asked about it
     cancelled: bool = False
+    partial: object = None        # the latest intermediate result the work published (e.g. a t-SNE layout)
+    partials: int = 0             # how many it has published
+
+    def publish(self, value) -> None:
+        """Make `value` the task's intermediate result (called by the work's thread; one assignment)."""
+        self.partial = value
+        self.partials += 1
 
     @property
     def is_done(self) -> bool:
@@ -94,7 +101,8 @@ def submit(key: str, fn: Callable[[Callable[[int, int, str], None]], object], na
     """The task computing `fn(progress)` for `key`: started once, then shared; a failed one is returned as is.
 
     fn calls progress(it, total, message) now and then; when nobody has asked about the task for
-    ABANDON_S seconds, progress raises TaskCancelled and the task ends with that error.
+    ABANDON_S seconds, progress raises TaskCancelled and the task ends with that error. fn may also call
+    progress.publish(value) to show an intermediate result (task.partial; `show_task(..., preview=)`).
     """
     reg = _tasks()
     with reg.lock:
@@ -113,6 +121,8 @@ def submit(key: str, fn: Callable[[Callable[[int, int, str], None]], object], na
         if task.abandoned:
             raise TaskCancelled("cancelled: no page was waiting for it")
         task.done, task.message = (it / total if total else 0.0), msg
+
+    progress.publish = task.publish
 
     def run() -> None:
         with slots:
@@ -152,14 +162,18 @@ def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float
     def compute(progress):
         from vae.analysis.projection import project_tsne
 
-        return project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads)
+        return project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads,
+                            snapshot=lambda it, total, emb: progress.publish((it, total, emb)))
 
     return submit(key, compute, name="tsne")
 
 
-def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
+def show_task(task: Task, what: str, poll_s: float = 0.5, preview: Callable[[object], None] | None = None) -> None:
     """Draw a running task's progress (polled in a fragment; reruns the page when done), or its error
-    with a Retry button. Never spins: a failure stops the polling and says why."""
+    with a Retry button. Never spins: a failure stops the polling and says why.
+
+    preview(partial) draws the task's latest intermediate result (task.partial) under the bar, in the
+    same fragment, whenever there is one (a t-SNE layout as it computes)."""
     task.touch()
     if task.error is not None:
         st.error(f"{what} failed: {task.error}", icon=":material/error:")
@@ -175,6 +189,9 @@ def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
         text = (f"{what}: waiting for a free slot ({running()} running on this server)" if task.message == "queued"
                 else f"{what}: {task.message} ({task.seconds:.0f} s)")
         st.progress(min(max(task.done, 0.0), 1.0), text=text)
+        partial = task.partial
+        if preview is not None and partial is not None:
+            preview(partial)
 
     progress()
 

@@ -104,6 +104,30 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
     raise ValueError(f"unknown map method {method!r}; expected one of {list(METHODS)}")
 
 
+def layout_preview(lat: Latents, name: str):
+    """A `tasks.show_task` preview for a 2-D t-SNE task: draws its partial (iteration, total, layout (N, 2))
+    as a raster map of every point coloured by label (figures.scatter_png), so the map is seen forming as
+    the Embedding Projector animates its t-SNE. An image, not a Plotly chart: the progress fragment redraws
+    it twice a second, and an image swaps without the chart's blank frames."""
+    import streamlit as st
+
+    from vae.ui.images import data_url
+    from vae.ui.map.figures import scatter_png
+
+    n = len(lat.index)
+
+    def draw(partial) -> None:
+        it, total, xy = partial
+        if xy.shape != (n, 2):
+            return
+        with st.container(key="map_layout_preview"):
+            st.caption(f"{name} as it computes: iteration {it} of {total}, all {n:,} points")
+            pil = scatter_png(xy, lat.labels)
+            st.image(data_url(pil), width=pil.width)      # inside the message: a quick rerun cannot 404 it
+
+    return draw
+
+
 def colour_options(dataset) -> list[str]:
     """What a map can be coloured by: "label", then the dataset's ground-truth factors."""
     return ["label"] + [f for f in getattr(dataset, "factor_names", []) if f != "shape"]
