@@ -65,6 +65,7 @@ def test_pca_of_10000_mnist_images_on_two_processes_equals_one_process(capsys, t
     r = _torchrun(tmp_path, run, "--split", "test", "--method", "pca", "--out", two)
     # rank 0 alone reports and writes
     assert r.stdout.count("on 2 processes") == 1 and "10,000 points of mnist test" in r.stdout
+    assert "trustworthiness 0." in r.stdout and "10-NN accuracy 0." in r.stdout    # beside the map's time
     _assert_same_npz(one, two, atol=1e-4)
     with np.load(two) as f:
         assert f["embedding"].shape == (10_000, 2) and f["embedding"].dtype == np.float32

@@ -8,6 +8,7 @@ the posterior means to 2-D (t-SNE / UMAP fitted on a sample of --fit-points rows
 with the fitted transform; cached per points and settings). `--split all` is train then test (all
 70,000 MNIST images), no sampling. The .npz holds embedding float32 (N, 2), labels int64 (N,),
 mu float32 (N, D), split uint8 (N,) (0 train, 1 test) and index int64 (N,) (row within its split).
+The summary line gives the map's time with its trustworthiness and 10-NN label accuracy (map_quality).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def cmd_project(args) -> int:
     import torch
 
     from ..analysis.large_map import FIT_POINTS
+    from ..analysis.map_quality import format_quality, map_quality
     from ..train.distributed import Distributed
     from .evaluate_command import dataset_for
 
@@ -87,9 +89,11 @@ def cmd_project(args) -> int:
     np.savez(args.out, embedding=np.ascontiguousarray(emb, np.float32), labels=labels.astype(np.int64),
              mu=mu, split=which, index=index)
     on = f" on {job.world_size} processes" if job.enabled else ""
+    quality = format_quality(map_quality(mu, emb, labels, seed=args.seed))
+    made = "cached" if info["cached"] else f"computed in {info['seconds']:.1f} s"
     print(f"{args.out}: {len(emb):,} points of {dataset.name} {args.split}, {args.method} "
           f"(fitted on {info['fitted']:,}, placed {info['placed']:,}){on}; encodings {'cached' if hit else 'computed'}, "
-          f"map {'cached' if info['cached'] else 'computed'}; {time.perf_counter() - started:.1f} s")
+          f"map {made} ({quality}); {time.perf_counter() - started:.1f} s")
     return 0
 
 
