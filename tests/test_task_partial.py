@@ -46,6 +46,9 @@ def test_a_tsne_task_publishes_its_layouts(monkeypatch):
     assert t.error is None and t.partials > 10
     it, total, xy = t.partial
     assert 0 < it < total == 375 and xy.shape == (300, 2) and not np.array_equal(xy, t.result.embedding)
+    # measured for the page's note beside its time (no labels given: trustworthiness only)
+    q = t.result.params["quality"]
+    assert q["trustworthiness"] > 0.9 and q["knn_accuracy"] is None
 
 
 def test_scatter_png_puts_each_label_in_its_colour_inside_the_image():

@@ -33,10 +33,10 @@ def map_quality(mu, embedding, labels=None, *, k: int = 10, sample: int = QUALIT
     if x.ndim != 2 or e.ndim != 2 or len(x) != len(e):
         raise ValueError(f"need mu (N, D) and embedding (N, m) of the same N, got {x.shape} and {e.shape}")
     n = len(x)
-    if n < k + 2:
-        raise ValueError(f"map quality with k = {k} needs at least {k + 2} points, got {n}")
+    if n < 3:
+        raise ValueError(f"map quality needs at least 3 points, got {n}")
     sub = np.sort(np.random.default_rng(seed).choice(n, sample, replace=False)) if n > sample else np.arange(n)
-    kk = min(k, (len(sub) - 1) // 2)          # scikit-learn requires k < n / 2
+    kk = min(k, (len(sub) - 1) // 2)          # scikit-learn requires k < n / 2 (small maps: fewer neighbours)
     trust = float(trustworthiness(x[sub], e[sub], n_neighbors=kk))
     acc = None if labels is None else knn_label_accuracy(e, np.asarray(labels), k=k)
     return {"trustworthiness": trust, "knn_accuracy": acc, "sample": int(len(sub)), "k": int(k)}

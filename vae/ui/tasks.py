@@ -154,16 +154,29 @@ def retry(key: str) -> None:
             del reg.tasks[key]
 
 
-def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0) -> Task:
-    """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared."""
+def _measured(proj, mu: np.ndarray, labels, progress):
+    """proj with params["quality"] = vae.analysis.map_quality.map_quality of its map (trustworthiness, 10-NN
+    accuracy with labels), for the page to report beside the map's time. A second or so; after the fit."""
+    from vae.analysis.map_quality import map_quality
+
+    progress(1, 1, "measuring trustworthiness and 10-NN accuracy")
+    proj.params["quality"] = map_quality(mu, proj.embedding, labels)
+    return proj
+
+
+def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0,
+              labels: np.ndarray | None = None) -> Task:
+    """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared.
+    Its params["quality"] holds the map's trustworthiness and 10-NN accuracy (by `labels` (N,), if given)."""
     mu = np.array(mu, dtype=np.float32, copy=True)
     threads = hosting.projection_threads()
 
     def compute(progress):
         from vae.analysis.projection import project_tsne
 
-        return project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads,
+        proj = project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads,
                             snapshot=lambda it, total, emb: progress.publish((it, total, emb)))
+        return _measured(proj, mu, labels, progress)
 
     return submit(key, compute, name="tsne")
 
@@ -214,24 +227,28 @@ def finished_tasks(prefix: str) -> list[Task]:
     return sorted(done, key=lambda t: t.finished or 0.0, reverse=True)
 
 
-def umap_task(key: str, mu: np.ndarray, n_components: int = 2, n_neighbors: int = 15, seed: int = 0) -> Task:
-    """The UMAP Projection of `mu` (N, D) for `key` (model id + data + settings), computed once in the background."""
+def umap_task(key: str, mu: np.ndarray, n_components: int = 2, n_neighbors: int = 15, seed: int = 0,
+              labels: np.ndarray | None = None) -> Task:
+    """The UMAP Projection of `mu` (N, D) for `key` (model id + data + settings), computed once in the background;
+    params["quality"] as tsne_task's."""
     mu = np.array(mu, dtype=np.float32, copy=True)
 
     def compute(progress):
         from vae.analysis.umap_projection import project_umap
 
-        return project_umap(mu, n_components, n_neighbors=n_neighbors, seed=seed, progress=progress)
+        proj = project_umap(mu, n_components, n_neighbors=n_neighbors, seed=seed, progress=progress)
+        return _measured(proj, mu, labels, progress)
 
     return submit(key, compute, name="umap")
 
 
-def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, **settings) -> Task:
+def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2,
+                          labels: np.ndarray | None = None, **settings) -> Task:
     """t-SNE or UMAP of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
     placed by the fitted map's transform, and kept on disk per points and settings (a second open reads it).
 
     The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and
-    .info (fitted, placed, cached); no transform of new points.
+    .info (fitted, placed, cached); no transform of new points; .params["quality"] as tsne_task's.
     """
     from types import SimpleNamespace
 
@@ -241,7 +258,7 @@ def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: i
         from vae.analysis.large_map import cached_project
 
         emb, info = cached_project(mu, method, n_components=n_components, progress=progress, **settings)
-        return SimpleNamespace(embedding=emb, seconds=0.0 if info["cached"] else info["seconds"],
-                               params={**settings, **info.get("params", {})}, info=info)
+        return _measured(SimpleNamespace(embedding=emb, seconds=0.0 if info["cached"] else info["seconds"],
+                                         params={**settings, **info.get("params", {})}, info=info), mu, labels, progress)
 
     return submit(key, compute, name=method)

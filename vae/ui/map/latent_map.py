@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from vae.analysis.large_map import FIT_POINTS
+from vae.analysis.map_quality import format_quality
 from vae.ui import tasks
 from vae.ui.map.figures import latent_map_figure
 from vae.ui.latents import dataset_latents
@@ -65,7 +66,8 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
     if method in ("tsne", "umap") and n > FIT_POINTS:     # fitted on a sample, the rest placed; kept on disk
         settings = {"perplexity": perplexity} if method == "tsne" else {"n_neighbors": n_neighbors}
         task = tasks.large_projection_task(f"large|{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|"
-                                           f"{sorted(settings.items())}", lat.mu, method, k, **settings)
+                                           f"{sorted(settings.items())}", lat.mu, method, k, labels=lat.labels,
+                                           **settings)
         if not task.is_done or task.error:
             return task
         proj = task.result
@@ -74,25 +76,27 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
                        note=f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
                             f"placed by its transform; " + ("read from the disk cache" if proj.info["cached"]
                                                              else f"took {proj.seconds:.1f} s")
-                            + "; distances between clusters mean little")
+                            + f"{_quality(proj)}; distances between clusters mean little")
     if method == "tsne":
         key = f"{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{perplexity:g}"
-        task = tasks.tsne_task(key, lat.mu, k, perplexity)
+        task = tasks.tsne_task(key, lat.mu, k, perplexity, labels=lat.labels)
         if not task.is_done or task.error:
             return task
         proj = task.result
         return MapView("tsne", lat, proj.embedding, tuple(f"t-SNE {i + 1}" for i in range(k)), None, None,
                        note=f"t-SNE (perplexity {proj.params.get('perplexity', perplexity):.0f}) took "
-                            f"{proj.seconds:.1f} s; distances between clusters mean little", projection=proj)
+                            f"{proj.seconds:.1f} s{_quality(proj)}; distances between clusters mean little",
+                       projection=proj)
     if method == "umap":
         task = tasks.umap_task(f"umap|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{n_neighbors}", lat.mu, k,
-                               n_neighbors)
+                               n_neighbors, labels=lat.labels)
         if not task.is_done or task.error:
             return task
         proj = task.result
         return MapView("umap", lat, proj.embedding, tuple(f"UMAP {i + 1}" for i in range(k)), None, None,
                        note=f"UMAP ({proj.params['n_neighbors']} neighbours, min_dist {proj.params['min_dist']:g}) "
-                            f"took {proj.seconds:.1f} s; like t-SNE it keeps neighbourhoods, sizes and gaps mean "
+                            f"took {proj.seconds:.1f} s{_quality(proj)}; like t-SNE it keeps neighbourhoods, sizes and "
+                            "gaps mean "
                             "little", projection=proj)
     if method == "custom":
         if axes is None:
@@ -126,6 +130,12 @@ def layout_preview(lat: Latents, name: str):
             st.image(data_url(pil), width=pil.width)      # inside the message: a quick rerun cannot 404 it
 
     return draw
+
+
+def _quality(proj) -> str:
+    """" (trustworthiness 0.970, 10-NN accuracy 0.930)" of a task's map (vae.ui.tasks measures it), or ""."""
+    text = format_quality(proj.params.get("quality"))
+    return f" ({text})" if text else ""
 
 
 def colour_options(dataset) -> list[str]:
