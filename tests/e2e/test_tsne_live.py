@@ -1,6 +1,7 @@
 """t-SNE shown as it computes, in Chromium: while the background task runs, the Latent map page draws the
 intermediate layout (vae.ui.tasks' published partial result, drawn by vae.ui.map.latent_map.layout_preview) under
-the progress bar, and it changes; when the task ends, the finished map replaces it.
+the progress bar, and it changes; when the task ends, the finished map replaces it, its note giving the
+time with the map's trustworthiness and 10-NN accuracy.
 (A failed t-SNE's error and Retry: tests/e2e/test_hosting.py.)
 
 Screenshots go to $SHOTS_DIR (default /tmp/shots-tsne-live).
@@ -9,6 +10,7 @@ Screenshots go to $SHOTS_DIR (default /tmp/shots-tsne-live).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -42,7 +44,9 @@ def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "tsne-as-it-computes.png"), full_page=True)
     # the end: the page reruns with the finished map, and the preview and the bar are gone
-    expect(page.get_by_text("t-SNE (perplexity 20) took")).to_be_visible()
+    # with its time, how faithful it is (vae.analysis.map_quality)
+    expect(page.get_by_text(re.compile(r"t-SNE \(perplexity 20\) took [0-9.]+ s "
+                                       r"\(trustworthiness 0\.\d{3}, 10-NN accuracy 0\.\d{3}\)"))).to_be_visible()
     wait_for_app_run(page)
     expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
     expect(page.get_by_test_id("stProgress")).to_have_count(0)
