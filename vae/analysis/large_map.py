@@ -118,13 +118,17 @@ def cached_encode(model, images, *, data_key: str = "", batch_size: int = 1024,
 
 
 def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
-                progress: Callable[[int, int, str], None] | None = None, **settings) -> tuple[np.ndarray, dict]:
+                progress: Callable[[int, int, str], None] | None = None,
+                snapshot: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
+                **settings) -> tuple[np.ndarray, dict]:
     """Map every row of mu (N, D) -> (embedding float32 (N, k), info dict).
 
     PCA: fitted on all rows. t-SNE / UMAP: fitted on min(N, fit_points) rows drawn with `seed`, the
     rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
     (rows fitted), placed (rows placed), seconds and the projection's params. progress(step, total,
-    message) runs over the fit's own steps and then one step per placed chunk.
+    message) runs over the fit's own steps and then one step per placed chunk. t-SNE only:
+    snapshot(iteration, total, layout float32 (m, k), rows int (m,)) receives the fitted sample's layout
+    as it computes (projection.project_tsne's snapshot), rows being the sample's row numbers in mu.
     """
     import time
 
@@ -157,7 +161,8 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
             progress(i, total + len(chunks), f"fit on {m:,} of {n:,}: {msg}")
 
     if method == "tsne":
-        proj = project_tsne(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings)
+        watch = None if snapshot is None else (lambda it, total, xy: snapshot(it, total, xy, fit_idx))
+        proj = project_tsne(x[fit_idx], n_components, seed=seed, progress=fit_progress, snapshot=watch, **settings)
     else:
         from vae.analysis.umap_projection import project_umap
         proj = project_umap(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings)
@@ -198,8 +203,10 @@ def write_projection(path: Path, embedding: np.ndarray, info: dict) -> None:
 def cached_project(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
                    progress: Callable[[int, int, str], None] | None = None,
                    cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                   snapshot: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
                    **settings) -> tuple[np.ndarray, dict]:
-    """project_all, stored per (points, method, fit_points, seed, k, settings); info["cached"] says a hit."""
+    """project_all, stored per (points, method, fit_points, seed, k, settings); info["cached"] says a hit.
+    snapshot: as project_all's (not part of the key; never called on a hit)."""
     path = projection_cache_path(mu, method, fit_points=fit_points, seed=seed, n_components=n_components,
                                  cache_dir=cache_dir, **settings)
     if use_cache:
@@ -209,7 +216,7 @@ def cached_project(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int =
                 progress(1, 1, "read from cache")
             return got
     emb, info = project_all(mu, method, fit_points=fit_points, seed=seed, n_components=n_components,
-                            progress=progress, **settings)
+                            progress=progress, snapshot=snapshot, **settings)
     if use_cache:
         write_projection(path, emb, info)
     return emb, {**info, "cached": False}

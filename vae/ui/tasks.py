@@ -249,6 +249,7 @@ def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: i
 
     The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and
     .info (fitted, placed, cached); no transform of new points; .params["quality"] as tsne_task's.
+    A t-SNE publishes its sample's layout as it computes: (iteration, total, layout (m, k), rows (m,)).
     """
     from types import SimpleNamespace
 
@@ -257,7 +258,8 @@ def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: i
     def compute(progress):
         from vae.analysis.large_map import cached_project
 
-        emb, info = cached_project(mu, method, n_components=n_components, progress=progress, **settings)
+        emb, info = cached_project(mu, method, n_components=n_components, progress=progress, **settings,
+                                   snapshot=lambda it, total, xy, rows: progress.publish((it, total, xy, rows)))
         return _measured(SimpleNamespace(embedding=emb, seconds=0.0 if info["cached"] else info["seconds"],
                                          params={**settings, **info.get("params", {})}, info=info), mu, labels, progress)
 

@@ -109,10 +109,11 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
 
 
 def layout_preview(lat: Latents, name: str):
-    """A `tasks.show_task` preview for a 2-D t-SNE task: draws its partial (iteration, total, layout (N, 2))
-    as a raster map of every point coloured by label (figures.scatter_png), so the map is seen forming as
-    the Embedding Projector animates its t-SNE. An image, not a Plotly chart: the progress fragment redraws
-    it twice a second, and an image swaps without the chart's blank frames."""
+    """A `tasks.show_task` preview for a 2-D t-SNE task: draws its partial, (iteration, total, layout (N, 2))
+    or, for a map fitted on a sample, (iteration, total, layout (m, 2), rows (m,)), as a raster map coloured
+    by label (figures.scatter_png), so the map is seen forming as the Embedding Projector animates its
+    t-SNE. An image, not a Plotly chart: the progress fragment redraws it twice a second, and an image
+    swaps without the chart's blank frames."""
     import streamlit as st
 
     from vae.ui.images import data_url
@@ -121,12 +122,14 @@ def layout_preview(lat: Latents, name: str):
     n = len(lat.index)
 
     def draw(partial) -> None:
-        it, total, xy = partial
-        if xy.shape != (n, 2):
+        it, total, xy = partial[:3]
+        rows = partial[3] if len(partial) > 3 else np.arange(n)
+        if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(rows) or (len(rows) and rows.max() >= n):
             return
         with st.container(key="map_layout_preview"):
-            st.caption(f"{name} as it computes: iteration {it} of {total}, all {n:,} points")
-            pil = scatter_png(xy, lat.labels)
+            shown = f"all {n:,} points" if len(rows) == n else f"the {len(rows):,} points it is fitted on, of {n:,}"
+            st.caption(f"{name} as it computes: iteration {it} of {total}, {shown}")
+            pil = scatter_png(xy, lat.labels[rows])
             st.image(data_url(pil), width=pil.width)      # inside the message: a quick rerun cannot 404 it
 
     return draw
