@@ -41,7 +41,7 @@ def test_a_tsne_task_publishes_its_layouts(monkeypatch):
 
     rng = np.random.default_rng(0)
     mu = np.concatenate([rng.normal(0, 1, (150, 4)), rng.normal(6, 1, (150, 4))]).astype(np.float32)
-    t = tasks.tsne_task("test-tsne-partial", mu)
+    t = tasks.projection_task("test-tsne-partial", mu, "tsne")
     t.thread.join(120)
     assert t.error is None and t.partials > 10
     it, total, xy = t.partial

@@ -2,11 +2,13 @@
 
     torchrun --nproc-per-node 2 -m vae project RUN --split all --method tsne --out map.npz
 
-Every rank takes a contiguous block of rows (`shard_rows`), encodes it, and the projection is shared:
+Every rank takes a contiguous block of rows (`shard_rows`), encodes it, and the projection is shared
+(methods from vae.analysis.projection_methods):
   - PCA: the mean and the scatter matrix (D, D) are summed over ranks (all_reduce), so every rank
     holds the same exact principal axes as one process fitted on all rows, and projects its own
     rows. Equal to `project_pca` of all rows up to float rounding (float64 sums).
-  - t-SNE / UMAP: the same seeded sample of `fit_points` rows as `large_map.project_all` is drawn;
+  - another fast method: every row is gathered on rank 0 and fitted there.
+  - a slow method (t-SNE, UMAP): the same seeded sample of `fit_points` rows as `large_map.project_all` is drawn;
     the sample's rows are gathered on rank 0, which fits the map and broadcasts the fitted object
     (pickled between the processes of this one job, never read from a file); each rank places
     its own rows not in the sample with the fitted transform, in chunks.
@@ -83,8 +85,10 @@ def sharded_project(mu_local, start: int, n_total: int, method: str, *, fit_poin
 
     progress(step, total, message) is called on rank 0 only (the fit's steps, then its own chunks).
     """
-    from vae.analysis.projection import place_points, project_tsne
+    from vae.analysis.projection import place_points
+    from vae.analysis.projection_methods import projection_method
 
+    how = projection_method(method)               # ValueError for an unknown name, on every rank alike
     t0 = time.perf_counter()
     rank = dist.get_rank()
     x = np.ascontiguousarray(np.asarray(mu_local, dtype=np.float32))
@@ -97,8 +101,16 @@ def sharded_project(mu_local, start: int, n_total: int, method: str, *, fit_poin
         report(1, 1, "done")
         return out, dict(method="pca", n=n_total, fitted=n_total, placed=0, seconds=time.perf_counter() - t0,
                          params=dict(explained_variance_ratio=[float(r) for r in ratio]))
-    if method not in ("tsne", "umap"):
-        raise ValueError(f"unknown projection method {method!r}: pca, tsne or umap")
+    if not how.slow:                              # another fast method: fitted on every row, on rank 0
+        every = gather_rows(x)
+        out = None
+        if rank == 0:
+            proj = how.fit(every, n_components, seed=seed, progress=report, **settings)
+            out = np.ascontiguousarray(proj.embedding, np.float32)
+        params = [None if rank else {k: v for k, v in proj.params.items() if isinstance(v, (int, float, str, bool))}]
+        dist.broadcast_object_list(params, src=0)
+        return out, dict(method=method, n=n_total, fitted=n_total, placed=0, seconds=time.perf_counter() - t0,
+                         params=params[0])
     m = min(n_total, int(fit_points))
     # the same sample as large_map.project_all draws, so one process and several fit the same map
     fit_idx = (np.sort(np.random.default_rng(seed).choice(n_total, m, replace=False)) if m < n_total
@@ -107,12 +119,7 @@ def sharded_project(mu_local, start: int, n_total: int, method: str, *, fit_poin
     sample = gather_rows(x[mine])                         # rank order is row order: rows fit_idx, in order
     fitted = [None]
     if rank == 0:
-        if method == "tsne":
-            proj = project_tsne(sample, n_components, seed=seed, progress=report, **settings)
-        else:
-            from vae.analysis.umap_projection import project_umap
-            proj = project_umap(sample, n_components, seed=seed, progress=report, **settings)
-        fitted = [proj]
+        fitted = [how.fit(sample, n_components, seed=seed, progress=report, **settings)]
     dist.broadcast_object_list(fitted, src=0)
     proj = fitted[0]
     local = np.empty((x.shape[0], proj.embedding.shape[1]), np.float32)

@@ -18,7 +18,8 @@ from vae.dims import dim_label
 
 def add_sweep_parser(sub, add_threads_flag) -> None:
     """Register `sweep` on the subparsers `sub` of `python -m vae`."""
-    from ..config import ACTIVATIONS, OBJECTIVES, TrainConfig
+    from ..config import ACTIVATIONS, TrainConfig
+    from ..objective_specs import OBJECTIVE_SPECS
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -50,8 +51,8 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="B", help="as for train")
     p.add_argument("--lr", type=float, default=None, help="as for train")
     p.add_argument("--warmup", type=int, default=None, metavar="EPOCHS", help="as for train")
-    p.add_argument("--objective", choices=OBJECTIVES, nargs="+", default=None, metavar="OBJECTIVE",
-                   help=f"as for train, one of {', '.join(OBJECTIVES)}; several values sweep it (--beta is then "
+    p.add_argument("--objective", choices=tuple(OBJECTIVE_SPECS), nargs="+", default=None, metavar="OBJECTIVE",
+                   help=f"as for train, one of {', '.join(OBJECTIVE_SPECS)}; several values sweep it (--beta is then "
                         "the KL weight of elbo / iwae / factorvae and the TC weight of tcvae)")
     p.add_argument("--gamma", type=float, default=None, help="as for train (factorvae)")
     p.add_argument("--disc-hidden", type=int, nargs="+", default=None, metavar="WIDTH", help="as for train (factorvae)")

@@ -1,6 +1,6 @@
 """Slow computations (t-SNE) in background threads, shared by every session and computed once per key.
 
-A page asks `tsne_task(key, mu, ...)` (or `submit(key, fn)` for any computation); the first ask
+A page asks `projection_task(key, mu, "tsne", ...)` (or `submit(key, fn)` for any computation); the first ask
 starts a thread, later asks (from any browser) get the same task. The thread never calls Streamlit;
 the page draws `show_task(task, what)`, which polls the progress in a fragment, shows a failure with
 its message and a Retry button, and reruns the page when the result is there.
@@ -164,21 +164,24 @@ def _measured(proj, mu: np.ndarray, labels, progress):
     return proj
 
 
-def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0,
-              labels: np.ndarray | None = None) -> Task:
-    """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared.
-    Its params["quality"] holds the map's trustworthiness and 10-NN accuracy (by `labels` (N,), if given)."""
+def projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, seed: int = 0,
+                    labels: np.ndarray | None = None, **settings) -> Task:
+    """The `method` Projection (vae.analysis.projection_methods) of `mu` (N, D) for `key` (model id + data +
+    settings): started once in the background, then shared. t-SNE uses the server's projection threads.
+    Its params["quality"] holds the map's trustworthiness and 10-NN accuracy (by `labels` (N,), if given);
+    a method with a live layout (t-SNE) publishes (iteration, total, layout (N, k)) as it computes."""
+    from vae.analysis.projection_methods import projection_method
+
+    how = projection_method(method)
     mu = np.array(mu, dtype=np.float32, copy=True)
     threads = hosting.projection_threads()
 
     def compute(progress):
-        from vae.analysis.projection import project_tsne
-
-        proj = project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads,
-                            snapshot=lambda it, total, emb: progress.publish((it, total, emb)))
+        live = {"snapshot": lambda it, total, xy: progress.publish((it, total, xy))} if how.live_layout else {}
+        proj = how.fit(mu, n_components, seed=seed, progress=progress, threads=threads, **settings, **live)
         return _measured(proj, mu, labels, progress)
 
-    return submit(key, compute, name="tsne")
+    return submit(key, compute, name=method)
 
 
 def show_task(task: Task, what: str, poll_s: float = 0.5, preview: Callable[[object], None] | None = None) -> None:
@@ -227,28 +230,13 @@ def finished_tasks(prefix: str) -> list[Task]:
     return sorted(done, key=lambda t: t.finished or 0.0, reverse=True)
 
 
-def umap_task(key: str, mu: np.ndarray, n_components: int = 2, n_neighbors: int = 15, seed: int = 0,
-              labels: np.ndarray | None = None) -> Task:
-    """The UMAP Projection of `mu` (N, D) for `key` (model id + data + settings), computed once in the background;
-    params["quality"] as tsne_task's."""
-    mu = np.array(mu, dtype=np.float32, copy=True)
-
-    def compute(progress):
-        from vae.analysis.umap_projection import project_umap
-
-        proj = project_umap(mu, n_components, n_neighbors=n_neighbors, seed=seed, progress=progress)
-        return _measured(proj, mu, labels, progress)
-
-    return submit(key, compute, name="umap")
-
-
 def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2,
                           labels: np.ndarray | None = None, **settings) -> Task:
-    """t-SNE or UMAP of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
+    """A slow projection (t-SNE, UMAP) of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
     placed by the fitted map's transform, and kept on disk per points and settings (a second open reads it).
 
     The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and
-    .info (fitted, placed, cached); no transform of new points; .params["quality"] as tsne_task's.
+    .info (fitted, placed, cached); no transform of new points; .params["quality"] as projection_task's.
     A t-SNE publishes its sample's layout as it computes: (iteration, total, layout (m, k), rows (m,)).
     """
     from types import SimpleNamespace
