@@ -15,8 +15,8 @@ from vae.ui.point_link import open_links
 from vae.ui.map.export import export_buttons, png_config
 from vae.ui.components.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
-from vae.ui.map.latent_map import (METHODS, manifold_background, map_figure, map_view,
-                               selected_points)
+from vae.ui.map.latent_map import (METHODS, layout_preview, manifold_background, map_figure, map_view,
+                                   selected_points)
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current
 from vae.ui.tasks import Task, show_task
@@ -80,10 +80,11 @@ view = map_view(ctx, split, n, method, k, settings, axes)
 if isinstance(view, Task):
     # a slow projection (t-SNE, UMAP) is computing in the background: show PCA now, poll the task, rerun when it is done
     task = view
-    show_task(task, f"{METHODS[method]} of {n:,} points")
+    preview = layout_preview(dataset_latents(ctx, split, n), METHODS[method]) if k == 2 else None
+    show_task(task, f"{METHODS[method]} of {n:,} points", preview=preview)
     if task.error is None:
-        st.caption(f"PCA is shown while {METHODS[method]} runs; the map switches when it is done (computed once "
-                   "per model, data and settings).")
+        st.caption(f"PCA is shown below while {METHODS[method]} runs; the map switches when it is done (computed "
+                   "once per model, data and settings).")
     view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None

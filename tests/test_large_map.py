@@ -93,6 +93,21 @@ def test_tsne_fitted_on_a_sample_places_the_rest_next_to_their_twins(tmp_path):
     assert knn_label_accuracy(emb, np.concatenate([labels, labels])) > 0.95
 
 
+def test_a_tsne_fitted_on_a_sample_shows_the_sample_as_it_computes(tmp_path):
+    x = np.random.default_rng(0).normal(size=(500, 5)).astype(np.float32)
+    seen = []
+    emb, info = cached_project(x, "tsne", fit_points=200, seed=2, cache_dir=tmp_path, early_exaggeration_iter=20,
+                               n_iter=40, snapshot=lambda it, total, xy, rows: seen.append((it, total, xy, rows)))
+    fit = np.sort(np.random.default_rng(2).choice(500, 200, replace=False))
+    assert len(seen) > 5 and [s[0] for s in seen][0] == 0 and all(s[1] == 60 for s in seen)
+    assert all(s[2].shape == (200, 2) and np.array_equal(s[3], fit) for s in seen)
+    # the snapshot is not part of the cache key: the same map is read back, and a hit shows nothing
+    again = []
+    emb2, info2 = cached_project(x, "tsne", fit_points=200, seed=2, cache_dir=tmp_path, early_exaggeration_iter=20,
+                                 n_iter=40, snapshot=lambda *a: again.append(a))
+    assert info2["cached"] and np.array_equal(emb2, emb) and again == []
+
+
 def test_projection_cache_hits_only_for_the_same_points_and_settings(tmp_path):
     x = np.random.default_rng(0).normal(size=(200, 4)).astype(np.float32)
     a, ia = cached_project(x, "pca", cache_dir=tmp_path)

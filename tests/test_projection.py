@@ -164,3 +164,17 @@ def test_small_2d_maps_use_barnes_hut_and_large_ones_the_fft_gradient(two_cluste
     assert knn_label_accuracy(small.embedding, labels, k=10) == 1.0
     big = np.concatenate([x + 0.01 * i for i in range(TSNE_BH_MAX_POINTS // len(x) + 1)])
     assert project_tsne(big, seed=0, early_exaggeration_iter=1, n_iter=1).params["negative_gradient_method"] == "fft"
+
+
+def test_tsne_snapshots_are_copies_of_the_layout_as_it_moves(two_clusters):
+    seen = []
+    proj = project_tsne(two_clusters[0], seed=3, snapshot=lambda it, total, xy: seen.append((it, total, xy)), **FAST)
+    total = FAST["early_exaggeration_iter"] + FAST["n_iter"]
+    its = [s[0] for s in seen]
+    assert its[0] == 0 and len(seen) > 10 and all(b > a for a, b in zip(its, its[1:])) and its[-1] < total
+    assert all(s[1] == total and s[2].shape == (500, 2) and s[2].dtype == np.float32 for s in seen)
+    # copies, not views of the array openTSNE moves: each differs from the next and from the final map
+    assert all(not np.array_equal(a[2], b[2]) for a, b in zip(seen, seen[1:]))
+    assert not np.array_equal(seen[-1][2], proj.embedding)
+    # watching changes nothing
+    np.testing.assert_array_equal(proj.embedding, project_tsne(two_clusters[0], seed=3, **FAST).embedding)

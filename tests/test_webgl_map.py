@@ -107,6 +107,7 @@ def test_a_large_projection_is_kept_on_disk(monkeypatch, tmp_path):
     first = tasks.large_projection_task("test-large-pca-1", mu, "pca", 2)
     first.thread.join(60)
     assert first.error is None and first.result.embedding.shape == (200, 2) and not first.result.info["cached"]
+    assert 0.5 < first.result.params["quality"]["trustworthiness"] <= 1.0     # reported beside the time
     again = tasks.large_projection_task("test-large-pca-2", mu, "pca", 2)
     again.thread.join(60)
     assert again.result.info["cached"] and again.result.seconds == 0.0

@@ -25,7 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-__all__ = ["cached_encode", "cached_project", "project_all", "model_fingerprint", "array_fingerprint",
+__all__ = ["cached_encode", "cached_project", "project_all", "projection_cache_path", "read_projection",
+           "write_projection", "model_fingerprint", "array_fingerprint",
            "map_cache_dir", "FIT_POINTS"]
 
 FIT_POINTS = 20_000          # t-SNE / UMAP are fitted on at most this many rows; the rest are placed
@@ -117,13 +118,17 @@ def cached_encode(model, images, *, data_key: str = "", batch_size: int = 1024,
 
 
 def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
-                progress: Callable[[int, int, str], None] | None = None, **settings) -> tuple[np.ndarray, dict]:
+                progress: Callable[[int, int, str], None] | None = None,
+                snapshot: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
+                **settings) -> tuple[np.ndarray, dict]:
     """Map every row of mu (N, D) -> (embedding float32 (N, k), info dict).
 
     method: a name in vae.analysis.projection_methods.PROJECTIONS. A fast method (PCA) is fitted on all
     rows; a slow one (t-SNE, UMAP) on min(N, fit_points) rows drawn with `seed`, the rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
     (rows fitted), placed (rows placed), seconds and the projection's params. progress(step, total,
-    message) runs over the fit's own steps and then one step per placed chunk.
+    message) runs over the fit's own steps and then one step per placed chunk. Methods with a live layout
+    (t-SNE; ProjectionMethod.live_layout): snapshot(iteration, total, layout float32 (m, k), rows int (m,))
+    receives the fitted sample's layout as it computes, rows being the sample's row numbers in mu.
     """
     import time
 
@@ -153,7 +158,10 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
         if progress is not None:
             progress(i, total + len(chunks), f"fit on {m:,} of {n:,}: {msg}")
 
-    proj = how.fit(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings)
+    live = {}
+    if snapshot is not None and how.live_layout:
+        live["snapshot"] = lambda it, total, xy: snapshot(it, total, xy, fit_idx)
+    proj = how.fit(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings, **live)
     out = np.empty((n, proj.embedding.shape[1]), np.float32)
     out[fit_idx] = proj.embedding
     for j, chunk in enumerate(chunks):
@@ -168,23 +176,43 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
                      params={k: v for k, v in proj.params.items() if isinstance(v, (int, float, str, bool, type(None)))})
 
 
-def cached_project(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
-                   progress: Callable[[int, int, str], None] | None = None,
-                   cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
-                   **settings) -> tuple[np.ndarray, dict]:
-    """project_all, stored per (points, method, fit_points, seed, k, settings); info["cached"] says a hit."""
+def projection_cache_path(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
+                          cache_dir: str | os.PathLike | None = None, **settings) -> Path:
+    """Where the map of these points (N, D) with these settings is stored (the file may not exist)."""
     spec = json.dumps(dict(method=method, fit_points=int(fit_points), seed=seed, k=n_components,
                            **{k: settings[k] for k in sorted(settings)}), sort_keys=True, default=str)
     key = hashlib.sha256(f"{array_fingerprint(np.asarray(mu, np.float32))}|{spec}".encode()).hexdigest()[:32]
-    path = map_cache_dir(cache_dir) / f"proj-{key}.npz"
+    return map_cache_dir(cache_dir) / f"proj-{key}.npz"
+
+
+def read_projection(path: Path) -> tuple[np.ndarray, dict] | None:
+    """(embedding, info with cached=True) stored at path, or None when missing or damaged."""
+    got = _load_npz(path, ("embedding", "info"))
+    return None if got is None else (got["embedding"], {**json.loads(str(got["info"])), "cached": True})
+
+
+def write_projection(path: Path, embedding: np.ndarray, info: dict) -> None:
+    """Store a map atomically for read_projection."""
+    _save_npz(path, embedding=embedding, info=np.array(json.dumps(info, default=str)))
+
+
+def cached_project(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
+                   progress: Callable[[int, int, str], None] | None = None,
+                   cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
+                   snapshot: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
+                   **settings) -> tuple[np.ndarray, dict]:
+    """project_all, stored per (points, method, fit_points, seed, k, settings); info["cached"] says a hit.
+    snapshot: as project_all's (not part of the key; never called on a hit)."""
+    path = projection_cache_path(mu, method, fit_points=fit_points, seed=seed, n_components=n_components,
+                                 cache_dir=cache_dir, **settings)
     if use_cache:
-        got = _load_npz(path, ("embedding", "info"))
+        got = read_projection(path)
         if got is not None:
             if progress is not None:
                 progress(1, 1, "read from cache")
-            return got["embedding"], {**json.loads(str(got["info"])), "cached": True}
+            return got
     emb, info = project_all(mu, method, fit_points=fit_points, seed=seed, n_components=n_components,
-                            progress=progress, **settings)
+                            progress=progress, snapshot=snapshot, **settings)
     if use_cache:
-        _save_npz(path, embedding=emb, info=np.array(json.dumps(info, default=str)))
+        write_projection(path, emb, info)
     return emb, {**info, "cached": False}

@@ -130,6 +130,12 @@ def _check_components(n_components: int, allowed=(2, 3)) -> int:
     return int(n_components)
 
 
+def fix_component_signs(vt: np.ndarray) -> np.ndarray:
+    """Principal axes (k, D) with each row's largest-magnitude loading made positive (a unique sign)."""
+    signs = np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])
+    return vt * np.where(signs == 0, 1.0, signs)[:, None]
+
+
 def project_pca(mu, n_components: int = 2) -> Projection:
     """Principal components of latent means mu (N, D) -> Projection with embedding (N, k).
 
@@ -144,9 +150,7 @@ def project_pca(mu, n_components: int = 2) -> Projection:
     mean = x.mean(axis=0)
     xc = x - mean
     _, s, vt = np.linalg.svd(xc, full_matrices=False)  # vt (min(N,D), D)
-    vt = vt[:k]
-    signs = np.sign(vt[np.arange(k), np.abs(vt).argmax(axis=1)])
-    vt = vt * np.where(signs == 0, 1.0, signs)[:, None]
+    vt = fix_component_signs(vt[:k])
     var = s ** 2
     total = var.sum()
     ratio = var[:k] / total if total > 0 else np.zeros(k)
@@ -157,7 +161,8 @@ def project_pca(mu, n_components: int = 2) -> Projection:
 
 def project_tsne(mu, n_components: int = 2, *, perplexity: float = 30.0, seed: int = 0,
                  progress: ProgressFn | None = None, n_jobs: int | None = None,
-                 early_exaggeration_iter: int = TSNE_EARLY_ITER, n_iter: int = TSNE_ITER) -> Projection:
+                 early_exaggeration_iter: int = TSNE_EARLY_ITER, n_iter: int = TSNE_ITER,
+                 snapshot: Callable[[int, int, np.ndarray], Any] | None = None) -> Projection:
     """t-SNE map of latent means mu (N, D) -> Projection with embedding float32 (N, k), k = 2 or 3.
 
     openTSNE with: perplexity-based affinities on approximate (Annoy) neighbours, PCA initialisation,
@@ -170,6 +175,8 @@ def project_tsne(mu, n_components: int = 2, *, perplexity: float = 30.0, seed: i
     progress(iteration, total_iterations, message) is called before the neighbour search
     (iteration 0), every few iterations, and at the end (iteration == total_iterations).
     n_jobs: threads for openTSNE; None = all cores (one for maps of up to TSNE_BH_MAX_POINTS points).
+    snapshot(iteration, total_iterations, layout float32 (N, k)) receives a copy of the layout as it
+    computes: the initialisation, then every few iterations (as progress), for showing it move.
     """
     try:
         from openTSNE import TSNEEmbedding, affinity, initialization
@@ -204,19 +211,25 @@ def project_tsne(mu, n_components: int = 2, *, perplexity: float = 30.0, seed: i
     emb = TSNEEmbedding(init, aff, negative_gradient_method=grad, n_jobs=threads, random_state=seed,
                         ints_in_interval=TSNE_INTS_IN_INTERVAL)
 
+    if snapshot is not None:
+        snapshot(0, total, np.array(init, dtype=np.float32))
+
     def stage(offset: int, name: str):
         def callback(iteration, error, embedding):  # openTSNE: iteration counts from 1 within a stage
             if offset + iteration < total:  # the last one is reported as "done"
                 report(offset + iteration, f"{name} (KL divergence {error:.3f})")
+                if snapshot is not None:
+                    snapshot(offset + iteration, total, np.array(embedding, dtype=np.float32))
         return callback
 
-    cb_kw = dict(callbacks_every_iters=every) if progress is not None else {}
+    watched = progress is not None or snapshot is not None
+    cb_kw = dict(callbacks_every_iters=every) if watched else {}
     if early_exaggeration_iter:
         emb = emb.optimize(n_iter=early_exaggeration_iter, exaggeration=TSNE_EXAGGERATION, momentum=0.5,
                            learning_rate="auto",
-                           callbacks=stage(0, "early exaggeration") if progress else None, **cb_kw)
+                           callbacks=stage(0, "early exaggeration") if watched else None, **cb_kw)
     emb = emb.optimize(n_iter=n_iter, exaggeration=None, momentum=0.8, learning_rate="auto",
-                       callbacks=stage(early_exaggeration_iter, "optimising") if progress else None, **cb_kw)
+                       callbacks=stage(early_exaggeration_iter, "optimising") if watched else None, **cb_kw)
     out = np.ascontiguousarray(emb, dtype=np.float32)
     report(total, "done")
     params = dict(perplexity=perp, seed=seed, n_jobs=threads, early_exaggeration_iter=early_exaggeration_iter,

@@ -50,6 +50,7 @@ class ProjectionMethod:
     settings: tuple[Setting, ...] = ()
     slow: bool = False                            # a background task; sampled and placed above FIT_POINTS
     needs_dims: bool = False                      # k components need k latent dimensions (PCA)
+    live_layout: bool = False                     # fit takes snapshot(iteration, total, layout (N, k)): shown as it computes
 
     def max_components(self, latent_dim: int) -> int:
         """The largest map dimension (2 or 3) this method gives for latent_dim-d codes."""
@@ -88,7 +89,7 @@ _METHODS = (
         "pca", "PCA", _fit_pca, needs_dims=True,
         describe=lambda p: f"PCA keeps {p.explained_variance_ratio.sum():.0%} of the variance"),
     ProjectionMethod(
-        "tsne", "t-SNE", _fit_tsne, slow=True,
+        "tsne", "t-SNE", _fit_tsne, slow=True, live_layout=True,
         describe=lambda p: f"t-SNE (perplexity {p.params.get('perplexity', 30.0):.0f})",
         caveat="distances between clusters mean little",
         settings=(Setting("perplexity", "Perplexity", (5, 10, 20, 30, 50, 100), 30, url="perp", state_key="map_perp",

@@ -1,10 +1,14 @@
 """`python -m vae project RUN --split test|train|all --method pca|tsne|umap --out FILE.npz`.
 
+Under `torchrun --nproc-per-node P` (WORLD_SIZE > 1) each rank encodes a shard and the map is shared
+(cli/project_sharded.py, analysis/sharded_map.py); rank 0 writes the same .npz.
+
 Encodes every image of the split (batched, tqdm bar, cached on disk per model and data) and maps
 the posterior means to 2-D (t-SNE / UMAP fitted on a sample of --fit-points rows, the rest placed
 with the fitted transform; cached per points and settings). `--split all` is train then test (all
 70,000 MNIST images), no sampling. The .npz holds embedding float32 (N, 2), labels int64 (N,),
 mu float32 (N, D), split uint8 (N,) (0 train, 1 test) and index int64 (N,) (row within its split).
+The summary line gives the map's time with its trustworthiness and 10-NN label accuracy (map_quality).
 """
 
 from __future__ import annotations
@@ -41,14 +45,18 @@ def add_project_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and the map (default: 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where to encode; under torchrun, cuda means each rank's own GPU (cuda:LOCAL_RANK) "
+                        "(default: cpu)")
     add_threads_flag(p)
 
 
 def cmd_project(args) -> int:
     import torch
-    from tqdm import tqdm
 
-    from ..analysis.large_map import FIT_POINTS, cached_encode, cached_project
+    from ..analysis.large_map import FIT_POINTS
+    from ..analysis.map_quality import format_quality, map_quality
+    from ..train.distributed import Distributed
     from .evaluate_command import dataset_for
 
     apply_threads(args)
@@ -58,7 +66,9 @@ def cmd_project(args) -> int:
     if fit_points < 4:
         raise CLIError(f"--fit-points must be at least 4, got {fit_points}")
     started = time.perf_counter()
-    model = load_model_arg(args, "cpu")
+    job = Distributed.from_env()
+    device = args.device if args.device == "cpu" or not job.enabled else f"cuda:{job.local_rank}"
+    model = load_model_arg(args, device)
     if not getattr(model, "checkpoint_info", None) and getattr(model.config, "arch", "") in ("outside", "onnx"):
         raise CLIError(f"{args.run} records no data set: name one with --dataset (e.g. --dataset digits)")
     dataset, _ = dataset_for(model, args.data_dir, "test" if args.split == "test" else "train")
@@ -71,20 +81,46 @@ def cmd_project(args) -> int:
     index = np.concatenate([np.arange(len(s), dtype=np.int64) for s in splits])
     if len(images) < 4:
         raise CLIError(f"the {args.split} split holds {len(images)} images; a map needs at least 4")
-    cache = not args.no_cache
-    with tqdm(total=len(images), unit="img", desc="encoding", file=sys.stderr, disable=args.quiet) as bar:
-        mu, _, hit = cached_encode(model, images, data_key=f"{dataset.name}/{args.split}", use_cache=cache,
-                                   progress=lambda done, total: bar.update(done - bar.n))
-    with tqdm(total=1, desc=args.method, file=sys.stderr, disable=args.quiet) as bar:
-        def progress(i, total, msg):
-            bar.total = total
-            bar.set_postfix_str(msg[:60], refresh=False)
-            bar.update(i - bar.n)
-        emb, info = cached_project(mu, args.method, fit_points=fit_points, seed=args.seed, progress=progress,
-                                   use_cache=cache)
+    data_key = f"{dataset.name}/{args.split}"
+    if job.enabled:
+        from .project_sharded import encode_and_project_sharded
+        got = encode_and_project_sharded(model, images, data_key, args, fit_points)
+        if got is None:                   # ranks other than 0 write nothing
+            return 0
+        mu, hit, emb, info = got
+    else:
+        mu, hit, emb, info = _encode_and_project(model, images, data_key, args, fit_points)
     np.savez(args.out, embedding=np.ascontiguousarray(emb, np.float32), labels=labels.astype(np.int64),
              mu=mu, split=which, index=index)
+    on = f" on {job.world_size} processes" if job.enabled else ""
+    quality = format_quality(map_quality(mu, emb, labels, seed=args.seed))
+    made = "cached" if info["cached"] else f"computed in {info['seconds']:.1f} s"
     print(f"{args.out}: {len(emb):,} points of {dataset.name} {args.split}, {args.method} "
-          f"(fitted on {info['fitted']:,}, placed {info['placed']:,}); encodings {'cached' if hit else 'computed'}, "
-          f"map {'cached' if info['cached'] else 'computed'}; {time.perf_counter() - started:.1f} s")
+          f"(fitted on {info['fitted']:,}, placed {info['placed']:,}){on}; encodings {'cached' if hit else 'computed'}, "
+          f"map {made} ({quality}); {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def tqdm_progress(bar):
+    """A progress(step, total, message) callback that moves a tqdm bar."""
+    def progress(i, total, msg):
+        bar.total = total
+        bar.set_postfix_str(msg[:60], refresh=False)
+        bar.update(i - bar.n)
+    return progress
+
+
+def _encode_and_project(model, images, data_key: str, args, fit_points: int):
+    """One process: (mu (N, D), encodings cached?, embedding (N, 2), info)."""
+    from tqdm import tqdm
+
+    from ..analysis.large_map import cached_encode, cached_project
+
+    cache = not args.no_cache
+    with tqdm(total=len(images), unit="img", desc="encoding", file=sys.stderr, disable=args.quiet) as bar:
+        mu, _, hit = cached_encode(model, images, data_key=data_key, use_cache=cache,
+                                   progress=lambda done, total: bar.update(done - bar.n))
+    with tqdm(total=1, desc=args.method, file=sys.stderr, disable=args.quiet) as bar:
+        emb, info = cached_project(mu, args.method, fit_points=fit_points, seed=args.seed,
+                                   progress=tqdm_progress(bar), use_cache=cache)
+    return mu, hit, emb, info

@@ -45,6 +45,13 @@ class Task:
     thread: threading.Thread | None = None
     polled: float = field(default_factory=time.monotonic)   # last time a page asked about it
     cancelled: bool = False
+    partial: object = None        # the latest intermediate result the work published (e.g. a t-SNE layout)
+    partials: int = 0             # how many it has published
+
+    def publish(self, value) -> None:
+        """Make `value` the task's intermediate result (called by the work's thread; one assignment)."""
+        self.partial = value
+        self.partials += 1
 
     @property
     def is_done(self) -> bool:
@@ -94,7 +101,8 @@ def submit(key: str, fn: Callable[[Callable[[int, int, str], None]], object], na
     """The task computing `fn(progress)` for `key`: started once, then shared; a failed one is returned as is.
 
     fn calls progress(it, total, message) now and then; when nobody has asked about the task for
-    ABANDON_S seconds, progress raises TaskCancelled and the task ends with that error.
+    ABANDON_S seconds, progress raises TaskCancelled and the task ends with that error. fn may also call
+    progress.publish(value) to show an intermediate result (task.partial; `show_task(..., preview=)`).
     """
     reg = _tasks()
     with reg.lock:
@@ -113,6 +121,8 @@ def submit(key: str, fn: Callable[[Callable[[int, int, str], None]], object], na
         if task.abandoned:
             raise TaskCancelled("cancelled: no page was waiting for it")
         task.done, task.message = (it / total if total else 0.0), msg
+
+    progress.publish = task.publish
 
     def run() -> None:
         with slots:
@@ -144,10 +154,22 @@ def retry(key: str) -> None:
             del reg.tasks[key]
 
 
+def _measured(proj, mu: np.ndarray, labels, progress):
+    """proj with params["quality"] = vae.analysis.map_quality.map_quality of its map (trustworthiness, 10-NN
+    accuracy with labels), for the page to report beside the map's time. A second or so; after the fit."""
+    from vae.analysis.map_quality import map_quality
+
+    progress(1, 1, "measuring trustworthiness and 10-NN accuracy")
+    proj.params["quality"] = map_quality(mu, proj.embedding, labels)
+    return proj
+
+
 def projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, seed: int = 0,
-                    **settings) -> Task:
+                    labels: np.ndarray | None = None, **settings) -> Task:
     """The `method` Projection (vae.analysis.projection_methods) of `mu` (N, D) for `key` (model id + data +
-    settings): started once in the background, then shared. t-SNE uses the server's projection threads."""
+    settings): started once in the background, then shared. t-SNE uses the server's projection threads.
+    Its params["quality"] holds the map's trustworthiness and 10-NN accuracy (by `labels` (N,), if given);
+    a method with a live layout (t-SNE) publishes (iteration, total, layout (N, k)) as it computes."""
     from vae.analysis.projection_methods import projection_method
 
     how = projection_method(method)
@@ -155,14 +177,19 @@ def projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2
     threads = hosting.projection_threads()
 
     def compute(progress):
-        return how.fit(mu, n_components, seed=seed, progress=progress, threads=threads, **settings)
+        live = {"snapshot": lambda it, total, xy: progress.publish((it, total, xy))} if how.live_layout else {}
+        proj = how.fit(mu, n_components, seed=seed, progress=progress, threads=threads, **settings, **live)
+        return _measured(proj, mu, labels, progress)
 
     return submit(key, compute, name=method)
 
 
-def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
+def show_task(task: Task, what: str, poll_s: float = 0.5, preview: Callable[[object], None] | None = None) -> None:
     """Draw a running task's progress (polled in a fragment; reruns the page when done), or its error
-    with a Retry button. Never spins: a failure stops the polling and says why."""
+    with a Retry button. Never spins: a failure stops the polling and says why.
+
+    preview(partial) draws the task's latest intermediate result (task.partial) under the bar, in the
+    same fragment, whenever there is one (a t-SNE layout as it computes)."""
     task.touch()
     if task.error is not None:
         st.error(f"{what} failed: {task.error}", icon=":material/error:")
@@ -178,6 +205,9 @@ def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
         text = (f"{what}: waiting for a free slot ({running()} running on this server)" if task.message == "queued"
                 else f"{what}: {task.message} ({task.seconds:.0f} s)")
         st.progress(min(max(task.done, 0.0), 1.0), text=text)
+        partial = task.partial
+        if preview is not None and partial is not None:
+            preview(partial)
 
     progress()
 
@@ -200,12 +230,14 @@ def finished_tasks(prefix: str) -> list[Task]:
     return sorted(done, key=lambda t: t.finished or 0.0, reverse=True)
 
 
-def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, **settings) -> Task:
+def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2,
+                          labels: np.ndarray | None = None, **settings) -> Task:
     """A slow projection (t-SNE, UMAP) of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
     placed by the fitted map's transform, and kept on disk per points and settings (a second open reads it).
 
     The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and
-    .info (fitted, placed, cached); no transform of new points.
+    .info (fitted, placed, cached); no transform of new points; .params["quality"] as projection_task's.
+    A t-SNE publishes its sample's layout as it computes: (iteration, total, layout (m, k), rows (m,)).
     """
     from types import SimpleNamespace
 
@@ -214,8 +246,9 @@ def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: i
     def compute(progress):
         from vae.analysis.large_map import cached_project
 
-        emb, info = cached_project(mu, method, n_components=n_components, progress=progress, **settings)
-        return SimpleNamespace(embedding=emb, seconds=0.0 if info["cached"] else info["seconds"],
-                               params={**settings, **info.get("params", {})}, info=info)
+        emb, info = cached_project(mu, method, n_components=n_components, progress=progress, **settings,
+                                   snapshot=lambda it, total, xy, rows: progress.publish((it, total, xy, rows)))
+        return _measured(SimpleNamespace(embedding=emb, seconds=0.0 if info["cached"] else info["seconds"],
+                                         params={**settings, **info.get("params", {})}, info=info), mu, labels, progress)
 
     return submit(key, compute, name=method)

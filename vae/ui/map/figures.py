@@ -110,3 +110,25 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
     fig.update_layout(**layout)
     return fig
+
+
+def scatter_png(xy: np.ndarray, labels: np.ndarray, width: int = 760, height: int = 420, dot: int = 2) -> Image.Image:
+    """A quick raster scatter: xy (N, 2) map coordinates scaled to fill a width x height white RGB image
+    (y up), each point a dot x dot square in its label's QUALITATIVE colour. Milliseconds for 20,000 points:
+    for a map redrawn as it computes, where a Plotly figure would be rebuilt each time."""
+    xy = np.asarray(xy, dtype=np.float64)
+    img = np.full((height, width, 3), 255, np.uint8)
+    ok = np.isfinite(xy).all(axis=1)
+    if ok.any():
+        lo, hi = xy[ok].min(axis=0), xy[ok].max(axis=0)
+        span = np.where(hi - lo > 0, hi - lo, 1.0)
+        scale = min((width - 2 * dot - 1) / span[0], (height - 2 * dot - 1) / span[1])   # equal axes
+        mid = (lo + hi) / 2
+        cols = np.clip(np.round(width / 2 + (xy[ok, 0] - mid[0]) * scale).astype(int), 0, width - dot)
+        rows = np.clip(np.round(height / 2 - (xy[ok, 1] - mid[1]) * scale).astype(int), 0, height - dot)
+        palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in QUALITATIVE], np.uint8)
+        colour = palette[np.asarray(labels)[ok].astype(np.int64) % len(palette)]
+        for dr in range(dot):
+            for dc in range(dot):
+                img[rows + dr, cols + dc] = colour
+    return Image.fromarray(img)

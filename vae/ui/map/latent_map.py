@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from vae.analysis.large_map import FIT_POINTS
+from vae.analysis.map_quality import format_quality
 from vae.analysis.projection_methods import PROJECTIONS
 from vae.ui import tasks
 from vae.ui.map.figures import latent_map_figure
@@ -72,7 +73,8 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | 
         name = how.label
         if n > FIT_POINTS:                               # fitted on a sample, the rest placed; kept on disk
             task = tasks.large_projection_task(f"large|{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|"
-                                               f"{sorted(settings.items())}", lat.mu, method, k, **settings)
+                                               f"{sorted(settings.items())}", lat.mu, method, k, labels=lat.labels,
+                                               **settings)
             if not task.is_done or task.error:
                 return task
             proj = task.result
@@ -80,14 +82,15 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | 
                            note=f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
                                 f"placed by its transform; " + ("read from the disk cache" if proj.info["cached"]
                                                                  else f"took {proj.seconds:.1f} s")
-                                + f"; {how.caveat}")
+                                + f"{_quality(proj)}; {how.caveat}")
         key = f"{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{sorted(settings.items())}"
-        task = tasks.projection_task(key, lat.mu, method, k, **settings)
+        task = tasks.projection_task(key, lat.mu, method, k, labels=lat.labels, **settings)
         if not task.is_done or task.error:
             return task
         proj = task.result
         return MapView(method, lat, proj.embedding, tuple(f"{name} {i + 1}" for i in range(k)), None, None,
-                       note=f"{how.describe(proj)} took {proj.seconds:.1f} s; {how.caveat}", projection=proj)
+                       note=f"{how.describe(proj)} took {proj.seconds:.1f} s{_quality(proj)}; {how.caveat}",
+                       projection=proj)
     if method == "custom":
         if axes is None:
             raise ValueError("custom axes need two saved directions")
@@ -96,6 +99,39 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | 
                        note=f"coordinates: the component of (mean of q - the data's mean) along each direction "
                             f"(cosine between the axes {axes.cosine:.2f})")
     raise ValueError(f"unknown map method {method!r}; expected one of {list(METHODS)}")
+
+
+def layout_preview(lat: Latents, name: str):
+    """A `tasks.show_task` preview for a 2-D t-SNE task: draws its partial, (iteration, total, layout (N, 2))
+    or, for a map fitted on a sample, (iteration, total, layout (m, 2), rows (m,)), as a raster map coloured
+    by label (figures.scatter_png), so the map is seen forming as the Embedding Projector animates its
+    t-SNE. An image, not a Plotly chart: the progress fragment redraws it twice a second, and an image
+    swaps without the chart's blank frames."""
+    import streamlit as st
+
+    from vae.ui.images import data_url
+    from vae.ui.map.figures import scatter_png
+
+    n = len(lat.index)
+
+    def draw(partial) -> None:
+        it, total, xy = partial[:3]
+        rows = partial[3] if len(partial) > 3 else np.arange(n)
+        if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) != len(rows) or (len(rows) and rows.max() >= n):
+            return
+        with st.container(key="map_layout_preview"):
+            shown = f"all {n:,} points" if len(rows) == n else f"the {len(rows):,} points it is fitted on, of {n:,}"
+            st.caption(f"{name} as it computes: iteration {it} of {total}, {shown}")
+            pil = scatter_png(xy, lat.labels[rows])
+            st.image(data_url(pil), width=pil.width)      # inside the message: a quick rerun cannot 404 it
+
+    return draw
+
+
+def _quality(proj) -> str:
+    """" (trustworthiness 0.970, 10-NN accuracy 0.930)" of a task's map (vae.ui.tasks measures it), or ""."""
+    text = format_quality(proj.params.get("quality"))
+    return f" ({text})" if text else ""
 
 
 def colour_options(dataset) -> list[str]:

@@ -1,0 +1,55 @@
+"""t-SNE shown as it computes, in Chromium: while the background task runs, the Latent map page draws the
+intermediate layout (vae.ui.tasks' published partial result, drawn by vae.ui.map.latent_map.layout_preview) under
+the progress bar, and it changes; when the task ends, the finished map replaces it, its note giving the
+time with the map's trustworthiness and 10-NN accuracy.
+(A failed t-SNE's error and Retry: tests/e2e/test_hosting.py.)
+
+Screenshots go to $SHOTS_DIR (default /tmp/shots-tsne-live).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+
+SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots-tsne-live"))
+
+# Collects, in the page, each distinct layout image the preview has shown (Streamlit names a media file by
+# its content, so a new layout is a new src); true once `want` distinct ones were seen. Run by
+# wait_for_function on every animation frame.
+SEEN_LAYOUTS = """(want) => {
+    const seen = (window.__layouts = window.__layouts || new Set());
+    const img = document.querySelector('.st-key-map_layout_preview img');
+    if (img && img.complete && img.naturalWidth > 0) seen.add(img.src);
+    return seen.size >= want;
+}"""
+
+
+def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
+    # a server of its own: the t-SNE of mnist-2d's 10,000 test points is computed once per server and shared,
+    # and this test must see it run
+    url = streamlit_app("app.py", VAE_TEST_SERVER="tsne-live")
+    goto_page(page, url, "latent_map?proj=tsne&perp=20")
+    bar = page.get_by_test_id("stProgress").filter(has_text="t-SNE of")
+    expect(bar).to_be_visible()
+    caption = page.get_by_text("t-SNE as it computes: iteration")
+    expect(caption).to_be_visible()
+    # the preview exists only while the task runs, so every layout it drew is an intermediate one
+    page.wait_for_function(SEEN_LAYOUTS, arg=2, polling="raf")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "tsne-as-it-computes.png"), full_page=True)
+    # the end: the page reruns with the finished map, and the preview and the bar are gone
+    # with its time, how faithful it is (vae.analysis.map_quality)
+    expect(page.get_by_text(re.compile(r"t-SNE \(perplexity 20\) took [0-9.]+ s "
+                                       r"\(trustworthiness 0\.\d{3}, 10-NN accuracy 0\.\d{3}\)"))).to_be_visible()
+    wait_for_app_run(page)
+    expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
+    expect(page.get_by_test_id("stProgress")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "tsne-finished.png"), full_page=True)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
