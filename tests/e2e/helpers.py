@@ -132,9 +132,11 @@ def choose_option(page: Page, selectbox, option: str, exact: bool = False) -> No
 
     The box is clicked only once it is in view and still: the sidebar's Dataset box below the fold of a
     1000 px window, clicked while the sidebar still scrolled to it, opened its list and lost it (every
-    second page on a busy machine: the option never appeared)."""
+    second page on a busy machine: the option never appeared). The option too: a list longer than its box
+    scrolls the option in and redraws its rows, and a click at the place the option had a frame earlier
+    went to the map's iframe below the list (the Latent map's Labels filter, one run in two)."""
     click_when_still(selectbox)
-    page.get_by_role("option", name=option, exact=exact).click()
+    click_when_still(page.get_by_role("option", name=option, exact=exact))
 
 
 PLOTLY_DRAWN = "el => { const gd = el.querySelector('.js-plotly-plot'); " \
