@@ -29,7 +29,7 @@ from typing import Any
 
 from vae.checkpoint import atomic_write_bytes
 from vae.config import OBJECTIVES, ConfigError, ModelConfig, TrainConfig
-from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, run_name
+from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, objective_spec, run_name
 
 @dataclass(frozen=True)
 class SweepRun:
@@ -57,7 +57,8 @@ class SweepPlan:
             if self.setting == "beta":
                 tc = dataclasses.replace(tc, beta=float(v))
             elif self.setting == "objective":       # importance samples only where the objective takes them
-                tc = dataclasses.replace(tc, objective=v, k=tc.k if v == "iwae" else 1)
+                name, options = objective_spec(v)
+                tc = dataclasses.replace(tc, objective=name, k=tc.k if name == "iwae" else 1, **options)
             else:
                 mc = dataclasses.replace(mc, latent_dim=int(v))
             out.append(SweepRun(v, self.folder / run_name(self.setting, v), mc, tc))
@@ -82,7 +83,7 @@ def plan_sweep(setting: str, values, model_config: ModelConfig, train_config: Tr
         if any(not (math.isfinite(v) and v >= 0) for v in values):
             raise SweepError(f"beta values must be finite and >= 0, got {values}")
     elif setting == "objective":
-        bad = [v for v in values if v not in OBJECTIVES]
+        bad = [v for v in values if objective_spec(v)[0] not in OBJECTIVES]
         if bad:
             raise SweepError(f"objectives must be among {OBJECTIVES}, got {bad}")
     else:
