@@ -72,15 +72,25 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "python -m vae export-onnx runs/x my_onnx/": (RUN, "", []),
     "cd my_onnx && zip ../my_vae.zip": (RUN, "", []),
     # README.md: the shapes beta sweep and its bundled summary
-    "python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40":
-        (ELSEWHERE, "tests/test_sweep_reproducible.py (each point's first epochs against the bundled metrics; "
-                    "one whole point, slow)", []),
+    "python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 --batch-size 128 --lr 1e-3 "
+    "--seed 0 --device cpu --threads 1 --beta 1 2 4 8 16":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (its plan is the bundled sweep.json; a point's first epochs "
+                    "against its bundled curve; one whole point, slow)", []),
     "for b in 1 2 4 8 16; do python -m vae evaluate runs/shapes-beta/beta-$b --factors":
         (ELSEWHERE, "tests/test_sweep_reproducible.py (one whole point scored as the summary was)", []),
     "for b in 1 2 4 8 16; do cp runs/shapes-beta/beta-$b/metrics.jsonl":
         (ELSEWHERE, "tests/test_sweep_reproducible.py (every point's bundled curve, 40 epochs; the first compared)", []),
     "cp runs/shapes-beta/sweep.json assets/sweeps/shapes-beta/":
         (ELSEWHERE, "tests/test_sweep_reproducible.py (the bundled sweep.json is the recipe's plan)", []),
+    # README.md: the objectives sweep and its bundled summary
+    "python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 --batch-size 128 --lr 1e-3 "
+    "--seed 0 --device cpu --threads 1 --objective":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (its plan is the bundled sweep.json; FactorVAE's first "
+                    "epochs against its bundled curve)", []),
+    "for r in objective-elbo objective-elbo-beta-8":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (the bundled evaluations name their runs and protocol; "
+                    "scoring one point is tested whole on the beta sweep, slow)", []),
+    "cp runs/shapes-objectives/sweep.json": (ELSEWHERE, "tests/test_sweep_reproducible.py (the plan)", []),
     # assets/README.md: how each bundled model was made
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 2":
         (LONG, "17 min: builds the configuration assets/mnist-2d records", []),

@@ -1,4 +1,5 @@
-"""The bundled shapes sweep (assets/sweeps/shapes-beta/) is what its own recorded recipe makes.
+"""The bundled shapes sweeps (assets/sweeps/shapes-beta/, shapes-objectives/) are what their own recorded
+recipes make.
 
 The folder holds the plan (sweep.json: model, recipe, swept values, and `made_with`: torch, the CPU kernels
 it dispatched to, threads), each point's training curve (beta-B.metrics.jsonl) and its evaluation
@@ -16,7 +17,11 @@ import pytest
 
 from tests.readme_commands import REPO, readme_commands
 
-SWEEP = REPO / "assets" / "sweeps" / "shapes-beta"
+SWEEPS = REPO / "assets" / "sweeps"
+SWEEP = SWEEPS / "shapes-beta"
+# each bundled sweep: the README command that makes it, and the point retrained for two epochs
+README_SWEEPS = {"shapes-beta": ("--beta 1 2 4 8 16", "beta-1"),
+                 "shapes-objectives": ("--objective elbo elbo:beta=8", "objective-factorvae-gamma-20-disc_lr-1e-3")}
 CURVE_KEYS = ("train_loss", "test_loss", "recon", "kl", "test_recon", "test_kl")
 SUMMARY_KEYS = ("elbo", "recon", "kl", "iwae", "active_units", "mig", "dci_disentanglement", "dci_completeness",
                 "dci_informativeness", "sap", "factorvae_score")
@@ -24,27 +29,27 @@ SUMMARY_KEYS = ("elbo", "recon", "kl", "iwae", "active_units", "mig", "dci_disen
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _recorded() -> dict:
-    return json.loads((SWEEP / "sweep.json").read_text())
+def _recorded(sweep: str = "shapes-beta") -> dict:
+    return json.loads((SWEEPS / sweep / "sweep.json").read_text())
 
 
-def _plan(folder):
+def _plan(folder, sweep: str = "shapes-beta"):
     from vae.config import ModelConfig, TrainConfig
     from vae.train.sweep import plan_sweep
 
-    rec = _recorded()
+    rec = _recorded(sweep)
     return plan_sweep(rec["setting"], rec["values"], ModelConfig.from_dict(rec["model"]),
                       TrainConfig.from_dict(rec["train"]), folder)
 
 
-def _curve(run: str) -> list[dict]:
-    return [json.loads(line) for line in (SWEEP / f"{run}.metrics.jsonl").read_text().splitlines()]
+def _curve(run: str, sweep: str = "shapes-beta") -> list[dict]:
+    return [json.loads(line) for line in (SWEEPS / sweep / f"{run}.metrics.jsonl").read_text().splitlines()]
 
 
-def _same_platform() -> bool:
+def _same_platform(sweep: str = "shapes-beta") -> bool:
     from vae.train.sweep import platform_record
 
-    return _recorded().get("made_with") == platform_record()
+    return _recorded(sweep).get("made_with") == platform_record()
 
 
 def _train(run, epochs: int) -> list[dict]:
@@ -67,38 +72,43 @@ def _train(run, epochs: int) -> list[dict]:
     return records
 
 
-def test_the_bundled_plan_is_the_readme_recipe(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("sweep", sorted(README_SWEEPS))
+def test_the_bundled_plan_is_the_readme_recipe(sweep, tmp_path, monkeypatch, capsys):
     """sweep.json is the plan `python -m vae sweep` writes for the README's command (the recipe's `cp`);
     the README's command is run here up to the point where it would train."""
     import vae.train.sweep as sweep_module
     from vae.cli import main
 
     monkeypatch.setattr(sweep_module, "run_sweep", lambda plan, **kw: sweep_module._record_plan(plan) or [])
-    [command] = [c for _, c in readme_commands() if c.startswith("python -m vae sweep") and "--beta 1 2 4 8 16" in c]
+    [command] = [c for _, c in readme_commands()
+                 if c.startswith("python -m vae sweep") and README_SWEEPS[sweep][0] in c]
     argv = shlex.split(command)[3:]
-    assert argv[-2:] == ["--out", "runs/shapes-beta"]
+    assert argv[-2:] == ["--out", f"runs/{sweep}"]
     assert main([*argv[:-1], str(tmp_path / "sweep")]) == 0
-    written, recorded = json.loads((tmp_path / "sweep" / "sweep.json").read_text()), _recorded()
+    written, recorded = json.loads((tmp_path / "sweep" / "sweep.json").read_text()), _recorded(sweep)
     assert {k: v for k, v in written.items() if k != "made_with"} == {k: v for k, v in recorded.items() if k != "made_with"}
     assert set(recorded["made_with"]) == {"torch", "cpu_capability", "threads"}
     assert recorded["made_with"]["threads"] == 1
     for run in recorded["runs"]:
-        assert len(_curve(run)) == recorded["train"]["epochs"]
-        assert json.loads((SWEEP / f"{run}.json").read_text())["factor_protocol"]["dci_trees"] == 100
+        assert len(_curve(run, sweep)) == recorded["train"]["epochs"]
+        summary = json.loads((SWEEPS / sweep / f"{run}.json").read_text())
+        assert summary["factor_protocol"]["dci_trees"] == 100 and summary["run"] == f"runs/{sweep}/{run}"
 
 
-def test_a_sweep_point_retrained_from_its_recipe_follows_its_bundled_curve(tmp_path):
-    """Two epochs of the beta = 1 point (a few seconds): bit for bit on the recorded platform, and the
-    first epoch to 1e-5 on any (the CPU kernels only move the last digits that soon)."""
-    run = _plan(tmp_path).runs[0]
+@pytest.mark.parametrize("sweep", sorted(README_SWEEPS))
+def test_a_sweep_point_retrained_from_its_recipe_follows_its_bundled_curve(sweep, tmp_path):
+    """Two epochs of one point (beta = 1; FactorVAE with its discriminator): bit for bit on the recorded
+    platform, and the first epoch to 1e-5 on any (the CPU kernels only move the last digits that soon)."""
+    [run] = [r for r in _plan(tmp_path, sweep).runs if r.folder.name == README_SWEEPS[sweep][1]]
     got = _train(run, epochs=2)
-    want = _curve(run.folder.name)[:2]
+    want = _curve(run.folder.name, sweep)[:2]
     assert [r["epoch"] for r in got] == [1, 2]
-    if _same_platform():
+    keys = [k for k in (*CURVE_KEYS, "train_tc", "disc_loss") if k in want[0]]   # FactorVAE's discriminator too
+    if _same_platform(sweep):
         for g, w in zip(got, want):
-            assert {k: g[k] for k in CURVE_KEYS} == {k: w[k] for k in CURVE_KEYS}
+            assert {k: g[k] for k in keys} == {k: w[k] for k in keys}
     else:
-        for k in CURVE_KEYS:
+        for k in keys:
             assert got[0][k] == pytest.approx(want[0][k], rel=1e-5), k
 
 

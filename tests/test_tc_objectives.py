@@ -352,6 +352,7 @@ def test_the_compare_page_draws_a_sweep_over_objectives(tmp_path):
                   "mig": 0.1 * i, "dci_disentanglement": 0.05 * i} for i in range(3)]
     sweep = SweepSummary(tmp_path, "objective", values, [f"objective-{v}" for v in values], summaries)
     assert rate_distortion_figure(sweep).data[0].text == tuple(f"objective = {v}" for v in values)
+    assert rate_distortion_figure(sweep).data[0].mode == "markers+text"     # no line: objectives have no order
     axis = metrics_figure(sweep).layout.xaxis
     assert axis.type == "category" and list(axis.categoryarray) == values
     assert elbo_figure(sweep).layout.xaxis.type == "category"
