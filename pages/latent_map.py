@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from vae.analysis.latent import decode_numpy
+from vae.analysis.projection_methods import PROJECTIONS
 from vae.ui.decode import directions as saved_directions
 from vae.ui.map import neighbours as nb
 from vae.ui.map import ranking
@@ -35,9 +36,10 @@ split = c1.radio("Split", splits, horizontal=True, key="map_split", help=split_h
                  format_func=lambda s: "all (train + test)" if s == "all" else s)
 n_total = len(getattr(ds, split))
 directions = saved_directions.saved(lm.id)
-methods = (["latent"] if D == 2 else []) + ["pca", "tsne", "umap"] + (["custom"] if len(directions) >= 2 else [])
+methods = (["latent"] if D == 2 else []) + list(PROJECTIONS) + (["custom"] if len(directions) >= 2 else [])
 method = c3.radio("Projection", methods, format_func=METHODS.get, horizontal=True, key=f"map_method_{D == 2}")
-dims_ok = [2] if method in ("latent", "custom") else ([2, 3] if method in ("tsne", "umap") or D >= 3 else [2])
+how = PROJECTIONS.get(method)
+dims_ok = [2, 3] if how is not None and how.max_components(D) >= 3 else [2]
 if len(dims_ok) > 1:
     k = c4.radio("Map", dims_ok, format_func=lambda d: f"{d}-D", horizontal=True, key="map_k")
 else:
@@ -51,13 +53,11 @@ colour_by = c5.selectbox("Colour by", colour_options(ds) + [ranking.COLOUR_LOG_P
                          key=f"map_colour_{ds.name}")
 
 opts = st.columns([1, 1, 2])
-perplexity = 30.0
-if method == "tsne":
-    perplexity = float(opts[0].select_slider("Perplexity", [5, 10, 20, 30, 50, 100], value=30, key="map_perp"))
-n_neighbors, axes = 15, None
-if method == "umap":
-    n_neighbors = int(opts[0].select_slider("Neighbours", [5, 10, 15, 30, 50], value=15, key="map_umap_nn",
-                                            help="UMAP's n_neighbors: small keeps local detail, large the global layout"))
+settings, axes = {}, None
+for i, setting in enumerate(how.settings if how is not None else ()):     # the method's own choices
+    value = opts[i % 2].select_slider(setting.label, list(setting.choices), value=setting.default,
+                                      key=setting.state_key, help=setting.help or None)
+    settings[setting.name] = setting.cast(value)
 if method == "custom":
     names = list(directions)
     ax1 = opts[0].selectbox("x axis", names, index=0, key="map_axis_x")
@@ -72,9 +72,9 @@ if method == "latent" and not use_webgl:
                       help="the manifold figure of Kingma & Welling: decoded images on a grid over the map"):
         background = "on"
 
-view = map_view(ctx, split, n, method, k, perplexity, n_neighbors, axes)
+view = map_view(ctx, split, n, method, k, settings, axes)
 if isinstance(view, Task):
-    # t-SNE / UMAP is computing in the background: show PCA now, poll the task, rerun when it is done
+    # a slow projection (t-SNE, UMAP) is computing in the background: show PCA now, poll the task, rerun when it is done
     task = view
     show_task(task, f"{METHODS[method]} of {n:,} points")
     if task.error is None:
@@ -100,12 +100,13 @@ chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}"
 webgl = use_webgl and view.k == 2 and not wm.no_webgl()
 if webgl:
     traces = [view.lat.index]
-    query = nb.map_query(ctx, view, split, traces, wm.previous_event(chart_key + wm.WEBGL_SUFFIX))
+    webgl_key = wm.webgl_key(lm.id, split, n, view.k)     # not per projection: a new one moves the points there
+    query = nb.map_query(ctx, view, split, traces, wm.previous_event(webgl_key, view.xy))
     found = nb.find_neighbours(view.lat, query)
-    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found,
-                                     key=chart_key + wm.WEBGL_SUFFIX)
-    st.caption("Click a point to see its image; Lasso (or Shift-drag) selects; double-click clears; zoom in "
-               "with the wheel until the points show their images.")
+    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key)
+    st.caption("Hover a point to see its image; click it to pick it" + ("; click an empty spot to decode it"
+               if view.from_map is not None else "") + "; Lasso (or Shift-drag) selects; double-click clears; "
+               "zoom in with the wheel until the points show their images.")
 else:
     if use_webgl and view.k == 2:                  # no WebGL in this browser: a sample, drawn as SVG
         st.warning(wm.fallback_note(len(view.lat.index)))

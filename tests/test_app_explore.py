@@ -186,3 +186,28 @@ def test_the_likelihood_page_offers_no_split_without_images(app, tmp_path, monke
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert [m.label for m in at.metric][:1] == ["mean log p(x)"]
+
+
+def test_a_link_carries_the_all_split_and_the_webgl_maps_points(app, monkeypatch):
+    ds = app(model="shapes-8d").session_state["_vae_context"].dataset
+    if not len(ds.train):
+        pytest.skip("the bundled shapes data have no training split here")
+    n_all = len(ds.all)
+    n = 20_000 if n_all > 20_000 else 5_000          # a WebGL-only choice (the Plotly slider stops at 10,000)
+    at = app(model="shapes-8d", split="all", n=str(n))
+    assert at.session_state["map_split"] == "all"
+    assert at.session_state[f"map_n_all_{n_all}_webgl"] == n
+    assert not at.warning
+    # ... and the link of that view says so again
+    from types import SimpleNamespace
+
+    from vae.ui import url_state
+
+    ctx = at.session_state["_vae_context"]
+    ss = {"map_split": "all", f"map_n_all_{n_all}_webgl": n, "map_method_False": "pca"}
+    monkeypatch.setattr(url_state, "st", SimpleNamespace(session_state=ss))
+    monkeypatch.setattr(url_state.state, "decode_point", lambda model_id, dim: np.zeros(dim, np.float32))
+    p = url_state.view_params(ctx)
+    assert p["split"] == "all" and p["n"] == str(n) and "map" not in p
+    ss["map_webgl"] = False                          # the Plotly map's slider has its own key
+    assert "n" not in url_state.view_params(ctx)

@@ -40,7 +40,7 @@ def progress_text(at: AppTest) -> str:
     return bars[0].proto.text if bars else ""
 
 
-def wait_finished(at: AppTest, timeout: float = 90) -> str:
+def wait_finished(at: AppTest, timeout: float = 300) -> str:   # a busy machine: a start can take 80 s
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         at.run()

@@ -20,7 +20,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
 def vae_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vae", *map(str, args)], capture_output=True, text=True,
-                          env=ENV, cwd=cwd or ROOT, timeout=120)
+                          env=ENV, cwd=cwd or ROOT, timeout=300)
 
 
 def vae_main(capsys, *args) -> subprocess.CompletedProcess:

@@ -142,7 +142,7 @@ def test_ctrl_c_stops_a_sweep_after_the_current_step_and_saves(tmp_path):
             if "beta-1: training" in line:
                 break
         proc.send_signal(signal.SIGINT)
-        rest, stderr = proc.communicate(timeout=120)
+        rest, stderr = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()

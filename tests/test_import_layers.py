@@ -25,7 +25,8 @@ FLOORS: list[set[str]] = [
     {"vae.model"},                                # the VAE
     {"vae.objectives", "vae.objectives_tc"},      # ELBO, IWAE and their named output; beta-TCVAE
     {"vae.densities", "vae.data"},                # log-densities; data sets
-    {"vae.safeio", "vae.config", "vae.device", "vae.dims", "vae.dataset_names"},   # untrusted input, configs, device, names
+    {"vae.safeio", "vae.config", "vae.device", "vae.dims", "vae.dataset_names",
+     "vae.objective_specs"},                      # untrusted input, configs, device, names (data sets, objectives)
 ]
 FACADE = "vae"   # vae/__init__.py re-exports the library's front door; nothing inside vae/ imports it
 

@@ -319,7 +319,7 @@ def test_the_cli_sweeps_objectives(tmp_path, capsys):
 def test_a_sweep_of_objectives_gives_each_its_own_weight(tmp_path):
     """beta-VAE at beta 8, beta-TCVAE at 6 and FactorVAE at KL weight 1 with gamma 20 in one sweep: the
     options of a value ("tcvae:beta=6") override the shared recipe for that run alone."""
-    from vae.sweep_format import SweepError, objective_spec
+    from vae.sweep_format import SweepError, parse_objective_value
     from vae.train.sweep import plan_sweep
 
     tc = TrainConfig(epochs=1, batch_size=256, device="cpu", disc_lr=1e-4)
@@ -332,7 +332,7 @@ def test_a_sweep_of_objectives_gives_each_its_own_weight(tmp_path):
     assert got == [("elbo", 1.0, 10.0, 1e-4), ("elbo", 8.0, 10.0, 1e-4), ("tcvae", 6.0, 10.0, 1e-4),
                    ("factorvae", 1.0, 20.0, 1e-3)]
     assert plan.to_dict()["values"] == values and plan.to_dict()["train"]["beta"] == 1.0
-    assert objective_spec("iwae:k=50") == ("iwae", {"k": 50})
+    assert parse_objective_value("iwae:k=50") == ("iwae", {"k": 50})
     for bad, message in (("tcvae:lr=1", "OPTION one of beta, gamma, k, disc_lr"), ("tcvae:beta", "NAME:OPTION=VALUE"),
                          ("tcvae:beta=six", "beta must be a number"), ("vimco:beta=2", "objectives must be among")):
         with pytest.raises(SweepError, match=message):

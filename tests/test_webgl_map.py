@@ -72,6 +72,22 @@ def test_selection_reaches_the_page_as_a_plotly_event_and_the_fallback_samples()
     np.testing.assert_array_equal(sub.lat.index, index[kept])
 
 
+
+def test_a_clicked_empty_spot_reaches_the_page_as_a_map_location():
+    xy = np.random.default_rng(2).normal(3.0, 2.0, size=(500, 2))
+    ndc, centre, half = normalise_xy(xy)
+    spot = [-1.2, 0.4]                       # the browser's click, in the normalised coordinates it holds
+    event = wm._as_plotly_event({"seq": 5, "kind": "spot", "points": [], "spot": spot}, (centre, half))
+    indices, spots = selected_points(event, [np.arange(500)])
+    assert indices == []
+    np.testing.assert_allclose(spots[0], centre + np.asarray(spot) * half)
+    # the same spot read back through normalise_xy lands where it was clicked
+    np.testing.assert_allclose((np.asarray(spots[0]) - centre) / half, spot, atol=1e-9)
+    assert wm._as_plotly_event({"seq": 5, "kind": "spot", "points": [], "spot": spot}, None)["selection"]["points"] == []
+    assert wm._same_layout(xy, xy.copy()) and not wm._same_layout(xy, xy[:, ::-1])   # another projection
+    assert wm.webgl_key("abc", "all", 70_000) == wm.webgl_key("abc", "all", 70_000, 2) != wm.webgl_key("abc", "test", 70_000)
+
+
 def test_the_all_split_is_train_then_test():
     def split(n, v):
         return Split(torch.full((n, 1, 2, 2), v, dtype=torch.uint8), torch.full((n,), v, dtype=torch.int64))

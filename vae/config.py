@@ -13,6 +13,8 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
+from vae.objective_specs import OBJECTIVE_SPECS
+
 ARCHITECTURES = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
 ACTIVATIONS = ("relu", "tanh")
@@ -20,10 +22,9 @@ CONV_IMAGE_SIZES = (28, 32, 64)
 LATENT_DIM_RANGE = (2, 128)
 BINARIZE_MODES = ("none", "static", "dynamic")
 LR_SCHEDULES = ("constant", "cosine", "exponential", "burda")
-OBJECTIVES = ("elbo", "iwae", "tcvae", "factorvae")   # the training loss: the one-sample ELBO, Burda et al.'s
-                                   # k-sample bound, Chen et al.'s beta-TCVAE (minibatch-weighted sampling) or
-                                   # Kim & Mnih's FactorVAE (a discriminator estimates the total correlation)
-TC_OBJECTIVES = ("tcvae", "factorvae")   # the objectives that penalise the total correlation of q(z)
+OBJECTIVES = tuple(OBJECTIVE_SPECS)   # the training loss (vae.objective_specs): the one-sample ELBO, Burda et al.'s
+                                      # k-sample bound, Chen et al.'s beta-TCVAE or Kim & Mnih's FactorVAE
+TC_OBJECTIVES = tuple(n for n, s in OBJECTIVE_SPECS.items() if s.penalises_tc)   # penalise q(z)'s total correlation
 MAX_DISC_LAYERS = 6                # FactorVAE discriminator: hidden layers at most (Kim & Mnih used 6 of 1000)
 IWAE_K_MAX = 5000
 BURDA_STAGES = 8                   # Burda et al. 2016: lr * 10^(-i/7) for 3^i epochs, i = 0..7 (3,280 epochs)
@@ -198,7 +199,7 @@ class TrainConfig:
     warmup: int = 0               # epochs over which the KL weight rises linearly from 0 to beta
     binarize: str = "none"        # "none" (continuous targets), "static" or "dynamic" Bernoulli draws
     objective: str = "elbo"       # training loss: "elbo" (one sample), "iwae" (k-sample importance-weighted
-                                  # bound), "tcvae" (beta-TCVAE) or "factorvae" (see OBJECTIVES)
+                                  # bound), "tcvae" (beta-TCVAE) or "factorvae" (vae.objective_specs)
     k: int = 1                    # iwae: importance samples per image (1 = the ELBO with a sampled KL term)
     # tcvae: `beta` above weighs the total correlation (Chen et al.'s beta; their alpha = gamma = 1).
     # factorvae: `beta` stays the KL weight (1 in Kim & Mnih) and these configure the TC penalty:
@@ -246,12 +247,12 @@ class TrainConfig:
             raise ConfigError(f"warmup must be a non-negative number of epochs, got {self.warmup!r}")
         if self.binarize not in BINARIZE_MODES:
             raise ConfigError(f"binarize must be one of {BINARIZE_MODES}, got {self.binarize!r}")
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.objective not in OBJECTIVE_SPECS:
+            raise ConfigError(f"objective must be one of {tuple(OBJECTIVE_SPECS)}, got {self.objective!r}")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= IWAE_K_MAX:
             raise ConfigError(f"k (importance samples per image) must be an integer from 1 to {IWAE_K_MAX}, "
                               f"got {self.k!r}")
-        if self.objective != "iwae" and self.k != 1:
+        if "k" not in OBJECTIVE_SPECS[self.objective].options and self.k != 1:
             raise ConfigError(f"k = {self.k} importance samples needs objective 'iwae' "
                               f"({self.objective!r} takes one sample per image)")
         self.disc_hidden = _int_tuple(self.disc_hidden, "disc_hidden", 1, 4096, MAX_DISC_LAYERS)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .config import ConfigError, ModelConfig
 from .densities import LOG_2PI
+from .objective_specs import objective_spec
 from .objectives import VAEOutput, elbo_output, iwae_output
 from .objectives_tc import tcvae_output
 
@@ -172,13 +173,20 @@ class VAE(nn.Module):
     # ---- the ELBO ----------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, beta: float = 1.0, target: torch.Tensor | None = None,
                 generator: torch.Generator | None = None, k: int | None = None,
-                tcvae: dict | None = None) -> VAEOutput:
+                tcvae: dict | None = None, objective: str | None = None, **options) -> VAEOutput:
         """One-sample ELBO of x (B, C, H, W) in [0, 1] (vae.objectives.elbo_output); with `k`, the
         k-sample IWAE bound as the loss (vae.objectives.iwae_output); with `tcvae`
-        ({"dataset_size": N, "tc_weight": beta}), beta-TCVAE (vae.objectives_tc.tcvae_output).
+        ({"dataset_size": N, "tc_weight": beta}), beta-TCVAE (vae.objectives_tc.tcvae_output); with
+        `objective`, the loss function vae.objective_specs registers under that name, given `options`
+        (its ObjectiveSpec.loss_kwargs). The trainer calls it so, through DistributedDataParallel.
 
         `target` is what p(x|z) scores (defaults to x); `beta` weights the KL in `loss` only.
         """
+        if objective is not None:
+            loss = objective_spec(objective).loss_function()
+            if k is not None:                     # `k` is also this method's own keyword
+                options["k"] = k
+            return loss(self, x, beta=beta, target=target, generator=generator, **options)
         if tcvae is not None:
             return tcvae_output(self, x, beta=beta, target=target, generator=generator, **tcvae)
         if k is not None:

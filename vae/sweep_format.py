@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["SWEEP_SETTINGS", "SWEEP_FILE", "OBJECTIVE_OPTIONS", "SweepError", "run_name", "load_sweep",
-           "objective_spec"]
+           "parse_objective_value"]
 
 SWEEP_SETTINGS = ("beta", "latent_dim", "objective")   # what a sweep may vary
 SWEEP_FILE = "sweep.json"
@@ -31,7 +31,7 @@ def run_name(setting: str, value) -> str:
     return f"{setting}-{value}".replace(":", "-").replace("=", "-").replace(",", "-")
 
 
-def objective_spec(value: str) -> tuple[str, dict[str, float | int]]:
+def parse_objective_value(value: str) -> tuple[str, dict[str, float | int]]:
     """A swept objective: "tcvae" -> ("tcvae", {}); "tcvae:beta=6" -> ("tcvae", {"beta": 6.0});
     "factorvae:gamma=20,disc_lr=1e-3" -> ("factorvae", {"gamma": 20.0, "disc_lr": 0.001}).
 

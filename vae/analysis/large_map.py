@@ -120,14 +120,15 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
                 progress: Callable[[int, int, str], None] | None = None, **settings) -> tuple[np.ndarray, dict]:
     """Map every row of mu (N, D) -> (embedding float32 (N, k), info dict).
 
-    PCA: fitted on all rows. t-SNE / UMAP: fitted on min(N, fit_points) rows drawn with `seed`, the
-    rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
+    method: a name in vae.analysis.projection_methods.PROJECTIONS. A fast method (PCA) is fitted on all
+    rows; a slow one (t-SNE, UMAP) on min(N, fit_points) rows drawn with `seed`, the rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
     (rows fitted), placed (rows placed), seconds and the projection's params. progress(step, total,
     message) runs over the fit's own steps and then one step per placed chunk.
     """
     import time
 
-    from vae.analysis.projection import place_points, project_pca, project_tsne
+    from vae.analysis.projection import place_points
+    from vae.analysis.projection_methods import projection_method
 
     t0 = time.perf_counter()
     x = np.ascontiguousarray(np.asarray(mu, dtype=np.float32))
@@ -136,14 +137,11 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
     if fit_points < 4:
         raise ValueError(f"fit_points must be at least 4, got {fit_points}")
     n = x.shape[0]
-    if method == "pca":
-        proj = project_pca(x, n_components)
-        if progress is not None:
-            progress(1, 1, "done")
-        return proj.embedding, dict(method="pca", n=n, fitted=n, placed=0,
+    how = projection_method(method)
+    if not how.slow:                                   # fast enough to fit on every row
+        proj = how.fit(x, n_components, seed=seed, progress=progress, **settings)
+        return proj.embedding, dict(method=method, n=n, fitted=n, placed=0,
                                     seconds=time.perf_counter() - t0, params=proj.params)
-    if method not in ("tsne", "umap"):
-        raise ValueError(f"unknown projection method {method!r}: pca, tsne or umap")
     m = min(n, int(fit_points))
     fit_idx = np.sort(np.random.default_rng(seed).choice(n, m, replace=False)) if m < n else np.arange(n)
     rest = np.setdiff1d(np.arange(n), fit_idx, assume_unique=True)
@@ -155,11 +153,7 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
         if progress is not None:
             progress(i, total + len(chunks), f"fit on {m:,} of {n:,}: {msg}")
 
-    if method == "tsne":
-        proj = project_tsne(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings)
-    else:
-        from vae.analysis.umap_projection import project_umap
-        proj = project_umap(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings)
+    proj = how.fit(x[fit_idx], n_components, seed=seed, progress=fit_progress, **settings)
     out = np.empty((n, proj.embedding.shape[1]), np.float32)
     out[fit_idx] = proj.embedding
     for j, chunk in enumerate(chunks):

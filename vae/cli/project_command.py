@@ -14,13 +14,15 @@ import time
 
 import numpy as np
 
+from vae.analysis.projection_methods import PROJECTIONS
+
 from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg
 
 
 def add_project_parser(sub) -> None:
     """Register `project` on the subparsers `sub` of `python -m vae`."""
     p = sub.add_parser(
-        "project", help="encode a split and map it to 2-D (pca, tsne, umap); writes an .npz",
+        "project", help=f"encode a split and map it to 2-D ({', '.join(PROJECTIONS)}); writes an .npz",
         description="Encode every image of a split with a checkpoint and map the latent means to 2-D. "
                     "Encodings and maps are cached on disk ($VAE_CACHE_DIR/maps), so a second run is quick.")
     p.add_argument("run", metavar="RUN", help="checkpoint folder or .zip, or an outside model: path/to/file.py:function "
@@ -28,7 +30,9 @@ def add_project_parser(sub) -> None:
     add_outside_flags(p)
     p.add_argument("--split", choices=("test", "train", "all"), default="test",
                    help="which images: test, train, or all (train then test) (default: test)")
-    p.add_argument("--method", choices=("pca", "tsne", "umap"), default="pca", help="projection (default: pca)")
+    p.add_argument("--method", choices=tuple(PROJECTIONS), default="pca",
+                   help="projection: " + ", ".join(f"{m.name} ({m.label})" for m in PROJECTIONS.values())
+                   + " (default: pca)")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="where to write the map")
     p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="where the data set's files are, if not where the checkpoint says")

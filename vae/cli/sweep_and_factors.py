@@ -18,7 +18,8 @@ from vae.dims import dim_label
 
 def add_sweep_parser(sub, add_threads_flag) -> None:
     """Register `sweep` on the subparsers `sub` of `python -m vae`."""
-    from ..config import ACTIVATIONS, OBJECTIVES, TrainConfig
+    from ..config import ACTIVATIONS, TrainConfig
+    from ..objective_specs import OBJECTIVE_SPECS
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -51,7 +52,7 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
     p.add_argument("--lr", type=float, default=None, help="as for train")
     p.add_argument("--warmup", type=int, default=None, metavar="EPOCHS", help="as for train")
     p.add_argument("--objective", nargs="+", default=None, metavar="OBJECTIVE",
-                   help=f"as for train, one of {', '.join(OBJECTIVES)}; several values sweep it (--beta is then "
+                   help=f"as for train, one of {', '.join(OBJECTIVE_SPECS)}; several values sweep it (--beta is then "
                         "the KL weight of elbo / iwae / factorvae and the TC weight of tcvae); a value may set its "
                         "own beta, gamma, k or disc_lr: elbo:beta=8 tcvae:beta=6 factorvae:gamma=20")
     p.add_argument("--gamma", type=float, default=None, help="as for train (factorvae)")
@@ -66,7 +67,7 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
 
 def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_threads, error) -> int:
     """Run (or continue) a sweep; `error` is the CLI's one-line error class."""
-    from ..sweep_format import SweepError, objective_spec
+    from ..sweep_format import SweepError, parse_objective_value
     from ..train import load_training_data
     from ..train.sweep import plan_sweep, run_sweep, sweep_status
     from .train_command import check_objective_flags
@@ -80,10 +81,10 @@ def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_thr
     setting = swept[0]
     values = {"beta": betas, "latent_dim": dims, "objective": objectives}[setting]
     try:
-        names = [objective_spec(v)[0] for v in objectives]
+        names = [parse_objective_value(v)[0] for v in objectives]
     except SweepError as e:
         raise error(str(e)) from None
-    if len(objectives) == 1 and objective_spec(objectives[0])[1]:
+    if len(objectives) == 1 and parse_objective_value(objectives[0])[1]:
         raise error(f"--objective {objectives[0]}: options in an objective's value are for a sweep of objectives; "
                     "give the shared ones as --beta, --gamma, --k, --disc-lr")
     check_objective_flags(args, names or ["elbo"])

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..dataset_names import DATASET_SUMMARIES
-from ..config import ACTIVATIONS, LR_SCHEDULES, OBJECTIVES, RESUMABLE_SCHEDULE_FIELDS
+from ..config import ACTIVATIONS, LR_SCHEDULES, RESUMABLE_SCHEDULE_FIELDS
+from ..objective_specs import OBJECTIVE_SPECS
 from .common import CLIError, add_threads_flag, apply_threads
 
 _TABLE = [("epoch", "{:>5d}", 5), ("train loss", "{:>10.3f}", 10), ("test loss", "{:>10.3f}", 10),
@@ -82,12 +83,10 @@ def add_train_parser(sub) -> None:
                         f"weight of the total correlation (Chen et al.'s beta, e.g. 6) (default: {d.beta:g})")
     g.add_argument("--warmup", type=int, default=None, metavar="EPOCHS",
                    help=f"epochs over which the KL weight rises linearly from 0 to beta (default: {d.warmup})")
-    g.add_argument("--objective", choices=OBJECTIVES, default=None,
-                   help="training loss: elbo; iwae (Burda et al.'s importance-weighted bound with --k samples "
-                        "per image); tcvae (beta-TCVAE, Chen et al. 2018: the KL split by minibatch-weighted sampling "
-                        "into mutual information + --beta x total correlation + dimension-wise KL); factorvae "
-                        "(Kim & Mnih 2018: the ELBO minus --gamma x the total correlation a discriminator estimates) "
-                        f"(default: {d.objective})")
+    g.add_argument("--objective", choices=tuple(OBJECTIVE_SPECS), default=None,
+                   help="training loss, one of: " + "; ".join(
+                       f"{s.name}, {s.summary}" + "".join(f", with --{o.replace('_', '-')}" for o in s.options[:1])
+                       for s in OBJECTIVE_SPECS.values()) + f" (default: {d.objective})")
     g.add_argument("--k", type=int, default=None, metavar="K",
                    help="importance samples per image for --objective iwae, e.g. 5 or 50 (default: 5 with iwae)")
     g.add_argument("--gamma", type=float, default=None,

@@ -23,7 +23,7 @@ EVAL_BATCH = 1000        # images per forward pass when scoring the test split
 def evaluate_test_split(model: torch.nn.Module, x_test: torch.Tensor, config, objective: dict,
                         distributed, device: torch.device) -> dict[str, float]:
     """Negative ELBO (beta = 1) of `x_test` ((M, C, H, W) float on `device`), nats per image:
-    {"loss", "recon", "kl"}, and for an IWAE run ("objective" = {"k": k}, VAE.forward's kwargs)
+    {"loss", "recon", "kl"}, and for an IWAE run ("objective" = {"objective": "iwae", "k": k}, VAE.forward's kwargs)
     "iwae_loss", the negative k-sample bound (recon then averages the k samples).
 
     Reparameterised samples from a fixed seed (config.seed), so the same weights score the same.

@@ -24,6 +24,7 @@ import torch
 
 import vae.train.schedule as clock
 from vae.config import TrainConfig
+from vae.objective_specs import objective_spec
 from vae.train.checkpointing import EXTRA_SUMS   # the epoch's running sums `after_step` feeds, in its order
 from vae.train.discriminator import FactorDiscriminator
 from vae.train.inputs import _mix
@@ -39,12 +40,14 @@ class ObjectiveTerms:
                  distributed=None):
         self.config = config
         self.name = config.objective
-        self.eval_kwargs: dict[str, Any] = {"k": config.k} if self.name == "iwae" else {}   # the test score
-        self.train_kwargs: dict[str, Any] = dict(self.eval_kwargs)
-        if self.name == "tcvae":
-            self.train_kwargs = {"tcvae": {"dataset_size": int(dataset_size), "tc_weight": float(config.beta)}}
+        self.spec = objective_spec(config.objective)
+        # VAE.forward's keyword arguments: the training loss, and the test score (the ELBO, plus the
+        # objective's own bound where it has one: IWAE's k samples)
+        self.train_kwargs: dict[str, Any] = {"objective": self.name,
+                                             **self.spec.loss_kwargs(config, int(dataset_size))}
+        self.eval_kwargs: dict[str, Any] = dict(self.train_kwargs) if self.spec.scores_own_bound else {}
         self.disc: FactorDiscriminator | None = None
-        if self.name == "factorvae":
+        if self.spec.discriminator:
             if distributed is not None and distributed.enabled:
                 raise ValueError("factorvae under torchrun is not supported: each process would train its own "
                                  "discriminator; train it in one process")
@@ -54,11 +57,8 @@ class ObjectiveTerms:
     def forward(self, net: torch.nn.Module, x: torch.Tensor, *, step: int, epoch_steps: int,
                 generator: torch.Generator):
         """(VAEOutput, loss to minimise) of 0-based optimiser step `step` on images x (B, C, H, W)."""
-        if self.name == "tcvae":
-            out = net(x, beta=clock.ramp_at(self.config, step, epoch_steps), generator=generator,
-                      **self.train_kwargs)
-            return out, out.loss
-        out = net(x, beta=clock.beta_at(self.config, step, epoch_steps), generator=generator, **self.train_kwargs)
+        ramp = clock.ramp_at if self.spec.warmup_ramps == "regulariser" else clock.beta_at   # what warm-up ramps
+        out = net(x, beta=ramp(self.config, step, epoch_steps), generator=generator, **self.train_kwargs)
         if self.disc is None:
             return out, out.loss
         tc = self.disc.penalty(out.z)                                                    # (B,) nats
@@ -77,7 +77,7 @@ class ObjectiveTerms:
 
     def record(self, partial: dict, n: int) -> dict[str, Any]:
         """The objective's fields of an epoch record, from the epoch's running sums over n images."""
-        if self.name not in ("tcvae", "factorvae"):
+        if not self.spec.penalises_tc:
             return {}
         rec: dict[str, Any] = {"train_tc": partial["tc_sum"] / n}
         if self.disc is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 
 from vae.config import ModelConfig, TrainConfig
+from vae.objective_specs import OBJECTIVE_SPECS
 
 # TrainConfig.extra keys that are dataset options with a flag of their own
 _EXTRA_FLAGS = {"image_size": "--image-size", "n_train": "--n-train", "n_test": "--n-test"}
@@ -21,6 +22,13 @@ def _num(v: float) -> str:
     """A float as the shortest text that parses back to the same float (1e-3 -> '0.001')."""
     v = float(v)
     return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
+
+
+def _option_text(v) -> list[str]:
+    """A TrainConfig value as command-line words: 5 -> ['5'], 1e-4 -> ['0.0001'], (256, 256) -> ['256', '256']."""
+    if isinstance(v, (tuple, list)):
+        return [str(x) for x in v]
+    return [str(v) if isinstance(v, int) else _num(v)]
 
 
 def train_command_args(model_config: ModelConfig, train_config: TrainConfig, out: str | None = None) -> list[str]:
@@ -52,10 +60,8 @@ def train_command_args(model_config: ModelConfig, train_config: TrainConfig, out
     a += ["--beta", _num(tc.beta), "--warmup", str(tc.warmup), "--seed", str(tc.seed)]
     if tc.objective != d.objective:
         a += ["--objective", tc.objective]
-    if tc.objective == "iwae":
-        a += ["--k", str(tc.k)]
-    if tc.objective == "factorvae":
-        a += ["--gamma", _num(tc.gamma), "--disc-hidden", *map(str, tc.disc_hidden), "--disc-lr", _num(tc.disc_lr)]
+    for option in OBJECTIVE_SPECS[tc.objective].options:     # the objective's own settings: --k, --gamma, ...
+        a += [f"--{option.replace('_', '-')}", *_option_text(getattr(tc, option))]
     if tc.device and tc.device != "auto":
         a += ["--device", tc.device]
     if out:

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from vae.checkpoint import atomic_write_bytes
-from vae.config import OBJECTIVES, ConfigError, ModelConfig, TrainConfig
-from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, objective_spec, run_name
+from vae.config import ConfigError, ModelConfig, TrainConfig
+from vae.objective_specs import OBJECTIVE_SPECS
+from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, parse_objective_value, run_name
 
 @dataclass(frozen=True)
 class SweepRun:
@@ -57,8 +58,9 @@ class SweepPlan:
             if self.setting == "beta":
                 tc = dataclasses.replace(tc, beta=float(v))
             elif self.setting == "objective":       # importance samples only where the objective takes them
-                name, options = objective_spec(v)
-                tc = dataclasses.replace(tc, objective=name, k=tc.k if name == "iwae" else 1, **options)
+                name, options = parse_objective_value(v)
+                k = tc.k if "k" in OBJECTIVE_SPECS[name].options else 1
+                tc = dataclasses.replace(tc, objective=name, **{"k": k, **options})
             else:
                 mc = dataclasses.replace(mc, latent_dim=int(v))
             out.append(SweepRun(v, self.folder / run_name(self.setting, v), mc, tc))
@@ -83,9 +85,9 @@ def plan_sweep(setting: str, values, model_config: ModelConfig, train_config: Tr
         if any(not (math.isfinite(v) and v >= 0) for v in values):
             raise SweepError(f"beta values must be finite and >= 0, got {values}")
     elif setting == "objective":
-        bad = [v for v in values if objective_spec(v)[0] not in OBJECTIVES]
+        bad = [v for v in values if parse_objective_value(v)[0] not in OBJECTIVE_SPECS]
         if bad:
-            raise SweepError(f"objectives must be among {OBJECTIVES}, got {bad}")
+            raise SweepError(f"objectives must be among {tuple(OBJECTIVE_SPECS)}, got {bad}")
     else:
         if any(not float(v).is_integer() for v in values):
             raise SweepError(f"latent_dim values must be integers, got {values}")

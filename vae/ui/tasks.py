@@ -1,6 +1,6 @@
 """Slow computations (t-SNE) in background threads, shared by every session and computed once per key.
 
-A page asks `tsne_task(key, mu, ...)` (or `submit(key, fn)` for any computation); the first ask
+A page asks `projection_task(key, mu, "tsne", ...)` (or `submit(key, fn)` for any computation); the first ask
 starts a thread, later asks (from any browser) get the same task. The thread never calls Streamlit;
 the page draws `show_task(task, what)`, which polls the progress in a fragment, shows a failure with
 its message and a Retry button, and reruns the page when the result is there.
@@ -144,17 +144,20 @@ def retry(key: str) -> None:
             del reg.tasks[key]
 
 
-def tsne_task(key: str, mu: np.ndarray, n_components: int = 2, perplexity: float = 30.0, seed: int = 0) -> Task:
-    """The t-SNE Projection of `mu` (N, D) for `key` (model id + data + settings): started once, then shared."""
+def projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, seed: int = 0,
+                    **settings) -> Task:
+    """The `method` Projection (vae.analysis.projection_methods) of `mu` (N, D) for `key` (model id + data +
+    settings): started once in the background, then shared. t-SNE uses the server's projection threads."""
+    from vae.analysis.projection_methods import projection_method
+
+    how = projection_method(method)
     mu = np.array(mu, dtype=np.float32, copy=True)
     threads = hosting.projection_threads()
 
     def compute(progress):
-        from vae.analysis.projection import project_tsne
+        return how.fit(mu, n_components, seed=seed, progress=progress, threads=threads, **settings)
 
-        return project_tsne(mu, n_components, perplexity=perplexity, seed=seed, progress=progress, n_jobs=threads)
-
-    return submit(key, compute, name="tsne")
+    return submit(key, compute, name=method)
 
 
 def show_task(task: Task, what: str, poll_s: float = 0.5) -> None:
@@ -197,20 +200,8 @@ def finished_tasks(prefix: str) -> list[Task]:
     return sorted(done, key=lambda t: t.finished or 0.0, reverse=True)
 
 
-def umap_task(key: str, mu: np.ndarray, n_components: int = 2, n_neighbors: int = 15, seed: int = 0) -> Task:
-    """The UMAP Projection of `mu` (N, D) for `key` (model id + data + settings), computed once in the background."""
-    mu = np.array(mu, dtype=np.float32, copy=True)
-
-    def compute(progress):
-        from vae.analysis.umap_projection import project_umap
-
-        return project_umap(mu, n_components, n_neighbors=n_neighbors, seed=seed, progress=progress)
-
-    return submit(key, compute, name="umap")
-
-
 def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2, **settings) -> Task:
-    """t-SNE or UMAP of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
+    """A slow projection (t-SNE, UMAP) of many points (N > vae.analysis.large_map.FIT_POINTS): fitted on a seeded sample, the rest
     placed by the fitted map's transform, and kept on disk per points and settings (a second open reads it).
 
     The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and

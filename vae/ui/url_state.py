@@ -6,7 +6,9 @@ Decode point, so a copied link reopens the same picture in another browser.
     share_box(ctx)                  the sidebar's "Link to this view" button and the link
 
 Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gallery model), proj (latent | pca | tsne | umap), dim (2 | 3),
-perp (t-SNE perplexity), nn (UMAP neighbours), split, n (points), map (webgl | plotly: which draws a 2-D map),
+each projection's settings (its Setting.url in vae.analysis.projection_methods: perp for t-SNE's
+perplexity, nn for UMAP's neighbours), split (test | train | all), n (points: any the map's "Points"
+slider offers, up to every point of the split on the WebGL map), map (webgl | plotly: which draws a 2-D map),
 z (the Decode point, comma-separated), and each page's own settings (PAGE_PARAMS: Generate's seed,
 temperature and grid).
 The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
@@ -21,21 +23,23 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
+from vae.analysis.projection_methods import PROJECTIONS as METHOD_REGISTRY
 from vae.ui import loaders
 from vae.ui import state
 from vae.ui.decode.controls import set_controls
 from vae.ui.gallery import glue as gallery_glue
+from vae.ui.map import webgl_map as wm
 
 _APPLIED = "_vae_url_applied"
 _PENDING = "_vae_url_pending"
 _NOTES = "_vae_url_notes"
 _SHOW = "_vae_url_show_link"
 _MAP = "_vae_url_map_settings"     # the map's widget values, kept when the page changes (Streamlit drops them)
-MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_perp", "map_umap_nn", "map_webgl")
-PROJECTIONS = ("latent", "pca", "tsne", "umap")
-PERPLEXITIES = (5, 10, 20, 30, 50, 100)
-NEIGHBOURS = (5, 10, 15, 30, 50)
-POINT_SIZES = (500, 1000, 2000, 5000, 10000)
+_SETTINGS = [(m.name, s) for m in METHOD_REGISTRY.values() for s in m.settings]    # (method, Setting)
+MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_webgl",
+            *(s.state_key for _, s in _SETTINGS))
+PROJECTIONS = ("latent", *METHOD_REGISTRY)
+SPLITS = ("test", "train", "all")
 MAX_Z_DIMS = 256
 GRID_SIDES = (4, 6, 8, 10, 12, 16)
 # a page's own settings in a link: widget key -> (parameter, parse: text -> value or None when it does not fit)
@@ -110,14 +114,12 @@ def restore_before_sidebar() -> None:
         st.session_state["map_k"] = int(params["dim"])
     if params.get("map") in ("webgl", "plotly"):          # which map draws a 2-D map
         st.session_state["map_webgl"] = params["map"] == "webgl"
-    if params.get("split") in ("test", "train"):
+    if params.get("split") in SPLITS:
         st.session_state["map_split"] = params["split"]
-    perp = _float(params.get("perp"), 0, 1000)
-    if perp in PERPLEXITIES:
-        st.session_state["map_perp"] = int(perp)
-    nn = _float(params.get("nn"), 0, 1000)
-    if nn in NEIGHBOURS:
-        st.session_state["map_umap_nn"] = int(nn)
+    for _, setting in _SETTINGS:                          # each projection's own settings (perp, nn, ...)
+        value = _float(params.get(setting.url), -1e9, 1e9)
+        if value is not None and value in setting.choices:
+            st.session_state[setting.state_key] = setting.choices[setting.choices.index(value)]
     for key, (name, parse) in PAGE_PARAMS.items():
         value = parse(params.get(name)) if params.get(name) is not None else None
         if value is not None:
@@ -155,16 +157,25 @@ def restore_after_sidebar(ctx) -> None:
             else:
                 notes.append(f"The link's Decode point has {len(z)} dimensions but this model has "
                              f"{ctx.lm.latent_dim}; it was ignored.")
-        n, split = pending["n"], pending["split"] if pending["split"] in ("test", "train") else "test"
-        if n is not None and ctx.dataset is not None:
+        n, split = pending["n"], pending["split"] if pending["split"] in SPLITS else "test"
+        if n is not None and ctx.dataset is not None and len(getattr(ctx.dataset, split, ())):
             n_total = len(getattr(ctx.dataset, split))
-            sizes = {s for s in POINT_SIZES if s < n_total} | {n_total}
-            if int(n) in sizes:
-                st.session_state[f"map_n_{split}_{n_total}"] = int(n)
+            webgl = _webgl_map(st.session_state)
+            if int(n) in wm.point_sizes(n_total, webgl):
+                st.session_state[wm.point_key(split, n_total, webgl)] = int(n)
+            else:
+                notes.append(f"The link's {int(n):,} points are not a choice of the {split} split's map here; "
+                             "showing the default.")
         st.session_state[_NOTES] = notes
     if notes:
         for note in notes:
             st.sidebar.warning(note)
+
+
+def _webgl_map(ss, proj: str | None = None) -> bool:
+    """Whether the map of these settings is the WebGL one (2-D, WebGL not switched off): its "Points" key."""
+    three_d = ss.get("map_k") == 3 and (proj or ss.get("map_method_False")) not in ("latent", "custom")
+    return ss.get("map_webgl") is not False and not three_d
 
 
 def view_params(ctx) -> dict[str, str]:
@@ -186,16 +197,15 @@ def view_params(ctx) -> dict[str, str]:
         p["dim"] = str(ss["map_k"])
     if ss.get("map_webgl") is False:
         p["map"] = "plotly"
-    if ss.get("map_split") in ("test", "train"):
+    if ss.get("map_split") in SPLITS:
         p["split"] = ss["map_split"]
-    if proj == "tsne" and ss.get("map_perp") in PERPLEXITIES:
-        p["perp"] = str(ss["map_perp"])
-    if proj == "umap" and ss.get("map_umap_nn") in NEIGHBOURS:
-        p["nn"] = str(ss["map_umap_nn"])
-    if ctx.dataset is not None:
+    for method, setting in _SETTINGS:
+        if proj == method and ss.get(setting.state_key) in setting.choices:
+            p[setting.url] = str(ss[setting.state_key])
+    if ctx.dataset is not None and len(getattr(ctx.dataset, p.get("split", "test"), ())):
         split = p.get("split", "test")
         n_total = len(getattr(ctx.dataset, split))
-        n = ss.get(f"map_n_{split}_{n_total}")
+        n = ss.get(wm.point_key(split, n_total, _webgl_map(ss, proj)))
         if n:
             p["n"] = str(int(n))
     for key, (name, _) in PAGE_PARAMS.items():

@@ -1,6 +1,6 @@
 """A latent map: the projected latent means of a split, and the maps between latent and map coordinates.
 
-    view = map_view(ctx, "test", 2000, "pca", 2)      # MapView, or a running tasks.Task for t-SNE
+    view = map_view(ctx, "test", 2000, "pca", 2)      # MapView, or a running tasks.Task for t-SNE, UMAP
     fig, traces = map_figure(view, colour_by="label")
 
 Pages use it for the Latent map itself and to draw an interpolation path on the map.
@@ -14,12 +14,13 @@ from typing import Callable
 import numpy as np
 
 from vae.analysis.large_map import FIT_POINTS
+from vae.analysis.projection_methods import PROJECTIONS
 from vae.ui import tasks
 from vae.ui.map.figures import latent_map_figure
 from vae.ui.latents import dataset_latents
 from vae.ui.loaders import Latents, pca_projection
 
-METHODS = {"latent": "the latent space itself (2-d)", "pca": "PCA", "tsne": "t-SNE", "umap": "UMAP",
+METHODS = {"latent": "the latent space itself (2-d)", **{m.name: m.label for m in PROJECTIONS.values()},
            "custom": "custom axes"}
 
 
@@ -41,12 +42,16 @@ class MapView:
         return self.xy.shape[1]
 
 
-def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float = 30.0,
-             n_neighbors: int = 15, axes=None):
-    """The MapView for these settings; for t-SNE or UMAP not yet computed, the running tasks.Task instead.
+def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | None = None, axes=None):
+    """The MapView for these settings; for a slow projection (t-SNE, UMAP) not yet computed, the running
+    tasks.Task instead.
 
+    method: "latent", "custom" or a name in vae.analysis.projection_methods.PROJECTIONS.
+    settings: the method's settings ({"perplexity": 30.0} for t-SNE); None: its defaults.
     axes: a vae.analysis.directions.CustomAxes, for method "custom".
     """
+    if method in PROJECTIONS:
+        settings = {**PROJECTIONS[method].defaults(), **(settings or {})}
     lat = dataset_latents(ctx, split, n)
     n = len(lat.index)
     D = lat.mu.shape[1]
@@ -62,38 +67,27 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, perplexity: float
         names = tuple(f"PC{i + 1} ({ratio[i]:.0%})" for i in range(kk))
         return MapView("pca", lat, proj.embedding, names, proj.transform, proj.inverse_transform,
                        note=f"PCA keeps {ratio.sum():.0%} of the variance of the latent means", projection=proj)
-    if method in ("tsne", "umap") and n > FIT_POINTS:     # fitted on a sample, the rest placed; kept on disk
-        settings = {"perplexity": perplexity} if method == "tsne" else {"n_neighbors": n_neighbors}
-        task = tasks.large_projection_task(f"large|{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|"
-                                           f"{sorted(settings.items())}", lat.mu, method, k, **settings)
+    how = PROJECTIONS.get(method)
+    if how is not None and how.slow:                     # a background task, shown with its progress
+        name = how.label
+        if n > FIT_POINTS:                               # fitted on a sample, the rest placed; kept on disk
+            task = tasks.large_projection_task(f"large|{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|"
+                                               f"{sorted(settings.items())}", lat.mu, method, k, **settings)
+            if not task.is_done or task.error:
+                return task
+            proj = task.result
+            return MapView(method, lat, proj.embedding, tuple(f"{name} {i + 1}" for i in range(k)), None, None,
+                           note=f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
+                                f"placed by its transform; " + ("read from the disk cache" if proj.info["cached"]
+                                                                 else f"took {proj.seconds:.1f} s")
+                                + f"; {how.caveat}")
+        key = f"{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{sorted(settings.items())}"
+        task = tasks.projection_task(key, lat.mu, method, k, **settings)
         if not task.is_done or task.error:
             return task
         proj = task.result
-        name = METHODS[method]
         return MapView(method, lat, proj.embedding, tuple(f"{name} {i + 1}" for i in range(k)), None, None,
-                       note=f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
-                            f"placed by its transform; " + ("read from the disk cache" if proj.info["cached"]
-                                                             else f"took {proj.seconds:.1f} s")
-                            + "; distances between clusters mean little")
-    if method == "tsne":
-        key = f"{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{perplexity:g}"
-        task = tasks.tsne_task(key, lat.mu, k, perplexity)
-        if not task.is_done or task.error:
-            return task
-        proj = task.result
-        return MapView("tsne", lat, proj.embedding, tuple(f"t-SNE {i + 1}" for i in range(k)), None, None,
-                       note=f"t-SNE (perplexity {proj.params.get('perplexity', perplexity):.0f}) took "
-                            f"{proj.seconds:.1f} s; distances between clusters mean little", projection=proj)
-    if method == "umap":
-        task = tasks.umap_task(f"umap|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{n_neighbors}", lat.mu, k,
-                               n_neighbors)
-        if not task.is_done or task.error:
-            return task
-        proj = task.result
-        return MapView("umap", lat, proj.embedding, tuple(f"UMAP {i + 1}" for i in range(k)), None, None,
-                       note=f"UMAP ({proj.params['n_neighbors']} neighbours, min_dist {proj.params['min_dist']:g}) "
-                            f"took {proj.seconds:.1f} s; like t-SNE it keeps neighbourhoods, sizes and gaps mean "
-                            "little", projection=proj)
+                       note=f"{how.describe(proj)} took {proj.seconds:.1f} s; {how.caveat}", projection=proj)
     if method == "custom":
         if axes is None:
             raise ValueError("custom axes need two saved directions")

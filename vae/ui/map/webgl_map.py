@@ -8,6 +8,11 @@
 The component's selection (positions into view.lat) is handed back in the shape of a Plotly selection
 event ({"selection": {"points": [{"curve_number": 0, "point_index": p}, ...], "lasso": [...]}}) with one
 trace, view.lat.index, so the page's Plotly path (selected images, neighbours, export) serves it unchanged.
+A click on an empty place of a map with an inverse (latent, PCA) comes back as a point of no trace with its
+map coordinates ({"curve_number": 1, "x", "y"}), as the Plotly map's click grid does: the page decodes it.
+
+Key the component by what fixes the points (model, data, split, count), not by the projection: then a new
+projection of the same points moves them there in an animated transition instead of a new frame.
 """
 
 from __future__ import annotations
@@ -42,21 +47,33 @@ def point_choice(container, split: str, n_total: int, webgl: bool) -> tuple[int,
     """
     cap = point_cap()
     top = n_total if cap is None else min(n_total, cap)
-    base = (500, 1000, 2000, 5000, 10000) + ((20_000, 50_000, 100_000, 200_000, 500_000) if webgl else ())
-    sizes = sorted({s for s in base if s < top} | {top})
+    sizes = point_sizes(n_total, webgl)
     note = (f"This server maps at most {cap:,} points ({CAP_ENV}); the {n_total:,} images of the split are "
             f"sampled (fixed seed)." if cap is not None and n_total > cap else "")
     if len(sizes) == 1:
         container.caption(f"Points: {top:,}" + (" (the whole split)" if top == n_total else ""))
         return top, note
     default = top if webgl else min(sizes, key=lambda s: abs(s - 10_000))
-    key = f"map_n_{split}_{n_total}" + ("_webgl" if webgl else "")
+    key = point_key(split, n_total, webgl)
     if st.session_state.get(key) not in (None, *sizes):
         st.session_state.pop(key)
     n = container.select_slider("Points", sizes, value=default, key=key,
                                 help="a random subsample of the split (fixed seed); the largest is every point"
                                 + (f" the server allows ({cap:,})" if note else ""))
     return int(n), (note if n == top else "")
+
+
+def point_sizes(n_total: int, webgl: bool) -> list[int]:
+    """The "Points" slider's choices for a split of n_total images (the largest: all the server allows)."""
+    cap = point_cap()
+    top = n_total if cap is None else min(n_total, cap)
+    base = (500, 1000, 2000, 5000, 10000) + ((20_000, 50_000, 100_000, 200_000, 500_000) if webgl else ())
+    return sorted({s for s in base if s < top} | {top})
+
+
+def point_key(split: str, n_total: int, webgl: bool) -> str:
+    """The session-state key of the "Points" slider (one per split, split size and map kind)."""
+    return f"map_n_{split}_{n_total}" + ("_webgl" if webgl else "")
 
 
 def ramp(n: int = 64) -> list[str]:
@@ -123,13 +140,23 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
         atlas = atlas_png(images)
     highlight = [int(p) for p in found[0]] if found is not None else []
     qpos = int(query.position) if query is not None and query.position >= 0 else -1
+    qxy = None
+    if query is not None and qpos < 0 and query.xy is not None and len(query.xy) >= 2:
+        _, centre, half = _cached_ndc(key, view.xy)
+        qxy = (np.asarray(query.xy[:2], np.float64) - centre) / half
     value = webgl_scatter(xy, data_key=data_key, colors=colors, categories=cats,
                           values=vals, legend=legend, colorbar=colorbar, atlas=atlas, atlas_ids=need,
-                          highlight=highlight, query=qpos, height=height, key=key)
+                          highlight=highlight, query=qpos, query_xy=qxy, names=list(ds.class_names) if cats is not None
+                          else None, decodes=view.from_map is not None, height=height, key=key)
     if value.get("webgl") is False:
         st.session_state[_NO_WEBGL] = value.get("error") or "no WebGL"
         st.rerun()                          # draw the Plotly fallback instead
     return previous_event(key), True
+
+
+def webgl_key(model_id: str, split: str, n: int, k: int = 2) -> str:
+    """The component's key: fixed by the points (model, split, count), not by the projection (see the docstring)."""
+    return f"map_{model_id}_{split}_{n}_{k}{WEBGL_SUFFIX}"
 
 
 def no_webgl() -> str | None:
@@ -148,9 +175,25 @@ def fallback_note(n_total: int) -> str:
             f"{min(FALLBACK_POINTS, n_total):,} of the {n_total:,} points.")
 
 
-def previous_event(key: str) -> dict | None:
-    """The component's last selection (session state `key`) as a Plotly selection event, or None."""
-    return _as_plotly_event(st.session_state.get(key) or {})
+def previous_event(key: str, xy: np.ndarray | None = None) -> dict | None:
+    """The component's last selection (session state `key`) as a Plotly selection event, or None.
+
+    xy: the map's coordinates now (N, 2); a clicked spot is read on the layout the browser showed, and
+    left out when that was another one (the projection changed since).
+    """
+    hit = st.session_state.get(f"_vae_webgl_ndc::{key}")
+    if hit is not None and xy is not None and not _same_layout(hit[0], xy):
+        hit = None
+    return _as_plotly_event(st.session_state.get(key) or {}, None if hit is None else hit[1][1:])
+
+
+def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two (N, 2) coordinate arrays are the same layout (the same object, or equal on a strided sample)."""
+    if a is b:
+        return True
+    a, b = np.asarray(a), np.asarray(b)
+    step = max(1, len(a) // 4096)
+    return a.shape == b.shape and np.array_equal(a[::step], b[::step])
 
 
 def _cached_ndc(key: str, xy: np.ndarray):
@@ -176,11 +219,21 @@ def _digest(xy: np.ndarray, vals) -> str:
     return h.hexdigest()[:12]
 
 
-def _as_plotly_event(value: dict) -> dict | None:
-    """The component's selection as a Plotly selection event over one trace (view.lat.index)."""
+def _as_plotly_event(value: dict, scale: tuple[np.ndarray, float] | None = None) -> dict | None:
+    """The component's selection as a Plotly selection event over one trace (view.lat.index).
+
+    scale: (centre (2,), half-span) of normalise_xy, to turn a clicked spot back into map coordinates
+    (a spot is left out without it).
+    """
     if not value or "seq" not in value:
         return None
     pts = sorted(int(p) for p in value.get("points") or [])
     sel = {"points": [{"curve_number": 0, "point_index": int(p)} for p in pts], "box": [],
            "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and pts else []}
+    spot = value.get("spot")
+    if value.get("kind") == "spot" and not pts and spot is not None and len(spot) == 2 and scale is not None:
+        centre, half = scale
+        x, y = np.asarray(centre, np.float64)[:2] + np.asarray(spot, np.float64) * float(half)
+        if np.isfinite(x) and np.isfinite(y):
+            sel["points"] = [{"curve_number": 1, "x": float(x), "y": float(y)}]
     return {"selection": sel}

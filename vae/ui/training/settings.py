@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, OBJECTIVES, ModelConfig, TrainConfig
+from vae.config import ACTIVATIONS, ARCHITECTURES, LIKELIHOODS, LR_SCHEDULES, ModelConfig, TrainConfig
 from vae.data import BINARIZE_MODES, DATASET_NAMES
 from vae.dataset_names import is_idx_dataset
 from vae.device import available_devices
+from vae.objective_specs import OBJECTIVE_SPECS
 
 from vae.ui.hosting import hosting_ui
 from vae.ui import loaders
@@ -69,8 +70,7 @@ class TrainSettings:
                            conv_channels=conv, activation=self.activation, likelihood=self.likelihood)
 
 
-OBJECTIVE_LABELS = {"elbo": "elbo (ELBO)", "iwae": "iwae (IWAE bound)", "tcvae": "tcvae (beta-TCVAE)",
-                    "factorvae": "factorvae (FactorVAE)"}
+OBJECTIVE_LABELS = {s.name: f"{s.name} ({s.label})" for s in OBJECTIVE_SPECS.values()}
 DISC_WIDTHS = ("256 256", "256 256 256", "512 512 512", "1000 1000 1000")
 
 
@@ -132,13 +132,10 @@ def settings_form(disabled: bool = False) -> TrainSettings | None:
                                  disabled=disabled)
         batch_size = st.select_slider("Batch size", [16, 32, 64, 100, 128, 256, 512, 1024], value=batch_default,
                                       key=f"tr_batch_{dataset}", disabled=disabled)
-        objective = st.selectbox("Objective", OBJECTIVES, key="tr_objective", disabled=disabled,
+        objective = st.selectbox("Objective", list(OBJECTIVE_SPECS), key="tr_objective", disabled=disabled,
                                  format_func=lambda o: OBJECTIVE_LABELS.get(o, o),
-                                 help="elbo: the one-sample ELBO; iwae: Burda et al.'s k-sample importance-weighted "
-                                      "bound; tcvae: beta-TCVAE (Chen et al. 2018), which weighs only the total "
-                                      "correlation of the KL by beta; factorvae: FactorVAE (Kim & Mnih 2018), the "
-                                      "ELBO minus gamma times a discriminator's estimate of the total correlation "
-                                      "(--objective)")
+                                 help="; ".join(f"{s.name}: {s.summary}" for s in OBJECTIVE_SPECS.values())
+                                      + " (--objective)")
         if objective == "tcvae":
             beta = st.number_input("beta (total-correlation weight)", 0.0, 50.0, value=6.0, step=0.5,
                                    key="tr_tc_beta", disabled=disabled,

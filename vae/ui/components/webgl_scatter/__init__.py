@@ -14,11 +14,18 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     value = webgl_scatter(xy_ndc, categories=labels, colors=QUALITATIVE, legend=[...], data_key=..., key="map")
     value["webgl"]       # False: the browser has no WebGL (draw something else)
     value["points"]      # positions 0..N-1 of the selected points (lasso or click), value["seq"] counts selections
+    value["spot"]        # [x, y] normalised: a click on an empty place (value["kind"] == "spot"; sent when decodes)
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
+                         # (the points in view when zoomed in, or a hovered point and its nearest neighbours)
     value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
 
 Thumbnails: `atlas_png(images, positions)` packs images into one PNG grid, sent with `atlas_ids`; the
-browser keeps what it was sent (per data_key) and asks only for points in view it has not got.
+browser keeps what it was sent (per position) and asks only for points it has not got. Hovering a point shows
+its image (and its category's name from `names`) in a box beside it.
+
+Transitions: a new data_key with as many points as the browser holds (another projection of the same
+points, a live map's next frame) moves them to their new places in an animation; the selection and the
+thumbnails are kept (positions must mean the same points).
 """
 
 from __future__ import annotations
@@ -103,12 +110,15 @@ def atlas_png(images: np.ndarray, cols: int = 20) -> tuple[bytes, int, int]:
 def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], categories: np.ndarray | None = None,
                   values: np.ndarray | None = None, legend: list[dict] | None = None, colorbar: dict | None = None,
                   atlas: tuple[bytes, int, int] | None = None, atlas_ids: Sequence[int] = (),
-                  highlight: Sequence[int] = (), query: int = -1, height: int = 620, key: str) -> dict:
+                  highlight: Sequence[int] = (), query: int = -1, query_xy: Sequence[float] | None = None,
+                  names: Sequence[str] | None = None, decodes: bool = False, height: int = 620, key: str) -> dict:
     """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
 
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
     floats coloured along the ramp `colors`; legend [{"name", "color"}] or colorbar {"name", "lo", "hi",
-    "colors"} drawn beside the canvas; highlight: positions ringed (neighbours), query: a position marked.
+    "colors"} drawn beside the canvas; highlight: positions ringed (neighbours), query: a position marked;
+    query_xy: normalised [x, y] marked when the query is no point (a clicked spot); names: the name of each
+    category (hover label); decodes: the browser sends clicks on empty places (the map has an inverse).
     data_key must change whenever the points or their colours do (the browser redraws only then). Once the
     browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
     frame made anew that lacks them says so and the next run sends them again.
@@ -123,6 +133,9 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     png, cols, t = atlas if atlas is not None else (None, 0, 0)
     value = _component(**packed, colors=list(colors), legend=legend, colorbar=colorbar, data_key=data_key,
                        atlas=png, atlas_cols=cols, thumb=t, atlas_ids=[int(i) for i in atlas_ids],
-                       highlight=[int(i) for i in highlight], query=int(query), height=int(height),
+                       highlight=[int(i) for i in highlight], query=int(query),
+                       query_xy=None if query_xy is None else [float(v) for v in query_xy][:2],
+                       names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
+                       height=int(height),
                        key=key, default=None)
     return value or {}
