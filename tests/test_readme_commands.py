@@ -101,10 +101,10 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "python -c \"import torch; from safetensors.torch import load_file, save_file;":
         (RUN, "in the scratch folder: writes assets/mnist-conv/model.safetensors byte for byte", []),
     "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --beta 8":
-        (LONG, "minutes: builds the configuration assets/shapes-beta records (the sweep's point, tested whole "
-               "by tests/test_sweep_reproducible.py)", []),
+        (LONG, "minutes: builds the configuration assets/shapes-beta records; its curve is the bundled sweep's "
+               "beta = 8 curve (tests/test_sweep_reproducible.py)", []),
     "python -m vae train --dataset digits --hidden 256 128 --latent-dim 2 --epochs 200":
-        (LONG, "builds the configuration assets/digits-2d records", []),
+        (LONG, "200 epochs, minutes on a shared core: builds the configuration assets/digits-2d records", []),
     "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 150":
         (LONG, "minutes: builds the configuration assets/shapes-8d records", []),
     "python -m vae evaluate assets/mnist-2d --json": (RUN, "", []),

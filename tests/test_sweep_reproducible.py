@@ -95,6 +95,18 @@ def test_the_bundled_plan_is_the_readme_recipe(sweep, tmp_path, monkeypatch, cap
         assert summary["factor_protocol"]["dci_trees"] == 100 and summary["run"] == f"runs/{sweep}/{run}"
 
 
+def test_the_bundled_shapes_beta_model_is_the_sweeps_beta_8_point():
+    """assets/shapes-beta (trained with `train`) and the sweep's beta = 8 point: one recipe, one curve."""
+    from vae.config import TrainConfig
+
+    config = json.loads((REPO / "assets" / "shapes-beta" / "config.json").read_text())
+    [run] = [r for r in _plan(REPO / "unused").runs if r.folder.name == "beta-8"]
+    assert TrainConfig.from_dict(config["train"]) == run.train_config
+    assert config["model"] == run.model_config.to_dict()
+    bundled = [json.loads(line) for line in (REPO / "assets" / "shapes-beta" / "metrics.jsonl").read_text().splitlines()]
+    assert [{k: r[k] for k in CURVE_KEYS} for r in bundled] == [{k: r[k] for k in CURVE_KEYS} for r in _curve("beta-8")]
+
+
 @pytest.mark.parametrize("sweep", sorted(README_SWEEPS))
 def test_a_sweep_point_retrained_from_its_recipe_follows_its_bundled_curve(sweep, tmp_path):
     """Two epochs of one point (beta = 1; FactorVAE with its discriminator): bit for bit on the recorded
