@@ -14,6 +14,7 @@ from vae.dims import dim_label as z_label
 from vae.ui import state
 from vae.ui.components.latent_control import decode_mode_note, latent_control
 from vae.ui.decode.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
+from vae.ui.decode.pad import pad_pickers
 from vae.ui.images import grid, show
 from vae.ui.latents import INACTIVE_KL, dataset_latents, dim_order
 from vae.ui.map.neighbours import decode_neighbours
@@ -98,7 +99,8 @@ def decoder() -> None:
         # Drag-following control: the decoder runs in the browser every animation frame (the server
         # decodes throttled values when it cannot); a finished drag or key press comes back as the new z.
         key = f"dec_latent_{lm.id}"
-        z = latent_control(model, z0, key=key, dims=order, kl_per_dim=kl, inactive=inactive,
+        pad = pad_pickers(D, order, dim_label) if D > 2 else (int(order[0]), int(order[1]))
+        z = latent_control(model, z0, key=key, dims=order, kl_per_dim=kl, inactive=inactive, pad_dims=pad,
                            value_range=4.0, image_px=336, rerun_app=False)
         state.set_decode_point(lm.id, z)
         st.caption(decode_mode_note(model, key))

@@ -7,13 +7,15 @@ from vae.analysis.latent import decode_numpy
 from vae.analysis.projection_methods import PROJECTIONS
 from vae.ui.decode import directions as saved_directions
 from vae.ui.map import neighbours as nb
+from vae.ui.map import map_controls as mc
 from vae.ui.map import ranking
 from vae.ui.map import webgl_map as wm
 from vae.ui import loaders, state
+from vae.ui.point_link import open_links
 from vae.ui.map.export import export_buttons, png_config
 from vae.ui.components.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
-from vae.ui.map.latent_map import (METHODS, colour_options, manifold_background, map_figure, map_view,
+from vae.ui.map.latent_map import (METHODS, manifold_background, map_figure, map_view,
                                selected_points)
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current
@@ -49,8 +51,10 @@ st.session_state.setdefault("map_webgl", True)          # the default (a link's 
 use_webgl = k == 2 and c4.toggle("WebGL", key="map_webgl",
                                  help="every point in the browser's GPU (lasso, zoom to the images); off: the Plotly map")
 n, cap_note = wm.point_choice(c2, split, n_total, use_webgl)
-colour_by = c5.selectbox("Colour by", colour_options(ds) + [ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP],
-                         key=f"map_colour_{ds.name}")
+colour_choices = mc.colour_choices(ds, D)
+if st.session_state.get(f"map_colour_{ds.name}") not in (None, *colour_choices):   # a dimension of another model
+    st.session_state.pop(f"map_colour_{ds.name}")
+colour_by = c5.selectbox("Colour by", colour_choices, key=f"map_colour_{ds.name}")
 
 opts = st.columns([1, 1, 2])
 settings, axes = {}, None
@@ -84,26 +88,29 @@ if isinstance(view, Task):
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None
 likelihood = ranking.likelihood_values(ctx, split, view.lat.index)
-colour_values = None
-if colour_by in (ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP):
-    if likelihood is None:
-        rank_task = ranking.ranking_task(ctx, split, n)     # IWAE, K = 100, in the background
-        show_task(rank_task, f"IWAE log p(x) (K = {ranking.DEFAULT_K}) of {n:,} points")
-        colour_by = "label"
-    else:
-        colour_values = likelihood[0] if colour_by == ranking.COLOUR_LOG_PX else likelihood[0] - likelihood[1]
+colour_by, colour_values = mc.colour_values(ctx, view, split, colour_by, likelihood)
+value_range = mc.colour_range(opts[2], colour_values)
+flt = mc.filter_bar(ctx, split, likelihood)
+view, keep, likelihood = mc.apply_filter(view, flt, likelihood)
+if colour_values is not None:
+    colour_values = colour_values[keep]
+if len(view.lat.index) == 0:
+    st.warning("No point matches the search and filter; change or clear it above.")
+    st.stop()
 if cap_note:
     st.caption(cap_note)
 if view.note:
     st.caption(view.note)
-chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}"
+chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}" + (f"_f{flt.signature()}" if flt.active else "")
 webgl = use_webgl and view.k == 2 and not wm.no_webgl()
 if webgl:
     traces = [view.lat.index]
-    webgl_key = wm.webgl_key(lm.id, split, n, view.k)     # not per projection: a new one moves the points there
+    webgl_key = wm.webgl_key(lm.id, split, n, view.k,     # not per projection: a new one moves the points there
+                             flt.signature() if flt.active else "")   # a new filter: new points, a fresh selection
     query = nb.map_query(ctx, view, split, traces, wm.previous_event(webgl_key, view.xy))
     found = nb.find_neighbours(view.lat, query)
-    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key)
+    event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key,
+                                     value_range=value_range)
     st.caption("Hover a point to see its image; click it to pick it" + ("; click an empty spot to decode it"
                if view.from_map is not None else "") + "; Lasso (or Shift-drag) selects; double-click clears; "
                "zoom in with the wheel until the points show their images.")
@@ -114,7 +121,8 @@ else:
         colour_values = None if colour_values is None else np.asarray(colour_values)[kept]
         likelihood = None if likelihood is None else (likelihood[0][kept], likelihood[1][kept], likelihood[2])
     fallback = use_webgl and view.k == 2                 # the click grid is a Scattergl trace: not without WebGL
-    fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=not fallback, color=colour_values)
+    fig, traces = map_figure(view, ds, colour_by, background=bg, click_to_decode=not fallback, color=colour_values,
+                             color_range=value_range)
     query = nb.map_query(ctx, view, split, traces, st.session_state.get(chart_key))
     found = nb.find_neighbours(view.lat, query)
     nb.mark_on_map(fig, traces, view, query, found)
@@ -149,6 +157,9 @@ if indices:
     labels = getattr(ds, split).labels[np.asarray(shown)].tolist()
     st.caption("indices: " + ", ".join(f"{i} ({ds.class_names[l]})" for i, l in zip(shown[:30], labels[:30]))
                + (" ..." if len(shown) > 30 else "") + " — the Decode and Interpolate pages can start from them.")
+    mc.isolate_buttons(ctx, split, indices)
+    if len(indices) == 1:
+        open_links(st, ctx, split, indices[0])
 if spots and view.from_map is not None and view.k == 2:
     z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
     if not indices:

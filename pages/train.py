@@ -10,6 +10,7 @@ from vae.ui.training import jobs as training
 from vae.ui.training.curves import training_curves_figure
 from vae.ui.images import grid, show
 from vae.ui.training.live_map import live_map_panel
+from vae.ui.training.runs_panel import runs_panel
 from vae.ui.sidebar import current
 from vae.ui.training.settings import missing_data_notice, note_missing_data, recipe_block
 from vae.ui.training.jobs import (ACTIVE_STATES, describe_progress, explore_trained_model, zip_of_checkpoint)
@@ -64,11 +65,6 @@ if start and settings is not None:
     except Exception as e:  # ConfigError, RuntimeError: say what is wrong, keep the page
         st.error(f"Could not start training: {e}")
 
-if job is None:
-    st.info("Choose the settings and press **Start**. Training runs in the background: you can switch pages "
-            "or reload and come back; the model appears in the sidebar under *Trained in this session*.")
-    st.stop()
-
 
 @st.fragment(run_every=1.0 if running else None)
 def live_progress():
@@ -100,11 +96,8 @@ def live_progress():
                                    "seconds", "samples_per_s"])
 
 
-live_progress()
-recipe_block(snap.model_config, job.train_config, caption="This run's recipe from a terminal (Resume and Train more "
-             "change --epochs):")
-
-if snap.checkpoint_path and not running:
+def use_the_model() -> None:
+    """Explore, download, save or publish the run's latest checkpoint."""
     st.subheader("Use the model")
     u1, u2, u3 = st.columns([1, 1, 2], vertical_alignment="bottom")
     u1.button("Explore it on every page", on_click=explore_trained_model, type="primary",
@@ -120,3 +113,17 @@ if snap.checkpoint_path and not running:
         from vae.ui.gallery.publish import publish_form
 
         publish_form("train", lambda: read_checkpoint_folder(snap.checkpoint_path))
+
+
+# No st.stop() before a first run: a run that stops skips Streamlit's clean-up of the widgets it did not draw (the
+# browser forgets a settings box of another dataset, the server kept checking its old text, issue 27).
+if job is None:
+    st.info("Choose the settings and press **Start**. Training runs in the background: you can switch pages "
+            "or reload and come back; the model appears in the sidebar under *Trained in this session*.")
+else:
+    live_progress()
+    recipe_block(snap.model_config, job.train_config, caption="This run's recipe from a terminal (Resume and Train "
+                 "more change --epochs):")
+    if snap.checkpoint_path and not running:
+        use_the_model()
+    runs_panel(ctx.bid)      # this browser's earlier runs beside this one, their curves overlaid

@@ -78,3 +78,40 @@ def test_inactive_dimensions_are_folded_and_the_decoder_is_named(open_page):  # 
     run_ok(at)
     n = sum(data["inactive"])
     assert any(e.label == f"{n} inactive dimension{'s' if n != 1 else ''}" for e in at.expander)
+
+
+def test_the_pad_drives_the_two_dimensions_the_user_picks_kept_in_the_link(open_page):  # noqa: F811
+    """Issue 27: the pad always drove the two dimensions of most KL. Two boxes pick them, numbered as the
+    sliders (z3 is 3), a pick of the other box's dimension swaps them, and the link carries the pick."""
+    at = open_page("decode", model="shapes-8d")
+    x_box, y_box = at.selectbox(key="dec_pad_x"), at.selectbox(key="dec_pad_y")
+    first_two = component_data(at)["dims"][:2]
+    assert component_data(at)["pad_dims"] == first_two                       # most KL first, as before
+    assert (x_box.value, y_box.value) == (first_two[0] + 1, first_two[1] + 1)
+    assert x_box.format_func(3).startswith("z3 · KL")                         # the sliders' label
+    x_box.set_value(3)
+    run_ok(at)
+    at.selectbox(key="dec_pad_y").set_value(8)
+    run_ok(at)
+    assert component_data(at)["pad_dims"] == [2, 7]
+    at.selectbox(key="dec_pad_y").set_value(3)                                # the other box's: they swap
+    run_ok(at)
+    assert component_data(at)["pad_dims"] == [7, 2]
+    from vae.ui import url_state
+
+    kept = at.session_state[url_state._MAP]                                    # what view_params puts in a link
+    assert (kept["dec_pad_x"], kept["dec_pad_y"]) == (8, 3)
+    assert [url_state.PAGE_PARAMS[k][0] for k in ("dec_pad_x", "dec_pad_y")] == ["padx", "pady"]
+    assert url_state.PAGE_PARAMS["dec_pad_x"][1]("3") == 3 and url_state.PAGE_PARAMS["dec_pad_x"][1]("2.5") is None
+    # a page switch and back keeps the pick
+    at.switch_page("pages/generate.py").run()
+    at.switch_page("pages/decode.py").run()
+    assert component_data(at)["pad_dims"] == [7, 2]
+
+
+def test_a_link_names_the_pad_dimensions_and_a_misfit_falls_back(open_page):  # noqa: F811
+    at = open_page("decode", model="shapes-8d", **{"dec_pad_x": 5, "dec_pad_y": 6})
+    assert component_data(at)["pad_dims"] == [4, 5]
+    at = open_page("decode", model="shapes-8d", **{"dec_pad_x": 40, "dec_pad_y": 6})    # no z40 in 8-d
+    data = component_data(at)
+    assert data["pad_dims"] == data["dims"][:2]

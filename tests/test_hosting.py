@@ -242,6 +242,7 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
     monkeypatch.setenv("VAE_RUN_FILES_TTL_S", "0")
     job = training.start_job("orphan-a", *_configs(500), digits)
     training.seen("orphan-a", "session-that-closed")
+    reg.past["orphan-a"] = ["an earlier run's record"]          # this browser's earlier runs (run_history)
     monkeypatch.setattr(janitor, "session_is_active", lambda sid: sid != "session-that-closed")
     j = janitor.Janitor(reg, dispatch_queue=training.dispatch_queue, stop_job=training.stop_job,
                         runs_dir=training.RUNS_DIR)
@@ -251,7 +252,7 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
     run_dir = Path(job.out_dir).parent
     j.tick(time.time() + 2)               # ended: noted
     j.sweep(time.time() + 3)              # TTL 0 passed: forgotten, files removed
-    assert training.job_for("orphan-a") is None
+    assert training.job_for("orphan-a") is None and "orphan-a" not in reg.past     # its earlier runs go too
     assert not run_dir.exists()
 
 

@@ -205,3 +205,67 @@ def sweep_drag(page: Page, locator, seconds: float) -> tuple[float, float]:
     t_up = page.evaluate("() => performance.now()")
     page.mouse.up()
     return t_down, t_up
+
+
+# ---- the Plotly Latent map and drawn digits ----------------------------------------------------------------
+
+FIRST_POINT_JS = """(gd) => {
+    // the first point of the first data trace, and every data point drawn within 6 px of it
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const r = gd.getBoundingClientRect();
+    const at = (t, i) => [r.left + xa._offset + xa.c2p(t.x[i]), r.top + ya._offset + ya.c2p(t.y[i])];
+    const t0 = gd._fullData.find(t => t.customdata && t.x.length);
+    const [px, py] = at(t0, 0);
+    const near = [];
+    for (const t of gd._fullData.filter(t => t.customdata && t.x.length)) {
+        for (let i = 0; i < t.x.length; i++) {
+            const [x, y] = at(t, i);
+            if (Math.hypot(x - px, y - py) <= 6) near.push(String(Number(t.customdata[i][0])));
+        }
+    }
+    return {px, py, index: Number(t0.customdata[0][0]), near};
+}"""
+
+
+def click_first_map_point(page: Page) -> dict:
+    """Click the first data point of the (Plotly) Latent map and wait for its one-point selection panel; the
+    point as FIRST_POINT_JS gives it."""
+    chart = page.get_by_test_id("stPlotlyChart").first
+    expect(chart).to_be_visible()
+    wait_for_plot(chart)
+    wait_for_app_run(page)
+    spot = wait_until_settled(chart.locator(".js-plotly-plot"), FIRST_POINT_JS)
+    page.mouse.click(spot["px"], spot["py"])
+    expect(page.get_by_text("1 selected point")).to_be_visible()
+    wait_for_app_run(page)
+    return spot
+
+
+def drawn_digit_geometry(img_src: str) -> tuple[tuple[float, float], int]:
+    """(centre of mass (row, col), side of the ink's bounding box) of an image shown as a PNG data URL
+    (vae.ui.images.show), read at 28 x 28: MNIST's digits have (13.5, 13.5) and a side of about 20."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    png = base64.b64decode(img_src.split(",", 1)[1])
+    a = np.asarray(Image.open(io.BytesIO(png)).convert("L").resize((28, 28), Image.Resampling.BOX), np.float64)
+    rows, cols = np.indices(a.shape)
+    com = ((rows * a).sum() / a.sum(), (cols * a).sum() / a.sum())
+    ink_r, ink_c = np.nonzero(a >= 32)
+    return com, int(max(np.ptp(ink_r), np.ptp(ink_c)) + 1)
+
+
+def draw_seven_in_corner(page: Page, canvas) -> None:
+    """Draw a 7 large in the top-left corner of the drawing canvas `canvas` (its bar, then its stem)."""
+    box = canvas.bounding_box()
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+    page.mouse.move(*at(0.05, 0.05))
+    page.mouse.down()
+    for i in range(10):
+        page.mouse.move(*at(0.05 + 0.55 * i / 9, 0.05))
+    for i in range(12):
+        page.mouse.move(*at(0.6 - 0.35 * i / 11, 0.05 + 0.7 * i / 11))
+    page.mouse.up()

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (app_console_errors, assert_no_exception, box_select, goto_page, image_src,
-                               nav_links, wait_for_app_run, wait_for_image_change, wait_for_plot,
-                               wait_until_settled)
+from tests.e2e.helpers import (FIRST_POINT_JS, app_console_errors, assert_no_exception, box_select,
+                               click_first_map_point, goto_page, image_src, nav_links, wait_for_app_run,
+                               wait_for_image_change, wait_for_plot, wait_until_settled)
 
 DECODED = "decoded mean image"
 
@@ -122,14 +122,7 @@ def test_a_one_point_selection_keeps_its_captions_readable(page: Page, app_serve
     wide as its one small tile)."""
     page.set_viewport_size({"width": 1400, "height": 2400})       # the whole page in the screenshot
     goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")   # 300 points; the Plotly map
-    chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible()
-    wait_for_plot(chart)
-    wait_for_app_run(page)
-    spot = wait_until_settled(chart.locator(".js-plotly-plot"), _FIRST_POINT_JS)
-    page.mouse.click(spot["px"], spot["py"])
-    expect(page.get_by_text("1 selected point")).to_be_visible()
-    wait_for_app_run(page)
+    click_first_map_point(page)
     image = page.get_by_test_id("stImage").filter(has_text="the selected test images")
     expect(image).to_be_visible()
     Path("/tmp/shots27").mkdir(parents=True, exist_ok=True)
@@ -277,24 +270,6 @@ def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server:
     assert min(gif.size) >= 256, gif.size
 
 
-_FIRST_POINT_JS = """(gd) => {
-    // the first point of the first data trace, and every data point drawn within 6 px of it
-    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-    const r = gd.getBoundingClientRect();
-    const at = (t, i) => [r.left + xa._offset + xa.c2p(t.x[i]), r.top + ya._offset + ya.c2p(t.y[i])];
-    const t0 = gd._fullData.find(t => t.customdata && t.x.length);
-    const [px, py] = at(t0, 0);
-    const near = [];
-    for (const t of gd._fullData.filter(t => t.customdata && t.x.length)) {
-        for (let i = 0; i < t.x.length; i++) {
-            const [x, y] = at(t, i);
-            if (Math.hypot(x - px, y - py) <= 6) near.push(String(Number(t.customdata[i][0])));
-        }
-    }
-    return {px, py, index: Number(t0.customdata[0][0]), near};
-}"""
-
-
 def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")     # 300 points: the first one is not under others
     chart = page.get_by_test_id("stPlotlyChart").first
@@ -303,7 +278,7 @@ def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str
     gd.wait_for()
     page.wait_for_function("() => window.__hoverThumbs && window.__hoverThumbs.byTag.has('vae-map')")
     wait_for_app_run(page)
-    point = wait_until_settled(gd, _FIRST_POINT_JS)   # the layout settles (captions, the neighbours section)
+    point = wait_until_settled(gd, FIRST_POINT_JS)   # the layout settles (captions, the neighbours section)
     page.mouse.move(point["px"] - 30, point["py"] - 30)
     page.mouse.move(point["px"], point["py"], steps=5)
     thumb = page.get_by_test_id("vaeHoverThumb")

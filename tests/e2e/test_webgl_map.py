@@ -192,8 +192,12 @@ def test_colour_by_log_px(page: Page, mnist_app: str):
     frame = scatter_frame(page, 2_000)
     legend = frame.evaluate("() => window.__scatter.legendText()")
     assert "log p(x) (IWAE)" in legend
-    lo_hi = [float(t) for t in legend.split("\n")[1:] if t.strip()]
-    assert len(lo_hi) == 2 and lo_hi[0] > lo_hi[1]      # the colour bar: high at the top, low below (nats)
+    ends = [t.strip() for t in legend.split("\n")[1:] if t.strip()]
+    # the colour bar: high at the top, low below (nats); clipped to the 2nd-98th percentile by default, the
+    # ends say so (issue 27: a clipped colour range)
+    assert len(ends) == 2 and ends[0].startswith("≥ ") and ends[1].startswith("≤ "), ends
+    lo_hi = [float(t[2:]) for t in ends]
+    assert lo_hi[0] > lo_hi[1]
     assert_no_exception(page)
 
 

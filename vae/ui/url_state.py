@@ -9,8 +9,9 @@ Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gal
 each projection's settings (its Setting.url in vae.analysis.projection_methods: perp for t-SNE's
 perplexity, nn for UMAP's neighbours), split (test | train | all), n (points: any the map's "Points"
 slider offers, up to every point of the split on the WebGL map), map (webgl | plotly: which draws a 2-D map),
-z (the Decode point, comma-separated), and each page's own settings (PAGE_PARAMS: Generate's seed,
-temperature and grid).
+z (the Decode point, comma-separated), point (split:index, one data point: vae.ui.point_link), and each page's
+own settings (PAGE_PARAMS: Generate's seed, temperature and grid; Decode's pad dimensions padx, pady, numbered
+as the sliders).
 The page is the URL's path. A link is applied once per session and per link; parameters that do not fit
 (an unknown model, a z of another length) are skipped with a note, never an error. Uploaded and
 session-trained models cannot travel in a link: the link names them and says so.
@@ -24,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 from vae.analysis.projection_methods import PROJECTIONS as METHOD_REGISTRY
-from vae.ui import loaders
+from vae.ui import loaders, point_link
 from vae.ui import state
 from vae.ui.decode.controls import set_controls
 from vae.ui.gallery import glue as gallery_glue
@@ -47,11 +48,19 @@ PAGE_PARAMS = {
     "gen_seed": ("seed", lambda v: int(f) if (f := _float(v, 0, 2**31 - 1)) is not None and f == int(f) else None),
     "gen_temp": ("temp", lambda v: round(f / 0.05) * 0.05 if (f := _float(v, 0.0, 2.0)) is not None else None),
     "gen_side": ("grid", lambda v: int(f) if (f := _float(v, 1, 16)) in GRID_SIDES else None),
+    # Decode's pad: dimension numbers as the sliders show them (z3 -> 3); the page checks them against the model
+    "dec_pad_x": ("padx", lambda v: _dim_number(v)),
+    "dec_pad_y": ("pady", lambda v: _dim_number(v)),
 }
 
 
 def _params() -> dict[str, str]:
     return {k: st.query_params.get(k) for k in st.query_params.keys() if k != state.BROWSER_ID_PARAM}
+
+
+def _dim_number(v) -> int | None:
+    f = _float(v, 1, MAX_Z_DIMS)
+    return int(f) if f is not None and f == int(f) else None
 
 
 def _float(v, lo: float, hi: float) -> float | None:
@@ -129,7 +138,7 @@ def restore_before_sidebar() -> None:
     if params.get("z") and z is None:
         notes.append("The link's Decode point is not a list of numbers; it was ignored.")
     st.session_state[_PENDING] = dict(z=z, n=_float(params.get("n"), 1, 10_000_000), split=params.get("split", "test"),
-                                      model=model)
+                                      model=model, point=params.get(point_link.PARAM))
     st.session_state[_NOTES] = notes
 
 
@@ -142,6 +151,18 @@ def _remember_map() -> None:
     for k in PAGE_PARAMS:             # a page's widget dropped by a page switch comes back with its value
         if k in kept and k not in st.session_state:
             st.session_state[k] = kept[k]
+
+
+def keep_page_setting(key: str, value) -> None:
+    """Keep the value of the page widget `key` (one of PAGE_PARAMS) for the link and for its return after a page
+    switch: for a widget drawn in a fragment, whose reruns never reach restore_before_sidebar."""
+    st.session_state.setdefault(_MAP, {})[key] = value
+
+
+def page_setting(key: str):
+    """The value of the page widget `key` (one of PAGE_PARAMS): its widget's, else the kept one (a link's, or the
+    last drawn before a page switch dropped the widget), else None."""
+    return st.session_state[key] if key in st.session_state else st.session_state.get(_MAP, {}).get(key)
 
 
 def restore_after_sidebar(ctx) -> None:
@@ -157,6 +178,13 @@ def restore_after_sidebar(ctx) -> None:
             else:
                 notes.append(f"The link's Decode point has {len(z)} dimensions but this model has "
                              f"{ctx.lm.latent_dim}; it was ignored.")
+        if pending.get("point") is not None:         # one data point: the Decode point and the map selection
+            note = point_link.apply_point(ctx, pending["point"])
+            if note:
+                notes.append(note)
+            # applied once: a reload (or a later view of this browser) must not take the Decode point back to it
+            del st.query_params[point_link.PARAM]
+            st.session_state[_APPLIED] = tuple(sorted(_params().items()))
         n, split = pending["n"], pending["split"] if pending["split"] in SPLITS else "test"
         if n is not None and ctx.dataset is not None and len(getattr(ctx.dataset, split, ())):
             n_total = len(getattr(ctx.dataset, split))

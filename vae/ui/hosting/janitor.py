@@ -131,6 +131,7 @@ class Janitor(threading.Thread):
                 with reg.lock:
                     if reg.jobs.get(bid) is job:
                         del reg.jobs[bid]
+                        reg.past.pop(bid, None)          # its earlier runs' records go with it
                     reg.sessions.pop(bid, None)
                     reg.orphan_since.pop(bid, None)
                 self.ended_at.pop(id(job), None)

@@ -20,14 +20,16 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
                       background: tuple[Any, tuple[float, float, float, float]] | None = None,
                       path: np.ndarray | None = None,
                       marker_size: float | None = None, height: int = 620,
-                      click_grid: tuple[np.ndarray, np.ndarray] | None = None) -> go.Figure:
+                      click_grid: tuple[np.ndarray, np.ndarray] | None = None,
+                      color_range: tuple[float, float] | None = None) -> go.Figure:
     """A scatter of projected latent means.
 
     xy (N, 2) or (N, 3) float; index (N,) dataset indices and labels (N,) int, both shown on hover and
     carried as customdata [index, label] so a selection names the images. `color` (N,) float colours
     the points by a continuous factor (None: by label, one trace per class). `background` is
     (image (C, H, W) uint8 or PIL, (x0, x1, y0, y1)) drawn under 2-D points; `path` (K, 2|3) is
-    drawn as a line with its ends marked A and B.
+    drawn as a line with its ends marked A and B. `color_range` (lo, hi) clips the colour scale of `color`
+    (cmin, cmax: points beyond take the end colours; hover still shows each point's own value).
 
     `click_grid` (gx (nx,), gy (ny,)) map coordinates, 2-D only: an invisible nx x ny grid of points under
     the data (trace 0, no customdata), so a click on an empty spot selects the nearest grid node and the
@@ -72,8 +74,9 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
                                               opacity=0.8, line=outline)))
     else:
         m = np.ones(n, dtype=bool)
+        clip = dict(cmin=color_range[0], cmax=color_range[1]) if color_range is not None else {}
         fig.add_trace(scatter(**coords(m), mode="markers", name=color_name, customdata=custom, hovertemplate=hover,
-                              **faded, marker=dict(size=size, color=color, colorscale="Viridis", opacity=0.85,
+                              **faded, marker=dict(size=size, color=color, colorscale="Viridis", opacity=0.85, **clip,
                                           colorbar=dict(title=color_name, thickness=12), line=outline)))
 
     if path is not None and len(path):

@@ -105,10 +105,11 @@ def colour_options(dataset) -> list[str]:
 
 def map_figure(view: MapView, dataset, colour_by: str = "label", background=None,
                path: np.ndarray | None = None, height: int = 620, click_to_decode: bool = False,
-               color: np.ndarray | None = None):
+               color: np.ndarray | None = None, color_range: tuple[float, float] | None = None):
     """(figure, traces): traces[i] is the dataset-index array of trace i (None for non-data traces).
 
     color: (N,) values to colour the points by, named `colour_by` (e.g. log p(x)); None: by label or factor.
+    color_range: (lo, hi) of the colour scale (values beyond take the end colours); None: the values' extent.
 
     click_to_decode: on a 2-D map with an inverse (latent, PCA), an invisible grid under the points
     makes a click on an empty spot a selection of that map location (see `selected_points`).
@@ -118,7 +119,7 @@ def map_figure(view: MapView, dataset, colour_by: str = "label", background=None
         color = lat.factors[:, list(dataset.factor_names).index(colour_by)]
     fig = latent_map_figure(view.xy, lat.index, lat.labels, dataset.class_names, color=color, color_name=colour_by,
                             axis_names=view.axis_names, background=background, path=path,
-                            height=height, marker_size=4 if background is not None else None,
+                            height=height, marker_size=4 if background is not None else None, color_range=color_range,
                             click_grid=_click_grid(view.xy) if click_to_decode and view.from_map is not None
                             and view.k == 2 else None)
     if click_to_decode and background is None and view.k == 2:

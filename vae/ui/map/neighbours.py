@@ -23,6 +23,7 @@ import streamlit as st
 from vae.analysis.neighbours import METRICS, nearest_neighbours
 
 from vae.ui.images import grid, show
+from vae.ui.point_link import open_links
 from vae.ui.map.latent_map import selected_points
 
 K_KEY, METRIC_KEY, SOURCE_KEY, OPEN_KEY = "map_nb_k", "map_nb_metric", "map_nb_source", "_vae_map_nb_open"
@@ -178,7 +179,7 @@ def _image_query_widgets(ctx) -> None:
     """Upload or draw an image; when it changes, encode it, store it as the query and rerun."""
     from vae.analysis.latent import encode_dataset
 
-    from vae.ui.posterior import ImageInputError, image_from_bytes
+    from vae.ui.posterior import ImageInputError, image_from_bytes, image_from_drawing
 
     shape = tuple(ctx.lm.model.config.image_shape)
     how = st.radio("Image", ["upload", "draw"], horizontal=True, key="map_nb_image_how",
@@ -195,10 +196,17 @@ def _image_query_widgets(ctx) -> None:
     if data is None:
         st.caption("Upload or draw an image: it is encoded, placed on the map (a star) and its neighbours listed.")
         return
+    mnist_like = False
     try:
-        img = image_from_bytes(data, name, shape, "auto" if how == "upload" else "no")
+        if how == "upload":
+            img = image_from_bytes(data, name, shape, "auto")
+        else:        # made as MNIST's digits were, for an MNIST model (vae.data.digit_norm)
+            img, mnist_like = image_from_drawing(data, shape, ctx.dataset.name if ctx.dataset is not None else None)
     except ImageInputError as e:
         st.error(str(e))
+        return
+    if how == "draw" and img.max() == 0:
+        st.caption("The canvas is empty: draw something.")
         return
     digest = hashlib.sha256(img.tobytes()).hexdigest()[:16]
     old = st.session_state.get(_IMAGE_QUERY)
@@ -206,7 +214,8 @@ def _image_query_widgets(ctx) -> None:
         return
     mu, logvar = encode_dataset(ctx.lm.model, img[None])
     st.session_state[_IMAGE_QUERY] = dict(model=ctx.lm.id, digest=digest, mu=mu[0], logvar=logvar[0],
-                                          what=f"uploaded {name}" if how == "upload" else "your drawing",
+                                          what=f"uploaded {name}" if how == "upload" else
+                                          ("your drawing, centred like MNIST" if mnist_like else "your drawing"),
                                           image=img, xy=None, placed_for=None)
     st.rerun()
 
@@ -282,13 +291,8 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
         c.markdown(f"**{split} image #{i}**, label **{_label(ds, split, i)}**, {d:.3f} {unit or 'latent units'} "
                    f"from the query.  \nmean of q(z|x): [{', '.join(f'{v:.2f}' for v in mu[0][:8])}"
                    f"{', ...' if mu.shape[1] > 8 else ''}]")
-        if c.button("Send to the Decode page", key="map_nb_to_decode", icon=":material/tune:"):
-            from vae.ui import state
-            from vae.ui.decode.controls import set_controls
-
-            state.set_decode_point(ctx.lm.id, mu[0])
-            set_controls(ctx.lm.id, mu[0])
-            st.switch_page("pages/decode.py")
+        c.caption("Open it on another page (its encoded mean becomes the Decode point; Posterior shows its q):")
+        open_links(c, ctx, split, i)
 
 
 def decode_neighbours(ctx, lat, z: np.ndarray, k: int = 6) -> None:

@@ -74,10 +74,12 @@ def likelihood_values(ctx, split: str, index: np.ndarray) -> tuple[np.ndarray, n
 
 
 def gallery(ctx, sr: SplitRanking, positions: np.ndarray, per_row: int = 8, width: int = 96) -> None:
-    """Images at `positions` of the ranking, each captioned with its index, label, log p(x) and gap (nats)."""
+    """Images at `positions` of the ranking, each captioned with its index, label, log p(x) and gap (nats), with
+    links that open it on the Decode and Posterior pages (vae.ui.point_link)."""
     import streamlit as st
 
     from vae.ui.images import show
+    from vae.ui.point_link import open_links
 
     ds = ctx.dataset
     images = getattr(ds, sr.split).images
@@ -90,6 +92,7 @@ def gallery(ctx, sr: SplitRanking, positions: np.ndarray, per_row: int = 8, widt
             name = ds.class_names[lab] if 0 <= lab < len(ds.class_names) else str(lab)
             show(images[i], width, container=col,
                  caption=f"#{i} · {name} · {r.log_px[p]:.1f} (gap {r.gap[p]:.2f})")
+            open_links(col, ctx, sr.split, i)
 
 
 def histogram(sr: SplitRanking, height: int = 300):

@@ -17,13 +17,12 @@ projection of the same points moves them there in an animated transition instead
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import streamlit as st
 
 from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, webgl_scatter
 from vae.ui.map.figures import QUALITATIVE
+from vae.ui.map.filters import take_view
 
 CAP_ENV = "VAE_MAP_MAX_POINTS"
 FALLBACK_POINTS = 2_000       # the Plotly map without WebGL: an SVG scatter (Scattergl needs WebGL too)
@@ -93,22 +92,28 @@ def sample_view(view, n: int, seed: int = 0):
     if m <= n:
         return view, np.arange(m)
     pos = np.sort(np.random.default_rng(seed).choice(m, n, replace=False))
-    lat = view.lat
-    sub = replace(lat, index=lat.index[pos], mu=lat.mu[pos], logvar=lat.logvar[pos], labels=lat.labels[pos],
-                  factors=None if lat.factors is None else lat.factors[pos])
-    return replace(view, lat=sub, xy=view.xy[pos]), pos
+    return take_view(view, pos), pos
 
 
-def _colours(view, dataset, colour_by: str, colour_values):
-    """(categories or None, values or None, colors, legend, colorbar) for the component."""
+def _colours(view, dataset, colour_by: str, colour_values, value_range=None):
+    """(categories or None, values or None, colors, legend, colorbar) for the component.
+
+    value_range (lo, hi): values are clipped to it (the component spans the ramp over what it is sent) and
+    the colour bar's ends read "≤ lo" / "≥ hi" when points lie beyond them.
+    """
     lat = view.lat
     values = colour_values
     if values is None and colour_by != "label" and lat.factors is not None and colour_by in dataset.factor_names:
         values = lat.factors[:, list(dataset.factor_names).index(colour_by)]
     if values is not None:
         v = np.asarray(values, np.float64)
-        return None, v, ramp(), None, {"name": colour_by, "lo": f"{np.nanmin(v):.4g}", "hi": f"{np.nanmax(v):.4g}",
-                                       "colors": ramp(8)}
+        lo_txt, hi_txt = f"{np.nanmin(v):.4g}", f"{np.nanmax(v):.4g}"
+        if value_range is not None:
+            lo, hi = value_range
+            lo_txt = f"≤ {lo:.4g}" if np.nanmin(v) < lo else f"{lo:.4g}"
+            hi_txt = f"≥ {hi:.4g}" if np.nanmax(v) > hi else f"{hi:.4g}"
+            v = np.clip(v, lo, hi)
+        return None, v, ramp(), None, {"name": colour_by, "lo": lo_txt, "hi": hi_txt, "colors": ramp(8)}
     labels = np.asarray(lat.labels, np.int64)
     present = np.unique(labels)
     names = dataset.class_names
@@ -119,7 +124,7 @@ def _colours(view, dataset, colour_by: str, colour_values):
 
 
 def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, found, key: str,
-                   height: int = 620) -> tuple[dict | None, bool]:
+                   height: int = 620, value_range: tuple[float, float] | None = None) -> tuple[dict | None, bool]:
     """Draw `view` (2-D) with the WebGL component; (Plotly-shaped selection event or None, webgl ok).
 
     webgl ok is False once this browser said it has no WebGL (the page then draws Plotly).
@@ -130,8 +135,8 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
         return None, False
     value = st.session_state.get(key) or {}
     xy, _, _ = _cached_ndc(key, view.xy)
-    cats, vals, colors, legend, colorbar = _colours(view, ds, colour_by, colour_values)
-    data_key = f"{key}|{len(lat.index)}|{colour_by}|{_digest(view.xy, vals)}"
+    cats, vals, colors, legend, colorbar = _colours(view, ds, colour_by, colour_values, value_range)
+    data_key = f"{key}|{len(lat.index)}|{colour_by}|{value_range}|{_digest(view.xy, vals)}"
     need = [int(p) for p in (value.get("need") or []) if 0 <= int(p) < len(lat.index)][:THUMB_MAX]
     atlas = None
     if need:
@@ -154,9 +159,10 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
     return previous_event(key), True
 
 
-def webgl_key(model_id: str, split: str, n: int, k: int = 2) -> str:
-    """The component's key: fixed by the points (model, split, count), not by the projection (see the docstring)."""
-    return f"map_{model_id}_{split}_{n}_{k}{WEBGL_SUFFIX}"
+def webgl_key(model_id: str, split: str, n: int, k: int = 2, points_filter: str = "") -> str:
+    """The component's key: fixed by the points (model, split, count, the search filter's signature), not by
+    the projection (see the docstring)."""
+    return f"map_{model_id}_{split}_{n}_{k}" + (f"_f{points_filter}" if points_filter else "") + WEBGL_SUFFIX
 
 
 def no_webgl() -> str | None:

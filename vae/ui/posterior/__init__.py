@@ -46,7 +46,8 @@ from vae.ui.posterior.figures import (
     identity_figure,
     posterior_figure,
 )
-from vae.ui.posterior.image_input import DataPoint, ImageInputError, image_from_bytes, pick_data_point
+from vae.ui.posterior.image_input import (DataPoint, ImageInputError, image_from_bytes, image_from_drawing,
+                                          pick_data_point)
 
 ZOOM, PRIOR = "Zoom to the posterior", "Prior scale (|z| ≤ 4)"
 PRIOR_EXTENT = 4.0
@@ -54,5 +55,5 @@ PRIOR_EXTENT = 4.0
 __all__ = ["DEFAULT_BUDGET", "DEFAULT_MAX_K", "GRID_SIZE", "IWAE_REPEATS", "K_CHOICES", "POST_COLOUR", "PRIOR",
            "PRIOR_COLOUR", "PRIOR_EXTENT", "Q_COLOUR", "SAMPLES_PER_K", "ZOOM", "DataPoint", "GridView",
            "IWAECurve", "ImageInputError", "curve_ks", "default_max_k", "display_extent", "gap_by_k_figure",
-           "grid_view", "identity_figure", "image_from_bytes", "iwae_curve", "iwae_curve_with_bar", "pick_data_point", "posterior_figure",
+           "grid_view", "identity_figure", "image_from_bytes", "image_from_drawing", "iwae_curve", "iwae_curve_with_bar", "pick_data_point", "posterior_figure",
            "reconstruction", "repeats_for"]

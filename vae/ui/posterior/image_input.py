@@ -168,13 +168,8 @@ def pick_data_point(ctx) -> DataPoint | None:
     if png is None:
         st.info("Draw with the mouse (light ink on black, like the training images), then release.")
         return None
-    mnist_like = shape[0] == 1 and shape[1] == shape[2] and ds is not None and ds.name == "mnist"
     try:
-        if mnist_like:     # made as MNIST's digits were: ink scaled into 20x20, centred by mass in 28x28
-            big = image_from_bytes(png, "the drawing", (1, 4 * shape[1], 4 * shape[2]), "no")
-            img = normalise_like_mnist(big, shape[1])
-        else:
-            img = image_from_bytes(png, "the drawing", shape, "no")
+        img, mnist_like = image_from_drawing(png, shape, ds.name if ds is not None else None)
     except ImageInputError as e:
         st.error(str(e))
         return None
@@ -185,6 +180,20 @@ def pick_data_point(ctx) -> DataPoint | None:
         st.caption("Your drawing is scaled to fit 20x20 pixels and centred by its mass in 28x28, as MNIST's "
                    "digits were made.")
     return DataPoint(img, "your drawing, centred like MNIST" if mnist_like else "your drawing")
+
+
+def image_from_drawing(png: bytes, shape: tuple[int, int, int], dataset_name: str | None) -> tuple[np.ndarray, bool]:
+    """(uint8 (C, H, W) model input, whether it was made like MNIST) from the drawing canvas's PNG.
+
+    For a square grey model of MNIST the drawing is read at 4x the model's size and made as MNIST's digits
+    were (vae.data.digit_norm: ink scaled into 20x20, centred by mass); otherwise it is resized as drawn.
+    Raises ImageInputError for bytes that are not an image.
+    """
+    mnist_like = shape[0] == 1 and shape[1] == shape[2] and dataset_name == "mnist"
+    if mnist_like:
+        big = image_from_bytes(png, "the drawing", (1, 4 * shape[1], 4 * shape[2]), "no")
+        return normalise_like_mnist(big, shape[1]), True
+    return image_from_bytes(png, "the drawing", shape, "no"), False
 
 
 def _label(ds, split: str, i: int) -> str:

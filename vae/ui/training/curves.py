@@ -1,4 +1,5 @@
-"""Plotly figure of the training curves. A pure function of the job's histories."""
+"""Plotly figures of the training curves: one run's (a pure function of the job's histories) and several runs'
+overlaid (of vae.ui.training.run_history records)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 
-def _smooth(values: np.ndarray) -> np.ndarray:
+def smooth(values: np.ndarray) -> np.ndarray:
     """Trailing mean over a window of ~5% of the points (at least 1, at most 100): no start-up bias."""
     n = len(values)
     w = int(min(100, max(1, n // 20)))
@@ -31,11 +32,11 @@ def training_curves_figure(step_history: list[dict], epoch_history: list[dict], 
     for col, (key, title, ep_train, ep_test) in enumerate(panels, start=1):
         if len(steps):
             v = np.array([r.get(key, np.nan) for r in step_history], dtype=np.float64)
-            smooth = _smooth(v)
+            smoothed = smooth(v)
             fig.add_trace(go.Scattergl(x=steps[thin], y=v[thin], mode="lines", name="per step",
                                        line=dict(color="rgba(110,160,210,0.45)", width=1), showlegend=col == 1,
                                        legendgroup="step"), row=1, col=col)
-            fig.add_trace(go.Scattergl(x=steps[thin], y=smooth[thin], mode="lines", name="per step, smoothed",
+            fig.add_trace(go.Scattergl(x=steps[thin], y=smoothed[thin], mode="lines", name="per step, smoothed",
                                        line=dict(color="#1f77b4", width=2), showlegend=col == 1,
                                        legendgroup="smooth"), row=1, col=col)
         if epoch_history:
@@ -49,4 +50,31 @@ def training_curves_figure(step_history: list[dict], epoch_history: list[dict], 
     fig.update_xaxes(title_text="step")
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), uirevision="curves",
                       legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def runs_overlay_figure(records, height: int = 360) -> go.Figure:
+    """The loss curves of several runs (RunRecord) in one chart, x in epochs, y in nats per image: per run, its
+    test -ELBO at each epoch's end (line and markers, named in the legend) and its smoothed per-step train loss
+    (dotted, the same colour). A click on a legend entry hides or shows both curves of that run."""
+    fig = go.Figure()
+    for r in records:
+        colour = RUN_COLOURS[(r.number - 1) % len(RUN_COLOURS)]
+        group = r.label
+        if r.train_x:
+            fig.add_trace(go.Scatter(x=r.train_x, y=r.train_loss, mode="lines", name=f"{r.label} train (smoothed)",
+                                     line=dict(color=colour, width=1.5, dash="dot"), legendgroup=group,
+                                     showlegend=not r.test_x, hovertemplate="epoch %{x:.2f}<br>train %{y:.2f} nats"))
+        if r.test_x:
+            fig.add_trace(go.Scatter(x=r.test_x, y=r.test_loss, mode="lines+markers", name=f"{r.label} · {r.state}",
+                                     line=dict(color=colour, width=2.5), marker=dict(size=7), legendgroup=group,
+                                     hovertemplate="epoch %{x}<br>test %{y:.2f} nats"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), uirevision="runs",
+                      xaxis_title="epoch", yaxis_title="−ELBO (nats per image)",
+                      title=dict(text="solid: test −ELBO per epoch · dotted: train, smoothed per step",
+                                 font=dict(size=12)),
+                      legend=dict(title_text="run", groupclick="togglegroup"))
     return fig

@@ -30,6 +30,7 @@ class _Registry:
     sessions: dict[str, set] = field(default_factory=dict)    # browser id -> Streamlit session ids seen
     orphan_since: dict[str, float] = field(default_factory=dict)   # browser id -> when its last session went
     stop_asked: dict[str, tuple[int, int]] = field(default_factory=dict)  # browser id -> (id(job), step at Stop)
+    past: dict[str, list] = field(default_factory=dict)       # browser id -> RunRecords of its replaced runs
     lock: threading.RLock = field(default_factory=threading.RLock)
     janitor: object = None
 
@@ -125,6 +126,8 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         old = reg.jobs.get(bid)
         if old is not None and (old.is_running or queue_position(bid) is not None):
             raise RuntimeError("a training job of this browser is still running; stop it first")
+        if old is not None:
+            _keep_past_run(reg, bid, old)
         n = reg.runs.get(bid, 0) + 1
         out_dir = RUNS_DIR / bid / f"run-{n}"
         # a process per job: pages and trainings share no interpreter lock (vae.train.process_job)
@@ -136,6 +139,27 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         reg.stop_asked.pop(bid, None)            # a new run (id() of a freed job can come back)
         _enqueue_or_run(reg, bid, job, job.start)
     return job
+
+
+def _keep_past_run(reg: _Registry, bid: str, job) -> None:
+    """(Under reg.lock.) Keep the record of `bid`'s run `job` before a new Start replaces it; a job cancelled
+    in the queue before it trained is not a run worth listing."""
+    from vae.ui.training.run_history import keep_record, record_of
+
+    snap = job.snapshot()
+    if job.started or snap.state == "failed":
+        record = record_of(snap, job.train_config, reg.runs.get(bid, 0))
+        reg.past[bid] = keep_record(reg.past.get(bid, []), record)
+
+
+def runs_of(bid: str) -> list:
+    """This browser's runs as RunRecords, oldest first: the kept ones, then its current job's."""
+    from vae.ui.training.run_history import record_of
+
+    reg = _registry()
+    with reg.lock:
+        past, job, n = list(reg.past.get(bid, [])), reg.jobs.get(bid), reg.runs.get(bid, 0)
+    return past + ([record_of(job.snapshot(), job.train_config, n)] if job is not None else [])
 
 
 def remember_source(bid: str, source: str) -> None:

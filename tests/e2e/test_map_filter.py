@@ -1,0 +1,140 @@
+"""The Latent map's search and filter, isolate selection, and colour by a latent dimension with a clipped range,
+on the Plotly and the WebGL map (issue 27: what users of the Embedding Projector and W&B looked for).
+
+The bundled digits-2d model maps the 300-image digits test split (the whole split on both maps).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, goto_page, wait_for_app_run,
+                               wait_for_plot, wait_until_settled)
+from tests.e2e.test_webgl_map import wait_scatter
+
+SHOTS = Path("/tmp/i27a/shots")
+_DATA_POINTS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
+    if (!gd || !gd._fullData) return -1;
+    return gd._fullData.filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0); }"""
+_LABELS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
+    return [...new Set(gd._fullData.filter(t => t.customdata).flatMap(t => t.customdata.map(c => String(c[1]))))]; }"""
+
+
+def _plotly_points(page: Page) -> int:
+    chart = page.get_by_test_id("stPlotlyChart").first
+    wait_for_plot(chart)
+    return wait_until_settled(chart, _DATA_POINTS_JS)
+
+
+def _open_filter(page: Page) -> None:
+    page.get_by_test_id("stExpander").filter(has_text="Search and filter").locator("summary").click()
+
+
+def _pick_label(page: Page, name: str) -> None:
+    box = page.get_by_test_id("stMultiSelect").filter(has_text="Labels")
+    choose_option(page, box, name, exact=True)
+    page.keyboard.press("Escape")
+    wait_for_app_run(page)
+
+
+def _type_indices(page: Page, text: str) -> None:
+    box = page.get_by_test_id("stTextInput").filter(has_text="Indices").locator("input")
+    box.fill(text)
+    box.press("Enter")
+    wait_for_app_run(page)
+
+
+def test_plotly_map_filters_by_label_and_index(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    total = _plotly_points(page)
+    assert total == 300
+    _open_filter(page)
+    _pick_label(page, "3")
+    expect(page.get_by_text("Search and filter: showing")).to_be_visible()
+    n3 = _plotly_points(page)
+    assert 0 < n3 < total
+    chart = page.get_by_test_id("stPlotlyChart").first
+    assert wait_until_settled(chart, _LABELS_JS) == ["3"]
+    expect(page.get_by_text(f"showing {n3:,} of {total:,} points")).to_be_visible()
+    _type_indices(page, "0-99")                     # and among indices 0..99
+    n3_first = _plotly_points(page)
+    assert 0 < n3_first <= n3
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "map-filter-plotly.png"), full_page=True)
+    _type_indices(page, "12-x")                     # an unreadable text: said, nothing filtered by it
+    expect(page.get_by_text("'12-x' is not an index or a range")).to_be_visible()
+    assert_no_exception(page)
+
+
+def test_isolate_selection_shows_only_the_selected_points_and_show_all_brings_them_back(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    assert _plotly_points(page) == 300
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.hover()
+    chart.locator(".modebar-btn[data-title='Box Select']").click()
+    box_select(page, chart, 0.3, 0.3, 0.7, 0.7)
+    heading = page.get_by_text("selected points")
+    expect(heading).to_be_visible()
+    wait_for_app_run(page)
+    n_sel = int(heading.inner_text().split()[0])
+    assert 1 < n_sel < 300
+    page.get_by_role("button", name=f"Isolate selection ({n_sel:,} points)").click()
+    wait_for_app_run(page)
+    expect(page.get_by_text(f"Showing only the {n_sel:,} isolated points.")).to_be_visible()
+    assert _plotly_points(page) == n_sel
+    page.screenshot(path=str(SHOTS / "map-isolated.png"), full_page=True)
+    page.get_by_role("button", name="Show all points").click()
+    wait_for_app_run(page)
+    assert _plotly_points(page) == 300
+    assert_no_exception(page)
+
+
+_COLOUR_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
+    const t = gd._fullData.find(t => t.customdata);
+    return {title: t.marker.colorbar && t.marker.colorbar.title.text, cmin: t.marker.cmin, cmax: t.marker.cmax,
+            colors: Array.from(t.marker.color)}; }"""
+
+
+def test_plotly_map_colours_by_a_latent_dimension_with_a_clipped_range(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    _plotly_points(page)
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), "z2", exact=True)
+    wait_for_app_run(page)
+    expect(page.get_by_text("Colour range (percentiles)")).to_be_visible()
+    chart = page.get_by_test_id("stPlotlyChart").first
+    wait_for_plot(chart)
+    got = wait_until_settled(chart, _COLOUR_JS)
+    assert got["title"] == "z2"
+    import numpy as np
+
+    v = np.asarray(got["colors"], float)        # the points' z2, the latent space itself on a 2-d model
+    lo, hi = np.percentile(v, [2, 98])
+    assert abs(got["cmin"] - lo) < 1e-6 * max(1, abs(lo)) and abs(got["cmax"] - hi) < 1e-6 * max(1, abs(hi))
+    assert v.min() < got["cmin"] < got["cmax"] < v.max()
+    page.screenshot(path=str(SHOTS / "map-colour-z2-plotly.png"), full_page=True)
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"),
+                  "reconstruction error (MSE)", exact=True)
+    wait_for_app_run(page)
+    got = wait_until_settled(chart, _COLOUR_JS)
+    assert got["title"] == "reconstruction error (MSE)" and min(got["colors"]) >= 0
+    assert_no_exception(page)
+
+
+def test_webgl_map_filters_isolates_and_colours_by_a_dimension(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d")
+    wait_scatter(page, "s.painted() > 0 && s.count() === 300")
+    _open_filter(page)
+    _pick_label(page, "7")
+    expect(page.get_by_text("Search and filter: showing")).to_be_visible()
+    wait_scatter(page, "s.painted() > 0 && s.count() > 0 && s.count() < 300")
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), "z1", exact=True)
+    wait_for_app_run(page)
+    wait_scatter(page, "s.colorMode() === 'value' && s.legendText().includes('z1') && s.count() < 300")
+    page.screenshot(path=str(SHOTS / "map-filter-webgl.png"), full_page=True)
+    assert_no_exception(page)

@@ -1,0 +1,70 @@
+"""A point picked on the Latent map, or one of its neighbours, opens on the Decode or Posterior page through a
+link that carries it in the URL (?point=test:<index>; issue 27)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.helpers import assert_no_exception, click_first_map_point, goto_page, wait_for_app_run
+
+SHOTS = Path("/tmp/i27a/shots")
+
+
+def _follow_to_posterior(page: Page, index: int) -> None:
+    """Click the first 'Posterior' link of the page's main part, which must carry test image `index`; the
+    Posterior page then shows that image as x."""
+    link = page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Posterior").first
+    assert f"point=test%3A{index}" in link.get_attribute("href")
+    link.click()
+    page.wait_for_url("**/posterior**")
+    wait_for_app_run(page)
+    expect(page.get_by_text(f"test image #{index} (label", exact=False).first).to_be_visible()
+
+
+def test_a_selected_point_opens_on_the_posterior_page(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 1800})
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    click_first_map_point(page)
+    caption = page.get_by_test_id("stImage").filter(has_text="the selected test images")
+    expect(caption).to_be_visible()
+    index = int(re.search(r"indices: (\d+)", page.get_by_text(re.compile(r"^indices: \d+")).inner_text()).group(1))
+    _follow_to_posterior(page, index)
+    assert "point=" not in page.url                    # applied once: a reload keeps what the page shows now
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "point-on-posterior.png"), full_page=True)
+    assert_no_exception(page)
+
+
+def test_a_neighbour_opens_on_the_decode_page(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    click_first_map_point(page)
+    first = page.get_by_role("button", name=re.compile(r"^#\d+$")).first      # the nearest neighbour
+    first.scroll_into_view_if_needed()
+    j = int(first.inner_text().strip().lstrip("#"))
+    first.click()
+    wait_for_app_run(page)
+    expect(page.get_by_text(f"opened: test #{j}")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "neighbour-open-links.png"), full_page=True)
+    page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Decode").last.click()
+    expect(page.get_by_test_id("stHeading").filter(has_text="Decode a latent point")).to_be_visible()  # the app's root
+    wait_for_app_run(page)
+    expect(page.get_by_role("button", name=f"Start from map selection (test #{j})")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "neighbour-on-decode.png"), full_page=True)
+    assert_no_exception(page)
+
+
+def test_an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    goto_page(page, app_server, "likelihood?model=digits-2d")
+    page.get_by_role("button", name=re.compile(r"^Rank [\d,]+ images by log p\(x\)$")).click()
+    expect(page.get_by_text(re.compile(r"^The \d+ least likely images$"))).to_be_visible()
+    wait_for_app_run(page)
+    first = page.get_by_test_id("stImage").filter(has_text=re.compile(r"^#\d+ · ")).first
+    index = int(re.match(r"#(\d+)", first.inner_text().strip()).group(1))   # the least likely image
+    page.screenshot(path=str(SHOTS / "likelihood-open-links.png"), full_page=True)
+    _follow_to_posterior(page, index)
+    assert_no_exception(page)
