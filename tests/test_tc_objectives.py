@@ -309,9 +309,36 @@ def test_the_cli_sweeps_objectives(tmp_path, capsys):
     fv = load_model(tmp_path / "s" / "objective-factorvae").checkpoint_info["train"]
     assert (fv["objective"], fv["gamma"], fv["disc_hidden"]) == ("factorvae", 5.0, [16])
     capsys.readouterr()
-    with pytest.raises(SystemExit):          # argparse: invalid choice
-        main(["sweep", "--objective", "elbo", "nope", "--out", str(tmp_path / "t")])
-    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["sweep", "--dataset", "digits", "--objective", "elbo", "nope", "--out", str(tmp_path / "t")]) == 2
+    assert "objectives must be among" in capsys.readouterr().err and not (tmp_path / "t").exists()
+    assert main(["sweep", "--dataset", "digits", "--objective", "tcvae:beta=6", "--beta", "1", "4",
+                 "--out", str(tmp_path / "t")]) == 2
+    assert "options in an objective's value are for a sweep of objectives" in capsys.readouterr().err
+
+
+def test_a_sweep_of_objectives_gives_each_its_own_weight(tmp_path):
+    """beta-VAE at beta 8, beta-TCVAE at 6 and FactorVAE at KL weight 1 with gamma 20 in one sweep: the
+    options of a value ("tcvae:beta=6") override the shared recipe for that run alone."""
+    from vae.sweep_format import SweepError, parse_objective_value
+    from vae.train.sweep import plan_sweep
+
+    tc = TrainConfig(epochs=1, batch_size=256, device="cpu", disc_lr=1e-4)
+    values = ["elbo", "elbo:beta=8", "tcvae:beta=6", "factorvae:gamma=20,disc_lr=1e-3"]
+    plan = plan_sweep("objective", values, SMALL, tc, tmp_path / "sweep")
+    assert [r.folder.name for r in plan.runs] == ["objective-elbo", "objective-elbo-beta-8", "objective-tcvae-beta-6",
+                                                 "objective-factorvae-gamma-20-disc_lr-1e-3"]
+    got = [(r.train_config.objective, r.train_config.beta, r.train_config.gamma, r.train_config.disc_lr)
+           for r in plan.runs]
+    assert got == [("elbo", 1.0, 10.0, 1e-4), ("elbo", 8.0, 10.0, 1e-4), ("tcvae", 6.0, 10.0, 1e-4),
+                   ("factorvae", 1.0, 20.0, 1e-3)]
+    assert plan.to_dict()["values"] == values and plan.to_dict()["train"]["beta"] == 1.0
+    assert parse_objective_value("iwae:k=50") == ("iwae", {"k": 50})
+    for bad, message in (("tcvae:lr=1", "OPTION one of beta, gamma, k, disc_lr"), ("tcvae:beta", "NAME:OPTION=VALUE"),
+                         ("tcvae:beta=six", "beta must be a number"), ("vimco:beta=2", "objectives must be among")):
+        with pytest.raises(SweepError, match=message):
+            plan_sweep("objective", ["elbo", bad], SMALL, tc, tmp_path / "bad")
+    with pytest.raises(SweepError, match="gamma"):            # the run's own config is checked too
+        plan_sweep("objective", ["elbo", "factorvae:gamma=-1"], SMALL, tc, tmp_path / "bad")
 
 
 def test_the_compare_page_draws_a_sweep_over_objectives(tmp_path):
@@ -325,6 +352,7 @@ def test_the_compare_page_draws_a_sweep_over_objectives(tmp_path):
                   "mig": 0.1 * i, "dci_disentanglement": 0.05 * i} for i in range(3)]
     sweep = SweepSummary(tmp_path, "objective", values, [f"objective-{v}" for v in values], summaries)
     assert rate_distortion_figure(sweep).data[0].text == tuple(f"objective = {v}" for v in values)
+    assert rate_distortion_figure(sweep).data[0].mode == "markers+text"     # no line: objectives have no order
     axis = metrics_figure(sweep).layout.xaxis
     assert axis.type == "category" and list(axis.categoryarray) == values
     assert elbo_figure(sweep).layout.xaxis.type == "category"

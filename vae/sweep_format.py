@@ -11,10 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SWEEP_SETTINGS", "SWEEP_FILE", "SweepError", "run_name", "load_sweep"]
+__all__ = ["SWEEP_SETTINGS", "SWEEP_FILE", "OBJECTIVE_OPTIONS", "SweepError", "run_name", "load_sweep",
+           "parse_objective_value"]
 
 SWEEP_SETTINGS = ("beta", "latent_dim", "objective")   # what a sweep may vary
 SWEEP_FILE = "sweep.json"
+OBJECTIVE_OPTIONS = ("beta", "gamma", "k", "disc_lr")  # what a swept objective may set for itself ("tcvae:beta=6")
 
 
 class SweepError(ValueError):
@@ -22,8 +24,32 @@ class SweepError(ValueError):
 
 
 def run_name(setting: str, value) -> str:
-    """Folder name of one run: "beta-4", "beta-0.5", "latent_dim-16", "objective-tcvae"."""
-    return f"{setting}-{value:g}" if isinstance(value, float) else f"{setting}-{value}"
+    """Folder name of one run: "beta-4", "beta-0.5", "latent_dim-16", "objective-tcvae",
+    "objective-factorvae-gamma-20" (for "factorvae:gamma=20")."""
+    if isinstance(value, float):
+        return f"{setting}-{value:g}"
+    return f"{setting}-{value}".replace(":", "-").replace("=", "-").replace(",", "-")
+
+
+def parse_objective_value(value: str) -> tuple[str, dict[str, float | int]]:
+    """A swept objective: "tcvae" -> ("tcvae", {}); "tcvae:beta=6" -> ("tcvae", {"beta": 6.0});
+    "factorvae:gamma=20,disc_lr=1e-3" -> ("factorvae", {"gamma": 20.0, "disc_lr": 0.001}).
+
+    The options (OBJECTIVE_OPTIONS) override the shared recipe for that run alone, so one sweep compares
+    objectives each at its own weight: beta-VAE's beta = 8 beside FactorVAE's KL weight of 1. SweepError
+    on an unknown option or a value that is not a number (the objective's name is checked by the plan)."""
+    name, _, rest = str(value).partition(":")
+    options: dict[str, float | int] = {}
+    for part in rest.split(",") if rest else []:
+        key, eq, number = part.partition("=")
+        if not eq or key not in OBJECTIVE_OPTIONS:
+            raise SweepError(f"objective {value!r}: write NAME:OPTION=VALUE[,OPTION=VALUE] with OPTION one of "
+                             f"{', '.join(OBJECTIVE_OPTIONS)}, e.g. tcvae:beta=6")
+        try:
+            options[key] = int(number) if key == "k" else float(number)
+        except ValueError:
+            raise SweepError(f"objective {value!r}: {key} must be a number, got {number!r}") from None
+    return name, options
 
 
 def load_sweep(folder: str | Path) -> dict[str, Any]:

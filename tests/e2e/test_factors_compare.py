@@ -118,21 +118,42 @@ def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
     assert app_console_errors(page) == []
 
 
+def open_sweep(page: Page, app: str, name: str) -> None:
+    """The Compare page's "A sweep" tab with the sweep `name` chosen."""
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app, "compare")
+    page.get_by_role("tab", name="A sweep").click()
+    wait_for_app_run(page)
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Sweep"), name)
+    wait_for_app_run(page)
+
+
 def test_compare_shows_the_bundled_sweep(page: Page, factors_app: str):
     summaries = ASSETS / "sweeps" / "shapes-beta"
     if not (summaries / "sweep.json").is_file():
         pytest.skip("no bundled sweep summary")
-    page.set_viewport_size({"width": 1400, "height": 1600})
-    goto_page(page, factors_app, "compare")
-    page.get_by_role("tab", name="A sweep").click()
-    wait_for_app_run(page)
-    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Sweep"), "sweeps/shapes-beta")
-    wait_for_app_run(page)
+    open_sweep(page, factors_app, "sweeps/shapes-beta")
     expect(page.get_by_text("differing only in beta")).to_be_visible()
     charts = shown(page.get_by_test_id("stPlotlyChart"))
     expect(charts).to_have_count(3)                       # rate-distortion, metrics and bounds against beta
     expect(charts.first).to_contain_text("Rate against distortion")
     expect(shown(page.get_by_test_id("stDataFrame"))).to_have_count(1)
     shot(page, "compare-sweep")
+    assert_no_exception(page)
+    assert app_console_errors(page) == []
+
+
+def test_compare_shows_the_bundled_objectives_sweep(page: Page, factors_app: str):
+    """beta-VAE, beta-TCVAE and FactorVAE against the plain ELBO on shapes (assets/sweeps/shapes-objectives):
+    one category per objective on the x axes, every metric in the table."""
+    if not (ASSETS / "sweeps" / "shapes-objectives" / "sweep.json").is_file():
+        pytest.skip("no bundled objectives sweep")
+    open_sweep(page, factors_app, "sweeps/shapes-objectives")
+    expect(page.get_by_text("4 models differing only in objective")).to_be_visible()
+    charts = shown(page.get_by_test_id("stPlotlyChart"))
+    expect(charts).to_have_count(3)
+    expect(charts.nth(1)).to_contain_text("tcvae:beta=6")          # a category axis of the objectives
+    expect(shown(page.get_by_test_id("stDataFrame"))).to_have_count(1)
+    shot(page, "compare-objectives-sweep")
     assert_no_exception(page)
     assert app_console_errors(page) == []

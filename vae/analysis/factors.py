@@ -169,3 +169,22 @@ def as_torch_free(result: dict) -> dict:
             return v.tolist()
         return v
     return conv(result)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m vae.analysis.factors RUN [evaluate's options]: the factor metrics of a checkpoint, printed as
+    `python -m vae evaluate RUN --factors` prints them (which this runs); the per-dimension table is
+    `python -m vae.analysis.factor_table RUN`."""
+    import sys
+
+    from vae.cli import main as cli_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(main.__doc__, file=sys.stdout if args else sys.stderr)
+        return 0 if args else 2
+    return cli_main(["evaluate", *args, *([] if "--factors" in args else ["--factors"])])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -51,9 +51,10 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
     p.add_argument("--batch-size", type=int, default=None, metavar="B", help="as for train")
     p.add_argument("--lr", type=float, default=None, help="as for train")
     p.add_argument("--warmup", type=int, default=None, metavar="EPOCHS", help="as for train")
-    p.add_argument("--objective", choices=tuple(OBJECTIVE_SPECS), nargs="+", default=None, metavar="OBJECTIVE",
+    p.add_argument("--objective", nargs="+", default=None, metavar="OBJECTIVE",
                    help=f"as for train, one of {', '.join(OBJECTIVE_SPECS)}; several values sweep it (--beta is then "
-                        "the KL weight of elbo / iwae / factorvae and the TC weight of tcvae)")
+                        "the KL weight of elbo / iwae / factorvae and the TC weight of tcvae); a value may set its "
+                        "own beta, gamma, k or disc_lr: elbo:beta=8 tcvae:beta=6 factorvae:gamma=20")
     p.add_argument("--gamma", type=float, default=None, help="as for train (factorvae)")
     p.add_argument("--disc-hidden", type=int, nargs="+", default=None, metavar="WIDTH", help="as for train (factorvae)")
     p.add_argument("--disc-lr", type=float, default=None, help="as for train (factorvae)")
@@ -66,7 +67,7 @@ def add_sweep_parser(sub, add_threads_flag) -> None:
 
 def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_threads, error) -> int:
     """Run (or continue) a sweep; `error` is the CLI's one-line error class."""
-    from ..sweep_format import SweepError
+    from ..sweep_format import SweepError, parse_objective_value
     from ..train import load_training_data
     from ..train.sweep import plan_sweep, run_sweep, sweep_status
     from .train_command import check_objective_flags
@@ -79,9 +80,16 @@ def cmd_sweep(args, *, train_config_from_args, model_config_from_args, apply_thr
         raise error("give several values to exactly one of --beta, --latent-dim and --objective, e.g. --beta 1 4 16")
     setting = swept[0]
     values = {"beta": betas, "latent_dim": dims, "objective": objectives}[setting]
-    check_objective_flags(args, objectives or ["elbo"])
+    try:
+        names = [parse_objective_value(v)[0] for v in objectives]
+    except SweepError as e:
+        raise error(str(e)) from None
+    if len(objectives) == 1 and parse_objective_value(objectives[0])[1]:
+        raise error(f"--objective {objectives[0]}: options in an objective's value are for a sweep of objectives; "
+                    "give the shared ones as --beta, --gamma, --k, --disc-lr")
+    check_objective_flags(args, names or ["elbo"])
     # the shared recipe: the first objective (iwae where it is swept with --k, which the others ignore)
-    objective = ("iwae" if "iwae" in objectives and args.k is not None else objectives[0]) if objectives else None
+    objective = ("iwae" if "iwae" in names and args.k is not None else names[0]) if names else None
     one = dict(vars(args))
     one.update(beta=betas[0] if betas else None, latent_dim=dims[0], objective=objective, lr_schedule=None,
                lr_min=None, lr_decay_start=None)

@@ -202,7 +202,8 @@ def rate_distortion_figure(sweep: SweepSummary) -> go.Figure:
     rate = [r["kl"] for r in rows]
     distortion = [-r["recon"] for r in rows]
     labels = [f"{sweep.setting} = {_value_text(r[sweep.setting])}" for r in rows]
-    fig = go.Figure(go.Scatter(x=rate, y=distortion, mode="lines+markers+text", text=labels,
+    ordered = all(isinstance(r[sweep.setting], (int, float)) for r in rows)    # objectives have no order to join
+    fig = go.Figure(go.Scatter(x=rate, y=distortion, mode="lines+markers+text" if ordered else "markers+text", text=labels,
                                textposition="top center", marker={"size": 9}, cliponaxis=False,
                                hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},

@@ -1,0 +1,358 @@
+"""Every command of the README files' ```bash blocks is run here, run smaller, run by another test, or
+listed as too long to run with what is checked instead (PLANS). A command with no plan fails the first
+test, so none is silently skipped; a plan whose command left the READMEs fails it too.
+
+Kinds of plan:
+  RUN        run as written (in a scratch folder that sees assets/, results/, bench/ and ../shared)
+  SMALLER    run with the listed edits (fewer epochs, images, samples), otherwise as written
+  ELSEWHERE  run by the named test (with its own small data)
+  LONG       hours, a network install or the whole suite: its arguments are parsed by the real parser,
+             and a training recipe must build the configuration its checked-in checkpoint records
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shlex
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.readme_commands import REPO, readme_commands
+
+MNIST_TRAIN = REPO.parent / "shared" / "datasets" / "mnist" / "train-images-idx3-ubyte.gz"
+RUN, SMALLER, ELSEWHERE, LONG = "run", "smaller", "elsewhere", "long"
+
+# command prefix -> (kind, why / what is checked, edits [(old, new)]; old "" appends new)
+PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
+    # README.md: install and start
+    "python3 -m pip install -r requirements.txt && python3 -m streamlit run app.py":
+        (LONG, "a network install, then a server that runs until stopped: every pinned requirement is checked "
+               "installed at its pin; the server is started by the hosted command below", []),
+    "python3 -m pip install -r requirements-dev.txt && python3 -m pytest":
+        (LONG, "the whole suite: the dev requirements are checked installed at their pins", []),
+    "VAE_EXPLORER_HOSTED=1 python3 -m streamlit run app.py":
+        (SMALLER, "on a free loopback port, stopped once healthy",
+         [("--server.address 0.0.0.0", "--server.address 127.0.0.1"), ("--server.port 8501", "--server.port PORT"),
+          ("", "--server.headless true")]),
+    # README.md: the gallery's operator commands (a synopsis: brackets and placeholders filled in)
+    "python -m vae gallery list": (SMALLER, "on a scratch gallery", [("[--dataset mnist] [--json]", "--dataset digits --json")]),
+    "python -m vae gallery delete": (SMALLER, "the entry published", [("ID [ID ...]", "ID")]),
+    "python -m vae gallery export": (SMALLER, "the entry published", [("--out DIR", "--out exported")]),
+    "python -m vae gallery publish":
+        (SMALLER, "digits-2d", [("RUN --name NAME [--note ..]", "assets/digits-2d --name d2 --note bundled")]),
+    "python bench/gallery_publish.py": (SMALLER, "2 publishers of digits-2d", [("", "--n 2 --model assets/digits-2d")]),
+    "python results/gallery/make_screenshots.py":
+        (LONG, "publishes the six bundled models and drives Chromium for minutes: the script compiles; the page "
+               "is tested by tests/e2e/test_gallery_page.py", []),
+    # README.md: the command line in a few lines
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --arch mlp --hidden 400":
+        (SMALLER, "1 epoch", [("--epochs 3", "--epochs 1")]),
+    "python -m vae train --resume runs/x": (SMALLER, "to epoch 2", [("--epochs 10", "--epochs 2")]),
+    "python -m vae evaluate runs/x --iwae-samples 1000": (SMALLER, "10 images", [("", "--limit 10")]),
+    "python -m vae sample runs/x": (RUN, "", []),
+    "python -m torch.distributed.run --nproc_per_node 2 -m vae train --dataset digits":
+        (ELSEWHERE, "tests/test_ddp.py (the same two-process run, 1 epoch, --standalone)", []),
+    "python -m vae sweep --dataset shapes --latent-dim 8 --beta 1 4 16":
+        (SMALLER, "1 epoch of 256 images", [("--epochs 40", "--epochs 1"), ("", "--n-train 256 --n-test 64")]),
+    "python -m vae evaluate runs/shapes-beta/beta-4 --factors":
+        (ELSEWHERE, "tests/test_cli_factors.py (evaluate --factors --json, with fewer points and votes)", []),
+    # README.md: Explore your own VAE
+    "python examples/my_vae.py": (ELSEWHERE, "tests/test_readme_example.py", []),
+    "python -m vae evaluate examples/my_vae.py:build": (ELSEWHERE, "tests/test_readme_example.py", []),
+    "python -m vae sample examples/my_vae.py:build": (ELSEWHERE, "tests/test_readme_example.py", []),
+    "python -m streamlit run app.py -- --model examples/my_vae.py:build": (ELSEWHERE, "tests/test_readme_example.py", []),
+    "python -m vae export-onnx examples/my_vae.py:build": (ELSEWHERE, "tests/test_readme_example.py", []),
+    "python -m vae export-onnx runs/x my_onnx/": (RUN, "", []),
+    "cd my_onnx && zip ../my_vae.zip": (RUN, "", []),
+    # README.md: the shapes beta sweep and its bundled summary
+    "python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 --batch-size 128 --lr 1e-3 "
+    "--seed 0 --device cpu --threads 1 --beta 1 2 4 8 16":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (its plan is the bundled sweep.json; a point's first epochs "
+                    "against its bundled curve; one whole point, slow)", []),
+    "for b in 1 2 4 8 16; do python -m vae evaluate runs/shapes-beta/beta-$b --factors":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (one whole point scored as the summary was)", []),
+    "for b in 1 2 4 8 16; do cp runs/shapes-beta/beta-$b/metrics.jsonl":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (every point's bundled curve, 40 epochs; the first compared)", []),
+    "cp runs/shapes-beta/sweep.json assets/sweeps/shapes-beta/":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (the bundled sweep.json is the recipe's plan)", []),
+    # README.md: the objectives sweep and its bundled summary
+    "python -m vae sweep --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 40 --batch-size 128 --lr 1e-3 "
+    "--seed 0 --device cpu --threads 1 --objective":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (its plan is the bundled sweep.json; FactorVAE's first "
+                    "epochs against its bundled curve)", []),
+    "for r in objective-elbo objective-elbo-beta-8":
+        (ELSEWHERE, "tests/test_sweep_reproducible.py (the bundled evaluations name their runs and protocol; "
+                    "scoring one point is tested whole on the beta sweep, slow)", []),
+    "cp runs/shapes-objectives/sweep.json": (ELSEWHERE, "tests/test_sweep_reproducible.py (the plan)", []),
+    # assets/README.md: how each bundled model was made
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 2":
+        (LONG, "17 min: builds the configuration assets/mnist-2d records", []),
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 16":
+        (LONG, "43 min: builds the configuration assets/mnist-16d records", []),
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --arch conv":
+        (LONG, "2 h: builds the configuration results/mnist-conv-dynamic records", []),
+    "python -c \"import torch; from safetensors.torch import load_file, save_file;":
+        (RUN, "in the scratch folder: writes assets/mnist-conv/model.safetensors byte for byte", []),
+    "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --beta 8":
+        (LONG, "minutes: builds the configuration assets/shapes-beta records; its curve is the bundled sweep's "
+               "beta = 8 curve (tests/test_sweep_reproducible.py)", []),
+    "python -m vae train --dataset digits --hidden 256 128 --latent-dim 2 --epochs 200":
+        (LONG, "200 epochs, minutes on a shared core: builds the configuration assets/digits-2d records", []),
+    "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 150":
+        (LONG, "minutes: builds the configuration assets/shapes-8d records", []),
+    "python -m vae evaluate assets/mnist-2d --json": (RUN, "", []),
+    "python -m vae evaluate assets/mnist-2d --iwae-samples 100": (SMALLER, "200 images", [("", "--limit 200")]),
+    "python -m vae.analysis.factor_table assets/shapes-beta": (RUN, "", []),
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 128":
+        (LONG, "10 min: builds the configuration assets/mnist-2d-small-iwae records", []),
+    "python bench/posterior_width.py assets/mnist-2d-small assets/mnist-2d-small-iwae":
+        (SMALLER, "2 images on a coarser grid", [("--n 20", "--n 2 --grid-size 41")]),
+    # results/README.md
+    "python -m vae evaluate results/mnist-mlp-dynamic": (SMALLER, "3 images", [("", "--limit 3")]),
+    "python -m vae evaluate results/mnist-conv-dynamic": (SMALLER, "3 images", [("", "--limit 3")]),
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 500 500":
+        (LONG, "hours: parsed", []),
+    "python -m vae train --resume runs/mnist-mlp --epochs 480": (LONG, "a leg of hours on runs/mnist-mlp: parsed", []),
+    "python -m vae train --resume runs/mnist-mlp --epochs 620": (LONG, "a leg of hours on runs/mnist-mlp: parsed", []),
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --arch conv --latent-dim 32 "
+    "--hidden 512 --conv-channels 32 64 --batch-size 100 --epochs 1000":
+        (LONG, "hours: parsed", []),
+    "python -m vae train --resume runs/mnist-conv": (LONG, "a leg of hours on runs/mnist-conv: parsed", []),
+    "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 200 200":
+        (LONG, "3,280 epochs: builds the configuration results/mnist-burda-vae records", []),
+    "python -m vae evaluate results/mnist-burda-vae": (SMALLER, "3 images", [("", "--limit 3")]),
+    "nice -n 15 python -m vae train --resume results/mnist-burda-vae": (LONG, "continues a run of days: parsed", []),
+}
+
+# LONG training recipes -> the checked-in checkpoint whose recorded configuration they must build
+RECIPE_RECORDS = {
+    "--out assets/mnist-2d": "assets/mnist-2d", "--out assets/mnist-16d": "assets/mnist-16d",
+    "--out results/mnist-conv-dynamic": "results/mnist-conv-dynamic", "--out assets/shapes-beta": "assets/shapes-beta",
+    "--out assets/digits-2d": "assets/digits-2d", "--out assets/shapes-8d": "assets/shapes-8d",
+    "--out assets/mnist-2d-small-iwae": "assets/mnist-2d-small-iwae",
+    "--out results/mnist-burda-vae": "results/mnist-burda-vae",
+}
+IMAGE_SHAPES = {"mnist": (1, 28, 28), "shapes": (1, 32, 32), "digits": (1, 8, 8)}
+
+
+def plan_of(command: str) -> tuple[str, str, tuple[str, str, list]]:
+    """(prefix, plan) of the one plan whose prefix starts `command`; AssertionError when not exactly one."""
+    found = [(p, plan) for p, plan in PLANS.items() if command.startswith(p)]
+    found = [f for f in found if not any(o[0] != f[0] and o[0].startswith(f[0]) for o in found)]   # longest wins
+    assert len(found) == 1, f"{len(found)} plans for README command: {command}"
+    return found[0]
+
+
+def edited(prefix: str) -> str:
+    """The README command with `prefix`, with its plan's edits applied."""
+    [command] = {c for _, c in readme_commands() if plan_of(c)[0] == prefix}
+    for old, new in PLANS[prefix][2]:
+        assert old == "" or old in command, f"edit {old!r} no longer applies to: {command}"
+        command = f"{command} {new}" if old == "" else command.replace(old, new)
+    return command
+
+
+def test_every_readme_command_has_exactly_one_plan_and_every_plan_a_command():
+    commands = readme_commands()
+    assert len(commands) >= 40
+    used = {plan_of(c)[0] for _, c in commands}
+    assert set(PLANS) - used == set(), "plans for commands no longer in a README"
+    for prefix, (kind, why, edits) in PLANS.items():
+        assert kind in (RUN, SMALLER, ELSEWHERE, LONG)
+        assert (kind == SMALLER) == bool(edits), prefix
+        assert kind == RUN or why, f"say why {prefix} is not run as written"
+        if kind == ELSEWHERE:
+            assert (REPO / why.split()[0]).is_file(), why
+
+
+def _vae_argv(command: str) -> list[str] | None:
+    argv = shlex.split(command.split(" > ")[0])
+    if argv[:2] == ["nice", "-n"]:
+        argv = argv[3:]
+    if argv[:3] in (["python", "-m", "vae"], ["python3", "-m", "vae"]):
+        return argv[3:]
+    return None
+
+
+def test_every_vae_command_parses_and_builds_its_configuration():
+    from vae.cli import build_parser
+    from vae.cli.train_command import model_config_from_args, train_config_from_args
+
+    parser = build_parser()
+    checked = 0
+    for _, command in readme_commands():
+        prefix, (kind, _, edits) = plan_of(command)
+        argv = _vae_argv(edited(prefix) if kind == SMALLER else command)
+        if argv is None:
+            continue
+        args = parser.parse_args(argv)
+        if args.command == "train" and not args.resume:
+            tc = train_config_from_args(args)
+            model_config_from_args(args, IMAGE_SHAPES[tc.dataset])
+        checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize("out, record", sorted(RECIPE_RECORDS.items()))
+def test_each_training_recipe_builds_the_configuration_its_checkpoint_records(out, record):
+    """A README recipe and the checked-in checkpoint it says it made agree on every model and training
+    setting (the device aside: a run records the device it was given)."""
+    from vae.cli import build_parser
+    from vae.cli.train_command import model_config_from_args, train_config_from_args
+
+    [command] = [c for _, c in readme_commands() if c.endswith(out) or f"{out} " in c]
+    args = build_parser().parse_args(_vae_argv(command))
+    train = train_config_from_args(args).to_dict()
+    model = model_config_from_args(args, IMAGE_SHAPES[train["dataset"]]).to_dict()
+    from vae.config import ModelConfig, TrainConfig
+
+    raw = json.loads((REPO / record / "config.json").read_text())      # older records: defaults filled in
+    recorded = {"model": ModelConfig.from_dict(raw["model"]).to_dict(), "train": TrainConfig.from_dict(raw["train"]).to_dict()}
+    assert {k: v for k, v in model.items() if recorded["model"].get(k) != v} == {}, record
+    for key, value in train.items():
+        if key not in ("device", "epochs"):
+            assert recorded["train"][key] == value, f"{record}: {key} recorded {recorded['train'][key]!r}, recipe {value!r}"
+    if "--resume" not in command and record.startswith("assets/"):
+        assert recorded["train"]["epochs"] == train["epochs"]
+
+
+@pytest.mark.parametrize("requirements", ["requirements.txt", "requirements-dev.txt"])
+def test_the_install_commands_requirements_are_installed_at_their_pins(requirements):
+    for line in (REPO / requirements).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if not line or line.startswith("-r"):
+            continue
+        if "==" in line:
+            name, pin = line.split("==")
+            assert importlib.metadata.version(name.strip()).split("+")[0] == pin.strip(), name
+        else:
+            importlib.metadata.version(line.split(">")[0].split("<")[0].split("[")[0].strip())
+
+
+def test_the_screenshot_script_compiles():
+    compile((REPO / "results/gallery/make_screenshots.py").read_text(), "make_screenshots.py", "exec")
+
+
+# ------------------------------------------------------------------------------------------ running them
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory) -> Path:
+    """A folder laid out like the repository root for the commands: assets/, results/, bench/, examples/
+    seen through links (assets/mnist-conv a real folder, as one command writes into it), ../shared beside it."""
+    root = tmp_path_factory.mktemp("readme")
+    work = root / "work"
+    (work / "assets" / "mnist-conv").mkdir(parents=True)
+    for p in (REPO / "assets").iterdir():
+        if p.name != "mnist-conv":
+            (work / "assets" / p.name).symlink_to(p)
+    for p in (REPO / "assets" / "mnist-conv").iterdir():
+        if p.name != "model.safetensors":
+            (work / "assets" / "mnist-conv" / p.name).symlink_to(p)
+    for name in ("results", "bench", "examples"):
+        (work / name).symlink_to(REPO / name)
+    if (REPO.parent / "shared").is_dir():
+        (root / "shared").symlink_to(REPO.parent / "shared")
+    return work
+
+
+def sh(command: str, cwd: Path, timeout: int = 600, **env) -> str:
+    environment = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", **env}
+    done = subprocess.run(["bash", "-c", command], cwd=cwd, env=environment, capture_output=True, text=True,
+                          timeout=timeout)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-1500:]}\n{done.stderr[-3000:]}"
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MNIST_TRAIN.is_file(), reason="no MNIST training split in ../shared/datasets/mnist")
+def test_the_command_line_block_runs(scratch):
+    """README's command line in a few lines: train, resume, evaluate, sample, export, zip; the sweep."""
+    sh(edited("python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --arch mlp --hidden 400"), scratch)
+    sh(edited("python -m vae train --resume runs/x"), scratch)
+    assert json.loads((scratch / "runs/x/config.json").read_text())["state"]["epoch"] == 2
+    out = json.loads(sh(edited("python -m vae evaluate runs/x --iwae-samples 1000"), scratch))
+    assert out["n"] == 10 and out["k"] == 1000 and out["elbo"] <= out["iwae"] < 0
+    sh(edited("python -m vae sample runs/x"), scratch)
+    assert (scratch / "grid.png").stat().st_size > 1000
+    sh(edited("python -m vae export-onnx runs/x my_onnx/"), scratch)
+    sh(edited("cd my_onnx && zip ../my_vae.zip"), scratch)
+    assert (scratch / "my_vae.zip").is_file()
+    sh(edited("python -m vae sweep --dataset shapes --latent-dim 8 --beta 1 4 16"), scratch)
+    assert json.loads((scratch / "runs/shapes-beta/beta-4/config.json").read_text())["state"]["status"] == "finished"
+
+
+@pytest.mark.slow
+def test_the_assets_readme_commands_run(scratch):
+    out = json.loads(sh(edited("python -m vae evaluate assets/mnist-2d --json"), scratch))
+    assert out["n"] == 10000 and round(out["elbo"], 2) == -139.13          # the table's figure
+    out = json.loads(sh(edited("python -m vae evaluate assets/mnist-2d --iwae-samples 100"), scratch))
+    assert out["n"] == 200 and out["k"] == 100
+    table = sh(edited("python -m vae.analysis.factor_table assets/shapes-beta"), scratch)
+    assert "| dim |" in table and "active of 8" in table
+    prefix = "python -c \"import torch; from safetensors.torch import load_file, save_file;"
+    sh(edited(prefix), scratch)
+    assert (scratch / "assets/mnist-conv/model.safetensors").read_bytes() == \
+        (REPO / "assets/mnist-conv/model.safetensors").read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MNIST_TRAIN.is_file(), reason="no MNIST in ../shared/datasets/mnist")
+def test_the_posterior_width_bench_runs(scratch):
+    out = sh(edited("python bench/posterior_width.py assets/mnist-2d-small assets/mnist-2d-small-iwae"), scratch)
+    assert "mnist-2d-small-iwae" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REPO.parent / "shared" / "datasets" / "mnist").is_dir(), reason="no ../shared/datasets/mnist")
+def test_the_results_readme_evaluations_run(scratch):
+    for prefix in ("python -m vae evaluate results/mnist-mlp-dynamic", "python -m vae evaluate results/mnist-conv-dynamic",
+                   "python -m vae evaluate results/mnist-burda-vae"):
+        out = json.loads(sh(edited(prefix), scratch))
+        assert out["n"] == 3 and out["elbo"] <= out["iwae"] < 0, prefix
+
+
+@pytest.mark.slow
+def test_the_gallery_commands_run(scratch, tmp_path):
+    env = {"VAE_GALLERY_DIR": str(tmp_path / "gallery")}
+    assert "published" in sh(edited("python -m vae gallery publish"), scratch, **env)
+    [entry] = [json.loads(line) for line in sh(edited("python -m vae gallery list"), scratch, **env).splitlines()]
+    sh(edited("python -m vae gallery export").replace(" ID ", f" {entry['id']} "), scratch, **env)
+    assert (scratch / "exported" / "model.safetensors").is_file()
+    sh(edited("python -m vae gallery delete").replace(" ID", f" {entry['id']}"), scratch, **env)
+    assert sh("python -m vae gallery list --json", scratch, **env).strip() == ""
+    assert "| wall s |" in sh(edited("python bench/gallery_publish.py"), scratch)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_the_hosted_server_command_serves_the_app():
+    command = edited("VAE_EXPLORER_HOSTED=1 python3 -m streamlit run app.py").replace("PORT", str(port := _free_port()))
+    env = {**os.environ, "VAE_WARMUP": "0", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(["bash", "-c", f"exec env {command}"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, f"the server exited with {proc.returncode}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not become healthy in 120 s"
+                time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
