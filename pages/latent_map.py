@@ -126,12 +126,15 @@ else:
                              color_range=value_range)
     query = nb.map_query(ctx, view, split, traces, st.session_state.get(chart_key))
     found = nb.find_neighbours(view.lat, query)
-    nb.mark_on_map(fig, traces, view, query, found)
+    if view.k == 3:
+        nb.mark_on_map(fig, traces, view, query, found)
     fig.update_layout(meta="vae-map")                     # the hover thumbnails find the chart by this tag
     event = st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config={"scrollZoom": True, **png_config(f"latent-map-{view.method}")})
     hover_thumbnails("vae-map", getattr(ds, split).images[np.asarray(view.lat.index)], view.lat.index,
                      f"{ctx.dataset_key}|{split}|{len(view.lat.index)}")
+    if view.k == 2:
+        nb.ring_on_map("vae-map", view, query, found)     # over the figure: the chart keeps its selection
     if view.k == 3:
         st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
     else:

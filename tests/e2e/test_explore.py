@@ -42,6 +42,21 @@ _LONELY_POINT_JS = """(gd) => {
 }"""
 
 
+# for each ring drawn over the chart, the distance in pixels to the nearest data point of the map's traces
+_RING_OFFSETS_JS = """(gd) => {
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const pts = [];
+    for (const t of gd._fullData) {
+        if (!t.customdata || !t.x) continue;
+        for (let i = 0; i < t.x.length; i++) pts.push([xa._offset + xa.l2p(t.x[i]), ya._offset + ya.l2p(t.y[i])]);
+    }
+    return [...gd.querySelectorAll('svg.vae-plot-rings circle.ring')].map(c => {
+        const cx = +c.getAttribute('cx'), cy = +c.getAttribute('cy');
+        return Math.min(...pts.map(p => Math.hypot(p[0] - cx, p[1] - cy)));
+    });
+}"""
+
+
 def _shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
@@ -65,10 +80,12 @@ def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
     wait_for_app_run(page)
     buttons = page.get_by_role("button", name=re.compile(r"^#\d+$"))
     expect(buttons).to_have_count(8)
-    # the small map of the neighbours section rings them and stars the query; the main map keeps its selection
-    names = page.get_by_test_id("stPlotlyChart").nth(1).locator(".js-plotly-plot").evaluate(
-        "(gd) => gd._fullData.map(t => t.name)")
-    assert "neighbours" in names and "query" in names, names
+    # the main map rings them and stars the query, over its figure: the chart keeps its selection
+    rings = chart.locator("svg[data-testid='vaePlotRings'] circle.ring")
+    expect(rings).to_have_count(8)
+    expect(chart.locator("svg[data-testid='vaePlotRings'] path.star")).to_have_count(1)
+    off = chart.locator(".js-plotly-plot").evaluate(_RING_OFFSETS_JS)
+    assert max(off) < 1.5, off                 # each ring sits on a data point (pixels from the nearest)
     expect(page.get_by_text("1 selected point")).to_be_visible()
     label = buttons.nth(2).inner_text().strip()
     index = int(re.match(r"#(\d+)", label).group(1))

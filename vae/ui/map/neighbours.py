@@ -2,8 +2,9 @@
 
     query = map_query(ctx, view, split, traces, st.session_state.get(chart_key))   # before drawing the chart
     found = find_neighbours(view.lat, query)                                       # (positions, distances)
-    mark_on_map(fig, traces, view, query, found)
+    mark_on_map(fig, traces, view, query, found)                                   # a 3-D map: as traces
     ... st.plotly_chart(fig) ...
+    ring_on_map("vae-map", view, query, found)                                     # a 2-D map: over its figure
     neighbours_section(ctx, view, split, query, found)                             # gallery, query by example
     decode_neighbours(ctx, lat, z)                                                 # for the Decode page
 
@@ -143,11 +144,22 @@ def find_neighbours(lat, query: Query | None) -> tuple[np.ndarray, np.ndarray, s
     return pos, dist, metric
 
 
-def mark_on_map(fig, traces: list, view, query: Query | None, found, always: bool = False) -> None:
-    """Ring the neighbours and star the query on the map (traces get None entries: not data points).
+def ring_on_map(tag: str, view, query: Query | None, found) -> None:
+    """Ring the neighbours and star the query on the 2-D Plotly map tagged `tag` (layout.meta), drawn over the
+    figure (vae.ui.components.plot_rings) so the chart keeps the selection that made the query; no query
+    clears them."""
+    from vae.ui.components.plot_rings import plot_rings
 
-    Only for a query by example unless `always`: a changed figure makes Plotly drop the chart's selection,
-    so a query picked on the map is marked on the small map of the neighbours section instead.
+    if query is None or found is None:
+        plot_rings(tag, np.zeros((0, 2)))
+        return
+    plot_rings(tag, view.xy[found[0], :2], None if query.xy is None else np.asarray(query.xy)[:2])
+
+
+def mark_on_map(fig, traces: list, view, query: Query | None, found, always: bool = False) -> None:
+    """Ring the neighbours and star the query on the map as traces (traces get None entries: not data points):
+    on a 3-D map, which cannot be selected on. Only for a query by example unless `always`; a 2-D map rings
+    them over its figure instead (`ring_on_map`), since a changed figure drops the chart's selection.
     """
     if query is None or found is None or (query.image is None and not always):
         return
@@ -265,20 +277,9 @@ def neighbours_section(ctx, view, split: str, query: Query | None, found) -> Non
                 st.button(f"#{i}", key=f"map_nb_open_{j}",
                           on_click=st.session_state.__setitem__, args=(OPEN_KEY, (ctx.lm.id, split, i, float(d))),
                           help="open this image", width="stretch")
-    if query.image is None:
-        fig = go.Figure(go.Scattergl(x=view.xy[:, 0], y=view.xy[:, 1], mode="markers", name="points",
-                                     hoverinfo="skip", marker=dict(size=3, color="rgba(140,140,140,0.45)")))
-        flat = type(view)(view.method, view.lat, view.xy[:, :2], view.axis_names[:2], None, None)
-        mark_on_map(fig, [], flat, Query(query.mu, None, query.what, -1,
-                                         None if query.xy is None else np.asarray(query.xy)[:2]), found, always=True)
-        fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), showlegend=False, dragmode="pan",
-                          xaxis_title=view.axis_names[0], yaxis_title=view.axis_names[1])
-        fig.update_yaxes(scaleanchor="x", scaleratio=1)
-        st.plotly_chart(fig, key="map_nb_minimap", config={"displayModeBar": False})
     st.caption(f"The {len(pos)} {split} images nearest to {query.what} by the {METRICS[metric].lower()}, nearest "
-               "first (label · distance); click a number to open the image."
-               + (" The small map shows where they lie (pink rings; the star is the query)." if query.image is None
-                  else " They are ringed on the map above, the image is the star."))
+               "first (label · distance); click a number to open the image. They are ringed on the map above"
+               + (", the query is the star." if query.xy is not None else "."))
     opened = st.session_state.get(OPEN_KEY)
     if opened and opened[0] == ctx.lm.id and opened[1] == split and 0 <= opened[2] < len(images):
         _, _, i, d = opened
