@@ -282,9 +282,10 @@ def _shapes_size(spec: DatasetSpec) -> DatasetSpec:
     options = dict(spec.options)
     recorded = int(options.get("n_train", 20_000))
     sizes = [recorded] + [n for n in loaders.SHAPES_SIZES if n > recorded]
-    n = st.selectbox("Shapes to draw (training split)", sizes, format_func=lambda k: f"{k:,}", key="sb_shapes_n",
+    n = st.selectbox("Shapes to draw (training split)", [f"{k:,}" for k in sizes], key="sb_shapes_n",
                      help="generated shapes with their factors; a million take a few minutes to draw and to "
                           "encode (both shown), then the Latent map shows them all (split: train)")
+    n = int(n.replace(",", ""))
     if n == recorded:
         return spec
     options["n_train"] = n
