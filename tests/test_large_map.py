@@ -155,9 +155,27 @@ def test_cli_project_all_writes_train_then_test(digits, capsys, tmp_path, monkey
     assert r2.returncode == 0 and "encodings cached, map cached" in r2.stdout
 
 
+def test_cli_project_n_train_draws_more_shapes_and_writes_their_factors(capsys, tmp_path, monkeypatch):
+    """`--n-train N` on a shapes model: N generated training images on the map, their factors in the .npz."""
+    from vae.data import SHAPE_FACTOR_NAMES, make_shapes
+
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "shapes.npz"
+    r = _project(capsys, ROOT / "assets" / "shapes-8d", "--split", "train", "--n-train", "700", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "drawing shapes" in r.stderr and "700 points of shapes train" in r.stdout
+    seed = load_model(ROOT / "assets" / "shapes-8d", device="cpu").checkpoint_info["train"].get("seed", 0)
+    images, factors = make_shapes(700, 32, seed * 2)
+    with np.load(out) as f:
+        assert f["embedding"].shape == (700, 2)
+        assert np.array_equal(f["factors"], factors) and list(f["factor_names"]) == SHAPE_FACTOR_NAMES
+        assert np.array_equal(f["labels"], factors[:, 0].astype(np.int64))
+
+
 @pytest.mark.parametrize("args, phrase", [
     (["--out", "map.txt"], "--out must name an .npz"),
     (["--out", "m.npz", "--fit-points", "2"], "--fit-points must be at least 4"),
+    (["--out", "m.npz", "--n-train", "1000"], "--n-train applies to generated shapes data"),
 ])
 def test_cli_project_bad_input_is_one_line(capsys, tmp_path, args, phrase):
     from tests.test_cli import assert_clean_error

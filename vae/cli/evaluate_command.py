@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -39,8 +40,11 @@ def add_evaluate_parser(sub) -> None:
     add_threads_flag(e)
 
 
-def dataset_for(model, data_dir: str | None, split: str = "train"):
+def dataset_for(model, data_dir: str | None, split: str = "train", options: dict | None = None):
     """The data set a checkpoint was trained on (as recorded in it), and its TrainConfig (or None).
+
+    `options` override load_dataset's recorded options (e.g. {"n_train": 1_000_000, "progress": f}
+    for a bigger generated shapes set); they are not kept in the returned TrainConfig.
 
     For the test split of MNIST / Fashion-MNIST only the test files are read (test_only): from
     `data_dir`, else the recorded folder where it exists, else the cache or the bundled copy, so a
@@ -64,7 +68,8 @@ def dataset_for(model, data_dir: str | None, split: str = "train"):
         folder = data_dir or (train.data_dir if train.data_dir and Path(train.data_dir).is_dir() else None)
         dataset = load_dataset(train.dataset, data_dir=folder, test_only=True, **train.extra)
     else:
-        dataset = load_training_data(train, data_dir=data_dir)
+        loading = dataclasses.replace(train, extra={**train.extra, **options}) if options else train
+        dataset = load_training_data(loading, data_dir=data_dir)
     if tuple(dataset.image_shape) != tuple(model.config.image_shape):
         raise CLIError(f"data set {dataset.name} holds {tuple(dataset.image_shape)} images but the model takes "
                        f"{tuple(model.config.image_shape)}")

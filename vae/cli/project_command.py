@@ -7,8 +7,11 @@ Encodes every image of the split (batched, tqdm bar, cached on disk per model an
 the posterior means to 2-D (t-SNE / UMAP fitted on a sample of --fit-points rows, the rest placed
 with the fitted transform; cached per points and settings). `--split all` is train then test (all
 70,000 MNIST images), no sampling. The .npz holds embedding float32 (N, 2), labels int64 (N,),
-mu float32 (N, D), split uint8 (N,) (0 train, 1 test) and index int64 (N,) (row within its split).
-The summary line gives the map's time with its trustworthiness and 10-NN label accuracy (map_quality).
+mu float32 (N, D), split uint8 (N,) (0 train, 1 test) and index int64 (N,) (row within its split),
+and, for data with ground-truth factors (shapes), factors float32 (N, F) and factor_names (F,) str.
+`--n-train N` draws N shapes instead of the recorded number: `--n-train 1000000 --split train` is the
+million-point shapes map. The summary line gives the map's time with its trustworthiness and 10-NN label
+accuracy (map_quality).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ def add_project_parser(sub) -> None:
                    help="where the data set's files are, if not where the checkpoint says")
     p.add_argument("--fit-points", type=int, default=None, metavar="M",
                    help="t-SNE/UMAP: fit on this many rows, place the rest (default: 20000)")
+    p.add_argument("--n-train", type=int, default=None, metavar="N",
+                   help="shapes only: generate N training images instead of the recorded number "
+                        "(e.g. --n-train 1000000 --split train for a million-point map; about 2 min to draw)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and the map (default: 0)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the on-disk cache")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,6 +61,8 @@ def cmd_project(args) -> int:
     import torch
 
     from ..analysis.large_map import FIT_POINTS
+    from tqdm import tqdm
+
     from ..analysis.map_quality import format_quality, map_quality
     from ..train.distributed import Distributed
     from .evaluate_command import dataset_for
@@ -71,7 +79,20 @@ def cmd_project(args) -> int:
     model = load_model_arg(args, device)
     if not getattr(model, "checkpoint_info", None) and getattr(model.config, "arch", "") in ("outside", "onnx"):
         raise CLIError(f"{args.run} records no data set: name one with --dataset (e.g. --dataset digits)")
-    dataset, _ = dataset_for(model, args.data_dir, "test" if args.split == "test" else "train")
+    options = None
+    if args.n_train is not None:
+        info = getattr(model, "checkpoint_info", None) or {}
+        recorded = (info.get("train") or {}).get("dataset") \
+            or (info.get("dataset") or {}).get("name")
+        if recorded != "shapes":
+            raise CLIError(f"--n-train applies to generated shapes data; {args.run} was trained on {recorded}")
+        if args.n_train < 4:
+            raise CLIError(f"--n-train must be at least 4, got {args.n_train}")
+        drawn = tqdm(total=args.n_train, unit="img", desc="drawing shapes", file=sys.stderr, disable=args.quiet)
+        options = {"n_train": args.n_train, "progress": lambda done, total: drawn.update(min(done, total) - drawn.n)}
+    dataset, _ = dataset_for(model, args.data_dir, "test" if args.split == "test" else "train", options)
+    if options:
+        drawn.close()
     parts = ["train", "test"] if args.split == "all" else [args.split]
     splits = [getattr(dataset, s) for s in parts]
     images = torch.cat([s.images for s in splits]) if len(splits) > 1 else splits[0].images
@@ -90,8 +111,12 @@ def cmd_project(args) -> int:
         mu, hit, emb, info = got
     else:
         mu, hit, emb, info = _encode_and_project(model, images, data_key, args, fit_points)
+    factors = {}
+    if all(s.factors is not None for s in splits):
+        factors = {"factors": torch.cat([s.factors for s in splits]).numpy(),
+                   "factor_names": np.array(dataset.factor_names)}
     np.savez(args.out, embedding=np.ascontiguousarray(emb, np.float32), labels=labels.astype(np.int64),
-             mu=mu, split=which, index=index)
+             mu=mu, split=which, index=index, **factors)
     on = f" on {job.world_size} processes" if job.enabled else ""
     quality = format_quality(map_quality(mu, emb, labels, seed=args.seed))
     made = "cached" if info["cached"] else f"computed in {info['seconds']:.1f} s"

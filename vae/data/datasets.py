@@ -31,7 +31,7 @@ from vae.data.bundled import bundled_test_dir, has_bundled_test_split, require_t
 from vae.data.download import default_cache_dir, download_file, fetch_files, file_md5
 from vae.data.idx import DataError, read_idx
 from vae.data.images import read_image_folder
-from vae.data.shapes import SHAPE_FACTOR_NAMES, SHAPE_NAMES, SHAPE_SCALES, _check_count, _check_size, make_shapes
+from vae.data.shapes import SHAPE_FACTOR_NAMES, SHAPE_NAMES, SHAPE_SCALES, _check_count, _check_size, generate_shapes, make_shapes
 
 __all__ = [
     "DataError", "Split", "ImageDataset", "DATASET_NAMES", "load_dataset", "load_image_folder",
@@ -144,7 +144,8 @@ def load_dataset(
     network), else a download of the two test files when ``download``.
 
     ``image_size`` other than the native size resizes digits / MNIST images (bilinear, antialiased).
-    ``data_dir``, ``download``, ``cache_dir``, ``progress`` and ``test_only`` only concern mnist and fashion-mnist.
+    ``data_dir``, ``download``, ``cache_dir`` and ``test_only`` only concern mnist and fashion-mnist;
+    ``progress`` also reports shapes as they are drawn (images done, n_train + n_test).
     """
     if test_only and name not in IDX_SOURCES:
         raise DataError(f"test_only applies to {', '.join(IDX_SOURCES)}, not {name!r}")
@@ -153,7 +154,7 @@ def load_dataset(
         ds = _load_digits(seed=seed, **opts)
     elif name == "shapes":
         opts = _options(name, kwargs, n_train=20_000, n_test=2_000)
-        ds = _load_shapes(image_size=32 if image_size is None else image_size, seed=seed, **opts)
+        ds = _load_shapes(image_size=32 if image_size is None else image_size, seed=seed, progress=progress, **opts)
         image_size = None  # generated at its size
     elif name in IDX_SOURCES:
         opts = _options(name, kwargs, mirrors=None, checksums=None)
@@ -258,14 +259,18 @@ def _load_digits(*, seed: int, n_test: int) -> ImageDataset:
 # ----------------------------------------------------------------------------- shapes
 
 
-def _load_shapes(*, image_size: int, seed: int, n_train: int, n_test: int) -> ImageDataset:
+def _load_shapes(*, image_size: int, seed: int, n_train: int, n_test: int,
+                 progress: Callable[[int, int], None] | None = None) -> ImageDataset:
     _check_count("n_train", n_train)
     _check_count("n_test", n_test)
-    # train and test come from independent streams of the same seed
+    # train and test come from independent streams of the same seed; generated uncached and used
+    # without a copy (1,000,000 images are 1 GB); progress(images drawn, n_train + n_test)
     splits = []
-    for n, stream in ((n_train, 0), (n_test, 1)):
-        images, factors = make_shapes(n, image_size, seed * 2 + stream)
-        splits.append(_split(images, factors[:, 0].astype(np.int64), factors))
+    for n, stream, done in ((n_train, 0, 0), (n_test, 1, n_train)):
+        step = None if progress is None else (lambda i, _n, done=done: progress(done + i, n_train + n_test))
+        images, factors = generate_shapes(n, image_size, seed * 2 + stream, progress=step)
+        labels = torch.from_numpy(factors[:, 0].astype(np.int64))
+        splits.append(Split(torch.from_numpy(images), labels, torch.from_numpy(factors)))
     return ImageDataset("shapes", splits[0], splits[1], class_names=list(SHAPE_NAMES), factor_names=list(SHAPE_FACTOR_NAMES))
 
 

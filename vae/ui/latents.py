@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vae.ui.loaders import Latents, encoded_latents, kl_per_dim
+from vae.ui.loaders import Latents, encode_with_progress, encoded_latents, kl_per_dim
 
 DEFAULT_SUBSAMPLE = 5000        # test images encoded for the KL order and the nearest-point distance
 INACTIVE_KL = 0.01              # nats: a dimension with less mean KL than this is "inactive"
@@ -16,6 +16,7 @@ def dataset_latents(ctx, split: str = "test", n: int | None = None) -> Latents |
         return None
     s = getattr(ctx.dataset, split)
     n = min(len(s), n or DEFAULT_SUBSAMPLE)
+    encode_with_progress(ctx.lm.id, ctx.dataset_key, split, n, ctx.lm.model, ctx.dataset)
     return encoded_latents(ctx.lm.id, ctx.dataset_key, split, n, ctx.lm.model, ctx.dataset)
 
 

@@ -289,6 +289,38 @@ def load_dataset_cached(spec: DatasetSpec, progress=None):
     return ds
 
 
+SHAPES_SIZES = (100_000, 737_280, 1_000_000)   # bigger generated shapes sets the sidebar offers (737,280: dSprites)
+
+
+@st.cache_resource(show_spinner=False)
+def _big_shapes() -> dict:
+    """{spec key: ImageDataset}: the one big generated shapes set this server holds (1 GB per million)."""
+    return {}
+
+
+def shapes_with_progress(spec: DatasetSpec):
+    """A big generated shapes data set, drawn with a progress bar on the page (1,000,000 images take a few
+    minutes), then kept for every session (one such set at a time). Raises DataError.
+
+    Not through _dataset: a cached function may not update a bar created outside it."""
+    from vae.data import load_dataset
+
+    store = _big_shapes()
+    if spec.key in store:
+        return store[spec.key]
+    bar = st.progress(0.0, text="Drawing shapes ...")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / total), text=f"Drawing shapes: {done:,} of {total:,}")
+    try:
+        ds = load_dataset(spec.name, progress=progress, **dict(spec.options))
+    finally:
+        bar.empty()
+    store.clear()
+    store[spec.key] = ds
+    return ds
+
+
 def dataset_fits(model: VAE, dataset) -> str | None:
     """None when `dataset`'s images fit `model`, else a message saying how they differ."""
     if tuple(dataset.image_shape) != tuple(model.config.image_shape):
@@ -320,6 +352,37 @@ class Latents:
 DISK_CACHE_POINTS = 20_000     # encodings of at least this many images are also cached on disk (vae.analysis.large_map)
 
 
+def _chosen_images(s, idx: np.ndarray) -> torch.Tensor:
+    """uint8 (len(idx), C, H, W): the images of split `s` at `idx` (the split itself when idx is all of it)."""
+    return s.images if len(idx) == len(s) else s.images[torch.from_numpy(idx)]
+
+
+@st.cache_resource(show_spinner=False)
+def _encoded_on_disk() -> set:
+    """(model id, dataset key, split, n) whose big encodings this server has written to the disk cache."""
+    return set()
+
+
+def encode_with_progress(model_id: str, dataset_key: str, split: str, n: int, model: VAE, dataset) -> None:
+    """Before encoded_latents of a big map (n >= DISK_CACHE_POINTS): encode into the disk cache with a
+    progress bar on the page (1,000,000 shapes take minutes), once per server; then encoded_latents
+    reads the cache. Does nothing for small maps or when done before."""
+    key = (model_id, dataset_key, split, n)
+    if n < DISK_CACHE_POINTS or key in _encoded_on_disk():
+        return
+    from vae.analysis.large_map import cached_encode
+
+    s = getattr(dataset, split)
+    idx = subsample_indices(len(s), n)
+    bar = st.progress(0.0, text="Encoding ...")
+    try:
+        cached_encode(model, _chosen_images(s, idx), data_key=f"{dataset_key}/{split}/{len(idx)}",
+                      progress=lambda done, total: bar.progress(done / total, text=f"Encoding: {done:,} of {total:,} images"))
+    finally:
+        bar.empty()
+    _encoded_on_disk().add(key)
+
+
 @st.cache_data(max_entries=8, show_spinner="Encoding the dataset ...")
 def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model: VAE, _dataset) -> Latents:
     """q(z|x) means and log-variances of `n` images of `split`, keyed by model id and dataset key."""
@@ -330,8 +393,7 @@ def encoded_latents(model_id: str, dataset_key: str, split: str, n: int, _model:
     if len(idx) >= DISK_CACHE_POINTS:          # a big map: encoded once per model and data, kept on disk
         from vae.analysis.large_map import cached_encode
 
-        images = s.images if len(idx) == len(s) else s.images[torch.from_numpy(idx)]
-        mu, logvar, _ = cached_encode(_model, images, data_key=f"{dataset_key}/{split}/{len(idx)}")
+        mu, logvar, _ = cached_encode(_model, _chosen_images(s, idx), data_key=f"{dataset_key}/{split}/{len(idx)}")
     else:
         mu, logvar = encode_dataset(_model, s.images[torch.from_numpy(idx)])
     mu = np.asarray(mu.cpu() if torch.is_tensor(mu) else mu, dtype=np.float32)

@@ -271,7 +271,25 @@ def _dataset_section(ctx: AppContext) -> None:
         spec = DatasetSpec(f"folder:{path}", None, (("channels", channels), ("image_size", size)))
     else:
         spec = DatasetSpec(choice, None, (("image_size", size),) if choice != "shapes" or size != 32 else ())
+    if spec.name == "shapes" and not hosting.hosted():
+        spec = _shapes_size(spec)
     _load_into(ctx, spec)
+
+
+def _shapes_size(spec: DatasetSpec) -> DatasetSpec:
+    """`spec` with the number of generated training images the sidebar's "Shapes to draw" picks: as recorded
+    (default), or 100,000 / 737,280 (dSprites' size) / 1,000,000 for a big map (not offered when hosted)."""
+    options = dict(spec.options)
+    recorded = int(options.get("n_train", 20_000))
+    sizes = [recorded] + [n for n in loaders.SHAPES_SIZES if n > recorded]
+    n = st.selectbox("Shapes to draw (training split)", [f"{k:,}" for k in sizes], key="sb_shapes_n",
+                     help="generated shapes with their factors; a million take a few minutes to draw and to "
+                          "encode (both shown), then the Latent map shows them all (split: train)")
+    n = int(n.replace(",", ""))
+    if n == recorded:
+        return spec
+    options["n_train"] = n
+    return DatasetSpec(spec.name, spec.data_dir, tuple(sorted(options.items())))
 
 
 def _checked_folder(folder: str, ctx: AppContext) -> str | None | bool:
@@ -290,7 +308,8 @@ def _load_into(ctx: AppContext, spec: DatasetSpec) -> None:
     from vae.data import DataError
 
     try:
-        ds = loaders.load_dataset_cached(spec)
+        big_shapes = spec.name == "shapes" and dict(spec.options).get("n_train", 0) >= loaders.SHAPES_SIZES[0]
+        ds = loaders.shapes_with_progress(spec) if big_shapes else loaders.load_dataset_cached(spec)
     except DataError as e:
         if is_idx_dataset(spec.name) and spec.data_dir is None:
             ctx.dataset_note = f"{spec.name} is not in the download cache."
