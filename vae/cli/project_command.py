@@ -59,10 +59,9 @@ def add_project_parser(sub) -> None:
 
 def cmd_project(args) -> int:
     import torch
-
-    from ..analysis.large_map import FIT_POINTS
     from tqdm import tqdm
 
+    from ..analysis.large_map import FIT_POINTS
     from ..analysis.map_quality import format_quality, map_quality
     from ..train.distributed import Distributed
     from .evaluate_command import dataset_for
