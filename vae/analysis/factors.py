@@ -171,19 +171,19 @@ def as_torch_free(result: dict) -> dict:
     return conv(result)
 
 
+USAGE = ("vae.analysis.factors is a library module; the factor metrics of a checkpoint are printed by\n"
+         "    python -m vae evaluate RUN --factors [--json]\n"
+         "and the per-dimension table by\n"
+         "    python -m vae.analysis.factor_table RUN")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """python -m vae.analysis.factors RUN [evaluate's options]: the factor metrics of a checkpoint, printed as
-    `python -m vae evaluate RUN --factors` prints them (which this runs); the per-dimension table is
-    `python -m vae.analysis.factor_table RUN`."""
+    """`python -m vae.analysis.factors ...` printed nothing; it says which commands print the factor metrics
+    (the command line lives a floor above this module, which does not import it). Exit status 2."""
     import sys
 
-    from vae.cli import main as cli_main
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(main.__doc__, file=sys.stdout if args else sys.stderr)
-        return 0 if args else 2
-    return cli_main(["evaluate", *args, *([] if "--factors" in args else ["--factors"])])
+    print(USAGE, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -75,3 +75,12 @@ def load_model_arg(args, device):
         raise CLIError(f"--weights and --dataset are for outside models (file.py:function); {args.run} is a "
                        "checkpoint, which holds its weights and records its data set")
     return load_run(args.run, device=device)
+
+
+def tqdm_progress(bar):
+    """A progress(step, total, message) callback that moves a tqdm bar."""
+    def progress(i, total, msg):
+        bar.total = total
+        bar.set_postfix_str(msg[:60], refresh=False)
+        bar.update(i - bar.n)
+    return progress

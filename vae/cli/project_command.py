@@ -23,7 +23,7 @@ import numpy as np
 
 from vae.analysis.projection_methods import PROJECTIONS
 
-from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg
+from .common import CLIError, add_outside_flags, add_threads_flag, apply_threads, load_model_arg, tqdm_progress
 
 
 def add_project_parser(sub) -> None:
@@ -123,15 +123,6 @@ def cmd_project(args) -> int:
           f"(fitted on {info['fitted']:,}, placed {info['placed']:,}){on}; encodings {'cached' if hit else 'computed'}, "
           f"map {made} ({quality}); {time.perf_counter() - started:.1f} s")
     return 0
-
-
-def tqdm_progress(bar):
-    """A progress(step, total, message) callback that moves a tqdm bar."""
-    def progress(i, total, msg):
-        bar.total = total
-        bar.set_postfix_str(msg[:60], refresh=False)
-        bar.update(i - bar.n)
-    return progress
 
 
 def _encode_and_project(model, images, data_key: str, args, fit_points: int):

@@ -25,7 +25,7 @@ def encode_and_project_sharded(model, images, data_key: str, args, fit_points: i
 
     from ..analysis.large_map import cached_encode, projection_cache_path, read_projection, write_projection
     from ..analysis.sharded_map import gather_rows, shard_rows, sharded_project
-    from .project_command import tqdm_progress
+    from .common import tqdm_progress
 
     own_group = not dist.is_initialized()
     if own_group:
