@@ -41,6 +41,11 @@ def start_background_warmup() -> threading.Thread | None:
     """Start the warm-up thread once per server process (VAE_WARMUP=0 turns it off)."""
     if os.environ.get("VAE_WARMUP", "1").strip() == "0":
         return None
+    # pandas is imported whole here, before the thread: plotly looks pandas up in sys.modules without importing
+    # it, and the thread's umap import left a half-imported pandas there while a page built its map figure
+    # ("partially initialized module 'pandas' has no attribute 'Series'" on a fresh server's Latent map)
+    import pandas  # noqa: F401
+
     thread = threading.Thread(target=_warm_umap, name="vae-warmup", daemon=True)
     thread.start()
     return thread
