@@ -18,6 +18,7 @@ _SPECS below. It then trains from the command line, the Train page and a sweep.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -45,9 +46,15 @@ class ObjectiveSpec:
     discriminator: bool = False     # the trainer adds FactorVAE's discriminator (vae.train.discriminator)
 
     def loss_function(self) -> Callable:
-        """The loss function named by `loss`, imported now."""
-        module, _, function = self.loss.partition(":")
-        return getattr(importlib.import_module(module), function)
+        """The loss function named by `loss` (imported on first use, then remembered: VAE.forward asks every step)."""
+        return _resolve(self.loss)
+
+
+@functools.cache
+def _resolve(path: str) -> Callable:
+    """"module:function" -> the function."""
+    module, _, function = path.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 _SPECS = (
