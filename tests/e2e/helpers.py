@@ -271,3 +271,12 @@ def draw_seven_in_corner(page: Page, canvas) -> None:
     for i in range(12):
         page.mouse.move(*at(0.6 - 0.35 * i / 11, 0.05 + 0.7 * i / 11))
     page.mouse.up()
+
+
+def wait_scatter(page: Page, cond: str) -> None:
+    """Wait until `cond` (JS over `s`, the component's window.__scatter) holds in the map's iframe. Waits from
+    the page, not in the frame: a rerun may replace the iframe (a frame waited in would detach)."""
+    page.wait_for_function("""(cond) => [...document.querySelectorAll('iframe')].some(f => {
+        if (!/webgl_scatter/.test(f.src)) return false;
+        try { const s = f.contentWindow.__scatter; return !!s && !!eval(cond); } catch (e) { return false; }
+    })""", arg=cond)

@@ -15,11 +15,13 @@ from tests.e2e.helpers import (
     HANG_MS,
     app_console_errors,
     assert_no_exception,
+    click_when_still,
     goto_page,
     image_src,
     move_first_latent_to_0_3,
     wait_for_app_run,
     wait_for_image_change,
+    wait_scatter,
 )
 
 SHOTS = Path("/tmp/shots-explore")
@@ -158,10 +160,14 @@ def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_s
 
 def test_the_map_csv_has_one_row_per_point(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map?model=digits-2d")
+    # the WebGL map reports that it drew, which reruns the page: a click during that rerun asks for the old
+    # run's deferred file, which the rerun's end drops (no download ever comes); click once the page is still
+    wait_scatter(page, "s.painted() > 0")
+    wait_for_app_run(page)
     button = page.get_by_role("button", name=re.compile(r"^Map as CSV"))
     n = int(re.search(r"\(([\d,]+) points\)", button.inner_text()).group(1).replace(",", ""))
     with page.expect_download() as info:
-        button.click()
+        click_when_still(button)
     data = Path(info.value.path()).read_text()
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == n == 300                      # the digits test split

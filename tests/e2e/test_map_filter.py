@@ -11,8 +11,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, goto_page, wait_for_app_run,
-                               wait_for_plot, wait_until_settled)
-from tests.e2e.test_webgl_map import wait_scatter
+                               wait_for_plot, wait_scatter, wait_until_settled)
 
 SHOTS = Path("/tmp/i27a/shots")
 _DATA_POINTS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');

@@ -22,6 +22,7 @@ from tests.e2e.helpers import (
     choose_option,
     goto_page,
     wait_for_app_run,
+    wait_scatter,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,15 +39,6 @@ def mnist_app(streamlit_app) -> str:
             not (DATA_DIR / "mnist" / "train-images-idx3-ubyte").exists():
         pytest.skip(f"MNIST IDX files not found under {DATA_DIR}/mnist (set VAE_DATA_DIR)")
     return streamlit_app("app.py", VAE_DATA_DIR=str(DATA_DIR), VAE_CACHE_DIR=str(CACHE_DIR))
-
-
-def wait_scatter(page: Page, cond: str) -> None:
-    """Wait until `cond` (JS over `s`, the component's window.__scatter) holds in the map's iframe. Waits from
-    the page, not in the frame: a rerun may replace the iframe (a frame waited in would detach)."""
-    page.wait_for_function("""(cond) => [...document.querySelectorAll('iframe')].some(f => {
-        if (!/webgl_scatter/.test(f.src)) return false;
-        try { const s = f.contentWindow.__scatter; return !!s && !!eval(cond); } catch (e) { return false; }
-    })""", arg=cond)
 
 
 def scatter_frame(page: Page, count: int | None = None):
