@@ -35,6 +35,9 @@ def test_a_record_keeps_the_outcome_and_thinned_curves_and_the_list_is_bounded()
     assert failed.final_test_loss is None and failed.error == "loss became NaN at step 7"
     rows = table_rows([r, failed])
     assert [row["run"] for row in rows] == ["run 4", "run 3"] and rows[0]["error"].startswith("loss became NaN")
+    assert [row["final test −ELBO (nats)"] for row in rows] == ["— (no test epoch)", "25.00"]   # never "None"
+    running = record_of(_snap(state="running", test=()), tc, 5)
+    assert table_rows([running])[0]["final test −ELBO (nats)"] == "running…"
     kept = []
     for n in range(1, 12):
         kept = keep_record(kept, record_of(_snap(), tc, n))

@@ -86,9 +86,16 @@ def keep_record(records: list[RunRecord], record: RunRecord, limit: int = MAX_RU
     return [*records, record][-limit:] if limit > 0 else []
 
 
+def _final_loss_text(r: RunRecord) -> str:
+    """The table's loss cell: the figure, else why there is none (a missing value would read "None")."""
+    if r.final_test_loss is not None:
+        return f"{r.final_test_loss:,.2f}"
+    return "running…" if r.state in ("pending", "running") else "— (no test epoch)"
+
+
 def table_rows(records: list[RunRecord]) -> list[dict]:
     """One row per run, newest first: what the Train page's run list shows."""
     return [{"run": r.label, "status": r.state, "dataset": r.dataset, "settings": r.settings,
              "epochs": f"{r.epoch}/{r.epochs}",
-             "final test −ELBO (nats)": None if r.final_test_loss is None else round(r.final_test_loss, 2),
+             "final test −ELBO (nats)": _final_loss_text(r),
              "error": r.error or ""} for r in sorted(records, key=lambda r: -r.number)]
