@@ -102,16 +102,7 @@ def cached_encode(model, images, *, data_key: str = "", batch_size: int = 1024,
             if progress is not None:
                 progress(n, n)
             return got["mu"], got["logvar"], True
-    mus, logvars = [], []
-    for i in range(0, n, batch_size):
-        mu, lv = encode_dataset(model, images[i:i + batch_size], batch_size=batch_size)
-        mus.append(mu)
-        logvars.append(lv)
-        if progress is not None:
-            progress(min(n, i + batch_size), n)
-    d = int(model.config.latent_dim)
-    mu = np.concatenate(mus) if mus else np.zeros((0, d), np.float32)
-    logvar = np.concatenate(logvars) if logvars else np.zeros((0, d), np.float32)
+    mu, logvar = encode_dataset(model, images, batch_size=batch_size, progress=progress)
     if use_cache:
         _save_npz(path, mu=mu, logvar=logvar)
     return mu, logvar, False

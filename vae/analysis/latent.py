@@ -15,6 +15,7 @@ vae/imageio.py; both are re-exported here.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import torch
@@ -40,12 +41,17 @@ def _latent_dim(model) -> int:
 # ---- encoding and decoding ------------------------------------------------------------------------
 
 def encode_dataset(model, images_uint8, *, batch_size: int = 1024,
-                   device: torch.device | str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   device: torch.device | str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Posterior parameters of every image: (N, C, H, W) uint8 -> (mu, logvar), each float32 (N, D).
 
     `images_uint8` is a torch tensor or numpy array of uint8 pixels 0..255 (scaled to [0, 1] here);
-    a float array already in [0, 1] is accepted as is. Batches of `batch_size` are moved to the
-    model's device (`device`, if given, must be that device) and encoded under inference mode.
+    a float array already in [0, 1] is accepted as is. Batches of `batch_size` are converted into one
+    reused float32 buffer (batch_size, C, H, W) on the model's device (`device`, if given, must be that
+    device), encoded under inference mode and written into mu and logvar, allocated once: no float copy
+    of the whole set, and no per-batch arrays kept (1,000,000 shapes grew the process by ~3.5 GB through
+    malloc fragmentation when every batch's result was kept and concatenated). progress(done, N) is
+    called after each batch.
     """
     model_device = _model_device(model)
     want = torch.device(device) if device is not None else model_device
@@ -63,17 +69,23 @@ def encode_dataset(model, images_uint8, *, batch_size: int = 1024,
         scale = 1.0
     else:
         raise ValueError(f"encode_dataset expects uint8 pixels (or floats in [0, 1]), got {x.dtype}")
-    d = _latent_dim(model)
-    mus, logvars = [], []
+    n, d = int(x.shape[0]), _latent_dim(model)
+    mu_out, logvar_out = np.empty((n, d), np.float32), np.empty((n, d), np.float32)
+    if n == 0:
+        return mu_out, logvar_out
+    buf = torch.empty((min(batch_size, n), *x.shape[1:]), dtype=torch.float32, device=model_device)
     with torch.inference_mode():
-        for i in range(0, x.shape[0], batch_size):
-            xb = x[i:i + batch_size].to(model_device, non_blocking=True).float() * scale
+        for i in range(0, n, batch_size):
+            xb = buf[:min(batch_size, n - i)]
+            xb.copy_(x[i:i + batch_size], non_blocking=True)
+            if scale != 1.0:
+                xb.mul_(scale)
             mu, logvar = model.encode(xb)
-            mus.append(mu.float().cpu())
-            logvars.append(logvar.float().cpu())
-    if not mus:
-        return np.zeros((0, d), np.float32), np.zeros((0, d), np.float32)
-    return torch.cat(mus).numpy(), torch.cat(logvars).numpy()
+            mu_out[i:i + len(xb)] = mu.float().cpu().numpy()        # copied out before buf is reused
+            logvar_out[i:i + len(xb)] = logvar.float().cpu().numpy()
+            if progress is not None:
+                progress(i + len(xb), n)
+    return mu_out, logvar_out
 
 
 def _as_latents(model, z, name: str = "z") -> torch.Tensor:

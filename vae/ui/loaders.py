@@ -290,6 +290,7 @@ def load_dataset_cached(spec: DatasetSpec, progress=None):
 
 
 SHAPES_SIZES = (100_000, 737_280, 1_000_000)   # bigger generated shapes sets the sidebar offers (737,280: dSprites)
+SHAPES_LINKED = "_vae_url_shapes_n"   # session key: a shared link's "Shapes to draw" (int), taken by the sidebar
 
 
 @st.cache_resource(show_spinner=False)

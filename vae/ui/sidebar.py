@@ -55,7 +55,7 @@ class AppContext:
 def current() -> AppContext:
     """The context the sidebar drew in this run (pages call this)."""
     if _page_run_on_its_own():
-        return draw_sidebar()
+        return _sidebar_as_from_app_py()
     ctx = st.session_state.get(_CTX)
     if ctx is None:
         ctx = draw_sidebar()
@@ -80,7 +80,8 @@ def _page_run_on_its_own() -> bool:
     Because the pages live in `pages/`, Streamlit starts in its old multipage mode, in which a
     fresh server's first request for a page URL (say /train) runs pages/train.py itself, never
     app.py (AppTest does this on every run). The mode is switched off here and the session reruns
-    once through app.py; should it happen again, the sidebar is drawn from the page instead.
+    once through app.py; should it happen again, the sidebar is drawn from the page instead
+    (_sidebar_as_from_app_py: with the same widget ids).
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager
@@ -93,6 +94,24 @@ def _page_run_on_its_own() -> bool:
         st.session_state[_RERAN] = True
         st.rerun()
     return True
+
+
+def _sidebar_as_from_app_py() -> AppContext:
+    """draw_sidebar from a page script run on its own, with the widget ids app.py's sidebar has.
+
+    Streamlit puts the running script's hash into every widget id, keyed or not: drawn under the
+    page's hash, the sidebar's widgets were new widgets, so a value just picked there (AppTest: a
+    "Shapes to draw" size) fell back to its default. Drawn under the main script's hash, as app.py
+    draws it, they are the same widgets."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    run_ctx = get_script_run_ctx()
+    as_main = getattr(run_ctx, "run_with_active_hash", None)
+    main_hash = getattr(getattr(run_ctx, "pages_manager", None), "main_script_hash", None)
+    if as_main is None or not main_hash:  # pragma: no cover - another Streamlit: ids as the page gives them
+        return draw_sidebar()
+    with as_main(main_hash):
+        return draw_sidebar()
 
 
 def draw_sidebar() -> AppContext:
@@ -282,6 +301,9 @@ def _shapes_size(spec: DatasetSpec) -> DatasetSpec:
     options = dict(spec.options)
     recorded = int(options.get("n_train", 20_000))
     sizes = [recorded] + [n for n in loaders.SHAPES_SIZES if n > recorded]
+    linked = st.session_state.pop(loaders.SHAPES_LINKED, None)     # a shared link's size (vae.ui.url_state)
+    if linked in sizes:
+        st.session_state["sb_shapes_n"] = f"{linked:,}"
     n = st.selectbox("Shapes to draw (training split)", [f"{k:,}" for k in sizes], key="sb_shapes_n",
                      help="generated shapes with their factors; a million take a few minutes to draw and to "
                           "encode (both shown), then the Latent map shows them all (split: train)")

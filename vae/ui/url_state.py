@@ -9,6 +9,7 @@ Parameters: model (a bundled checkpoint's folder name, or gallery:<id> for a gal
 each projection's settings (its Setting.url in vae.analysis.projection_methods: perp for t-SNE's
 perplexity, nn for UMAP's neighbours), split (test | train | all), n (points: any the map's "Points"
 slider offers, up to every point of the split on the WebGL map), map (webgl | plotly: which draws a 2-D map),
+shapes (the sidebar's "Shapes to draw": one of loaders.SHAPES_SIZES, for a shapes model's bigger training split),
 z (the Decode point, comma-separated), point (split:index, one data point: vae.ui.point_link), and each page's
 own settings (PAGE_PARAMS: Generate's seed, temperature and grid; Decode's pad dimensions padx, pady, numbered
 as the sliders).
@@ -42,6 +43,7 @@ MAP_KEYS = ("map_method_True", "map_method_False", "map_k", "map_split", "map_we
 PROJECTIONS = ("latent", *METHOD_REGISTRY)
 SPLITS = ("test", "train", "all")
 MAX_Z_DIMS = 256
+SHAPES_PARAM = "shapes"
 GRID_SIDES = (4, 6, 8, 10, 12, 16)
 # a page's own settings in a link: widget key -> (parameter, parse: text -> value or None when it does not fit)
 PAGE_PARAMS = {
@@ -125,6 +127,11 @@ def restore_before_sidebar() -> None:
         st.session_state["map_webgl"] = params["map"] == "webgl"
     if params.get("split") in SPLITS:
         st.session_state["map_split"] = params["split"]
+    shapes = _float(params.get(SHAPES_PARAM), 1, 10_000_000)
+    if shapes is not None and int(shapes) in loaders.SHAPES_SIZES:
+        st.session_state[loaders.SHAPES_LINKED] = int(shapes)     # the sidebar picks it when it offers it
+    elif params.get(SHAPES_PARAM) is not None:
+        notes.append(f"The link's {params[SHAPES_PARAM]!r} shapes to draw are not a size offered here; drawing as recorded.")
     for _, setting in _SETTINGS:                          # each projection's own settings (perp, nn, ...)
         value = _float(params.get(setting.url), -1e9, 1e9)
         if value is not None and value in setting.choices:
@@ -230,6 +237,9 @@ def view_params(ctx) -> dict[str, str]:
     for method, setting in _SETTINGS:
         if proj == method and ss.get(setting.state_key) in setting.choices:
             p[setting.url] = str(ss[setting.state_key])
+    shapes = dict(ctx.spec.options).get("n_train") if ctx.spec is not None and ctx.spec.name == "shapes" else None
+    if shapes in loaders.SHAPES_SIZES:
+        p[SHAPES_PARAM] = str(shapes)
     if ctx.dataset is not None and len(getattr(ctx.dataset, p.get("split", "test"), ())):
         split = p.get("split", "test")
         n_total = len(getattr(ctx.dataset, split))
