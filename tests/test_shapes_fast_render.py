@@ -45,17 +45,3 @@ def test_load_dataset_shapes_reports_progress_over_both_splits():
     assert (ds.train.images.numpy() == S.make_shapes(300, 32, 4)[0]).all()
     assert (ds.test.images.numpy() == S.make_shapes(50, 32, 5)[0]).all()
     assert ds.train.labels.tolist() == ds.train.factors[:, 0].long().tolist()
-
-
-@pytest.mark.parametrize("n, size, seed", [(600, 32, 0), (300, 64, 3), (257, 17, 9)])
-def test_vectorised_renderer_draws_the_same_pixels(n, size, seed):
-    factors = S._sample_factors(n, np.random.default_rng(seed))
-    assert (S.render_shapes_vectorised(factors, size) == S.render_shapes(factors, size)).all()
-
-
-def test_vectorised_renderer_draws_shapes_leaving_their_canvas_as_pillow_does():
-    factors = S._sample_factors(60, np.random.default_rng(1))
-    factors[:30, 3] = np.linspace(-1.5, 2.5, 30)
-    factors[30:, 4] = np.linspace(-2.0, 3.0, 30)
-    factors[::7, 1] = 0.05
-    assert (S.render_shapes_vectorised(factors, 32) == S.render_shapes_one_by_one(factors, 32)).all()

@@ -10,7 +10,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vae.data.idx import DataError
-from vae.data.polygon_fill import block_coverage
 
 
 def _check_size(image_size) -> None:
@@ -193,36 +192,3 @@ def render_shapes_one_by_one(factors: np.ndarray, image_size: int = 32) -> np.nd
             ImageDraw.Draw(canvas).polygon(flat, fill=255)
             images[i, 0] = np.asarray(canvas.reduce(_SUPERSAMPLE))
     return images
-
-
-def render_shapes_vectorised(factors: np.ndarray, image_size: int = 32) -> np.ndarray:
-    """render_shapes without a Pillow call per image: float (n, 5) valid factors -> uint8 (n, 1, S, S), the same
-    pixels. Fills _STRIP outlines at a time with numpy (vae.data.polygon_fill: Pillow's polygon rule,
-    vectorised) and counts each 4x4 block's painted pixels as Image.reduce(4) averages them; a shape that
-    leaves its canvas is drawn by Pillow alone. About 3x SLOWER than render_shapes on a CPU (Pillow's C
-    scanline costs ~17 us an image; numpy's per-crossing work costs more): kept as the measured
-    alternative of bench/shapes_render.py, not used by make_shapes. Not validated (call render_shapes).
-    """
-    factors = np.asarray(factors, dtype=np.float64)
-    shape = factors[:, 0].astype(np.int64)
-    n = len(factors)
-    big = image_size * _SUPERSAMPLE
-    images = np.empty((n, 1, image_size, image_size), dtype=np.uint8)
-    for start in range(0, n, _STRIP):
-        m = min(_STRIP, n - start)
-        count = np.empty((m, image_size, image_size), np.int32)   # painted canvas pixels per 4x4 block
-        for idx, px, py in _canvas_outlines(factors[start:start + m], shape[start:start + m], big):
-            inside = ((px >= 0) & (px < big) & (py >= 0) & (py < big)).all(axis=1)
-            if inside.any():
-                count[idx[inside]] = block_coverage(np.floor(px[inside]).astype(np.int64),
-                                                    np.floor(py[inside]).astype(np.int64), big, _SUPERSAMPLE)
-            for j in np.flatnonzero(~inside):                     # drawn alone by Pillow, as given
-                canvas = Image.new("L", (big, big), 0)
-                ImageDraw.Draw(canvas).polygon(np.stack([px[j], py[j]], axis=1).ravel().tolist(), fill=255)
-                count[idx[j]] = (np.asarray(canvas) > 0).reshape(
-                    image_size, _SUPERSAMPLE, image_size, _SUPERSAMPLE).sum(axis=(1, 3))
-        # Image.reduce(4) of 0/255 pixels: (255 * painted pixels of the 4x4 block + 8) >> 4
-        images[start:start + m, 0] = (255 * count + 8) >> 4
-    return images
-
-
