@@ -10,7 +10,7 @@ torch.set_num_threads(1)
 import json
 from vae.config import TrainConfig
 run = "assets/shapes-8d"
-model = load_model(run)[0] if isinstance(load_model(run), tuple) else load_model(run)
+model = load_model(run)
 cfg = TrainConfig.from_dict(json.load(open(run + "/config.json"))["train"])
 ds = load_training_data(cfg)
 fm.FACTORVAE_VOTES = (40, 40)
