@@ -19,7 +19,7 @@ SWEEP = ["sweep", "--dataset", "digits", "--hidden", "16", "--latent-dim", "2", 
 @pytest.fixture
 def small_factor_protocol(monkeypatch):
     """Fewer points and votes than the real protocol, so a test takes seconds."""
-    monkeypatch.setattr(factor_module, "N_POINTS", 900)
+    monkeypatch.setattr(factor_module, "N_POINTS", 300)     # 200 fit the predictors, 100 score them
     monkeypatch.setattr(factor_module, "FACTORVAE_VOTES", (40, 40))
 
 
@@ -33,7 +33,7 @@ def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, s
     d = len(out["dim_kl"])
     assert len(out["mi_matrix"]) == d and all(len(row) == 5 for row in out["mi_matrix"])
     assert all(0 <= i < d for i in out["factor_dims"])
-    assert out["factor_protocol"]["source"] == "generated" and out["factor_protocol"]["n_points"] == 900
+    assert out["factor_protocol"]["source"] == "generated" and out["factor_protocol"]["n_points"] == 300
     assert out["factor_protocol"]["dci_trees"] == 100        # the CLI's DCI is disentanglement_lib's published protocol
     assert "elbo" in out                                 # the usual evaluation is still there
     text = vae_main(capsys, "evaluate", assets_dir / "shapes-8d", "--factors", "--device", "cpu")

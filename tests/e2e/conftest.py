@@ -11,6 +11,7 @@ tests wait for the app to be connected and idle (`wait_for_app_run`) instead of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -84,13 +85,21 @@ class StreamlitServer:
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")[-5000:]
 
-    def close(self) -> None:
+    def terminate(self) -> None:
+        """Ask the server to stop (SIGTERM to its process group) without waiting; `close()` waits."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, 15)
-                self.proc.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
+
+    def close(self) -> None:
+        """Stop the server: SIGTERM, up to 10 s for it to exit, then SIGKILL."""
+        self.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, 9)
+            self.proc.wait(10)
         self.log.close()
 
 
@@ -115,6 +124,8 @@ def streamlit_app():
 
     start.servers = servers
     yield start
+    for server in servers.values():      # all asked at once: the session's end waits for the slowest, not the sum
+        server.terminate()
     for server in servers.values():
         server.close()
 
