@@ -188,7 +188,7 @@ def test_colour_by_log_px(page: Page, mnist_app: str):
     # the colour bar: high at the top, low below (nats); clipped to the 2nd-98th percentile by default, the
     # ends say so (issue 27: a clipped colour range)
     assert len(ends) == 2 and ends[0].startswith("≥ ") and ends[1].startswith("≤ "), ends
-    lo_hi = [float(t[2:]) for t in ends]
+    lo_hi = [float(t[2:].replace(",", "")) for t in ends]
     assert lo_hi[0] > lo_hi[1]
     assert_no_exception(page)
 
