@@ -84,6 +84,7 @@ def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     expect(page.get_by_text("sampled (fixed seed)")).to_have_count(0)     # no cap locally
     timing = frame.evaluate("() => window.__scatter.timing()")
     assert timing["points"] == 70_000 and timing["bytes"] == 70_000 * (8 + 2)   # float32 x, y + uint16 label
+    assert timing["indexBuiltIn"] == "worker"      # the spatial index sorted off the page's thread (kdworker.js)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "webgl_map_70k_zoomed_out.png"))
 

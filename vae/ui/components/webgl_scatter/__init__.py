@@ -1,7 +1,7 @@
 """WebGL scatter: every point of a map in the browser's GPU (regl-scatterplot), lasso and click back to Python.
 
 A Streamlit v1 custom component (`components.declare_component(name, path=build/)`). The built bundle
-(build/scatter.js, from the ES modules in frontend/src/ (entry index.js) and the npm package regl-scatterplot) is committed, so a
+(build/scatter.js, from the ES modules in frontend/src/ (entry main.js) and the npm package regl-scatterplot) is committed, so a
 user needs no Node; rebuild with
 
     npm --prefix vae/ui/components/webgl_scatter/frontend ci && npm --prefix vae/ui/components/webgl_scatter/frontend run build

@@ -18,9 +18,10 @@
 // A new data_key with as many points as drawn moves the points there (an animated transition: a projection
 // changed, or a live map's next frame); the selection and the thumbnails (per position) are kept.
 //
-// Modules: store (shared state, DOM), messaging (to Streamlit), unpack (typed arrays over the bytes), plot
-// (regl-scatterplot, drawing), overlay (thumbnails, rings), legend, hover, selection (clicks, level of detail).
-import { S, THUMB_MAX_IN_VIEW, legendEl, state, thumbs, timing } from './store.js';
+// Modules (entry main.js): store (shared state, DOM), messaging (to Streamlit), unpack (typed arrays over the
+// bytes), kdworker (the spatial index, built in a Web Worker), plot (regl-scatterplot, drawing), overlay
+// (thumbnails, rings), legend, hover, selection (clicks, level of detail).
+import { PERFORMANCE_MODE_POINTS, S, THUMB_MAX_IN_VIEW, legendEl, state, thumbs, timing } from './store.js';
 import { post, sendValue, setHeight } from './messaging.js';
 import { drawPoints, init, layout } from './plot.js';
 import { addAtlas, hover } from './hover.js';
@@ -32,7 +33,11 @@ async function onRender(args) {
   const t0 = performance.now();
   S.lastArgs = args;
   S.height = args.height || 620;
-  if (state.webgl === null && !init()) { setHeight(); return; }
+  if (state.webgl === null) {
+    // made in the mode the first points need (a large map would otherwise make its WebGL context twice)
+    S.performanceMode = !!args.xy && args.xy.byteLength / 8 > PERFORMANCE_MODE_POINTS;
+    if (!init()) { setHeight(); return; }
+  }
   if (!S.plot) { setHeight(); return; }
   drawLegend(args);
   layout();

@@ -1,9 +1,9 @@
 // The regl-scatterplot instance: layout, creation, events, and drawing the points.
-import KDBush from 'kdbush';
 import createScatterplot from 'regl-scatterplot';
 import { PERFORMANCE_MODE_POINTS, S, TRANSITION_MS, canvas, legendEl, noteEl, overlay, root, state, thumbs, timing } from './store.js';
 import { sendValue, setHeight } from './messaging.js';
-import { f32, u16 } from './unpack.js';
+import { f32, pointArrays, u16 } from './unpack.js';
+import { built, indexInWorker } from './kdworker.js';
 import { hideHover, showHover } from './hover.js';
 import { lod, lodMove, lodOff } from './selection.js';
 import { drawOverlay } from './overlay.js';
@@ -113,10 +113,11 @@ export async function drawPoints(args, t0) {
   const val = f32(args.val);
   const moving = !!(S.plot && S.n > 0 && xy.length / 2 === S.n && state.drawn !== null);   // same points, new places
   S.n = xy.length / 2;
-  const pts = new Array(S.n);
-  for (let i = 0; i < S.n; i++) {
-    pts[i] = [xy[2 * i], xy[2 * i + 1], cat ? cat[i] : 0, val ? val[i] : 0];
-  }
+  // the spatial index (lasso, points in view), built from the typed array in a worker while this thread makes
+  // the point arrays (regl-scatterplot would otherwise post every point to its own worker, a structured clone
+  // of N small arrays, above 1,000,000 points)
+  const indexing = indexInWorker(xy, S.n);
+  const pts = pointArrays(xy, cat, val, S.n);
   const t1 = performance.now();
   if (!moving) thumbs.clear();
   hideHover();
@@ -126,11 +127,7 @@ export async function drawPoints(args, t0) {
   if (perf !== S.performanceMode) recreate(perf);
   S.plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
              pointSize: S.n > 200000 ? 1.5 : (S.n > 20000 ? 2.5 : 4) });
-  // the spatial index (lasso, points in view), built here from the typed array: regl-scatterplot would
-  // otherwise post every point to a worker (structured clone of N small arrays) above 1,000,000 points
-  const index = new KDBush(S.n, 16);
-  for (let i = 0; i < S.n; i++) index.add(xy[2 * i], xy[2 * i + 1]);
-  index.finish();
+  const index = await indexing;
   S.kd = index;
   S.xyHeld = xy;
   const t2 = performance.now();
@@ -147,6 +144,7 @@ export async function drawPoints(args, t0) {
   timing.unpackMs = t2 - t1 + (t1 - t0);
   timing.drawMs = t3 - t2;
   timing.performanceMode = S.performanceMode;
+  timing.indexBuiltIn = built.where;
   timing.points = S.n;
   timing.bytes = (args.xy ? args.xy.byteLength : 0) + (args.cat ? args.cat.byteLength : 0)
     + (args.val ? args.val.byteLength : 0);
