@@ -16,7 +16,8 @@ change), all in one run, and prints one table:
               (level of detail); the first move pays for switching to the sample
   unpack/draw of paint ms: bytes -> point arrays; regl-scatterplot's draw() (textures, spatial index)
   perf        regl-scatterplot's performanceMode (squares, no blending), used above 300,000 points
-  in page s   of which in the page: the lasso's point-in-polygon test and the selection sent (JSON)
+  index       where the spatial index (KDBush) was built: a Web Worker (above 50,000 points) or the page
+  in page s   of which in the page: the lasso's point-in-polygon test and the selection sent (int32 bytes)
   rerun MB    websocket bytes the page received for the rerun that the lasso caused
   lasso s     a lasso over ~12% of the points (123,400 of 1,000,000): from the call in the page until the
               page shows that Python holds the selection (Playwright wall clock)
@@ -74,6 +75,7 @@ def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
         page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_in.png"))
     return dict(n=n, bytes=timing["bytes"], wire=wire_bytes, rerun=rerun_bytes, lasso_js=lasso_js, paint_ms=timing["firstPaintMs"], load_s=load_s,
                 unpack_ms=timing["unpackMs"], draw_ms=timing["drawMs"], perf=timing["performanceMode"],
+                index=timing.get("indexBuiltIn") or "page",
                 frame_med=ft[len(ft) // 2], frame_max=ft[-1], lasso_n=got, lasso_s=lasso_s)
 
 
@@ -103,11 +105,11 @@ def main() -> None:
         server.close()
     load = os.getloadavg()[0]
     print(f"headless Chromium {CHROMIUM}, software WebGL; load average at the end {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'points':>10} {'bytes':>11} {'wire MB':>8} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} {'load s':>7} "
+    print(f"{'points':>10} {'bytes':>11} {'wire MB':>8} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} {'index':>6} {'load s':>7} "
           f"{'frame ms med':>12} {'frame ms max':>12} {'lasso pts':>10} {'lasso s':>8} {'in page s':>9} {'rerun MB':>8}")
     for r in rows:
         print(f"{r['n']:>10,} {r['bytes']:>11,} {r['wire'] / 1e6:>8.2f} {r['paint_ms']:>9.0f} {r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} "
-              f"{'yes' if r['perf'] else 'no':>5} {r['load_s']:>7.1f} {r['frame_med']:>12.1f} "
+              f"{'yes' if r['perf'] else 'no':>5} {r['index']:>6} {r['load_s']:>7.1f} {r['frame_med']:>12.1f} "
               f"{r['frame_max']:>12.1f} {r['lasso_n']:>10,} {r['lasso_s']:>8.2f} {r['lasso_js']:>9.2f} {r['rerun'] / 1e6:>8.2f}")
 
 

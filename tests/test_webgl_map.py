@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from vae.data.datasets import ImageDataset, Split
-from vae.ui.components.webgl_scatter import atlas_png, normalise_xy, pack_points
+from vae.ui.components.webgl_scatter import atlas_png, decode_value, normalise_xy, pack_points, read_value
 from vae.ui.map import webgl_map as wm
 from vae.ui.map.latent_map import selected_points
 
@@ -73,6 +73,37 @@ def test_selection_reaches_the_page_as_a_plotly_event_and_the_fallback_samples()
 
 
 
+def _browser_value(fields: dict, points) -> bytes:
+    """The bytes frontend/src/messaging.js encodeValue sends: uint32 LE header length, JSON header, zero
+    padding to 4 bytes, int32 LE points."""
+    import json
+
+    head = json.dumps(fields).encode()
+    pad = -len(head) % 4
+    return len(head).to_bytes(4, "little") + head + b"\0" * pad + np.asarray(points, "<i4").tobytes()
+
+
+def test_a_selection_comes_back_as_an_int32_array_not_a_json_list():
+    points = np.random.default_rng(3).permutation(1_000_000)[:100_000].astype(np.int32)
+    for header in ({"seq": 7, "kind": "lasso", "webgl": True, "need": [1, 2], "drawn": "k"},   # no padding
+                   {"seq": 1, "kind": "lasso", "webgl": True, "spot": None, "drawn": "key\u00e9"}):
+        raw = _browser_value(header, points)
+        assert len(raw) < 4 + 100 + 4 * len(points)         # 4 bytes a point, not a JSON number and a comma
+        value = decode_value(raw)
+        assert value["points"].dtype == np.int32
+        np.testing.assert_array_equal(value["points"], points)
+        assert {k: value[k] for k in header} == header
+    empty = decode_value(_browser_value({"seq": 2, "kind": "clear"}, []))
+    assert empty["kind"] == "clear" and empty["points"].shape == (0,)
+    event = wm._as_plotly_event(decode_value(_browser_value({"seq": 3, "kind": "lasso"}, [4999, 7, 40])))
+    assert [p["point_index"] for p in event["selection"]["points"]] == [7, 40, 4999]
+    with pytest.raises(ValueError, match="malformed"):
+        decode_value(b"\xff\0\0\0{}")
+    with pytest.raises(ValueError, match="too short"):
+        decode_value(b"\1")
+    assert decode_value(None) == {} and read_value("a slider's value") == {} and read_value(b"\1") == {}
+
+
 def test_a_clicked_empty_spot_reaches_the_page_as_a_map_location():
     xy = np.random.default_rng(2).normal(3.0, 2.0, size=(500, 2))
     ndc, centre, half = normalise_xy(xy)
@@ -113,3 +144,12 @@ def test_a_large_projection_is_kept_on_disk(monkeypatch, tmp_path):
     assert again.result.info["cached"] and again.result.seconds == 0.0
     np.testing.assert_array_equal(again.result.embedding, first.result.embedding)
     assert list((tmp_path / "maps").glob("proj-*.npz"))
+
+
+def test_the_colour_bar_reads_its_ends_readably():
+    fmt = wm.legend_number
+    assert fmt(9.547e-07, 9.547e-07, 0.42) == "0"                 # the "9.547e-07" low end of a [0, 0.42] range
+    assert fmt(0.4213, 9.547e-07, 0.42) == "0.421"
+    assert fmt(-12345.6, -12345.6, 80) == "-12,300" and fmt(1234.5, 0, 1234.5) == "1,230"
+    assert fmt(2.5e-7, 1e-7, 3e-7) == "2.50e-07"                   # tiny, but not relative to its range
+    assert fmt(0, -1, 1) == "0" and fmt(float("nan"), 0, 1) == "nan" and fmt(3e20, 0, 3e20) == "3e+20"

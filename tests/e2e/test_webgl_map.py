@@ -84,6 +84,7 @@ def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     expect(page.get_by_text("sampled (fixed seed)")).to_have_count(0)     # no cap locally
     timing = frame.evaluate("() => window.__scatter.timing()")
     assert timing["points"] == 70_000 and timing["bytes"] == 70_000 * (8 + 2)   # float32 x, y + uint16 label
+    assert timing["indexBuiltIn"] == "worker"      # the spatial index sorted off the page's thread (kdworker.js)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "webgl_map_70k_zoomed_out.png"))
 
@@ -188,7 +189,7 @@ def test_colour_by_log_px(page: Page, mnist_app: str):
     # the colour bar: high at the top, low below (nats); clipped to the 2nd-98th percentile by default, the
     # ends say so (issue 27: a clipped colour range)
     assert len(ends) == 2 and ends[0].startswith("≥ ") and ends[1].startswith("≤ "), ends
-    lo_hi = [float(t[2:]) for t in ends]
+    lo_hi = [float(t[2:].replace(",", "")) for t in ends]
     assert lo_hi[0] > lo_hi[1]
     assert_no_exception(page)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, webgl_scatter
+from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, read_value, webgl_scatter
 from vae.ui.map.figures import QUALITATIVE
 
 st.set_page_config(layout="wide")
@@ -44,9 +44,9 @@ def thumbnails(labels: np.ndarray, positions: list[int]) -> np.ndarray:
 
 
 xy, labels = points(n)
-prev = st.session_state.get("bench_scatter") or {}
+prev = read_value(st.session_state.get("bench_scatter"))
 need = [int(p) for p in prev.get("need") or []][:THUMB_MAX]
 value = webgl_scatter(xy, data_key=f"bench|{n}", colors=QUALITATIVE[:10], categories=labels,
                       legend=[{"name": str(i), "color": QUALITATIVE[i]} for i in range(10)], key="bench_scatter",
                       atlas=atlas_png(thumbnails(labels, need)) if need else None, atlas_ids=need)
-st.write(f"python got {len(value.get('points') or [])} points, selection {value.get('seq', 0)}")
+st.write(f"python got {len(value.get('points', ()))} points, selection {value.get('seq', 0)}")

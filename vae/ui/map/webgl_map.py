@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, webgl_scatter
+from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, read_value, webgl_scatter
 from vae.ui.map.figures import QUALITATIVE
 from vae.ui.map.filters import take_view
 
@@ -95,6 +95,26 @@ def sample_view(view, n: int, seed: int = 0):
     return take_view(view, pos), pos
 
 
+def legend_number(x: float, lo: float, hi: float) -> str:
+    """x as the colour bar reads it, within the range [lo, hi] it ends: 3 significant digits, thousands
+    separated ("12,300"), "0" for a value within 1/1000 of the span of zero (not "9.547e-07"), and
+    scientific only for magnitudes below 0.001 that are not that small relative to the range."""
+    x = float(x)
+    if not np.isfinite(x):
+        return str(x)
+    span = abs(float(hi) - float(lo))
+    if x == 0 or (np.isfinite(span) and span > 0 and abs(x) < 1e-3 * span):
+        return "0"
+    x = float(f"{x:.3g}")
+    if abs(x) >= 1e15:
+        return f"{x:.3g}"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    if abs(x) >= 1e-3:
+        return f"{x:.3g}"
+    return f"{x:.2e}"
+
+
 def _colours(view, dataset, colour_by: str, colour_values, value_range=None):
     """(categories or None, values or None, colors, legend, colorbar) for the component.
 
@@ -107,11 +127,12 @@ def _colours(view, dataset, colour_by: str, colour_values, value_range=None):
         values = lat.factors[:, list(dataset.factor_names).index(colour_by)]
     if values is not None:
         v = np.asarray(values, np.float64)
-        lo_txt, hi_txt = f"{np.nanmin(v):.4g}", f"{np.nanmax(v):.4g}"
+        vmin, vmax = float(np.nanmin(v)), float(np.nanmax(v))
+        lo_txt, hi_txt = legend_number(vmin, vmin, vmax), legend_number(vmax, vmin, vmax)
         if value_range is not None:
             lo, hi = value_range
-            lo_txt = f"≤ {lo:.4g}" if np.nanmin(v) < lo else f"{lo:.4g}"
-            hi_txt = f"≥ {hi:.4g}" if np.nanmax(v) > hi else f"{hi:.4g}"
+            lo_txt = f"≤ {legend_number(lo, lo, hi)}" if vmin < lo else legend_number(lo, lo, hi)
+            hi_txt = f"≥ {legend_number(hi, lo, hi)}" if vmax > hi else legend_number(hi, lo, hi)
             v = np.clip(v, lo, hi)
         return None, v, ramp(), None, {"name": colour_by, "lo": lo_txt, "hi": hi_txt, "colors": ramp(8)}
     labels = np.asarray(lat.labels, np.int64)
@@ -133,7 +154,7 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
     ds = ctx.dataset
     if no_webgl():
         return None, False
-    value = st.session_state.get(key) or {}
+    value = read_value(st.session_state.get(key))
     xy, _, _ = _cached_ndc(key, view.xy)
     cats, vals, colors, legend, colorbar = _colours(view, ds, colour_by, colour_values, value_range)
     data_key = f"{key}|{len(lat.index)}|{colour_by}|{value_range}|{_digest(view.xy, vals)}"
@@ -169,8 +190,8 @@ def no_webgl() -> str | None:
     """Why this browser session cannot draw the WebGL map (it said so once), or None."""
     if _NO_WEBGL not in st.session_state:
         for k in list(st.session_state.keys()):
-            v = st.session_state[k]
-            if str(k).endswith(WEBGL_SUFFIX) and isinstance(v, dict) and v.get("webgl") is False:
+            v = read_value(st.session_state[k]) if str(k).endswith(WEBGL_SUFFIX) else {}
+            if v.get("webgl") is False:
                 st.session_state[_NO_WEBGL] = v.get("error") or "no WebGL"
                 break
     return st.session_state.get(_NO_WEBGL)
@@ -190,7 +211,7 @@ def previous_event(key: str, xy: np.ndarray | None = None) -> dict | None:
     hit = st.session_state.get(f"_vae_webgl_ndc::{key}")
     if hit is not None and xy is not None and not _same_layout(hit[0], xy):
         hit = None
-    return _as_plotly_event(st.session_state.get(key) or {}, None if hit is None else hit[1][1:])
+    return _as_plotly_event(read_value(st.session_state.get(key)), None if hit is None else hit[1][1:])
 
 
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
@@ -233,7 +254,7 @@ def _as_plotly_event(value: dict, scale: tuple[np.ndarray, float] | None = None)
     """
     if not value or "seq" not in value:
         return None
-    pts = sorted(int(p) for p in value.get("points") or [])
+    pts = np.sort(np.asarray(value.get("points") if value.get("points") is not None else [], np.int64)).tolist()
     sel = {"points": [{"curve_number": 0, "point_index": int(p)} for p in pts], "box": [],
            "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and pts else []}
     spot = value.get("spot")

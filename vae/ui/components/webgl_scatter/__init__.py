@@ -1,7 +1,7 @@
 """WebGL scatter: every point of a map in the browser's GPU (regl-scatterplot), lasso and click back to Python.
 
 A Streamlit v1 custom component (`components.declare_component(name, path=build/)`). The built bundle
-(build/scatter.js, from frontend/src/index.js and the npm package regl-scatterplot) is committed, so a
+(build/scatter.js, from the ES modules in frontend/src/ (entry main.js) and the npm package regl-scatterplot) is committed, so a
 user needs no Node; rebuild with
 
     npm --prefix vae/ui/components/webgl_scatter/frontend ci && npm --prefix vae/ui/components/webgl_scatter/frontend run build
@@ -13,11 +13,16 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     xy_ndc, centre, half = normalise_xy(xy)                    # (N, 2) float32 in [-1, 1]
     value = webgl_scatter(xy_ndc, categories=labels, colors=QUALITATIVE, legend=[...], data_key=..., key="map")
     value["webgl"]       # False: the browser has no WebGL (draw something else)
-    value["points"]      # positions 0..N-1 of the selected points (lasso or click), value["seq"] counts selections
+    value["points"]      # int32 (k,) positions 0..N-1 of the selected points (lasso or click); value["seq"] counts
+                         # selections
     value["spot"]        # [x, y] normalised: a click on an empty place (value["kind"] == "spot"; sent when decodes)
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
                          # (the points in view when zoomed in, or a hovered point and its nearest neighbours)
     value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
+
+The value comes back as bytes, not JSON (a lasso over 100,000 points is 400 KB of int32): a uint32 LE length,
+that many bytes of UTF-8 JSON (every field but points), zero padding to a multiple of 4, then points int32 LE.
+`decode_value` turns it into the dict above; `read_value(st.session_state[key])` reads it there.
 
 Thumbnails: `atlas_png(images, positions)` packs images into one PNG grid, sent with `atlas_ids`; the
 browser keeps what it was sent (per position) and asks only for points it has not got. Hovering a point shows
@@ -37,7 +42,7 @@ from typing import Sequence
 import numpy as np
 import streamlit.components.v1 as components
 
-__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "atlas_png", "THUMB_MAX"]
+__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "atlas_png", "decode_value", "read_value", "THUMB_MAX"]
 
 _BUILD = Path(__file__).resolve().parent / "build"
 _component = components.declare_component("vae_webgl_scatter", path=str(_BUILD))
@@ -107,6 +112,39 @@ def atlas_png(images: np.ndarray, cols: int = 20) -> tuple[bytes, int, int]:
     return buf.getvalue(), cols, t
 
 
+def decode_value(raw: bytes | bytearray | memoryview | dict | None) -> dict:
+    """The component's value as a dict, "points" an int32 array (k,); {} for None.
+
+    raw: the bytes the browser sent (see the module docstring), or a dict already decoded (returned as is).
+    Raises ValueError on bytes that are not in that form.
+    """
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):
+        return raw
+    buf = bytes(raw)
+    if len(buf) < 4:
+        raise ValueError(f"component value too short: {len(buf)} bytes")
+    head_len = int.from_bytes(buf[:4], "little")
+    off = 4 + -(-head_len // 4) * 4
+    if 4 + head_len > len(buf) or (len(buf) - off) % 4 or off > len(buf):
+        raise ValueError(f"component value malformed: header {head_len} bytes in a value of {len(buf)}")
+    import json
+    value = json.loads(buf[4:4 + head_len].decode("utf-8"))
+    if not isinstance(value, dict):
+        raise ValueError("component value header is not a JSON object")
+    value["points"] = np.frombuffer(buf, dtype="<i4", offset=off).astype(np.int32, copy=False)
+    return value
+
+
+def read_value(raw) -> dict:
+    """decode_value of a session-state entry, {} for anything that is not a value of this component."""
+    try:
+        return decode_value(raw) if isinstance(raw, (bytes, bytearray, memoryview, dict)) else {}
+    except ValueError:
+        return {}
+
+
 def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], categories: np.ndarray | None = None,
                   values: np.ndarray | None = None, legend: list[dict] | None = None, colorbar: dict | None = None,
                   atlas: tuple[bytes, int, int] | None = None, atlas_ids: Sequence[int] = (),
@@ -125,7 +163,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     """
     import streamlit as st
 
-    drawn = (st.session_state.get(key) or {}).get("drawn")
+    drawn = read_value(st.session_state.get(key)).get("drawn")
     if drawn == data_key:      # this browser has these points: leave the bytes out of the rerun (it asks if not)
         packed = {"xy": None, "cat": None, "val": None}
     else:
@@ -138,4 +176,4 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                        names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
                        height=int(height),
                        key=key, default=None)
-    return value or {}
+    return read_value(value)

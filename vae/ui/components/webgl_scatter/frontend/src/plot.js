@@ -1,0 +1,152 @@
+// The regl-scatterplot instance: layout, creation, events, and drawing the points.
+import createScatterplot from 'regl-scatterplot';
+import { PERFORMANCE_MODE_POINTS, S, TRANSITION_MS, canvas, legendEl, noteEl, overlay, root, state, thumbs, timing } from './store.js';
+import { sendValue, setHeight } from './messaging.js';
+import { f32, pointArrays, u16 } from './unpack.js';
+import { built, indexInWorker } from './kdworker.js';
+import { hideHover, showHover } from './hover.js';
+import { lod, lodMove, lodOff } from './selection.js';
+import { drawOverlay } from './overlay.js';
+
+export function webglAvailable() {
+  try {
+    const c = document.createElement('canvas');
+    const gl = c.getContext('webgl') || c.getContext('experimental-webgl');
+    return !!(gl && gl.getExtension('OES_element_index_uint') !== undefined);
+  } catch (e) {
+    return false;
+  }
+}
+
+// Sizes the canvases; does nothing when the size is as it was (a rerun's render message: a redraw of a
+// large map costs a software-WebGL frame, and the page shares this thread)
+let laidOut = null;
+export function layout(force = false) {
+  const w = Math.max(200, root.clientWidth - legendEl.offsetWidth - 8);
+  const size = `${w}x${S.height}x${devicePixelRatio}`;
+  if (size === laidOut && !force) { setHeight(); return; }
+  laidOut = size;
+  canvas.style.width = overlay.style.width = `${w}px`;
+  canvas.style.height = overlay.style.height = `${S.height}px`;
+  overlay.width = w * devicePixelRatio;
+  overlay.height = S.height * devicePixelRatio;
+  if (S.plot) S.plot.set({ width: w, height: S.height });
+  setHeight();
+  drawOverlay(false);
+}
+
+export function fail(msg) {
+  state.webgl = false;
+  state.error = msg;
+  noteEl.textContent = `This browser cannot draw the WebGL map (${msg}); the page falls back to the sampled Plotly map.`;
+  noteEl.hidden = false;
+  canvas.hidden = true;
+  sendValue();
+}
+
+export function makePlot() {
+  S.plot = createScatterplot({
+    canvas, width: Math.max(200, root.clientWidth - 180), height: S.height, performanceMode: S.performanceMode,
+    syncEvents: true,   // a selection goes to Python at once, not after the next (slow, software) frame
+    pointSize: 3, pointSizeSelected: 2, opacity: 0.85, backgroundColor: [1, 1, 1, 1],
+    lassoColor: [0.9, 0.3, 0.1, 1], lassoMinDelay: 5, lassoMinDist: 2, deselectOnDblClick: true,
+    pointColorActive: [0.9, 0.2, 0.1, 1], pointOutlineWidth: 1, lassoInitiator: false,
+  });
+  subscribe();
+}
+
+// performanceMode (squares, no alpha blending: regl-scatterplot's fast path) is set when the plot is made
+export function recreate(perf) {
+  S.performanceMode = perf;
+  const mode = S.plot.get('mouseMode');
+  S.plot.destroy();
+  makePlot();
+  S.plot.set({ mouseMode: mode });
+  layout(true);
+}
+
+export function init() {
+  if (!webglAvailable()) { fail('no WebGL'); return false; }
+  try {
+    makePlot();
+  } catch (e) {
+    fail(`WebGL failed: ${e && e.message ? e.message : e}`);
+    return false;
+  }
+  state.webgl = true;
+  sendValue();
+  return true;
+}
+
+export function subscribe() {
+  // regl-scatterplot publishes 'select' before 'lassoEnd'; a click selects one point, a lasso any number
+  S.plot.subscribe('select', ({ points }) => {
+    state.seq += 1;
+    state.kind = points.length === 1 ? 'click' : 'lasso';
+    state.points = Array.from(points);
+    state.spot = null;
+    sendValue();
+  });
+  S.plot.subscribe('deselect', () => {
+    if (!state.points.length) return;
+    state.seq += 1;
+    state.kind = 'clear';
+    state.points = [];
+    sendValue();
+  });
+  S.plot.subscribe('pointover', (p) => showHover(p));
+  S.plot.subscribe('pointout', () => hideHover());
+  S.plot.subscribe('lassoStart', () => { if (lod.on) lodOff(); });
+  let pending = false;
+  S.plot.subscribe('view', () => {
+    lodMove();
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; drawOverlay(true); });
+  });
+}
+
+export async function drawPoints(args, t0) {
+  const xy = f32(args.xy);
+  const cat = u16(args.cat);
+  S.cats = cat;
+  const val = f32(args.val);
+  const moving = !!(S.plot && S.n > 0 && xy.length / 2 === S.n && state.drawn !== null);   // same points, new places
+  S.n = xy.length / 2;
+  // the spatial index (lasso, points in view), built from the typed array in a worker while this thread makes
+  // the point arrays (regl-scatterplot would otherwise post every point to its own worker, a structured clone
+  // of N small arrays, above 1,000,000 points)
+  const indexing = indexInWorker(xy, S.n);
+  const pts = pointArrays(xy, cat, val, S.n);
+  const t1 = performance.now();
+  if (!moving) thumbs.clear();
+  hideHover();
+  lod.subset = null;
+  lodOff();
+  const perf = S.n > PERFORMANCE_MODE_POINTS;
+  if (perf !== S.performanceMode) recreate(perf);
+  S.plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
+             pointSize: S.n > 200000 ? 1.5 : (S.n > 20000 ? 2.5 : 4) });
+  const index = await indexing;
+  S.kd = index;
+  S.xyHeld = xy;
+  const t2 = performance.now();
+  const keep = moving ? state.points.filter((p) => p < S.n) : [];
+  const transition = moving && !S.performanceMode;   // (performanceMode maps redraw at once: 1M moving points crawl)
+  await S.plot.draw(pts, { zDataType: 'categorical', wDataType: 'continuous', spatialIndex: index.data,
+                         transition, transitionDuration: TRANSITION_MS, transitionEasing: 'quadInOut',
+                         select: keep.length ? keep : undefined });
+  if (transition) timing.transitions += 1;
+  const t3 = performance.now();
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  timing.firstPaintMs = performance.now() - t0;
+  state.drawn = args.data_key;      // later values tell Python it need not send these points again
+  timing.unpackMs = t2 - t1 + (t1 - t0);
+  timing.drawMs = t3 - t2;
+  timing.performanceMode = S.performanceMode;
+  timing.indexBuiltIn = built.where;
+  timing.points = S.n;
+  timing.bytes = (args.xy ? args.xy.byteLength : 0) + (args.cat ? args.cat.byteLength : 0)
+    + (args.val ? args.val.byteLength : 0);
+  window.__scatter._painted += 1;
+}

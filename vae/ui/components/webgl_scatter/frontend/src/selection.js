@@ -1,0 +1,76 @@
+// Clicks on empty spots, level of detail while the view moves, and the mouse mode.
+import { CLICK_DELAY_MS, LOD_POINTS, LOD_REST_MS, PERFORMANCE_MODE_POINTS, S, canvas, state } from './store.js';
+import { sendValue } from './messaging.js';
+import { hideHover, hover } from './hover.js';
+import { drawOverlay } from './overlay.js';
+// ---- a click on an empty spot: its place goes to Python (which decodes it there), unless a double-click follows ----
+export function toData(mx, my) {           // CSS px on the canvas -> the normalised coordinates of the points
+  const v = S.plot.get('cameraView');                 // column-major 4x4: scale v[0], v[5], translation v[12], v[13]
+  const w = canvas.clientWidth, h = canvas.clientHeight;
+  const ar = S.plot.get('aspectRatio') || 1;
+  const cx = (-1 + (2 * mx) / w) * (w / h), cy = 1 - (2 * my) / h;
+  return [(cx - v[12]) / v[0] / ar, (cy - v[13]) / v[5]];
+}
+export const click = { x: 0, y: 0, seq: 0, timer: null };
+canvas.addEventListener('mousedown', (e) => {
+  click.x = e.offsetX; click.y = e.offsetY; click.seq = state.seq;
+  hover.buttons = true;
+  hideHover();
+});
+window.addEventListener('mouseup', () => { hover.buttons = false; });
+canvas.addEventListener('click', (e) => {
+  if (!S.plot || !S.n || !S.lastArgs.decodes || S.plot.get('mouseMode') !== 'panZoom') return;
+  if (Math.hypot(e.offsetX - click.x, e.offsetY - click.y) > 3) return;       // a pan, not a click
+  const at = toData(e.offsetX, e.offsetY);
+  clearTimeout(click.timer);
+  click.timer = setTimeout(() => {
+    if (state.seq !== click.seq) return;                 // the click picked a point (or a lasso ended)
+    if (S.plot.get('selectedPoints').length) S.plot.deselect({ preventEvent: true });
+    state.seq += 1;
+    state.kind = 'spot';
+    state.points = [];
+    state.spot = at;
+    S.queryXy = at;
+    drawOverlay(false);
+    sendValue();
+  }, CLICK_DELAY_MS);
+});
+canvas.addEventListener('dblclick', () => { clearTimeout(click.timer); });
+canvas.addEventListener('mouseleave', () => hideHover());
+
+// ---- level of detail: a large map draws a fixed sample while the camera moves, every point at rest ----
+export const lod = { on: false, subset: null, timer: null };
+export function lodSubset() {              // ~LOD_POINTS positions, sorted, spread over the index (a multiplicative hash)
+  const k = Math.max(1, Math.round(S.n / LOD_POINTS));
+  const out = [];
+  for (let i = 0; i < S.n; i++) if (Math.imul(i, 2654435761) >>> 0 < 4294967296 / k) out.push(i);
+  return out;
+}
+export function lodMove() {
+  if (!S.plot || S.n <= PERFORMANCE_MODE_POINTS || S.plot.get('mouseMode') === 'lasso') return;
+  if (!lod.on) {
+    lod.on = true;
+    lod.selected = state.points.slice();
+    if (!lod.subset) lod.subset = lodSubset();
+    S.plot.filter(lod.subset, { preventEvent: true });
+  }
+  clearTimeout(lod.timer);
+  lod.timer = setTimeout(lodOff, LOD_REST_MS);
+}
+export function lodOff() {
+  clearTimeout(lod.timer);
+  if (!lod.on) return;
+  lod.on = false;
+  S.plot.unfilter({ preventEvent: true });
+  if (lod.selected.length) S.plot.select(lod.selected, { preventEvent: true });
+  drawOverlay(true);
+}
+
+export function setMode(m) {
+  if (!S.plot) return;
+  S.plot.set({ mouseMode: m });
+  document.getElementById('mode-pan').classList.toggle('on', m === 'panZoom');
+  document.getElementById('mode-lasso').classList.toggle('on', m === 'lasso');
+}
+
+// Test and bench hook (tests/e2e/test_webgl_map.py, bench/webgl_map.py).
