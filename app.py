@@ -5,9 +5,7 @@ One st.navigation over pages/, and the sidebar (model, dataset, device) drawn on
 
 import streamlit as st
 
-from vae.ui import browser_memory, url_state, warmup
-from vae.ui.hosting.hosting_ui import run_page
-from vae.ui.sidebar import draw_sidebar
+from vae.ui.decode import first_picture      # torch-free, like everything imported before the first picture
 
 # The tab icon is an inline SVG: a :material/...: or emoji icon would be fetched from a font server or CDN
 # on every page, which fails offline.
@@ -34,6 +32,14 @@ pages = [
     st.Page("pages/gallery.py", title="Gallery", icon=":material/collections:", url_path="gallery"),
 ]
 page = st.navigation(pages)
+# A fresh server's first Decode page: the default model's picture, drawn from its files before torch is imported
+# (2-3.5 s of a fresh server's first page); what follows imports torch.
+first_picture.draw(page)
+
+from vae.ui import browser_memory, url_state, warmup  # noqa: E402
+from vae.ui.hosting.hosting_ui import run_page  # noqa: E402
+from vae.ui.sidebar import draw_sidebar  # noqa: E402
+
 browser_memory.recall()                      # a reload: this browser's last view, unless the URL has a link
 url_state.restore_before_sidebar()           # a shared link: model and map settings, before the widgets
 ctx = draw_sidebar()
@@ -43,5 +49,6 @@ with st.sidebar:
 try:
     run_page(page)      # an error shows one line (no server paths); the traceback goes to the log
 finally:
+    first_picture.replaced()                 # the page stopped early or failed: the slot still becomes its title
     browser_memory.remember(ctx)             # also when the page stopped early (st.stop)
     warmup.start_background_warmup()         # once per server, after its first page: UMAP's numba compile

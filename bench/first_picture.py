@@ -51,7 +51,8 @@ class Server(StreamlitServer):
         c.REPO = root
         try:
             self.t_spawn = time.perf_counter()
-            super().__init__("app.py", {"PYTHONPATH": str(root)})
+            # as a user gets it: the torch-free first picture on (vae.ui.decode.first_picture; tests turn it off)
+            super().__init__("app.py", {"PYTHONPATH": str(root), "VAE_FIRST_PICTURE": "1"})
         finally:
             c.REPO = before
 

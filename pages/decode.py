@@ -13,6 +13,7 @@ from vae.analysis.latent import (
 from vae.dims import dim_label as z_label
 from vae.ui import state
 from vae.ui.components.latent_control import decode_mode_note, latent_control
+from vae.ui.decode import first_picture
 from vae.ui.decode.controls import Z_RANGE, Z_STEP, latent_controls, set_controls
 from vae.ui.decode.pad import pad_pickers
 from vae.ui.images import grid, show
@@ -20,7 +21,7 @@ from vae.ui.latents import INACTIVE_KL, dataset_latents, dim_order
 from vae.ui.map.neighbours import decode_neighbours
 from vae.ui.sidebar import current_with_model
 
-st.title("Decode a latent point")
+first_picture.title()        # in the slot of a fresh server's first picture, when app.py drew one
 ctx = current_with_model()
 lm = ctx.lm
 model, D = lm.model, lm.latent_dim
@@ -161,3 +162,4 @@ def traversals(z: np.ndarray) -> None:
 
 
 decoder()
+first_picture.replaced()     # the first picture gives way to the page's own control

@@ -20,7 +20,7 @@ FLOORS: list[set[str]] = [
     {"vae.cli", "vae.__main__"},                  # the command line
     {"vae.train", "vae.gallery"},                 # the Trainer, jobs, sweeps; published models
     {"vae.analysis"},                             # what is computed from a trained model
-    {"vae.checkpoint", "vae.checkpoint_format", "vae.browser_decoder", "vae.browser_onnx", "vae.imageio", "vae.sweep_format",
+    {"vae.checkpoint", "vae.checkpoint_format", "vae.browser_decoder", "vae.browser_weights", "vae.browser_onnx", "vae.imageio", "vae.sweep_format",
      "vae.models"},                               # files and formats; outside models (protocol, ONNX)
     {"vae.model"},                                # the VAE
     {"vae.objectives", "vae.objectives_tc"},      # ELBO, IWAE and their named output; beta-TCVAE

@@ -46,14 +46,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-FORMAT = "vae-decoder/2"
-MAX_BROWSER_WEIGHT_BYTES = 64 * 2**20   # larger decoders stay on the server (a page must not fetch 100s of MB)
+from vae.browser_weights import FORMAT, MAX_BROWSER_WEIGHT_BYTES, BrowserDecoderError, pack_binary
 _ACT_NAMES = {nn.ReLU: "relu", nn.Tanh: "tanh"}
 ACTS = ("relu", "tanh", "sigmoid", "none")
-
-
-class BrowserDecoderError(ValueError):
-    """This decoder cannot run in the browser (an unknown layer, too large), or an export is malformed."""
 
 
 def _fc_stack(net: Any, where: str) -> list[tuple[nn.Linear, str]]:
@@ -235,28 +230,9 @@ def export_decoder_binary(model: nn.Module, dtype: str = "auto") -> tuple[dict[s
     """
     if dtype == "auto":
         dtype = "float16" if float16_parity(model) <= 1.0 / 255.0 else "float32"
-    if dtype not in ("float16", "float32"):
-        raise ValueError(f"dtype must be 'auto', 'float16' or 'float32', got {dtype!r}")
     header, parts = _export_parts(model)
-    np_dtype = "<f2" if dtype == "float16" else "<f4"
-    digest = hashlib.sha256((FORMAT + dtype).encode())
-    chunks: list[bytes] = []
-    offset, layers = 0, []
-    for layer, w, b in parts:
-        digest.update(repr(sorted(layer.items())).encode())
-        if w is not None:
-            refs = []
-            for t in (w, b):
-                raw = t.contiguous().numpy().astype(np_dtype).tobytes()
-                raw += b"\0" * (-len(raw) % 4)
-                digest.update(raw)
-                refs.append([offset, int(t.numel())])
-                chunks.append(raw)
-                offset += len(raw)
-            layer = {**layer, "weight": refs[0], "bias": refs[1]}
-        layers.append(layer)
-    return ({**header, "hash": digest.hexdigest()[:16], "dtype": dtype, "weight_bytes": offset, "layers": layers},
-            b"".join(chunks))
+    return pack_binary(header, [(layer, None if w is None else w.contiguous().numpy(),
+                                 None if b is None else b.contiguous().numpy()) for layer, w, b in parts], dtype)
 
 
 export_mlp_decoder = export_decoder   # the first format's name; every architecture now

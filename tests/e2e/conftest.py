@@ -55,8 +55,9 @@ class StreamlitServer:
             self._ssl = ssl.create_default_context(cafile=str(tls[0]))
             self._ssl.check_hostname = False
         self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
-        # no background UMAP warm-up (vae.ui.warmup) unless a test asks: 14 s of CPU per server otherwise
-        env = {"VAE_WARMUP": "0", **os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        # no background UMAP warm-up (vae.ui.warmup) unless a test asks: 14 s of CPU per server otherwise; no
+        # torch-free first picture (vae.ui.decode.first_picture) unless a test asks: a test drives the page's control
+        env = {"VAE_WARMUP": "0", "VAE_FIRST_PICTURE": "0", **os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", self.script,
              "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",

@@ -24,8 +24,7 @@ from vae.checkpoint import (CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, CheckpointE
 from vae.dataset_names import is_idx_dataset
 from vae.model import VAE
 
-REPO = Path(__file__).resolve().parents[2]
-ASSETS_DIR = Path(os.environ.get("VAE_ASSETS_DIR", REPO / "assets"))
+from vae.ui.bundled import ASSETS_DIR, REPO  # noqa: F401 - REPO re-exported; tests patch loaders.ASSETS_DIR
 DATASET_KWARGS = ("seed", "image_size", "n_train", "n_test")   # load_dataset options a checkpoint may record
 
 

@@ -26,11 +26,12 @@ from vae.ui import state
 from vae.ui.training import jobs as training
 from vae.ui.gallery import glue as gallery_glue
 from vae.ui.gallery import publish as gallery_publish
+from vae.ui.bundled import DEFAULT_BUNDLED
 from vae.ui.loaders import DatasetSpec, LoadedModel
 
 _CTX = "_vae_context"
 _LAST_MODEL = "_vae_last_model"
-_DEFAULT_BUNDLED = "mnist-2d"
+_DEFAULT_BUNDLED = DEFAULT_BUNDLED
 SOURCES = {"outside": "Your model", "bundled": "Bundled", "trained": "Trained in this session",
            "upload": "Upload a checkpoint", "gallery": "Gallery"}
 FOLDER_OPTION = "image folder / zip"

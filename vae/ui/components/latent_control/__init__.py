@@ -34,17 +34,20 @@ import struct
 import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
-import torch
 
-from vae.browser_decoder import browser_refusal, can_decode_in_browser, export_decoder, export_decoder_binary
-from vae.browser_onnx import BrowserOnnxError, onnx_decoder_export
 from vae.dims import dim_label
 
-__all__ = ["latent_control", "decode_mode", "decode_mode_note", "server_decode_bytes", "unpack_payload"]
+if TYPE_CHECKING:
+    import torch
+
+# torch, vae.browser_decoder and vae.browser_onnx are imported where used: `first_picture` mounts the control
+# from a checkpoint's files on a fresh server's first page, before torch is imported (vae.ui.decode.first_picture)
+
+__all__ = ["latent_control", "first_picture", "decode_mode", "decode_mode_note", "server_decode_bytes", "unpack_payload"]
 
 _HERE = Path(__file__).resolve().parent
 _COMPONENT_NAME = "vae_latent_control"
@@ -94,6 +97,8 @@ def _cached(cache: "weakref.WeakKeyDictionary", model: torch.nn.Module, make):
 
 def _cached_export(model: torch.nn.Module) -> tuple[dict[str, Any], bytes]:
     """export_decoder_binary(model): (header, blob), float16 where parity within 1/255 holds."""
+    from vae.browser_decoder import export_decoder_binary
+
     return _cached(_EXPORTS, model, export_decoder_binary)
 
 
@@ -102,11 +107,15 @@ _JSON_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" 
 
 def _cached_json_export(model: torch.nn.Module) -> dict[str, Any]:
     """export_decoder(model) (base64 JSON; the path scrubber's format), cached per weights."""
+    from vae.browser_decoder import export_decoder
+
     return _cached(_JSON_EXPORTS, model, export_decoder)
 
 
 def _cached_onnx(model: torch.nn.Module) -> dict[str, Any] | str:
     """onnx_decoder_export(model), or the reason it failed (a string); cached per weights."""
+    from vae.browser_onnx import BrowserOnnxError, onnx_decoder_export
+
     sig = _weights_signature(model)
     hit = _ONNX.get(model)
     if hit is None or hit[0] != sig:
@@ -139,6 +148,8 @@ def decode_mode(model: torch.nn.Module, key: str | None = None) -> str:
     builds, unless too large), "onnx" when onnxruntime-web runs its decoder.onnx (any other decoder that
     exports), else "server"; also "server" once the browser of this session reported that the decoder of
     the control `key` failed to load."""
+    from vae.browser_decoder import can_decode_in_browser
+
     if key is not None and _private(key).get("browser_failed"):
         return "server"
     if can_decode_in_browser(model) and not _FORCE_ONNX:
@@ -148,6 +159,8 @@ def decode_mode(model: torch.nn.Module, key: str | None = None) -> str:
 
 def decode_mode_note(model: torch.nn.Module, key: str | None = None) -> str:
     """One sentence for the page: which decoder draws the image, and why when it is the server."""
+    from vae.browser_decoder import browser_refusal
+
     mode = decode_mode(model, key)
     if mode == "browser":
         header, _ = _cached_export(model)
@@ -166,11 +179,13 @@ def decode_mode_note(model: torch.nn.Module, key: str | None = None) -> str:
     return f"Decoded on the server as you move: {why}."
 
 
-@torch.inference_mode()
 def server_decode_bytes(model: torch.nn.Module, z: np.ndarray) -> bytes:
     """model.decode of one point z (D,) as uint8 bytes in (C, H, W) order, rounded to the nearest level."""
-    zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device).reshape(1, -1)
-    x = model.decode(zt)[0]  # (C, H, W) in [0, 1]
+    import torch
+
+    with torch.inference_mode():
+        zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device).reshape(1, -1)
+        x = model.decode(zt)[0]  # (C, H, W) in [0, 1]
     return (x * 255.0).round().clamp(0, 255).to(torch.uint8).cpu().numpy().tobytes()
 
 
@@ -268,13 +283,15 @@ def latent_control(
         decode_in = decode_mode(model, key)
     if decode_in not in ("browser", "onnx", "server"):
         raise ValueError(f"decode_in must be 'auto', 'browser', 'onnx' or 'server', got {decode_in!r}")
+    from vae.browser_decoder import browser_refusal, can_decode_in_browser
+
     if decode_in == "browser" and not can_decode_in_browser(model):
         raise ValueError(f"decode_in='browser': {browser_refusal(model)}")
     if decode_in == "onnx" and not isinstance(_cached_onnx(model), dict):
         raise ValueError(f"decode_in='onnx': {_cached_onnx(model)}")
 
     kl = None if kl_per_dim is None else np.asarray(
-        kl_per_dim.detach().cpu() if isinstance(kl_per_dim, torch.Tensor) else kl_per_dim, dtype=np.float64)
+        kl_per_dim.detach().cpu() if hasattr(kl_per_dim, "detach") else kl_per_dim, dtype=np.float64)
     if kl is not None and kl.shape != (latent_dim,):
         raise ValueError(f"kl_per_dim: expected {latent_dim} values (one per latent dimension), got shape {kl.shape}")
     if dims is None:
@@ -301,7 +318,7 @@ def latent_control(
                          f"{value_range}, {step}, {key_step}")
 
     if z is not None:
-        if isinstance(z, torch.Tensor):
+        if hasattr(z, "detach"):                       # a torch.Tensor
             z = z.detach().cpu().numpy()
         shown = _as_z(z, latent_dim, "z")
     elif priv["committed"] is not None:
@@ -324,6 +341,34 @@ def latent_control(
         priv["returned"] = True
         return priv["committed"].copy()
     return shown.copy()
+
+
+def _data(key: str, mode: str, latent_dim: int, image_shape, shown: np.ndarray, echo_seq: int,
+          opts: dict[str, Any]) -> dict[str, Any]:
+    """The component's data (without weights or image): what to draw and where z is."""
+    return {
+        "key": key, "mode": mode, "latent_dim": latent_dim, "image_shape": list(image_shape),
+        "z": [round(float(v), 6) for v in shown], "echo_seq": echo_seq,
+        "dims": opts["dims"], "labels": opts["labels"], "inactive": opts["inactive"], "pad_dims": opts["pad"],
+        "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
+        "image_px": opts["image_px"], "pad_px": opts["pad_px"], "fold_inactive": opts["fold_inactive"],
+    }
+
+
+def first_picture(exported: dict[str, Any], blob: bytes, z: np.ndarray, *, key: str, value_range: float = 3.0,
+                  image_px: int = 196) -> None:
+    """Draw the control from a browser export (`vae.browser_weights.export_decoder_binary_numpy`: header,
+    blob) at z (D,), without a model and without torch: the picture of a fresh server's first page while
+    torch is imported. It commits nothing (the page's own `latent_control` replaces it)."""
+    latent_dim = int(exported["latent_dim"])
+    shown = _as_z(z, latent_dim, "z")
+    dims = list(range(latent_dim))
+    opts = dict(dims=dims, labels=_labels(latent_dim, None, None), inactive=[False] * latent_dim,
+                pad=dims[:2] if latent_dim >= 2 else None, value_range=float(value_range), step=0.01, key_step=0.1,
+                image_px=int(image_px), pad_px=196, fold_inactive=True)
+    data = _data(key, "browser", latent_dim, exported["image_shape"], shown, 0, opts)
+    data.update(weights_hash=exported["hash"], weights=exported)
+    _component(key=key, data=_pack(data, blob))
 
 
 @st.fragment
@@ -362,13 +407,7 @@ def _mount(model: torch.nn.Module, shown: np.ndarray, key: str, mode: str, opts:
         if reason:
             priv["browser_failed"] = str(reason)[:200]
 
-    data: dict[str, Any] = {
-        "key": key, "mode": mode, "latent_dim": latent_dim, "image_shape": list(model.config.image_shape),
-        "z": [round(float(v), 6) for v in shown], "echo_seq": priv["echo_seq"],
-        "dims": opts["dims"], "labels": opts["labels"], "inactive": opts["inactive"], "pad_dims": opts["pad"],
-        "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
-        "image_px": opts["image_px"], "pad_px": opts["pad_px"], "fold_inactive": opts["fold_inactive"],
-    }
+    data = _data(key, mode, latent_dim, model.config.image_shape, shown, priv["echo_seq"], opts)
     blob = b""
     if mode == "browser":
         exported, weights = _cached_export(model)
