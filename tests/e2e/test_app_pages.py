@@ -153,6 +153,9 @@ def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: 
     goto_page(page, app_server, "latent_map?map=plotly")   # the bundled 2-d model: the map is the latent space itself
     if projection == "PCA":
         page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
+        # the rerun may start after wait_for_app_run's first look on a busy machine (the latent chart then
+        # detached under scroll_into_view): wait for the PCA map's own note first
+        expect(page.get_by_text(re.compile("PCA keeps"))).to_be_visible()
         wait_for_app_run(page)
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
