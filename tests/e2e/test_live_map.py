@@ -26,15 +26,20 @@ def _scatter(page: Page, js: str):
         const s = f.contentWindow.__scatter; return eval(js); }""", js)
 
 
-def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: str):
-    """The frames are drawn by the WebGL component: each new frame moves the same 300 points (a transition),
-    a later frame's coordinates differ from the first; once stopped, Replay steps through the frames."""
+def start_training(page: Page, app_server: str) -> None:
+    """Open the Train page and start 60 epochs on digits (the bundled default)."""
     goto_page(page, app_server, "train")
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("60")
     epochs.press("Enter")
     wait_for_app_run(page)
     page.get_by_role("button", name="Start").click()
+
+
+def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: str):
+    """The frames are drawn by the WebGL component: each new frame moves the same 300 points (a transition),
+    a later frame's coordinates differ from the first; once stopped, Replay steps through the frames."""
+    start_training(page, app_server)
     expect(page.get_by_role("heading", name="Latent space as it learns")).to_be_visible()
     wait_scatter(page, "s.webgl() === true && s.count() === 300 && s.painted() >= 1")   # digits: 300 test images
     first = _scatter(page, "s.points()")
@@ -72,12 +77,7 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
 def test_live_map_appears_during_training_and_replays(page: Page, app_server: str, streamlit_app):
     """Without WebGL: the Plotly live map (the fallback)."""
     page.context.add_init_script(NO_WEBGL)
-    goto_page(page, app_server, "train")
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("60")
-    epochs.press("Enter")
-    wait_for_app_run(page)
-    page.get_by_role("button", name="Start").click()
+    start_training(page, app_server)
     heading = page.get_by_role("heading", name="Latent space as it learns")
     expect(heading).to_be_visible()
     # while it trains: frames come in (the newest is drawn) before the run ends
