@@ -32,7 +32,8 @@ __all__ = ["frame_extent", "frame_ndc", "draw_live_frame", "live_webgl_panel", "
 KEY = "train_live_map" + wm.WEBGL_SUFFIX    # ends with _webgl: a "no WebGL" answer counts for every map
 MAX_REPLAY_FRAMES = 30
 REPLAY_STEP_S = 1.0                         # a frame a second: the 750 ms transition, then a rest
-POS = "tr_live_pos"                         # the replay's frame (position in replay_frames)
+POS = "tr_live_pos"                         # the replay slider's key
+FRAME = "_tr_live_frame"                    # the replay's frame (position in replay_frames)
 PLAYING = "_tr_live_playing"
 START = "_tr_live_start"
 
@@ -92,6 +93,12 @@ def draw_live_frame(data: LiveMapData, frame: LatentFrame, centre: np.ndarray, h
     return True
 
 
+def _picked() -> None:
+    """The slider moved: show that frame (and stop a replay)."""
+    st.session_state[FRAME] = st.session_state[POS]
+    st.session_state[PLAYING] = False
+
+
 def live_webgl_panel(data: LiveMapData, color_by: str, running: bool, replay_frames) -> bool:
     """The live map in WebGL: the newest frame while running, a replay once stopped; False: no WebGL here."""
     if wm.no_webgl():
@@ -106,9 +113,9 @@ def live_webgl_panel(data: LiveMapData, color_by: str, running: bool, replay_fra
 
     @st.fragment(run_every=REPLAY_STEP_S if playing else None)
     def replay() -> None:
-        pos = st.session_state.get(POS)
+        pos = st.session_state.get(FRAME)
         if not isinstance(pos, int) or not 0 <= pos < len(shown):
-            pos = st.session_state[POS] = len(shown) - 1
+            pos = len(shown) - 1
         if st.session_state.get(PLAYING):
             if st.session_state.pop(START, False):
                 pos = 0                     # Play: the first frame first
@@ -117,7 +124,7 @@ def live_webgl_panel(data: LiveMapData, color_by: str, running: bool, replay_fra
                 st.rerun(scope="app")
             else:
                 pos += 1
-            st.session_state[POS] = pos
+        st.session_state[FRAME] = pos
         draw_live_frame(data, frames[shown[pos]], centre, half, color_by)
         c1, c2 = st.columns([1, 5], vertical_alignment="bottom")
         if c1.button("\u25B6 Replay" if not st.session_state.get(PLAYING) else "Pause", key="tr_live_play"):
@@ -127,9 +134,9 @@ def live_webgl_panel(data: LiveMapData, color_by: str, running: bool, replay_fra
                 st.session_state[PLAYING] = True
                 st.session_state[START] = True
             st.rerun(scope="app")          # the fragment is defined anew, with (or without) its timer
+        st.session_state[POS] = pos         # the slider shows the frame drawn (set before the widget exists)
         c2.slider("Frame", 0, len(shown) - 1, key=POS, format="%d", label_visibility="collapsed",
-                  disabled=bool(st.session_state.get(PLAYING)),
-                  help="the replay's frames, first to last (the title names the epoch)")
+                  on_change=_picked, help="the replay's frames, first to last (the title names the epoch)")
 
     replay()
     return True
