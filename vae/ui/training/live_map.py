@@ -1,4 +1,5 @@
-"""The Train page's live latent map: frames of `vae.analysis.live_map` as a Plotly scatter.
+"""The Train page's live latent map: frames of `vae.analysis.live_map`, drawn by the WebGL component
+(vae.ui.training.live_map_webgl) or, where the browser has no WebGL, as the Plotly scatter here.
 
 While the job runs, the newest frame is drawn (the page's fragment redraws every second); once it has
 stopped or finished, every frame (at most MAX_REPLAY_FRAMES, evenly spaced, first and last kept) goes
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
+from vae.ui.training.live_map_webgl import live_webgl_panel
 
 __all__ = ["live_map_panel", "live_map_figure", "replay_frames"]
 
@@ -108,15 +110,19 @@ def live_map_panel(snapshot, running: bool) -> None:
         color_by = "label"
     what = ("the latent space itself (2-d)" if data.projection == "latent" else
             "its first two principal components (PCA fit on each frame)")
-    fig = live_map_figure(data, color_by, replay=not running)
-    st.plotly_chart(fig, key="train_live_map", config={"displayModeBar": False})
+    webgl = live_webgl_panel(data, color_by, running, replay_frames)
+    if not webgl:                           # this browser has no WebGL: the Plotly figure
+        st.caption("This browser cannot draw WebGL: the live map is drawn with Plotly.")
+        fig = live_map_figure(data, color_by, replay=not running)
+        st.plotly_chart(fig, key="train_live_map", config={"displayModeBar": False})
     n = len(data.frames)
     note = (f"{n} frame{'s' if n != 1 else ''}: latent means of a fixed subset of test images, {what}, "
             "taken at each epoch's end and every few seconds within long epochs; capturing cost "
             f"{data.overhead_s:.1f} s in all")
     note += " (some epochs skipped to keep it under 5% of the training time)." if data.skipped else "."
     if not running and n > 1:
-        note += " Replay: the button plays the frames, the slider picks one; the axes stay put."
+        note += (" Replay: the button plays the frames, the slider picks one; "
+                 + ("the extent stays put." if webgl else "the axes stay put."))
     st.caption(note)
     if len(options) > 1 and not running:
         st.segmented_control("Colour by", options, key="tr_live_color", default="label")
