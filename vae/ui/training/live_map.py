@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
+from vae.ui.map import webgl_map as wm
 from vae.ui.training.live_map_webgl import live_webgl_panel
 
 __all__ = ["live_map_panel", "live_map_figure", "replay_frames"]
@@ -110,9 +111,10 @@ def live_map_panel(snapshot, running: bool) -> None:
         color_by = "label"
     what = ("the latent space itself (2-d)" if data.projection == "latent" else
             "its first two principal components (PCA fit on each frame)")
-    webgl = live_webgl_panel(data, color_by, running, replay_frames)
-    if not webgl:                           # this browser has no WebGL: the Plotly figure
-        st.caption("This browser cannot draw WebGL: the live map is drawn with Plotly.")
+    webgl = live_webgl_panel(data, color_by, running)
+    if not webgl:                           # the replay, or a browser without WebGL: the Plotly figure
+        if wm.no_webgl():
+            st.caption("This browser cannot draw WebGL: the live map is drawn with Plotly.")
         fig = live_map_figure(data, color_by, replay=not running)
         st.plotly_chart(fig, key="train_live_map", config={"displayModeBar": False})
     n = len(data.frames)
@@ -121,8 +123,7 @@ def live_map_panel(snapshot, running: bool) -> None:
             f"{data.overhead_s:.1f} s in all")
     note += " (some epochs skipped to keep it under 5% of the training time)." if data.skipped else "."
     if not running and n > 1:
-        note += (" Replay: the button plays the frames, the slider picks one; "
-                 + ("the extent stays put." if webgl else "the axes stay put."))
+        note += " Replay: the button plays the frames, the slider picks one; the axes stay put."
     st.caption(note)
     if len(options) > 1 and not running:
         st.segmented_control("Colour by", options, key="tr_live_color", default="label")

@@ -3,8 +3,7 @@
 While the job runs, the page's fragment redraws every second and each new frame is sent with the same
 component key: the browser holds the same points (the fixed subset of test images), so a new frame's
 coordinates move them there in the component's animated transition (750 ms). Once the run has stopped,
-a replay steps through the frames (at most MAX_REPLAY_FRAMES, evenly spaced) from the server: Play starts a
-fragment that sends the next frame every REPLAY_STEP_S seconds, the slider picks one.
+the replay is the Plotly figure of vae.ui.training.live_map (every frame sent once, played in the browser).
 
 The extent is fixed across frames (`frame_extent`): every frame is normalised with one centre and half-span
 that hold (nearly) every point of every frame, so what moves is the points, not the picture. While training,
@@ -27,15 +26,9 @@ from vae.ui.colours import label_colour
 from vae.ui.components.webgl_scatter import webgl_scatter
 from vae.ui.map import webgl_map as wm
 
-__all__ = ["frame_extent", "frame_ndc", "draw_live_frame", "live_webgl_panel", "KEY", "MAX_REPLAY_FRAMES"]
+__all__ = ["frame_extent", "frame_ndc", "draw_live_frame", "live_webgl_panel", "KEY"]
 
 KEY = "train_live_map" + wm.WEBGL_SUFFIX    # ends with _webgl: a "no WebGL" answer counts for every map
-MAX_REPLAY_FRAMES = 30
-REPLAY_STEP_S = 1.0                         # a frame a second: the 750 ms transition, then a rest
-POS = "tr_live_pos"                         # the replay slider's key
-FRAME = "_tr_live_frame"                    # the replay's frame (position in replay_frames)
-PLAYING = "_tr_live_playing"
-START = "_tr_live_start"
 
 
 def frame_extent(frames, snap: bool = False) -> tuple[np.ndarray, float]:
@@ -93,50 +86,10 @@ def draw_live_frame(data: LiveMapData, frame: LatentFrame, centre: np.ndarray, h
     return True
 
 
-def _picked() -> None:
-    """The slider moved: show that frame (and stop a replay)."""
-    st.session_state[FRAME] = st.session_state[POS]
-    st.session_state[PLAYING] = False
-
-
-def live_webgl_panel(data: LiveMapData, color_by: str, running: bool, replay_frames) -> bool:
-    """The live map in WebGL: the newest frame while running, a replay once stopped; False: no WebGL here."""
-    if wm.no_webgl():
+def live_webgl_panel(data: LiveMapData, color_by: str, running: bool) -> bool:
+    """The newest frame in WebGL while the run trains; False where this browser has no WebGL, and once the
+    run has stopped with frames to replay (the Plotly figure's replay, which animates in the browser)."""
+    if wm.no_webgl() or (not running and len(data.frames) >= 2):
         return False
-    frames = data.frames
-    if running or len(frames) < 2:
-        centre, half = frame_extent(frames, snap=True)
-        return draw_live_frame(data, frames[-1], centre, half, color_by)
-    shown = replay_frames(frames, MAX_REPLAY_FRAMES)
-    centre, half = frame_extent([frames[i] for i in shown])
-    playing = bool(st.session_state.get(PLAYING))
-
-    @st.fragment(run_every=REPLAY_STEP_S if playing else None)
-    def replay() -> None:
-        pos = st.session_state.get(FRAME)
-        if not isinstance(pos, int) or not 0 <= pos < len(shown):
-            pos = len(shown) - 1
-        if st.session_state.get(PLAYING):
-            if st.session_state.pop(START, False):
-                pos = 0                     # Play: the first frame first
-            elif pos >= len(shown) - 1:     # the end: stop the timer (redefined without run_every)
-                st.session_state[PLAYING] = False
-                st.rerun(scope="app")
-            else:
-                pos += 1
-        st.session_state[FRAME] = pos
-        draw_live_frame(data, frames[shown[pos]], centre, half, color_by)
-        c1, c2 = st.columns([1, 5], vertical_alignment="bottom")
-        if c1.button("\u25B6 Replay" if not st.session_state.get(PLAYING) else "Pause", key="tr_live_play"):
-            if st.session_state.get(PLAYING):
-                st.session_state[PLAYING] = False
-            else:
-                st.session_state[PLAYING] = True
-                st.session_state[START] = True
-            st.rerun(scope="app")          # the fragment is defined anew, with (or without) its timer
-        st.session_state[POS] = pos         # the slider shows the frame drawn (set before the widget exists)
-        c2.slider("Frame", 0, len(shown) - 1, key=POS, format="%d", label_visibility="collapsed",
-                  on_change=_picked, help="the replay's frames, first to last (the title names the epoch)")
-
-    replay()
-    return True
+    centre, half = frame_extent(data.frames, snap=True)
+    return draw_live_frame(data, data.frames[-1], centre, half, color_by)
