@@ -174,9 +174,7 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
                           values=vals, legend=legend, colorbar=colorbar, atlas=atlas, atlas_ids=need,
                           highlight=highlight, query=qpos, query_xy=qxy, names=list(ds.class_names) if cats is not None
                           else None, decodes=view.from_map is not None, height=height, key=key)
-    if value.get("webgl") is False:
-        st.session_state[_NO_WEBGL] = value.get("error") or "no WebGL"
-        st.rerun()                          # draw the Plotly fallback instead
+    fall_back_if_no_webgl(value)
     return previous_event(key), True
 
 
@@ -184,6 +182,14 @@ def webgl_key(model_id: str, split: str, n: int, k: int = 2, points_filter: str 
     """The component's key: fixed by the points (model, split, count, the search filter's signature), not by
     the projection (see the docstring)."""
     return f"map_{model_id}_{split}_{n}_{k}" + (f"_f{points_filter}" if points_filter else "") + WEBGL_SUFFIX
+
+
+def fall_back_if_no_webgl(value: dict) -> None:
+    """A component's value said this browser has no WebGL: remember why for the session, and rerun (every
+    map of the session then draws its Plotly fallback)."""
+    if value.get("webgl") is False:
+        st.session_state[_NO_WEBGL] = value.get("error") or "no WebGL"
+        st.rerun()
 
 
 def no_webgl() -> str | None:

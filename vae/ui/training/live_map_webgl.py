@@ -80,9 +80,7 @@ def draw_live_frame(data: LiveMapData, frame: LatentFrame, centre: np.ndarray, h
     data_key = f"live|{len(xy)}|{color_by}|{digest}"
     st.markdown(f"**latent means of {len(data.labels):,} test images, epoch {_epoch(frame)}**")
     value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, **_colours(data, color_by))
-    if value.get("webgl") is False:
-        st.session_state[wm._NO_WEBGL] = value.get("error") or "no WebGL"
-        st.rerun()                          # the Plotly live map instead
+    wm.fall_back_if_no_webgl(value)         # the Plotly live map instead
     return True
 
 
