@@ -10,7 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, goto_page, wait_for_app_run,
+from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, click_when_still, goto_page,
+                               wait_for_app_run,
                                wait_for_plot, wait_scatter, wait_until_settled)
 
 SHOTS = Path("/tmp/i27a/shots")
@@ -28,7 +29,7 @@ def _plotly_points(page: Page) -> int:
 
 
 def _open_filter(page: Page) -> None:
-    page.get_by_test_id("stExpander").filter(has_text="Search and filter").locator("summary").click()
+    click_when_still(page.get_by_test_id("stExpander").filter(has_text="Search and filter").locator("summary"))
 
 
 def _pick_label(page: Page, name: str) -> None:
@@ -128,6 +129,7 @@ def test_webgl_map_filters_isolates_and_colours_by_a_dimension(page: Page, app_s
     page.set_viewport_size({"width": 1400, "height": 1600})
     goto_page(page, app_server, "latent_map?model=digits-2d")
     wait_scatter(page, "s.painted() > 0 && s.count() === 300")
+    wait_for_app_run(page)      # the map's "drawn" report reruns the page: act once that rerun has ended
     _open_filter(page)
     _pick_label(page, "7")
     expect(page.get_by_text("Search and filter: showing")).to_be_visible()
