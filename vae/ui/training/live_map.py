@@ -15,7 +15,7 @@ import streamlit as st
 
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
 from vae.ui.map import webgl_map as wm
-from vae.ui.training.live_map_webgl import live_webgl_panel
+from vae.ui.training.live_map_webgl import epoch_text, live_webgl_panel
 
 __all__ = ["live_map_panel", "live_map_figure", "replay_frames"]
 
@@ -46,10 +46,6 @@ def _groups(data: LiveMapData, color_by: str) -> list[tuple[str, np.ndarray, dic
     return groups
 
 
-def _label(frame: LatentFrame) -> str:
-    return f"{frame.epoch:.0f}" if abs(frame.epoch - round(frame.epoch)) < 1e-6 else f"{frame.epoch:.2f}"
-
-
 def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = False) -> go.Figure:
     """The newest frame; with replay=True also every replay frame, a Play button and an epoch slider."""
     frames = data.frames
@@ -68,7 +64,7 @@ def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = F
     ex = last.explained
     fig.update_layout(
         height=460, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
-        title=dict(text=f"latent means of {len(data.labels):,} test images, epoch {_label(last)}", font=dict(size=14)),
+        title=dict(text=f"latent means of {len(data.labels):,} test images, epoch {epoch_text(last)}", font=dict(size=14)),
         xaxis=dict(range=[x0, x1], autorange=False, zeroline=False,
                    title=f"{axis}1" + (f" ({ex[0]:.0%} of the variance)" if ex else "")),
         yaxis=dict(range=[y0, y1], autorange=False, zeroline=False,
@@ -76,7 +72,7 @@ def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = F
     if replay and len(shown) > 1:
         fig.frames = [go.Frame(data=traces(frames[i]), name=str(i),
                                layout=dict(title=dict(text=f"latent means of {len(data.labels):,} test images, "
-                                                           f"epoch {_label(frames[i])}")))
+                                                           f"epoch {epoch_text(frames[i])}")))
                       for i in shown]
         play = dict(frame=dict(duration=250, redraw=False), transition=dict(duration=0), fromcurrent=False,
                     mode="immediate")
@@ -91,7 +87,7 @@ def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = F
             sliders=[dict(active=len(shown) - 1, x=0.22, len=0.78, y=-0.13, yanchor="top", pad=dict(t=0),
                           currentvalue=dict(visible=False), ticklen=3,
                           font=dict(size=1, color="rgba(0,0,0,0)"),
-                          steps=[dict(label=_label(frames[i]), method="animate",
+                          steps=[dict(label=epoch_text(frames[i]), method="animate",
                                       args=[[str(i)], dict(frame=dict(duration=0, redraw=False), mode="immediate",
                                                            transition=dict(duration=0))])
                                  for i in shown])],

@@ -26,7 +26,7 @@ from vae.ui.colours import label_colour
 from vae.ui.components.webgl_scatter import webgl_scatter
 from vae.ui.map import webgl_map as wm
 
-__all__ = ["frame_extent", "frame_ndc", "draw_live_frame", "live_webgl_panel", "KEY"]
+__all__ = ["frame_extent", "frame_ndc", "epoch_text", "draw_live_frame", "live_webgl_panel", "KEY"]
 
 KEY = "train_live_map" + wm.WEBGL_SUFFIX    # ends with _webgl: a "no WebGL" answer counts for every map
 
@@ -52,7 +52,8 @@ def frame_ndc(frame: LatentFrame, centre: np.ndarray, half: float) -> np.ndarray
     return ((np.asarray(frame.xy, np.float64) - centre) / half).astype(np.float32)
 
 
-def _epoch(frame: LatentFrame) -> str:
+def epoch_text(frame: LatentFrame) -> str:
+    """The frame's epoch as titles show it: "3" at an epoch's end, "2.42" within one."""
     return f"{frame.epoch:.0f}" if abs(frame.epoch - round(frame.epoch)) < 1e-6 else f"{frame.epoch:.2f}"
 
 
@@ -60,9 +61,10 @@ def _colours(data: LiveMapData, color_by: str) -> dict:
     """The component's colour arguments: categories by label (the Latent map's colours) or a factor's values."""
     if color_by in data.factor_names and data.factors is not None:
         v = data.factors[:, data.factor_names.index(color_by)].astype(np.float64)
+        lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
         return dict(values=v, colors=wm.ramp(), legend=None, names=None,
-                    colorbar={"name": color_by, "lo": f"{np.nanmin(v):.4g}", "hi": f"{np.nanmax(v):.4g}",
-                              "colors": wm.ramp(8)})
+                    colorbar={"name": color_by, "lo": wm.legend_number(lo, lo, hi),
+                              "hi": wm.legend_number(hi, lo, hi), "colors": wm.ramp(8)})
     labels = np.asarray(data.labels, np.int64)
     n_cat = int(labels.max()) + 1 if len(labels) else 1
     names = [data.class_names[c] if c < len(data.class_names) else str(c) for c in range(n_cat)]
@@ -72,13 +74,11 @@ def _colours(data: LiveMapData, color_by: str) -> dict:
 
 def draw_live_frame(data: LiveMapData, frame: LatentFrame, centre: np.ndarray, half: float,
                     color_by: str = "label", height: int = 460) -> bool:
-    """Draw one frame with the component (key KEY); False once this browser said it has no WebGL."""
-    if wm.no_webgl():
-        return False
+    """Draw one frame with the component (key KEY); True (a browser without WebGL reruns to the Plotly map)."""
     xy = frame_ndc(frame, centre, half)
     digest = hashlib.blake2b(xy.tobytes(), digest_size=8).hexdigest()
     data_key = f"live|{len(xy)}|{color_by}|{digest}"
-    st.markdown(f"**latent means of {len(data.labels):,} test images, epoch {_epoch(frame)}**")
+    st.markdown(f"**latent means of {len(data.labels):,} test images, epoch {epoch_text(frame)}**")
     value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, **_colours(data, color_by))
     wm.fall_back_if_no_webgl(value)         # the Plotly live map instead
     return True
