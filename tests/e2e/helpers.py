@@ -139,6 +139,21 @@ def choose_option(page: Page, selectbox, option: str, exact: bool = False) -> No
     click_when_still(page.get_by_role("option", name=option, exact=exact))
 
 
+def pick_in_multiselect(page: Page, box, option: str) -> None:
+    """Add `option` to the Streamlit multiselect `box` (a stMultiSelect locator) from the keyboard: type it, then
+    Enter once the list shows it, and wait for its tag.
+
+    A click on the option of the open list missed it on a busy machine (the list, virtualised, with "Select all"
+    at its head, drew its rows again between the look and the click: the click landed on the list itself and
+    nothing was picked); typed, the list holds the one option and Enter takes it."""
+    field = box.locator("input")
+    click_when_still(field)
+    field.fill(option)
+    expect(page.get_by_role("option", name=option, exact=True)).to_be_visible()
+    field.press("Enter")
+    expect(box.locator(f'[data-tag][aria-label="{option}"]')).to_have_count(1)
+
+
 PLOTLY_DRAWN = "el => { const gd = el.querySelector('.js-plotly-plot'); " \
                "return !!(gd && gd._fullLayout && gd._fullData && el.querySelector('.nsewdrag')) && gd._fullData.length; }"
 

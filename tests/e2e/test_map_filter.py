@@ -10,7 +10,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, click_when_still, goto_page,
+from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, click_when_still, goto_page, pick_in_multiselect,
                                wait_for_app_run,
                                wait_for_plot, wait_scatter, wait_until_settled)
 
@@ -33,8 +33,7 @@ def _open_filter(page: Page) -> None:
 
 
 def _pick_label(page: Page, name: str) -> None:
-    box = page.get_by_test_id("stMultiSelect").filter(has_text="Labels")
-    choose_option(page, box, name, exact=True)
+    pick_in_multiselect(page, page.get_by_test_id("stMultiSelect").filter(has_text="Labels"), name)
     page.keyboard.press("Escape")
     wait_for_app_run(page)
 
