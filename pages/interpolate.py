@@ -27,8 +27,9 @@ def kept_number_input(label: str, lo: int, hi: int, default: int, key: str, draw
     state.restore_widget(key, drawn_last_run, lambda v: lo <= v <= hi)
     if not lo <= st.session_state.get(key, default) <= hi:
         st.session_state.pop(key, None)
-    st.session_state.setdefault(key, default)           # the default as state: a restored value needs no value=
-    value = st.number_input(label, lo, hi, key=key)
+    # the default as the widget's own (value=): a browser that missed the run setting a state default shows the
+    # widget's declared one (see pages/latent_map.py's WebGL toggle); a restored value in state still wins
+    value = st.number_input(label, lo, hi, value=default, key=key)
     state.remember_widget(key, value)
     return value
 

@@ -47,8 +47,10 @@ if len(dims_ok) > 1:
 else:
     k = dims_ok[0]
     c4.caption(f"Map: {k}-D")
-st.session_state.setdefault("map_webgl", True)          # the default (a link's map=plotly sets it first)
-use_webgl = k == 2 and c4.toggle("WebGL", key="map_webgl",
+# The default is the widget's own (value=True), not a session-state default: the browser falls back to a widget's
+# declared default when it never saw the run that set the state (seen under load: WebGL switched itself off on the
+# map's first rerun). A link's map=plotly sets the key before this line (url_state).
+use_webgl = k == 2 and c4.toggle("WebGL", value=True, key="map_webgl",
                                  help="every point in the browser's GPU (lasso, zoom to the images); off: the Plotly map")
 n, cap_note = wm.point_choice(c2, split, n_total, use_webgl)
 colour_choices = mc.colour_choices(ds, D)
