@@ -111,6 +111,7 @@ export async function drawPoints(args, t0) {
   const cat = u16(args.cat);
   S.cats = cat;
   const val = f32(args.val);
+  S.vals = val;
   const moving = !!(S.plot && S.n > 0 && xy.length / 2 === S.n && state.drawn !== null);   // same points, new places
   S.n = xy.length / 2;
   // the spatial index (lasso, points in view), built from the typed array in a worker while this thread makes
