@@ -15,14 +15,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
+from vae.ui.colours import label_colour
 from vae.ui.map import webgl_map as wm
 from vae.ui.training.live_map_webgl import MAX_REPLAY_FRAMES, epoch_text, live_webgl_panel, replay_frames
 
 __all__ = ["live_map_panel", "live_map_figure", "replay_frames", "MAX_REPLAY_FRAMES"]
-
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
-
 
 def _groups(data: LiveMapData, color_by: str) -> list[tuple[str, np.ndarray, dict]]:
     """(trace name, point indices, marker) per trace: one per class, or one coloured by a factor."""
@@ -34,7 +31,7 @@ def _groups(data: LiveMapData, color_by: str) -> list[tuple[str, np.ndarray, dic
     groups = []
     for c in np.unique(data.labels):
         name = data.class_names[c] if c < len(data.class_names) else str(c)
-        groups.append((name, np.flatnonzero(data.labels == c), dict(size=4, color=PALETTE[int(c) % len(PALETTE)])))
+        groups.append((name, np.flatnonzero(data.labels == c), dict(size=4, color=label_colour(c))))
     return groups
 
 

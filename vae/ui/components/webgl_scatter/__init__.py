@@ -11,7 +11,7 @@ JSON: x, y float32 normalised to [-1, 1] with one scale for both axes (8 bytes a
 category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colour by label: 10 MB.
 
     xy_ndc, centre, half = normalise_xy(xy)                    # (N, 2) float32 in [-1, 1]
-    value = webgl_scatter(xy_ndc, categories=labels, colors=QUALITATIVE, legend=[...], data_key=..., key="map")
+    value = webgl_scatter(xy_ndc, categories=labels, colors=LABEL_COLOURS, legend=[...], data_key=..., key="map")
     value["webgl"]       # False: the browser has no WebGL (draw something else)
     value["points"]      # int32 (k,) positions 0..N-1 of the selected points (lasso or click); value["seq"] counts
                          # selections
