@@ -8,7 +8,8 @@ every frame (at most MAX_REPLAY_FRAMES, evenly spaced, first and last kept) is s
 round trip a frame). vae.ui.training.live_map draws the Plotly figure where the browser has no WebGL.
 
 Each frame fills the canvas: it is normalised on its own extent (`own_ndc`: the quantiles of its points,
-a square around them), and the transition animates the change of scale from frame to frame (the early
+a square around them), the browser scales it by one factor to fill the canvas (wider than tall: `fit`),
+and the transition animates the change of scale from frame to frame (the early
 frames of a run, its points bunched near the origin, would otherwise be a dot in the middle of an extent
 that holds the later, wider frames). The axis scale is therefore not comparable between frames.
 
@@ -103,7 +104,7 @@ def draw_live_frame(data: LiveMapData, frame: LatentFrame, color_by: str = "labe
     digest = hashlib.blake2b(xy.tobytes(), digest_size=8).hexdigest()
     data_key = f"live|{len(xy)}|{color_by}|{digest}"
     st.markdown(f"**{frame_title(data, frame)}**")
-    value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, hint=LIVE_HINT, hover_images=False,
+    value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, hint=LIVE_HINT, hover_images=False, fit=True,
                           **_colours(data, color_by))
     wm.fall_back_if_no_webgl(value)         # the Plotly live map instead
     return True
@@ -116,7 +117,7 @@ def draw_replay(data: LiveMapData, color_by: str = "label", height: int = 460) -
     digest = hashlib.blake2b(frames.tobytes(), digest_size=8).hexdigest()
     data_key = f"replay|{frames.shape[1]}|{len(frames)}|{color_by}|{digest}"
     value = webgl_scatter(frames[-1], data_key=data_key, height=height, key=KEY, frames=frames,
-                          frame_titles=[frame_title(data, f) for f in shown], hover_images=False,
+                          frame_titles=[frame_title(data, f) for f in shown], hover_images=False, fit=True,
                           hint=LIVE_HINT + "; Play replays the frames, the slider picks one",
                           **_colours(data, color_by))
     wm.fall_back_if_no_webgl(value)

@@ -161,7 +161,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                   highlight: Sequence[int] = (), query: int = -1, query_xy: Sequence[float] | None = None,
                   names: Sequence[str] | None = None, decodes: bool = False, height: int = 620,
                   frames: np.ndarray | None = None, frame_titles: Sequence[str] | None = None,
-                  hint: str | None = None, hover_images: bool = True, key: str) -> dict:
+                  hint: str | None = None, hover_images: bool = True, fit: bool = False, key: str) -> dict:
     """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
 
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
@@ -172,7 +172,8 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     frames (F, N, 2): frames of the same points normalised like xy_ndc (a live map's), sent once as float32 and
     played in the browser (Play/Pause, a frame slider, frame_titles[k] above the canvas while frame k shows);
     hint: the line beside the tools (default: the Latent map's); hover_images=False: no atlas will come (the
-    hover box names the point's category and asks for no image).
+    hover box names the point's category and asks for no image); fit=True: the browser scales each frame by
+    one factor to fill the canvas, wider than tall (the live map; coordinates then are not xy_ndc's).
     data_key must change whenever the points or their colours do (the browser redraws only then). Once the
     browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
     frame made anew that lacks them says so and the next run sends them again.
@@ -190,7 +191,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                        highlight=[int(i) for i in highlight], query=int(query),
                        query_xy=None if query_xy is None else [float(v) for v in query_xy][:2],
                        names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
-                       height=int(height), hint=hint, hover_images=bool(hover_images),
+                       height=int(height), hint=hint, hover_images=bool(hover_images), fit=bool(fit),
                        frame_titles=None if frame_titles is None else [str(t) for t in frame_titles],
                        key=key, default=None)
     return read_value(value)

@@ -14,6 +14,7 @@
 //   names     category names (the hover label), or null; decodes: an empty spot's click is sent (the map has an inverse)
 //   hint      the line beside the tools, or null (the Latent map's); hover_images: false where no thumbnails come
 //             (the hover box shows the point's category only, and asks for no image)
+//   fit       true: each frame's points scaled by one factor to fill the canvas (unpack.js fitXy; the live map)
 //   frames    bytes: float32 (F, N, 2), frames of the same N points normalised like xy, or null; frame_titles: F
 //             strings. With frames, a bar plays them in the browser (replay.js); the title names the frame shown
 // Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn}

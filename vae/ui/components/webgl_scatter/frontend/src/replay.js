@@ -2,7 +2,8 @@
 // `xy`; args.frame_titles: F strings), played here with the animated transition, no server round trip a frame.
 // The bar: a Play/Pause button and a slider over the frames; the title above the canvas names the frame.
 import { S, TRANSITION_MS, state } from './store.js';
-import { f32, pointArrays } from './unpack.js';
+import { f32, fitXy, pointArrays } from './unpack.js';
+import { aspect } from './plot.js';
 import { indexInWorker } from './kdworker.js';
 import { hideHover } from './hover.js';
 import { drawOverlay } from './overlay.js';
@@ -44,7 +45,8 @@ function showTitle() {
 // Moves the points to frame k (animated); resolves when they are there
 async function showFrame(k, duration) {
   const n = S.n;
-  const xy = replay.frames.subarray(2 * n * k, 2 * n * (k + 1));
+  const raw = replay.frames.subarray(2 * n * k, 2 * n * (k + 1));
+  const xy = S.lastArgs.fit ? fitXy(raw, aspect()) : raw;
   replay.k = k;
   slider.value = String(k);
   showTitle();
