@@ -32,13 +32,25 @@ def test_compare_maps_colour_labels_as_the_latent_map(assets_dir):
 
 
 def test_one_label_palette_everywhere():
+    """vae.ui.colours is the one source: the Latent map (Plotly), the live map (Plotly and WebGL) and the scatter
+    PNG read it. The Plotly live map had its own 10-colour PALETTE: classes 10 and up wrapped to class 0's
+    colour there only (a 12-class data set's label 10 was blue on the live map, dark blue everywhere else)."""
+    from vae.analysis.live_map import LatentFrame, LiveMapData
     from vae.ui.colours import LABEL_COLOURS, label_colour
-    from vae.ui.map.figures import QUALITATIVE
-    from vae.ui.training.live_map import PALETTE
+    from vae.ui.map.figures import latent_map_figure
+    from vae.ui.training.live_map import live_map_figure
+    from vae.ui.training.live_map_webgl import _colours
 
-    assert list(QUALITATIVE[:len(LABEL_COLOURS)]) == list(LABEL_COLOURS)[:len(QUALITATIVE)]
-    assert list(PALETTE) == list(LABEL_COLOURS)[:len(PALETTE)]
     assert label_colour(3) == LABEL_COLOURS[3] and label_colour(len(LABEL_COLOURS) + 1) == LABEL_COLOURS[1]
+    labels = np.arange(12)
+    names = tuple(f"c{k}" for k in labels)
+    want = {names[k]: label_colour(k) for k in labels}
+    assert _colours_by_name(latent_map_figure(np.zeros((12, 2)), labels, labels, names)) == want
+    frame = LatentFrame(epoch=1.0, step=1, xy=np.zeros((12, 2), np.float32), explained=None, seconds=0.0)
+    data = LiveMapData(index=labels, labels=labels, class_names=names, factors=None, factor_names=(),
+                       projection="latent", frames=(frame,), overhead_s=0.0, skipped=0)
+    assert _colours_by_name(live_map_figure(data)) == want
+    assert {d["name"]: d["color"] for d in _colours(data, "label")["legend"]} == want
 
 
 def test_coloured_by_a_value_the_legend_sits_above_the_plot_not_over_the_colour_bar():

@@ -1,11 +1,15 @@
-"""The WebGL live map's fixed extent: it holds every frame's points, and while training it grows in steps."""
+"""The WebGL live map's extents: a fixed one holds every frame's points (and can grow in steps); the app draws
+each frame on its own extent (it fills the canvas); a replay's frames travel as one float32 (F, N, 2)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from vae.analysis.live_map import LatentFrame
-from vae.ui.training.live_map_webgl import frame_extent, frame_ndc
+import pytest
+
+from vae.ui.components.webgl_scatter import pack_frames
+from vae.ui.training.live_map_webgl import frame_extent, frame_ndc, own_ndc
 
 
 def _frame(xy, epoch=0.0):
@@ -36,3 +40,27 @@ def test_snapped_extent_changes_only_now_and_then_while_frames_come_in():
         assert np.mean(np.abs(ndc) <= 1) > 0.98
     assert len(set(extents)) <= 6          # 40 frames, a few extents (unsnapped: one per frame)
     assert len({frame_extent(frames[:k + 1])[1] for k in range(40)}) > 30
+
+
+def test_each_frame_fills_the_canvas_even_an_early_bunched_one():
+    """Issue 21: an early frame (points bunched near the origin) was drawn as a dot in an extent that held the
+    later, wider frames; on its own extent it spans the canvas like the late one."""
+    rng = np.random.default_rng(2)
+    early = _frame(rng.normal(size=(300, 2)) * 0.01 + 0.05)
+    late = _frame(rng.normal(size=(300, 2)) * 3.0)
+    for f in (early, late):
+        ndc = own_ndc(f)
+        assert ndc.dtype == np.float32 and np.mean(np.abs(ndc) <= 1) > 0.98
+        assert np.abs(ndc).max(0).max() > 0.8          # the wider axis reaches (nearly) the edge
+    c, h = frame_extent([early, late])              # the old, shared extent: the early frame a dot
+    assert np.abs(frame_ndc(early, c, h)).max() < 0.05
+
+
+def test_frames_pack_as_one_float32_array():
+    frames = np.arange(3 * 4 * 2, dtype=np.float64).reshape(3, 4, 2)
+    raw = pack_frames(frames, 4)
+    assert len(raw) == 3 * 4 * 2 * 4
+    assert np.array_equal(np.frombuffer(raw, "<f4").reshape(3, 4, 2), frames.astype(np.float32))
+    assert pack_frames(None, 4) is None
+    with pytest.raises(ValueError, match=r"\(F, 5, 2\)"):
+        pack_frames(frames, 5)

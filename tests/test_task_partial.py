@@ -6,7 +6,8 @@ import threading
 
 import numpy as np
 
-from vae.ui.map.figures import QUALITATIVE, scatter_png
+from vae.ui.colours import LABEL_COLOURS
+from vae.ui.map.figures import scatter_png
 
 
 def test_a_task_shows_what_it_published_while_it_runs():
@@ -55,10 +56,10 @@ def test_scatter_png_puts_each_label_in_its_colour_inside_the_image():
     xy = np.array([[0.0, 0.0], [10.0, 5.0], [5.0, 2.5]])
     img = np.asarray(scatter_png(xy, np.array([0, 1, 2]), width=100, height=60, dot=2))
     assert img.shape == (60, 100, 3)
-    colours = {tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in QUALITATIVE[:3]}
+    colours = {tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in LABEL_COLOURS[:3]}
     found = {tuple(p) for p in img.reshape(-1, 3)} - {(255, 255, 255)}
     assert found == colours
     # y up: the point with the largest y is in the top rows, the smallest in the bottom ones
     top = {tuple(p) for p in img[:10].reshape(-1, 3)} - {(255, 255, 255)}
-    assert top == {tuple(int(QUALITATIVE[1][i:i + 2], 16) for i in (1, 3, 5))}
+    assert top == {tuple(int(LABEL_COLOURS[1][i:i + 2], 16) for i in (1, 3, 5))}
     assert np.asarray(scatter_png(np.full((3, 2), np.nan), np.zeros(3))).min() == 255     # nothing to draw

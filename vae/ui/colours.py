@@ -2,9 +2,9 @@
 
     label_colour(k) -> "#rrggbb"
 
-The sequence is the Latent map's (vae.ui.map.figures.QUALITATIVE) and the Train page's live map's
-(vae.ui.training.live_map.PALETTE), Plotly's D3 colours extended; tests/test_label_colours.py keeps
-them equal. Plotly's own colourway (Streamlit's theme) would colour a class by its trace's position.
+The one source of truth: the Latent map (Plotly and WebGL), the Train page's live map, Compare and the
+scatter PNGs all read label_colour / LABEL_COLOURS. Plotly's D3 colours extended; Plotly's own colourway
+(Streamlit's theme) would colour a class by its trace's position.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, read_value, webgl_scatter
-from vae.ui.map.figures import QUALITATIVE
+from vae.ui.colours import LABEL_COLOURS
 
 st.set_page_config(layout="wide")
 n = int(st.query_params.get("n", "70000"))
@@ -46,7 +46,7 @@ def thumbnails(labels: np.ndarray, positions: list[int]) -> np.ndarray:
 xy, labels = points(n)
 prev = read_value(st.session_state.get("bench_scatter"))
 need = [int(p) for p in prev.get("need") or []][:THUMB_MAX]
-value = webgl_scatter(xy, data_key=f"bench|{n}", colors=QUALITATIVE[:10], categories=labels,
-                      legend=[{"name": str(i), "color": QUALITATIVE[i]} for i in range(10)], key="bench_scatter",
+value = webgl_scatter(xy, data_key=f"bench|{n}", colors=LABEL_COLOURS[:10], categories=labels,
+                      legend=[{"name": str(i), "color": LABEL_COLOURS[i]} for i in range(10)], key="bench_scatter",
                       atlas=atlas_png(thumbnails(labels, need)) if need else None, atlas_ids=need)
 st.write(f"python got {len(value.get('points', ()))} points, selection {value.get('seq', 0)}")

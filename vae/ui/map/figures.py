@@ -8,10 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from vae.ui.colours import LABEL_COLOURS, label_colour
 from vae.ui.images import upscale
 
-QUALITATIVE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf", "#393b79", "#ad494a", "#8c6d31", "#637939", "#7b4173"]
 
 
 def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
@@ -70,7 +69,7 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
             m = labels == k
             fig.add_trace(scatter(**coords(m), mode="markers", name=str(names[m][0]), customdata=custom[m],
                                   hovertemplate=hover, **faded,
-                                  marker=dict(size=size, color=QUALITATIVE[int(k) % len(QUALITATIVE)],
+                                  marker=dict(size=size, color=label_colour(k),
                                               opacity=0.8, line=outline)))
     else:
         m = np.ones(n, dtype=bool)
@@ -114,7 +113,7 @@ def latent_map_figure(xy: np.ndarray, index: np.ndarray, labels: np.ndarray, cla
 
 def scatter_png(xy: np.ndarray, labels: np.ndarray, width: int = 760, height: int = 420, dot: int = 2) -> Image.Image:
     """A quick raster scatter: xy (N, 2) map coordinates scaled to fill a width x height white RGB image
-    (y up), each point a dot x dot square in its label's QUALITATIVE colour. Milliseconds for 20,000 points:
+    (y up), each point a dot x dot square in its label's colour (vae.ui.colours). Milliseconds for 20,000 points:
     for a map redrawn as it computes, where a Plotly figure would be rebuilt each time."""
     xy = np.asarray(xy, dtype=np.float64)
     img = np.full((height, width, 3), 255, np.uint8)
@@ -126,7 +125,7 @@ def scatter_png(xy: np.ndarray, labels: np.ndarray, width: int = 760, height: in
         mid = (lo + hi) / 2
         cols = np.clip(np.round(width / 2 + (xy[ok, 0] - mid[0]) * scale).astype(int), 0, width - dot)
         rows = np.clip(np.round(height / 2 - (xy[ok, 1] - mid[1]) * scale).astype(int), 0, height - dot)
-        palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in QUALITATIVE], np.uint8)
+        palette = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in LABEL_COLOURS], np.uint8)
         colour = palette[np.asarray(labels)[ok].astype(np.int64) % len(palette)]
         for dr in range(dot):
             for dc in range(dot):

@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 
 from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, read_value, webgl_scatter
-from vae.ui.map.figures import QUALITATIVE
+from vae.ui.colours import label_colour
 from vae.ui.map.filters import take_view
 
 CAP_ENV = "VAE_MAP_MAX_POINTS"
@@ -139,7 +139,7 @@ def _colours(view, dataset, colour_by: str, colour_values, value_range=None):
     present = np.unique(labels)
     names = dataset.class_names
     n_cat = int(max(present.max() + 1 if len(present) else 1, 1))
-    colors = [QUALITATIVE[i % len(QUALITATIVE)] for i in range(n_cat)]
+    colors = [label_colour(i) for i in range(n_cat)]
     legend = [{"name": names[i] if 0 <= i < len(names) else str(i), "color": colors[i]} for i in present[:60]]
     return labels, None, colors, legend, None
 

@@ -1,7 +1,8 @@
 """The Train page's live latent map: frames of `vae.analysis.live_map`, drawn by the WebGL component
-(vae.ui.training.live_map_webgl) or, where the browser has no WebGL, as the Plotly scatter here.
+(vae.ui.training.live_map_webgl: the newest frame while training, an in-browser replay once stopped) or,
+where the browser has no WebGL, as the Plotly scatter here.
 
-While the job runs, the newest frame is drawn (the page's fragment redraws every second); once it has
+Plotly: while the job runs, the newest frame is drawn (the page's fragment redraws every second); once it has
 stopped or finished, every frame (at most MAX_REPLAY_FRAMES, evenly spaced, first and last kept) goes
 into one figure with a Play button and a slider, replayed in the browser with no server round trip.
 The axes hold every point of every frame, so what moves in a replay is the points, not the axes.
@@ -14,23 +15,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
+from vae.ui.colours import label_colour
 from vae.ui.map import webgl_map as wm
-from vae.ui.training.live_map_webgl import epoch_text, live_webgl_panel
+from vae.ui.training.live_map_webgl import MAX_REPLAY_FRAMES, epoch_text, live_webgl_panel, replay_frames
 
-__all__ = ["live_map_panel", "live_map_figure", "replay_frames"]
-
-MAX_REPLAY_FRAMES = 60
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-           "#bcbd22", "#17becf"]
-
-
-def replay_frames(frames: tuple[LatentFrame, ...], max_frames: int = MAX_REPLAY_FRAMES) -> list[int]:
-    """Indices of at most max_frames frames, evenly spaced, the first and the last always in."""
-    n = len(frames)
-    if n <= max_frames:
-        return list(range(n))
-    return sorted({int(round(i)) for i in np.linspace(0, n - 1, max_frames)})
-
+__all__ = ["live_map_panel", "live_map_figure", "replay_frames", "MAX_REPLAY_FRAMES"]
 
 def _groups(data: LiveMapData, color_by: str) -> list[tuple[str, np.ndarray, dict]]:
     """(trace name, point indices, marker) per trace: one per class, or one coloured by a factor."""
@@ -42,7 +31,7 @@ def _groups(data: LiveMapData, color_by: str) -> list[tuple[str, np.ndarray, dic
     groups = []
     for c in np.unique(data.labels):
         name = data.class_names[c] if c < len(data.class_names) else str(c)
-        groups.append((name, np.flatnonzero(data.labels == c), dict(size=4, color=PALETTE[int(c) % len(PALETTE)])))
+        groups.append((name, np.flatnonzero(data.labels == c), dict(size=4, color=label_colour(c))))
     return groups
 
 
@@ -119,7 +108,10 @@ def live_map_panel(snapshot, running: bool) -> None:
             f"{data.overhead_s:.1f} s in all")
     note += " (some epochs skipped to keep it under 5% of the training time)." if data.skipped else "."
     if not running and n > 1:
-        note += " Replay: the button plays the frames, the slider picks one; the axes stay put."
+        note += (" Replay: Play plays the frames, the slider picks one; each frame is scaled to fill the map."
+                 if webgl else " Replay: the button plays the frames, the slider picks one; the axes stay put.")
+    elif webgl:
+        note += " Each frame is scaled to fill the map."
     st.caption(note)
     if len(options) > 1 and not running:
         st.segmented_control("Colour by", options, key="tr_live_color", default="label")

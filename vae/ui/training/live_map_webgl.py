@@ -3,14 +3,18 @@
 While the job runs, the page's fragment redraws every second and each new frame is sent with the same
 component key: the browser holds the same points (the fixed subset of test images), so a new frame's
 coordinates move them there in the component's animated transition (750 ms). Once the run has stopped,
-the replay is the Plotly figure of vae.ui.training.live_map (every frame sent once, played in the browser).
+every frame (at most MAX_REPLAY_FRAMES, evenly spaced, first and last kept) is sent once as float32
+(F, N, 2) and replayed in the browser (Play/Pause, a frame slider, the epoch in the title; no server
+round trip a frame). vae.ui.training.live_map draws the Plotly figure where the browser has no WebGL.
 
-The extent is fixed across frames (`frame_extent`): every frame is normalised with one centre and half-span
-that hold (nearly) every point of every frame, so what moves is the points, not the picture. While training,
-the extent grows in steps (powers of 2^(1/4)) as new frames spread, instead of with every frame.
+Each frame fills the canvas: it is normalised on its own extent (`own_ndc`: the quantiles of its points,
+a square around them), the browser scales it by one factor to fill the canvas (wider than tall: `fit`),
+and the transition animates the change of scale from frame to frame (the early
+frames of a run, its points bunched near the origin, would otherwise be a dot in the middle of an extent
+that holds the later, wider frames). The axis scale is therefore not comparable between frames.
 
 A frame is 10 bytes a point (x, y float32, a uint16 label) or 12 (a float32 factor value); a frame the browser
-already holds (same data_key) is not sent again.
+already holds (same data_key) is not sent again. A replay of 60 frames of 2,000 points is 960 KB of frames.
 """
 
 from __future__ import annotations
@@ -26,9 +30,21 @@ from vae.ui.colours import label_colour
 from vae.ui.components.webgl_scatter import webgl_scatter
 from vae.ui.map import webgl_map as wm
 
-__all__ = ["frame_extent", "frame_ndc", "epoch_text", "draw_live_frame", "live_webgl_panel", "KEY"]
+__all__ = ["frame_extent", "frame_ndc", "own_ndc", "epoch_text", "replay_frames", "draw_live_frame", "draw_replay",
+           "live_webgl_panel", "KEY", "LIVE_HINT", "MAX_REPLAY_FRAMES"]
 
 KEY = "train_live_map" + wm.WEBGL_SUFFIX    # ends with _webgl: a "no WebGL" answer counts for every map
+MAX_REPLAY_FRAMES = 60
+# what works on the live map (no thumbnails come, a pick does nothing here)
+LIVE_HINT = "drag to pan, wheel to zoom, Reset view to see every point; hover a point for its class"
+
+
+def replay_frames(frames, max_frames: int = MAX_REPLAY_FRAMES) -> list[int]:
+    """Indices of at most max_frames frames, evenly spaced, the first and the last always in."""
+    n = len(frames)
+    if n <= max_frames:
+        return list(range(n))
+    return sorted({int(round(i)) for i in np.linspace(0, n - 1, max_frames)})
 
 
 def frame_extent(frames, snap: bool = False) -> tuple[np.ndarray, float]:
@@ -52,6 +68,16 @@ def frame_ndc(frame: LatentFrame, centre: np.ndarray, half: float) -> np.ndarray
     return ((np.asarray(frame.xy, np.float64) - centre) / half).astype(np.float32)
 
 
+def own_ndc(frame: LatentFrame) -> np.ndarray:
+    """The frame's points (n, 2) float32 normalised on the frame's own extent: they fill the canvas."""
+    return frame_ndc(frame, *frame_extent([frame]))
+
+
+def frame_title(data: LiveMapData, frame: LatentFrame) -> str:
+    """The title above a frame: what the points are and the frame's epoch."""
+    return f"latent means of {len(data.labels):,} test images, epoch {epoch_text(frame)}"
+
+
 def epoch_text(frame: LatentFrame) -> str:
     """The frame's epoch as titles show it: "3" at an epoch's end, "2.42" within one."""
     return f"{frame.epoch:.0f}" if abs(frame.epoch - round(frame.epoch)) < 1e-6 else f"{frame.epoch:.2f}"
@@ -72,22 +98,37 @@ def _colours(data: LiveMapData, color_by: str) -> dict:
                 legend=[{"name": names[c], "color": label_colour(c)} for c in np.unique(labels)], colorbar=None)
 
 
-def draw_live_frame(data: LiveMapData, frame: LatentFrame, centre: np.ndarray, half: float,
-                    color_by: str = "label", height: int = 460) -> bool:
+def draw_live_frame(data: LiveMapData, frame: LatentFrame, color_by: str = "label", height: int = 460) -> bool:
     """Draw one frame with the component (key KEY); True (a browser without WebGL reruns to the Plotly map)."""
-    xy = frame_ndc(frame, centre, half)
+    xy = own_ndc(frame)
     digest = hashlib.blake2b(xy.tobytes(), digest_size=8).hexdigest()
     data_key = f"live|{len(xy)}|{color_by}|{digest}"
-    st.markdown(f"**latent means of {len(data.labels):,} test images, epoch {epoch_text(frame)}**")
-    value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, **_colours(data, color_by))
+    st.markdown(f"**{frame_title(data, frame)}**")
+    value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, hint=LIVE_HINT, hover_images=False, fit=True,
+                          **_colours(data, color_by))
     wm.fall_back_if_no_webgl(value)         # the Plotly live map instead
     return True
 
 
+def draw_replay(data: LiveMapData, color_by: str = "label", height: int = 460) -> bool:
+    """Every replay frame sent once (float32 (F, N, 2)), played in the browser; shows the last frame first."""
+    shown = [data.frames[i] for i in replay_frames(data.frames)]
+    frames = np.stack([own_ndc(f) for f in shown])
+    digest = hashlib.blake2b(frames.tobytes(), digest_size=8).hexdigest()
+    data_key = f"replay|{frames.shape[1]}|{len(frames)}|{color_by}|{digest}"
+    value = webgl_scatter(frames[-1], data_key=data_key, height=height, key=KEY, frames=frames,
+                          frame_titles=[frame_title(data, f) for f in shown], hover_images=False, fit=True,
+                          hint=LIVE_HINT + "; Play replays the frames, the slider picks one",
+                          **_colours(data, color_by))
+    wm.fall_back_if_no_webgl(value)
+    return True
+
+
 def live_webgl_panel(data: LiveMapData, color_by: str, running: bool) -> bool:
-    """The newest frame in WebGL while the run trains; False where this browser has no WebGL, and once the
-    run has stopped with frames to replay (the Plotly figure's replay, which animates in the browser)."""
-    if wm.no_webgl() or (not running and len(data.frames) >= 2):
+    """The newest frame in WebGL while the run trains, every frame's replay once it has stopped (two or more);
+    False where this browser has no WebGL (the caller draws the Plotly figure)."""
+    if wm.no_webgl():
         return False
-    centre, half = frame_extent(data.frames, snap=True)
-    return draw_live_frame(data, data.frames[-1], centre, half, color_by)
+    if not running and len(data.frames) >= 2:
+        return draw_replay(data, color_by)
+    return draw_live_frame(data, data.frames[-1], color_by)

@@ -11,7 +11,7 @@ JSON: x, y float32 normalised to [-1, 1] with one scale for both axes (8 bytes a
 category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colour by label: 10 MB.
 
     xy_ndc, centre, half = normalise_xy(xy)                    # (N, 2) float32 in [-1, 1]
-    value = webgl_scatter(xy_ndc, categories=labels, colors=QUALITATIVE, legend=[...], data_key=..., key="map")
+    value = webgl_scatter(xy_ndc, categories=labels, colors=LABEL_COLOURS, legend=[...], data_key=..., key="map")
     value["webgl"]       # False: the browser has no WebGL (draw something else)
     value["points"]      # int32 (k,) positions 0..N-1 of the selected points (lasso or click); value["seq"] counts
                          # selections
@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 import streamlit.components.v1 as components
 
-__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "atlas_png", "decode_value", "read_value", "THUMB_MAX"]
+__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "pack_frames", "atlas_png", "decode_value", "read_value", "THUMB_MAX"]
 
 _BUILD = Path(__file__).resolve().parent / "build"
 _component = components.declare_component("vae_webgl_scatter", path=str(_BUILD))
@@ -86,6 +86,16 @@ def pack_points(xy_ndc: np.ndarray, categories: np.ndarray | None = None,
         v = np.nan_to_num((v - lo) / (hi - lo) if hi > lo else np.zeros_like(v), nan=0.0)
         out["val"] = np.ascontiguousarray(np.clip(v, 0, 1), dtype="<f4").tobytes()
     return out
+
+
+def pack_frames(frames: np.ndarray | None, n: int) -> bytes | None:
+    """Frames (F, N, 2) of n points as float32 little-endian bytes (F * N * 8), None for None."""
+    if frames is None:
+        return None
+    f = np.ascontiguousarray(frames, dtype="<f4")
+    if f.ndim != 3 or f.shape[1:] != (n, 2):
+        raise ValueError(f"frames must be (F, {n}, 2), got {f.shape}")
+    return f.tobytes()
 
 
 def atlas_png(images: np.ndarray, cols: int = 20) -> tuple[bytes, int, int]:
@@ -149,7 +159,9 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                   values: np.ndarray | None = None, legend: list[dict] | None = None, colorbar: dict | None = None,
                   atlas: tuple[bytes, int, int] | None = None, atlas_ids: Sequence[int] = (),
                   highlight: Sequence[int] = (), query: int = -1, query_xy: Sequence[float] | None = None,
-                  names: Sequence[str] | None = None, decodes: bool = False, height: int = 620, key: str) -> dict:
+                  names: Sequence[str] | None = None, decodes: bool = False, height: int = 620,
+                  frames: np.ndarray | None = None, frame_titles: Sequence[str] | None = None,
+                  hint: str | None = None, hover_images: bool = True, fit: bool = False, key: str) -> dict:
     """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
 
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
@@ -157,6 +169,11 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     "colors"} drawn beside the canvas; highlight: positions ringed (neighbours), query: a position marked;
     query_xy: normalised [x, y] marked when the query is no point (a clicked spot); names: the name of each
     category (hover label); decodes: the browser sends clicks on empty places (the map has an inverse).
+    frames (F, N, 2): frames of the same points normalised like xy_ndc (a live map's), sent once as float32 and
+    played in the browser (Play/Pause, a frame slider, frame_titles[k] above the canvas while frame k shows);
+    hint: the line beside the tools (default: the Latent map's); hover_images=False: no atlas will come (the
+    hover box names the point's category and asks for no image); fit=True: the browser scales each frame by
+    one factor to fill the canvas, wider than tall (the live map; coordinates then are not xy_ndc's).
     data_key must change whenever the points or their colours do (the browser redraws only then). Once the
     browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
     frame made anew that lacks them says so and the next run sends them again.
@@ -165,15 +182,16 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
 
     drawn = read_value(st.session_state.get(key)).get("drawn")
     if drawn == data_key:      # this browser has these points: leave the bytes out of the rerun (it asks if not)
-        packed = {"xy": None, "cat": None, "val": None}
+        packed = {"xy": None, "cat": None, "val": None, "frames": None}
     else:
-        packed = pack_points(xy_ndc, categories, values)
+        packed = {**pack_points(xy_ndc, categories, values), "frames": pack_frames(frames, len(xy_ndc))}
     png, cols, t = atlas if atlas is not None else (None, 0, 0)
     value = _component(**packed, colors=list(colors), legend=legend, colorbar=colorbar, data_key=data_key,
                        atlas=png, atlas_cols=cols, thumb=t, atlas_ids=[int(i) for i in atlas_ids],
                        highlight=[int(i) for i in highlight], query=int(query),
                        query_xy=None if query_xy is None else [float(v) for v in query_xy][:2],
                        names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
-                       height=int(height),
+                       height=int(height), hint=hint, hover_images=bool(hover_images), fit=bool(fit),
+                       frame_titles=None if frame_titles is None else [str(t) for t in frame_titles],
                        key=key, default=None)
     return read_value(value)

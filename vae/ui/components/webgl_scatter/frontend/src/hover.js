@@ -15,9 +15,11 @@ export function showHover(p) {
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, hoverImg.width, hoverImg.height);
   const t = thumbs.get(p);
+  const images = S.lastArgs.hover_images !== false;     // false: no thumbnails will come (the live map)
+  hoverImg.hidden = !images;
   if (t) {
     ctx.drawImage(t.bmp, t.sx, t.sy, t.w, t.h, 0, 0, HOVER_PX, HOVER_PX);
-  } else {
+  } else if (images) {
     ctx.fillStyle = '#808495';
     ctx.font = '12px sans-serif';
     ctx.fillText('loading\u2026', 30, 60);
@@ -33,7 +35,7 @@ export function placeHover(p) {
   const s = S.plot.getScreenPosition(p);
   if (!s) return;
   const w = canvas.clientWidth, h = canvas.clientHeight;
-  const bw = HOVER_PX + 10, bh = HOVER_PX + 28;
+  const bw = (hoverImg.hidden ? 60 : HOVER_PX) + 10, bh = (hoverImg.hidden ? 0 : HOVER_PX) + 28;
   const x = s[0] + 14 + bw > w ? s[0] - 14 - bw : s[0] + 14;
   const y = Math.min(Math.max(0, s[1] - bh / 2), Math.max(0, h - bh));
   hoverEl.style.left = `${Math.max(0, x)}px`;

@@ -12,6 +12,11 @@
 //   highlight list of point positions to ring (neighbours), query: position or -1
 //   query_xy  [x, y] normalised: where a query that is no point sits (a clicked spot, an uploaded image), or null
 //   names     category names (the hover label), or null; decodes: an empty spot's click is sent (the map has an inverse)
+//   hint      the line beside the tools, or null (the Latent map's); hover_images: false where no thumbnails come
+//             (the hover box shows the point's category only, and asks for no image)
+//   fit       true: each frame's points scaled by one factor to fill the canvas (unpack.js fitXy; the live map)
+//   frames    bytes: float32 (F, N, 2), frames of the same N points normalised like xy, or null; frame_titles: F
+//             strings. With frames, a bar plays them in the browser (replay.js); the title names the frame shown
 // Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn}
 //   points: positions (0..N-1) of the selected points; kind 'spot': spot [x, y] normalised, the clicked empty
 //   place; need: positions whose thumbnails are wanted (points in view, or the hovered one and its neighbours).
@@ -20,7 +25,7 @@
 //
 // Modules (entry main.js): store (shared state, DOM), messaging (to Streamlit), unpack (typed arrays over the
 // bytes), kdworker (the spatial index, built in a Web Worker), plot (regl-scatterplot, drawing), overlay
-// (thumbnails, rings), legend, hover, selection (clicks, level of detail).
+// (thumbnails, rings), legend, hover, selection (clicks, level of detail), replay (a live map's frames).
 import { PERFORMANCE_MODE_POINTS, S, THUMB_MAX_IN_VIEW, legendEl, state, thumbs, timing } from './store.js';
 import { post, sendValue, setHeight } from './messaging.js';
 import { drawPoints, init, layout } from './plot.js';
@@ -28,6 +33,7 @@ import { addAtlas, hover } from './hover.js';
 import { lod, lodOff, setMode, toData } from './selection.js';
 import { drawOverlay } from './overlay.js';
 import { drawLegend } from './legend.js';
+import { replay, setFrames } from './replay.js';
 
 async function onRender(args) {
   const t0 = performance.now();
@@ -44,9 +50,9 @@ async function onRender(args) {
   S.highlight = args.highlight || [];
   S.query = args.query ?? -1;
   S.queryXy = args.query_xy || (state.kind === 'spot' ? state.spot : null);
-  document.getElementById('hint').textContent = 'hover a point to see its image; click it to pick it'
+  document.getElementById('hint').textContent = args.hint || ('hover a point to see its image; click it to pick it'
     + (args.decodes ? ', an empty spot to decode there' : '')
-    + '; Shift-drag or Lasso mode to select; double-click to clear; zoom in to see the images';
+    + '; Shift-drag or Lasso mode to select; double-click to clear; zoom in to see the images');
   if (args.data_key !== S.dataKey && !args.xy) {
     // Python left the points out because this session's browser had drawn them: this frame has not (it was
     // made anew); say so, and the rerun brings them
@@ -57,7 +63,8 @@ async function onRender(args) {
     S.dataKey = args.data_key;
     if (!(S.n > 0 && args.xy.byteLength / 8 === S.n)) state.points = [];   // the same points moved: keep the selection
     state.need = [];
-    S.drawing = S.drawing.then(() => drawPoints(args, t0)).catch((e) => { console.error(e); });
+    S.drawing = S.drawing.then(() => drawPoints(args, t0)).then(() => setFrames(args))
+      .catch((e) => { console.error(e); });
   }
   S.drawing = S.drawing.then(() => addAtlas(args)).then(() => drawOverlay(true)).catch((e) => { console.error(e); });
 }
@@ -95,6 +102,14 @@ window.__scatter = {
   queryXy: () => S.queryXy,
   ringed: () => S.highlight.length,
   transitions: () => timing.transitions,
+  // the replay (args.frames): frames held, the one shown, how many were drawn since the page opened, playing
+  replayFrames: () => replay.count,
+  replayFrame: () => replay.k,
+  replayShown: () => replay.shown,
+  replayHistory: () => replay.history.slice(),      // the frames drawn, in order (the last 1000)
+  replayPlaying: () => replay.playing,
+  replayMoving: () => replay.moving,              // a frame's transition under way
+  title: () => document.getElementById('title').textContent,
   points: () => S.plot.get('points').map((p) => [p[0], p[1]]),
   zoomTo: (x, y, distance) => S.plot.zoomToLocation([x, y], distance),
   point: (i) => S.plot.get('points')[i].slice(0, 2),

@@ -2,7 +2,7 @@
 import createScatterplot from 'regl-scatterplot';
 import { PERFORMANCE_MODE_POINTS, S, TRANSITION_MS, canvas, legendEl, noteEl, overlay, root, state, thumbs, timing } from './store.js';
 import { sendValue, setHeight } from './messaging.js';
-import { f32, pointArrays, u16 } from './unpack.js';
+import { f32, fitXy, pointArrays, u16 } from './unpack.js';
 import { built, indexInWorker } from './kdworker.js';
 import { hideHover, showHover } from './hover.js';
 import { lod, lodMove, lodOff } from './selection.js';
@@ -34,6 +34,8 @@ export function layout(force = false) {
   setHeight();
   drawOverlay(false);
 }
+
+export const aspect = () => (canvas.clientWidth || 1) / (canvas.clientHeight || 1);   // the view: [-aspect, aspect] x [-1, 1]
 
 export function fail(msg) {
   state.webgl = false;
@@ -107,10 +109,11 @@ export function subscribe() {
 }
 
 export async function drawPoints(args, t0) {
-  const xy = f32(args.xy);
+  const xy = args.fit ? fitXy(f32(args.xy), aspect()) : f32(args.xy);
   const cat = u16(args.cat);
   S.cats = cat;
   const val = f32(args.val);
+  S.vals = val;
   const moving = !!(S.plot && S.n > 0 && xy.length / 2 === S.n && state.drawn !== null);   // same points, new places
   S.n = xy.length / 2;
   // the spatial index (lasso, points in view), built from the typed array in a worker while this thread makes

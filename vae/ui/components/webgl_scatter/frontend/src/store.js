@@ -40,5 +40,6 @@ export const S = {
   kd: null,                        // KDBush over the points drawn (hover neighbourhoods)
   xyHeld: null,                    // Float32Array (2N,) of the points drawn
   cats: null,                      // uint16 (N,) categories of the points drawn, or null (colour by value)
+  vals: null,                      // float32 (N,) values of the points drawn (colour by value), or null
   performanceMode: false,
 };
