@@ -10,11 +10,18 @@ change), all in one run, and prints one table:
               animation frame after regl-scatterplot's draw() resolved (points unpacked, spatial index
               built, drawn)
   load s      from page navigation to that paint (server, websocket, browser)
+  LOD table   on maps above 300,000 points the frames are timed again for each --lod setting, in
+              --lod-rounds alternating rounds: 'POINTS:fixed' draws POINTS while moving with the fixed 200 ms
+              rest timer the map had before (150000:fixed is the old map); 'auto' is the map now (the rest
+              timer follows the frame spacing, the sample halves while frames are slower than 50 ms):
+              one untimed move sizes its sample, then the timed move; 'drawn moving' is that size
   frame ms    pan/zoom: 30 camera moves, each timed from the move to the animation frame after the
               redraw (requestAnimationFrame in the page); median and max. Above 300,000 points the map
               draws a fixed sample of ~150,000 while the view moves and every point once it rests 200 ms
               (level of detail); the first move pays for switching to the sample
-  unpack/draw of paint ms: bytes -> point arrays; regl-scatterplot's draw() (textures, spatial index)
+  unpack/draw of paint ms: bytes -> point arrays; regl-scatterplot's draw() (textures, spatial index);
+              the split printed under the table: init (the WebGL context, made on the first render),
+              arrays (regl-scatterplot's [x, y, c] arrays), index wait (the worker's KDBush sort not yet done)
   perf        regl-scatterplot's performanceMode (squares, no blending), used above 300,000 points
   index       where the spatial index (KDBush) was built: a Web Worker (above 50,000 points) or the page
   in page s   of which in the page: the lasso's point-in-polygon test and the selection sent (int32 bytes)
@@ -43,7 +50,7 @@ APP = "tests/e2e/apps/webgl_scatter_app.py"
 LASSO = [[0.2, 0.2], [0.9, 0.2], [0.9, 0.9], [0.2, 0.9]]     # 123,400 of the 1,000,000 points
 
 
-def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
+def measure(page, url: str, n: int, frames: int, shots: Path | None, lods: list[str] = (), lod_rounds: int = 1) -> dict:
     wire = [0]                               # websocket bytes received by the page (all of its messages)
     page.on("websocket", lambda ws: ws.on("framereceived",
                                           lambda payload: wire.__setitem__(0, wire[0] + len(payload))))
@@ -61,6 +68,21 @@ def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
     if shots is not None:
         page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_out.png"))
     ft = sorted(frame.evaluate(f"() => window.__scatter.frameTimes({frames})"))
+    lod_rows = []
+    if n > 300_000:                      # the level of detail while moving, several settings in this one page
+        for spec in list(lods) * lod_rounds:         # rounds alternate the settings (a busy machine drifts)
+            pts, _, how = spec.partition(":")
+            auto = pts == "auto"
+            frame.evaluate("(o) => window.__scatter.setLod(o)", {"points": 150_000 if auto else int(pts),
+                                                                  "adaptive": how != "fixed"})
+            frame.wait_for_function("() => !window.__scatter.lodActive()")
+            if auto:                     # one move to size the sample by its frame times, then the timed one
+                frame.evaluate(f"() => window.__scatter.frameTimes({frames})")
+                frame.wait_for_function("() => !window.__scatter.lodActive()")
+            drawn = frame.evaluate("() => window.__scatter.lodPoints()")
+            t = sorted(frame.evaluate(f"() => window.__scatter.frameTimes({frames})"))
+            lod_rows.append((spec, drawn, t[len(t) // 2], t[-1]))
+        frame.evaluate("() => window.__scatter.setLod({points: 150000, adaptive: true})")
     frame.evaluate("() => window.__scatter.zoomTo(0, 0, 1)")
     w1, t1 = wire[0], time.perf_counter()
     lasso_js = frame.evaluate("(v) => { const t = performance.now(); window.__scatter.lasso(v); "
@@ -74,15 +96,22 @@ def measure(page, url: str, n: int, frames: int, shots: Path | None) -> dict:
         frame.wait_for_function(f"() => window.__scatter.thumbsDrawn() === {in_view}", timeout=600_000)
         page.screenshot(path=str(shots / f"webgl_bench_{n}_zoomed_in.png"))
     return dict(n=n, bytes=timing["bytes"], wire=wire_bytes, rerun=rerun_bytes, lasso_js=lasso_js, paint_ms=timing["firstPaintMs"], load_s=load_s,
-                unpack_ms=timing["unpackMs"], draw_ms=timing["drawMs"], perf=timing["performanceMode"],
+                unpack_ms=timing["unpackMs"], draw_ms=timing["drawMs"], init_ms=timing.get("initMs", 0),
+                arrays_ms=timing.get("arraysMs", 0), index_ms=timing.get("indexWaitMs", 0), perf=timing["performanceMode"],
                 index=timing.get("indexBuiltIn") or "page",
-                frame_med=ft[len(ft) // 2], frame_max=ft[-1], lasso_n=got, lasso_s=lasso_s)
+                frame_med=ft[len(ft) // 2], frame_max=ft[-1], lasso_n=got, lasso_s=lasso_s, lod_rows=lod_rows)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,70000,1000000")
     ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--lod", default="150000:fixed,auto",
+                    help="level-of-detail settings whose frames are timed again on maps above 300,000 points: "
+                         "POINTS drawn while moving, ':fixed' for a fixed sample and the fixed 200 ms rest the map "
+                         "had before; 'auto': the map's own (the sample sized by a first move's frame times, "
+                         "then timed) ('' for none)")
+    ap.add_argument("--lod-rounds", type=int, default=2, help="rounds over the --lod settings, alternating")
     ap.add_argument("--shots", default=str(REPO / "bench" / "out"), help="folder for screenshots ('' for none)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -98,7 +127,8 @@ def main() -> None:
             for n in (int(s) for s in args.sizes.split(",")):
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.set_default_timeout(600_000)
-                rows.append(measure(page, server.url, n, args.frames, shots))
+                rows.append(measure(page, server.url, n, args.frames, shots,
+                                    [v for v in args.lod.split(",") if v], args.lod_rounds))
                 page.close()
             browser.close()
     finally:
@@ -111,7 +141,24 @@ def main() -> None:
         print(f"{r['n']:>10,} {r['bytes']:>11,} {r['wire'] / 1e6:>8.2f} {r['paint_ms']:>9.0f} {r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} "
               f"{'yes' if r['perf'] else 'no':>5} {r['index']:>6} {r['load_s']:>7.1f} {r['frame_med']:>12.1f} "
               f"{r['frame_max']:>12.1f} {r['lasso_n']:>10,} {r['lasso_s']:>8.2f} {r['lasso_js']:>9.2f} {r['rerun'] / 1e6:>8.2f}")
-
+    print("\nfirst paint split, ms: init (WebGL context) + arrays (point arrays) + index wait = unpack; then draw")
+    for r in rows:
+        print(f"{r['n']:>10,} init {r['init_ms']:>7.0f}  arrays {r['arrays_ms']:>7.0f}  index wait {r['index_ms']:>7.0f}  "
+              f"draw {r['draw_ms']:>7.0f}  paint {r['paint_ms']:>7.0f}")
+    base = next((r for r in rows if r["n"] < 10_000), None)
+    lod_rows = [(r["n"], *x) for r in rows for x in r["lod_rows"]]
+    if lod_rows:
+        ref = {}
+        for n, spec, _, med, _ in lod_rows:
+            if spec.endswith(":fixed"):
+                ref.setdefault(n, []).append(med)
+        print("\npan/zoom frames by level of detail (same page, settings alternating; ratio: the median of the "
+              "':fixed' rows / this row's median" + (f"; the {base['n']:,}-point map's median {base['frame_med']:.1f} ms"
+                                                      if base else "") + ")")
+        print(f"{'points':>10} {'LOD setting':>16} {'drawn moving':>12} {'frame ms med':>12} {'frame ms max':>12} {'ratio':>6}")
+        for n, spec, drawn, med, mx in lod_rows:
+            r0 = sorted(ref[n])[len(ref[n]) // 2] if n in ref else None
+            print(f"{n:>10,} {spec:>16} {drawn:>12,} {med:>12.1f} {mx:>12.1f} " + (f"{r0 / med:>5.2f}x" if r0 else ""))
 
 if __name__ == "__main__":
     main()

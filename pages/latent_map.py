@@ -147,10 +147,10 @@ else:
                                                                              if decodes else "")
                    + "; double-click to clear.")
 
-indices, spots = selected_points(event, traces)
+indices, spots = selected_points(event, traces)          # dataset indices int64 (k,): a lasso may hold 1,000,000
 images = getattr(ds, split).images
-if indices:
-    state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, indices))
+if len(indices):
+    state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, indices.tolist()))
     shown = indices[:100]
     st.subheader(f"{len(indices)} selected point{'s' if len(indices) > 1 else ''}")
     left, right = st.columns(2)
@@ -165,10 +165,10 @@ if indices:
                + (" ..." if len(shown) > 30 else "") + " — the Decode and Interpolate pages can start from them.")
     mc.isolate_buttons(ctx, split, indices)
     if len(indices) == 1:
-        open_links(st, ctx, split, indices[0])
+        open_links(st, ctx, split, int(indices[0]))
 if spots and view.from_map is not None and view.k == 2:
     z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
-    if not indices:
+    if not len(indices):
         state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, [], point=z))
     boxed = bool((getattr(event, "selection", None) or {}).get("box"))
     st.subheader("Decoded at the centre of the box" if boxed else "Decoded at the clicked spot")
@@ -177,7 +177,7 @@ if spots and view.from_map is not None and view.k == 2:
                            f"[{', '.join(f'{v:.2f}' for v in z[:6])}{', ...' if len(z) > 6 else ''}]")
     st.caption(("The PCA inverse transform: the other directions are held at the data's mean. "
                 if view.method == "pca" else "") + "Select points to see their images; the Decode page can "
-               "start from the first selected point" + ("." if indices else " or from this location."))
+               "start from the first selected point" + ("." if len(indices) else " or from this location."))
 
 nb.neighbours_section(ctx, view, split, query, found)
 st.subheader("Export")

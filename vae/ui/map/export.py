@@ -28,9 +28,10 @@ def _csv(view, ds, positions: np.ndarray, likelihood) -> bytes:
                    factor_names=getattr(ds, "factor_names", ()), log_px=log_px, elbo=elbo)
 
 
-def export_buttons(ctx, view, split: str, indices: list[int], likelihood=None) -> None:
+def export_buttons(ctx, view, split: str, indices: np.ndarray, likelihood=None) -> None:
     """Buttons: the map's N points as CSV; with a selection, it as CSV and as a zip of its images.
 
+    indices: dataset indices (k,) of the selection (may be empty).
     likelihood: (log_px (N,), elbo (N,), K) aligned with view.lat, when computed.
     """
     ds, lat = ctx.dataset, view.lat
@@ -42,9 +43,10 @@ def export_buttons(ctx, view, split: str, indices: list[int], likelihood=None) -
                            icon=":material/table:",
                            help="index, label, factors, mu and sigma of q(z|x) per dimension, the map coordinates"
                                 + (", log p(x) and ELBO (nats)" if likelihood is not None else ""))
-        if indices:
-            pos = np.searchsorted(lat.index, np.asarray(indices))
-            pos = pos[(pos < n) & (lat.index[np.minimum(pos, n - 1)] == np.asarray(indices))]
+        if len(indices):
+            indices = np.asarray(indices, np.int64)
+            pos = np.searchsorted(lat.index, indices)
+            pos = pos[(pos < n) & (lat.index[np.minimum(pos, n - 1)] == indices)]
             images = getattr(ds, split).images
             st.download_button(f"Selection as CSV ({len(pos):,})", data=lambda: _csv(view, ds, pos, likelihood),
                                file_name=f"{name}-selection.csv", mime="text/csv", on_click="ignore",

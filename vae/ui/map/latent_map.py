@@ -203,29 +203,39 @@ def manifold_background(model, view: MapView, n: int = 15):
     return grid(images, width=1200, pad=2), (x0, x1, y0, y1)   # thin gaps: small tiles would merge
 
 
-def selected_points(event, traces: list[np.ndarray | None]) -> tuple[list[int], list[tuple[float, float]]]:
-    """From a plotly selection event: (dataset indices of the selected data points, map locations).
+def selected_points(event, traces: list[np.ndarray | None]) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """From a plotly selection event: (dataset indices int64 (k,) of the selected data points, map locations).
 
+    The WebGL map's event (vae.ui.map.webgl_map) carries its points as one array, selection["positions"]
+    (positions into traces[0]); a Plotly chart's as one dict a point in selection["points"].
     A location is the place the user pointed at on the map: a clicked non-data point (a node of the
     click grid, see `map_figure`), or the centre of a selection box. A box or lasso also selects the
     grid nodes inside it; those are not locations, the box's centre is (a lasso gives none).
     """
     sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
     get = (lambda k: sel.get(k, [])) if isinstance(sel, dict) else (lambda k: getattr(sel, k, []))
-    indices: list[int] = []
+    parts: list[np.ndarray] = []
     spots: list[tuple[float, float]] = []
     dragged = bool(get("box") or get("lasso"))
+    positions = get("positions")
+    if positions is not None and len(positions) and traces and traces[0] is not None:
+        pos = np.asarray(positions, np.int64)
+        parts.append(np.asarray(traces[0])[pos[(pos >= 0) & (pos < len(traces[0]))]].astype(np.int64, copy=False))
+    picked: list[int] = []
     for p in get("points") or []:
         curve = p.get("curve_number", 0)
         i = p.get("point_index", p.get("point_number"))
         arr = traces[curve] if 0 <= curve < len(traces) else None
         if arr is not None and i is not None and 0 <= i < len(arr):
-            indices.append(int(arr[i]))
+            picked.append(int(arr[i]))
         elif "x" in p and "y" in p and not dragged:
             spots.append((float(p["x"]), float(p["y"])))
+    if picked:
+        parts.append(np.asarray(picked, np.int64))
     if not spots:
         for box in get("box") or []:
             xs, ys = box.get("x") or [], box.get("y") or []
             if len(xs) == 2 and len(ys) == 2:
                 spots.append(((xs[0] + xs[1]) / 2.0, (ys[0] + ys[1]) / 2.0))
+    indices = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.int64)
     return indices, spots

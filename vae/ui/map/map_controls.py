@@ -129,11 +129,16 @@ def apply_filter(view, flt: filters.MapFilter, likelihood):
     return filters.take_view(view, pos), keep, cut
 
 
-def isolate_buttons(ctx, split: str, indices: list[int]) -> None:
-    """Under a selection of several points: 'Isolate selection' (the map then shows only them)."""
+def isolate_buttons(ctx, split: str, indices: np.ndarray) -> None:
+    """Under a selection of several points (dataset indices (k,)): 'Isolate selection' (the map then shows
+    only them). The indices are sorted into the filter's tuple only when the button is clicked."""
     if len(indices) < 2:
         return
     st.button(f"Isolate selection ({len(indices):,} points)", key="map_isolate", icon=":material/filter_center_focus:",
               help="show only the selected points on the map; 'Show all points' above the map brings the rest back",
-              on_click=st.session_state.__setitem__,
-              args=(ISOLATED, (ctx.lm.id, ctx.dataset_key, split, tuple(sorted(int(i) for i in indices)))))
+              on_click=_isolate, args=((ctx.lm.id, ctx.dataset_key, split), np.asarray(indices, np.int64)))
+
+
+def _isolate(where: tuple[str, str | None, str], indices: np.ndarray) -> None:
+    """The 'Isolate selection' click: (model id, dataset key, split, sorted unique indices) into ISOLATED."""
+    st.session_state[ISOLATED] = (*where, tuple(np.unique(indices).tolist()))

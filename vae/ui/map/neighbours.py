@@ -90,15 +90,15 @@ def _has_selection(selection_state) -> bool:
     if not sel:
         return False
     get = (lambda k: sel.get(k)) if isinstance(sel, dict) else (lambda k: getattr(sel, k, None))
-    return any(get(k) for k in ("points", "box", "lasso", "point_indices"))
+    return any(v is not None and len(v) > 0 for v in map(get, ("points", "positions", "box", "lasso", "point_indices")))
 
 
 def _query_from_selection(ctx, view, split: str, traces, selection_state) -> Query | None:
     indices, spots = selected_points(selection_state, traces)
     lat = view.lat
-    if indices:
-        pos = np.searchsorted(lat.index, np.asarray(indices))
-        pos = pos[(pos < len(lat.index)) & (lat.index[np.minimum(pos, len(lat.index) - 1)] == np.asarray(indices))]
+    if len(indices):
+        pos = np.searchsorted(lat.index, indices)
+        pos = pos[(pos < len(lat.index)) & (lat.index[np.minimum(pos, len(lat.index) - 1)] == indices)]
         if len(pos) == 0:
             return None
         if len(pos) == 1:

@@ -6,8 +6,9 @@
     indices, spots = selected_points(event, [view.lat.index])       # as for a Plotly selection
 
 The component's selection (positions into view.lat) is handed back in the shape of a Plotly selection
-event ({"selection": {"points": [{"curve_number": 0, "point_index": p}, ...], "lasso": [...]}}) with one
-trace, view.lat.index, so the page's Plotly path (selected images, neighbours, export) serves it unchanged.
+event with one trace, view.lat.index, the points as one sorted int64 array ({"selection": {"positions":
+array([p, ...]), "points": [], "lasso": [...]}}, not a dict a point), which `selected_points` reads like a
+Plotly selection, so the page's selection code (selected images, neighbours, export) serves both maps.
 A click on an empty place of a map with an inverse (latent, PCA) comes back as a point of no trace with its
 map coordinates ({"curve_number": 1, "x", "y"}), as the Plotly map's click grid does: the page decodes it.
 
@@ -217,7 +218,14 @@ def previous_event(key: str, xy: np.ndarray | None = None) -> dict | None:
     hit = st.session_state.get(f"_vae_webgl_ndc::{key}")
     if hit is not None and xy is not None and not _same_layout(hit[0], xy):
         hit = None
-    return _as_plotly_event(read_value(st.session_state.get(key)), None if hit is None else hit[1][1:])
+    raw = st.session_state.get(key)
+    ndc = None if hit is None else hit[1]
+    memo = st.session_state.get(f"_vae_webgl_event::{key}")   # the page reads one value twice a run: decode once
+    if memo is not None and memo[0] is raw and memo[1] is ndc:
+        return memo[2]
+    event = _as_plotly_event(read_value(raw), None if ndc is None else ndc[1:])
+    st.session_state[f"_vae_webgl_event::{key}"] = (raw, ndc, event)
+    return event
 
 
 def _same_layout(a: np.ndarray, b: np.ndarray) -> bool:
@@ -253,18 +261,24 @@ def _digest(xy: np.ndarray, vals) -> str:
 
 
 def _as_plotly_event(value: dict, scale: tuple[np.ndarray, float] | None = None) -> dict | None:
-    """The component's selection as a Plotly selection event over one trace (view.lat.index).
+    """The component's selection as a Plotly-shaped selection event over one trace (view.lat.index).
+
+    The selected points travel as one sorted int64 array, selection["positions"] (positions into the trace),
+    not as one {"curve_number", "point_index"} dict a point: a lasso over 1,000,000 points stays an array
+    from the browser's bytes to the page (`selected_points` reads it). selection["points"] holds only a
+    clicked spot: {"curve_number": 1, "x", "y"} in map coordinates.
 
     scale: (centre (2,), half-span) of normalise_xy, to turn a clicked spot back into map coordinates
     (a spot is left out without it).
     """
     if not value or "seq" not in value:
         return None
-    pts = np.sort(np.asarray(value.get("points") if value.get("points") is not None else [], np.int64)).tolist()
-    sel = {"points": [{"curve_number": 0, "point_index": int(p)} for p in pts], "box": [],
-           "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and pts else []}
+    raw = value.get("points")
+    pts = np.sort(np.asarray(raw if raw is not None else [], np.int64).ravel())
+    sel = {"points": [], "positions": pts, "box": [],
+           "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and len(pts) else []}
     spot = value.get("spot")
-    if value.get("kind") == "spot" and not pts and spot is not None and len(spot) == 2 and scale is not None:
+    if value.get("kind") == "spot" and not len(pts) and spot is not None and len(spot) == 2 and scale is not None:
         centre, half = scale
         x, y = np.asarray(centre, np.float64)[:2] + np.asarray(spot, np.float64) * float(half)
         if np.isfinite(x) and np.isfinite(y):

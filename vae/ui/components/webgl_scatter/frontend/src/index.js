@@ -91,6 +91,13 @@ window.__scatter = {
   // vertices in the map's normalised coordinates ([-1, 1], the `xy` sent), as the lasso would draw them
   lasso: (vertices) => { lodOff(); return S.plot.lassoSelect(vertices, { isGl: true }); },
   lodActive: () => lod.on,
+  // level of detail while moving (bench/webgl_map.py compares settings in one page): points drawn (the start,
+  // when adaptive), adaptive (rest and sample size follow the frame time) or fixed
+  setLod: ({ points = lod.points, adaptive = lod.adaptive } = {}) => {
+    lodOff();
+    lod.points = points; lod.adaptive = adaptive; lod.subset = null;
+  },
+  lodPoints: () => lod.points,
   _hovered: -1,
   _hoverShown: -1,
   hovered: () => window.__scatter._hovered,

@@ -119,6 +119,7 @@ export async function drawPoints(args, t0) {
   // the spatial index (lasso, points in view), built from the typed array in a worker while this thread makes
   // the point arrays (regl-scatterplot would otherwise post every point to its own worker, a structured clone
   // of N small arrays, above 1,000,000 points)
+  const ta = performance.now();
   const indexing = indexInWorker(xy, S.n);
   const pts = pointArrays(xy, cat, val, S.n);
   const t1 = performance.now();
@@ -145,6 +146,9 @@ export async function drawPoints(args, t0) {
   timing.firstPaintMs = performance.now() - t0;
   state.drawn = args.data_key;      // later values tell Python it need not send these points again
   timing.unpackMs = t2 - t1 + (t1 - t0);
+  timing.initMs = ta - t0;            // of unpackMs: the render message until the points are read (the WebGL context, once)
+  timing.arraysMs = t1 - ta;          // ... regl-scatterplot's point arrays (the index sorts in its worker meanwhile)
+  timing.indexWaitMs = t2 - t1;       // ... then waiting for the index (and setting the plot up)
   timing.drawMs = t3 - t2;
   timing.performanceMode = S.performanceMode;
   timing.indexBuiltIn = built.where;

@@ -3,8 +3,12 @@
 export const THUMB_MAX_IN_VIEW = 400;      // thumbnails are drawn (and asked for) when at most this many points are in view
 export const THUMB_PX = 36;
 export const PERFORMANCE_MODE_POINTS = 300000;   // above this many points: regl-scatterplot's performanceMode
-export const LOD_POINTS = 150000;          // while the view moves, maps above PERFORMANCE_MODE_POINTS draw about this many
+export const LOD_POINTS = 150000;          // while the view moves, maps above PERFORMANCE_MODE_POINTS draw at most this many
+export const LOD_MIN_POINTS = 20000;       // ... and at least this many, fewer while frames are slower than
+export const LOD_FRAME_MS = 50;            // ... this (the median spacing of a move's frames)
 export const LOD_REST_MS = 200;            // ... and every point again once the view has rested this long
+export const LOD_REST_FRAMES = 3;          // ... or this many times the spacing of the last frames, when slower
+export const LOD_REST_MAX_MS = 1500;       // ... but at most this long
 export const TRANSITION_MS = 750;          // points moving to a new layout of the same points
 export const HOVER_PX = 112;               // the hovered point's image, CSS px
 export const HOVER_ASK = 64;               // images asked for around a hovered point that has none yet
