@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from vae.dims import dim_label
+from vae.dims import INACTIVE_KL, dim_label
 
 if TYPE_CHECKING:
     import torch
@@ -226,6 +226,11 @@ def _labels(latent_dim: int, labels: Sequence[str] | None, kl_per_dim: Sequence[
     return [f"{dim_label(d)} \u00b7 KL {float(k):.2f} nats" for d, k in enumerate(kl_per_dim)]
 
 
+def _by_kl(kl: np.ndarray | None, latent_dim: int) -> list[int]:
+    """The default slider order: by KL (D,), largest first (ties in index order), else 0..D-1."""
+    return [int(d) for d in np.argsort(-kl, kind="stable")] if kl is not None else list(range(latent_dim))
+
+
 def latent_control(
     model: torch.nn.Module,
     z: Sequence[float] | np.ndarray | torch.Tensor | None = None,
@@ -294,9 +299,7 @@ def latent_control(
         kl_per_dim.detach().cpu() if hasattr(kl_per_dim, "detach") else kl_per_dim, dtype=np.float64)
     if kl is not None and kl.shape != (latent_dim,):
         raise ValueError(f"kl_per_dim: expected {latent_dim} values (one per latent dimension), got shape {kl.shape}")
-    if dims is None:
-        dims = list(np.argsort(-kl, kind="stable")) if kl is not None else list(range(latent_dim))
-    dims = [int(d) for d in dims]
+    dims = _by_kl(kl, latent_dim) if dims is None else [int(d) for d in dims]
     bad = [d for d in dims if not 0 <= d < latent_dim]
     if bad or len(set(dims)) != len(dims) or not dims:
         raise ValueError(f"dims: expected distinct dimensions in 0..{latent_dim - 1}, got {dims}")
@@ -355,15 +358,18 @@ def _data(key: str, mode: str, latent_dim: int, image_shape, shown: np.ndarray, 
     }
 
 
-def first_picture(exported: dict[str, Any], blob: bytes, z: np.ndarray, *, key: str, value_range: float = 3.0,
-                  image_px: int = 196) -> None:
+def first_picture(exported: dict[str, Any], blob: bytes, z: np.ndarray, *, key: str,
+                  kl_per_dim: np.ndarray | None = None, value_range: float = 3.0, image_px: int = 196) -> None:
     """Draw the control from a browser export (`vae.browser_weights.export_decoder_binary_numpy`: header,
     blob) at z (D,), without a model and without torch: the picture of a fresh server's first page while
-    torch is imported. It commits nothing (the page's own `latent_control` replaces it)."""
+    torch is imported. kl_per_dim (D,) nats orders and labels the sliders as `latent_control` does (dims
+    by KL, inactive below INACTIVE_KL). It commits nothing (the page's own `latent_control` replaces it)."""
     latent_dim = int(exported["latent_dim"])
     shown = _as_z(z, latent_dim, "z")
-    dims = list(range(latent_dim))
-    opts = dict(dims=dims, labels=_labels(latent_dim, None, None), inactive=[False] * latent_dim,
+    kl = None if kl_per_dim is None else np.asarray(kl_per_dim, np.float64)
+    dims = _by_kl(kl, latent_dim)
+    inactive = [False] * latent_dim if kl is None else [bool(k < INACTIVE_KL) for k in kl]
+    opts = dict(dims=dims, labels=_labels(latent_dim, None, kl), inactive=inactive,
                 pad=dims[:2] if latent_dim >= 2 else None, value_range=float(value_range), step=0.01, key_step=0.1,
                 image_px=int(image_px), pad_px=196, fold_inactive=True)
     data = _data(key, "browser", latent_dim, exported["image_shape"], shown, 0, opts)
