@@ -90,7 +90,7 @@ def _page_control(folder: Path) -> dict:
     import numpy as np
 
     from vae.dims import INACTIVE_KL
-    from vae.ui.components.latent_control import _labels
+    from vae.ui.components.latent_control.payload import _labels
     from vae.ui.decode.first_picture import page_kl
 
     kl = page_kl(folder)[0]
