@@ -10,6 +10,10 @@ Only MLP decoders (Linear (act Linear)* -> sigmoid, `decoder.net.{0,2,...}`) are
 architecture, or any file that does not read cleanly, gives None: the caller then loads the model with
 torch as usual (vae.checkpoint), which reports what is wrong. `pack_binary` is the one packer of the
 binary export; vae.browser_decoder packs a torch model's layers with it.
+
+The Decode page orders its sliders by each dimension's KL on the model's data set, which takes torch, the
+data and an encoder pass; a checkpoint folder may carry it in DIM_ORDER_FILE for the decoder whose export
+hash it names (`read_dim_order`; written by `python -m vae.ui.decode.first_picture FOLDER`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from vae.safeio.tensorfile import TensorFileError, read_header
 FORMAT = "vae-decoder/2"
 _MAX_CONFIG_BYTES = 1 << 20
 MAX_BROWSER_WEIGHT_BYTES = 64 * 2**20   # larger decoders stay on the server (a page must not fetch 100s of MB)
+DIM_ORDER_FILE = "dim_order.json"       # beside config.json: the page's per-dimension KL, for one decoder
+DIM_ORDER_FORMAT = "vae-dim-order/1"
 
 
 class BrowserDecoderError(ValueError):
@@ -131,3 +137,22 @@ def export_decoder_binary_numpy(cfg: ModelConfig, weights: dict[str, np.ndarray]
             else "float32"
     header = {"format": FORMAT, "latent_dim": cfg.latent_dim, "image_shape": list(cfg.image_shape)}
     return pack_binary(header, parts, dtype)
+
+
+def dim_order_record(kl_per_dim, decoder_hash: str, dataset_key: str, images: int) -> dict[str, Any]:
+    """DIM_ORDER_FILE's content: the page's mean KL per dimension (D,) in nats over `images` test images of
+    the data set `dataset_key`, for the decoder whose binary export hash is `decoder_hash`."""
+    return {"format": DIM_ORDER_FORMAT, "decoder_hash": str(decoder_hash), "dataset": str(dataset_key),
+            "images": int(images), "kl_per_dim": [float(k) for k in np.asarray(kl_per_dim, np.float64).reshape(-1)]}
+
+
+def read_dim_order(folder: str | Path, decoder_hash: str, latent_dim: int) -> np.ndarray | None:
+    """The KL per dimension (latent_dim,) float64 nats stored in `folder`/DIM_ORDER_FILE for the decoder
+    with export hash `decoder_hash`; None when the file is missing, malformed, or for other weights."""
+    try:
+        record = json.loads(read_regular_file(Path(folder) / DIM_ORDER_FILE, _MAX_CONFIG_BYTES))
+        kl = np.asarray(record["kl_per_dim"], np.float64)
+        ok = record["format"] == DIM_ORDER_FORMAT and record["decoder_hash"] == decoder_hash
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return kl if ok and kl.shape == (latent_dim,) and np.isfinite(kl).all() else None

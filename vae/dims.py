@@ -6,6 +6,8 @@ The library indexes dimensions from 0 (``mu[:, i]``); people see them counted fr
 
 from __future__ import annotations
 
+INACTIVE_KL = 0.01              # nats: a dimension with less mean KL than this is "inactive" (Decode sliders)
+
 
 def dim_number(i: int) -> int:
     """The number shown for the library's dimension index i (0-based in, 1-based out)."""

@@ -158,6 +158,51 @@ def test_a_shared_link_reopens_the_decode_point_and_projection(page: Page, app_s
     assert app_console_errors(page) == []
 
 
+def _is_backend_operation(message) -> bool:
+    """True for a page-to-server message that asks for a deferred file (a BackMsg backend_operation_request)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    try:
+        return isinstance(message, bytes) and BackMsg.FromString(message).WhichOneof("type") == "backend_operation_request"
+    except Exception:  # noqa: BLE001 - not a BackMsg: let it through
+        return False
+
+
+def test_the_map_csv_downloads_when_a_rerun_ends_before_the_server_reads_the_click(page: Page, app_server: str):
+    """Bug: the WebGL map reports its first draw, which reruns the page; a click on the CSV button in that
+    rerun asked for the first run's deferred file, which the rerun's end had dropped by the time a busy
+    server read the click ("Failed to generate file for download", no download). Made certain here: the
+    page's request for a deferred file, sent by the click, is held until a rerun has ended. A small map's
+    CSV is a file with a stable address (fetched over HTTP, not asked for over the socket): it downloads."""
+    held, state = [], {"hold": False}
+
+    def through(ws) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message) -> None:
+            if state["hold"] and _is_backend_operation(message):
+                held.append((server, message))
+            else:
+                server.send(message)
+        ws.on_message(from_page)
+        server.on_message(ws.send)
+    page.route_web_socket(re.compile(r"/_stcore/stream"), through)
+    goto_page(page, app_server, "latent_map?model=digits-2d")
+    button = page.get_by_role("button", name=re.compile(r"^Map as CSV"))
+    wait_scatter(page, "s.painted() > 0")
+    wait_for_app_run(page)
+    with page.expect_download(timeout=HANG_MS) as info:
+        state["hold"] = True
+        button.click()
+        page.locator("body").press("r")                # a rerun (the map's report of its draw, in the bug)
+        wait_for_app_run(page)
+        for server, message in held:                   # the server reads the click only now
+            server.send(message)
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
+    assert len(rows) == 300
+    assert_no_exception(page)
+
+
 def test_the_map_csv_has_one_row_per_point(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map?model=digits-2d")
     # the WebGL map reports that it drew, which reruns the page: a click during that rerun asks for the old

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from vae.dims import INACTIVE_KL
 from vae.ui.loaders import Latents, encode_with_progress, encoded_latents, kl_per_dim
 
 DEFAULT_SUBSAMPLE = 5000        # test images encoded for the KL order and the nearest-point distance
-INACTIVE_KL = 0.01              # nats: a dimension with less mean KL than this is "inactive"
 
 
 def dataset_latents(ctx, split: str = "test", n: int | None = None) -> Latents | None:

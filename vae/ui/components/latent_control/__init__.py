@@ -12,7 +12,7 @@ on release; this component redraws the decoded image every animation frame while
   (`vae.browser_onnx.onnx_decoder_export`) is sent once; the runtime is served from ort/dist beside this
   file (built from ort/frontend), never from a CDN.
 - Weights and decoder.onnx travel as raw bytes: `data` is one binary payload, b"VAE1" + u32 LE length +
-  JSON header + padding to 4 + blob (offsets in the header point into the blob).
+  JSON header + padding to 4 + blob (offsets in the header point into the blob; payload.py).
 - The server path is the fallback (a decoder the browser cannot run or is too large to send, a
   browser whose decoder failed to load, or decode_in="server"): during a drag the browser sends z as
   a trigger, at most one request in flight, and the server decodes inside an `st.fragment` and
@@ -28,10 +28,6 @@ that run, and `on_change(z)` is called first (before the script body), so every 
 from __future__ import annotations
 
 import base64
-import json
-import os
-import struct
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,11 +35,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import streamlit as st
 
-from vae.dims import dim_label
+from vae.dims import INACTIVE_KL
+from vae.ui.components.latent_control.decoders import (
+    _cached_export,
+    _cached_onnx,
+    decode_mode,
+    decode_mode_note,
+    server_decode_bytes,
+)
+from vae.ui.components.latent_control.payload import _as_z, _by_kl, _data, _labels, _pack, unpack_payload
+from vae.ui.components.latent_control.state import _in_fragment_rerun, _private
 
 if TYPE_CHECKING:
     import torch
 
+# Here: the component's declaration, `latent_control`, `first_picture` and the mount; payload.py the wire
+# format, decoders.py the exports and decode mode, state.py the per-key session state.
 # torch, vae.browser_decoder and vae.browser_onnx are imported where used: `first_picture` mounts the control
 # from a checkpoint's files on a fresh server's first page, before torch is imported (vae.ui.decode.first_picture)
 
@@ -63,167 +70,11 @@ _component = st.components.v2.component(
 _ORT_DIST = _HERE / "ort" / "dist"
 _ORT_ASSETS = st.components.v1.declare_component("ort_runtime", path=str(_ORT_DIST))
 _ORT_NAME = f"{__name__}.ort_runtime"
-# VAE_BROWSER_DECODER=onnx makes the project's own MLP/conv models decode with onnxruntime-web too (bench)
-_FORCE_ONNX = os.environ.get("VAE_BROWSER_DECODER", "") == "onnx"
 
 
 def _ort_base() -> str:
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
     return "/" + (base + "/" if base else "") + f"component/{_ORT_NAME}/"
-
-# export_decoder costs a few ms for 20-400-784 (50 ms for a 1.6 M-weight conv decoder); re-export only
-# when the weights change
-# (a parameter's `_version` counts its in-place updates, e.g. optimiser steps).
-_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
-
-
-_ONNX: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, Any]]" = weakref.WeakKeyDictionary()
-
-
-def _weights_signature(model: torch.nn.Module) -> tuple:
-    params = model.decoder.parameters() if hasattr(model, "decoder") else model.parameters()
-    return tuple((p.data_ptr(), p._version, tuple(p.shape)) for p in params)
-
-
-def _cached(cache: "weakref.WeakKeyDictionary", model: torch.nn.Module, make):
-    """make(model), kept per model until its weights change (a signature of their versions and shapes)."""
-    sig = _weights_signature(model)
-    hit = cache.get(model)
-    if hit is None or hit[0] != sig:
-        hit = (sig, make(model))
-        cache[model] = hit
-    return hit[1]
-
-
-def _cached_export(model: torch.nn.Module) -> tuple[dict[str, Any], bytes]:
-    """export_decoder_binary(model): (header, blob), float16 where parity within 1/255 holds."""
-    from vae.browser_decoder import export_decoder_binary
-
-    return _cached(_EXPORTS, model, export_decoder_binary)
-
-
-_JSON_EXPORTS: "weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple, dict]]" = weakref.WeakKeyDictionary()
-
-
-def _cached_json_export(model: torch.nn.Module) -> dict[str, Any]:
-    """export_decoder(model) (base64 JSON; the path scrubber's format), cached per weights."""
-    from vae.browser_decoder import export_decoder
-
-    return _cached(_JSON_EXPORTS, model, export_decoder)
-
-
-def _cached_onnx(model: torch.nn.Module) -> dict[str, Any] | str:
-    """onnx_decoder_export(model), or the reason it failed (a string); cached per weights."""
-    from vae.browser_onnx import BrowserOnnxError, onnx_decoder_export
-
-    sig = _weights_signature(model)
-    hit = _ONNX.get(model)
-    if hit is None or hit[0] != sig:
-        try:
-            hit = (sig, onnx_decoder_export(model))
-        except BrowserOnnxError as e:
-            hit = (sig, str(e))
-        _ONNX[model] = hit
-    return hit[1]
-
-
-def _pack(header: dict[str, Any], blob: bytes) -> bytes:
-    """b"VAE1" + u32 LE header length + JSON header + zero padding to 4 bytes + blob."""
-    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    pad = b"\0" * (-(8 + len(head)) % 4)
-    return b"VAE1" + struct.pack("<I", len(head)) + head + pad + blob
-
-
-def unpack_payload(payload: bytes) -> tuple[dict[str, Any], bytes]:
-    """The component's `data` (see `_pack`) as (header dict, blob); for tests and benches."""
-    if payload[:4] != b"VAE1":
-        raise ValueError("not a latent-control payload (no VAE1 magic)")
-    (n,) = struct.unpack("<I", payload[4:8])
-    start = 8 + n + (-(8 + n) % 4)
-    return json.loads(payload[8:8 + n].decode("utf-8")), payload[start:]
-
-
-def decode_mode(model: torch.nn.Module, key: str | None = None) -> str:
-    """"browser" when the hand-written JavaScript decoder runs it (every MLP and conv decoder the library
-    builds, unless too large), "onnx" when onnxruntime-web runs its decoder.onnx (any other decoder that
-    exports), else "server"; also "server" once the browser of this session reported that the decoder of
-    the control `key` failed to load."""
-    from vae.browser_decoder import can_decode_in_browser
-
-    if key is not None and _private(key).get("browser_failed"):
-        return "server"
-    if can_decode_in_browser(model) and not _FORCE_ONNX:
-        return "browser"
-    return "onnx" if isinstance(_cached_onnx(model), dict) else "server"
-
-
-def decode_mode_note(model: torch.nn.Module, key: str | None = None) -> str:
-    """One sentence for the page: which decoder draws the image, and why when it is the server."""
-    from vae.browser_decoder import browser_refusal
-
-    mode = decode_mode(model, key)
-    if mode == "browser":
-        header, _ = _cached_export(model)
-        return (f"Decoded in your browser: the decoder's weights ({header['weight_bytes'] / 1e6:.1f} MB, "
-                f"{header['dtype']}) are sent once per session; a drag costs the server nothing.")
-    if mode == "onnx":
-        exp = _cached_onnx(model)
-        return (f"Decoded in your browser with onnxruntime-web (WASM): decoder.onnx ({exp['onnx_bytes'] / 1e6:.2f} MB, "
-                f"{exp['dtype']} weights) is sent once per session; a drag costs the server nothing.")
-    failed = _private(key).get("browser_failed") if key is not None else None
-    if failed:
-        why = f"the browser could not run it ({failed})"
-    else:
-        onnx = _cached_onnx(model)
-        why = browser_refusal(model) if isinstance(onnx, dict) else f"{browser_refusal(model)}; and {onnx}"
-    return f"Decoded on the server as you move: {why}."
-
-
-def server_decode_bytes(model: torch.nn.Module, z: np.ndarray) -> bytes:
-    """model.decode of one point z (D,) as uint8 bytes in (C, H, W) order, rounded to the nearest level."""
-    import torch
-
-    with torch.inference_mode():
-        zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=model.device).reshape(1, -1)
-        x = model.decode(zt)[0]  # (C, H, W) in [0, 1]
-    return (x * 255.0).round().clamp(0, 255).to(torch.uint8).cpu().numpy().tobytes()
-
-
-def _as_z(values: Any, latent_dim: int, what: str) -> np.ndarray:
-    try:
-        z = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{what}: expected {latent_dim} numbers, got {values!r:.80}") from e
-    if z.shape != (latent_dim,):
-        raise ValueError(f"{what}: expected a latent point of {latent_dim} values, got shape {z.shape}")
-    if not np.all(np.isfinite(z)):
-        raise ValueError(f"{what}: latent point has non-finite values")
-    return z.astype(np.float32)
-
-
-def _private(key: str) -> dict[str, Any]:
-    name = f"_latent_control::{key}"
-    if name not in st.session_state:
-        st.session_state[name] = {"sent_hash": None, "committed": None, "returned": True, "echo_seq": 0,
-                                  "reply": None, "display": None, "browser_failed": None}
-    return st.session_state[name]
-
-
-def _in_fragment_rerun() -> bool:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(ctx is not None and ctx.fragment_ids_this_run)
-
-
-def _labels(latent_dim: int, labels: Sequence[str] | None, kl_per_dim: Sequence[float] | None) -> list[str]:
-    if labels is not None:
-        if len(labels) != latent_dim:
-            raise ValueError(f"labels: expected {latent_dim} labels (one per latent dimension), got {len(labels)}")
-        return [str(s) for s in labels]
-    if kl_per_dim is None:
-        return [dim_label(d) for d in range(latent_dim)]
-    return [f"{dim_label(d)} \u00b7 KL {float(k):.2f} nats" for d, k in enumerate(kl_per_dim)]
 
 
 def latent_control(
@@ -294,9 +145,7 @@ def latent_control(
         kl_per_dim.detach().cpu() if hasattr(kl_per_dim, "detach") else kl_per_dim, dtype=np.float64)
     if kl is not None and kl.shape != (latent_dim,):
         raise ValueError(f"kl_per_dim: expected {latent_dim} values (one per latent dimension), got shape {kl.shape}")
-    if dims is None:
-        dims = list(np.argsort(-kl, kind="stable")) if kl is not None else list(range(latent_dim))
-    dims = [int(d) for d in dims]
+    dims = _by_kl(kl, latent_dim) if dims is None else [int(d) for d in dims]
     bad = [d for d in dims if not 0 <= d < latent_dim]
     if bad or len(set(dims)) != len(dims) or not dims:
         raise ValueError(f"dims: expected distinct dimensions in 0..{latent_dim - 1}, got {dims}")
@@ -343,27 +192,18 @@ def latent_control(
     return shown.copy()
 
 
-def _data(key: str, mode: str, latent_dim: int, image_shape, shown: np.ndarray, echo_seq: int,
-          opts: dict[str, Any]) -> dict[str, Any]:
-    """The component's data (without weights or image): what to draw and where z is."""
-    return {
-        "key": key, "mode": mode, "latent_dim": latent_dim, "image_shape": list(image_shape),
-        "z": [round(float(v), 6) for v in shown], "echo_seq": echo_seq,
-        "dims": opts["dims"], "labels": opts["labels"], "inactive": opts["inactive"], "pad_dims": opts["pad"],
-        "range": opts["value_range"], "step": opts["step"], "key_step": opts["key_step"],
-        "image_px": opts["image_px"], "pad_px": opts["pad_px"], "fold_inactive": opts["fold_inactive"],
-    }
-
-
-def first_picture(exported: dict[str, Any], blob: bytes, z: np.ndarray, *, key: str, value_range: float = 3.0,
-                  image_px: int = 196) -> None:
+def first_picture(exported: dict[str, Any], blob: bytes, z: np.ndarray, *, key: str,
+                  kl_per_dim: np.ndarray | None = None, value_range: float = 3.0, image_px: int = 196) -> None:
     """Draw the control from a browser export (`vae.browser_weights.export_decoder_binary_numpy`: header,
     blob) at z (D,), without a model and without torch: the picture of a fresh server's first page while
-    torch is imported. It commits nothing (the page's own `latent_control` replaces it)."""
+    torch is imported. kl_per_dim (D,) nats orders and labels the sliders as `latent_control` does (dims
+    by KL, inactive below INACTIVE_KL). It commits nothing (the page's own `latent_control` replaces it)."""
     latent_dim = int(exported["latent_dim"])
     shown = _as_z(z, latent_dim, "z")
-    dims = list(range(latent_dim))
-    opts = dict(dims=dims, labels=_labels(latent_dim, None, None), inactive=[False] * latent_dim,
+    kl = None if kl_per_dim is None else np.asarray(kl_per_dim, np.float64)
+    dims = _by_kl(kl, latent_dim)
+    inactive = [False] * latent_dim if kl is None else [bool(k < INACTIVE_KL) for k in kl]
+    opts = dict(dims=dims, labels=_labels(latent_dim, None, kl), inactive=inactive,
                 pad=dims[:2] if latent_dim >= 2 else None, value_range=float(value_range), step=0.01, key_step=0.1,
                 image_px=int(image_px), pad_px=196, fold_inactive=True)
     data = _data(key, "browser", latent_dim, exported["image_shape"], shown, 0, opts)

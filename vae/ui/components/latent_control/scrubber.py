@@ -21,7 +21,7 @@ import torch
 from vae.analysis.latent import decode_numpy
 from vae.browser_decoder import can_decode_in_browser
 from vae.ui.images import show
-from vae.ui.components.latent_control import _cached_json_export
+from vae.ui.components.latent_control.decoders import _cached_json_export
 
 __all__ = ["path_scrubber", "path_point"]
 
