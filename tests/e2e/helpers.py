@@ -145,7 +145,8 @@ def choose_option(page: Page, selectbox, option: str, exact: bool = False) -> No
     target = listbox.get_by_role("option", name=option, exact=exact)
     expect(target).to_be_visible()
     name, target_id = target.inner_text().strip(), target.get_attribute("id")
-    ids = listbox.get_by_role("option").evaluate_all("els => els.map(e => e.id)")
+    # the list's rows once they have held still for ten frames (a filter still being applied would shift them)
+    ids = wait_until_settled(listbox, "el => [...el.querySelectorAll('[role=option]')].map(e => e.id)")
     active = field.get_attribute("aria-activedescendant")
     steps = ids.index(target_id) - (ids.index(active) if active in ids else -1)
     for _ in range(abs(steps)):
