@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
-from tests.e2e.helpers import wait_for_app_run  # noqa: E402
+from tests.e2e.helpers import choose_option, wait_for_app_run  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 MNIST_DIR = REPO.parent / "shared" / "datasets" / "mnist"
@@ -160,8 +160,7 @@ def tsne_time(browser, url: str) -> tuple[float, float]:
     page.goto(f"{url}/latent_map")
     wait_for_app_run(page, timeout=120_000)
     sidebar = page.get_by_test_id("stSidebar")
-    sidebar.get_by_test_id("stSelectbox").filter(has_text="Checkpoint").click()
-    page.get_by_role("option", name="mnist-20d").click()
+    choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="Checkpoint"), "mnist-20d")
     wait_for_app_run(page, timeout=120_000)
     points = page.get_by_test_id("stSlider").filter(has_text="Points").get_by_role("slider")
     points.focus()

@@ -160,7 +160,8 @@ def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: 
     chart = page.get_by_test_id("stPlotlyChart").first
     chart.scroll_into_view_if_needed()
     wait_for_plot(chart)            # plotly draws after the app run
-    spot = chart.locator(".js-plotly-plot").evaluate(_EMPTIEST_SPOT_JS)
+    wait_for_app_run(page)
+    spot = wait_until_settled(chart.locator(".js-plotly-plot"), _EMPTIEST_SPOT_JS)   # read where it stays
     assert spot["dist"] > 15, spot  # far from every data point: no marker under the click
     page.mouse.move(spot["px"], spot["py"])
     page.mouse.click(spot["px"], spot["py"])

@@ -21,7 +21,9 @@ from tests.e2e.helpers import (
     move_first_latent_to_0_3,
     wait_for_app_run,
     wait_for_image_change,
+    wait_for_plot,
     wait_scatter,
+    wait_until_settled,
 )
 
 SHOTS = Path("/tmp/shots-explore")
@@ -75,7 +77,11 @@ def _plot(page: Page):
 def test_a_neighbour_click_opens_the_image(page: Page, app_server: str):
     goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
     chart = _plot(page)
-    pt = chart.locator(".js-plotly-plot").evaluate(_LONELY_POINT_JS)
+    wait_for_plot(chart)            # drawn and no longer resized, after the app run
+    wait_for_app_run(page)
+    # the point's page position, read once it has not moved for ten frames: a position read while the
+    # layout still moved put the click beside the point on a busy machine
+    pt = wait_until_settled(chart.locator(".js-plotly-plot"), _LONELY_POINT_JS)
     page.mouse.move(pt["px"], pt["py"])
     page.mouse.click(pt["px"], pt["py"])
     expect(page.get_by_text(f"query: test #{pt['index']}")).to_be_visible()

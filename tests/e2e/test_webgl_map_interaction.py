@@ -13,19 +13,23 @@ import re
 import numpy as np
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import (app_console_errors, assert_no_exception, goto_page, wait_for_app_run,
+                               wait_until_settled)
 from tests.e2e.test_webgl_map import SHOTS, mnist_app, scatter_frame, wait_scatter  # noqa: F401 (a fixture)
 
 
-def canvas_box(frame) -> dict:
-    """The map canvas's box on the page (CSS px): the frame's own offset plus the canvas's inside it."""
+def canvas_box(page: Page, frame) -> dict:
+    """The map canvas's box on the page (CSS px): the frame's own offset plus the canvas's inside it, read once
+    the frame has not moved for ten frames (a click at a box read while a rerun's layout still moved the map,
+    on a busy machine, lands beside the place it aims at)."""
+    wait_until_settled(page.locator("iframe[src*='webgl_scatter']").first)
     return frame.locator("#plot").bounding_box()
 
 
 def test_hover_click_and_a_decoded_spot(page: Page, mnist_app: str):  # noqa: F811
     goto_page(page, mnist_app, "latent_map")
     frame = scatter_frame(page, 10_000)
-    box = canvas_box(frame)
+    box = canvas_box(page, frame)
 
     # hover: the mouse over a point shows its image beside it (asked from Python, once)
     sx, sy = frame.evaluate("() => window.__scatter.screenPosition(4321)")
@@ -47,7 +51,10 @@ def test_hover_click_and_a_decoded_spot(page: Page, mnist_app: str):  # noqa: F8
     frame = scatter_frame(page, 10_000)
     frame.wait_for_function("() => window.__scatter.ringed() > 0")
 
-    # a click on an empty spot (the left margin: the map is wider than the data) decodes there
+    # a click on an empty spot (the left margin: the map is wider than the data) decodes there, at the box the
+    # map has after the pick's rerun
+    wait_for_app_run(page)
+    box = canvas_box(page, frame)
     page.mouse.move(box["x"] + 12, box["y"] + box["height"] * 0.5)
     page.mouse.click(box["x"] + 12, box["y"] + box["height"] * 0.5)
     frame.wait_for_function("() => window.__scatter.spot() !== null")
