@@ -211,3 +211,16 @@ def test_a_link_carries_the_all_split_and_the_webgl_maps_points(app, monkeypatch
     assert p["split"] == "all" and p["n"] == str(n) and "map" not in p
     ss["map_webgl"] = False                          # the Plotly map's slider has its own key
     assert "n" not in url_state.view_params(ctx)
+
+
+def test_the_webgl_toggle_declares_its_default_and_a_plotly_link_still_wins(app):
+    """The browser falls back to a widget's declared default when it never saw the run that set its state (under
+    load the WebGL map switched itself off on its first rerun, the toggle being declared False and set True through
+    session state): the toggle's declared default is the page's default, and a link's map=plotly overrides it."""
+    at = app(model="digits-2d")
+    at.switch_page("pages/latent_map.py").run()
+    toggle = at.toggle(key="map_webgl")
+    assert toggle.proto.default is True and toggle.value is True
+    at = app(model="digits-2d", map="plotly")
+    at.switch_page("pages/latent_map.py").run()
+    assert at.toggle(key="map_webgl").value is False
