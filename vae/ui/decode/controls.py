@@ -43,7 +43,9 @@ def latent_controls(model_id: str, z: np.ndarray, order: Sequence[int], kl: np.n
             label += f" · KL {kl[d]:.2f}"
         if inactive is not None and inactive[d]:
             label += " · inactive"
-        z[d] = st.slider(label, -Z_RANGE, Z_RANGE, step=Z_STEP, key=key, format="%.2f",
+        # value=0.0: the declared default a browser that missed the run setting the key falls back to is the
+        # prior's mean, not the slider's minimum (see the Latent map's WebGL toggle)
+        z[d] = st.slider(label, -Z_RANGE, Z_RANGE, value=0.0, step=Z_STEP, key=key, format="%.2f",
                          help=f"latent dimension {d + 1}" + (
                              ": inactive (the encoder ignores it; the decoder barely responds)"
                              if inactive is not None and inactive[d] else ""))
