@@ -17,9 +17,10 @@
 //   fit       true: each frame's points scaled by one factor to fill the canvas (unpack.js fitXy; the live map)
 //   frames    bytes: float32 (F, N, 2), frames of the same N points normalised like xy, or null; frame_titles: F
 //             strings. With frames, a bar plays them in the browser (replay.js); the title names the frame shown
-// Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn}
+// Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn, instance}
 //   points: positions (0..N-1) of the selected points; kind 'spot': spot [x, y] normalised, the clicked empty
 //   place; need: positions whose thumbnails are wanted (points in view, or the hovered one and its neighbours).
+//   need_seq: +1 per ask; instance: this frame's random id (a frame made anew asks from need_seq 1 again).
 // A new data_key with as many points as drawn moves the points there (an animated transition: a projection
 // changed, or a live map's next frame); the selection and the thumbnails (per position) are kept.
 //
