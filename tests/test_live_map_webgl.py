@@ -91,8 +91,7 @@ def test_hovered_positions_get_the_runs_own_images_of_its_subset():
     import io
 
     from vae.analysis.live_map import LiveLatentMap, subset_images, why_no_images
-    from vae.ui.components.webgl_scatter import atlas_png
-    from vae.ui.training.live_map_webgl import thumbnails_to_send
+    from vae.ui.components.webgl_scatter import atlas_png, thumbnails_to_send
 
     ds = _dataset(500, seed=0)
     live = LiveLatentMap.from_dataset(ds, n_max=120, seed=3)
@@ -116,8 +115,7 @@ def test_hovered_positions_get_the_runs_own_images_of_its_subset():
 
 
 def test_each_ask_is_answered_once_even_as_the_fragment_reruns():
-    from vae.ui.components.webgl_scatter import THUMB_MAX
-    from vae.ui.training.live_map_webgl import thumbnails_to_send
+    from vae.ui.components.webgl_scatter import THUMB_MAX, thumbnails_to_send
 
     ask = {"need": [3, 4], "need_seq": 2, "instance": "x1"}
     ids, token = thumbnails_to_send(ask, 10, None)

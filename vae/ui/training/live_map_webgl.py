@@ -17,10 +17,10 @@ A frame is 10 bytes a point (x, y float32, a uint16 label) or 12 (a float32 fact
 already holds (same data_key) is not sent again. A replay of 60 frames of 2,000 points is 960 KB of frames.
 
 Hovering a point shows its image: the browser asks (the component's `need`: the hovered point and its nearest
-points it has no image of, or the points in view when zoomed in) and the next run answers with an atlas of those
-images, taken from the dataset the run trains on (the job's, never the sidebar's: `why_no_images` checks that
-the split holds the run's labels at the subset's positions; where it does not, the hover names the class and the
-hint says why). Each ask is answered once (the fragment reruns every second: `thumbnails_to_send`), and the
+points it has no image of; the points in view are not drawn as thumbnails here, `view_images=False`: they move
+every frame) and the next run answers with an atlas of those images, taken from the dataset the run trains on
+(the job's, never the sidebar's: `why_no_images` checks that the split holds the run's labels at the subset's
+positions; where it does not, the hover names the class and the hint says why). Each ask is answered once (the fragment reruns every second: `thumbnails_to_send`), and the
 browser keeps every image it got, per position, across frames and into the replay: a run's thumbnails go
 once per page. The component's key names the subset (`live_key`), so another run's points start afresh.
 """
@@ -35,11 +35,11 @@ import streamlit as st
 
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes, subset_images, why_no_images
 from vae.ui.colours import label_colour
-from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, read_value, webgl_scatter
+from vae.ui.components.webgl_scatter import atlas_png, read_value, thumbnails_to_send, webgl_scatter
 from vae.ui.map import webgl_map as wm
 
 __all__ = ["frame_extent", "frame_ndc", "own_ndc", "epoch_text", "replay_frames", "draw_live_frame", "draw_replay",
-           "live_webgl_panel", "live_key", "live_hint", "thumbnails_to_send", "MAX_REPLAY_FRAMES"]
+           "live_webgl_panel", "live_key", "live_hint", "MAX_REPLAY_FRAMES"]
 
 MAX_REPLAY_FRAMES = 60
 _SENT = "_vae_live_thumbs_sent::"            # + the component's key: the token of the last ask answered
@@ -60,21 +60,6 @@ def live_hint(no_images: str | None) -> str:
     return f"drag to pan, wheel to zoom, Reset view to see every point; hover a point for {what}"
 
 
-def thumbnails_to_send(value: dict, n: int, answered: tuple | None) -> tuple[list[int], tuple | None]:
-    """(positions whose images go to the browser in this run, the token of the ask they answer).
-
-    value: the component's value: `need` (positions 0..n-1 the browser has no image of), `need_seq` (+1 per
-    ask) and `instance` (the browser frame's id: a frame made anew counts its asks from 0 again). The positions
-    are the valid ones of `need`, at most THUMB_MAX; none when `answered` (the token of the last ask answered)
-    is this ask's: the fragment reruns every second with the same value, and an ask is answered once.
-    """
-    need = value.get("need") or []
-    token = (str(value.get("instance")), int(value.get("need_seq") or 0))
-    if not need or token == answered:
-        return [], answered
-    return [int(p) for p in need if 0 <= int(p) < n][:THUMB_MAX], token
-
-
 def _thumbnails(data: LiveMapData, dataset, key: str) -> tuple[dict, tuple | None]:
     """(the component's atlas arguments for this run, the token to record once they are sent)."""
     ids, token = thumbnails_to_send(read_value(st.session_state.get(key)), len(data.index),
@@ -90,7 +75,8 @@ def _draw(data: LiveMapData, dataset, xy: np.ndarray, **kw) -> None:
     no_images = why_no_images(data, dataset)
     thumbs, token = ({}, None) if no_images else _thumbnails(data, dataset, key)
     hint = live_hint(no_images) + kw.pop("hint_more", "")
-    value = webgl_scatter(xy, key=key, hint=hint, hover_images=no_images is None, fit=True, **thumbs, **kw)
+    value = webgl_scatter(xy, key=key, hint=hint, hover_images=no_images is None, view_images=False, fit=True,
+                          **thumbs, **kw)
     if token is not None:                 # sent: later reruns leave this ask's images out
         st.session_state[_SENT + key] = token
     wm.fall_back_if_no_webgl(value)        # the Plotly live map instead

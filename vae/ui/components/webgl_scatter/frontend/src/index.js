@@ -13,7 +13,8 @@
 //   query_xy  [x, y] normalised: where a query that is no point sits (a clicked spot, an uploaded image), or null
 //   names     category names (the hover label), or null; decodes: an empty spot's click is sent (the map has an inverse)
 //   hint      the line beside the tools, or null (the Latent map's); hover_images: false where no thumbnails come
-//             (the hover box shows the point's category only, and asks for no image)
+//             (the hover box shows the point's category only, and asks for no image); view_images: false where the
+//             points in view are not drawn as thumbnails when zoomed in (the live map: its points move every frame)
 //   fit       true: each frame's points scaled by one factor to fill the canvas (unpack.js fitXy; the live map)
 //   frames    bytes: float32 (F, N, 2), frames of the same N points normalised like xy, or null; frame_titles: F
 //             strings. With frames, a bar plays them in the browser (replay.js); the title names the frame shown
@@ -136,6 +137,9 @@ window.__scatter = {
   },
   thumbsDrawn: () => window.__scatter._thumbsDrawn,
   thumbsCached: () => thumbs.size,
+  hasThumb: (i) => thumbs.has(i),                     // the browser holds point i's image
+  _atlases: 0,
+  atlases: () => window.__scatter._atlases,           // atlases of thumbnails received since the page opened
   pointsInView: () => S.plot.get('pointsInView').length,
   // pan/zoom frame times (ms): `frames` camera moves, each timed from the move to the frame that drew it
   async frameTimes(frames = 30) {
