@@ -88,7 +88,7 @@ def live_progress():
              caption=f"test images (top) and their reconstructions (bottom), epoch {s.epoch}")
     if s.samples is not None:
         show(grid(s.samples, ncol=8, width=480), container=right, caption=f"decoded prior samples, epoch {s.epoch}")
-    live_map_panel(s, running)
+    live_map_panel(s, running, job.dataset)      # the run's own data (its images on hover), not the sidebar's
     if s.epoch_history:
         st.dataframe(s.epoch_history, hide_index=True, width="stretch",
                      column_order=["epoch", "train_loss", "test_loss", "recon", "kl", "test_recon", "test_kl",

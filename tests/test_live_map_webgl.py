@@ -4,6 +4,7 @@ each frame on its own extent (it fills the canvas); a replay's frames travel as 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from vae.analysis.live_map import LatentFrame
 import pytest
@@ -64,3 +65,90 @@ def test_frames_pack_as_one_float32_array():
     assert pack_frames(None, 4) is None
     with pytest.raises(ValueError, match=r"\(F, 5, 2\)"):
         pack_frames(frames, 5)
+
+
+# ---- hover images (issue 21): which images are sent for which positions ------------------------------------
+
+def _dataset(n_test: int, seed: int, n_train: int = 20):
+    """A small ImageDataset whose every image is unique (its pixels encode split and position)."""
+    from vae.data.datasets import ImageDataset, Split
+
+    def split(n, base):
+        images = torch.zeros(n, 1, 4, 4, dtype=torch.uint8)
+        images[:, 0, 0, 0] = torch.arange(n) % 256
+        images[:, 0, 0, 1] = torch.arange(n) // 256
+        images[:, 0, 1, 0] = base
+        labels = torch.from_numpy(np.random.default_rng(seed + base).integers(0, 3, n))
+        return Split(images, labels)
+
+    return ImageDataset("toy", split(n_train, 1), split(n_test, 2), ["a", "b", "c"])
+
+
+def test_hovered_positions_get_the_runs_own_images_of_its_subset():
+    """Position p of the live map is test image data.index[p] of the run's data set: the atlas sent for the
+    browser's `need` holds those images, tile k for need[k] (and what the run encodes, live.images)."""
+    from PIL import Image
+    import io
+
+    from vae.analysis.live_map import LiveLatentMap, subset_images, why_no_images
+    from vae.ui.components.webgl_scatter import atlas_png, thumbnails_to_send
+
+    ds = _dataset(500, seed=0)
+    live = LiveLatentMap.from_dataset(ds, n_max=120, seed=3)
+    data = live.data()
+    assert data.split == "test" and len(data.index) == 120 and not np.array_equal(data.index, np.arange(120))
+    assert why_no_images(data, ds) is None
+    value = {"need": [7, 0, 119, 120, -1, 55], "need_seq": 1, "instance": "abc"}
+    ids, token = thumbnails_to_send(value, len(data.index), None)
+    assert ids == [7, 0, 119, 55]                         # positions outside the subset are left out
+    images = subset_images(data, ds, ids)
+    assert images.dtype == np.uint8 and images.shape == (4, 1, 4, 4)
+    np.testing.assert_array_equal(images, ds.test.images[torch.from_numpy(data.index[ids])].numpy())
+    np.testing.assert_array_equal(images, live.images[ids].numpy())       # the images the run encodes there
+    png, cols, t = atlas_png(images)
+    sheet = np.asarray(Image.open(io.BytesIO(png)))
+    for k, p in enumerate(ids):
+        r, q = divmod(k, cols)
+        np.testing.assert_array_equal(sheet[r * t:r * t + 4, q * t:q * t + 4], images[k, 0])
+    with pytest.raises(IndexError):
+        subset_images(data, ds, [120])
+
+
+def test_each_ask_is_answered_once_even_as_the_fragment_reruns():
+    from vae.ui.components.webgl_scatter import THUMB_MAX, thumbnails_to_send
+
+    ask = {"need": [3, 4], "need_seq": 2, "instance": "x1"}
+    ids, token = thumbnails_to_send(ask, 10, None)
+    assert ids == [3, 4]
+    assert thumbnails_to_send(ask, 10, token) == ([], token)              # the next reruns: nothing again
+    ids2, token2 = thumbnails_to_send({**ask, "need": [5], "need_seq": 3}, 10, token)
+    assert ids2 == [5] and token2 != token                                 # a new ask
+    # a browser frame made anew counts its asks from 1 again: its asks are answered
+    assert thumbnails_to_send({"need": [3, 4], "need_seq": 2, "instance": "y2"}, 10, token)[0] == [3, 4]
+    assert thumbnails_to_send({"need": [], "need_seq": 9, "instance": "x1"}, 10, token) == ([], token)
+    assert thumbnails_to_send({}, 10, None) == ([], None)                  # no value yet
+    many = thumbnails_to_send({"need": list(range(1000)), "need_seq": 1, "instance": "z"}, 1000, None)[0]
+    assert many == list(range(THUMB_MAX))
+
+
+def test_no_images_from_a_data_set_that_is_not_the_runs():
+    """The sidebar's data set may differ from the run's: images come from the run's own, and a data set whose
+    split lacks the run's positions or labels gives none, with the reason the hint shows."""
+    from vae.analysis.live_map import LiveLatentMap, why_no_images
+    from vae.ui.training.live_map_webgl import live_hint, live_key
+
+    ds = _dataset(500, seed=0)
+    data = LiveLatentMap.from_dataset(ds, n_max=120, seed=3).data()
+    assert "not hold" in why_no_images(data, None)
+    assert "smaller" in why_no_images(data, _dataset(100, seed=0))
+    assert "labels differ" in why_no_images(data, _dataset(500, seed=1))   # same size, other labels
+    assert "image" in live_hint(None) and "labels differ" in live_hint(why_no_images(data, _dataset(500, seed=1)))
+    # no test split: the subset is of the training images, and their images come from there
+    no_test = _dataset(0, seed=0, n_train=50)
+    train_data = LiveLatentMap.from_dataset(no_test, n_max=30).data()
+    assert train_data.split == "train" and why_no_images(train_data, no_test) is None
+    # another run's subset (another data set, seed or size): another component key, so no thumbnails carry over
+    assert live_key(data) == live_key(LiveLatentMap.from_dataset(ds, n_max=120, seed=3).data())
+    assert live_key(data) != live_key(LiveLatentMap.from_dataset(ds, n_max=120, seed=4).data())
+    assert live_key(data) != live_key(LiveLatentMap.from_dataset(_dataset(500, seed=1), n_max=120, seed=3).data())
+    assert live_key(data).endswith("_webgl")

@@ -59,6 +59,8 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
     # the live map: the initial weights and the last epoch at least (captures between are skipped by time)
     assert b.live_map is not None and len(b.live_map.frames) >= 2
     assert (b.live_map.frames[0].step, b.live_map.frames[-1].step) == (0, b.step)
+    # ... its subset's split and positions as the thread's: the page takes their images from the run's data
+    assert b.live_map.split == a.live_map.split == "test" and np.array_equal(b.live_map.index, a.live_map.index)
     assert b.checkpoint_path == str(tmp_path / "proc")
     model = proc.latest_model()
     assert proc.latest_model() is model and not model.training

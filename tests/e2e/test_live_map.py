@@ -37,9 +37,24 @@ def start_training(page: Page, app_server: str) -> None:
     page.get_by_role("button", name="Start").click()
 
 
+def _hover_until_shown(page: Page, i: int) -> str:
+    """Hover point i (as the mouse over it) until the box shows its image (asked from Python, sent once);
+    the box's text. The image is drawn: its canvas is not blank."""
+    _scatter(page, f"s.hover({i})")
+    wait_scatter(page, f"s.hoverShown() === {i}")
+    text = _scatter(page, "f.contentDocument.getElementById('hover-text').textContent")
+    assert text.startswith(f"#{i} \u00b7 "), text
+    assert _scatter(page, "!f.contentDocument.getElementById('hover-img').hidden")
+    ink = _scatter(page, "Array.from(f.contentDocument.getElementById('hover-img').getContext('2d')"
+                         ".getImageData(0, 0, 112, 112).data).reduce((a, v) => a + v, 0)")
+    assert ink > 0
+    return text
+
+
 def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: str):
     """The frames are drawn by the WebGL component: each new frame moves the same 300 points (a transition),
-    a later frame's coordinates differ from the first; once stopped, every frame replayed in the browser."""
+    a later frame's coordinates differ from the first; once stopped, every frame replayed in the browser.
+    Hovering a point shows its image (the run's own test image) while it trains and in the replay."""
     start_training(page, app_server)
     expect(page.get_by_role("heading", name="Latent space as it learns")).to_be_visible()
     wait_scatter(page, "s.webgl() === true && s.count() === 300 && s.painted() >= 1")   # digits: 300 test images
@@ -54,9 +69,17 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "live-map-webgl-while-training.png"))
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")).to_have_count(0)
-    # the hint names only what works on the live map (no image comes on hover, a pick does nothing here)
+    # the hint names only what works on the live map (a pick does nothing here)
     hint = _scatter(page, "f.contentDocument.getElementById('hint').textContent")
-    assert "pan" in hint and "image" not in hint and "pick" not in hint, hint
+    assert "pan" in hint and "its image" in hint and "pick" not in hint, hint
+    # hover while it trains: the point's image comes, with its neighbours' (one ask, answered once; the box
+    # stays on its point as frames come)
+    _hover_until_shown(page, 17)
+    assert _scatter(page, "s.thumbsCached()") > 1
+    atlases, moved = _scatter(page, "[s.atlases(), s.transitions()]")
+    page.screenshot(path=str(SHOTS / "live-map-webgl-hover-while-training.png"))
+    wait_scatter(page, f"s.transitions() > {moved}")        # a later frame's rerun sends no image again
+    assert _scatter(page, "s.atlases()") == atlases
     page.get_by_role("button", name="Stop").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
@@ -67,6 +90,14 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     assert re.search(r"epoch \d", last_title), last_title
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")).to_have_count(0)
     last = _scatter(page, "s.points()")
+    # the replay keeps the images the browser got; a point it has none of asks, and its image comes
+    kept = _scatter(page, "s.hasThumb(17)")
+    fresh = _scatter(page, "[...Array(s.count()).keys()].find(i => !s.hasThumb(i))")
+    _hover_until_shown(page, fresh)
+    page.evaluate("() => [...document.querySelectorAll('iframe')].find(f => /webgl_scatter/.test(f.src))"
+                  ".scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(SHOTS / "live-map-webgl-hover-replay.png"))
+    _scatter(page, "s.hover(-1)")
     shown0 = _scatter(page, "s.replayShown()")
     frame = page.frame_locator("iframe[src*='webgl_scatter']")
     frame.get_by_role("button", name="Play").click()
@@ -87,6 +118,7 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     expect(page.get_by_text("cannot draw WebGL", exact=False)).to_have_count(0)
     assert_no_exception(page)
     assert app_console_errors(page) == []
+    assert kept                  # the images got while it trained were kept into the replay (one page, one ask)
 
 
 def test_live_map_appears_during_training_and_replays(page: Page, app_server: str, streamlit_app):

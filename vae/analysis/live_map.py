@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["LatentFrame", "LiveMapData", "LiveLatentMap", "pca_2d"]
+__all__ = ["LatentFrame", "LiveMapData", "LiveLatentMap", "pca_2d", "subset_images", "why_no_images"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class LatentFrame:
 class LiveMapData:
     """What a page needs to draw the frames: the subset's colours and the frames themselves."""
 
-    index: np.ndarray                     # (n,) int64 positions of the subset in the test split
+    index: np.ndarray                     # (n,) int64 positions of the subset in the split `split`
     labels: np.ndarray                    # (n,) int64
     class_names: tuple[str, ...]
     factors: np.ndarray | None            # (n, F) float32 or None
@@ -48,6 +48,7 @@ class LiveMapData:
     frames: tuple[LatentFrame, ...]
     overhead_s: float                     # seconds spent capturing, in all
     skipped: int                          # captures skipped to keep the overhead under max_overhead
+    split: str = "test"                   # the split of the run's dataset `index` points into ("test" or "train")
 
 
 def pca_2d(mu: np.ndarray, previous: np.ndarray | None = None) -> tuple[np.ndarray, tuple[float, float]]:
@@ -76,9 +77,10 @@ class LiveLatentMap:
     """Frames of the latent means of a fixed subset, captured from a training thread (thread-safe)."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, *, index: np.ndarray | None = None,
-                 class_names=(), factors: torch.Tensor | None = None, factor_names=(),
+                 class_names=(), factors: torch.Tensor | None = None, factor_names=(), split: str = "test",
                  interval_s: float = 3.0, max_overhead: float = 0.05, batch_size: int = 1000):
-        """images uint8 (n, C, H, W) (the subset), labels int64 (n,), factors float32 (n, F) or None."""
+        """images uint8 (n, C, H, W) (the subset), labels int64 (n,), factors float32 (n, F) or None;
+        index (n,): the subset's positions in the dataset's split named `split`."""
         if images.ndim != 4 or images.dtype != torch.uint8:
             raise ValueError(f"images must be uint8 (n, C, H, W), got {images.dtype} {tuple(images.shape)}")
         self.images = images
@@ -87,6 +89,7 @@ class LiveLatentMap:
         self.class_names = tuple(str(c) for c in class_names)
         self.factors = None if factors is None else factors.cpu().numpy().astype(np.float32)
         self.factor_names = tuple(str(f) for f in factor_names)
+        self.split = str(split)
         self.interval_s, self.max_overhead, self.batch_size = float(interval_s), float(max_overhead), int(batch_size)
         self._lock = threading.Lock()
         self._frames: list[LatentFrame] = []
@@ -100,12 +103,13 @@ class LiveLatentMap:
     @classmethod
     def from_dataset(cls, dataset, n_max: int = 2000, seed: int = 0, **kw) -> "LiveLatentMap":
         """A fixed, seeded subset of at most n_max test images (training images when there is no test split)."""
-        split = dataset.test if len(dataset.test) else dataset.train
+        name = "test" if len(dataset.test) else "train"
+        split = getattr(dataset, name)
         n = len(split)
         pick = np.sort(np.random.default_rng(seed).choice(n, size=min(n_max, n), replace=False))
         idx = torch.from_numpy(pick)
         return cls(split.images[idx], split.labels[idx], index=pick, class_names=dataset.class_names,
-                   factors=None if split.factors is None else split.factors[idx],
+                   factors=None if split.factors is None else split.factors[idx], split=name,
                    factor_names=getattr(dataset, "factor_names", ()) or (), **kw)
 
     # ---- capturing -------------------------------------------------------------------------------
@@ -171,7 +175,36 @@ class LiveLatentMap:
             projection, overhead, skipped = self._projection, self._overhead, self._skipped
         return LiveMapData(index=self.index, labels=self.labels, class_names=self.class_names,
                            factors=self.factors, factor_names=self.factor_names, projection=projection,
-                           frames=frames, overhead_s=overhead, skipped=skipped)
+                           frames=frames, overhead_s=overhead, skipped=skipped, split=self.split)
+
+
+def why_no_images(data: LiveMapData, dataset) -> str | None:
+    """Why the images of the live map's points cannot be taken from `dataset` (None: they can).
+
+    `dataset` must be the one the run trains on: its split `data.split` must hold every position of
+    `data.index`, with the labels the run recorded there (a cheap check that it is the run's, not
+    another data set of the same size the sidebar shows)."""
+    if dataset is None:
+        return "this server does not hold the run's data"
+    split = getattr(dataset, data.split, None)
+    if split is None or not len(data.index):
+        return f"the run's data have no {data.split} split"
+    if int(np.max(data.index)) >= len(split):
+        return f"the data held are not the run's (its {data.split} split is smaller)"
+    labels = np.asarray(split.labels[torch.from_numpy(np.asarray(data.index, np.int64))]).astype(np.int64)
+    if not np.array_equal(labels, np.asarray(data.labels, np.int64)):
+        return "the data held are not the run's (their labels differ)"
+    return None
+
+
+def subset_images(data: LiveMapData, dataset, positions) -> np.ndarray:
+    """uint8 (k, C, H, W): the images of the live map's points at `positions` (0 .. n-1, into data.index),
+    taken from `dataset`, the run's (see why_no_images). Raises IndexError on a position outside the subset."""
+    pos = np.asarray(positions, np.int64).reshape(-1)
+    if len(pos) and (pos.min() < 0 or pos.max() >= len(data.index)):
+        raise IndexError(f"positions must be in [0, {len(data.index)}), got {pos.min()} .. {pos.max()}")
+    images = getattr(dataset, data.split).images[torch.from_numpy(np.asarray(data.index, np.int64)[pos])]
+    return images.numpy() if hasattr(images, "numpy") else np.asarray(images)
 
 
 def fixed_axes(frames, quantile: float = 0.005,

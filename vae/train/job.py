@@ -342,7 +342,7 @@ class TrainingJob:
                         skipped=d.skipped)
             if n_frames == 0:
                 live.update(index=d.index, labels=d.labels, class_names=d.class_names, factors=d.factors,
-                            factor_names=d.factor_names)
+                            factor_names=d.factor_names, split=d.split)
         return dict(snap_fields, new_steps=steps, live_map=live)
 
     def epoch_payload(self) -> dict[str, Any] | None:

@@ -347,7 +347,7 @@ class ProcessTrainingJob:
         self._steps.extend(fields.pop("new_steps"))
         if live is not None:
             if self._map is None:
-                self._map = {k: live[k] for k in ("index", "labels", "class_names", "factors", "factor_names")}
+                self._map = {k: live[k] for k in ("index", "labels", "class_names", "factors", "factor_names", "split")}
             self._frames.extend(live["frames"])
             self._map.update(projection=live["projection"], overhead_s=live["overhead_s"], skipped=live["skipped"])
         if not fields.get("total_steps") and self._fields.get("total_steps"):
@@ -368,7 +368,8 @@ class ProcessTrainingJob:
             if m is not None and "projection" in m:
                 live = LiveMapData(index=m["index"], labels=m["labels"], class_names=m["class_names"],
                                    factors=m["factors"], factor_names=m["factor_names"], projection=m["projection"],
-                                   frames=tuple(self._frames), overhead_s=m["overhead_s"], skipped=m["skipped"])
+                                   frames=tuple(self._frames), overhead_s=m["overhead_s"], skipped=m["skipped"],
+                                   split=m["split"])
             return JobSnapshot(
                 state=self._state, error=self._error, epoch=f.get("epoch", 0),
                 epochs=max(f.get("epochs", 0), self.train_config.epochs), step=f.get("step", 0),

@@ -84,8 +84,10 @@ def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = F
     return fig
 
 
-def live_map_panel(snapshot, running: bool) -> None:
-    """The live map section of the Train page for a job snapshot (nothing before the first frame)."""
+def live_map_panel(snapshot, running: bool, dataset=None) -> None:
+    """The live map section of the Train page for a job snapshot (nothing before the first frame).
+
+    dataset: the one the run trains on (the job's, not the sidebar's): a hovered point shows its image from it."""
     data: LiveMapData | None = getattr(snapshot, "live_map", None)
     if data is None or not data.frames:
         return
@@ -96,7 +98,7 @@ def live_map_panel(snapshot, running: bool) -> None:
         color_by = "label"
     what = ("the latent space itself (2-d)" if data.projection == "latent" else
             "its first two principal components (PCA fit on each frame)")
-    webgl = live_webgl_panel(data, color_by, running)
+    webgl = live_webgl_panel(data, color_by, running, dataset)
     if not webgl:                           # the replay, or a browser without WebGL: the Plotly figure
         if wm.no_webgl():
             st.caption("This browser cannot draw WebGL: the live map is drawn with Plotly.")

@@ -15,6 +15,14 @@ that holds the later, wider frames). The axis scale is therefore not comparable 
 
 A frame is 10 bytes a point (x, y float32, a uint16 label) or 12 (a float32 factor value); a frame the browser
 already holds (same data_key) is not sent again. A replay of 60 frames of 2,000 points is 960 KB of frames.
+
+Hovering a point shows its image: the browser asks (the component's `need`: the hovered point and its nearest
+points it has no image of; the points in view are not drawn as thumbnails here, `view_images=False`: they move
+every frame) and the next run answers with an atlas of those images, taken from the dataset the run trains on
+(the job's, never the sidebar's: `why_no_images` checks that the split holds the run's labels at the subset's
+positions; where it does not, the hover names the class and the hint says why). Each ask is answered once (the fragment reruns every second: `thumbnails_to_send`), and the
+browser keeps every image it got, per position, across frames and into the replay: a run's thumbnails go
+once per page. The component's key names the subset (`live_key`), so another run's points start afresh.
 """
 
 from __future__ import annotations
@@ -25,18 +33,53 @@ import math
 import numpy as np
 import streamlit as st
 
-from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
+from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes, subset_images, why_no_images
 from vae.ui.colours import label_colour
-from vae.ui.components.webgl_scatter import webgl_scatter
+from vae.ui.components.webgl_scatter import atlas_png, read_value, thumbnails_to_send, webgl_scatter
 from vae.ui.map import webgl_map as wm
 
 __all__ = ["frame_extent", "frame_ndc", "own_ndc", "epoch_text", "replay_frames", "draw_live_frame", "draw_replay",
-           "live_webgl_panel", "KEY", "LIVE_HINT", "MAX_REPLAY_FRAMES"]
+           "live_webgl_panel", "live_key", "live_hint", "MAX_REPLAY_FRAMES"]
 
-KEY = "train_live_map" + wm.WEBGL_SUFFIX    # ends with _webgl: a "no WebGL" answer counts for every map
 MAX_REPLAY_FRAMES = 60
-# what works on the live map (no thumbnails come, a pick does nothing here)
-LIVE_HINT = "drag to pan, wheel to zoom, Reset view to see every point; hover a point for its class"
+_SENT = "_vae_live_thumbs_sent::"            # + the component's key: the token of the last ask answered
+
+
+def live_key(data: LiveMapData) -> str:
+    """The component's key: names the subset (its split, positions and labels), so the browser's thumbnails of
+    one run's points never show for another's; ends with _webgl (a "no WebGL" answer counts for every map)."""
+    h = hashlib.blake2b(digest_size=6)
+    for part in (data.split.encode(), np.asarray(data.index, "<i8").tobytes(), np.asarray(data.labels, "<i8").tobytes()):
+        h.update(part)
+    return f"train_live_map_{h.hexdigest()}" + wm.WEBGL_SUFFIX
+
+
+def live_hint(no_images: str | None) -> str:
+    """What works on the live map (a pick does nothing here); no_images: why hovering shows no image."""
+    what = "its image" if no_images is None else f"its class (no image: {no_images})"
+    return f"drag to pan, wheel to zoom, Reset view to see every point; hover a point for {what}"
+
+
+def _thumbnails(data: LiveMapData, dataset, key: str) -> tuple[dict, tuple | None]:
+    """(the component's atlas arguments for this run, the token to record once they are sent)."""
+    ids, token = thumbnails_to_send(read_value(st.session_state.get(key)), len(data.index),
+                                    st.session_state.get(_SENT + key))
+    if not ids:
+        return {}, None
+    return dict(atlas=atlas_png(subset_images(data, dataset, ids)), atlas_ids=ids), token
+
+
+def _draw(data: LiveMapData, dataset, xy: np.ndarray, **kw) -> None:
+    """The component (key live_key(data)) with the images asked for, or none and why (see the docstring)."""
+    key = live_key(data)
+    no_images = why_no_images(data, dataset)
+    thumbs, token = ({}, None) if no_images else _thumbnails(data, dataset, key)
+    hint = live_hint(no_images) + kw.pop("hint_more", "")
+    value = webgl_scatter(xy, key=key, hint=hint, hover_images=no_images is None, view_images=False, fit=True,
+                          **thumbs, **kw)
+    if token is not None:                 # sent: later reruns leave this ask's images out
+        st.session_state[_SENT + key] = token
+    wm.fall_back_if_no_webgl(value)        # the Plotly live map instead
 
 
 def replay_frames(frames, max_frames: int = MAX_REPLAY_FRAMES) -> list[int]:
@@ -98,37 +141,36 @@ def _colours(data: LiveMapData, color_by: str) -> dict:
                 legend=[{"name": names[c], "color": label_colour(c)} for c in np.unique(labels)], colorbar=None)
 
 
-def draw_live_frame(data: LiveMapData, frame: LatentFrame, color_by: str = "label", height: int = 460) -> bool:
-    """Draw one frame with the component (key KEY); True (a browser without WebGL reruns to the Plotly map)."""
+def draw_live_frame(data: LiveMapData, frame: LatentFrame, color_by: str = "label", height: int = 460,
+                    dataset=None) -> bool:
+    """Draw one frame with the component; True (a browser without WebGL reruns to the Plotly map).
+    dataset: the run's (hovered points show their images from it; None: no images)."""
     xy = own_ndc(frame)
     digest = hashlib.blake2b(xy.tobytes(), digest_size=8).hexdigest()
     data_key = f"live|{len(xy)}|{color_by}|{digest}"
     st.markdown(f"**{frame_title(data, frame)}**")
-    value = webgl_scatter(xy, data_key=data_key, height=height, key=KEY, hint=LIVE_HINT, hover_images=False, fit=True,
-                          **_colours(data, color_by))
-    wm.fall_back_if_no_webgl(value)         # the Plotly live map instead
+    _draw(data, dataset, xy, data_key=data_key, height=height, **_colours(data, color_by))
     return True
 
 
-def draw_replay(data: LiveMapData, color_by: str = "label", height: int = 460) -> bool:
+def draw_replay(data: LiveMapData, color_by: str = "label", height: int = 460, dataset=None) -> bool:
     """Every replay frame sent once (float32 (F, N, 2)), played in the browser; shows the last frame first."""
     shown = [data.frames[i] for i in replay_frames(data.frames)]
     frames = np.stack([own_ndc(f) for f in shown])
     digest = hashlib.blake2b(frames.tobytes(), digest_size=8).hexdigest()
     data_key = f"replay|{frames.shape[1]}|{len(frames)}|{color_by}|{digest}"
-    value = webgl_scatter(frames[-1], data_key=data_key, height=height, key=KEY, frames=frames,
-                          frame_titles=[frame_title(data, f) for f in shown], hover_images=False, fit=True,
-                          hint=LIVE_HINT + "; Play replays the frames, the slider picks one",
-                          **_colours(data, color_by))
-    wm.fall_back_if_no_webgl(value)
+    _draw(data, dataset, frames[-1], data_key=data_key, height=height, frames=frames,
+          frame_titles=[frame_title(data, f) for f in shown], hint_more="; Play replays the frames, the slider picks one",
+          **_colours(data, color_by))
     return True
 
 
-def live_webgl_panel(data: LiveMapData, color_by: str, running: bool) -> bool:
+def live_webgl_panel(data: LiveMapData, color_by: str, running: bool, dataset=None) -> bool:
     """The newest frame in WebGL while the run trains, every frame's replay once it has stopped (two or more);
-    False where this browser has no WebGL (the caller draws the Plotly figure)."""
+    False where this browser has no WebGL (the caller draws the Plotly figure). dataset: the run's own (the
+    hovered points' images), or None."""
     if wm.no_webgl():
         return False
     if not running and len(data.frames) >= 2:
-        return draw_replay(data, color_by)
-    return draw_live_frame(data, data.frames[-1], color_by)
+        return draw_replay(data, color_by, dataset=dataset)
+    return draw_live_frame(data, data.frames[-1], color_by, dataset=dataset)

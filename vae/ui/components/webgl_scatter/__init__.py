@@ -18,6 +18,7 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     value["spot"]        # [x, y] normalised: a click on an empty place (value["kind"] == "spot"; sent when decodes)
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
                          # (the points in view when zoomed in, or a hovered point and its nearest neighbours)
+    value["need_seq"]    # +1 per ask; value["instance"]: the browser frame's random id (see thumbnails_to_send)
     value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
 
 The value comes back as bytes, not JSON (a lasso over 100,000 points is 400 KB of int32): a uint32 LE length,
@@ -25,7 +26,8 @@ that many bytes of UTF-8 JSON (every field but points), zero padding to a multip
 `decode_value` turns it into the dict above; `read_value(st.session_state[key])` reads it there.
 
 Thumbnails: `atlas_png(images, positions)` packs images into one PNG grid, sent with `atlas_ids`; the
-browser keeps what it was sent (per position) and asks only for points it has not got. Hovering a point shows
+browser keeps what it was sent (per position) and asks only for points it has not got; `thumbnails_to_send`
+answers each ask (value["need_seq"] of value["instance"], the browser frame) once. Hovering a point shows
 its image (and its category's name from `names`) in a box beside it.
 
 Transitions: a new data_key with as many points as the browser holds (another projection of the same
@@ -42,7 +44,8 @@ from typing import Sequence
 import numpy as np
 import streamlit.components.v1 as components
 
-__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "pack_frames", "atlas_png", "decode_value", "read_value", "THUMB_MAX"]
+__all__ = ["webgl_scatter", "normalise_xy", "pack_points", "pack_frames", "atlas_png", "thumbnails_to_send", "decode_value",
+           "read_value", "THUMB_MAX"]
 
 _BUILD = Path(__file__).resolve().parent / "build"
 _component = components.declare_component("vae_webgl_scatter", path=str(_BUILD))
@@ -122,6 +125,22 @@ def atlas_png(images: np.ndarray, cols: int = 20) -> tuple[bytes, int, int]:
     return buf.getvalue(), cols, t
 
 
+def thumbnails_to_send(value: dict, n: int, answered: tuple | None) -> tuple[list[int], tuple | None]:
+    """(positions whose images go to the browser in this run, the token of the ask they answer).
+
+    value: the component's value: `need` (positions 0..n-1 the browser has no image of), `need_seq` (+1 per
+    ask) and `instance` (the browser frame's id: a frame made anew counts its asks from 0 again). The positions
+    are the valid ones of `need`, at most THUMB_MAX; none when `answered` (the token of the last ask answered)
+    is this ask's: a page that reruns with the same value (the live map's fragment, every second) answers an ask
+    once, and the browser keeps what it got.
+    """
+    need = value.get("need") or []
+    token = (str(value.get("instance")), int(value.get("need_seq") or 0))
+    if not need or token == answered:
+        return [], answered
+    return [int(p) for p in need if 0 <= int(p) < n][:THUMB_MAX], token
+
+
 def decode_value(raw: bytes | bytearray | memoryview | dict | None) -> dict:
     """The component's value as a dict, "points" an int32 array (k,); {} for None.
 
@@ -161,7 +180,8 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                   highlight: Sequence[int] = (), query: int = -1, query_xy: Sequence[float] | None = None,
                   names: Sequence[str] | None = None, decodes: bool = False, height: int = 620,
                   frames: np.ndarray | None = None, frame_titles: Sequence[str] | None = None,
-                  hint: str | None = None, hover_images: bool = True, fit: bool = False, key: str) -> dict:
+                  hint: str | None = None, hover_images: bool = True, view_images: bool = True, fit: bool = False,
+                  key: str) -> dict:
     """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
 
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
@@ -172,8 +192,10 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     frames (F, N, 2): frames of the same points normalised like xy_ndc (a live map's), sent once as float32 and
     played in the browser (Play/Pause, a frame slider, frame_titles[k] above the canvas while frame k shows);
     hint: the line beside the tools (default: the Latent map's); hover_images=False: no atlas will come (the
-    hover box names the point's category and asks for no image); fit=True: the browser scales each frame by
-    one factor to fill the canvas, wider than tall (the live map; coordinates then are not xy_ndc's).
+    hover box names the point's category and asks for no image); view_images=False: the points in view are never
+    drawn as their thumbnails (images are asked for only on hover; the live map, whose points move every frame);
+    fit=True: the browser scales each frame by one factor to fill the canvas, wider than tall (the live map;
+    coordinates then are not xy_ndc's).
     data_key must change whenever the points or their colours do (the browser redraws only then). Once the
     browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
     frame made anew that lacks them says so and the next run sends them again.
@@ -191,7 +213,8 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                        highlight=[int(i) for i in highlight], query=int(query),
                        query_xy=None if query_xy is None else [float(v) for v in query_xy][:2],
                        names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
-                       height=int(height), hint=hint, hover_images=bool(hover_images), fit=bool(fit),
+                       height=int(height), hint=hint, hover_images=bool(hover_images),
+                       view_images=bool(view_images), fit=bool(fit),
                        frame_titles=None if frame_titles is None else [str(t) for t in frame_titles],
                        key=key, default=None)
     return read_value(value)

@@ -15,7 +15,7 @@ export function showHover(p) {
   ctx.imageSmoothingEnabled = false;
   ctx.clearRect(0, 0, hoverImg.width, hoverImg.height);
   const t = thumbs.get(p);
-  const images = S.lastArgs.hover_images !== false;     // false: no thumbnails will come (the live map)
+  const images = S.lastArgs.hover_images !== false;     // false: no thumbnails will come
   hoverImg.hidden = !images;
   if (t) {
     ctx.drawImage(t.bmp, t.sx, t.sy, t.w, t.h, 0, 0, HOVER_PX, HOVER_PX);
@@ -74,6 +74,7 @@ export function askAround(p) {             // the hovered point first, then its 
 export async function addAtlas(args) {
   if (!args.atlas || !args.atlas_ids || !args.atlas_ids.length) return;
   const bmp = await createImageBitmap(new Blob([args.atlas], { type: 'image/png' }));
+  window.__scatter._atlases += 1;
   const t = args.thumb, cols = args.atlas_cols;
   args.atlas_ids.forEach((p, k) => {
     thumbs.set(p, { bmp, sx: (k % cols) * t, sy: Math.floor(k / cols) * t, w: t, h: t });

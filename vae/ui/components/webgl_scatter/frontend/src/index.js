@@ -13,13 +13,15 @@
 //   query_xy  [x, y] normalised: where a query that is no point sits (a clicked spot, an uploaded image), or null
 //   names     category names (the hover label), or null; decodes: an empty spot's click is sent (the map has an inverse)
 //   hint      the line beside the tools, or null (the Latent map's); hover_images: false where no thumbnails come
-//             (the hover box shows the point's category only, and asks for no image)
+//             (the hover box shows the point's category only, and asks for no image); view_images: false where the
+//             points in view are not drawn as thumbnails when zoomed in (the live map: its points move every frame)
 //   fit       true: each frame's points scaled by one factor to fill the canvas (unpack.js fitXy; the live map)
 //   frames    bytes: float32 (F, N, 2), frames of the same N points normalised like xy, or null; frame_titles: F
 //             strings. With frames, a bar plays them in the browser (replay.js); the title names the frame shown
-// Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn}
+// Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn, instance}
 //   points: positions (0..N-1) of the selected points; kind 'spot': spot [x, y] normalised, the clicked empty
 //   place; need: positions whose thumbnails are wanted (points in view, or the hovered one and its neighbours).
+//   need_seq: +1 per ask; instance: this frame's random id (a frame made anew asks from need_seq 1 again).
 // A new data_key with as many points as drawn moves the points there (an animated transition: a projection
 // changed, or a live map's next frame); the selection and the thumbnails (per position) are kept.
 //
@@ -135,6 +137,9 @@ window.__scatter = {
   },
   thumbsDrawn: () => window.__scatter._thumbsDrawn,
   thumbsCached: () => thumbs.size,
+  hasThumb: (i) => thumbs.has(i),                     // the browser holds point i's image
+  _atlases: 0,
+  atlases: () => window.__scatter._atlases,           // atlases of thumbnails received since the page opened
   pointsInView: () => S.plot.get('pointsInView').length,
   // pan/zoom frame times (ms): `frames` camera moves, each timed from the move to the frame that drew it
   async frameTimes(frames = 30) {

@@ -12,7 +12,9 @@ export function drawOverlay(mayAsk) {
   // points in view ~ N x (visible share of the [-1, 1] square): skip the index query while zoomed out
   const d = S.plot.get('camera').distance[0];
   if (lod.on) return;              // moving: thumbnails and rings come back when the view rests
-  const inView = S.n * Math.min(1, d * d) > 20 * THUMB_MAX_IN_VIEW ? null : S.plot.get('pointsInView');
+  // view_images false (the live map: its points move every frame), or no images at all: no thumbnails on the points
+  const viewImages = S.lastArgs.view_images !== false && S.lastArgs.hover_images !== false;
+  const inView = !viewImages || S.n * Math.min(1, d * d) > 20 * THUMB_MAX_IN_VIEW ? null : S.plot.get('pointsInView');
   let drawn = 0;
   ctx.lineWidth = 2;
   if (inView && inView.length <= THUMB_MAX_IN_VIEW) {

@@ -4,7 +4,7 @@ import { PERFORMANCE_MODE_POINTS, S, TRANSITION_MS, canvas, legendEl, noteEl, ov
 import { sendValue, setHeight } from './messaging.js';
 import { f32, fitXy, pointArrays, u16 } from './unpack.js';
 import { built, indexInWorker } from './kdworker.js';
-import { hideHover, showHover } from './hover.js';
+import { hideHover, hover, placeHover, showHover } from './hover.js';
 import { lod, lodMove, lodOff } from './selection.js';
 import { drawOverlay } from './overlay.js';
 
@@ -124,7 +124,8 @@ export async function drawPoints(args, t0) {
   const pts = pointArrays(xy, cat, val, S.n);
   const t1 = performance.now();
   if (!moving) thumbs.clear();
-  hideHover();
+  const keepHover = moving && hover.p >= 0 && hover.p < S.n;   // a live map's next frame: the box follows its point
+  if (!keepHover) hideHover();
   lod.subset = null;
   lodOff();
   const perf = S.n > PERFORMANCE_MODE_POINTS;
@@ -141,6 +142,7 @@ export async function drawPoints(args, t0) {
                          transition, transitionDuration: TRANSITION_MS, transitionEasing: 'quadInOut',
                          select: keep.length ? keep : undefined });
   if (transition) timing.transitions += 1;
+  if (keepHover && hover.p >= 0) placeHover(hover.p);
   const t3 = performance.now();
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   timing.firstPaintMs = performance.now() - t0;
