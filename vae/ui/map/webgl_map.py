@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vae.ui.components.webgl_scatter import THUMB_MAX, atlas_png, normalise_xy, read_value, webgl_scatter
+from vae.ui.components.webgl_scatter import (atlas_png, normalise_xy, read_value, thumbnails_to_send,
+                                            webgl_scatter)
 from vae.ui.colours import label_colour
 from vae.ui.map.filters import take_view
 
@@ -159,7 +160,7 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
     xy, _, _ = _cached_ndc(key, view.xy)
     cats, vals, colors, legend, colorbar = _colours(view, ds, colour_by, colour_values, value_range)
     data_key = f"{key}|{len(lat.index)}|{colour_by}|{value_range}|{_digest(view.xy, vals)}"
-    need = [int(p) for p in (value.get("need") or []) if 0 <= int(p) < len(lat.index)][:THUMB_MAX]
+    need, _ = thumbnails_to_send(value, len(lat.index), None)    # every rerun answers the browser's last ask
     atlas = None
     if need:
         images = getattr(ds, split).images[np.asarray(lat.index[need])]
