@@ -99,7 +99,7 @@ def test_hovered_positions_get_the_runs_own_images_of_its_subset():
     assert data.split == "test" and len(data.index) == 120 and not np.array_equal(data.index, np.arange(120))
     assert why_no_images(data, ds) is None
     value = {"need": [7, 0, 119, 120, -1, 55], "need_seq": 1, "instance": "abc"}
-    ids, token = thumbnails_to_send(value, len(data.index), None)
+    ids = thumbnails_to_send(value, len(data.index))
     assert ids == [7, 0, 119, 55]                         # positions outside the subset are left out
     images = subset_images(data, ds, ids)
     assert images.dtype == np.uint8 and images.shape == (4, 1, 4, 4)
@@ -114,20 +114,18 @@ def test_hovered_positions_get_the_runs_own_images_of_its_subset():
         subset_images(data, ds, [120])
 
 
-def test_each_ask_is_answered_once_even_as_the_fragment_reruns():
+def test_every_run_answers_the_ask_that_stands_until_the_browser_empties_it():
+    """An answer Streamlit drops (a run's unsent messages go when the next run starts) must come again: the ask
+    is answered on every run while it stands; the browser empties it when the images come (ack_thumbs)."""
     from vae.ui.components.webgl_scatter import THUMB_MAX, thumbnails_to_send
 
     ask = {"need": [3, 4], "need_seq": 2, "instance": "x1"}
-    ids, token = thumbnails_to_send(ask, 10, None)
-    assert ids == [3, 4]
-    assert thumbnails_to_send(ask, 10, token) == ([], token)              # the next reruns: nothing again
-    ids2, token2 = thumbnails_to_send({**ask, "need": [5], "need_seq": 3}, 10, token)
-    assert ids2 == [5] and token2 != token                                 # a new ask
-    # a browser frame made anew counts its asks from 1 again: its asks are answered
-    assert thumbnails_to_send({"need": [3, 4], "need_seq": 2, "instance": "y2"}, 10, token)[0] == [3, 4]
-    assert thumbnails_to_send({"need": [], "need_seq": 9, "instance": "x1"}, 10, token) == ([], token)
-    assert thumbnails_to_send({}, 10, None) == ([], None)                  # no value yet
-    many = thumbnails_to_send({"need": list(range(1000)), "need_seq": 1, "instance": "z"}, 1000, None)[0]
+    assert thumbnails_to_send(ask, 10) == [3, 4]
+    assert thumbnails_to_send(ask, 10) == [3, 4]                          # the next run: the same ask, again
+    assert thumbnails_to_send({**ask, "need": [], "need_seq": 2}, 10) == []    # emptied by the browser: nothing
+    assert thumbnails_to_send({}, 10) == []                                 # no value yet
+    assert thumbnails_to_send({"need": [9, 10, -1]}, 10) == [9]             # positions outside the map left out
+    many = thumbnails_to_send({"need": list(range(1000)), "need_seq": 1, "instance": "z"}, 1000)
     assert many == list(range(THUMB_MAX))
 
 

@@ -160,7 +160,7 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
     xy, _, _ = _cached_ndc(key, view.xy)
     cats, vals, colors, legend, colorbar = _colours(view, ds, colour_by, colour_values, value_range)
     data_key = f"{key}|{len(lat.index)}|{colour_by}|{value_range}|{_digest(view.xy, vals)}"
-    need, _ = thumbnails_to_send(value, len(lat.index), None)    # every rerun answers the browser's last ask
+    need = thumbnails_to_send(value, len(lat.index))    # every rerun answers the ask that stands
     atlas = None
     if need:
         images = getattr(ds, split).images[np.asarray(lat.index[need])]

@@ -20,9 +20,11 @@ Hovering a point shows its image: the browser asks (the component's `need`: the 
 points it has no image of; the points in view are not drawn as thumbnails here, `view_images=False`: they move
 every frame) and the next run answers with an atlas of those images, taken from the dataset the run trains on
 (the job's, never the sidebar's: `why_no_images` checks that the split holds the run's labels at the subset's
-positions; where it does not, the hover names the class and the hint says why). Each ask is answered once (the fragment reruns every second: `thumbnails_to_send`), and the
-browser keeps every image it got, per position, across frames and into the replay: a run's thumbnails go
-once per page. The component's key names the subset (`live_key`), so another run's points start afresh.
+positions; where it does not, the hover names the class and the hint says why). Every run answers the ask that
+stands (`thumbnails_to_send`: an answer Streamlit dropped, as it drops a run's unsent messages when the fragment's
+next run starts, comes again a second later), and the browser, sent `ack_thumbs`, empties its ask as soon as
+the images come, so the fragment's later runs send none. The browser keeps every image it got, per position,
+across frames and into the replay. The component's key names the subset (`live_key`), so another run's points start afresh.
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ __all__ = ["frame_extent", "frame_ndc", "own_ndc", "epoch_text", "replay_frames"
            "live_webgl_panel", "live_key", "live_hint", "MAX_REPLAY_FRAMES"]
 
 MAX_REPLAY_FRAMES = 60
-_SENT = "_vae_live_thumbs_sent::"            # + the component's key: the token of the last ask answered
 
 
 def live_key(data: LiveMapData) -> str:
@@ -60,25 +61,22 @@ def live_hint(no_images: str | None) -> str:
     return f"drag to pan, wheel to zoom, Reset view to see every point; hover a point for {what}"
 
 
-def _thumbnails(data: LiveMapData, dataset, key: str) -> tuple[dict, tuple | None]:
-    """(the component's atlas arguments for this run, the token to record once they are sent)."""
-    ids, token = thumbnails_to_send(read_value(st.session_state.get(key)), len(data.index),
-                                    st.session_state.get(_SENT + key))
+def _thumbnails(data: LiveMapData, dataset, key: str) -> dict:
+    """The component's atlas arguments: the images of the browser's standing ask, from the run's data set."""
+    ids = thumbnails_to_send(read_value(st.session_state.get(key)), len(data.index))
     if not ids:
-        return {}, None
-    return dict(atlas=atlas_png(subset_images(data, dataset, ids)), atlas_ids=ids), token
+        return {}
+    return dict(atlas=atlas_png(subset_images(data, dataset, ids)), atlas_ids=ids)
 
 
 def _draw(data: LiveMapData, dataset, xy: np.ndarray, **kw) -> None:
     """The component (key live_key(data)) with the images asked for, or none and why (see the docstring)."""
     key = live_key(data)
     no_images = why_no_images(data, dataset)
-    thumbs, token = ({}, None) if no_images else _thumbnails(data, dataset, key)
+    thumbs = {} if no_images else _thumbnails(data, dataset, key)
     hint = live_hint(no_images) + kw.pop("hint_more", "")
     value = webgl_scatter(xy, key=key, hint=hint, hover_images=no_images is None, view_images=False, fit=True,
-                          **thumbs, **kw)
-    if token is not None:                 # sent: later reruns leave this ask's images out
-        st.session_state[_SENT + key] = token
+                          ack_thumbs=True, **thumbs, **kw)
     wm.fall_back_if_no_webgl(value)        # the Plotly live map instead
 
 

@@ -18,7 +18,8 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     value["spot"]        # [x, y] normalised: a click on an empty place (value["kind"] == "spot"; sent when decodes)
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
                          # (the points in view when zoomed in, or a hovered point and its nearest neighbours)
-    value["need_seq"]    # +1 per ask; value["instance"]: the browser frame's random id (see thumbnails_to_send)
+    value["need_seq"]    # +1 per ask (the same positions asked again are a new value); value["instance"]: the
+                         # browser frame's random id
     value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
 
 The value comes back as bytes, not JSON (a lasso over 100,000 points is 400 KB of int32): a uint32 LE length,
@@ -26,9 +27,11 @@ that many bytes of UTF-8 JSON (every field but points), zero padding to a multip
 `decode_value` turns it into the dict above; `read_value(st.session_state[key])` reads it there.
 
 Thumbnails: `atlas_png(images, positions)` packs images into one PNG grid, sent with `atlas_ids`; the
-browser keeps what it was sent (per position) and asks only for points it has not got; `thumbnails_to_send`
-answers each ask (value["need_seq"] of value["instance"], the browser frame) once. Hovering a point shows
-its image (and its category's name from `names`) in a box beside it.
+browser keeps what it was sent (per position), takes it out of its ask and asks only for points it has not got;
+`thumbnails_to_send` answers the standing ask on every run (a lost answer is given again), and with
+ack_thumbs=True the browser sends its emptied ask at once, so a page that reruns by itself (the live map's
+fragment) sends an image once or twice, not every second. Hovering a point shows its image (and its
+category's name from `names`) in a box beside it.
 
 Transitions: a new data_key with as many points as the browser holds (another projection of the same
 points, a live map's next frame) moves them to their new places in an animation; the selection and the
@@ -125,20 +128,19 @@ def atlas_png(images: np.ndarray, cols: int = 20) -> tuple[bytes, int, int]:
     return buf.getvalue(), cols, t
 
 
-def thumbnails_to_send(value: dict, n: int, answered: tuple | None) -> tuple[list[int], tuple | None]:
-    """(positions whose images go to the browser in this run, the token of the ask they answer).
+def thumbnails_to_send(value: dict, n: int) -> list[int]:
+    """Positions whose images go to the browser in this run: the valid ones (0..n-1) of the browser's standing
+    ask, value["need"], at most THUMB_MAX.
 
-    value: the component's value: `need` (positions 0..n-1 the browser has no image of), `need_seq` (+1 per
-    ask) and `instance` (the browser frame's id: a frame made anew counts its asks from 0 again). The positions
-    are the valid ones of `need`, at most THUMB_MAX; none when `answered` (the token of the last ask answered)
-    is this ask's: a page that reruns with the same value (the live map's fragment, every second) answers an ask
-    once, and the browser keeps what it got.
+    Every run answers the ask that stands, so an answer lost on its way is given again by the next run (Streamlit
+    drops a run's unsent messages when the next run starts: an ask "answered once" could be lost for good). The
+    browser takes what it got out of `need`; with ack_thumbs it tells Python so at once, and later runs (a live
+    map's fragment, every second) send no image again.
     """
-    need = value.get("need") or []
-    token = (str(value.get("instance")), int(value.get("need_seq") or 0))
-    if not need or token == answered:
-        return [], answered
-    return [int(p) for p in need if 0 <= int(p) < n][:THUMB_MAX], token
+    need = value.get("need")
+    if need is None or len(need) == 0:
+        return []
+    return [int(p) for p in need if 0 <= int(p) < n][:THUMB_MAX]
 
 
 def decode_value(raw: bytes | bytearray | memoryview | dict | None) -> dict:
@@ -181,7 +183,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                   names: Sequence[str] | None = None, decodes: bool = False, height: int = 620,
                   frames: np.ndarray | None = None, frame_titles: Sequence[str] | None = None,
                   hint: str | None = None, hover_images: bool = True, view_images: bool = True, fit: bool = False,
-                  key: str) -> dict:
+                  ack_thumbs: bool = False, key: str) -> dict:
     """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
 
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
@@ -195,7 +197,8 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     hover box names the point's category and asks for no image); view_images=False: the points in view are never
     drawn as their thumbnails (images are asked for only on hover; the live map, whose points move every frame);
     fit=True: the browser scales each frame by one factor to fill the canvas, wider than tall (the live map;
-    coordinates then are not xy_ndc's).
+    coordinates then are not xy_ndc's); ack_thumbs=True: the browser sends its ask, emptied, as soon as an atlas
+    answered it (one more run: worth it where the page reruns by itself and would send the atlas again each time).
     data_key must change whenever the points or their colours do (the browser redraws only then). Once the
     browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
     frame made anew that lacks them says so and the next run sends them again.
@@ -214,7 +217,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                        query_xy=None if query_xy is None else [float(v) for v in query_xy][:2],
                        names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
                        height=int(height), hint=hint, hover_images=bool(hover_images),
-                       view_images=bool(view_images), fit=bool(fit),
+                       view_images=bool(view_images), fit=bool(fit), ack_thumbs=bool(ack_thumbs),
                        frame_titles=None if frame_titles is None else [str(t) for t in frame_titles],
                        key=key, default=None)
     return read_value(value)

@@ -1,6 +1,6 @@
 // Hover: the point's image in a box beside it, and the thumbnail atlas sent from Python.
 import { HOVER_ASK, HOVER_PX, HOVER_REST_MS, S, canvas, hoverEl, hoverImg, hoverText, state, thumbs } from './store.js';
-import { sendValue } from './messaging.js';
+import { sendValue, sent } from './messaging.js';
 import { drawOverlay } from './overlay.js';
 // ---- hover: the point's image in a box beside it (asked from Python with its neighbours when not held) ----
 export const hover = { p: -1, timer: null, buttons: false };
@@ -79,6 +79,10 @@ export async function addAtlas(args) {
   args.atlas_ids.forEach((p, k) => {
     thumbs.set(p, { bmp, sx: (k % cols) * t, sy: Math.floor(k / cols) * t, w: t, h: t });
   });
+  // what came is no longer asked for; Python answers the ask that stands on every run, so a page that reruns
+  // by itself (ack_thumbs: the live map's fragment) is told at once, or it would send these images each second
+  state.need = state.need.filter((p) => !thumbs.has(p) && p < S.n);
+  if (args.ack_thumbs && state.need.length !== sent.need) sendValue();
   if (hover.p >= 0 && thumbs.has(hover.p)) showHover(hover.p);
   drawOverlay(false);
 }

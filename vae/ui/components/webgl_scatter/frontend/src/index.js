@@ -103,7 +103,8 @@ window.__scatter = {
   _hovered: -1,
   _hoverShown: -1,
   hovered: () => window.__scatter._hovered,
-  hoverShown: () => window.__scatter._hoverShown,      // the position whose image the hover box shows, or -1
+  hoverShown: () => window.__scatter._hoverShown,
+  need: () => state.need.slice(),                          // the positions this frame still asks images of      // the position whose image the hover box shows, or -1
   hover: (i) => S.plot.hover(i),                           // as the mouse over point i
   screenPosition: (i) => S.plot.getScreenPosition(i),      // CSS px on the canvas
   toData: (mx, my) => toData(mx, my),

@@ -19,8 +19,11 @@ export function encodeValue(value) {
   return new Uint8Array(buf);
 }
 
+export const sent = { need: 0 };   // the length of the ask Python last got (an ack is due while it differs)
+
 export const sendValue = () => {
   timing.sentAt = Date.now();      // ms since the epoch, for the bench's split of a round trip
+  sent.need = state.need.length;
   post('streamlit:setComponentValue', { value: encodeValue(state), dataType: 'bytes' });
 };
 
