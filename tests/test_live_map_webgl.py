@@ -145,6 +145,17 @@ def test_no_images_from_a_data_set_that_is_not_the_runs():
     no_test = _dataset(0, seed=0, n_train=50)
     train_data = LiveLatentMap.from_dataset(no_test, n_max=30).data()
     assert train_data.split == "train" and why_no_images(train_data, no_test) is None
+    # ... and the titles say so, in WebGL and in Plotly (a data set with no test split said "test images")
+    import dataclasses
+
+    from vae.ui.training.live_map import live_map_figure
+    from vae.ui.training.live_map_webgl import frame_title
+
+    framed = dataclasses.replace(train_data, frames=(_frame(np.zeros((30, 2)), 1.0), _frame(np.ones((30, 2)), 2.0)),
+                                 projection="latent")
+    assert frame_title(framed, framed.frames[-1]) == "latent means of 30 train images, epoch 2"
+    assert live_map_figure(framed, "label").layout.title.text == "latent means of 30 train images, epoch 2"
+    assert frame_title(data, _frame(np.zeros((120, 2)))).startswith("latent means of 120 test images")
     # another run's subset (another data set, seed or size): another component key, so no thumbnails carry over
     assert live_key(data) == live_key(LiveLatentMap.from_dataset(ds, n_max=120, seed=3).data())
     assert live_key(data) != live_key(LiveLatentMap.from_dataset(ds, n_max=120, seed=4).data())

@@ -17,7 +17,8 @@ import streamlit as st
 from vae.analysis.live_map import LatentFrame, LiveMapData, fixed_axes
 from vae.ui.colours import label_colour
 from vae.ui.map import webgl_map as wm
-from vae.ui.training.live_map_webgl import MAX_REPLAY_FRAMES, epoch_text, live_webgl_panel, replay_frames
+from vae.ui.training.live_map_webgl import (MAX_REPLAY_FRAMES, epoch_text, frame_title, live_webgl_panel,
+                                           replay_frames)
 
 __all__ = ["live_map_panel", "live_map_figure", "replay_frames", "MAX_REPLAY_FRAMES"]
 
@@ -53,15 +54,14 @@ def live_map_figure(data: LiveMapData, color_by: str = "label", replay: bool = F
     ex = last.explained
     fig.update_layout(
         height=460, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
-        title=dict(text=f"latent means of {len(data.labels):,} test images, epoch {epoch_text(last)}", font=dict(size=14)),
+        title=dict(text=frame_title(data, last), font=dict(size=14)),
         xaxis=dict(range=[x0, x1], autorange=False, zeroline=False,
                    title=f"{axis}1" + (f" ({ex[0]:.0%} of the variance)" if ex else "")),
         yaxis=dict(range=[y0, y1], autorange=False, zeroline=False,
                    title=f"{axis}2" + (f" ({ex[1]:.0%})" if ex else "")))
     if replay and len(shown) > 1:
         fig.frames = [go.Frame(data=traces(frames[i]), name=str(i),
-                               layout=dict(title=dict(text=f"latent means of {len(data.labels):,} test images, "
-                                                           f"epoch {epoch_text(frames[i])}")))
+                               layout=dict(title=dict(text=frame_title(data, frames[i]))))
                       for i in shown]
         play = dict(frame=dict(duration=250, redraw=False), transition=dict(duration=0), fromcurrent=False,
                     mode="immediate")
@@ -105,7 +105,7 @@ def live_map_panel(snapshot, running: bool, dataset=None) -> None:
         fig = live_map_figure(data, color_by, replay=not running)
         st.plotly_chart(fig, key="train_live_map", config={"displayModeBar": False})
     n = len(data.frames)
-    note = (f"{n} frame{'s' if n != 1 else ''}: latent means of a fixed subset of test images, {what}, "
+    note = (f"{n} frame{'s' if n != 1 else ''}: latent means of a fixed subset of {data.split} images, {what}, "
             "taken at each epoch's end and every few seconds within long epochs; capturing cost "
             f"{data.overhead_s:.1f} s in all")
     note += " (some epochs skipped to keep it under 5% of the training time)." if data.skipped else "."

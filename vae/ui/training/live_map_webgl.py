@@ -115,8 +115,8 @@ def own_ndc(frame: LatentFrame) -> np.ndarray:
 
 
 def frame_title(data: LiveMapData, frame: LatentFrame) -> str:
-    """The title above a frame: what the points are and the frame's epoch."""
-    return f"latent means of {len(data.labels):,} test images, epoch {epoch_text(frame)}"
+    """The title above a frame: what the points are (the subset's split) and the frame's epoch."""
+    return f"latent means of {len(data.labels):,} {data.split} images, epoch {epoch_text(frame)}"
 
 
 def epoch_text(frame: LatentFrame) -> str:
