@@ -71,7 +71,7 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")).to_have_count(0)
     # the hint names only what works on the live map (a pick does nothing here)
     hint = _scatter(page, "f.contentDocument.getElementById('hint').textContent")
-    assert "pan" in hint and "its image" in hint and "pick" not in hint, hint
+    assert "pan" in hint and "its image" in hint and "follow them" in hint and "pick" not in hint, hint
     # hover while it trains: the point's image comes, with its neighbours' (the box stays on its point as
     # frames come)
     _hover_until_shown(page, 17)
@@ -86,6 +86,14 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     atlases = _scatter(page, "s.atlases()")
     wait_scatter(page, f"s.transitions() >= {moved + 3}")
     assert _scatter(page, "s.atlases()") == atlases
+    # a lasso around point 17 marks points; the marks follow them as the next frames move them
+    _scatter(page, "s.hover(-1)")
+    _scatter(page, "(() => { const [x, y] = s.point(17); const r = 0.15;"
+                   " return s.lasso([[x - r, y - r], [x + r, y - r], [x + r, y + r], [x - r, y + r]]); })()")
+    wait_scatter(page, "s.marked().includes(17)")
+    marked, moved = _scatter(page, "[s.marked(), s.transitions()]")
+    wait_scatter(page, f"s.transitions() > {moved}")
+    assert _scatter(page, "s.marked()") == marked
     page.get_by_role("button", name="Stop").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
@@ -96,6 +104,7 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     assert re.search(r"epoch \d", last_title), last_title
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")).to_have_count(0)
     last = _scatter(page, "s.points()")
+    assert _scatter(page, "s.marked()") == marked         # the marks are kept into the replay
     # the replay keeps the images the browser got; a point it has none of asks, and its image comes
     kept = _scatter(page, "s.hasThumb(17)")
     fresh = _scatter(page, "[...Array(s.count()).keys()].find(i => !s.hasThumb(i))")
@@ -112,6 +121,7 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     wait_scatter(page, f"s.replayShown() >= {shown0} + {n} && !s.replayPlaying() && s.replayFrame() === {n - 1}")
     assert _scatter(page, "s.replayHistory()")[-n:] == list(range(n))
     assert _scatter(page, "s.title()") == last_title
+    assert _scatter(page, "s.marked()") == marked         # ... and through every frame played
     end = _scatter(page, "s.points()")
     assert max(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in zip(last, end)) < 1e-5
     # the slider picks a frame: the first (an early, bunched frame: it fills the canvas too)

@@ -56,9 +56,11 @@ def live_key(data: LiveMapData) -> str:
 
 
 def live_hint(no_images: str | None) -> str:
-    """What works on the live map (a pick does nothing here); no_images: why hovering shows no image."""
+    """What works on the live map (a pick is no query here: a lasso marks points, kept from frame to frame and
+    into the replay, to follow where they go); no_images: why hovering shows no image."""
     what = "its image" if no_images is None else f"its class (no image: {no_images})"
-    return f"drag to pan, wheel to zoom, Reset view to see every point; hover a point for {what}"
+    return (f"drag to pan, wheel to zoom, Reset view to see every point; hover a point for {what}; "
+            "Shift-drag or Lasso marks points to follow them from frame to frame, double-click clears")
 
 
 def _thumbnails(data: LiveMapData, dataset, key: str) -> dict:

@@ -88,6 +88,7 @@ window.__scatter = {
   painted: () => window.__scatter._painted,
   timing: () => ({ ...timing }),
   selected: () => state.points.slice(),
+  marked: () => Array.from(S.plot.get('selectedPoints')).sort((a, b) => a - b),   // what the canvas draws selected
   selectSeq: () => state.seq,
   select: (positions) => S.plot.select(positions),
   // vertices in the map's normalised coordinates ([-1, 1], the `xy` sent), as the lasso would draw them
