@@ -1,4 +1,5 @@
-"""One numbering of latent dimensions: the same dimension has the same label on Decode, Factors and in the CSV."""
+"""One numbering of latent dimensions: the same dimension has the same label on Decode, Factors, Compare and in
+the CSV."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def test_dim_label_is_the_library_index_counted_from_one():
     assert [dim_label(i) for i in range(3)] == ["z1", "z2", "z3"] and dim_number(7) == 8
 
 
-def test_the_same_dimension_has_one_label_on_decode_factors_and_the_csv(open_page):  # noqa: F811
+def test_the_same_dimension_has_one_label_on_decode_factors_compare_and_the_csv(open_page, monkeypatch):  # noqa: F811
     fac = open_page("factors", model="shapes-beta")
     deadline = time.monotonic() + 300          # the factor metrics are computed in a background task
     while not (caps := [c.value for c in fac.caption if "KL of z" in c.value]):
@@ -37,6 +38,22 @@ def test_the_same_dimension_has_one_label_on_decode_factors_and_the_csv(open_pag
     dec_kl = float(sliders[label].split("KL ")[1].split(" ")[0])
     # the same dimension: the same KL (a different dimension of a beta-VAE is collapsed or carries another factor)
     assert abs(dec_kl - kl) < 0.15 * max(kl, 1.0), (label, dec_kl, kl)
+
+    # Compare (shapes-beta beside shapes-8d): its traversal rows name the dimension the same way, with the same KL
+    from vae.ui.compare import models as cmp_models
+
+    real = cmp_models.summarize_model      # what is tested is the page's labels: score without the factor metrics
+    monkeypatch.setattr(cmp_models, "summarize_model",
+                        lambda model, dataset, **kw: real(model, dataset, **{**kw, "iwae_samples": 2, "factors": False}))
+    cmp = open_page("compare", model="shapes-beta")
+    deadline = time.monotonic() + 300          # the models are scored in background tasks
+    while not (rows := [c for im in cmp.image for c in im.captions if c.startswith("rows: ")]):
+        assert not cmp.exception and time.monotonic() < deadline, "the Compare page never drew its traversals"
+        time.sleep(0.5)
+        cmp.run()
+    shown_cmp = dict(re.findall(r"(z\d+) \(KL ([\d.]+)\)", rows[0]))      # the first column: the sidebar's model
+    assert label in shown_cmp, (label, rows[0])
+    assert abs(float(shown_cmp[label]) - kl) < 0.15 * max(kl, 1.0), (label, shown_cmp[label], kl)
 
     # the CSV names the dimension with the same number
     n, d = 4, int(label[1:])
