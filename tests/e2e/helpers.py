@@ -312,3 +312,21 @@ def wait_scatter(page: Page, cond: str) -> None:
         if (!/webgl_scatter/.test(f.src)) return false;
         try { const s = f.contentWindow.__scatter; return !!s && !!eval(cond); } catch (e) { return false; }
     })""", arg=cond)
+
+
+def drawn_rows(page: Page) -> tuple[int, int, int]:
+    """(first, last, height): the rows of the WebGL map's canvas (#plot) that hold a drawn point, as the
+    browser shows it (an element screenshot, once the frame is as tall as the canvas and has drawn again)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    frame = next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
+    frame.wait_for_function("() => window.innerHeight >= document.getElementById('plot').clientHeight",
+                            timeout=HANG_MS)
+    frame.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    shot = frame.locator("#plot").screenshot()
+    grey = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
+    rows = np.flatnonzero((grey < 200).any(axis=1))
+    return (int(rows[0]), int(rows[-1]), grey.shape[0]) if len(rows) else (-1, -1, grey.shape[0])

@@ -22,6 +22,7 @@ from tests.e2e.helpers import (
     choose_option,
     goto_page,
     wait_for_app_run,
+    drawn_rows,
     wait_scatter,
 )
 
@@ -79,6 +80,10 @@ def page_embedding(n: int) -> np.ndarray:
 def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     goto_page(page, mnist_app, "latent_map")
     scatter_frame(page)
+    # the points fill the canvas as drawn (mnist-2d's plane spans y in [-0.98, 0.98]): a first draw made before
+    # Streamlit grew the frame was squashed into a band a few pixels tall until the view moved
+    first, last, height = drawn_rows(page)
+    assert last - first > 0.8 * height, (first, last, height)
     choose_split(page, "all (train + test)")
     frame = scatter_frame(page, 70_000)
     expect(page.get_by_text("sampled (fixed seed)")).to_have_count(0)     # no cap locally

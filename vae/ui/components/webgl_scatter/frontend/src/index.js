@@ -75,7 +75,10 @@ window.addEventListener('message', (ev) => {
   const d = ev.data;
   if (d && d.type === 'streamlit:render') onRender(d.args || {});
 });
-window.addEventListener('resize', () => layout());
+// regl-scatterplot draws into its own canvas, sized to this frame's window (and resized with it), then copies
+// that to ours: a first draw made before Streamlit grew the frame to its height was squashed into the few
+// pixels the window had then, and stayed on the canvas until the view moved. Draw again on every resize.
+window.addEventListener('resize', () => { layout(); if (S.plot) S.plot.redraw(); });
 
 document.getElementById('mode-pan').addEventListener('click', () => setMode('panZoom'));
 document.getElementById('mode-lasso').addEventListener('click', () => setMode('lasso'));
@@ -104,8 +107,8 @@ window.__scatter = {
   _hovered: -1,
   _hoverShown: -1,
   hovered: () => window.__scatter._hovered,
-  hoverShown: () => window.__scatter._hoverShown,
-  need: () => state.need.slice(),                          // the positions this frame still asks images of      // the position whose image the hover box shows, or -1
+  hoverShown: () => window.__scatter._hoverShown,      // the position whose image the hover box shows, or -1
+  need: () => state.need.slice(),                          // the positions this frame still asks images of
   hover: (i) => S.plot.hover(i),                           // as the mouse over point i
   screenPosition: (i) => S.plot.getScreenPosition(i),      // CSS px on the canvas
   toData: (mx, my) => toData(mx, my),
