@@ -314,15 +314,15 @@ def wait_scatter(page: Page, cond: str) -> None:
     })""", arg=cond)
 
 
-def drawn_rows(page: Page) -> tuple[int, int, int]:
-    """(first, last, height): the rows of the WebGL map's canvas (#plot) that hold a drawn point, as the
-    browser shows it (an element screenshot, once the frame is as tall as the canvas and has drawn again)."""
+def drawn_rows(frame) -> tuple[int, int, int]:
+    """(first, last, height): the rows of the WebGL map's canvas (#plot) in `frame` (the component's Playwright
+    Frame) that hold a drawn point, as the browser shows it (an element screenshot, once the frame is as tall
+    as the canvas and has drawn again)."""
     import io
 
     import numpy as np
     from PIL import Image
 
-    frame = next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
     frame.wait_for_function("() => window.innerHeight >= document.getElementById('plot').clientHeight",
                             timeout=HANG_MS)
     frame.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")

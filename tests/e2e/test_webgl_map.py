@@ -20,9 +20,9 @@ from tests.e2e.helpers import (
     app_console_errors,
     assert_no_exception,
     choose_option,
+    drawn_rows,
     goto_page,
     wait_for_app_run,
-    drawn_rows,
     wait_scatter,
 )
 
@@ -79,10 +79,9 @@ def page_embedding(n: int) -> np.ndarray:
 
 def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     goto_page(page, mnist_app, "latent_map")
-    scatter_frame(page)
     # the points fill the canvas as drawn (mnist-2d's plane spans y in [-0.98, 0.98]): a first draw made before
     # Streamlit grew the frame was squashed into a band a few pixels tall until the view moved
-    first, last, height = drawn_rows(page)
+    first, last, height = drawn_rows(scatter_frame(page))
     assert last - first > 0.8 * height, (first, last, height)
     choose_split(page, "all (train + test)")
     frame = scatter_frame(page, 70_000)

@@ -24,7 +24,8 @@ positions; where it does not, the hover names the class and the hint says why). 
 stands (`thumbnails_to_send`: an answer Streamlit dropped, as it drops a run's unsent messages when the fragment's
 next run starts, comes again a second later), and the browser, sent `ack_thumbs`, empties its ask as soon as
 the images come, so the fragment's later runs send none. The browser keeps every image it got, per position,
-across frames and into the replay. The component's key names the subset (`live_key`), so another run's points start afresh.
+across frames and into the replay. The component's key names the subset (`live_key`), so another run's points
+start afresh.
 """
 
 from __future__ import annotations

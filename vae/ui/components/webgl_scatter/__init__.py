@@ -19,7 +19,7 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
                          # (the points in view when zoomed in, or a hovered point and its nearest neighbours)
     value["need_seq"]    # +1 per ask (the same positions asked again are a new value); value["instance"]: the
-                         # browser frame's random id
+                         # browser frame's random id (a frame made anew never repeats the last frame's value)
     value["drawn"]       # the data_key whose points the browser holds (later reruns then send no point bytes)
 
 The value comes back as bytes, not JSON (a lasso over 100,000 points is 400 KB of int32): a uint32 LE length,
@@ -137,9 +137,7 @@ def thumbnails_to_send(value: dict, n: int) -> list[int]:
     browser takes what it got out of `need`; with ack_thumbs it tells Python so at once, and later runs (a live
     map's fragment, every second) send no image again.
     """
-    need = value.get("need")
-    if need is None or len(need) == 0:
-        return []
+    need = value.get("need") or []
     return [int(p) for p in need if 0 <= int(p) < n][:THUMB_MAX]
 
 

@@ -21,7 +21,7 @@
 // Value (to Python, JSON): {webgl, error, seq, kind, points, spot, need, need_seq, drawn, instance}
 //   points: positions (0..N-1) of the selected points; kind 'spot': spot [x, y] normalised, the clicked empty
 //   place; need: positions whose thumbnails are wanted (points in view, or the hovered one and its neighbours).
-//   need_seq: +1 per ask; instance: this frame's random id (a frame made anew asks from need_seq 1 again).
+//   need_seq: +1 per ask (the same positions asked again are a new value); instance: this frame's random id.
 // A new data_key with as many points as drawn moves the points there (an animated transition: a projection
 // changed, or a live map's next frame); the selection and the thumbnails (per position) are kept.
 //

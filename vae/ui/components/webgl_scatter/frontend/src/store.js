@@ -15,7 +15,7 @@ export const HOVER_ASK = 64;               // images asked for around a hovered 
 export const HOVER_REST_MS = 120;          // ... once the mouse has rested on it this long
 export const CLICK_DELAY_MS = 260;         // an empty spot's click waits this long for a double-click (which clears)
 
-// instance: this frame's id (a frame made anew counts its asks, need_seq, from 0 again: Python answers each ask once)
+// instance: this frame's id (a frame made anew sends values that differ from the last frame's, so each reaches Python)
 export const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], spot: null, need: [], need_seq: 0,
   drawn: null, instance: Math.random().toString(36).slice(2, 12) };
 
