@@ -45,16 +45,9 @@ class Server(StreamlitServer):
     """StreamlitServer started from another folder (the baseline's checkout)."""
 
     def __init__(self, root: Path):
-        import tests.e2e.conftest as c
-
-        before = c.REPO
-        c.REPO = root
-        try:
-            self.t_spawn = time.perf_counter()
-            # as a user gets it: the torch-free first picture on (vae.ui.decode.first_picture; tests turn it off)
-            super().__init__("app.py", {"PYTHONPATH": str(root), "VAE_FIRST_PICTURE": "1"})
-        finally:
-            c.REPO = before
+        self.t_spawn = time.perf_counter()
+        # as a user gets it: the torch-free first picture on (vae.ui.decode.first_picture; tests turn it off)
+        super().__init__("app.py", {"VAE_FIRST_PICTURE": "1"}, root=root)
 
 
 def one_run(browser, root: Path) -> tuple[float, float]:

@@ -45,9 +45,11 @@ class StreamlitServer:
     """`streamlit run SCRIPT` headless on a free loopback port, stopped with `close()`."""
 
     def __init__(self, script: str | Path, extra_env: dict[str, str] | None = None,
-                 script_args: list[str] | None = None, tls: tuple[Path, Path] | None = None):
+                 script_args: list[str] | None = None, tls: tuple[Path, Path] | None = None,
+                 root: Path | None = None):
         """`script_args`: after `--` (the app's own flags); `tls`: (certificate, key) files to serve over HTTPS
-        (Streamlit's server.sslCertFile/sslKeyFile)."""
+        (Streamlit's server.sslCertFile/sslKeyFile); `root`: run the app of another checkout (its folder first
+        on PYTHONPATH; a benchmark's baseline), not this one."""
         self.script = str(script)
         self.port = _free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
@@ -59,7 +61,8 @@ class StreamlitServer:
         self.log = tempfile.NamedTemporaryFile(prefix="streamlit-", suffix=".log", delete=False)
         # no background UMAP warm-up (vae.ui.warmup) unless a test asks: 14 s of CPU per server otherwise; no
         # torch-free first picture (vae.ui.decode.first_picture) unless a test asks: a test drives the page's control
-        env = {"VAE_WARMUP": "0", "VAE_FIRST_PICTURE": "0", **os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+        env = {"VAE_WARMUP": "0", "VAE_FIRST_PICTURE": "0", **os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {}),
+               **({"PYTHONPATH": str(root)} if root else {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", self.script,
              "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
@@ -67,7 +70,7 @@ class StreamlitServer:
              "--server.runOnSave", "false",
              *(["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])] if tls else []),
              *(["--", *script_args] if script_args else [])],
-            cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            cwd=root or REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
