@@ -1,8 +1,9 @@
 """The WebGL map in headless Chromium (software WebGL, SwiftShader): first paint, pan/zoom frames, lasso.
 
 Drives tests/e2e/apps/webgl_scatter_app.py (N seeded random points in 10 clusters) with Playwright, for
-N = 1,000 (the baseline: what a frame costs with almost nothing to draw), 70,000 and 1,000,000 (--sizes to
-change), all in one run, and prints one table:
+N = 1,000 (what a frame costs with almost nothing to draw), 70,000 and 1,000,000 (--sizes to change), all in
+one run, each size first with the baseline, the map at --baseline-ref (unpacked with git archive and served
+from there), then with this checkout's, and prints one table (ratio: the baseline's frame median / this row's):
 
   bytes       sent to the browser per map (float32 x, y + uint16 label: 10 bytes a point)
   wire MB     websocket bytes the page received until the first paint (the app's whole first run)
@@ -11,14 +12,14 @@ change), all in one run, and prints one table:
               built, drawn)
   load s      from page navigation to that paint (server, websocket, browser)
   LOD table   on maps above 300,000 points the frames are timed again for each --lod setting, in
-              --lod-rounds alternating rounds: 'POINTS:fixed' draws POINTS while moving with the fixed 200 ms
-              rest timer the map had before (150000:fixed is the old map); 'auto' is the map now (the rest
-              timer follows the frame spacing, the sample halves while frames are slower than 50 ms):
-              one untimed move sizes its sample, then the timed move; 'drawn moving' is that size
+              --lod-rounds alternating rounds: 'POINTS:fixed' draws POINTS while moving with a fixed 200 ms
+              rest timer; 'auto' is each app's own level of detail (now: the sample sized to frames of
+              40 ms, the rest counted in animation frames): one untimed move sizes its sample, then the
+              timed move; 'drawn moving' is that size
   frame ms    pan/zoom: 30 camera moves, each timed from the move to the animation frame after the
               redraw (requestAnimationFrame in the page); median and max. Above 300,000 points the map
-              draws a fixed sample of ~150,000 while the view moves and every point once it rests 200 ms
-              (level of detail); the first move pays for switching to the sample
+              draws a sample while the view moves (from 150,000, sized by the frames) and every point once
+              it rests (level of detail); the first frame of a move still draws every point
   unpack/draw of paint ms: bytes -> point arrays; regl-scatterplot's draw() (textures, spatial index);
               the split printed under the table: init (the WebGL context, made on the first render),
               arrays (regl-scatterplot's [x, y, c] arrays), index wait (the worker's KDBush sort not yet done)
@@ -29,14 +30,16 @@ change), all in one run, and prints one table:
   lasso s     a lasso over ~12% of the points (123,400 of 1,000,000): from the call in the page until the
               page shows that Python holds the selection (Playwright wall clock)
 
-    python bench/webgl_map.py [--sizes 70000,1000000] [--frames 30]
+    python bench/webgl_map.py [--sizes 70000,1000000] [--frames 30] [--baseline-ref 90f7407]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +87,8 @@ def measure(page, url: str, n: int, frames: int, shots: Path | None, lods: list[
             lod_rows.append((spec, drawn, t[len(t) // 2], t[-1]))
         frame.evaluate("() => window.__scatter.setLod({points: 150000, adaptive: true})")
     frame.evaluate("() => window.__scatter.zoomTo(0, 0, 1)")
+    frame.wait_for_function("() => !window.__scatter.lodActive()")     # the lasso starts at rest, every point drawn
+    frame.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
     w1, t1 = wire[0], time.perf_counter()
     lasso_js = frame.evaluate("(v) => { const t = performance.now(); window.__scatter.lasso(v); "
                               "return performance.now() - t; }", LASSO) / 1000
@@ -106,12 +111,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000,70000,1000000")
     ap.add_argument("--frames", type=int, default=30)
-    ap.add_argument("--lod", default="150000:fixed,auto",
+    ap.add_argument("--lod", default="auto",
                     help="level-of-detail settings whose frames are timed again on maps above 300,000 points: "
-                         "POINTS drawn while moving, ':fixed' for a fixed sample and the fixed 200 ms rest the map "
-                         "had before; 'auto': the map's own (the sample sized by a first move's frame times, "
-                         "then timed) ('' for none)")
+                         "POINTS drawn while moving, ':fixed' for a fixed sample and the fixed 200 ms rest timer; "
+                         "'auto': the map's own (the sample sized by a first move's frame times, then timed) "
+                         "('' for none)")
     ap.add_argument("--lod-rounds", type=int, default=2, help="rounds over the --lod settings, alternating")
+    ap.add_argument("--baseline-ref", default="90f7407",
+                    help="commit whose map is measured in the same run, size by size (git archive; '' for none): "
+                         "90f7407, regl-scatterplot's own renderer and the 200 ms rest timer")
     ap.add_argument("--shots", default=str(REPO / "bench" / "out"), help="folder for screenshots ('' for none)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -119,46 +127,70 @@ def main() -> None:
     shots = Path(args.shots) if args.shots else None
     if shots is not None:
         shots.mkdir(parents=True, exist_ok=True)
-    server = StreamlitServer(APP)
+    tmp = None
+    apps = {"current": REPO}
+    if args.baseline_ref:
+        tmp = tempfile.TemporaryDirectory(prefix="webgl-map-base-")
+        archive = subprocess.run(["git", "archive", args.baseline_ref], cwd=REPO, check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive.stdout, check=True)
+        apps = {"baseline": Path(tmp.name), **apps}
+    servers = {}
     rows = []
     try:
+        servers = {name: StreamlitServer(APP, root=root) for name, root in apps.items()}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             for n in (int(s) for s in args.sizes.split(",")):
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.set_default_timeout(600_000)
-                rows.append(measure(page, server.url, n, args.frames, shots,
-                                    [v for v in args.lod.split(",") if v], args.lod_rounds))
-                page.close()
+                for name, server in servers.items():     # size by size, both apps: they see the same load
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.set_default_timeout(600_000)
+                    r = measure(page, server.url, n, args.frames, shots if name == "current" else None,
+                                [v for v in args.lod.split(",") if v], args.lod_rounds)
+                    rows.append({**r, "app": name})
+                    page.close()
             browser.close()
     finally:
-        server.close()
+        for server in servers.values():
+            server.close()
+        if tmp is not None:
+            tmp.cleanup()
     load = os.getloadavg()[0]
     print(f"headless Chromium {CHROMIUM}, software WebGL; load average at the end {load:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'points':>10} {'bytes':>11} {'wire MB':>8} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} {'index':>6} {'load s':>7} "
-          f"{'frame ms med':>12} {'frame ms max':>12} {'lasso pts':>10} {'lasso s':>8} {'in page s':>9} {'rerun MB':>8}")
+    if args.baseline_ref:
+        print(f"baseline: the map at {args.baseline_ref}; ratio: the baseline's frame median / this row's")
+    print(f"{'app':>8} {'points':>10} {'bytes':>11} {'wire MB':>8} {'paint ms':>9} {'unpack':>7} {'draw':>6} {'perf':>5} "
+          f"{'index':>6} {'load s':>7} {'frame ms med':>12} {'frame ms max':>12} {'ratio':>6} {'lasso pts':>10} "
+          f"{'lasso s':>8} {'in page s':>9} {'rerun MB':>8}")
+    base = {r["n"]: r for r in rows if r["app"] == "baseline"}
     for r in rows:
-        print(f"{r['n']:>10,} {r['bytes']:>11,} {r['wire'] / 1e6:>8.2f} {r['paint_ms']:>9.0f} {r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} "
-              f"{'yes' if r['perf'] else 'no':>5} {r['index']:>6} {r['load_s']:>7.1f} {r['frame_med']:>12.1f} "
-              f"{r['frame_max']:>12.1f} {r['lasso_n']:>10,} {r['lasso_s']:>8.2f} {r['lasso_js']:>9.2f} {r['rerun'] / 1e6:>8.2f}")
+        b = base.get(r["n"])
+        print(f"{r['app']:>8} {r['n']:>10,} {r['bytes']:>11,} {r['wire'] / 1e6:>8.2f} {r['paint_ms']:>9.0f} "
+              f"{r['unpack_ms']:>7.0f} {r['draw_ms']:>6.0f} {'yes' if r['perf'] else 'no':>5} {r['index']:>6} "
+              f"{r['load_s']:>7.1f} {r['frame_med']:>12.1f} {r['frame_max']:>12.1f} "
+              f"{(b['frame_med'] / r['frame_med'] if b else float('nan')):>5.2f}x {r['lasso_n']:>10,} "
+              f"{r['lasso_s']:>8.2f} {r['lasso_js']:>9.2f} {r['rerun'] / 1e6:>8.2f}")
     print("\nfirst paint split, ms: init (WebGL context) + arrays (point arrays) + index wait = unpack; then draw")
     for r in rows:
-        print(f"{r['n']:>10,} init {r['init_ms']:>7.0f}  arrays {r['arrays_ms']:>7.0f}  index wait {r['index_ms']:>7.0f}  "
-              f"draw {r['draw_ms']:>7.0f}  paint {r['paint_ms']:>7.0f}")
-    base = next((r for r in rows if r["n"] < 10_000), None)
-    lod_rows = [(r["n"], *x) for r in rows for x in r["lod_rows"]]
+        print(f"{r['app']:>8} {r['n']:>10,} init {r['init_ms']:>7.0f}  arrays {r['arrays_ms']:>7.0f}  "
+              f"index wait {r['index_ms']:>7.0f}  draw {r['draw_ms']:>7.0f}  paint {r['paint_ms']:>7.0f}")
+    lod_rows = [(r["app"], r["n"], *x) for r in rows for x in r["lod_rows"]]
     if lod_rows:
-        ref = {}
-        for n, spec, _, med, _ in lod_rows:
-            if spec.endswith(":fixed"):
-                ref.setdefault(n, []).append(med)
-        print("\npan/zoom frames by level of detail (same page, settings alternating; ratio: the median of the "
-              "':fixed' rows / this row's median" + (f"; the {base['n']:,}-point map's median {base['frame_med']:.1f} ms"
-                                                      if base else "") + ")")
-        print(f"{'points':>10} {'LOD setting':>16} {'drawn moving':>12} {'frame ms med':>12} {'frame ms max':>12} {'ratio':>6}")
-        for n, spec, drawn, med, mx in lod_rows:
-            r0 = sorted(ref[n])[len(ref[n]) // 2] if n in ref else None
-            print(f"{n:>10,} {spec:>16} {drawn:>12,} {med:>12.1f} {mx:>12.1f} " + (f"{r0 / med:>5.2f}x" if r0 else ""))
+        ref: dict[tuple[int, str], list[float]] = {}
+        for app, n, spec, _, med, _ in lod_rows:
+            if app == "baseline":
+                ref.setdefault((n, spec), []).append(med)
+        small = {r["app"]: r["frame_med"] for r in rows if r["n"] < 10_000}
+        print("\npan/zoom frames by level of detail (same page, settings alternating; ratio: the baseline's median "
+              "for the same setting / this row's" + "".join(f"; the {app}'s small map: {v:.1f} ms"
+                                                          for app, v in small.items()) + ")")
+        print(f"{'app':>8} {'points':>10} {'LOD setting':>16} {'drawn moving':>12} {'frame ms med':>12} "
+              f"{'frame ms max':>12} {'ratio':>6}")
+        for app, n, spec, drawn, med, mx in lod_rows:
+            r0 = ref.get((n, spec))
+            r0 = sorted(r0)[len(r0) // 2] if r0 else None
+            print(f"{app:>8} {n:>10,} {spec:>16} {drawn:>12,} {med:>12.1f} {mx:>12.1f} "
+                  + (f"{r0 / med:>5.2f}x" if r0 else ""))
+
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ import { built, indexInWorker } from './kdworker.js';
 import { hideHover, hover, placeHover, showHover } from './hover.js';
 import { lod, lodMove, lodOff } from './selection.js';
 import { drawOverlay } from './overlay.js';
+import { directRenderer } from './renderer.js';
 
 export function webglAvailable() {
   try {
@@ -47,8 +48,9 @@ export function fail(msg) {
 }
 
 export function makePlot() {
+  if (!S.renderer) S.renderer = directRenderer(canvas);      // one context for the canvas, kept when the plot is made anew
   S.plot = createScatterplot({
-    canvas, width: Math.max(200, root.clientWidth - 180), height: S.height, performanceMode: S.performanceMode,
+    canvas, renderer: S.renderer, width: Math.max(200, root.clientWidth - 180), height: S.height, performanceMode: S.performanceMode,
     syncEvents: true,   // a selection goes to Python at once, not after the next (slow, software) frame
     pointSize: 3, pointSizeSelected: 2, opacity: 0.85, backgroundColor: [1, 1, 1, 1],
     lassoColor: [0.9, 0.3, 0.1, 1], lassoMinDelay: 5, lassoMinDist: 2, deselectOnDblClick: true,

@@ -1,5 +1,5 @@
 // Clicks on empty spots, level of detail while the view moves, and the mouse mode.
-import { CLICK_DELAY_MS, LOD_FRAME_MS, LOD_MIN_POINTS, LOD_POINTS, LOD_REST_FRAMES, LOD_REST_MAX_MS, LOD_REST_MS, PERFORMANCE_MODE_POINTS, S, canvas, state } from './store.js';
+import { CLICK_DELAY_MS, LOD_ADAPT_FRAMES, LOD_FRAME_MS, LOD_MIN_POINTS, LOD_POINTS, LOD_REST_FRAMES, LOD_REST_MS, PERFORMANCE_MODE_POINTS, S, canvas, state } from './store.js';
 import { sendValue } from './messaging.js';
 import { hideHover, hover } from './hover.js';
 import { drawOverlay } from './overlay.js';
@@ -39,48 +39,73 @@ canvas.addEventListener('dblclick', () => { clearTimeout(click.timer); });
 canvas.addEventListener('mouseleave', () => hideHover());
 
 // ---- level of detail: a large map draws a sample while the camera moves, every point at rest ----
-// The view counts as resting once no move came for LOD_REST_MS, or for LOD_REST_FRAMES times the last frame's
-// spacing when frames come slower than that (software WebGL on a busy machine): with a fixed 200 ms, a frame
-// slower than 200 ms let the rest timer fire between two moves, and every move then paid for the full map,
-// unfiltering it and filtering it again. The sample's size follows the frame time: after each move it is scaled
-// by LOD_FRAME_MS / the move's median frame spacing (by 1/4 to 2 at a time), within LOD_MIN_POINTS..LOD_POINTS.
-// lod.adaptive false: a fixed sample and a fixed rest (the bench's baseline, the map as it was).
+// The view counts as resting once LOD_REST_FRAMES animation frames have come without a move, and at least
+// LOD_REST_MS since the last one. Counted in frames because the browser paces them by the drawing: WebGL work
+// runs in the GPU process after the page's frame has returned, so a slow frame (software WebGL, a busy machine)
+// delays the next animation frame, not the page's timers. With a timer alone, a move's frame that was still
+// being drawn when the timer fired counted as rest: every move then paid for the full map, unfiltering it and
+// filtering it again (1,000,000 points: 450 ms frames instead of 60). The sample's size follows the frame
+// time: every LOD_ADAPT_FRAMES frames of a move, and when it ends, it is scaled by LOD_FRAME_MS / the median
+// spacing of those frames (by 1/4 to 2 at a time), within LOD_MIN_POINTS..LOD_POINTS.
+// lod.adaptive false: a fixed sample and a fixed 200 ms rest timer (the bench's baseline, the map as it was).
 export const lod = { on: false, subset: null, timer: null, points: LOD_POINTS, adaptive: true, lastMove: 0,
-  restMs: LOD_REST_MS, gaps: [] };
+  frames: 0, raf: 0, gaps: [] };
 export function lodSubset() {              // ~lod.points positions, sorted, spread over the index (a multiplicative hash)
   const k = Math.max(1, Math.round(S.n / lod.points));
   const out = [];
   for (let i = 0; i < S.n; i++) if (Math.imul(i, 2654435761) >>> 0 < 4294967296 / k) out.push(i);
   return out;
 }
+function restCheck() {                     // once an animation frame while the sample is drawn
+  lod.raf = 0;
+  if (!lod.on) return;
+  lod.frames += 1;
+  if (lod.frames >= LOD_REST_FRAMES && performance.now() - lod.lastMove >= LOD_REST_MS) { lodOff(); return; }
+  lod.raf = requestAnimationFrame(restCheck);
+}
 export function lodMove() {
   if (!S.plot || S.n <= PERFORMANCE_MODE_POINTS || S.plot.get('mouseMode') === 'lasso') return;
   const now = performance.now();
   if (!lod.on) {
     lod.on = true;
-    lod.restMs = LOD_REST_MS;
     lod.gaps = [];
     lod.selected = state.points.slice();
     if (!lod.subset) lod.subset = lodSubset();
     S.plot.filter(lod.subset, { preventEvent: true });
-  } else if (lod.adaptive) {
-    const gap = now - lod.lastMove;
-    lod.gaps.push(gap);
-    lod.restMs = Math.min(LOD_REST_MAX_MS, Math.max(LOD_REST_MS, LOD_REST_FRAMES * gap));
+  } else {
+    lod.gaps.push(now - lod.lastMove);
+    if (lod.gaps.length >= LOD_ADAPT_FRAMES && adaptPoints()) {     // resized within the move, not only after it
+      lod.subset = lodSubset();
+      S.plot.filter(lod.subset, { preventEvent: true });
+    }
   }
   lod.lastMove = now;
-  clearTimeout(lod.timer);
-  lod.timer = setTimeout(lodOff, lod.restMs);
+  lod.frames = 0;
+  if (lod.adaptive) {
+    if (!lod.raf) lod.raf = requestAnimationFrame(restCheck);
+  } else {
+    clearTimeout(lod.timer);
+    lod.timer = setTimeout(lodOff, LOD_REST_MS);
+  }
 }
-function adaptPoints() {                   // the next move's sample size, from this move's frame spacing
-  if (!lod.adaptive || lod.gaps.length < 3) return;
-  const g = lod.gaps.slice().sort((a, b) => a - b)[lod.gaps.length >> 1];
+// The sample's size from the spacing of the frames since it was last sized (their median); true when it changed
+// (then lod.subset is null until made again). Frames are counted afresh after each look.
+function adaptPoints() {
+  const gaps = lod.gaps;
+  lod.gaps = [];
+  if (!lod.adaptive || gaps.length < 3) return false;
+  const g = gaps.slice().sort((a, b) => a - b)[gaps.length >> 1];
   const scale = Math.min(2, Math.max(0.25, LOD_FRAME_MS / Math.max(g, 1)));
   const next = Math.round(Math.min(LOD_POINTS, Math.max(LOD_MIN_POINTS, lod.points * scale)) / 1000) * 1000;
-  if (Math.abs(next - lod.points) > 0.1 * lod.points) { lod.points = next; lod.subset = null; }
+  if (Math.abs(next - lod.points) <= 0.1 * lod.points) return false;
+  lod.points = next;
+  lod.subset = null;
+  return true;
 }
 export function lodOff() {
   clearTimeout(lod.timer);
+  cancelAnimationFrame(lod.raf);
+  lod.raf = 0;
   if (!lod.on) return;
   lod.on = false;
   adaptPoints();

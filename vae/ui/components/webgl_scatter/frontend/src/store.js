@@ -5,10 +5,10 @@ export const THUMB_PX = 36;
 export const PERFORMANCE_MODE_POINTS = 300000;   // above this many points: regl-scatterplot's performanceMode
 export const LOD_POINTS = 150000;          // while the view moves, maps above PERFORMANCE_MODE_POINTS draw at most this many
 export const LOD_MIN_POINTS = 20000;       // ... and at least this many, fewer while frames are slower than
-export const LOD_FRAME_MS = 50;            // ... this (the median spacing of a move's frames)
+export const LOD_FRAME_MS = 40;            // ... this (the median spacing of a move's frames; the goal is 50 ms)
+export const LOD_ADAPT_FRAMES = 3;         // ... looked at every this many frames of a move, and at its end
 export const LOD_REST_MS = 200;            // ... and every point again once the view has rested this long
-export const LOD_REST_FRAMES = 3;          // ... or this many times the spacing of the last frames, when slower
-export const LOD_REST_MAX_MS = 1500;       // ... but at most this long
+export const LOD_REST_FRAMES = 3;          // ... and for at least this many animation frames (slow frames: longer)
 export const TRANSITION_MS = 750;          // points moving to a new layout of the same points
 export const HOVER_PX = 112;               // the hovered point's image, CSS px
 export const HOVER_ASK = 64;               // images asked for around a hovered point that has none yet
@@ -33,6 +33,7 @@ export const timing = { firstPaintMs: null, points: 0, bytes: 0, transitions: 0 
 // the state the modules share (one object: ES module bindings cannot be reassigned by importers)
 export const S = {
   plot: null,
+  renderer: null,                  // renderer.js: regl-scatterplot draws into the page's canvas through it
   dataKey: null,
   n: 0,
   height: 620,
