@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_cuda)
         if "/e2e/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _real_main_module():
+    """Put this process's `__main__` back after each test. Streamlit's script runner (AppTest) installs the
+    script it runs as sys.modules['__main__'] and leaves it there; a process started with 'spawn' later in the
+    same pytest process re-ran that script as its main module (tests/test_gallery.py's ten publishers died with
+    NameError: '__args' after tests/test_browser_onnx.py's AppTest.from_function, in one order of the files)."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
