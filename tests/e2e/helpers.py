@@ -27,6 +27,29 @@ def wait_for_app_run(page: Page, timeout: float = HANG_MS, settle_ms: int = 100)
         page.wait_for_timeout(settle_ms)
 
 
+def wait_until_trained(progress, done: str = "finished", stall_ms: float = HANG_MS) -> str:
+    """Wait until the training progress bar `progress` (a Locator) contains `done`, for as long as the training
+    moves: a run's total time grows with the load (4 digits epochs took over 300 s at load 20), so the hang
+    detector is a bar whose step and epoch have not changed for `stall_ms` (its "about N s left" estimate
+    changes by itself and does not count). Returns the bar's last text."""
+    moved_at, last = time.monotonic(), None
+    while True:
+        try:
+            expect(progress).to_contain_text(done, timeout=5_000)
+            return progress.inner_text()
+        except AssertionError:
+            pass
+        try:
+            text = progress.inner_text(timeout=5_000)
+        except Exception:                 # (the bar redrawn between two looks)
+            text = last
+        where = re.sub(r"about .* left", "", text or "")
+        if where != last:
+            moved_at, last = time.monotonic(), where
+        elif time.monotonic() - moved_at > stall_ms / 1000:
+            raise AssertionError(f"the training has not moved for {stall_ms / 1000:.0f} s: {text!r}")
+
+
 def goto_page(page: Page, base_url: str, url_path: str = "", timeout: float = HANG_MS) -> None:
     """Open `base_url/url_path` and wait for the first run to finish."""
     page.goto(f"{base_url.rstrip('/')}/{url_path.lstrip('/')}", timeout=timeout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run, wait_until_trained
 
 
 def test_one_epoch_on_digits_runs_live_and_draws_curves(page: Page, app_server: str):
@@ -16,7 +16,7 @@ def test_one_epoch_on_digits_runs_live_and_draws_curves(page: Page, app_server: 
     page.get_by_role("button", name="Start").click()
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_be_visible()
-    expect(progress).to_contain_text("finished")
+    wait_until_trained(progress)
     wait_for_app_run(page)
     expect(progress).to_contain_text("epoch 1/1")
     chart = page.get_by_test_id("stPlotlyChart").first

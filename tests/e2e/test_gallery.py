@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     goto_page,
     move_first_latent_to_0_3,
     wait_for_app_run,
+    wait_until_trained,
 )
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
@@ -68,7 +69,7 @@ def test_a_publishes_b_opens_shares_and_cannot_edit_and_a_restart_keeps_it(brows
         epochs.press("Enter")
         wait_for_app_run(a)
         a.get_by_role("button", name="Start").click()
-        expect(a.get_by_test_id("stProgress")).to_contain_text("finished", timeout=HANG_MS)
+        wait_until_trained(a.get_by_test_id("stProgress"))
         wait_for_app_run(a)
         main = a.get_by_test_id("stMain")
         main.get_by_text("Publish to the gallery").click()

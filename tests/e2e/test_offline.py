@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, goto_page, nav_links, wait_for_app_run
+from tests.e2e.helpers import assert_no_exception, goto_page, nav_links, wait_for_app_run, wait_until_trained
 
 PAGES = ["", "latent_map", "interpolate", "generate", "posterior", "train"]
 
@@ -78,8 +78,7 @@ def test_training_live_makes_only_local_requests_and_logs_no_console_error(page:
     epochs.press("Enter")
     wait_for_app_run(page)
     page.get_by_role("button", name="Start").click()
-    progress = page.get_by_test_id("stProgress")
-    expect(progress).to_contain_text("finished")
+    wait_until_trained(page.get_by_test_id("stProgress"))
     wait_for_app_run(page, settle_ms=500)
     expect(page.get_by_test_id("stImage").filter(has_text="prior samples")).to_be_visible()
     assert outside == [], outside
