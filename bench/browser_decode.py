@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, unpack_commit  # noqa: E402
 from tests.e2e.helpers import sweep_drag, wait_for_app_run  # noqa: E402
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
@@ -59,14 +58,7 @@ class Server(StreamlitServer):
     """StreamlitServer of the app in `root` (this worktree, or the baseline's checkout)."""
 
     def __init__(self, root: Path, env: dict[str, str], args: list[str] | None = None):
-        import tests.e2e.conftest as c
-
-        before = c.REPO
-        c.REPO = root
-        try:
-            super().__init__("app.py", {"PYTHONPATH": str(root), **env}, args)
-        finally:
-            c.REPO = before
+        super().__init__("app.py", env, args, root=root)
 
 
 def decoder_bytes() -> dict[str, tuple[int, int]]:
@@ -130,8 +122,7 @@ def main() -> None:
     tmp = tempfile.TemporaryDirectory(prefix="browser-decode-")
     base = Path(tmp.name) / "base"
     base.mkdir()
-    archive = subprocess.run(["git", "archive", args.baseline_ref], cwd=REPO, check=True, capture_output=True)
-    subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+    unpack_commit(args.baseline_ref, base)
     assets = Path(tmp.name) / "assets"
     assets.mkdir()
     (assets / "mnist-conv").symlink_to((REPO / "assets" / "mnist-conv").resolve())

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, unpack_commit  # noqa: E402
 
 # True once the Decode page's latent control has drawn a non-blank decoded image (read back from its canvas).
 HAS_PIXELS = """() => {
@@ -78,9 +77,7 @@ def main() -> None:
         base = args.baseline_dir.resolve()
     else:
         tmp = tempfile.TemporaryDirectory(prefix="first-picture-base-")
-        base = Path(tmp.name)
-        archive = subprocess.run(["git", "archive", args.baseline_ref], cwd=REPO, check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        base = unpack_commit(args.baseline_ref, Path(tmp.name))
     apps = {"baseline": base, "current": REPO}
     times: dict[str, list[tuple[float, float]]] = {k: [] for k in apps}
     load0 = os.getloadavg()

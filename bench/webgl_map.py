@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, unpack_commit  # noqa: E402
 from tests.e2e.helpers import wait_for_app_run  # noqa: E402
 
 APP = "tests/e2e/apps/webgl_scatter_app.py"
@@ -131,9 +130,7 @@ def main() -> None:
     apps = {"current": REPO}
     if args.baseline_ref:
         tmp = tempfile.TemporaryDirectory(prefix="webgl-map-base-")
-        archive = subprocess.run(["git", "archive", args.baseline_ref], cwd=REPO, check=True, capture_output=True)
-        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive.stdout, check=True)
-        apps = {"baseline": Path(tmp.name), **apps}
+        apps = {"baseline": unpack_commit(args.baseline_ref, Path(tmp.name)), **apps}
     servers = {}
     rows = []
     try:

@@ -109,6 +109,14 @@ class StreamlitServer:
         self.log.close()
 
 
+def unpack_commit(ref: str, into: Path) -> Path:
+    """This repository's tree at commit `ref`, unpacked into the folder `into` (git archive; a benchmark's
+    baseline, served with StreamlitServer(..., root=into)); returns `into`."""
+    archive = subprocess.run(["git", "archive", ref], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
 def _require_chromium() -> None:
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         if os.environ.get("CI"):
