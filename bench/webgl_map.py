@@ -12,8 +12,8 @@ from there), then with this checkout's, and prints one table (ratio: the baselin
               built, drawn)
   load s      from page navigation to that paint (server, websocket, browser)
   LOD table   on maps above 300,000 points the frames are timed again for each --lod setting, in
-              --lod-rounds alternating rounds: 'POINTS:fixed' draws POINTS while moving with a fixed 200 ms
-              rest timer; 'auto' is each app's own level of detail (now: the sample sized to frames of
+              --lod-rounds alternating rounds: 'POINTS:fixed' draws a sample of POINTS while moving;
+              'auto' is each app's own level of detail (now: the sample sized to frames of
               40 ms, the rest counted in animation frames): one untimed move sizes its sample, then the
               timed move; 'drawn moving' is that size
   frame ms    pan/zoom: 30 camera moves, each timed from the move to the animation frame after the
@@ -112,7 +112,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--lod", default="auto",
                     help="level-of-detail settings whose frames are timed again on maps above 300,000 points: "
-                         "POINTS drawn while moving, ':fixed' for a fixed sample and the fixed 200 ms rest timer; "
+                         "POINTS drawn while moving, ':fixed' for a sample of that fixed size; "
                          "'auto': the map's own (the sample sized by a first move's frame times, then timed) "
                          "('' for none)")
     ap.add_argument("--lod-rounds", type=int, default=2, help="rounds over the --lod settings, alternating")

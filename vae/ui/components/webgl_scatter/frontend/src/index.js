@@ -98,7 +98,7 @@ window.__scatter = {
   lasso: (vertices) => { lodOff(); return S.plot.lassoSelect(vertices, { isGl: true }); },
   lodActive: () => lod.on,
   // level of detail while moving (bench/webgl_map.py compares settings in one page): points drawn (the start,
-  // when adaptive), adaptive (rest and sample size follow the frame time) or fixed
+  // when adaptive), adaptive (the sample sized by the frame time) or a sample of a fixed size
   setLod: ({ points = lod.points, adaptive = lod.adaptive } = {}) => {
     lodOff();
     lod.points = points; lod.adaptive = adaptive; lod.subset = null;

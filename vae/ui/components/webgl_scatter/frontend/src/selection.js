@@ -47,8 +47,8 @@ canvas.addEventListener('mouseleave', () => hideHover());
 // filtering it again (1,000,000 points: 450 ms frames instead of 60). The sample's size follows the frame
 // time: every LOD_ADAPT_FRAMES frames of a move, and when it ends, it is scaled by LOD_FRAME_MS / the median
 // spacing of those frames (by 1/4 to 2 at a time), within LOD_MIN_POINTS..LOD_POINTS.
-// lod.adaptive false: a fixed sample and a fixed 200 ms rest timer (the bench's baseline, the map as it was).
-export const lod = { on: false, subset: null, timer: null, points: LOD_POINTS, adaptive: true, lastMove: 0,
+// lod.adaptive false: a sample of a fixed size (bench/webgl_map.py's 'POINTS:fixed').
+export const lod = { on: false, subset: null, points: LOD_POINTS, adaptive: true, lastMove: 0,
   frames: 0, raf: 0, gaps: [] };
 export function lodSubset() {              // ~lod.points positions, sorted, spread over the index (a multiplicative hash)
   const k = Math.max(1, Math.round(S.n / lod.points));
@@ -81,12 +81,7 @@ export function lodMove() {
   }
   lod.lastMove = now;
   lod.frames = 0;
-  if (lod.adaptive) {
-    if (!lod.raf) lod.raf = requestAnimationFrame(restCheck);
-  } else {
-    clearTimeout(lod.timer);
-    lod.timer = setTimeout(lodOff, LOD_REST_MS);
-  }
+  if (!lod.raf) lod.raf = requestAnimationFrame(restCheck);
 }
 // The sample's size from the spacing of the frames since it was last sized (their median); true when it changed
 // (then lod.subset is null until made again). Frames are counted afresh after each look.
@@ -103,7 +98,6 @@ function adaptPoints() {
   return true;
 }
 export function lodOff() {
-  clearTimeout(lod.timer);
   cancelAnimationFrame(lod.raf);
   lod.raf = 0;
   if (!lod.on) return;
