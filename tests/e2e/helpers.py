@@ -57,8 +57,12 @@ def goto_page(page: Page, base_url: str, url_path: str = "", timeout: float = HA
 
 
 def assert_no_exception(page: Page) -> None:
-    """No st.exception box on the page."""
-    expect(page.get_by_test_id("stException")).to_have_count(0)
+    """No st.exception box on the page; a failure quotes the boxes' text (the exception and its trace)."""
+    boxes = page.get_by_test_id("stException")
+    try:
+        expect(boxes).to_have_count(0)
+    except AssertionError as e:
+        raise AssertionError(f"{page.url} shows an exception: {boxes.all_inner_texts()}") from e
 
 
 def app_console_errors(page: Page) -> list[str]:
