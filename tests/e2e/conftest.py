@@ -33,6 +33,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # a hang detector like HANG_MS (tests/e2e/helpers.py), not a speed check: at load 30 a server's start (its
 # imports) has taken minutes, and a 60 s bound failed tests that would have passed
 SERVER_START_TIMEOUT_S = 300
+# the servers running now: a failing test's report carries the end of each one's log (a traceback seen only in
+# CI says where it came from); a closed server's log is deleted (a full suite used to leave 40-odd in /tmp)
+_RUNNING: list["StreamlitServer"] = []
+LOG_TAIL_LINES = 80
 
 
 def _free_port() -> int:
@@ -71,7 +75,12 @@ class StreamlitServer:
              *(["--server.sslCertFile", str(tls[0]), "--server.sslKeyFile", str(tls[1])] if tls else []),
              *(["--", *script_args] if script_args else [])],
             cwd=root or REPO, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        self._wait_healthy()
+        _RUNNING.append(self)
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.close()
+            raise
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -84,12 +93,17 @@ class StreamlitServer:
                         return
             except OSError:
                 time.sleep(0.2)
-        self.close()
         raise RuntimeError(f"streamlit did not become healthy in {SERVER_START_TIMEOUT_S}s:\n{self.output()}")
 
     def output(self) -> str:
+        """The last 5,000 characters of the server's log (stdout and stderr)."""
         self.log.flush()
         return Path(self.log.name).read_text(errors="replace")[-5000:]
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last `lines` lines of the server's log."""
+        self.log.flush()
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
 
     def terminate(self) -> None:
         """Ask the server to stop (SIGTERM to its process group) without waiting; `close()` waits."""
@@ -106,7 +120,11 @@ class StreamlitServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, 9)
             self.proc.wait(10)
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         self.log.close()
+        if not os.environ.get("VAE_KEEP_SERVER_LOGS"):
+            Path(self.log.name).unlink(missing_ok=True)
 
 
 def unpack_commit(ref: str, into: Path) -> Path:
@@ -188,3 +206,11 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
+    if rep.failed:
+        for server in list(_RUNNING):
+            try:
+                tail = server.log_tail()
+            except OSError as e:
+                tail = f"(log unreadable: {e})"
+            rep.sections.append((f"streamlit server {server.url} {server.script}: its log's last {LOG_TAIL_LINES} "
+                                 "lines", tail))
