@@ -33,9 +33,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 # a hang detector like HANG_MS (tests/e2e/helpers.py), not a speed check: at load 30 a server's start (its
 # imports) has taken minutes, and a 60 s bound failed tests that would have passed
 SERVER_START_TIMEOUT_S = 300
-# the servers running now: a failing test's report carries the end of each one's log (a traceback seen only in
-# CI says where it came from); a closed server's log is deleted (a full suite used to leave 40-odd in /tmp)
+# the servers running now, and those a test closed (its own, in a `finally`): a failing test's report carries the
+# end of each one's log (a traceback seen only in CI says where it came from). A closed server's log is deleted once
+# the test's report is made, or at once outside pytest (a full suite used to leave 40-odd logs in /tmp)
 _RUNNING: list["StreamlitServer"] = []
+_CLOSED: list["StreamlitServer"] = []
 LOG_TAIL_LINES = 80
 
 
@@ -101,8 +103,9 @@ class StreamlitServer:
         return Path(self.log.name).read_text(errors="replace")[-5000:]
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The last `lines` lines of the server's log."""
-        self.log.flush()
+        """The last `lines` lines of the server's log (running or closed)."""
+        if not self.log.closed:
+            self.log.flush()
         return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
 
     def terminate(self) -> None:
@@ -120,9 +123,16 @@ class StreamlitServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, 9)
             self.proc.wait(10)
+        self.log.close()
         if self in _RUNNING:
             _RUNNING.remove(self)
-        self.log.close()
+            if os.environ.get("PYTEST_CURRENT_TEST"):
+                _CLOSED.append(self)        # deleted after the test's report (pytest_runtest_makereport)
+            else:
+                self.delete_log()
+
+    def delete_log(self) -> None:
+        """Remove the log file, unless VAE_KEEP_SERVER_LOGS is set."""
         if not os.environ.get("VAE_KEEP_SERVER_LOGS"):
             Path(self.log.name).unlink(missing_ok=True)
 
@@ -207,10 +217,13 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     setattr(item, f"rep_{rep.when}", rep)
     if rep.failed:
-        for server in list(_RUNNING):
+        for server in [*_RUNNING, *_CLOSED]:
             try:
                 tail = server.log_tail()
-            except OSError as e:
+            except (OSError, ValueError) as e:
                 tail = f"(log unreadable: {e})"
             rep.sections.append((f"streamlit server {server.url} {server.script}: its log's last {LOG_TAIL_LINES} "
                                  "lines", tail))
+    if rep.when == "teardown":
+        while _CLOSED:
+            _CLOSED.pop().delete_log()

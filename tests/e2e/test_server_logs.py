@@ -16,7 +16,7 @@ pytest_plugins = ["pytester"]
 INNER_APP = 'import streamlit as st\nst.write("inner")\n'
 
 
-def test_a_failing_test_reports_the_running_servers_log_and_a_closed_server_deletes_it(pytester: pytest.Pytester):
+def test_a_failing_test_reports_its_servers_logs_and_a_closed_server_deletes_its_log(pytester: pytest.Pytester):
     pytester.makefile(".py", inner_app=INNER_APP)
     pytester.makeconftest(textwrap.dedent(f"""
         import sys
@@ -24,7 +24,7 @@ def test_a_failing_test_reports_the_running_servers_log_and_a_closed_server_dele
         from tests.e2e.conftest import pytest_runtest_makereport  # noqa: F401  (the hook under test)
     """))
     pytester.makepyfile(test_inner=textwrap.dedent("""
-                from pathlib import Path
+        from pathlib import Path
         from tests.e2e.conftest import StreamlitServer
 
         def test_fails_with_a_server_up():
@@ -33,7 +33,7 @@ def test_a_failing_test_reports_the_running_servers_log_and_a_closed_server_dele
             try:
                 assert False, "the inner test fails on purpose"
             finally:
-                import atexit; atexit.register(server.close)
+                server.close()            # closed in the test: its log is still reported, then deleted
 
         def test_a_closed_server_deletes_its_log():
             server = StreamlitServer(Path("inner_app.py").resolve())
@@ -45,4 +45,5 @@ def test_a_failing_test_reports_the_running_servers_log_and_a_closed_server_dele
     out = result.stdout.str()
     assert re.search(r"streamlit server http://127\.0\.0\.1:\d+ \S*inner_app\.py: its log's last 80 lines", out), out
     assert "You can now view your Streamlit app" in out, out       # streamlit's own first lines, from the log
-    assert not Path((pytester.path / "log-path-2.txt").read_text()).exists()
+    for name in ("log-path.txt", "log-path-2.txt"):
+        assert not Path((pytester.path / name).read_text()).exists(), name
