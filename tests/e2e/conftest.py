@@ -225,5 +225,15 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append((f"streamlit server {server.url} {server.script}: its log's last {LOG_TAIL_LINES} "
                                  "lines", tail))
     if rep.when == "teardown":
-        while _CLOSED:
-            _CLOSED.pop().delete_log()
+        _delete_closed_logs()
+
+
+def _delete_closed_logs() -> None:
+    while _CLOSED:
+        _CLOSED.pop().delete_log()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The session's shared servers close in the last test's teardown; when that test is not an e2e test (a worker
+    ends on a library test) the hook above never sees its report, so their logs go here."""
+    _delete_closed_logs()
