@@ -54,13 +54,6 @@ OUTSIDE = f"{REPO / 'tests' / 'outside_vaes.py'}:build_conv"
 SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots-bench"))
 
 
-class Server(StreamlitServer):
-    """StreamlitServer of the app in `root` (this worktree, or the baseline's checkout)."""
-
-    def __init__(self, root: Path, env: dict[str, str], args: list[str] | None = None):
-        super().__init__("app.py", env, args, root=root)
-
-
 def decoder_bytes() -> dict[str, tuple[int, int]]:
     """(decoder bytes, runtime bytes) per row, from the same export functions the app uses."""
     from vae import load_model
@@ -150,7 +143,7 @@ def main() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for key, (label, root, env, script_args) in rows.items():
-            server = Server(root, env, script_args)
+            server = StreamlitServer("app.py", env, script_args, root=root)
             try:
                 visit(browser, server.url + "/", args.drag_s, measure=False)     # warm the server
                 for i in range(args.runs):

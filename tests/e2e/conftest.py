@@ -97,16 +97,19 @@ class StreamlitServer:
                 time.sleep(0.2)
         raise RuntimeError(f"streamlit did not become healthy in {SERVER_START_TIMEOUT_S}s:\n{self.output()}")
 
-    def output(self) -> str:
-        """The last 5,000 characters of the server's log (stdout and stderr)."""
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-5000:]
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The last `lines` lines of the server's log (running or closed)."""
+    def _log_text(self) -> str:
+        """The server's whole log (stdout and stderr), running or closed."""
         if not self.log.closed:
             self.log.flush()
-        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
+        return Path(self.log.name).read_text(errors="replace")
+
+    def output(self) -> str:
+        """The last 5,000 characters of the server's log."""
+        return self._log_text()[-5000:]
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last `lines` lines of the server's log."""
+        return "\n".join(self._log_text().splitlines()[-lines:])
 
     def terminate(self) -> None:
         """Ask the server to stop (SIGTERM to its process group) without waiting; `close()` waits."""
