@@ -72,13 +72,17 @@ def live_progress():
     if s.state != st.session_state.get("_train_seen_state"):
         st.rerun(scope="app")        # finished / stopped / failed: redraw the buttons and the sidebar
     st.progress(min(max(s.progress, 0.0), 1.0), text=describe_progress(s, stopping=stopping))
-    hosting_ui.queue_note(ctx.bid, s)
-    hosting_ui.stop_note(ctx.bid, job, s)
-    if s.state == "failed":
-        st.error(f"Training failed: {s.error}")
-        if s.checkpoint_path:
-            st.info(f"The last good checkpoint (epoch {len(s.epoch_history)}) is kept: download it below or "
-                    "open it on every page.")
+    # the notes that come and go sit in one container, so the elements after it (the live map's component
+    # among them) keep their places from run to run: a component whose place moves can be drawn anew in the
+    # browser, losing its marks and images
+    with st.container():
+        hosting_ui.queue_note(ctx.bid, s)
+        hosting_ui.stop_note(ctx.bid, job, s)
+        if s.state == "failed":
+            st.error(f"Training failed: {s.error}")
+            if s.checkpoint_path:
+                st.info(f"The last good checkpoint (epoch {len(s.epoch_history)}) is kept: download it below or "
+                        "open it on every page.")
     st.plotly_chart(training_curves_figure(s.step_history, s.epoch_history), key="train_curves",
                     config={"displayModeBar": False})
     left, right = st.columns(2)

@@ -20,6 +20,9 @@ NO_WEBGL = """(() => { const get = HTMLCanvasElement.prototype.getContext;
         return /webgl/i.test(String(kind)) ? null : get.call(this, kind, ...rest); }; })()"""
 
 
+WEBGL_FRAMES = "() => [...document.querySelectorAll('iframe')].filter(f => /webgl_scatter/.test(f.src)).length"
+
+
 def _scatter(page: Page, js: str):
     """Evaluate `js` (over `s`, the component's window.__scatter) in the live map's WebGL iframe."""
     return page.evaluate("""(js) => { const f = [...document.querySelectorAll('iframe')]
@@ -92,6 +95,7 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
                    " return s.lasso([[x - r, y - r], [x + r, y - r], [x + r, y + r], [x - r, y + r]]); })()")
     wait_scatter(page, "s.marked().includes(17)")
     marked, moved = _scatter(page, "[s.marked(), s.transitions()]")
+    _scatter(page, "(f.contentWindow.__lassoed = true)")    # this frame of the map (one made anew would lack it)
     wait_scatter(page, f"s.transitions() > {moved}")
     assert _scatter(page, "s.marked()") == marked
     page.get_by_role("button", name="Stop").click()
@@ -104,7 +108,11 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     assert re.search(r"epoch \d", last_title), last_title
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")).to_have_count(0)
     last = _scatter(page, "s.points()")
-    assert _scatter(page, "s.marked()") == marked         # the marks are kept into the replay
+    # the same frame of the map, the one of the lasso (a frame made anew, the component remounted, has neither the
+    # marks nor the images it got): then the marks are kept into the replay
+    assert page.evaluate(WEBGL_FRAMES) == 1
+    assert _scatter(page, "f.contentWindow.__lassoed === true"), "the map's frame was made anew at Stop"
+    assert _scatter(page, "s.marked()") == marked
     # the replay keeps the images the browser got; a point it has none of asks, and its image comes
     kept = _scatter(page, "s.hasThumb(17)")
     fresh = _scatter(page, "[...Array(s.count()).keys()].find(i => !s.hasThumb(i))")

@@ -91,6 +91,15 @@ def live_map_panel(snapshot, running: bool, dataset=None) -> None:
     data: LiveMapData | None = getattr(snapshot, "live_map", None)
     if data is None or not data.frames:
         return
+    # one keyed container, its elements in the same places while training and in the replay: the component keeps
+    # its place in the page from run to run (a component whose place moves can be drawn anew in the browser,
+    # losing its marks and the images it got)
+    with st.container(key="train_live_map_box"):
+        _live_map_section(data, running, dataset)
+
+
+def _live_map_section(data: LiveMapData, running: bool, dataset) -> None:
+    """live_map_panel's contents: the heading, the map (WebGL, or Plotly), its note and the colour choice."""
     st.subheader("Latent space as it learns")
     options = ["label", *data.factor_names]
     color_by = st.session_state.get("tr_live_color", "label")

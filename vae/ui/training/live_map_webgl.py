@@ -160,6 +160,8 @@ def draw_replay(data: LiveMapData, color_by: str = "label", height: int = 460, d
     frames = np.stack([own_ndc(f) for f in shown])
     digest = hashlib.blake2b(frames.tobytes(), digest_size=8).hexdigest()
     data_key = f"replay|{frames.shape[1]}|{len(frames)}|{color_by}|{digest}"
+    # a line where the live frame has its title: the component keeps its place in the page (see live_map_panel)
+    st.markdown(f"**replay of {len(shown)} frames, epochs {epoch_text(shown[0])} to {epoch_text(shown[-1])}**")
     _draw(data, dataset, frames[-1], data_key=data_key, height=height, frames=frames,
           frame_titles=[frame_title(data, f) for f in shown], hint_more="; Play replays the frames, the slider picks one",
           **_colours(data, color_by))
