@@ -24,7 +24,11 @@ st.session_state["_train_seen_state"] = snap.state if snap else None
 
 with st.expander("Settings", expanded=not running, icon=":material/settings:"):
     settings = train_settings.settings_form()
-missing_data_notice(settings.train_config if settings else None)
+# Whatever comes and goes above the run's section sits in a container of its own, so the section's elements keep
+# their places from run to run: a component whose place moves is drawn anew in the browser (the live map would
+# lose its marks and images; streamlit/streamlit#3015)
+with st.container():
+    missing_data_notice(settings.train_config if settings else None)
 
 stopped = snap is not None and snap.state == "stopped" and snap.checkpoint_path is not None
 can_more = snap is not None and snap.state in ("stopped", "finished") and snap.checkpoint_path is not None
@@ -39,31 +43,32 @@ resume = b3.button("Resume", disabled=not stopped, icon=":material/resume:", wid
 extra = b4.number_input("More epochs", 1, 5000, value=10, key="tr_extra", disabled=not can_more)
 more = b5.button("Train more", disabled=not can_more, icon=":material/add:", width="stretch",
                  help="continue the run for this many epochs more (the schedule stretches to the new total)")
-if resume or more:
-    try:
-        training.resume_job(ctx.bid, job, int(extra) if more else 0)
-        st.rerun()
-    except (RuntimeError, ValueError) as e:
-        st.error(str(e))
+with st.container():         # what a press says (an error, a spinner)
+    if resume or more:
+        try:
+            training.resume_job(ctx.bid, job, int(extra) if more else 0)
+            st.rerun()
+        except (RuntimeError, ValueError) as e:
+            st.error(str(e))
 
-if start and settings is not None:
-    from vae.data import DataError, require_training_split
+    if start and settings is not None:
+        from vae.data import DataError, require_training_split
 
-    tc = settings.train_config
-    try:
-        spec = loaders.DatasetSpec(tc.dataset, tc.data_dir, tuple(sorted(settings.options.items())))
-        with st.spinner(f"Loading {tc.dataset} ..."):
-            ds = loaders.load_dataset_cached(spec)
-        if not len(ds.train):               # MNIST's bundled test split alone: said to a person, not the library's
-            raise DataError(train_settings.no_training_split_message(tc.dataset, tc.data_dir))
-        require_training_split(ds)
-        training.start_job(ctx.bid, settings.model_config(ds.image_shape), tc, ds, device=tc.device)
-        st.rerun()
-    except DataError as e:
-        note_missing_data(tc.dataset, str(e))
-        st.rerun()
-    except Exception as e:  # ConfigError, RuntimeError: say what is wrong, keep the page
-        st.error(f"Could not start training: {e}")
+        tc = settings.train_config
+        try:
+            spec = loaders.DatasetSpec(tc.dataset, tc.data_dir, tuple(sorted(settings.options.items())))
+            with st.spinner(f"Loading {tc.dataset} ..."):
+                ds = loaders.load_dataset_cached(spec)
+            if not len(ds.train):               # MNIST's bundled test split alone: said to a person, not the library's
+                raise DataError(train_settings.no_training_split_message(tc.dataset, tc.data_dir))
+            require_training_split(ds)
+            training.start_job(ctx.bid, settings.model_config(ds.image_shape), tc, ds, device=tc.device)
+            st.rerun()
+        except DataError as e:
+            note_missing_data(tc.dataset, str(e))
+            st.rerun()
+        except Exception as e:  # ConfigError, RuntimeError: say what is wrong, keep the page
+            st.error(f"Could not start training: {e}")
 
 
 @st.fragment(run_every=1.0 if running else None)

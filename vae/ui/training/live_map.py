@@ -91,10 +91,10 @@ def live_map_panel(snapshot, running: bool, dataset=None) -> None:
     data: LiveMapData | None = getattr(snapshot, "live_map", None)
     if data is None or not data.frames:
         return
-    # one keyed container, its elements in the same places while training and in the replay: the component keeps
-    # its place in the page from run to run (a component whose place moves can be drawn anew in the browser,
-    # losing its marks and the images it got)
-    with st.container(key="train_live_map_box"):
+    # one container, its elements in the same places while training and in the replay: the component keeps its
+    # place in the page from run to run (a component whose place moves is drawn anew in the browser, losing its
+    # marks and the images it got; the page keeps what comes and goes above it in containers too)
+    with st.container():
         _live_map_section(data, running, dataset)
 
 
