@@ -138,7 +138,10 @@ def test_a_whole_sweep_point_regenerates_its_bundled_summary(tmp_path, capsys):
     exactly (minutes; only where the platform is the recorded one, as the module docstring says). Left out of
     a plain `pytest` run; `python -m pytest -m minutes` runs it, and so does .ci/run."""
     if not _same_platform():
-        pytest.skip(f"the summary was made with {_recorded().get('made_with')}: bit-for-bit only there")
+        from vae.train.sweep import platform_record
+
+        pytest.skip(f"the summary was made with {_recorded().get('made_with')} (a processor, when recorded), this is "
+                    f"{platform_record()}: bit-for-bit only there")
     from vae.cli import main
 
     run = _plan(tmp_path).runs[-1]
