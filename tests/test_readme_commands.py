@@ -94,7 +94,7 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     # assets/README.md: how each bundled model was made
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 2":
         (SMALLER, "its first epoch of 30 (constant learning rate) against the checkpoint's; builds the configuration "
-                  "assets/mnist-2d records", [("--epochs 30", "--epochs 1"), ("--out assets/", "--out runs/")]),
+                  "assets/mnist-2d records", [("--epochs 30", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 16":
         (LONG, "43 min: builds the configuration assets/mnist-16d records", []),
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --arch conv":
@@ -104,13 +104,13 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --beta 8":
         (SMALLER, "its first epoch of 40 against the checkpoint's; builds the configuration assets/shapes-beta records; "
                   "its curve is the bundled sweep's beta = 8 curve (tests/test_sweep_reproducible.py)",
-         [("--epochs 40", "--epochs 1"), ("--out assets/", "--out runs/")]),
+         [("--epochs 40", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae train --dataset digits --hidden 256 128 --latent-dim 2 --epochs 200":
         (SMALLER, "its first epoch of 200 against the checkpoint's; builds the configuration assets/digits-2d records",
-         [("--epochs 200", "--epochs 1"), ("--out assets/", "--out runs/")]),
+         [("--epochs 200", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 150":
         (SMALLER, "its first epoch of 150 against the checkpoint's; builds the configuration assets/shapes-8d records",
-         [("--epochs 150", "--epochs 1"), ("--out assets/", "--out runs/")]),
+         [("--epochs 150", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae evaluate assets/mnist-2d --json": (RUN, "", []),
     "python -m vae evaluate assets/mnist-2d --iwae-samples 100": (SMALLER, "200 images", [("", "--limit 200")]),
     "python -m vae.analysis.factor_table assets/shapes-beta": (RUN, "", []),
@@ -428,16 +428,17 @@ FIRST_EPOCH_RECIPES = ["digits-2d", "shapes-8d", "shapes-beta", "mnist-2d"]
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FIRST_EPOCH_RECIPES)
 def test_a_bundled_models_recipe_trains_its_first_epoch_as_the_checkpoint_did(name, scratch):
-    """assets/README's recipe, cut to one epoch and written under runs/: its first epoch's training loss is the
+    """assets/README's recipe, cut to one epoch and written to runs/bundled-NAME (runs/shapes-beta is the README
+    sweep's folder in the same scratch): its first epoch's training loss is the
     checkpoint's own to 1e-5 (bit for bit on the machine that trained it; the processor moves the last digits,
     tests/test_sweep_reproducible.py) and its test loss to 1e-3."""
     [prefix] = {plan_of(c)[0] for _, c in readme_commands() if c.endswith(f"--out assets/{name}")}
     if "mnist" in name and not MNIST_TRAIN.is_file():
         pytest.skip("no MNIST training split in ../shared/datasets/mnist")
     command = edited(prefix)
-    assert command.endswith(f"--out runs/{name}") and " --epochs 1 " in command
+    assert command.endswith(f"--out runs/bundled-{name}") and " --epochs 1 " in command
     sh(command, scratch)
-    [got] = [json.loads(line) for line in (scratch / "runs" / name / "metrics.jsonl").read_text().splitlines()]
+    [got] = [json.loads(line) for line in (scratch / "runs" / f"bundled-{name}" / "metrics.jsonl").read_text().splitlines()]
     want = json.loads((REPO / "assets" / name / "metrics.jsonl").read_text().splitlines()[0])
     assert got["epoch"] == want["epoch"] == 1 and got["step"] == want["step"]
     assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
