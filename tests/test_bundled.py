@@ -191,3 +191,14 @@ def test_readme_iwae_is_reproduced_within_noise(name, offline_no_shared, capsys)
     else:
         result = evaluate_model(model, images, iwae_samples=100, binarize=binarize, seed=0)
         assert result["iwae"] == pytest.approx(mean, abs=0.02)
+
+
+def test_assets_stay_under_30_mb():
+    """Everything under assets/ (checkpoints, MNIST's test split, sweep summaries) ships with every clone:
+    30 MB in all at most (issue 25); the README's figure for it is kept in step."""
+    total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert total < 30_000_000, f"assets/ holds {total / 1e6:.1f} MB"
+    models = sum(p.stat().st_size for name in bundled_checkpoints() for p in (ASSETS / name).rglob("*") if p.is_file())
+    m = re.search(r"`assets/` holds the checkpoints the app opens with \(about ([\d.]+) MB together",
+                  (REPO / "README.md").read_text())
+    assert m and float(m.group(1)) == pytest.approx(models / 1e6, abs=0.5), (m and m.group(1), models / 1e6)

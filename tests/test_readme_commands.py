@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.readme_commands import REPO, readme_commands
+from tests.readme_commands import REPO, inline_commands, readme_commands
 
 MNIST_TRAIN = REPO.parent / "shared" / "datasets" / "mnist" / "train-images-idx3-ubyte.gz"
 RUN, SMALLER, ELSEWHERE, LONG = "run", "smaller", "elsewhere", "long"
@@ -93,7 +93,8 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "cp runs/shapes-objectives/sweep.json": (ELSEWHERE, "tests/test_sweep_reproducible.py (the plan)", []),
     # assets/README.md: how each bundled model was made
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 2":
-        (LONG, "17 min: builds the configuration assets/mnist-2d records", []),
+        (SMALLER, "its first epoch of 30 (constant learning rate) against the checkpoint's; builds the configuration "
+                  "assets/mnist-2d records", [("--epochs 30", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --hidden 512 256 --latent-dim 16":
         (LONG, "43 min: builds the configuration assets/mnist-16d records", []),
     "python -m vae train --dataset mnist --data-dir ../shared/datasets/mnist --binarize dynamic --arch conv":
@@ -101,12 +102,15 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "python -c \"import torch; from safetensors.torch import load_file, save_file;":
         (RUN, "in the scratch folder: writes assets/mnist-conv/model.safetensors byte for byte", []),
     "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --beta 8":
-        (LONG, "minutes: builds the configuration assets/shapes-beta records; its curve is the bundled sweep's "
-               "beta = 8 curve (tests/test_sweep_reproducible.py)", []),
+        (SMALLER, "its first epoch of 40 against the checkpoint's; builds the configuration assets/shapes-beta records; "
+                  "its curve is the bundled sweep's beta = 8 curve (tests/test_sweep_reproducible.py)",
+         [("--epochs 40", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae train --dataset digits --hidden 256 128 --latent-dim 2 --epochs 200":
-        (LONG, "200 epochs, minutes on a shared core: builds the configuration assets/digits-2d records", []),
+        (SMALLER, "its first epoch of 200 against the checkpoint's; builds the configuration assets/digits-2d records",
+         [("--epochs 200", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae train --dataset shapes --hidden 256 128 --latent-dim 8 --epochs 150":
-        (LONG, "minutes: builds the configuration assets/shapes-8d records", []),
+        (SMALLER, "its first epoch of 150 against the checkpoint's; builds the configuration assets/shapes-8d records",
+         [("--epochs 150", "--epochs 1"), ("--out assets/", "--out runs/bundled-")]),
     "python -m vae evaluate assets/mnist-2d --json": (RUN, "", []),
     "python -m vae evaluate assets/mnist-2d --iwae-samples 100": (SMALLER, "200 images", [("", "--limit 200")]),
     "python -m vae.analysis.factor_table assets/shapes-beta": (RUN, "", []),
@@ -129,6 +133,10 @@ PLANS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         (LONG, "3,280 epochs: builds the configuration results/mnist-burda-vae records", []),
     "python -m vae evaluate results/mnist-burda-vae": (SMALLER, "3 images", [("", "--limit 3")]),
     "nice -n 15 python -m vae train --resume results/mnist-burda-vae": (LONG, "continues a run of days: parsed", []),
+    # vae/ui/components/latent_control/ort/README.md
+    "npm --prefix vae/ui/components/latent_control/ort/frontend ci":
+        (LONG, "a network install (npm ci from the npm registry) and a Node 20 build: the bundle it writes is checked "
+               "present and package.json's build script is the README's", []),
 }
 
 # LONG training recipes -> the checked-in checkpoint whose recorded configuration they must build
@@ -205,21 +213,26 @@ def test_each_training_recipe_builds_the_configuration_its_checkpoint_records(ou
     """A README recipe and the checked-in checkpoint it says it made agree on every model and training
     setting (the device aside: a run records the device it was given)."""
     from vae.cli import build_parser
-    from vae.cli.train_command import model_config_from_args, train_config_from_args
 
     [command] = [c for _, c in readme_commands() if c.endswith(out) or f"{out} " in c]
-    args = build_parser().parse_args(_vae_argv(command))
-    train = train_config_from_args(args).to_dict()
-    model = model_config_from_args(args, IMAGE_SHAPES[train["dataset"]]).to_dict()
+    _assert_recipe_builds_its_record(build_parser().parse_args(_vae_argv(command)), record)
+
+
+def _assert_recipe_builds_its_record(args, record: str) -> None:
+    """The parsed `train` recipe and the checked-in checkpoint `record` agree on every model and training
+    setting (the device aside; the epochs too for a bundled asset, which is trained in one go)."""
+    from vae.cli.train_command import model_config_from_args, train_config_from_args
     from vae.config import ModelConfig, TrainConfig
 
+    train = train_config_from_args(args).to_dict()
+    model = model_config_from_args(args, IMAGE_SHAPES[train["dataset"]]).to_dict()
     raw = json.loads((REPO / record / "config.json").read_text())      # older records: defaults filled in
     recorded = {"model": ModelConfig.from_dict(raw["model"]).to_dict(), "train": TrainConfig.from_dict(raw["train"]).to_dict()}
     assert {k: v for k, v in model.items() if recorded["model"].get(k) != v} == {}, record
     for key, value in train.items():
         if key not in ("device", "epochs"):
             assert recorded["train"][key] == value, f"{record}: {key} recorded {recorded['train'][key]!r}, recipe {value!r}"
-    if "--resume" not in command and record.startswith("assets/"):
+    if record.startswith("assets/"):
         assert recorded["train"]["epochs"] == train["epochs"]
 
 
@@ -234,6 +247,112 @@ def test_the_install_commands_requirements_are_installed_at_their_pins(requireme
             assert importlib.metadata.version(name.strip()).split("+")[0] == pin.strip(), name
         else:
             importlib.metadata.version(line.split(">")[0].split("<")[0].split("[")[0].strip())
+
+
+def test_the_ort_bundle_the_rebuild_command_writes_is_there():
+    ort = REPO / "vae/ui/components/latent_control/ort"
+    assert json.loads((ort / "frontend/package.json").read_text())["scripts"]["build"] == "node build.mjs"
+    assert "../dist" in (ort / "frontend/build.mjs").read_text()
+    for name in ("ort.wasm.js", "ort-wasm-simd-threaded.wasm"):
+        assert (ort / "dist" / name).stat().st_size > 10_000, name
+
+
+# ------------------------------------------------------------------------------------------ inline commands
+# A code span in the prose or a table ("measured with `python -m vae evaluate RUN ...`", a leg's command) is
+# not run: most are the legs of hours-long trainings or minutes-long benches whose bash-block twins are run or
+# planned above. Each must name an entry point that exists and runs as a program (a module with a __main__
+# block: `python -m vae.analysis.factors RUN` printed nothing), with options that entry point accepts; a
+# `python -m vae` command must parse, and a training recipe whose --out is a checked-in run must build the
+# configuration that run records. Placeholders are filled in first; tools (pytest, streamlit, torchrun) skipped.
+
+PLACEHOLDERS = [("<main checkout>", "."), ("assets/NAME", "assets/digits-2d"), ("runs/NAME", "runs/x"),
+                ("RUN.xml", "out.xml")]
+PLACEHOLDER_WORDS = {"RUN": "assets/digits-2d", "OUT": "out", "K": "100", "N": "2", "DIR": "."}
+TOOLS = (["pytest"], ["python3", "-m", "pytest"], ["streamlit"], ["torchrun"], ["npm"])
+
+
+def _inline_argv(command: str) -> list[str]:
+    for old, new in PLACEHOLDERS:
+        command = command.replace(old, new)
+    argv = [PLACEHOLDER_WORDS.get(a, a) for a in shlex.split(command)]
+    while argv and "=" in argv[0] and argv[0].split("=")[0].isupper():
+        argv = argv[1:]                                             # OMP_NUM_THREADS=2 ...
+    if argv[:2] == ["nice", "-n"]:
+        argv = argv[3:]
+    return argv
+
+
+def _options(argv: list[str]) -> list[str]:
+    return [a.split("=")[0] for a in argv if a.startswith("--")]
+
+
+def _subparser(parser, name: str):
+    import argparse
+
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices[name]
+
+
+def _check_program(path: Path, argv: list[str], command: str) -> None:
+    """A script or module run as a program: it exists, has a __main__ block, knows each --option it is given,
+    and every repository path it is given exists."""
+    assert path.is_file(), f"no {path.relative_to(REPO)} for: {command}"
+    source = path.read_text()
+    assert '__name__ == "__main__"' in source, f"{path.relative_to(REPO)} does nothing when run: {command}"
+    for option in _options(argv):
+        assert f'"{option}"' in source, f"{path.relative_to(REPO)} has no {option}: {command}"
+    for a in argv:
+        if a.startswith(("assets/", "results/")) and "*" not in a:
+            assert (REPO / a).exists(), f"{a} is not in the repository: {command}"
+
+
+def test_every_inline_command_names_a_program_that_runs_with_its_options(capsys):
+    from vae.cli import build_parser
+    from vae.cli.train_command import model_config_from_args, train_config_from_args
+
+    parser = build_parser()
+    inline = inline_commands()
+    assert len(inline) >= 50
+    checked = 0
+    for name, command in inline:
+        argv = _inline_argv(command)
+        if any(argv[:len(t)] == t for t in TOOLS):
+            continue
+        assert argv[0] in ("python", "python3"), f"{name}: {command}"
+        if argv[1:3] == ["-m", "vae"]:
+            rest = argv[3:]
+            if not rest or rest[0] == "COMMAND" or "..." in rest:
+                continue                                             # the program named, not a command
+            sub = _subparser(parser, rest[0])
+            for option in _options(rest):
+                assert option in sub._option_string_actions, f"{name}: python -m vae {rest[0]} has no {option}: {command}"
+            if len(rest) == 1 or (len(rest) == 2 and rest[1].startswith("--")):
+                continue                                             # `python -m vae evaluate --factors`: a reference
+            try:
+                args = parser.parse_args(rest)
+            except SystemExit:
+                pytest.fail(f"{name}: does not parse: {command}\n{capsys.readouterr().err}")
+            for path in (getattr(args, "resume", None), getattr(args, "run", None)):
+                if path and str(path).startswith(("assets/", "results/")):
+                    assert (REPO / path).exists(), f"{name}: {path} is not in the repository: {command}"
+            if args.command == "train" and not args.resume:
+                train = train_config_from_args(args)
+                model_config_from_args(args, IMAGE_SHAPES[train.dataset])
+                if args.out and (REPO / args.out / "config.json").is_file():
+                    _assert_recipe_builds_its_record(args, args.out)
+        elif argv[1] == "-m":
+            _check_program(REPO / (argv[2].replace(".", "/") + ".py"), argv[3:], command)
+        else:
+            _check_program(REPO / argv[1], argv[2:], command)
+        checked += 1
+    assert checked >= 40
+
+
+def test_the_inline_check_catches_a_module_that_does_nothing_or_an_unknown_option():
+    with pytest.raises(AssertionError, match="does nothing when run"):
+        _check_program(REPO / "vae/analysis/compare.py", ["assets/shapes-beta"], "python -m vae.analysis.compare RUN")
+    with pytest.raises(AssertionError, match="has no --fast"):
+        _check_program(REPO / "bench/recipe_cost.py", ["--fast"], "python bench/recipe_cost.py --fast")
 
 
 def test_the_screenshot_script_compiles():
@@ -300,6 +419,30 @@ def test_the_assets_readme_commands_run(scratch):
     sh(edited(prefix), scratch)
     assert (scratch / "assets/mnist-conv/model.safetensors").read_bytes() == \
         (REPO / "assets/mnist-conv/model.safetensors").read_bytes()
+
+
+# bundled recipes run for their first epoch (a constant learning rate, so the same steps as the whole run's first)
+FIRST_EPOCH_RECIPES = ["digits-2d", "shapes-8d", "shapes-beta", "mnist-2d"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FIRST_EPOCH_RECIPES)
+def test_a_bundled_models_recipe_trains_its_first_epoch_as_the_checkpoint_did(name, scratch):
+    """assets/README's recipe, cut to one epoch and written to runs/bundled-NAME (runs/shapes-beta is the README
+    sweep's folder in the same scratch): its first epoch's training loss is the
+    checkpoint's own to 1e-5 (bit for bit on the machine that trained it; the processor moves the last digits,
+    tests/test_sweep_reproducible.py) and its test loss to 1e-3."""
+    [prefix] = {plan_of(c)[0] for _, c in readme_commands() if c.endswith(f"--out assets/{name}")}
+    if "mnist" in name and not MNIST_TRAIN.is_file():
+        pytest.skip("no MNIST training split in ../shared/datasets/mnist")
+    command = edited(prefix)
+    assert command.endswith(f"--out runs/bundled-{name}") and " --epochs 1 " in command
+    sh(command, scratch)
+    [got] = [json.loads(line) for line in (scratch / "runs" / f"bundled-{name}" / "metrics.jsonl").read_text().splitlines()]
+    want = json.loads((REPO / "assets" / name / "metrics.jsonl").read_text().splitlines()[0])
+    assert got["epoch"] == want["epoch"] == 1 and got["step"] == want["step"]
+    assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
+    assert got["test_loss"] == pytest.approx(want["test_loss"], rel=1e-3)
 
 
 @pytest.mark.slow

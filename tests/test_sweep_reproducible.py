@@ -2,10 +2,13 @@
 recipes make.
 
 The folder holds the plan (sweep.json: model, recipe, swept values, and `made_with`: torch, the CPU kernels
-it dispatched to, threads), each point's training curve (beta-B.metrics.jsonl) and its evaluation
-(beta-B.json, `evaluate --factors --iwae-samples 100 --json`). Training is chaotic: another torch build, CPU
-kernel set or thread count gives another model of the same quality. So a retrained point must match its
-curve bit for bit where the platform is the recorded one; elsewhere its first epoch still agrees to 1e-5.
+it dispatched to, threads, and since issue 25 the processor), each point's training curve
+(beta-B.metrics.jsonl) and its evaluation (beta-B.json, `evaluate --factors --iwae-samples 100 --json`).
+Training is chaotic: another torch build, CPU kernel set, thread count or processor gives another model of the
+same quality (the bundles were made on a machine whose processor was not recorded; an AMD EPYC with the same
+torch, AVX512 and 1 thread trains the first epoch 5e-8 away from them). So a retrained point must match its
+curve bit for bit where the platform is the recorded one; elsewhere its first epoch still agrees: the training
+loss, a mean over the epoch's steps, to 1e-5, the end-of-epoch figures (test losses, KL, TC) to 1e-2.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ def test_the_bundled_plan_is_the_readme_recipe(sweep, tmp_path, monkeypatch, cap
     assert main([*argv[:-1], str(tmp_path / "sweep")]) == 0
     written, recorded = json.loads((tmp_path / "sweep" / "sweep.json").read_text()), _recorded(sweep)
     assert {k: v for k, v in written.items() if k != "made_with"} == {k: v for k, v in recorded.items() if k != "made_with"}
-    assert set(recorded["made_with"]) == {"torch", "cpu_capability", "threads"}
+    assert {"torch", "cpu_capability", "threads"} <= set(recorded["made_with"]) <= {"torch", "cpu_capability",
+                                                                                  "threads", "cpu"}
     assert recorded["made_with"]["threads"] == 1
     for run in recorded["runs"]:
         assert len(_curve(run, sweep)) == recorded["train"]["epochs"]
@@ -110,7 +114,10 @@ def test_the_bundled_shapes_beta_model_is_the_sweeps_beta_8_point():
 @pytest.mark.parametrize("sweep", sorted(README_SWEEPS))
 def test_a_sweep_point_retrained_from_its_recipe_follows_its_bundled_curve(sweep, tmp_path):
     """Two epochs of one point (beta = 1; FactorVAE with its discriminator): bit for bit on the recorded
-    platform, and the first epoch to 1e-5 on any (the CPU kernels only move the last digits that soon)."""
+    platform; on any other the first epoch's training loss and reconstruction (means over its 157 steps) to
+    1e-5 and its end-of-epoch figures to 1e-2 (measured on an AMD EPYC against the bundles: 5e-8 to 9e-7, and
+    up to 1.8e-3 for the KL and TC terms; a recipe with another beta, gamma or learning rate moves the loss by
+    far more)."""
     [run] = [r for r in _plan(tmp_path, sweep).runs if r.folder.name == README_SWEEPS[sweep][1]]
     got = _train(run, epochs=2)
     want = _curve(run.folder.name, sweep)[:2]
@@ -121,7 +128,7 @@ def test_a_sweep_point_retrained_from_its_recipe_follows_its_bundled_curve(sweep
             assert {k: g[k] for k in keys} == {k: w[k] for k in keys}
     else:
         for k in keys:
-            assert got[0][k] == pytest.approx(want[0][k], rel=1e-5), k
+            assert got[0][k] == pytest.approx(want[0][k], rel=1e-5 if k in ("train_loss", "recon") else 1e-2), k
 
 
 @pytest.mark.slow
@@ -131,7 +138,10 @@ def test_a_whole_sweep_point_regenerates_its_bundled_summary(tmp_path, capsys):
     exactly (minutes; only where the platform is the recorded one, as the module docstring says). Left out of
     a plain `pytest` run; `python -m pytest -m minutes` runs it, and so does .ci/run."""
     if not _same_platform():
-        pytest.skip(f"the summary was made with {_recorded().get('made_with')}: bit-for-bit only there")
+        from vae.train.sweep import platform_record
+
+        pytest.skip(f"the summary was made with {_recorded().get('made_with')} (a processor, when recorded), this is "
+                    f"{platform_record()}: bit-for-bit only there")
     from vae.cli import main
 
     run = _plan(tmp_path).runs[-1]
@@ -161,7 +171,36 @@ def test_a_sweep_records_the_platform_it_trained_on_and_resumes_on_another(tmp_p
     sweep_module.run_sweep(plan())
     made_with = json.loads((tmp_path / "sweep.json").read_text())["made_with"]
     assert made_with == {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                         "threads": 1}
+                         "threads": 1, "cpu": sweep_module.cpu_model()}
     monkeypatch.setattr(sweep_module, "platform_record", lambda: {"torch": "0", "cpu_capability": "AVX2", "threads": 2})
     assert [a for _, a in sweep_module.run_sweep(plan())] == ["skipped", "skipped"]
     assert json.loads((tmp_path / "sweep.json").read_text())["made_with"] == made_with
+
+
+AMD = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+flags\t\t: fpu avx512f
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+"""
+
+
+def test_the_platform_record_names_the_processor():
+    """MKL and oneDNN choose their kernels by the processor, so two machines with the same torch, ATen
+    capability and threads can train different bits: the processor is recorded, and a bundle made on another
+    (or an unrecorded) processor is not taken for this platform, so its bit-for-bit checks are not applied."""
+    import vae.train.sweep as sweep_module
+
+    assert sweep_module.cpu_model(AMD) == "AuthenticAMD family 25 model 17 (AMD EPYC)"
+    assert sweep_module.cpu_model("") and isinstance(sweep_module.cpu_model(""), str)     # no /proc/cpuinfo
+    here = sweep_module.platform_record()
+    assert here["cpu"] == sweep_module.cpu_model()
+    for sweep in README_SWEEPS:
+        recorded = _recorded(sweep)["made_with"]
+        assert _same_platform(sweep) == (recorded == here)
+        if "cpu" not in recorded:
+            assert not _same_platform(sweep)

@@ -345,7 +345,8 @@ def test_the_compare_page_draws_a_sweep_over_objectives(tmp_path):
     """Swept values that are names, not numbers: one category per objective on the x axis, names in labels."""
     pytest.importorskip("streamlit")
     from vae.analysis.compare import SweepSummary
-    from vae.ui.compare.models import elbo_figure, metrics_figure, rate_distortion_figure, sweep_table
+    from vae.ui.compare.models import (elbo_figure, metrics_figure, rate_distortion_caption, rate_distortion_figure,
+                                       sweep_table)
 
     values = ["elbo", "tcvae", "factorvae"]
     summaries = [{"elbo": -50.0 - i, "recon": -40.0, "kl": 10.0 - i, "iwae": None, "active_units": 5 - i,
@@ -357,3 +358,12 @@ def test_the_compare_page_draws_a_sweep_over_objectives(tmp_path):
     assert axis.type == "category" and list(axis.categoryarray) == values
     assert elbo_figure(sweep).layout.xaxis.type == "category"
     assert sweep_table(sweep)["objective"] == values
+    # no line joins the objectives in any chart (they drew one from elbo to tcvae to factorvae, as if a trend)
+    for fig in (metrics_figure(sweep), elbo_figure(sweep)):
+        assert {trace.mode for trace in fig.data} == {"markers"}
+    assert "beta" not in rate_distortion_caption(sweep).split(";")[1].split("(")[0]
+    numbers = SweepSummary(tmp_path, "beta", [1, 4, 16], [f"beta-{v}" for v in (1, 4, 16)], summaries)
+    for fig in (metrics_figure(numbers), elbo_figure(numbers)):
+        assert {trace.mode for trace in fig.data} == {"lines+markers"}
+    assert rate_distortion_figure(numbers).data[0].mode == "lines+markers+text"
+    assert "a larger beta" in rate_distortion_caption(numbers)

@@ -145,15 +145,42 @@ def _with_defaults(recorded: dict[str, Any]) -> dict[str, Any]:
 
 
 def platform_record() -> dict[str, Any]:
-    """What fixes a run's last bits besides its recipe: torch's version, the CPU kernels it dispatches to
-    ("AVX512", "AVX2", ...) and its thread count. Training is chaotic: the same recipe with another of these
-    ends as a different model of the same quality (the shapes sweep's beta = 1 with AVX2 kernels instead of
-    AVX512: the first epoch's loss differs in the 7th digit, the 40th epoch's model by 0.05 nats of test ELBO),
-    and a single seed's factor metrics move with it. A rerun is bit for bit only where these agree."""
+    """What fixes a run's last bits besides its recipe: torch's version, the CPU kernels ATen dispatches to
+    ("AVX512", "AVX2", ...), its thread count, and the CPU itself (`cpu_model()`): the libraries under torch's
+    CPU matrix products (MKL, oneDNN) choose their kernels by the processor, not by ATen's capability. An AMD
+    EPYC reading AVX512 trains the shapes sweep's beta = 1 point's first epoch to a loss of 200.76158089758158
+    where the bundle, made on another machine with the same torch, AVX512 and 1 thread, says
+    200.7615716050744; ATEN_CPU_CAPABILITY=avx2 leaves that figure as it is there, MKL_CBWR=COMPATIBLE moves
+    it. Training is chaotic: the same recipe on another of these ends as a different model of the same quality
+    (the 40th epoch's test ELBO a few hundredths of a nat away), and a single seed's factor metrics move with
+    it. A rerun is bit for bit only where all four agree."""
     import torch
 
     return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "cpu": cpu_model()}
+
+
+def cpu_model(cpuinfo: str | None = None) -> str:
+    """The processor as /proc/cpuinfo names it: "vendor_id family F model M (model name)", e.g.
+    "AuthenticAMD family 25 model 17 (AMD EPYC)"; platform.processor() or the machine type where there is
+    no /proc/cpuinfo (macOS, Windows). `cpuinfo`: that file's text (tests)."""
+    import platform
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break                                   # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if "vendor_id" in fields:
+        return (f"{fields['vendor_id']} family {fields.get('cpu family', '?')} model {fields.get('model', '?')} "
+                f"({fields.get('model name', '?')})")
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def _record_plan(plan: SweepPlan) -> None:

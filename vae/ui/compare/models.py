@@ -196,14 +196,31 @@ def _x_axis(sweep: SweepSummary) -> dict:
             "tickvals": list(sweep.values), "ticktext": [f"{v:g}" for v in sweep.values]}
 
 
+def _ordered(sweep: SweepSummary) -> bool:
+    """Numbers (beta, latent size) have an order a line may join; objectives are names, each a category."""
+    return all(isinstance(v, (int, float)) for v in sweep.values)
+
+
+def _mode(sweep: SweepSummary) -> str:
+    return "lines+markers" if _ordered(sweep) else "markers"
+
+
+def rate_distortion_caption(sweep: SweepSummary) -> str:
+    what = {"beta": "a larger beta buys a lower rate with a worse reconstruction",
+            "latent_dim": "more latent dimensions allow more rate and a better reconstruction",
+            "objective": "each objective spends its KL differently (beta-VAE on the whole KL, beta-TCVAE on the total "
+                         "correlation, FactorVAE on a discriminator's estimate of it), so the points are not a curve"}
+    return ("Each model trades rate (the information its code keeps about the image) for distortion"
+            + (f"; {what[sweep.setting]}." if sweep.setting in what else "."))
+
+
 def rate_distortion_figure(sweep: SweepSummary) -> go.Figure:
     """KL (rate) against -E[log p(x|z)] (distortion), nats per image, one point per model."""
     rows = sweep.rows()
     rate = [r["kl"] for r in rows]
     distortion = [-r["recon"] for r in rows]
     labels = [f"{sweep.setting} = {_value_text(r[sweep.setting])}" for r in rows]
-    ordered = all(isinstance(r[sweep.setting], (int, float)) for r in rows)    # objectives have no order to join
-    fig = go.Figure(go.Scatter(x=rate, y=distortion, mode="lines+markers+text" if ordered else "markers+text", text=labels,
+    fig = go.Figure(go.Scatter(x=rate, y=distortion, mode=_mode(sweep) + "+text", text=labels,
                                textposition="top center", marker={"size": 9}, cliponaxis=False,
                                hovertemplate="%{text}<br>rate %{x:.2f} nats<br>distortion %{y:.2f} nats<extra></extra>"))
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -217,7 +234,7 @@ def metrics_figure(sweep: SweepSummary) -> go.Figure:
     """Each factor metric against the swept setting."""
     rows = sweep.rows()
     x = [r[sweep.setting] for r in rows]
-    fig = go.Figure([go.Scatter(x=x, y=[r.get(k) for r in rows], mode="lines+markers", name=METRIC_LABELS[k])
+    fig = go.Figure([go.Scatter(x=x, y=[r.get(k) for r in rows], mode=_mode(sweep), name=METRIC_LABELS[k])
                      for k in METRIC_KEYS if any(r.get(k) is not None for r in rows)])
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis=_x_axis(sweep),
                       yaxis={"title": "score", "range": [0, 1.02]},
@@ -229,9 +246,9 @@ def elbo_figure(sweep: SweepSummary) -> go.Figure:
     """ELBO, IWAE and the KL against the swept setting (nats per image)."""
     rows = sweep.rows()
     x = [r[sweep.setting] for r in rows]
-    traces = [go.Scatter(x=x, y=[r.get(k) for r in rows], mode="lines+markers", name=TERMS[k])
+    traces = [go.Scatter(x=x, y=[r.get(k) for r in rows], mode=_mode(sweep), name=TERMS[k])
               for k in ("elbo", "iwae") if any(r.get(k) is not None for r in rows)]
-    traces.append(go.Scatter(x=x, y=[r.get("active_units") for r in rows], mode="lines+markers",
+    traces.append(go.Scatter(x=x, y=[r.get("active_units") for r in rows], mode=_mode(sweep),
                              name="active units", yaxis="y2"))
     fig = go.Figure(traces)
     fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, xaxis=_x_axis(sweep),
@@ -277,8 +294,7 @@ def show_sweep(sweep: SweepSummary, pending: list[Task]) -> None:
     st.dataframe(sweep_table(sweep), hide_index=True, height=36 * (len(rows) + 1) + 3)
     left, right = st.columns(2)
     left.plotly_chart(rate_distortion_figure(sweep), key=f"cmp_rd_{sweep.folder}")
-    left.caption("Each model trades rate (the information its code keeps about the image) for distortion; a larger "
-                 "beta buys a lower rate with a worse reconstruction.")
+    left.caption(rate_distortion_caption(sweep))
     if any(r.get("mig") is not None for r in rows):
         right.plotly_chart(metrics_figure(sweep), key=f"cmp_metrics_{sweep.folder}")
     right.plotly_chart(elbo_figure(sweep), key=f"cmp_elbo_{sweep.folder}")
