@@ -79,15 +79,20 @@ if method == "latent" and not use_webgl:
         background = "on"
 
 view = map_view(ctx, split, n, method, k, settings, axes)
-if isinstance(view, Task):
-    # a slow projection (t-SNE, UMAP) is computing in the background: show PCA now, poll the task, rerun when it is done
-    task = view
-    preview = layout_preview(dataset_latents(ctx, split, n), METHODS[method]) if k == 2 else None
-    show_task(task, f"{METHODS[method]} of {n:,} points", preview=preview)
-    if task.error is None:
-        st.caption(f"PCA is shown below while {METHODS[method]} runs; the map switches when it is done (computed "
-                   "once per model, data and settings).")
-    view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
+# What comes and goes above the map (a projection's progress, notes) sits in containers: the map keeps its place in
+# the page, so the browser keeps its frame (a component whose place moves is drawn anew: no transition to the new
+# projection, the selection and the images lost; streamlit/streamlit#3015)
+with st.container():
+    if isinstance(view, Task):
+        # a slow projection (t-SNE, UMAP) is computing in the background: show PCA now, poll the task, rerun when
+        # it is done
+        task = view
+        preview = layout_preview(dataset_latents(ctx, split, n), METHODS[method]) if k == 2 else None
+        show_task(task, f"{METHODS[method]} of {n:,} points", preview=preview)
+        if task.error is None:
+            st.caption(f"PCA is shown below while {METHODS[method]} runs; the map switches when it is done (computed "
+                       "once per model, data and settings).")
+        view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None
 likelihood = ranking.likelihood_values(ctx, split, view.lat.index)
@@ -100,10 +105,11 @@ if colour_values is not None:
 if len(view.lat.index) == 0:
     st.warning("No point matches the search and filter; change or clear it above.")
     st.stop()
-if cap_note:
-    st.caption(cap_note)
-if view.note:
-    st.caption(view.note)
+with st.container():
+    if cap_note:
+        st.caption(cap_note)
+    if view.note:
+        st.caption(view.note)
 chart_key = f"map_{lm.id}_{split}_{n}_{view.method}_{view.k}" + (f"_f{flt.signature()}" if flt.active else "")
 webgl = use_webgl and view.k == 2 and not wm.no_webgl()
 if webgl:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run
+from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run, wait_scatter
 
 SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots-tsne-live"))
 
@@ -34,7 +34,15 @@ def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     # a server of its own: the t-SNE of mnist-2d's 10,000 test points is computed once per server and shared,
     # and this test must see it run
     url = streamlit_app("app.py", VAE_TEST_SERVER="tsne-live")
-    goto_page(page, url, "latent_map?proj=tsne&perp=20")
+    goto_page(page, url, "latent_map?perp=20")
+    # the map of the latent space itself; this frame of it (marked) will move its points to PCA's places while
+    # t-SNE computes, then to t-SNE's, keeping a selected point
+    wait_scatter(page, "s.count() === 10000 && s.painted() >= 1")
+    page.evaluate("() => [...document.querySelectorAll('iframe')].filter(f => /webgl_scatter/.test(f.src))"
+                  ".forEach(f => { const s = f.contentWindow.__scatter; s.mark = 'same frame'; s.select([10]); })")
+    expect(page.get_by_text("1 selected point", exact=True)).to_be_visible()
+    wait_for_app_run(page)
+    page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("t-SNE", exact=True).click()
     bar = page.get_by_test_id("stProgress").filter(has_text="t-SNE of")
     expect(bar).to_be_visible()
     caption = page.get_by_text("t-SNE as it computes: iteration")
@@ -50,6 +58,11 @@ def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     wait_for_app_run(page)
     expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
     expect(page.get_by_test_id("stProgress")).to_have_count(0)
+    # a smooth change of projection: the same frame moved its points to t-SNE's places (a transition), not a frame
+    # made anew (the progress above the map came and went: had the map's place moved, the browser would have made
+    # it anew, losing the selection and the images)
+    wait_scatter(page, "s.mark === 'same frame' && s.transitions() >= 2 && s.selected().join() === '10'")
+    expect(page.get_by_text("1 selected point", exact=True)).to_be_visible()
     page.screenshot(path=str(SHOTS / "tsne-finished.png"), full_page=True)
     assert_no_exception(page)
     assert app_console_errors(page) == []
