@@ -119,6 +119,25 @@ def _memory_bomb_decoder() -> bytes:
     return decoder_bytes(extra_nodes=nodes, extra_inits=[big_shape], out="y2")
 
 
+def _lying_shape_decoder() -> bytes:
+    """Declares y (B, 1, 4, 4), as vae.json implies, but reshapes to a shape computed at run time: (B, 16)."""
+    w = (np.random.default_rng(1).standard_normal((D, 16)) * 0.5).astype(np.float32)
+    nodes = [helper.make_node("MatMul", ["z", "Wd"], ["h"]), helper.make_node("Shape", ["h"], ["hs"]),
+             helper.make_node("Reshape", ["h", "hs"], ["y"])]
+    return _model(nodes, [_x("z", D)], [_x("y", *SHAPE)], [numpy_helper.from_array(w, "Wd")])
+
+
+def _lying_shape_encoder() -> bytes:
+    """Declares mu (B, 2) but gives (B, 3): its weight matrix has three columns."""
+    n = int(np.prod(SHAPE))
+    inits = [numpy_helper.from_array(np.zeros((n, 3), np.float32), "Wm"),
+             numpy_helper.from_array(np.zeros((n, D), np.float32), "Wv")]
+    nodes = [helper.make_node("Flatten", ["x"], ["h"], axis=1), helper.make_node("MatMul", ["h", "Wm"], ["m3"]),
+             helper.make_node("Shape", ["m3"], ["ms"]), helper.make_node("Reshape", ["m3", "ms"], ["mu"]),
+             helper.make_node("MatMul", ["h", "Wv"], ["logvar"])]
+    return _model(nodes, [_x("x", *SHAPE)], [_x("mu", D), _x("logvar", D)], inits)
+
+
 def _nan_decoder() -> bytes:
     return decoder_bytes(weight=np.full((D, 16), np.nan, np.float32))
 
@@ -134,6 +153,11 @@ def _nan_decoder() -> bytes:
      "decoder.onnx: input 'z' has shape (B, 3), but vae.json implies (B, 2)"),
     (lambda: pair(**{"encoder.onnx": encoder_bytes(image=(1, 5, 5))}),
      "encoder.onnx: input 'x' has shape (B, 1, 5, 5), but vae.json implies (B, 1, 4, 4)"),
+    # shapes declared as vae.json implies, but the graph computes others: the probe batch catches them
+    (lambda: pair(**{"decoder.onnx": _lying_shape_decoder()}),
+     "decoder.onnx gave shape (2, 16) for 2 latent points; expected (2, 1, 4, 4)"),
+    (lambda: pair(**{"encoder.onnx": _lying_shape_encoder()}),
+     "encoder.onnx gave mu of shape (2, 3) for 2 images; expected (2, 2)"),
     (lambda: pair(**{"decoder.onnx": _memory_bomb_decoder()}),
      "decoder.onnx: intermediate tensor 'big' would hold 8.0 GB for one image (dims [1, 2147483648])"),
     (lambda: pair(**{"decoder.onnx": _nan_decoder()}),
