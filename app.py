@@ -36,6 +36,15 @@ page = st.navigation(pages)
 # (2-3.5 s of a fresh server's first page); what follows imports torch.
 first_picture.draw(page)
 
+# pandas whole before any page runs, in every run. A click starts the next run in a new thread at once
+# (runner.fastReruns) while the previous run's thread goes on to its next Streamlit call, and that thread may be
+# inside the process's first `import pandas` (Streamlit's check of a component's arguments for data frames: 0.4 s,
+# seconds under load). Plotly looks pandas up in sys.modules without the import lock, found it half made, and a
+# page drawing a Plotly figure failed with "partially initialized module 'pandas' has no attribute 'Series'"
+# (Interpolate and Decode on an outside or ONNX model, whose pages import pandas nowhere else first). Here a run
+# waits for an import in flight (the module lock) and no page starts one. 0.35-0.5 s, once per server process.
+import pandas  # noqa: E402,F401
+
 from vae.ui import browser_memory, url_state, warmup  # noqa: E402
 from vae.ui.hosting.hosting_ui import run_page  # noqa: E402
 from vae.ui.sidebar import draw_sidebar  # noqa: E402

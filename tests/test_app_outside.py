@@ -93,7 +93,9 @@ def test_hosted_mode_accepts_an_onnx_upload_and_every_page_opens_on_it(monkeypat
     assert not at.exception, [e.value for e in at.exception]
     assert not at.sidebar.error, [e.value for e in at.sidebar.error]
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "onnx, 6-d latent, images 1x28x28, 0.1 MB of ONNX graphs" in captions and "mnist" in captions, captions
+    mb = sum((out / n).stat().st_size for n in ("encoder.onnx", "decoder.onnx")) / 1e6      # 0.077 MB
+    size = f"{mb:.1f}" if mb >= 0.1 else f"{mb:.2g}"
+    assert f"onnx, 6-d latent, images 1x28x28, {size} MB of ONNX graphs" in captions and "mnist" in captions, captions
     for page in PAGES:
         at.switch_page(f"pages/{page}.py").run()
         assert not at.exception, (page, [e.value for e in at.exception])
@@ -123,3 +125,31 @@ def test_a_hostile_onnx_upload_is_refused_with_one_line_and_the_model_kept(monke
     errors = [e.value for e in at.sidebar.error]
     assert any("bad_vae.zip: decoder.onnx: node" in e and "a custom-domain operator" in e for e in errors), errors
     assert "Still showing" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_a_small_onnx_upload_states_its_size_in_the_sidebar(monkeypatch, assets_dir):
+    """A few-KB upload (the hand-built pair of test_onnx_models) reads "0.0027 MB of ONNX graphs", not "0.0 MB"."""
+    pytest.importorskip("onnxruntime")
+    import io
+    import zipfile
+
+    from tests.test_onnx_models import pair
+    from vae.ui import loaders
+
+    files = pair()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    mb = sum(len(d) for n, d in files.items() if n.endswith(".onnx")) / 1e6
+    assert mb < 0.01
+    monkeypatch.setattr(loaders, "ASSETS_DIR", assets_dir)
+    monkeypatch.setenv("VAE_EXPLORER_HOSTED", "1")
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["sb_source"] = "upload"
+    at.run()
+    at.file_uploader(key="sb_upload_0").set_value(("tiny.zip", buf.getvalue(), "application/zip"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert f"onnx, 2-d latent, images 1x4x4, {mb:.2g} MB of ONNX graphs" in captions, captions

@@ -111,6 +111,23 @@ def test_evaluate_prints_the_same_keys_as_for_a_checkpoint(assets_dir, tmp_path)
     assert set(ours) == set(theirs)
 
 
+def test_a_model_named_as_package_module_function(tmp_path, monkeypatch):
+    """`package.module:function` (importable from sys.path) opens as `file.py:function` does: same scores."""
+    pkg = tmp_path / "lab_models"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "vaes.py").write_text(Path(SPEC).read_text())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    m = load_outside("lab_models.vaes:build_mlp")
+    assert m.config.latent_dim == 8 and m.where == "lab_models.vaes:build_mlp"
+    argv = ["--dataset", "mnist", "--json", "--iwae-samples", "4", "--limit", "16", "--device", "cpu"]
+    dotted = _run_json(["evaluate", "lab_models.vaes:build_mlp", *argv])
+    by_file = _run_json(["evaluate", f"{SPEC}:build_mlp", *argv])
+    assert (dotted["elbo"], dotted["iwae"]) == (by_file["elbo"], by_file["iwae"])
+    with pytest.raises(ProtocolError, match="lab_models.nope:build: no module named 'lab_models.nope'"):
+        load_outside("lab_models.nope:build")
+
+
 def test_sample_accepts_an_outside_model(tmp_path):
     out = tmp_path / "grid.png"
     assert main(["sample", f"{SPEC}:build_conv", "--n", "9", "--out", str(out)]) == 0

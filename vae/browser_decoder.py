@@ -9,11 +9,12 @@ from these weights, exactly `VAE.decode` for every decoder the library builds:
 
 The sigmoid is the mean link of both likelihoods (Bernoulli probabilities, Gaussian means). Every other
 decoder runs in the browser with onnxruntime-web (vae.browser_onnx). Why this hand-written decoder stays for
-the library's own models (bench/browser_decode.py, mnist-conv, headless Chromium, one run): it needs no
-runtime (onnxruntime-web adds 14.9 MB of .wasm and JavaScript on a browser's first visit) and its weights go
-as float16 (3.3 MB; decoder.onnx is float32, 6.6 MB); the same cold start (2.5 s vs 2.6 s from a local
-server) and, during a drag, both draw every animation frame (48-58 pictures/s) although onnxruntime-web
-decodes one picture in 1.7 ms against 3.7 ms; and its float64 sums match PyTorch to ~1e-6.
+the library's own models (bench/browser_decode.py, mnist-conv, headless Chromium, two runs of 3 on a shared
+machine; the README's table): it needs no runtime (onnxruntime-web adds 14.9 MB of .wasm and JavaScript on a
+browser's first visit and 1.1-2.3 s to start its WASM session: cold start 1.25x and 1.61x the hand-written
+decoder's 3.1-3.3 s); its weights go as float16 (3.3 MB, as decoder.onnx's float16 weights); during a drag both
+draw at most one picture per animation frame, although onnxruntime-web computes one in 0.9-1.0 ms against
+2.6-3.6 ms; and its float64 sums match PyTorch to ~1e-6.
 
 The latent control sends `export_decoder_binary` (raw little-endian bytes, float16 where every pixel stays
 within 1/255 of float32's); the path scrubber sends the JSON form of `export_decoder`.

@@ -78,8 +78,11 @@ class OnnxVAE(ProtocolVAE):
         try:
             super().probe(seed)
         except ProtocolError as e:
-            msg = str(e).replace("decode's output is not finite", f"{DECODER_FILE} gives NaN or inf when decoding "
-                                 "prior points (decode's output is not finite)")
+            # name the file at fault: the protocol's messages say "encode"/"decode", here they are graphs
+            msg = (str(e).replace("decode's output is not finite", f"{DECODER_FILE} gives NaN or inf when decoding "
+                                  "prior points (decode's output is not finite)")
+                   .replace(": decode gave shape", f": {DECODER_FILE} gave shape")
+                   .replace(": encode gave", f": {ENCODER_FILE} gave"))
             raise ProtocolError(msg) from None
 
 

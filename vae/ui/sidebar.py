@@ -153,8 +153,10 @@ def _safe(name: str) -> str:
 def _describe_model(lm: LoadedModel) -> None:
     c = lm.model.config
     n = lm.model.num_parameters()
+    mb = sum(len(d) for name, d in lm.files or () if name.endswith('.onnx')) / 1e6
+    # two significant digits below 0.1 MB: a small upload read "0.0 MB of ONNX graphs"
     size = f"{n:,} parameters" if n or lm.source != "onnx" else \
-        f"{sum(len(d) for name, d in lm.files or () if name.endswith('.onnx')) / 1e6:.1f} MB of ONNX graphs"
+        f"{mb:.1f} MB of ONNX graphs" if mb >= 0.1 else f"{mb:.2g} MB of ONNX graphs"
     st.caption(f"{c.arch}, {c.latent_dim}-d latent, images {'x'.join(map(str, c.image_shape))}, {size} "
                f"· id `{lm.id[:8]}`")
 

@@ -103,7 +103,9 @@ def decode_mode_note(model: torch.nn.Module, key: str | None = None) -> str:
                 f"{header['dtype']}) are sent once per session; a drag costs the server nothing.")
     if mode == "onnx":
         exp = _cached_onnx(model)
-        return (f"Decoded in your browser with onnxruntime-web (WASM): decoder.onnx ({exp['onnx_bytes'] / 1e6:.2f} MB, "
+        mb = exp["onnx_bytes"] / 1e6
+        size = f"{mb:.2f}" if mb >= 0.1 else f"{mb:.2g}"          # a small model's file is not "0.00 MB"
+        return (f"Decoded in your browser with onnxruntime-web (WASM): decoder.onnx ({size} MB, "
                 f"{exp['dtype']} weights) is sent once per session; a drag costs the server nothing.")
     failed = _private(key).get("browser_failed") if key is not None else None
     if failed:
