@@ -26,7 +26,7 @@ st.title("Latent map")
 lm = ctx.lm
 if lm is None or ctx.dataset is None:
     st.info(ctx.dataset_note or "Open a model and a dataset in the sidebar first.")
-    st.stop()
+    state.stop()
 D, ds = lm.latent_dim, ctx.dataset
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.3, 1.6, 1, 1.3])
@@ -70,7 +70,7 @@ if method == "custom":
     ax2 = opts[1].selectbox("y axis", names, index=1, key="map_axis_y")
     if ax1 == ax2:
         st.warning("Choose two different directions for the axes.")
-        st.stop()
+        state.stop()
     axes = saved_directions.axes_for(lm.id, (ax1, ax2), dataset_latents(ctx, split, n))
 background = None
 if method == "latent" and not use_webgl:
@@ -99,7 +99,7 @@ if colour_values is not None:
     colour_values = colour_values[keep]
 if len(view.lat.index) == 0:
     st.warning("No point matches the search and filter; change or clear it above.")
-    st.stop()
+    state.stop()
 if cap_note:
     st.caption(cap_note)
 if view.note:
