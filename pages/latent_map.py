@@ -138,7 +138,8 @@ else:
     if view.k == 2:
         nb.ring_on_map("vae-map", view, query, found)     # over the figure: the chart keeps its selection
     if view.k == 3:
-        st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
+        st.caption("Rotate with the mouse; hover a point for its index and label. A 3-D map cannot be clicked or "
+                   "selected: switch Map to 2-D to pick or select points and list their neighbours.")
     else:
         decodes = view.from_map is not None
         st.caption("Click a point to see its image" + ("; click an empty spot to decode it" if decodes else "")
