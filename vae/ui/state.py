@@ -102,7 +102,10 @@ def stop() -> NoReturn:
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    if ctx is not None and ctx.has_script_started:
-        # the widgets drawn so far are all this run draws: what a finished run passes to the same clean-up
-        ctx.session_state.on_script_finished(ctx.shared.widget_ids_this_run.snapshot())
+    try:
+        if ctx is not None and ctx.has_script_started:
+            # the widgets drawn so far are all this run draws: what a finished run passes to the same clean-up
+            ctx.session_state.on_script_finished(ctx.shared.widget_ids_this_run.snapshot())
+    except AttributeError:  # pragma: no cover - another Streamlit's internals (pinned in requirements.txt): a
+        pass                # plain stop; tests/test_app_stopped_widgets.py fails there and says so
     st.stop()
