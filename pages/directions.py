@@ -102,8 +102,7 @@ if up is not None and st.session_state.get("_dir_loaded") != (lm.id, up.file_id)
         st.error(f"{up.name}: {e}")
 if not saved:
     st.info("No directions yet: make one above, or load a file.")
-    state.forget_widgets("dir_start", "dir_index", "dir_strength", "dir_an_a", "dir_an_b", "dir_an_c")
-    st.stop()
+    state.stop()            # the Apply section's widgets are forgotten on both sides (issue 27)
 st.caption("Two saved directions can be the axes of the Latent map (projection 'custom axes').")
 
 # ---- apply ----------------------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
+from vae.ui import state
 from vae.ui.compare import factors as fu
 from vae.ui.sidebar import current_with_model
 
 ctx = current_with_model()
 st.title("Factors")
 if not fu.needs_factors(ctx):
-    st.stop()
+    state.stop()
 lm, ds = ctx.lm, ctx.dataset
 precision = st.radio("Precision", list(fu.PRECISIONS), format_func=fu.PRECISION_LABELS.get, horizontal=True,
                      key="factors_precision", help="how many generated images and FactorVAE votes the estimates use")
@@ -34,10 +35,10 @@ with head:
         if st.button("Try again", key="factors_retry"):
             fu.factors_task(lm, ds, ctx.dataset_key, precision, retry=True)
             st.rerun()
-        st.stop()
+        state.stop()
     if not fu.wait_for([task], "Factor metrics"):
         st.caption("Computed once per model and data set, in the background: you may change page meanwhile.")
-        st.stop()
+        state.stop()
     result = task.result
     p = result["factor_protocol"]
     st.caption(f"Encoder means of {p['n_points']:,} images "

@@ -26,7 +26,7 @@ st.title("Latent map")
 lm = ctx.lm
 if lm is None or ctx.dataset is None:
     st.info(ctx.dataset_note or "Open a model and a dataset in the sidebar first.")
-    st.stop()
+    state.stop()
 D, ds = lm.latent_dim, ctx.dataset
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.3, 1.6, 1, 1.3])
@@ -70,7 +70,7 @@ if method == "custom":
     ax2 = opts[1].selectbox("y axis", names, index=1, key="map_axis_y")
     if ax1 == ax2:
         st.warning("Choose two different directions for the axes.")
-        st.stop()
+        state.stop()
     axes = saved_directions.axes_for(lm.id, (ax1, ax2), dataset_latents(ctx, split, n))
 background = None
 if method == "latent" and not use_webgl:
@@ -104,7 +104,7 @@ if colour_values is not None:
     colour_values = colour_values[keep]
 if len(view.lat.index) == 0:
     st.warning("No point matches the search and filter; change or clear it above.")
-    st.stop()
+    state.stop()
 with st.container():
     if cap_note:
         st.caption(cap_note)
@@ -144,7 +144,8 @@ else:
     if view.k == 2:
         nb.ring_on_map("vae-map", view, query, found)     # over the figure: the chart keeps its selection
     if view.k == 3:
-        st.caption("Rotate with the mouse; selecting points works on 2-D maps.")
+        st.caption("Rotate with the mouse; hover a point for its index and label. A 3-D map cannot be clicked or "
+                   "selected: switch Map to 2-D to pick or select points and list their neighbours.")
     else:
         decodes = view.from_map is not None
         st.caption("Click a point to see its image" + ("; click an empty spot to decode it" if decodes else "")

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from vae.ui import loaders
+from vae.ui import loaders, state
 from vae.ui.map import ranking
 from vae.ui.sidebar import current_with_model
 from vae.ui.tasks import show_task
@@ -16,7 +16,7 @@ st.caption("Each image's log p(x) estimated by importance sampling (IWAE, K samp
 ctx = current_with_model()
 if ctx.dataset is None:
     st.info(ctx.dataset_note or "Choose a dataset in the sidebar first.")
-    st.stop()
+    state.stop()
 ds = ctx.dataset
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.5, 1.5, 1, 1.3])
@@ -44,10 +44,10 @@ if task is None or task.error:
     else:
         st.caption(f"{n:,} images × {k} samples = {n * k:,} decoder evaluations, in the background; the result is "
                    "kept for every page (the Latent map can colour by it).")
-        st.stop()
+        state.stop()
 if not task.is_done:
     show_task(task, f"IWAE of {n:,} images, K = {k}")
-    st.stop()
+    state.stop()
 sr = task.result
 r = sr.ranking
 m = st.columns(4)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from vae.ui import hosting
 from vae.ui import images
+from vae.ui import state
 from vae.ui import posterior as post
 from vae.ui.posterior import twin as posterior_twin
 from vae.ui.sidebar import current_with_model
@@ -41,7 +42,7 @@ if two_d:
 if point is None:
     if two_d:
         posterior_twin.controls(lm)    # the twin's toggles too, for the same reason
-    st.stop()
+    state.stop()
 x = point.tensor()                                             # (1, C, H, W) uint8
 with show_x:
     images.show(point.image, 160, caption=f"x: {point.source}", display_width=160)

@@ -153,6 +153,8 @@ def test_map_colour_by_and_projection_change_the_figure(open_page):
     at.radio(key="map_k").set_value(3)
     run_ok(at)
     assert plotly_figures(at)[0]["data"][0]["type"] == "scatter3d"
+    # it says it cannot be clicked or selected, and how to (issue 27)
+    assert any("A 3-D map cannot be clicked or selected: switch Map to 2-D" in c.value for c in at.caption)
 
 
 def test_map_of_a_2d_latent_is_the_latent_space_with_a_manifold_background(open_page):

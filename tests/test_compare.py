@@ -58,3 +58,22 @@ def test_summarize_model_on_shapes_has_bounds_and_factor_metrics(assets_dir, mon
     assert seen[-1] == 1.0 and seen == sorted(seen)
     digits = summarize_model(load_model(assets_dir / "digits-2d"), load_dataset("digits"), iwae_samples=5)
     assert "mig" not in digits and digits["kl"] > 0
+
+
+def test_the_compare_table_as_csv_has_the_pages_rows_and_columns():
+    """Issue 27: the Compare table is exported as CSV (its 'Table as CSV' button): a row per figure, a column per
+    model, a missing value empty, the figure names kept in UTF-8."""
+    import csv
+    import io
+
+    pytest.importorskip("streamlit")
+    from vae.ui.compare.models import summary_table, table_csv
+
+    table = summary_table(["sidebar: a", "bundled: b"], [{"elbo": -101.23456, "recon": -90.0, "kl": 11.2345},
+                                                         None])
+    rows = list(csv.reader(io.StringIO(table_csv(table).decode("utf-8"))))
+    assert rows[0] == ["figure", "sidebar: a", "bundled: b"]
+    assert [r[0] for r in rows[1:]] == table[""]
+    by_name = {r[0]: r[1:] for r in rows[1:]}
+    elbo = next(n for n in table[""] if n.startswith("ELBO"))
+    assert by_name[elbo] == ["-101.235", ""]                         # rounded as the page shows it; none: empty

@@ -357,3 +357,15 @@ def drawn_rows(frame) -> tuple[int, int, int]:
     grey = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
     rows = np.flatnonzero((grey < 200).any(axis=1))
     return (int(rows[0]), int(rows[-1]), grey.shape[0]) if len(rows) else (-1, -1, grey.shape[0])
+
+
+def rank_likelihood(page: Page) -> None:
+    """On the Likelihood page: start the ranking unless this server has it already (a ranking is kept for every
+    page and session: an earlier test's, or the Latent map's colour by log p(x)), then wait for its galleries."""
+    start = page.get_by_role("button", name=re.compile(r"^Rank [\d,]+ images by log p\(x\)$"))
+    heading = page.get_by_text(re.compile(r"^The \d+ least likely images$"))
+    expect(start.or_(heading).first).to_be_visible()
+    wait_for_app_run(page)
+    if start.count():
+        start.click()
+    expect(heading).to_be_visible()

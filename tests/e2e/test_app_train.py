@@ -31,3 +31,39 @@ def test_one_epoch_on_digits_runs_live_and_draws_curves(page: Page, app_server: 
     expect(page.get_by_test_id("stSidebar").get_by_text("trained in this session")).to_be_visible()
     assert_no_exception(page)
     assert app_console_errors(page) == []
+
+
+_RUN_GROUPS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
+    return gd && gd._fullData ? [...new Set(gd._fullData.map(t => t.legendgroup))].sort() : null; }"""
+
+
+def test_a_second_start_keeps_the_first_run_listed_and_overlays_both_curves(page: Page, app_server: str):
+    """Issue 27: a new Start replaced the last run. Two runs in one browser: both are listed and both curves drawn."""
+    page.set_viewport_size({"width": 1400, "height": 2400})
+    goto_page(page, app_server, "train")
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("1")
+    epochs.press("Enter")
+    wait_for_app_run(page)
+    for run in (1, 2):
+        hidden = page.get_by_role("textbox", name="Hidden layers")
+        hidden.fill(f"{8 * run}")                      # the two runs differ in their settings
+        hidden.press("Enter")
+        wait_for_app_run(page)
+        page.get_by_role("button", name="Start").click()
+        if run == 1:                                   # (the second's bar starts from the first's "finished")
+            progress = page.get_by_test_id("stProgress")
+            expect(progress).to_be_visible()
+            wait_until_trained(progress)
+            wait_for_app_run(page)
+    expect(page.get_by_text("This browser's runs (2)")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)     # the runs' table (its cells: a canvas)
+    overlay = page.get_by_test_id("stPlotlyChart").filter(has_text="solid: test −ELBO per epoch")
+    # both runs' curves, the second's once it has finished (its test point comes at the end of its epoch)
+    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(gd => gd._fullData
+        && gd._fullData.some(t => t.name === 'run 2 · finished') && gd._fullData.some(t => t.name === 'run 1 · finished'))""")
+    wait_for_app_run(page)
+    assert overlay.evaluate(_RUN_GROUPS_JS) == ["run 1", "run 2"]
+    overlay.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/i27f/shots/train-runs.png", full_page=True)
+    assert_no_exception(page)

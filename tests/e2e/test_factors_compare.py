@@ -5,6 +5,7 @@ tests wait for what the page shows when they are done, never for a time."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from pathlib import Path
@@ -108,6 +109,14 @@ def test_compare_two_shapes_models_side_by_side(page: Page, factors_app: str):
     wait_for_app_run(page)
     table = page.get_by_test_id("stDataFrame").first
     expect(table).to_be_visible()
+    # the table as CSV (issue 27): a row per figure, a column per model, a number in every cell
+    with page.expect_download() as info:
+        shown(page.get_by_role("button", name="Table as CSV")).click()
+    with open(info.value.path(), encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["figure", "sidebar: shapes-8d", "bundled: shapes-tiny"], rows[0]
+    assert {"ELBO", "IWAE log p(x)"} <= {r[0] for r in rows[1:]}, rows
+    assert all(float(v) == float(v) for r in rows[1:] for v in r[1:]), rows
     # the originals and one row of reconstructions per model; a traversal per model
     expect(page.get_by_test_id("stImage").filter(has_text="decoded from the latent means")).to_have_count(2)
     expect(page.get_by_test_id("stImage").filter(has_text="rows: z")).to_have_count(2)
@@ -138,6 +147,11 @@ def test_compare_shows_the_bundled_sweep(page: Page, factors_app: str):
     expect(charts).to_have_count(3)                       # rate-distortion, metrics and bounds against beta
     expect(charts.first).to_contain_text("Rate against distortion")
     expect(shown(page.get_by_test_id("stDataFrame"))).to_have_count(1)
+    with page.expect_download() as info:                  # the sweep's table as CSV too: a row per beta
+        shown(page.get_by_role("button", name="Table as CSV")).click()
+    with open(info.value.path(), encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][0] == "beta" and "ELBO" in rows[0] and len(rows) > 2, rows[:2]
     shot(page, "compare-sweep")
     assert_no_exception(page)
     assert app_console_errors(page) == []

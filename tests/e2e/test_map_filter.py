@@ -138,3 +138,62 @@ def test_webgl_map_filters_isolates_and_colours_by_a_dimension(page: Page, app_s
     wait_scatter(page, "s.colorMode() === 'value' && s.legendText().includes('z1') && s.count() < 300")
     page.screenshot(path=str(SHOTS / "map-filter-webgl.png"), full_page=True)
     assert_no_exception(page)
+
+
+def test_webgl_map_isolates_a_lasso_and_show_all_brings_the_rest_back(page: Page, app_server: str):
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d")
+    wait_scatter(page, "s.painted() > 0 && s.count() === 300")
+    wait_for_app_run(page)      # the map's "drawn" report reruns the page: act once that rerun has ended
+    frame = next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
+    seq = frame.evaluate("() => window.__scatter.selectSeq()")
+    frame.evaluate("(v) => window.__scatter.lasso(v)", [[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
+    frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
+    n_sel = frame.evaluate("() => window.__scatter.selected().length")
+    assert 1 < n_sel < 300
+    expect(page.get_by_text(f"{n_sel} selected points")).to_be_visible()
+    wait_for_app_run(page)
+    click_when_still(page.get_by_role("button", name=f"Isolate selection ({n_sel:,} points)"))
+    wait_for_app_run(page)
+    expect(page.get_by_text(f"Showing only the {n_sel:,} isolated points.")).to_be_visible()
+    wait_scatter(page, f"s.painted() > 0 && s.count() === {n_sel}")
+    page.screenshot(path=str(SHOTS / "map-isolated-webgl.png"), full_page=True)
+    click_when_still(page.get_by_role("button", name="Show all points"))
+    wait_for_app_run(page)
+    wait_scatter(page, "s.painted() > 0 && s.count() === 300")
+    expect(page.get_by_text("isolated points")).to_have_count(0)
+    assert_no_exception(page)
+
+
+def test_plotly_map_filters_by_a_log_px_range(page: Page, app_server: str):
+    """Colour by log p(x) computes the likelihood ranking; the filter then offers a log p(x) range, and raising its
+    lower end hides the least likely points (each kept point's log p(x) is in the range)."""
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    assert _plotly_points(page) == 300
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), "log p(x) (IWAE)",
+                  exact=True)
+    wait_for_app_run(page)
+    chart = page.get_by_test_id("stPlotlyChart").first
+    page.wait_for_function("() => { const gd = document.querySelector('.js-plotly-plot'); return gd && gd._fullData"
+                           " && gd._fullData.some(t => t.marker && t.marker.colorbar"
+                           " && /log p/.test(t.marker.colorbar.title.text)); }")
+    wait_for_app_run(page)
+    every = sorted(wait_until_settled(chart, _COLOUR_JS)["colors"])      # the 300 points' log p(x)
+    assert len(every) == 300
+    _open_filter(page)
+    range_slider = page.get_by_test_id("stSlider").filter(has_text="log p(x) range (nats)")
+    expect(range_slider).to_be_visible()
+    low = range_slider.get_by_role("slider").first
+    low.focus()
+    for _ in range(40):                               # 40 of its 200 steps up from the least likely point
+        page.keyboard.press("ArrowRight")
+    wait_for_app_run(page)
+    expect(page.get_by_text("Search and filter: showing")).to_be_visible()
+    kept = _plotly_points(page)
+    assert 0 < kept < 300
+    got = sorted(wait_until_settled(chart, _COLOUR_JS)["colors"])
+    assert len(got) == kept and got == every[-kept:]          # the most likely points: every hidden one is less likely
+    expect(page.get_by_text(f"showing {kept:,} of 300 points")).to_be_visible()
+    page.screenshot(path=str(SHOTS / "map-filter-logpx.png"), full_page=True)
+    assert_no_exception(page)

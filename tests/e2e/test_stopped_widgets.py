@@ -8,7 +8,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, choose_option, goto_page, wait_for_app_run
+from tests.e2e.helpers import (assert_no_exception, choose_option, click_when_still, goto_page, wait_for_app_run,
+                               wait_for_plot)
 
 
 def test_interpolate_endpoint_index_survives_a_stop_for_a_missing_endpoint(page: Page, app_server: str):
@@ -57,4 +58,37 @@ def test_train_hidden_layers_of_a_dataset_agree_with_the_check_after_a_look_at_a
         expect(page.get_by_role("button", name="Start")).to_be_enabled()
     else:
         expect(refusal).to_be_visible()
+    assert_no_exception(page)
+
+
+def test_latent_map_neighbours_source_agrees_with_its_panel_after_a_filter_that_matched_nothing(page: Page,
+                                                                                                 app_server: str):
+    """Latent map: neighbours of "an uploaded or drawn image", then an index filter no point matches (the page
+    stopped: "No point matches"), then the filter cleared: the radio read "the map selection or click" while the
+    panel below it still asked for an image to upload or draw."""
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
+    wait_for_plot(page.get_by_test_id("stPlotlyChart").first)
+    wait_for_app_run(page)
+    source = page.get_by_test_id("stRadio").filter(has_text="Neighbours of")
+    click_when_still(source.get_by_text("an uploaded or drawn image"))
+    wait_for_app_run(page)
+    image_panel = page.get_by_test_id("stFileUploader").filter(has_text="A PNG or JPEG image")   # the image's upload
+    expect(image_panel).to_be_visible()
+    click_when_still(page.get_by_test_id("stExpander").filter(has_text="Search and filter").locator("summary"))
+    box = page.get_by_test_id("stTextInput").filter(has_text="Indices").locator("input")
+    box.fill("5000")                                  # the digits test split has 300 images
+    box.press("Enter")
+    wait_for_app_run(page)
+    expect(page.get_by_text("No point matches the search and filter")).to_be_visible()
+    expect(source).to_have_count(0)
+    box.fill("")
+    box.press("Enter")
+    wait_for_app_run(page)
+    expect(source).to_be_visible()
+    image_chosen = source.locator("input[type='radio']").nth(1).is_checked()
+    if image_chosen:
+        expect(image_panel).to_be_visible()
+    else:                                              # the radio reads "the map selection": so must the panel
+        expect(page.get_by_text("Click a point, select several")).to_be_visible()
+        expect(image_panel).to_have_count(0)
     assert_no_exception(page)

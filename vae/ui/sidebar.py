@@ -68,7 +68,7 @@ def current_with_model() -> AppContext:
     ctx = current()
     if ctx.lm is None:
         st.info("No model: choose or upload one in the sidebar, or train one on the Train page.")
-        st.stop()
+        state.stop()
     return ctx
 
 

@@ -7,6 +7,7 @@ that switching models never applies one model's latent point to another.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 import streamlit as st
@@ -74,7 +75,8 @@ def set_decode_point(model_id: str, z: np.ndarray) -> None:
 # ---- widgets that come and go --------------------------------------------------------------------------
 # A widget left out of a run that ends in st.stop() is forgotten by the browser (it comes back showing its
 # default) but not by the server, which goes on using the old value: the box and the picture disagree
-# (issue 27). A page that draws a widget only sometimes keeps its value here and gives it back, by session
+# (issue 27). Pages stop with `stop()` below, never st.stop(): the server then forgets such widgets too. A page
+# that draws a widget only sometimes and should keep its value keeps it here and gives it back, by session
 # state, whenever the widget returns: the browser is then sent the value the server uses.
 _KEPT = "_vae_kept_widgets"
 
@@ -92,8 +94,18 @@ def remember_widget(key: str, value) -> None:
     st.session_state.setdefault(_KEPT, {})[key] = value
 
 
-def forget_widgets(*keys: str) -> None:
-    """Before a st.stop() that leaves widgets `keys` out of the run: make the server forget their values, as
-    the browser will (they come back at their defaults on both sides, never at two different values)."""
-    for key in keys:
-        st.session_state.pop(key, None)
+def stop() -> NoReturn:
+    """st.stop() that ends the run as a finished run ends: the server forgets every widget this run did not draw,
+    as the browser does, before the page stops (both show such a widget at its default when it returns, never
+    two different values). Streamlit skips that clean-up in a stopped run (ScriptRunner: premature_stop), which
+    left a box reading its default while the page computed with the old value (issue 27)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    try:
+        if ctx is not None and ctx.has_script_started:
+            # the widgets drawn so far are all this run draws: what a finished run passes to the same clean-up
+            ctx.session_state.on_script_finished(ctx.shared.widget_ids_this_run.snapshot())
+    except AttributeError:  # pragma: no cover - another Streamlit's internals (pinned in requirements.txt): a
+        pass                # plain stop; tests/test_app_stopped_widgets.py fails there and says so
+    st.stop()

@@ -110,6 +110,26 @@ def summary_table(labels: list[str], summaries: list[dict | None]) -> dict[str, 
     return table
 
 
+def table_csv(table: dict[str, list]) -> bytes:
+    """A table of columns (summary_table, sweep_table) as CSV bytes: a header of the column names (summary_table's
+    unnamed first column is 'figure'), then a row per entry; a missing value is an empty cell. UTF-8 (the figure names hold '−' and 'β')."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    names = list(table)
+    w.writerow(["figure" if n == "" else n for n in names])     # summary_table's unnamed column of row names
+    for row in zip(*(table[n] for n in names)):
+        w.writerow(["" if v is None else v for v in row])
+    return out.getvalue().encode("utf-8")
+
+
+def _csv_button(table: dict[str, list], file_name: str, key: str) -> None:
+    st.download_button("Table as CSV", data=table_csv(table), file_name=file_name, mime="text/csv", key=key,
+                       on_click="ignore", icon=":material/table:")
+
+
 def reconstructions(models: list[tuple[str, object]], dataset, n: int = 10, seed: int = 0):
     """The same n test images and each model's reconstruction of them (decoded means): uint8 / float arrays."""
     from vae.analysis.latent import decode_numpy, encode_dataset
@@ -291,7 +311,9 @@ def show_sweep(sweep: SweepSummary, pending: list[Task]) -> None:
     if not rows:
         st.info("No model of this sweep has a summary yet.")
         return
-    st.dataframe(sweep_table(sweep), hide_index=True, height=36 * (len(rows) + 1) + 3)
+    table = sweep_table(sweep)
+    st.dataframe(table, hide_index=True, height=36 * (len(rows) + 1) + 3)
+    _csv_button(table, f"sweep-{sweep.folder.name}.csv", f"cmp_sweep_csv_{sweep.folder}")
     left, right = st.columns(2)
     left.plotly_chart(rate_distortion_figure(sweep), key=f"cmp_rd_{sweep.folder}")
     left.caption(rate_distortion_caption(sweep))
@@ -337,6 +359,7 @@ def show_models(ctx) -> None:
     summaries = [t.result if t.is_done and not t.error else None for t in tasks]
     table = summary_table(names, summaries)
     st.dataframe(table, hide_index=True, height=36 * (len(table[""]) + 1) + 3)
+    _csv_button(table, f"compare-{ctx.dataset.name}-K{k}.csv", "cmp_models_csv")
 
     st.subheader("Reconstructions of the same test images")
     idx, images, rows = reconstructions(models, ctx.dataset)
