@@ -369,3 +369,18 @@ def rank_likelihood(page: Page) -> None:
     if start.count():
         start.click()
     expect(heading).to_be_visible()
+
+
+def lasso_digits_webgl_map(page: Page, app_server: str, half: float):
+    """Open the Latent map of digits-2d (the WebGL map of its 300 test points, a tall window) and, once the map's
+    own rerun has ended, lasso the square [-half, half]^2 of its normalised coordinates; the map's Playwright frame
+    once the selection has been made."""
+    page.set_viewport_size({"width": 1400, "height": 1600})
+    goto_page(page, app_server, "latent_map?model=digits-2d")
+    wait_scatter(page, "s.painted() > 0 && s.count() === 300")
+    wait_for_app_run(page)      # the map's "drawn" report reruns the page: act once that rerun has ended
+    frame = next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
+    seq = frame.evaluate("() => window.__scatter.selectSeq()")
+    frame.evaluate("(v) => window.__scatter.lasso(v)", [[-half, -half], [half, -half], [half, half], [-half, half]])
+    frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
+    return frame

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run, wait_until_trained
@@ -65,5 +67,5 @@ def test_a_second_start_keeps_the_first_run_listed_and_overlays_both_curves(page
     wait_for_app_run(page)
     assert overlay.evaluate(_RUN_GROUPS_JS) == ["run 1", "run 2"]
     overlay.scroll_into_view_if_needed()
-    page.screenshot(path="/tmp/i27f/shots/train-runs.png", full_page=True)
+    page.screenshot(path=str(Path(__file__).parent / "screenshots" / "train-runs.png"), full_page=True)
     assert_no_exception(page)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (assert_no_exception, box_select, goto_page, wait_for_app_run, wait_for_plot,
-                               wait_scatter, wait_until_settled)
+from tests.e2e.helpers import (assert_no_exception, box_select, goto_page, lasso_digits_webgl_map, wait_for_app_run,
+                               wait_for_plot, wait_until_settled)
 
-SHOTS = Path("/tmp/i27f/shots")
+SHOTS = Path(__file__).parent / "screenshots"
 CENTRE = re.compile(r"query: the centre of the selection \((\d+) points\)")
 _CHART_STILL_JS = "(el) => { const r = el.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"
 
@@ -54,14 +54,7 @@ def test_a_double_click_on_the_plotly_map_clears_the_selections_query(page: Page
 
 
 def test_a_double_click_on_the_webgl_map_clears_the_lassos_query(page: Page, app_server: str):
-    page.set_viewport_size({"width": 1400, "height": 1600})
-    goto_page(page, app_server, "latent_map?model=digits-2d")
-    wait_scatter(page, "s.painted() > 0 && s.count() === 300")
-    wait_for_app_run(page)      # the map's "drawn" report reruns the page: act once that rerun has ended
-    frame = next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
-    seq = frame.evaluate("() => window.__scatter.selectSeq()")
-    frame.evaluate("(v) => window.__scatter.lasso(v)", [[-0.7, -0.7], [0.7, -0.7], [0.7, 0.7], [-0.7, 0.7]])
-    frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
+    lasso_digits_webgl_map(page, app_server, 0.7)
     query = page.get_by_test_id("stImage").filter(has_text=CENTRE)
     expect(query).to_be_visible()
     wait_for_app_run(page)

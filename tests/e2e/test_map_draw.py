@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.helpers import (assert_no_exception, draw_seven_in_corner, drawn_digit_geometry, goto_page,
                                wait_for_app_run)
 
-SHOTS = Path("/tmp/i27a/shots")
+SHOTS = Path(__file__).parent / "screenshots"
 
 
 def test_a_digit_drawn_on_the_map_is_centred_and_scaled_like_mnist(page: Page, app_server: str):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, click_when_still, goto_page, pick_in_multiselect,
-                               wait_for_app_run,
-                               wait_for_plot, wait_scatter, wait_until_settled)
+from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, click_when_still, goto_page,
+                               lasso_digits_webgl_map, pick_in_multiselect, wait_for_app_run, wait_for_plot,
+                               wait_scatter, wait_until_settled)
 
-SHOTS = Path("/tmp/i27a/shots")
+SHOTS = Path(__file__).parent / "screenshots"
 _DATA_POINTS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
     if (!gd || !gd._fullData) return -1;
     return gd._fullData.filter(t => t.customdata).reduce((a, t) => a + t.x.length, 0); }"""
@@ -141,14 +141,7 @@ def test_webgl_map_filters_isolates_and_colours_by_a_dimension(page: Page, app_s
 
 
 def test_webgl_map_isolates_a_lasso_and_show_all_brings_the_rest_back(page: Page, app_server: str):
-    page.set_viewport_size({"width": 1400, "height": 1600})
-    goto_page(page, app_server, "latent_map?model=digits-2d")
-    wait_scatter(page, "s.painted() > 0 && s.count() === 300")
-    wait_for_app_run(page)      # the map's "drawn" report reruns the page: act once that rerun has ended
-    frame = next(f for f in page.frames if "webgl_scatter" in f.url and not f.is_detached())
-    seq = frame.evaluate("() => window.__scatter.selectSeq()")
-    frame.evaluate("(v) => window.__scatter.lasso(v)", [[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
-    frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
+    frame = lasso_digits_webgl_map(page, app_server, 0.5)
     n_sel = frame.evaluate("() => window.__scatter.selected().length")
     assert 1 < n_sel < 300
     expect(page.get_by_text(f"{n_sel} selected points")).to_be_visible()

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import assert_no_exception, click_first_map_point, goto_page, rank_likelihood, wait_for_app_run
 
-SHOTS = Path("/tmp/i27a/shots")
+SHOTS = Path(__file__).parent / "screenshots"
 
 
 def _follow_to_posterior(page: Page, index: int) -> None:
