@@ -68,7 +68,10 @@ def one_size(browser, n: int, colour: str, shots: Path) -> dict:
         wait_for_app_run(page, timeout=1_800_000)
         choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), colour, exact=True)
         wait_for_app_run(page, timeout=1_800_000)
-        frame = scatter_ready(page, f"s.count() === {n} && s.colorMode() === 'value'", 1_800_000)
+        # the draw coloured by the factor has finished (float32 x, y + float32 value: 12 bytes a point); the
+        # colour mode alone flips when the message arrives, while the old points are still drawn (one colour)
+        frame = scatter_ready(page, f"s.count() === {n} && s.colorMode() === 'value' "
+                                    f"&& s.timing().points === {n} && s.timing().bytes === {12 * n}", 1_800_000)
         t_map = time.perf_counter()
         timing = frame.evaluate("() => window.__scatter.timing()")
         shots.mkdir(parents=True, exist_ok=True)

@@ -130,6 +130,34 @@ def test_umap_on_a_sample_places_every_row(tmp_path):
     assert knn_label_accuracy(emb, labels) > 0.95
 
 
+def test_umap_chunks_of_a_big_placement_get_the_epochs_of_the_whole(monkeypatch):
+    """umap-learn's transform runs 100 epochs for up to 10,000 rows and 30 above; placed in chunks of
+    10,000, every chunk of a big placement took 100 (3.3x the work of one call over all the rest)."""
+    umap_ = pytest.importorskip("umap.umap_")
+    import vae.analysis.large_map as large_map
+
+    epochs = []
+    real = umap_.optimize_layout_euclidean
+
+    def spy(*args, **kwargs):
+        epochs.append(int(args[4]))                  # (head, tail, head rows, tail rows, n_epochs, ...)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(umap_, "optimize_layout_euclidean", spy)
+    monkeypatch.setattr(large_map, "PLACE_CHUNK", 5_100)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (10_600, 5)).astype(np.float32)
+    emb, info = project_all(x, "umap", fit_points=400)
+    assert info["placed"] == 10_200 and np.isfinite(emb).all()
+    assert epochs[1:] == [30, 30]                    # two chunks of 5,100, as one call over 10,200 would
+    from vae.analysis.projection import place_points
+    from vae.analysis.umap_projection import project_umap
+    proj = project_umap(x[:400], seed=0)
+    epochs.clear()
+    place_points(proj, x[500])                       # one new point (an upload) keeps umap-learn's 100
+    assert epochs == [100] and proj.fitted.n_epochs is None
+
+
 # ---- the command line ------------------------------------------------------------------------------
 
 def _project(capsys, *args):

@@ -158,7 +158,7 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
     for j, chunk in enumerate(chunks):
         if progress is not None:
             progress(fit_total[0] + j, fit_total[0] + len(chunks), f"placing rows {chunk[0]:,}.. ({len(rest):,} in all)")
-        out[chunk] = place_points(proj, x[chunk])
+        out[chunk] = place_points(proj, x[chunk], placed_in_all=len(rest))
     if progress is not None:
         progress(fit_total[0] + len(chunks), fit_total[0] + len(chunks), "done")
     if not np.isfinite(out).all():

@@ -130,7 +130,7 @@ def sharded_project(mu_local, start: int, n_total: int, method: str, *, fit_poin
     chunks = [rest[i:i + place_chunk] for i in range(0, len(rest), place_chunk)]
     for j, chunk in enumerate(chunks):
         report(j, len(chunks), f"placing rows of shard 0 ({len(rest):,} on this rank)")
-        local[chunk] = place_points(proj, x[chunk])
+        local[chunk] = place_points(proj, x[chunk], placed_in_all=n_total - m)
     ok = torch.tensor([int(np.isfinite(local).all())])
     dist.all_reduce(ok, op=dist.ReduceOp.MIN)
     out = gather_rows(local)
