@@ -88,3 +88,29 @@ def test_factors_matrix_choice_survives_a_change_of_precision(open_page, monkeyp
     assert at.radio(key="factors_matrix").value == "dci_importance"
     heat = [c for c in at.get("plotly_chart") if "factors_heat" in c.key]
     assert len(heat) == 1 and heat[0].key.endswith("_dci_importance")
+
+
+def test_compare_shows_no_column_of_none_while_a_model_is_scored(open_page, monkeypatch):  # noqa: F811
+    """The models' table showed a column of "None" cells for each model still being scored (seconds under load);
+    now it has a column per model scored, the others' progress bars above it."""
+    import threading
+
+    from tests.waits import HANG_S
+    from vae.ui.compare import models as cm
+
+    release = threading.Event()
+
+    def held(*args, **kwargs):           # the scoring, held until the test has looked; then it fails, costing nothing
+        release.wait(HANG_S)
+        raise RuntimeError("scoring stopped by the test")
+
+    monkeypatch.setattr(cm, "summarize_model", held)
+    try:
+        at = open_page("compare", model="mnist-2d", cmp_k=10)
+        assert len([m for m in at.multiselect if m.label == "Models"][0].value) == 2
+        assert at.get("progress"), "both models are being scored: their progress shows"
+        for frame in at.dataframe:
+            df = frame.value
+            assert not any(df[c].isna().all() for c in df.columns if c != ""), df
+    finally:
+        release.set()

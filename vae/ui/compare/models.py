@@ -357,9 +357,13 @@ def show_models(ctx) -> None:
         wait_for(running, "Scoring")
     names = [label for label, _ in models]
     summaries = [t.result if t.is_done and not t.error else None for t in tasks]
-    table = summary_table(names, summaries)
-    st.dataframe(table, hide_index=True, height=36 * (len(table[""]) + 1) + 3)
-    _csv_button(table, f"compare-{ctx.dataset.name}-K{k}.csv", "cmp_models_csv")
+    # a column per model scored (one still scoring has its progress bar above, one that failed its error), not a
+    # column of "None" cells
+    scored = [(label, s) for label, s in zip(names, summaries) if s is not None]
+    if scored:
+        table = summary_table([label for label, _ in scored], [s for _, s in scored])
+        st.dataframe(table, hide_index=True, height=36 * (len(table[""]) + 1) + 3)
+        _csv_button(table, f"compare-{ctx.dataset.name}-K{k}.csv", "cmp_models_csv")
 
     st.subheader("Reconstructions of the same test images")
     idx, images, rows = reconstructions(models, ctx.dataset)
