@@ -169,8 +169,11 @@ def test_live_map_appears_during_training_and_replays(page: Page, app_server: st
     chart = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".slider-container"))
     expect(chart).to_have_count(1)
     gd = chart.locator(".js-plotly-plot")
-    n = gd.evaluate("g => g._fullLayout.sliders[0].steps.length")
-    assert n >= 4
+    # every frame the run took is in the replay: as many slider steps as the page's note counts frames (once seen
+    # failing in a CI rehearsal with 3 steps after "4 frames" had shown while training: this says which side lost)
+    said = page.get_by_text(re.compile(r"\d+ frames: latent means"))
+    n, note = gd.evaluate("g => g._fullLayout.sliders[0].steps.length"), said.inner_text()
+    assert n >= 4 and note.startswith(f"{n} frames"), (n, note)
     before = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
                          " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
     assert before["active"] == n - 1                      # shows the last frame
