@@ -384,3 +384,19 @@ def lasso_digits_webgl_map(page: Page, app_server: str, half: float):
     frame.evaluate("(v) => window.__scatter.lasso(v)", [[-half, -half], [half, -half], [half, half], [-half, half]])
     frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
     return frame
+
+
+def likelihood_first_column(page: Page):
+    """The Likelihood page's first gallery column (the least likely image), once every column of both galleries
+    (least and most likely) shows its caption and its Posterior link. Read sooner, the first caption and the first
+    link disagreed under load: an image's caption is drawn once its picture has loaded, and a column's links may
+    come after a later column's, so "the first column with an image" moved while the page filled in."""
+    import re
+
+    heading = page.get_by_text(re.compile(r"^The \d+ least likely images$"))
+    expect(heading).to_be_visible()
+    shown = 2 * int(re.search(r"\d+", heading.inner_text()).group())
+    main = page.get_by_test_id("stMainBlockContainer")
+    columns = main.get_by_test_id("stColumn").filter(has=page.get_by_test_id("stImageCaption"))
+    expect(columns.filter(has=page.get_by_role("link", name="Posterior"))).to_have_count(shown)
+    return columns.first

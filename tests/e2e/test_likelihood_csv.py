@@ -8,7 +8,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, goto_page, rank_likelihood, wait_for_app_run
+from tests.e2e.helpers import (assert_no_exception, goto_page, likelihood_first_column, rank_likelihood,
+                               wait_for_app_run)
 
 
 def test_the_likelihood_ranking_downloads_as_csv_least_likely_first(page: Page, app_server: str):
@@ -17,9 +18,9 @@ def test_the_likelihood_ranking_downloads_as_csv_least_likely_first(page: Page, 
     rank_likelihood(page)        # (a ranking this server has already made is shown at once)
     expect(page.get_by_text(re.compile(r"^The \d+ least likely images$"))).to_be_visible()
     wait_for_app_run(page)
-    first = page.get_by_test_id("stImageCaption").first
-    expect(first).to_have_text(re.compile(r"^#\d+ · "))
-    least = int(re.match(r"#(\d+) ", first.inner_text()).group(1))
+    caption = likelihood_first_column(page).get_by_test_id("stImageCaption")    # once both galleries are drawn
+    expect(caption).to_have_text(re.compile(r"^#\d+ · "))
+    least = int(re.match(r"#(\d+) ", caption.inner_text()).group(1))
     with page.expect_download() as info:
         page.get_by_role("button", name="Ranking as CSV").click()
     assert info.value.suggested_filename.startswith("likelihood-test-K")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, click_first_map_point, goto_page, rank_likelihood, wait_for_app_run
+from tests.e2e.helpers import (assert_no_exception, click_first_map_point, goto_page, likelihood_first_column,
+                               rank_likelihood, wait_for_app_run)
 
 SHOTS = Path(__file__).parent / "screenshots"
 
@@ -61,18 +62,9 @@ def test_an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: 
     page.set_viewport_size({"width": 1400, "height": 2000})
     goto_page(page, app_server, "likelihood?model=digits-2d")
     rank_likelihood(page)        # (a ranking this server has already made is shown at once)
-    heading = page.get_by_text(re.compile(r"^The \d+ least likely images$"))
-    expect(heading).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^The \d+ least likely images$"))).to_be_visible()
     wait_for_app_run(page)
-    # the least likely image is the gallery's first column: its caption and its link are read once every column of
-    # both galleries (least and most likely) shows both. Read sooner, they disagreed under load three times: an
-    # image's caption is drawn once its picture has loaded and a column's links may come after a later column's, so
-    # "the first column with an image", the first caption and the first link each moved while the page filled in
-    shown = 2 * int(re.search(r"\d+", heading.inner_text()).group())
-    main = page.get_by_test_id("stMainBlockContainer")
-    columns = main.get_by_test_id("stColumn").filter(has=page.get_by_test_id("stImageCaption"))
-    expect(columns.filter(has=page.get_by_role("link", name="Posterior"))).to_have_count(shown)
-    first = columns.first
+    first = likelihood_first_column(page)       # once both galleries are drawn (see there)
     caption = first.get_by_test_id("stImageCaption")
     expect(caption).to_have_text(re.compile(r"^#\d+ · "))
     index = int(re.match(r"#(\d+) ", caption.inner_text()).group(1))
