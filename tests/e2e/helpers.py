@@ -386,15 +386,20 @@ def lasso_digits_webgl_map(page: Page, app_server: str, half: float):
     return frame
 
 
-def likelihood_first_column(page: Page):
-    """The Likelihood page's first gallery column (the least likely image), once every column of both galleries
-    (least and most likely) shows its caption and its Posterior link. Read sooner, the first caption and the first
-    link disagreed under load: an image's caption is drawn once its picture has loaded, and a column's links may
-    come after a later column's, so "the first column with an image" moved while the page filled in."""
+def likelihood_first_column(page: Page, app_server: str, height: int = 1600):
+    """Open the Likelihood page of digits-2d (a window `height` px tall), rank it (a ranking this server has already
+    made is shown at once) and return its first gallery column (the least likely image) once every column of both
+    galleries (least and most likely) shows its caption and its Posterior link. Read sooner, the first caption and
+    the first link disagreed under load: an image's caption is drawn once its picture has loaded, and a column's
+    links may come after a later column's, so "the first column with an image" moved while the page filled in."""
     import re
 
+    page.set_viewport_size({"width": 1400, "height": height})
+    goto_page(page, app_server, "likelihood?model=digits-2d")
+    rank_likelihood(page)
     heading = page.get_by_text(re.compile(r"^The \d+ least likely images$"))
     expect(heading).to_be_visible()
+    wait_for_app_run(page)
     shown = 2 * int(re.search(r"\d+", heading.inner_text()).group())
     main = page.get_by_test_id("stMainBlockContainer")
     columns = main.get_by_test_id("stColumn").filter(has=page.get_by_test_id("stImageCaption"))

@@ -8,17 +8,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (assert_no_exception, goto_page, likelihood_first_column, rank_likelihood,
-                               wait_for_app_run)
+from tests.e2e.helpers import assert_no_exception, likelihood_first_column
 
 
 def test_the_likelihood_ranking_downloads_as_csv_least_likely_first(page: Page, app_server: str):
-    page.set_viewport_size({"width": 1400, "height": 1600})
-    goto_page(page, app_server, "likelihood?model=digits-2d")
-    rank_likelihood(page)        # (a ranking this server has already made is shown at once)
-    expect(page.get_by_text(re.compile(r"^The \d+ least likely images$"))).to_be_visible()
-    wait_for_app_run(page)
-    caption = likelihood_first_column(page).get_by_test_id("stImageCaption")    # once both galleries are drawn
+    caption = likelihood_first_column(page, app_server, 1600).get_by_test_id("stImageCaption")
     expect(caption).to_have_text(re.compile(r"^#\d+ · "))
     least = int(re.match(r"#(\d+) ", caption.inner_text()).group(1))
     with page.expect_download() as info:

@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (assert_no_exception, click_first_map_point, goto_page, likelihood_first_column,
-                               rank_likelihood, wait_for_app_run)
+                               wait_for_app_run)
 
 SHOTS = Path(__file__).parent / "screenshots"
 
@@ -59,12 +59,7 @@ def test_a_neighbour_opens_on_the_decode_page(page: Page, app_server: str):
 
 
 def test_an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: Page, app_server: str):
-    page.set_viewport_size({"width": 1400, "height": 2000})
-    goto_page(page, app_server, "likelihood?model=digits-2d")
-    rank_likelihood(page)        # (a ranking this server has already made is shown at once)
-    expect(page.get_by_text(re.compile(r"^The \d+ least likely images$"))).to_be_visible()
-    wait_for_app_run(page)
-    first = likelihood_first_column(page)       # once both galleries are drawn (see there)
+    first = likelihood_first_column(page, app_server, 2000)      # once both galleries are drawn (see there)
     caption = first.get_by_test_id("stImageCaption")
     expect(caption).to_have_text(re.compile(r"^#\d+ · "))
     index = int(re.match(r"#(\d+) ", caption.inner_text()).group(1))
