@@ -119,6 +119,19 @@ def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     expect(page.get_by_text(f"indices: {want[0]} (")).to_be_visible()
     # that rerun sent no point bytes (the browser said it holds them) and the map was not drawn again
     assert frame.evaluate("() => [window.__scatter.count(), window.__scatter.painted()]") == [70_000, painted]
+
+    # colour by a value: the old colours stay until the new values are drawn. The spatial index of a map this big
+    # is sorted in a Web Worker (seconds for 1,000,000 points); its answer held back 0.5 s here, every frame drawn
+    # meanwhile coloured the label-only points by value (all the ramp's first colour) while the encoding was set
+    # before the wait
+    wait_for_app_run(page)
+    frame.evaluate("""() => { const post = Worker.prototype.postMessage;
+        Worker.prototype.postMessage = function (...a) { setTimeout(() => post.apply(this, a), 500); }; }""")
+    assert frame.evaluate("() => window.__scatter.mismatchedFrames()") == 0
+    choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"), "z1", exact=True)
+    wait_scatter(page, f"s.colorMode() === 'value' && s.painted() > {painted} && s.count() === 70000")
+    frame.wait_for_function("() => window.__scatter.timing().indexBuiltIn === 'worker'")
+    assert frame.evaluate("() => window.__scatter.mismatchedFrames()") == 0
     assert_no_exception(page)
     assert not app_console_errors(page)
 

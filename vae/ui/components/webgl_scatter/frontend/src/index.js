@@ -37,6 +37,13 @@ import { drawOverlay } from './overlay.js';
 import { drawLegend } from './legend.js';
 import { replay, setFrames } from './replay.js';
 
+// After each frame: whether its colouring matched the points' arrays ([x, y, category] or [x, y, 0, value])
+function checkColouring() {
+  const pts = S.plot && S.plot.get('points');
+  if (!pts || !pts.length) return;
+  if ((S.plot.get('colorBy') === 'valueW') !== (pts[0].length > 3)) timing.mismatchedFrames += 1;
+}
+
 async function onRender(args) {
   const t0 = performance.now();
   S.lastArgs = args;
@@ -45,6 +52,7 @@ async function onRender(args) {
     // made in the mode the first points need (a large map would otherwise make its WebGL context twice)
     S.performanceMode = !!args.xy && args.xy.byteLength / 8 > PERFORMANCE_MODE_POINTS;
     if (!init()) { setHeight(); return; }
+    S.renderer.afterRender(checkColouring);
   }
   if (!S.plot) { setHeight(); return; }
   drawLegend(args);
@@ -96,6 +104,9 @@ window.__scatter = {
   select: (positions) => S.plot.select(positions),
   // vertices in the map's normalised coordinates ([-1, 1], the `xy` sent), as the lasso would draw them
   lasso: (vertices) => { lodOff(); return S.plot.lassoSelect(vertices, { isGl: true }); },
+  // frames drawn whose colouring did not match the points' arrays (by value over points that hold only a
+  // category, or by category over points that hold a value): a recolour drawn before its values arrived
+  mismatchedFrames: () => timing.mismatchedFrames,
   lodActive: () => lod.on,
   // level of detail while moving (bench/webgl_map.py compares settings in one page): points drawn (the start,
   // when adaptive), adaptive (the sample sized by the frame time) or a sample of a fixed size

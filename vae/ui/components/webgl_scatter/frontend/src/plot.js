@@ -132,14 +132,18 @@ export async function drawPoints(args, t0) {
   lodOff();
   const perf = S.n > PERFORMANCE_MODE_POINTS;
   if (perf !== S.performanceMode) recreate(perf);
-  S.plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
-             pointSize: S.n > 200000 ? 1.5 : (S.n > 20000 ? 2.5 : 4) });
   const index = await indexing;
   S.kd = index;
   S.xyHeld = xy;
   const t2 = performance.now();
   const keep = moving ? state.points.filter((p) => p < S.n) : [];
   const transition = moving && !S.performanceMode;   // (performanceMode maps redraw at once: 1M moving points crawl)
+  // The colours and the points they read change together: set here, with no wait before draw() takes the new
+  // arrays (its steps up to the points' upload are promise callbacks, which no animation frame can come between).
+  // Set before the index was awaited, every frame drawn meanwhile (seconds for 1,000,000 points) coloured the old
+  // points by the new encoding: by label -> by value read every point's missing value as 0, the ramp's first colour.
+  S.plot.set({ pointColor: args.colors, colorBy: val ? 'valueB' : 'valueA',
+             pointSize: S.n > 200000 ? 1.5 : (S.n > 20000 ? 2.5 : 4) });
   await S.plot.draw(pts, { zDataType: 'categorical', wDataType: 'continuous', spatialIndex: index.data,
                          transition, transitionDuration: TRANSITION_MS, transitionEasing: 'quadInOut',
                          select: keep.length ? keep : undefined });

@@ -7,7 +7,8 @@
 // This one keeps regl-scatterplot's draw calls and drops the rest: the context lives on the page's canvas
 // (opaque, no multisampling), each frame clears it to the background and draws the points into it, and the
 // browser composites it like any WebGL canvas. regl-scatterplot takes it through its `renderer` option
-// (the interface of its createRenderer: canvas, regl, gamma, render, resize, onFrame, refresh, destroy).
+// (the interface of its createRenderer: canvas, regl, gamma, render, resize, onFrame, refresh, destroy), plus
+// afterRender (index.js's test probe).
 import createRegl from 'regl';
 
 // what regl-scatterplot asks of the context (its GL_EXTENSIONS): float textures for its point state
@@ -19,6 +20,7 @@ export function directRenderer(canvas, background = [1, 1, 1, 1]) {
   const extensions = EXTENSIONS.filter((e) => gl.getExtension(e));
   const regl = createRegl({ gl, extensions });
   const drawFns = new Set();
+  const afterFns = new Set();      // called after each frame's points are drawn (index.js's test probe)
   const frame = regl.frame(() => { for (const f of drawFns) f(); });
   const clear = { color: background, depth: 1 };
   let destroyed = false;
@@ -33,6 +35,11 @@ export function directRenderer(canvas, background = [1, 1, 1, 1]) {
     render(draw) {
       regl.clear(clear);
       draw();
+      for (const f of afterFns) f();
+    },
+    afterRender(f) {
+      afterFns.add(f);
+      return () => afterFns.delete(f);
     },
     resize() {},      // regl-scatterplot sizes the canvas itself (its width and height setters)
     onFrame(f) {

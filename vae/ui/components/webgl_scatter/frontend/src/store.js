@@ -28,7 +28,7 @@ export const hoverEl = document.getElementById('hover');
 export const hoverImg = document.getElementById('hover-img');
 export const hoverText = document.getElementById('hover-text');
 export const thumbs = new Map();           // position -> {bmp, sx, sy, w, h}
-export const timing = { firstPaintMs: null, points: 0, bytes: 0, transitions: 0 };
+export const timing = { firstPaintMs: null, points: 0, bytes: 0, transitions: 0, mismatchedFrames: 0 };
 
 // the state the modules share (one object: ES module bindings cannot be reassigned by importers)
 export const S = {
