@@ -120,9 +120,11 @@ if webgl:
     found = nb.find_neighbours(view.lat, query)
     event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key,
                                      value_range=value_range)
+    decodes = view.from_map is not None
     st.caption("Hover a point to see its image; click it to pick it" + ("; click an empty spot to decode it"
-               if view.from_map is not None else "") + "; Lasso (or Shift-drag) selects; double-click clears; "
-               "zoom in with the wheel until the points show their images.")
+               if decodes else "") + "; Lasso or Box (or Shift-drag) selects" + (" (a box also decodes its centre)"
+                                                                                  if decodes else "")
+               + "; double-click clears; zoom in with the wheel until the points show their images.")
 else:
     if use_webgl and view.k == 2:                  # no WebGL in this browser: a sample, drawn as SVG
         st.warning(wm.fallback_note(len(view.lat.index)))
@@ -177,7 +179,8 @@ if spots and view.from_map is not None and view.k == 2:
     z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
     if not len(indices):
         state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, [], point=z))
-    boxed = bool((getattr(event, "selection", None) or {}).get("box"))
+    sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
+    boxed = bool(sel.get("box"))                  # (the WebGL map's event is a dict, the Plotly chart's an object)
     st.subheader("Decoded at the centre of the box" if boxed else "Decoded at the clicked spot")
     img = decode_numpy(lm.model, z[None])[0]
     show(img, 224, caption=f"map ({spots[0][0]:.2f}, {spots[0][1]:.2f}) → z = "

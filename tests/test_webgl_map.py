@@ -141,6 +141,27 @@ def test_a_clicked_empty_spot_reaches_the_page_as_a_map_location():
     assert wm.webgl_key("abc", "all", 70_000) == wm.webgl_key("abc", "all", 70_000, 2) != wm.webgl_key("abc", "test", 70_000)
 
 
+def test_a_box_reaches_the_page_as_a_plotly_box_and_its_centre():
+    """A box's points come back like a lasso's, its corners as Plotly's selection["box"] in map coordinates (the
+    page decodes at its centre, as for the Plotly map's box)."""
+    xy = np.random.default_rng(5).normal(-2.0, 3.0, size=(400, 2))
+    ndc, centre, half = normalise_xy(xy)
+    raw = _browser_value({"seq": 4, "kind": "box", "box": [-0.5, -0.25, 0.5, 0.75]}, [9, 3])
+    event = wm._as_plotly_event(decode_value(raw), (centre, half))
+    box = event["selection"]["box"]
+    np.testing.assert_allclose(box[0]["x"], centre[0] + np.array([-0.5, 0.5]) * half)
+    np.testing.assert_allclose(box[0]["y"], centre[1] + np.array([-0.25, 0.75]) * half)
+    assert event["selection"]["lasso"] == []
+    indices, spots = selected_points(event, [np.arange(400) * 2])
+    assert indices.tolist() == [6, 18]
+    np.testing.assert_allclose(spots[0], centre + np.array([0.0, 0.25]) * half)
+    # without the scale (or with bad corners) the box is still a box: a selection, no location
+    for bad in ({"box": [0, 0, 1, 1]}, None), ({"box": [0, "x", 1]}, (centre, half)), ({"box": None}, (centre, half)):
+        ev = wm._as_plotly_event({"seq": 5, "kind": "box", "points": np.asarray([1], np.int32), **bad[0]}, bad[1])
+        assert ev["selection"]["box"] == [{"x": [], "y": []}]
+        assert selected_points(ev, [np.arange(400)])[1] == []
+
+
 def test_the_all_split_is_train_then_test():
     def split(n, v):
         return Split(torch.full((n, 1, 2, 2), v, dtype=torch.uint8), torch.full((n,), v, dtype=torch.int64))

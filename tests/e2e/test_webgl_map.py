@@ -1,6 +1,7 @@
 """The Latent map's WebGL scatter in Chromium (software WebGL): all 70,000 MNIST points (train + test, no
-sampling), a lasso that returns exactly the points inside it (against the embedding Python holds), thumbnails
-when zoomed in, colour by log p(x), and the Plotly fallback in a browser without WebGL.
+sampling), a lasso and a box that return exactly the points inside them (against the embedding Python holds), a
+recolour drawn in one step, thumbnails when zoomed in, colour by log p(x), and the Plotly fallback
+in a browser without WebGL.
 
 Needs MNIST's IDX files: $VAE_DATA_DIR/mnist, else ../shared/datasets/mnist beside the repository (skipped
 without them). The component's test hook is `window.__scatter` inside its iframe (see frontend/src/index.js).
@@ -163,7 +164,9 @@ def test_thumbnails_when_zoomed_in(page: Page, mnist_app: str):
     assert_no_exception(page)
 
 
-def test_a_mouse_lasso_reaches_python(page: Page, mnist_app: str):
+def test_a_mouse_lasso_and_a_box_reach_python(page: Page, mnist_app: str):
+    """A lasso drawn with the mouse, then a box (the Box tool: exactly the points inside it, back in Python with
+    the box's centre decoded, as a Plotly box does)."""
     goto_page(page, mnist_app, "latent_map")
     frame = scatter_frame(page, 10_000)
     frame.get_by_role("button", name="Lasso").click()
@@ -181,6 +184,43 @@ def test_a_mouse_lasso_reaches_python(page: Page, mnist_app: str):
     assert n > 10
     expect(page.get_by_text(f"{n} selected points")).to_be_visible()
     expect(page.get_by_text("the selected test images", exact=False)).to_be_visible()
+    wait_for_app_run(page)
+
+    # a box, dragged from its top-left corner to its bottom-right one
+    frame.get_by_role("button", name="Box").click()
+    assert frame.evaluate("() => window.__scatter.mode()") == "box"
+    (x0, y0), (x1, y1) = (0.22, 0.25), (0.55, 0.6)                        # of the canvas
+    seq = frame.evaluate("() => window.__scatter.selectSeq()")
+    page.mouse.move(box["x"] + box["width"] * x0, box["y"] + box["height"] * y0)
+    page.mouse.down()
+    for t in np.linspace(0.1, 1.0, 8):
+        page.mouse.move(box["x"] + box["width"] * (x0 + (x1 - x0) * t), box["y"] + box["height"] * (y0 + (y1 - y0) * t))
+    # regl-scatterplot takes a move at most every 5 ms (a later one when the mouse rests): release the button once
+    # the box drawn reaches the mouse, else the box ends a step short of where the mouse let go
+    # (toData: CSS px inside the canvas's 1 px border -> the map's normalised coordinates)
+    end = frame.evaluate(f"() => window.__scatter.toData({box['width'] * x1 - 1}, {box['height'] * y1 - 1})")
+    px = 2 * 2 / box["height"]                                       # 2 CSS px in normalised units
+    frame.wait_for_function("([x, y, px]) => { const v = window.__scatter.lassoDrawn();"
+                            " return v.length === 5 && Math.hypot(v[2][0] - x, v[2][1] - y) < px; }", arg=[*end, px])
+    page.mouse.up()
+    frame.wait_for_function(f"() => window.__scatter.selectSeq() > {seq}")
+    corners = np.array(frame.evaluate("() => window.__scatter.box()"))
+    start = frame.evaluate(f"() => window.__scatter.toData({box['width'] * x0 - 1}, {box['height'] * y0 - 1})")
+    np.testing.assert_allclose(corners, [start[0], end[1], end[0], start[1]], atol=px)
+    xy = np.array(frame.evaluate("() => window.__scatter.points()"), np.float64)
+    want = np.flatnonzero((xy[:, 0] >= corners[0]) & (xy[:, 0] <= corners[2])
+                          & (xy[:, 1] >= corners[1]) & (xy[:, 1] <= corners[3]))
+    assert 10 < len(want) < 9_000
+    got = np.sort(np.array(frame.evaluate("() => window.__scatter.selected()"), np.int64))
+    np.testing.assert_array_equal(got, want)
+    assert frame.evaluate("() => window.__scatter.marked()") == want.tolist()     # drawn as selected too
+    expect(page.get_by_text(f"{len(want)} selected points")).to_be_visible()
+    expect(page.get_by_text(f"indices: {want[0]} (")).to_be_visible()         # the test split: positions = indices
+    expect(page.get_by_text("Decoded at the centre of the box")).to_be_visible()
+    wait_for_app_run(page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "webgl_map_box_selection.png"))
+
     assert_no_exception(page)
 
 

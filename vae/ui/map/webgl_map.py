@@ -269,14 +269,17 @@ def _as_plotly_event(value: dict, scale: tuple[np.ndarray, float] | None = None)
     from the browser's bytes to the page (`selected_points` reads it). selection["points"] holds only a
     clicked spot: {"curve_number": 1, "x", "y"} in map coordinates.
 
-    scale: (centre (2,), half-span) of normalise_xy, to turn a clicked spot back into map coordinates
-    (a spot is left out without it).
+    A box (kind "box") is selection["box"] as Plotly gives one, [{"x": [x0, x1], "y": [y0, y1]}] in map
+    coordinates: `selected_points` then also reads its centre as a location (the page decodes there).
+
+    scale: (centre (2,), half-span) of normalise_xy, to turn a clicked spot or a box back into map coordinates
+    (a spot is left out without it, a box's corners are empty).
     """
     if not value or "seq" not in value:
         return None
     raw = value.get("points")
     pts = np.sort(np.asarray(raw if raw is not None else [], np.int64).ravel())
-    sel = {"points": [], "positions": pts, "box": [],
+    sel = {"points": [], "positions": pts, "box": _box(value.get("box"), scale) if value.get("kind") == "box" else [],
            "lasso": [{"x": [], "y": []}] if value.get("kind") == "lasso" and len(pts) else []}
     spot = value.get("spot")
     if value.get("kind") == "spot" and not len(pts) and spot is not None and len(spot) == 2 and scale is not None:
@@ -285,3 +288,19 @@ def _as_plotly_event(value: dict, scale: tuple[np.ndarray, float] | None = None)
         if np.isfinite(x) and np.isfinite(y):
             sel["points"] = [{"curve_number": 1, "x": float(x), "y": float(y)}]
     return {"selection": sel}
+
+
+def _box(box, scale: tuple[np.ndarray, float] | None) -> list[dict]:
+    """A box's corners [x0, y0, x1, y1] (normalised) as Plotly's selection["box"]: [{"x": [x0, x1], "y": [y0, y1]}]
+    in map coordinates ([{"x": [], "y": []}] without `scale` or with corners that are not 4 finite numbers)."""
+    try:
+        b = np.asarray(box, np.float64).ravel()
+    except (TypeError, ValueError):
+        b = np.zeros(0)
+    if scale is None or b.shape != (4,) or not np.isfinite(b).all():
+        return [{"x": [], "y": []}]
+    centre, half = scale
+    c = np.asarray(centre, np.float64)[:2]
+    x = c[0] + b[[0, 2]] * float(half)
+    y = c[1] + b[[1, 3]] * float(half)
+    return [{"x": [float(x[0]), float(x[1])], "y": [float(y[0]), float(y[1])]}]

@@ -1,4 +1,4 @@
-"""WebGL scatter: every point of a map in the browser's GPU (regl-scatterplot), lasso and click back to Python.
+"""WebGL scatter: every point of a map in the browser's GPU (regl-scatterplot), lasso, box and click back to Python.
 
 A Streamlit v1 custom component (`components.declare_component(name, path=build/)`). The built bundle
 (build/scatter.js, from the ES modules in frontend/src/ (entry main.js) and the npm package regl-scatterplot) is committed, so a
@@ -13,8 +13,9 @@ category (2 bytes) or a float32 value in [0, 1] (4 bytes). 1,000,000 points colo
     xy_ndc, centre, half = normalise_xy(xy)                    # (N, 2) float32 in [-1, 1]
     value = webgl_scatter(xy_ndc, categories=labels, colors=LABEL_COLOURS, legend=[...], data_key=..., key="map")
     value["webgl"]       # False: the browser has no WebGL (draw something else)
-    value["points"]      # int32 (k,) positions 0..N-1 of the selected points (lasso or click); value["seq"] counts
-                         # selections
+    value["points"]      # int32 (k,) positions 0..N-1 of the selected points (lasso, box or click); value["seq"]
+                         # counts selections; value["kind"]: "click", "lasso", "box", "spot" or "clear"
+    value["box"]         # [x0, y0, x1, y1] normalised: the corners of the box that selected them (kind "box"), else None
     value["spot"]        # [x, y] normalised: a click on an empty place (value["kind"] == "spot"; sent when decodes)
     value["need"]        # positions whose thumbnails the browser wants (few hundred at most): send an atlas
                          # (the points in view when zoomed in, or a hovered point and its nearest neighbours)

@@ -27,7 +27,7 @@
 //
 // Modules (entry main.js): store (shared state, DOM), messaging (to Streamlit), unpack (typed arrays over the
 // bytes), kdworker (the spatial index, built in a Web Worker), plot (regl-scatterplot, drawing), overlay
-// (thumbnails, rings), legend, hover, selection (clicks, level of detail), replay (a live map's frames).
+// (thumbnails, rings), legend, hover, selection (clicks, level of detail, the tools), replay (a live map's frames).
 import { PERFORMANCE_MODE_POINTS, S, THUMB_MAX_IN_VIEW, legendEl, state, thumbs, timing } from './store.js';
 import { post, sendValue, setHeight } from './messaging.js';
 import { drawPoints, init, layout } from './plot.js';
@@ -62,7 +62,7 @@ async function onRender(args) {
   S.queryXy = args.query_xy || (state.kind === 'spot' ? state.spot : null);
   document.getElementById('hint').textContent = args.hint || ('hover a point to see its image; click it to pick it'
     + (args.decodes ? ', an empty spot to decode there' : '')
-    + '; Shift-drag or Lasso mode to select; double-click to clear; zoom in to see the images');
+    + '; Shift-drag, Lasso or Box to select; double-click to clear; zoom in to see the images');
   if (args.data_key !== S.dataKey && !args.xy) {
     // Python left the points out because this session's browser had drawn them: this frame has not (it was
     // made anew); say so, and the rerun brings them
@@ -90,6 +90,7 @@ window.addEventListener('resize', () => { layout(); if (S.plot) S.plot.redraw();
 
 document.getElementById('mode-pan').addEventListener('click', () => setMode('panZoom'));
 document.getElementById('mode-lasso').addEventListener('click', () => setMode('lasso'));
+document.getElementById('mode-box').addEventListener('click', () => setMode('box'));
 document.getElementById('reset').addEventListener('click', () => S.plot && S.plot.reset());
 window.__scatter = {
   _painted: 0,
@@ -104,6 +105,9 @@ window.__scatter = {
   select: (positions) => S.plot.select(positions),
   // vertices in the map's normalised coordinates ([-1, 1], the `xy` sent), as the lasso would draw them
   lasso: (vertices) => { lodOff(); return S.plot.lassoSelect(vertices, { isGl: true }); },
+  box: () => state.box && state.box.slice(),        // the corners of the box that made the selection, or null
+  mode: () => S.mode,
+  lassoDrawn: () => S.lassoDrawn.map((p) => [p[0], p[1]]),   // the lasso or box being drawn (normalised vertices)
   // frames drawn whose colouring did not match the points' arrays (by value over points that hold only a
   // category, or by category over points that hold a value): a recolour drawn before its values arrived
   mismatchedFrames: () => timing.mismatchedFrames,

@@ -5,7 +5,7 @@ import { sendValue, setHeight } from './messaging.js';
 import { f32, fitXy, pointArrays, u16 } from './unpack.js';
 import { built, indexInWorker } from './kdworker.js';
 import { hideHover, hover, placeHover, showHover } from './hover.js';
-import { lod, lodMove, lodOff } from './selection.js';
+import { lod, lodMove, lodOff, plotMode } from './selection.js';
 import { drawOverlay } from './overlay.js';
 import { directRenderer } from './renderer.js';
 
@@ -62,10 +62,9 @@ export function makePlot() {
 // performanceMode (squares, no alpha blending: regl-scatterplot's fast path) is set when the plot is made
 export function recreate(perf) {
   S.performanceMode = perf;
-  const mode = S.plot.get('mouseMode');
   S.plot.destroy();
   makePlot();
-  S.plot.set({ mouseMode: mode });
+  S.plot.set(plotMode());
   layout(true);
 }
 
@@ -82,25 +81,61 @@ export function init() {
   return true;
 }
 
+// A box being dragged (from regl-scatterplot's 'lassoStart' in box mode to its 'lassoEnd'), else null
+let boxDrag = null;
+
+// A box's corners [x0, y0, x1, y1] (normalised) from its polygon (regl-scatterplot's GL coordinates, [x, y] pairs:
+// the map's normalised coordinates), or null when it has no area (a click, no drag)
+function boxCorners(polygon) {
+  if (!polygon || polygon.length < 4) return null;
+  const xs = polygon.map((p) => p[0]), ys = polygon.map((p) => p[1]);
+  const box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+  return box[2] > box[0] && box[3] > box[1] ? box : null;
+}
+
 export function subscribe() {
-  // regl-scatterplot publishes 'select' before 'lassoEnd'; a click selects one point, a lasso any number
+  // regl-scatterplot publishes 'select' (or 'deselect': nothing inside) before 'lassoEnd'; a click selects one
+  // point, a lasso any number. A box's points wait for its 'lassoEnd', which sends them with the box's corners
+  // (also when they are the points already selected, or none: the box's centre is still news to Python)
   S.plot.subscribe('select', ({ points }) => {
+    if (boxDrag) { boxDrag.points = Array.from(points); return; }
     state.seq += 1;
     state.kind = points.length === 1 ? 'click' : 'lasso';
     state.points = Array.from(points);
     state.spot = null;
+    state.box = null;
     sendValue();
   });
   S.plot.subscribe('deselect', () => {
+    if (boxDrag) { boxDrag.points = []; return; }
     if (!state.points.length) return;
     state.seq += 1;
     state.kind = 'clear';
     state.points = [];
+    state.box = null;
+    sendValue();
+  });
+  S.plot.subscribe('lassoStart', () => {
+    if (lod.on) lodOff();
+    boxDrag = S.mode === 'box' ? { points: null } : null;
+  });
+  S.plot.subscribe('lassoExtend', ({ coordinates }) => { S.lassoDrawn = coordinates; });
+  S.plot.subscribe('lassoEnd', ({ coordinates }) => {
+    if (!boxDrag) return;
+    const drag = boxDrag;
+    boxDrag = null;
+    const box = boxCorners(coordinates);
+    const points = drag.points ?? Array.from(S.plot.get('selectedPoints'));
+    if (!box && points.length === state.points.length) return;      // a click in box mode (no box), nothing changed
+    state.seq += 1;
+    state.kind = box ? 'box' : (points.length ? 'lasso' : 'clear');
+    state.points = points;
+    state.spot = null;
+    state.box = box;
     sendValue();
   });
   S.plot.subscribe('pointover', (p) => showHover(p));
   S.plot.subscribe('pointout', () => hideHover());
-  S.plot.subscribe('lassoStart', () => { if (lod.on) lodOff(); });
   let pending = false;
   S.plot.subscribe('view', () => {
     lodMove();

@@ -18,6 +18,14 @@ canvas.addEventListener('mousedown', (e) => {
   hideHover();
 });
 window.addEventListener('mouseup', () => { hover.buttons = false; });
+// A box (or lasso) starts where the button went down: regl-scatterplot starts it at the first mouse move after
+// that (its mousedown only arms the lasso), so a box lacked the few pixels (or, dragged fast, the whole first step)
+// between the press and that move. A move at the press, sent once its own mousedown handler (on the canvas) has run.
+window.addEventListener('mousedown', (e) => {
+  if (!S.plot || e.target !== canvas || e.buttons !== 1 || (S.mode === 'panZoom' && !e.shiftKey)) return;
+  window.dispatchEvent(new MouseEvent('mousemove', { clientX: e.clientX, clientY: e.clientY, buttons: 1,
+                                                     shiftKey: e.shiftKey }));
+});
 canvas.addEventListener('click', (e) => {
   if (!S.plot || !S.n || !S.lastArgs.decodes || S.plot.get('mouseMode') !== 'panZoom') return;
   if (Math.hypot(e.offsetX - click.x, e.offsetY - click.y) > 3) return;       // a pan, not a click
@@ -108,11 +116,17 @@ export function lodOff() {
   drawOverlay(true);
 }
 
+// The tool: 'panZoom' (Shift-drag lassoes), 'lasso' (a free-form lasso) or 'box' (a rectangle: regl-scatterplot's
+// lasso of type 'rectangle', whose polygon is the box dragged; its points come back like a lasso's, and its corners
+// with them, state.box)
 export function setMode(m) {
-  if (!S.plot) return;
-  S.plot.set({ mouseMode: m });
+  S.mode = m;
   document.getElementById('mode-pan').classList.toggle('on', m === 'panZoom');
   document.getElementById('mode-lasso').classList.toggle('on', m === 'lasso');
+  document.getElementById('mode-box').classList.toggle('on', m === 'box');
+  if (S.plot) S.plot.set(plotMode());
 }
+export const plotMode = () => ({ mouseMode: S.mode === 'panZoom' ? 'panZoom' : 'lasso',
+  lassoType: S.mode === 'box' ? 'rectangle' : 'freeform' });
 
 // Test and bench hook (tests/e2e/test_webgl_map.py, bench/webgl_map.py).

@@ -16,7 +16,8 @@ export const HOVER_REST_MS = 120;          // ... once the mouse has rested on i
 export const CLICK_DELAY_MS = 260;         // an empty spot's click waits this long for a double-click (which clears)
 
 // instance: this frame's id (a frame made anew sends values that differ from the last frame's, so each reaches Python)
-export const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], spot: null, need: [], need_seq: 0,
+// box: [x0, y0, x1, y1] normalised, the corners of the box that made the selection (kind 'box'), else null
+export const state = { webgl: null, error: null, seq: 0, kind: 'none', points: [], spot: null, box: null, need: [], need_seq: 0,
   drawn: null, instance: Math.random().toString(36).slice(2, 12) };
 
 export const root = document.getElementById('root');
@@ -48,4 +49,6 @@ export const S = {
   cats: null,                      // uint16 (N,) categories of the points drawn, or null (colour by value)
   vals: null,                      // float32 (N,) values of the points drawn (colour by value), or null
   performanceMode: false,
+  lassoDrawn: [],                  // the lasso (or box) being drawn: its vertices, normalised (empty once it ended)
+  mode: 'panZoom',                 // the tool (selection.js setMode): 'panZoom', 'lasso' or 'box'
 };
