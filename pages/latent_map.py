@@ -119,7 +119,7 @@ if webgl:
     query = nb.map_query(ctx, view, split, traces, wm.previous_event(webgl_key, view.xy))
     found = nb.find_neighbours(view.lat, query)
     event, webgl = wm.draw_webgl_map(ctx, view, split, colour_by, colour_values, query, found, key=webgl_key,
-                                     value_range=value_range)
+                                     value_range=value_range, png_name=f"latent-map-{view.method}")
     decodes = view.from_map is not None
     st.caption("Hover a point to see its image; click it to pick it" + ("; click an empty spot to decode it"
                if decodes else "") + "; Lasso or Box (or Shift-drag) selects" + (" (a box also decodes its centre)"
@@ -191,4 +191,4 @@ if spots and view.from_map is not None and view.k == 2:
 
 nb.neighbours_section(ctx, view, split, query, found)
 st.subheader("Export")
-export_buttons(ctx, view, split, indices, likelihood)
+export_buttons(ctx, view, split, indices, likelihood, webgl=webgl)

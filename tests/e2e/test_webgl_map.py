@@ -1,6 +1,6 @@
 """The Latent map's WebGL scatter in Chromium (software WebGL): all 70,000 MNIST points (train + test, no
 sampling), a lasso and a box that return exactly the points inside them (against the embedding Python holds), a
-recolour drawn in one step, thumbnails when zoomed in, colour by log p(x), and the Plotly fallback
+recolour drawn in one step, the map as PNG, thumbnails when zoomed in, colour by log p(x), and the Plotly fallback
 in a browser without WebGL.
 
 Needs MNIST's IDX files: $VAE_DATA_DIR/mnist, else ../shared/datasets/mnist beside the repository (skipped
@@ -164,9 +164,9 @@ def test_thumbnails_when_zoomed_in(page: Page, mnist_app: str):
     assert_no_exception(page)
 
 
-def test_a_mouse_lasso_and_a_box_reach_python(page: Page, mnist_app: str):
+def test_a_mouse_lasso_and_a_box_reach_python_and_the_map_saves_as_png(page: Page, mnist_app: str):
     """A lasso drawn with the mouse, then a box (the Box tool: exactly the points inside it, back in Python with
-    the box's centre decoded, as a Plotly box does)."""
+    the box's centre decoded, as a Plotly box does), then "Map as PNG": the map as drawn, 4x its pixels."""
     goto_page(page, mnist_app, "latent_map")
     frame = scatter_frame(page, 10_000)
     frame.get_by_role("button", name="Lasso").click()
@@ -221,6 +221,26 @@ def test_a_mouse_lasso_and_a_box_reach_python(page: Page, mnist_app: str):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "webgl_map_box_selection.png"))
 
+    # the map as PNG, made in the browser: the canvas at 4x its pixels, the legend beside it (the caption says so)
+    from PIL import Image
+
+    expect(page.get_by_text('the "Map as PNG" button above it saves it as drawn', exact=False)).to_be_visible()
+
+    with page.expect_download() as download:
+        frame.get_by_role("button", name="Map as PNG").click()
+    assert download.value.suggested_filename == "latent-map-latent.png"
+    path = SHOTS / "webgl_map_saved.png"
+    download.value.save_as(path)
+    img = Image.open(path)
+    assert img.format == "PNG"
+    size = frame.evaluate("() => { const c = document.getElementById('plot'); return [c.clientWidth, c.clientHeight]; }")
+    assert img.height == 4 * size[1] and 4 * size[0] < img.width < 4 * size[0] + 4 * 400, (img.size, size)
+    rgb = np.asarray(img.convert("RGB"))[::2, ::2].astype(np.int32)     # every other pixel of ~10 MP
+    colours = len(np.unique((rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]))
+    assert colours > 50, colours                                        # the ten label colours, blended
+    magenta = np.all(np.abs(rgb - [228, 0, 124]) < 8, axis=-1)           # the overlay: rings, the query's square
+    assert magenta.sum() > 250, magenta.sum()
+    assert frame.evaluate("() => window.__scatter.saved().count") == 1
     assert_no_exception(page)
 
 

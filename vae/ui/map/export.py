@@ -1,7 +1,9 @@
 """Download buttons for a map: all its points as CSV, a selection as CSV and as a zip of PNGs; the map as PNG.
 
-The map itself is exported by Plotly's own "download plot as png" button (the chart's toolbar), set
-by `png_config` to print resolution (4x the chart's pixels); no server-side renderer is needed.
+The map itself is exported in the browser, no server-side renderer needed: the Plotly map by Plotly's own
+"download plot as png" button (the chart's toolbar), set by `png_config` to print resolution (4x the chart's
+pixels); the WebGL map by its own "Map as PNG" button above the canvas (the map as drawn, with its selection,
+rings and legend, 4x the canvas's pixels: vae/ui/components/webgl_scatter/frontend/src/snapshot.js).
 
 A small map's CSV (up to EAGER_CSV_VALUES numbers) is made in the run, once per content (`_eager_csv`), and
 served as a file whose address is its content's hash: the same on every rerun, so a click at any moment
@@ -62,11 +64,12 @@ def _eager_csv(view, ds, likelihood) -> bytes | None:
     return memo[1]
 
 
-def export_buttons(ctx, view, split: str, indices: np.ndarray, likelihood=None) -> None:
+def export_buttons(ctx, view, split: str, indices: np.ndarray, likelihood=None, webgl: bool = False) -> None:
     """Buttons: the map's N points as CSV; with a selection, it as CSV and as a zip of its images.
 
     indices: dataset indices (k,) of the selection (may be empty).
     likelihood: (log_px (N,), elbo (N,), K) aligned with view.lat, when computed.
+    webgl: the map is drawn by the WebGL component (the caption says where its PNG button is).
     """
     ds, lat = ctx.dataset, view.lat
     name = f"{ctx.lm.label}-{split}-{view.method}".replace("/", "-").replace(" ", "-")
@@ -92,4 +95,12 @@ def export_buttons(ctx, view, split: str, indices: np.ndarray, likelihood=None) 
                                                        [f"{split}-{int(i)}.png" for i in lat.index[pos]],
                                                        scale=max(1, 112 // images.shape[-1])),
                                file_name=f"{name}-selection.zip", mime="application/zip", icon=":material/folder_zip:")
-    st.caption("The map itself: the camera button of the chart's toolbar saves it as a PNG at 4x its size.")
+    st.caption(png_caption(webgl))
+
+
+def png_caption(webgl: bool) -> str:
+    """Where the map itself is saved as PNG: the WebGL map's own button, or the Plotly chart's camera."""
+    if webgl:
+        return ("The map itself: the \"Map as PNG\" button above it saves it as drawn (this view, its colours, the "
+                "selection and the legend) at 4x its size.")
+    return "The map itself: the camera button of the chart's toolbar saves it as a PNG at 4x its size."

@@ -147,10 +147,12 @@ def _colours(view, dataset, colour_by: str, colour_values, value_range=None):
 
 
 def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, found, key: str,
-                   height: int = 620, value_range: tuple[float, float] | None = None) -> tuple[dict | None, bool]:
+                   height: int = 620, value_range: tuple[float, float] | None = None,
+                   png_name: str = "latent-map") -> tuple[dict | None, bool]:
     """Draw `view` (2-D) with the WebGL component; (Plotly-shaped selection event or None, webgl ok).
 
     webgl ok is False once this browser said it has no WebGL (the page then draws Plotly).
+    png_name: the file name (without .png) of the map saved by its "Map as PNG" button.
     """
     lat = view.lat
     ds = ctx.dataset
@@ -175,7 +177,7 @@ def draw_webgl_map(ctx, view, split: str, colour_by: str, colour_values, query, 
     value = webgl_scatter(xy, data_key=data_key, colors=colors, categories=cats,
                           values=vals, legend=legend, colorbar=colorbar, atlas=atlas, atlas_ids=need,
                           highlight=highlight, query=qpos, query_xy=qxy, names=list(ds.class_names) if cats is not None
-                          else None, decodes=view.from_map is not None, height=height, key=key)
+                          else None, decodes=view.from_map is not None, height=height, png_name=png_name, key=key)
     fall_back_if_no_webgl(value)
     return previous_event(key), True
 

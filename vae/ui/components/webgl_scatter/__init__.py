@@ -182,7 +182,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                   names: Sequence[str] | None = None, decodes: bool = False, height: int = 620,
                   frames: np.ndarray | None = None, frame_titles: Sequence[str] | None = None,
                   hint: str | None = None, hover_images: bool = True, view_images: bool = True, fit: bool = False,
-                  ack_thumbs: bool = False, key: str) -> dict:
+                  ack_thumbs: bool = False, png_name: str = "map", key: str) -> dict:
     """Draw the points; returns the component's value (see the module docstring), {} before the browser answers.
 
     xy_ndc (N, 2) in [-1, 1] (see normalise_xy); categories (N,) ints indexing `colors`, or values (N,)
@@ -198,6 +198,8 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
     fit=True: the browser scales each frame by one factor to fill the canvas, wider than tall (the live map;
     coordinates then are not xy_ndc's); ack_thumbs=True: the browser sends its ask, emptied, as soon as an atlas
     answered it (one more run: worth it where the page reruns by itself and would send the atlas again each time).
+    png_name: the file name (without .png) of the PNG the map's "Map as PNG" button saves, made in the browser (the
+    map as drawn: its view, colours, selection, thumbnails, rings and legend, at 4x the canvas's pixels).
     data_key must change whenever the points or their colours do (the browser redraws only then). Once the
     browser reports (value["drawn"]) that it holds data_key's points, reruns leave the bytes out; a browser
     frame made anew that lacks them says so and the next run sends them again.
@@ -216,7 +218,7 @@ def webgl_scatter(xy_ndc: np.ndarray, *, data_key: str, colors: Sequence[str], c
                        query_xy=None if query_xy is None else [float(v) for v in query_xy][:2],
                        names=None if names is None else [str(v) for v in names], decodes=bool(decodes),
                        height=int(height), hint=hint, hover_images=bool(hover_images),
-                       view_images=bool(view_images), fit=bool(fit), ack_thumbs=bool(ack_thumbs),
+                       view_images=bool(view_images), fit=bool(fit), ack_thumbs=bool(ack_thumbs), png_name=str(png_name),
                        frame_titles=None if frame_titles is None else [str(t) for t in frame_titles],
                        key=key, default=None)
     return read_value(value)

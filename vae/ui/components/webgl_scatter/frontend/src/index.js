@@ -15,6 +15,7 @@
 //   hint      the line beside the tools, or null (the Latent map's); hover_images: false where no thumbnails come
 //             (the hover box shows the point's category only, and asks for no image); view_images: false where the
 //             points in view are not drawn as thumbnails when zoomed in (the live map: its points move every frame)
+//   png_name  the file name (without .png) of the map saved by its "Map as PNG" button (snapshot.js)
 //   fit       true: each frame's points scaled by one factor to fill the canvas (unpack.js fitXy; the live map)
 //   frames    bytes: float32 (F, N, 2), frames of the same N points normalised like xy, or null; frame_titles: F
 //             strings. With frames, a bar plays them in the browser (replay.js); the title names the frame shown
@@ -27,7 +28,8 @@
 //
 // Modules (entry main.js): store (shared state, DOM), messaging (to Streamlit), unpack (typed arrays over the
 // bytes), kdworker (the spatial index, built in a Web Worker), plot (regl-scatterplot, drawing), overlay
-// (thumbnails, rings), legend, hover, selection (clicks, level of detail, the tools), replay (a live map's frames).
+// (thumbnails, rings), legend, hover, selection (clicks, level of detail, the tools), replay (a live map's frames),
+// snapshot (the map as PNG).
 import { PERFORMANCE_MODE_POINTS, S, THUMB_MAX_IN_VIEW, legendEl, state, thumbs, timing } from './store.js';
 import { post, sendValue, setHeight } from './messaging.js';
 import { drawPoints, init, layout } from './plot.js';
@@ -36,6 +38,7 @@ import { lod, lodOff, setMode, toData } from './selection.js';
 import { drawOverlay } from './overlay.js';
 import { drawLegend } from './legend.js';
 import { replay, setFrames } from './replay.js';
+import { mapPng, saved, savePng } from './snapshot.js';
 
 // After each frame: whether its colouring matched the points' arrays ([x, y, category] or [x, y, 0, value])
 function checkColouring() {
@@ -91,6 +94,7 @@ window.addEventListener('resize', () => { layout(); if (S.plot) S.plot.redraw();
 document.getElementById('mode-pan').addEventListener('click', () => setMode('panZoom'));
 document.getElementById('mode-lasso').addEventListener('click', () => setMode('lasso'));
 document.getElementById('mode-box').addEventListener('click', () => setMode('box'));
+document.getElementById('save-png').addEventListener('click', (e) => savePng(e.currentTarget));
 document.getElementById('reset').addEventListener('click', () => S.plot && S.plot.reset());
 window.__scatter = {
   _painted: 0,
@@ -111,6 +115,8 @@ window.__scatter = {
   // frames drawn whose colouring did not match the points' arrays (by value over points that hold only a
   // category, or by category over points that hold a value): a recolour drawn before its values arrived
   mismatchedFrames: () => timing.mismatchedFrames,
+  saved: () => ({ ...saved }),                      // maps saved as PNG: count, last {width, height, bytes}, error
+  png: async () => { const { width, height, blob } = await mapPng(); return { width, height, bytes: blob.size }; },
   lodActive: () => lod.on,
   // level of detail while moving (bench/webgl_map.py compares settings in one page): points drawn (the start,
   // when adaptive), adaptive (the sample sized by the frame time) or a sample of a fixed size

@@ -6,12 +6,21 @@ import { lod } from './selection.js';
 let needTimer = null;
 export function drawOverlay(mayAsk) {
   const ctx = overlay.getContext('2d');
-  ctx.setTransform(devicePixelRatio, 0, 0, devicePixelRatio, 0, 0);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
   ctx.clearRect(0, 0, overlay.width, overlay.height);
-  if (!S.plot || !S.n) return;
+  const drawn = paintOverlay(ctx, devicePixelRatio, mayAsk);
+  if (drawn !== null) window.__scatter._thumbsDrawn = drawn;
+}
+
+// The thumbnails and rings drawn on ctx, whose pixels are `px` times the canvas's CSS px (the overlay: the device
+// pixel ratio; the map as PNG: that times its scale). mayAsk: the images of points in view not held are asked
+// for. Returns the thumbnails drawn, or null when nothing was drawn (no points, or the view is moving).
+export function paintOverlay(ctx, px, mayAsk = false) {
+  ctx.setTransform(px, 0, 0, px, 0, 0);
+  if (!S.plot || !S.n) return null;
   // points in view ~ N x (visible share of the [-1, 1] square): skip the index query while zoomed out
   const d = S.plot.get('camera').distance[0];
-  if (lod.on) return;              // moving: thumbnails and rings come back when the view rests
+  if (lod.on) return null;         // moving: thumbnails and rings come back when the view rests
   // view_images false (the live map: its points move every frame), or no images at all: no thumbnails on the points
   const viewImages = S.lastArgs.view_images !== false && S.lastArgs.hover_images !== false;
   const inView = !viewImages || S.n * Math.min(1, d * d) > 20 * THUMB_MAX_IN_VIEW ? null : S.plot.get('pointsInView');
@@ -38,7 +47,6 @@ export function drawOverlay(mayAsk) {
       }, 150);
     }
   }
-  window.__scatter._thumbsDrawn = drawn;
   // neighbours ringed and the query marked in magenta (as on the Plotly map); around a thumbnail when shown
   const r = drawn ? THUMB_PX / 2 + 3 : 7;
   ctx.strokeStyle = '#e4007c';
@@ -67,6 +75,7 @@ export function drawOverlay(mayAsk) {
       ctx.strokeRect(s[0] - q, s[1] - q, 2 * q, 2 * q);
     }
   }
+  return drawn;
 }
 
 export function screenOf([x, y]) {        // the inverse of toData: normalised coordinates -> CSS px on the canvas

@@ -8,7 +8,7 @@
 // (opaque, no multisampling), each frame clears it to the background and draws the points into it, and the
 // browser composites it like any WebGL canvas. regl-scatterplot takes it through its `renderer` option
 // (the interface of its createRenderer: canvas, regl, gamma, render, resize, onFrame, refresh, destroy), plus
-// afterRender (index.js's test probe).
+// afterRender and capture (a frame read back, for the map as PNG: snapshot.js).
 import createRegl from 'regl';
 
 // what regl-scatterplot asks of the context (its GL_EXTENSIONS): float textures for its point state
@@ -21,6 +21,7 @@ export function directRenderer(canvas, background = [1, 1, 1, 1]) {
   const regl = createRegl({ gl, extensions });
   const drawFns = new Set();
   const afterFns = new Set();      // called after each frame's points are drawn (index.js's test probe)
+  let captures = [];               // one-shot: called with the canvas right after the next frame is drawn
   const frame = regl.frame(() => { for (const f of drawFns) f(); });
   const clear = { color: background, depth: 1 };
   let destroyed = false;
@@ -36,11 +37,19 @@ export function directRenderer(canvas, background = [1, 1, 1, 1]) {
       regl.clear(clear);
       draw();
       for (const f of afterFns) f();
+      if (captures.length) {         // the drawing buffer holds this frame until the task ends: copy it now
+        const now = captures;
+        captures = [];
+        for (const f of now) f(canvas);
+      }
     },
     afterRender(f) {
       afterFns.add(f);
       return () => afterFns.delete(f);
     },
+    // f(canvas) is called synchronously after the next frame is drawn (the only time a canvas made without
+    // preserveDrawingBuffer can be read: snapshot.js copies it with drawImage)
+    capture(f) { captures.push(f); },
     resize() {},      // regl-scatterplot sizes the canvas itself (its width and height setters)
     onFrame(f) {
       drawFns.add(f);
