@@ -23,7 +23,27 @@ from tests.waits import HANG_S
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 
 
-def _wait_step(job, step: int, timeout: float = 60) -> None:
+@pytest.fixture(autouse=True)
+def _every_training_process_ends_with_its_test(monkeypatch):
+    """A test that fails while its training runs (a wait cut short on a busy machine) must not leave the
+    process training on: a 500-epoch run left behind trained on through the rest of the suite's worker,
+    taking a core from every test after it."""
+    launched = []
+    real = ProcessTrainingJob._launch
+
+    def launch(self, *args, **kwargs):
+        launched.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessTrainingJob, "_launch", launch)
+    yield
+    for job in launched:
+        job.close(timeout=10)
+
+
+def _wait_step(job, step: int, timeout: float = HANG_S) -> None:
+    """Until the job has trained `step` steps (or ended). Training processes are niced: on a busy machine
+    they get a fraction of a core, so the bound is the suite's hang bound, not a guess of the work's time."""
     deadline = time.monotonic() + timeout
     while job.snapshot().step < step and job.snapshot().state in ("pending", "running"):
         assert time.monotonic() < deadline, job.snapshot()
@@ -144,13 +164,13 @@ def test_a_resumed_job_shows_where_it_is_from_the_first_snapshot(digits, tmp_pat
     job.start()
     _wait_step(job, 150)                                    # past the first epoch (113 steps)
     job.stop()
-    assert job.wait(60)
+    assert job.wait(HANG_S)
     stopped = job.snapshot()
     assert stopped.state == "stopped" and stopped.epoch >= 1 and stopped.total_steps > 0
     job.resume()
     seen = []
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_S
         while True:                                         # until the new process has trained a step
             snap = job.snapshot()
             seen.append((snap.state, snap.epoch, snap.step, snap.total_steps, describe_progress(snap)))
