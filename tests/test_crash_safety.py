@@ -9,7 +9,9 @@ of the swap replaced by SIGKILL to itself, for every k until the save completes.
 from __future__ import annotations
 
 import errno
+import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +24,8 @@ from vae.safeio import atomic_dir
 from vae.checkpoint import CheckpointError
 from vae.config import ModelConfig, TrainConfig
 
-CRASH_SCRIPT = r'''
-import os, shutil, signal, sys
+CRASH_SCRIPT = r"""
+import json, os, shutil, signal, sys, traceback
 import torch
 from pathlib import Path
 import vae
@@ -31,49 +33,86 @@ from vae.safeio import atomic_dir
 from vae.config import ModelConfig, TrainConfig
 from vae.train import make_model
 
-path, kill_at, mode = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-model = make_model(ModelConfig(image_size=8, latent_dim=2, hidden=(16,)), seed=0)
-opt = torch.optim.Adam(model.parameters())
-train = TrainConfig(dataset="digits", epochs=3)
-vae.save_model(model, path, train_config=train, state={"epoch": 1, "step": 24}, optimizer=opt,
-               metrics=[{"epoch": 1}])
 
-ops = [0]
-def crashing(name, real):
-    def op(*args, **kwargs):
-        if ops[0] == kill_at:
-            print(f"KILLED at {name}", flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
-        ops[0] += 1
-        return real(*args, **kwargs)
-    return op
+def scenario(path, kill_at, mode):
+    # save v1, then v2 with the kill_at-th file-system step of the swap replaced by SIGKILL to itself
+    model = make_model(ModelConfig(image_size=8, latent_dim=2, hidden=(16,)), seed=0)
+    opt = torch.optim.Adam(model.parameters())
+    train = TrainConfig(dataset="digits", epochs=3)
+    vae.save_model(model, path, train_config=train, state={"epoch": 1, "step": 24}, optimizer=opt,
+                   metrics=[{"epoch": 1}])
+    ops = [0]
 
-if mode == "rename":                     # no renameat2: the two-rename protocol
-    atomic_dir._exchange = lambda a, b: False
-atomic_dir._exchange = crashing("exchange", atomic_dir._exchange)
-atomic_dir.os.rename = crashing("rename", os.rename)
-atomic_dir.shutil.rmtree = crashing("rmtree", shutil.rmtree)
-if kill_at < 0:                          # while the new files are being written
-    ops[0] = kill_at
-    import vae.checkpoint as ck
-    ck.os.write = crashing("write", os.write)
-with torch.no_grad():
-    for p in model.parameters():
-        p.add_(1.0)
-vae.save_model(model, path, train_config=train, state={"epoch": 2, "step": 48}, optimizer=opt,
-               metrics=[{"epoch": 1}, {"epoch": 2}], overwrite=True)
-print("COMPLETED", flush=True)
-'''
+    def crashing(name, real):
+        def op(*args, **kwargs):
+            if ops[0] == kill_at:
+                print(f"KILLED at {name}", flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+            ops[0] += 1
+            return real(*args, **kwargs)
+        return op
+
+    if mode == "rename":                     # no renameat2: the two-rename protocol
+        atomic_dir._exchange = lambda a, b: False
+    atomic_dir._exchange = crashing("exchange", atomic_dir._exchange)
+    atomic_dir.os.rename = crashing("rename", os.rename)
+    atomic_dir.shutil.rmtree = crashing("rmtree", shutil.rmtree)
+    if kill_at < 0:                          # while the new files are being written
+        ops[0] = kill_at
+        import vae.checkpoint as ck
+        ck.os.write = crashing("write", os.write)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    vae.save_model(model, path, train_config=train, state={"epoch": 2, "step": 48}, optimizer=opt,
+                   metrics=[{"epoch": 1}, {"epoch": 2}], overwrite=True)
+    print("COMPLETED", flush=True)
 
 
-def _crash(path: Path, kill_at: int, mode: str) -> str:
+# One import of torch for the whole sweep: each crash runs in a forked child (a real process, really killed),
+# its stdout a pipe; the parent prints one JSON line per child and stops after the first save that completes.
+root, mode, kill_ats = Path(sys.argv[1]), sys.argv[2], [int(k) for k in sys.argv[3].split(",")]
+for kill_at in kill_ats:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.dup2(write, 1)
+        sys.stdout = os.fdopen(1, "w")
+        try:
+            scenario(root / f"k{kill_at}" / "run", kill_at, mode)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as out:
+        said = out.read()
+    _, status = os.waitpid(pid, 0)
+    lines = said.strip().splitlines()
+    print(json.dumps({"kill_at": kill_at, "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                      "last": lines[-1] if lines else ""}), flush=True)
+    if "COMPLETED" in said:
+        break
+"""
+
+
+def _crashes(root: Path, kill_ats: list[int], mode: str) -> list[tuple[int, str]]:
+    """(kill_at, outcome) for each crash tried in order, until one save completes: outcome 'completed' or
+    'KILLED at <step>'. The checkpoint of kill_at k is at root / f"k{k}" / "run"."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(path), str(kill_at), mode], env=env,
-                          capture_output=True, text=True, timeout=300)
-    if "COMPLETED" in proc.stdout:
-        return "completed"
-    assert proc.returncode == -9 and "KILLED" in proc.stdout, (proc.returncode, proc.stdout, proc.stderr[-2000:])
-    return proc.stdout.strip().splitlines()[-1]
+    proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(root), mode, ",".join(map(str, kill_ats))],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr[-2000:])
+    outcomes = []
+    for line in proc.stdout.splitlines():
+        got = json.loads(line)
+        if got["last"] == "COMPLETED":
+            outcomes.append((got["kill_at"], "completed"))
+        else:
+            assert got["signal"] == signal.SIGKILL and got["last"].startswith("KILLED"), (got, proc.stderr[-2000:])
+            outcomes.append((got["kill_at"], got["last"]))
+    return outcomes
 
 
 @pytest.mark.parametrize("mode", ["exchange", "rename"])
@@ -84,11 +123,10 @@ def test_a_crash_at_any_step_of_the_swap_leaves_a_loadable_checkpoint(tmp_path, 
         (probe / "b").mkdir()
         if not atomic_dir._exchange(probe / "a", probe / "b"):
             pytest.skip("renameat2(RENAME_EXCHANGE) is not supported here")
-    seen = []
-    for kill_at in [-1, *range(10)]:
+    crashes = _crashes(tmp_path, [-1, *range(10)], mode)
+    seen = [outcome for _, outcome in crashes]
+    for kill_at, outcome in crashes:
         path = tmp_path / f"k{kill_at}" / "run"
-        outcome = _crash(path, kill_at, mode)
-        seen.append(outcome)
         model = vae.load_model(path)              # recovers a swap left half-done
         epoch = model.checkpoint_info["state"]["epoch"]
         assert epoch in (1, 2), (kill_at, outcome)
@@ -96,9 +134,7 @@ def test_a_crash_at_any_step_of_the_swap_leaves_a_loadable_checkpoint(tmp_path, 
             assert epoch == 2
         left = [p.name for p in path.parent.iterdir() if p.name != "run"]
         assert left == [], (kill_at, outcome, left)   # the dead writer's temporary folders are gone
-        if outcome == "completed":
-            break
-    else:
+    if seen[-1] != "completed":
         pytest.fail(f"the save never completed: {seen}")
     assert any("rename" in s or "exchange" in s for s in seen), seen
 
@@ -108,8 +144,8 @@ def test_a_crash_between_the_two_renames_can_be_resumed(tmp_path):
     from vae.data import load_dataset
     from vae.train import Trainer
 
-    path = tmp_path / "run"
-    assert _crash(path, 3, "rename") == "KILLED at rename"        # killed after run -> old, before tmp -> run
+    path = tmp_path / "k3" / "run"
+    assert _crashes(tmp_path, [3], "rename") == [(3, "KILLED at rename")]   # after run -> old, before tmp -> run
     assert not path.exists()                                     # the window the issue found
     trainer = Trainer.resume(path, dataset=load_dataset("digits"), device="cpu")
     assert trainer.epoch == 1 and path.is_dir()
