@@ -128,6 +128,17 @@ window.__scatter = {
   zoomTo: (x, y, distance) => S.plot.zoomToLocation([x, y], distance),
   point: (i) => S.plot.get('points')[i].slice(0, 2),
   colorMode: () => (S.lastArgs.val ? 'value' : 'category'),
+  // the values the points are coloured by (colour by a value): how many, how many finite, their range
+  valueStats: () => {
+    const v = S.vals;
+    if (!v) return null;
+    let finite = 0, min = Infinity, max = -Infinity;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (Number.isFinite(x)) { finite += 1; if (x < min) min = x; if (x > max) max = x; }
+    }
+    return { n: v.length, finite, min, max };
+  },
   legendText: () => legendEl.innerText,
   // zoom in on point i until at most maxInView points are in view (thumbnails then show)
   async zoomUntil(i, maxInView = THUMB_MAX_IN_VIEW) {
