@@ -16,9 +16,10 @@ aborted and counted (the 'outside' column). One table, per library and N:
               POINTS vertices or instances, whatever the library calls); includes building the library's
               own input (regl-scatterplot's arrays, deepscatter's Arrow table) and its setup
   frame ms    a scripted pan/zoom (a circle of radius 0.3 while zooming 1x -> 2.5x -> 1x), the camera set in
-              each requestAnimationFrame callback through the library's own API; the intervals between
-              animation frames, median and p95 over --frames frames (after an untimed warm-up of 5)
-  drawn       median points drawn per frame of that pan/zoom (a library may draw fewer while moving)
+              a requestAnimationFrame callback through the library's own API, each step timed from there to
+              the animation frame after the first frame in which the library drew again (two frames, 33 ms,
+              are the floor); median and p95 over --frames steps (after an untimed warm-up of 5)
+  drawn       median points drawn in that redraw (a library may draw fewer while moving)
   JS KB       the page's bundle (minified esbuild output: library + harness), and gzip'd; workers apart
   thumbnails  whether the library can draw each point as its own image (a sprite atlas), from its docs/source
   lasso       whether it has a lasso (free-form polygon) selection, from its docs/source
@@ -180,7 +181,7 @@ def main() -> None:
           f"({' '.join(CHROMIUM_ARGS)}), software WebGL; load average at the end {load[0]:.1f} / {load[1]:.1f} "
           f"(1 / 5 min) on {os.cpu_count()} CPUs")
     base = {r["n"]: r for r in rows if r["lib"] == "regl-scatterplot" and r.get("frame_med")}
-    print(f"{'library':>24} {'version':>8} {'points':>10} {'paint ms':>9} {'frame med':>9} {'frame p95':>9} "
+    print(f"{'library':>29} {'version':>8} {'points':>10} {'paint ms':>9} {'frame med':>9} {'frame p95':>9} "
           f"{'ratio':>6} {'drawn':>10} {'JS KB':>6} {'gzip KB':>7} {'outside':>7}  thumbnails / lasso / note")
     for r in rows:
         js, gz = bundle_bytes(r["lib"])
@@ -195,7 +196,7 @@ def main() -> None:
             cells = f"{'-':>9} {'-':>9} {'-':>9} {'-':>6} {'-':>10}"
             said = [x for x in [r["note"], r["error"]] if x]
             note = "cannot draw: " + "; ".join(said + [x for x in r["console"][:2] if x and not any(x in y for y in said)])
-        print(f"{r['lib']:>24} {version(r['lib']):>8} {r['n']:>10,} {cells} {js / 1024:>6.0f} {gz / 1024:>7.0f} "
+        print(f"{r['lib']:>29} {version(r['lib']):>8} {r['n']:>10,} {cells} {js / 1024:>6.0f} {gz / 1024:>7.0f} "
               f"{r['outside']:>7}  {info['thumbnails']} / {info['lasso']}" + (f" / {note}" if note else ""))
     print("ratio: regl-scatterplot's frame median / the row's (same N, same run)")
 
