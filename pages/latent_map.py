@@ -57,6 +57,7 @@ colour_choices = mc.colour_choices(ds, D)
 if st.session_state.get(f"map_colour_{ds.name}") not in (None, *colour_choices):   # a dimension of another model
     st.session_state.pop(f"map_colour_{ds.name}")
 colour_by = c5.selectbox("Colour by", colour_choices, key=f"map_colour_{ds.name}")
+lik_k = mc.likelihood_k(c5, colour_by, n)            # None unless colouring by log p(x) or the gap
 
 opts = st.columns([1, 1, 2])
 settings, axes = {}, None
@@ -95,8 +96,8 @@ with st.container():
         view = map_view(ctx, split, n, "pca" if D >= 2 else "latent", min(k, max(2, min(D, 3))))
 
 bg = manifold_background(lm.model, view) if background and view.method == "latent" else None
-likelihood = ranking.likelihood_values(ctx, split, view.lat.index)
-colour_by, colour_values = mc.colour_values(ctx, view, split, colour_by, likelihood)
+likelihood = ranking.likelihood_values(ctx, split, view.lat.index, k=lik_k)
+colour_by, colour_values = mc.colour_values(ctx, view, split, colour_by, likelihood, lik_k)
 value_range = mc.colour_range(opts[2], colour_values)
 flt = mc.filter_bar(ctx, split, likelihood)
 view, keep, likelihood = mc.apply_filter(view, flt, likelihood)

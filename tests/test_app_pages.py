@@ -157,6 +157,25 @@ def test_map_colour_by_and_projection_change_the_figure(open_page):
     assert any("A 3-D map cannot be clicked or selected: switch Map to 2-D" in c.value for c in at.caption)
 
 
+def test_map_likelihood_colour_has_a_k_slider_whose_default_follows_the_map_size(open_page):
+    """Colour by log p(x) shows 'K (importance samples)' (100 on a small map, 10 above 10,000 points: IWAE
+    costs K decoder passes an image) and starts the ranking with the K chosen; other colours show no slider."""
+    from vae.ui.map import ranking
+
+    assert [ranking.map_default_k(n) for n in (300, 10_000, 10_001, 70_000)] == [100, 100, 10, 10]
+    at = open_page("latent_map")                                    # digits-2d: 300 points
+    assert not [s for s in at.select_slider if s.label == "K (importance samples)"]
+    at.selectbox(key="map_colour_digits").set_value("log p(x) (IWAE)")
+    run_ok(at)
+    assert at.select_slider(key="map_lik_k_100").value == 100
+    at.select_slider(key="map_lik_k_100").set_value(10)
+    run_ok(at)
+    from vae.ui import tasks                                        # the registry is per process: AppTest's too
+
+    started = [k for k in tasks._tasks().tasks if k.startswith("rank|") and k.endswith("|test|300|10|0")]
+    assert len(started) == 1, list(tasks._tasks().tasks)
+
+
 def test_map_of_a_2d_latent_is_the_latent_space_with_a_manifold_background(open_page):
     at = open_page("latent_map")
     assert not at.metric                                  # "Points 300" and "Map 2-D" are small captions

@@ -332,13 +332,14 @@ def draw_seven_in_corner(page: Page, canvas) -> None:
     page.mouse.up()
 
 
-def wait_scatter(page: Page, cond: str) -> None:
+def wait_scatter(page: Page, cond: str, timeout: float | None = None) -> None:
     """Wait until `cond` (JS over `s`, the component's window.__scatter) holds in the map's iframe. Waits from
-    the page, not in the frame: a rerun may replace the iframe (a frame waited in would detach)."""
+    the page, not in the frame: a rerun may replace the iframe (a frame waited in would detach). `timeout` (ms):
+    the page's default (HANG_MS) unless given, for work known to take longer on a busy machine."""
     page.wait_for_function("""(cond) => [...document.querySelectorAll('iframe')].some(f => {
         if (!/webgl_scatter/.test(f.src)) return false;
         try { const s = f.contentWindow.__scatter; return !!s && !!eval(cond); } catch (e) { return false; }
-    })""", arg=cond)
+    })""", arg=cond, timeout=timeout)
 
 
 def drawn_rows(frame) -> tuple[int, int, int]:

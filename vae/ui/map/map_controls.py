@@ -1,7 +1,8 @@
 """The Latent map's search/filter bar, 'Colour by' values and colour range (Streamlit glue over map.filters).
 
     options = colour_choices(ds, latent_dim)                            # label, factors, z1..zD, errors, log p(x)
-    colour_by, values = colour_values(ctx, view, split, colour_by, likelihood)   # values (N,) or None (label)
+    k = likelihood_k(container, colour_by, n)                          # the K slider under a likelihood colour
+    colour_by, values = colour_values(ctx, view, split, colour_by, likelihood, k)   # values (N,) or None (label)
     value_range = colour_range(container, values)                       # (lo, hi) clipped, or None
     flt = filter_bar(ctx, split, likelihood)                            # a filters.MapFilter
     view, keep = apply_filter(view, flt, likelihood)                    # the kept points' view, (N,) bool
@@ -39,16 +40,31 @@ def _recon_error(model_id: str, dataset_key: str, split: str, n: int, _model, _i
     return out
 
 
-def colour_values(ctx, view, split: str, colour_by: str, likelihood) -> tuple[str, np.ndarray | None]:
+def likelihood_k(container, colour_by: str, n: int) -> int | None:
+    """Under a likelihood colour, the 'K (importance samples)' slider in `container` (its default: 100, or 10
+    on a map of more than 10,000 points); None for any other colour."""
+    if colour_by not in (ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP):
+        return None
+    default = ranking.map_default_k(n)
+    return int(container.select_slider(
+        "K (importance samples)", ranking.K_CHOICES, value=default, key=f"map_lik_k_{default}",
+        help="samples per image for the IWAE estimate of log p(x): the cost grows with K (K decoder passes an "
+             "image); a larger K gives a tighter estimate and a truer gap"))
+
+
+def colour_values(ctx, view, split: str, colour_by: str, likelihood, k: int | None = None
+                  ) -> tuple[str, np.ndarray | None]:
     """(colour_by, (N,) values over view.lat or None: colour by label). A likelihood colour without a
-    ranking starts it in the background, shows its progress and colours by label meanwhile."""
+    ranking (with `k` samples; default ranking.DEFAULT_K) starts it in the background, shows its progress
+    and colours by label meanwhile."""
     lat, ds = view.lat, ctx.dataset
     if colour_by in (ranking.COLOUR_LOG_PX, ranking.COLOUR_GAP):
         if likelihood is None:
-            task = ranking.ranking_task(ctx, split, len(lat.index))     # IWAE, K = 100, in the background
+            k = int(k or ranking.DEFAULT_K)
+            task = ranking.ranking_task(ctx, split, len(lat.index), k=k)     # IWAE, in the background
             from vae.ui.tasks import show_task
 
-            show_task(task, f"IWAE log p(x) (K = {ranking.DEFAULT_K}) of {len(lat.index):,} points")
+            show_task(task, f"IWAE log p(x) (K = {k}) of {len(lat.index):,} points")
             return "label", None
         return colour_by, likelihood[0] if colour_by == ranking.COLOUR_LOG_PX else likelihood[0] - likelihood[1]
     if colour_by == filters.RECON_ERROR:

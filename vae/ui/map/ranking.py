@@ -21,6 +21,10 @@ from vae.ui.loaders import subsample_indices
 
 K_CHOICES = (10, 50, 100, 500, 1000)
 DEFAULT_K = 100
+# the Latent map's default K above this many points: IWAE costs K decoder passes an image (70,000 MNIST images
+# at K = 100 are 7,000,000 passes, minutes on two cores); the map's K slider raises it
+LARGE_MAP_POINTS = 10_000
+LARGE_MAP_K = 10
 COLOUR_LOG_PX = "log p(x) (IWAE)"
 COLOUR_GAP = "IWAE − ELBO gap"
 
@@ -60,12 +64,21 @@ def find_ranking(ctx, split: str, n: int, k: int = DEFAULT_K, seed: int = 0) -> 
     return tasks.find_task(f"{_prefix(ctx, split)}{min(n, len(s))}|{k}|{seed}")
 
 
-def likelihood_values(ctx, split: str, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+def map_default_k(n: int) -> int:
+    """The K the Latent map's likelihood colour starts with for a map of n points (DEFAULT_K, or LARGE_MAP_K
+    above LARGE_MAP_POINTS)."""
+    return DEFAULT_K if n <= LARGE_MAP_POINTS else LARGE_MAP_K
+
+
+def likelihood_values(ctx, split: str, index: np.ndarray, k: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, int] | None:
     """(log_px (N,), elbo (N,), K) for the split images `index` from the newest finished ranking that covers
-    them all, or None."""
+    them all (with K samples, when `k` is given), or None."""
     index = np.asarray(index, np.int64)
     for t in tasks.finished_tasks(_prefix(ctx, split)):
         sr: SplitRanking = t.result
+        if k is not None and sr.ranking.k != k:
+            continue
         pos = np.searchsorted(sr.index, index)
         pos = np.clip(pos, 0, len(sr.index) - 1)
         if len(sr.index) and np.array_equal(sr.index[pos], index):

@@ -149,6 +149,23 @@ window.__scatter = {
   zoomTo: (x, y, distance) => S.plot.zoomToLocation([x, y], distance),
   point: (i) => S.plot.get('points')[i].slice(0, 2),
   colorMode: () => (S.lastArgs.val ? 'value' : 'category'),
+  // the values the points are coloured by (colour by a value; Python sends them rescaled to [0, 1]): how
+  // many, how many finite, their range and a 10-bin histogram over [0, 1]
+  valueStats: () => {
+    const v = S.vals;
+    if (!v) return null;
+    let finite = 0, min = Infinity, max = -Infinity;
+    const bins = new Array(10).fill(0);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (!Number.isFinite(x)) continue;
+      finite += 1;
+      if (x < min) min = x;
+      if (x > max) max = x;
+      bins[Math.min(9, Math.max(0, Math.floor(x * 10)))] += 1;
+    }
+    return { n: v.length, finite, min, max, bins };
+  },
   legendText: () => legendEl.innerText,
   // zoom in on point i until at most maxInView points are in view (thumbnails then show)
   async zoomUntil(i, maxInView = THUMB_MAX_IN_VIEW) {
