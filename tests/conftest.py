@@ -27,6 +27,27 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _every_training_process_ends_with_its_test(monkeypatch):
+    """A test that fails while a training runs (a wait cut short on a busy machine) must not leave its process
+    training on: a 500-epoch run left behind by tests/test_process_job.py trained through the rest of its
+    worker's tests, taking a core from each. Every ProcessTrainingJob launched during a test (directly or by a
+    page under AppTest) is closed when the test ends; one already finished costs nothing."""
+    from vae.train import ProcessTrainingJob
+
+    launched = []
+    real = ProcessTrainingJob._launch
+
+    def launch(self, *args, **kwargs):
+        launched.append(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessTrainingJob, "_launch", launch)
+    yield
+    for job in launched:
+        job.close(timeout=10)
+
+
+@pytest.fixture(autouse=True)
 def _real_main_module():
     """Put this process's `__main__` back after each test. Streamlit's script runner (AppTest) installs the
     script it runs as sys.modules['__main__'] and leaves it there; a process started with 'spawn' later in the

@@ -23,24 +23,6 @@ from tests.waits import HANG_S
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
 
 
-@pytest.fixture(autouse=True)
-def _every_training_process_ends_with_its_test(monkeypatch):
-    """A test that fails while its training runs (a wait cut short on a busy machine) must not leave the
-    process training on: a 500-epoch run left behind trained on through the rest of the suite's worker,
-    taking a core from every test after it."""
-    launched = []
-    real = ProcessTrainingJob._launch
-
-    def launch(self, *args, **kwargs):
-        launched.append(self)
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(ProcessTrainingJob, "_launch", launch)
-    yield
-    for job in launched:
-        job.close(timeout=10)
-
-
 def _wait_step(job, step: int, timeout: float = HANG_S) -> None:
     """Until the job has trained `step` steps (or ended). Training processes are niced: on a busy machine
     they get a fraction of a core, so the bound is the suite's hang bound, not a guess of the work's time."""
