@@ -1,5 +1,7 @@
 """All 70,000 MNIST latents of assets/mnist-16d: t-SNE on everything vs fitted on a sample + placed, openTSNE,
-UMAP on everything and UMAP fitted on a sample + placed (the app's and `python -m vae project`'s path).
+UMAP on everything and UMAP fitted on a sample + placed (the app's and `python -m vae project`'s path), and
+UMAP shown as it computes: the sample's fit with umap-learn's own loop against ours with a copy of the layout
+every 4 epochs (vae.analysis.umap_projection; the same map), and the app's path with and without the frames.
 
     nice -n 5 python bench/large_map.py [--data-dir ../shared/datasets/mnist] [--skip opentsne,umap]
 
@@ -32,7 +34,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets" / "mnist"))
     ap.add_argument("--fit-points", type=int, default=20_000)
-    ap.add_argument("--skip", default="", help="comma list of rows to leave out: full, sample, opentsne, umap, umap-sample")
+    ap.add_argument("--skip", default="", help="comma list of rows to leave out: full, full-old, sample, opentsne, "
+                                               "umap, umap-sample, umap-frames")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     model = load_model(ROOT / "assets" / "mnist-16d", device="cpu")
@@ -56,21 +59,44 @@ def main() -> None:
     if "opentsne" not in skip:
         from openTSNE import TSNE
         timed("openTSNE defaults (n_jobs=2)", lambda: np.asarray(TSNE(n_jobs=2, random_state=0).fit(mu)))
-    if "full" not in skip:
+    if "full" not in skip:     # from TSNE_LARGE_POINTS: 75 + 75 iterations on 1.5 x perplexity neighbours
         timed("ours, t-SNE on all 70,000", lambda: project_tsne(mu, seed=0).embedding)
+    if "full-old" not in skip:  # the schedule of smaller maps: 125 + 250 iterations, openTSNE's 90 neighbours
+        timed("ours, all 70,000, 125+250 its, 90 neighbours",
+              lambda: project_tsne(mu, seed=0, early_exaggeration_iter=125, n_iter=250, k_neighbors=90).embedding)
     if "sample" not in skip:
         timed(f"ours, t-SNE fit {args.fit_points:,} + place rest",
               lambda: project_all(mu, "tsne", fit_points=args.fit_points)[0])
-    if not {"umap", "umap-sample"} <= skip:
+    if not {"umap", "umap-sample", "umap-frames"} <= skip:
         from vae.analysis.umap_projection import project_umap
         from vae.analysis.projection import place_points
-        warm = project_umap(mu[:500], n_epochs=10)     # warm-up: numba compiles the fit ...
-        place_points(warm, mu[500:1000])               # ... and the transform
+        # warm-up: numba compiles the fit and the transform; on 5,000 rows, since umap-learn searches neighbours
+        # exactly below 4,096 and with pynndescent above (whose compile, a warm-up of 500 rows left to the first row
+        # timed: 42.6 s against 13.6 s for the same work in the next row)
+        warm = project_umap(mu[:5000], n_epochs=10)
+        place_points(warm, mu[5000:5500])
     if "umap" not in skip:
         timed("UMAP on all 70,000 (after warm-up)", lambda: project_umap(mu, seed=0).embedding)
     if "umap-sample" not in skip:
         timed(f"UMAP fit {args.fit_points:,} + place rest (warm)",
               lambda: project_all(mu, "umap", fit_points=args.fit_points)[0])
+    if "umap-frames" not in skip:
+        frames = []
+        timed(f"UMAP fit {args.fit_points:,} + place, with frames",
+              lambda: project_all(mu, "umap", fit_points=args.fit_points,
+                                  snapshot=lambda it, total, xy, rows: frames.append(it))[0])
+        fit_idx = np.sort(np.random.default_rng(0).choice(len(mu), min(len(mu), args.fit_points), replace=False))
+        sample = mu[fit_idx]
+        fit_rows = []
+
+        def fit_only(name, **watch):
+            t = time.perf_counter()
+            emb = project_umap(sample, seed=0, **watch).embedding
+            fit_rows.append((name, time.perf_counter() - t, emb))
+            print(f"  {name}: {fit_rows[-1][1]:.1f} s", file=sys.stderr, flush=True)
+
+        fit_only("umap-learn's loop, no frames")
+        fit_only("ours, a frame every 4 epochs", snapshot=lambda e, n, xy: None, progress=lambda i, n, m: None)
     # the ratio's baseline: openTSNE, or the first map timed when it was skipped (the header says which)
     base_name, base = next(((n, s) for n, s, _, _ in rows if n.startswith("openTSNE")),
                            next(((n, s) for n, s, acc, _ in rows if acc is not None), (None, None)))
@@ -82,6 +108,16 @@ def main() -> None:
         ratio = f"{base / sec:.2f}x" if base and acc is not None else "-"
         print(f"{name:44s} {sec:8.1f} {ratio:>12s} {('%.4f' % acc) if acc is not None else '-':>10s} "
               f"{('%.4f' % tw) if tw is not None else '-':>8s}")
+    if "umap-frames" not in skip:
+        plain = next(s for n, s, _, _ in rows if n.startswith("UMAP fit") and n.endswith("(warm)")) \
+            if "umap-sample" not in skip else None
+        framed = next(s for n, s, _, _ in rows if n.endswith("with frames"))
+        print(f"\nUMAP shown as it computes ({len(frames)} frames of the {args.fit_points:,}-row fit):")
+        if plain is not None:
+            print(f"  app path with frames / without: {framed / plain:.3f}x ({framed:.1f} s / {plain:.1f} s)")
+        (n0, s0, e0), (n1, s1, e1) = fit_rows
+        print(f"  fit of {args.fit_points:,} alone, {n1} / {n0}: {s1 / s0:.3f}x ({s1:.1f} s / {s0:.1f} s); "
+              f"same map: {np.array_equal(e0, e1)}")
 
 
 if __name__ == "__main__":

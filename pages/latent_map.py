@@ -88,7 +88,7 @@ with st.container():
         # a slow projection (t-SNE, UMAP) is computing in the background: show PCA now, poll the task, rerun when
         # it is done
         task = view
-        preview = layout_preview(dataset_latents(ctx, split, n), METHODS[method]) if k == 2 else None
+        preview = layout_preview(dataset_latents(ctx, split, n), METHODS[method], how.step) if k == 2 else None
         show_task(task, f"{METHODS[method]} of {n:,} points", preview=preview)
         if task.error is None:
             st.caption(f"PCA is shown below while {METHODS[method]} runs; the map switches when it is done (computed "

@@ -59,11 +59,39 @@ def test_umap_maps_and_places_a_copy_next_to_its_original(clusters):
     steps = []
     proj = project_umap(x, seed=0, n_epochs=100, progress=lambda i, total, msg: steps.append((i, total)))
     assert proj.method == "umap" and proj.embedding.shape == (300, 2) and proj.embedding.dtype == np.float32
-    assert steps[0] == (0, 3) and steps[-1] == (3, 3)
+    assert steps[0] == (0, 102) and steps[-1] == (102, 102)      # loading, the graph, 100 epochs, done
+    assert [i for i, _ in steps] == sorted(i for i, _ in steps) and len(steps) > 50
     assert knn_label_accuracy(proj.embedding, labels) == 1.0
     lands_next_to(proj, x, [0, 150, 299])
     with pytest.raises(ValueError, match="n_neighbors"):
         project_umap(x, n_neighbors=1)
+
+
+@pytest.mark.filterwarnings("ignore:n_jobs value")
+def test_umap_shown_as_it_computes_ends_on_the_same_map_as_umap_learn_uninterrupted(clusters):
+    """The layout's epochs run one call each (vae.analysis.umap_projection._embed_by_epochs) so snapshots can be
+    taken between them: the finished map, its placement of new points and each frame equal umap-learn's own."""
+    umap = pytest.importorskip("umap")
+    from vae.analysis.umap_projection import project_umap
+
+    x, _ = clusters
+    plain = dict(n_components=2, n_neighbors=15, min_dist=0.1, random_state=0, init="spectral")
+    ref = umap.UMAP(n_epochs=60, **plain)
+    frames = []
+    proj = project_umap(x, seed=0, n_epochs=60, snapshot=lambda e, n, xy: frames.append((e, n, xy)))
+    np.testing.assert_array_equal(proj.embedding, ref.fit_transform(x))          # bit for bit
+    assert [f[0] for f in frames] == list(range(60)) and all(f[1] == 60 for f in frames)
+    assert frames[0][2].dtype == np.float32 and frames[0][2].shape == (300, 2)
+    # copies of a moving layout (umap-learn's epoch 0 samples no edge: every edge is due from epoch 1)
+    assert all(not np.array_equal(a[2], b[2]) for a, b in zip(frames[1:], frames[2:]))
+    # a frame is the layout after that many epochs: umap-learn's own list of layouts agrees (n_epochs=[9, 29, 60]:
+    # 60 epochs, the layout kept after epochs number 9 and 29, counted from 0)
+    listed = umap.UMAP(n_epochs=[9, 29, 60], **plain).fit(x)
+    for e, layout in zip((10, 30), listed.embedding_list_):
+        np.testing.assert_array_equal(frames[e][2], layout)
+    # the fitted map is a plain umap.UMAP, placing new points as the uninterrupted one does
+    assert type(proj.fitted) is umap.UMAP
+    np.testing.assert_array_equal(place_points(proj, x[:5] + 0.01), ref.transform(x[:5] + 0.01))
 
 
 def test_map_csv_has_one_row_per_point_and_reads_back():

@@ -178,3 +178,20 @@ def test_tsne_snapshots_are_copies_of_the_layout_as_it_moves(two_clusters):
     assert not np.array_equal(seen[-1][2], proj.embedding)
     # watching changes nothing
     np.testing.assert_array_equal(proj.embedding, project_tsne(two_clusters[0], seed=3, **FAST).embedding)
+
+
+def test_large_maps_take_the_short_schedule_on_fewer_neighbours(two_clusters, monkeypatch):
+    """From TSNE_LARGE_POINTS points: 75 + 75 iterations on 1.5 x perplexity neighbours (bench/large_map.py: 70,000
+    MNIST latents at openTSNE's 10-NN accuracy); smaller maps keep 125 + 250 on openTSNE's 3 x perplexity."""
+    import vae.analysis.projection as projection
+
+    x, labels = two_clusters
+    small = project_tsne(x[::5], seed=0, n_iter=1, early_exaggeration_iter=0, perplexity=10)    # 100 points
+    assert small.params["k_neighbors"] == 30
+    monkeypatch.setattr(projection, "TSNE_LARGE_POINTS", 500)
+    large = project_tsne(x, seed=0, perplexity=20, n_jobs=1)
+    p = large.params
+    assert (p["early_exaggeration_iter"], p["n_iter"], p["k_neighbors"]) == (75, 75, 30)
+    assert knn_label_accuracy(large.embedding, labels, k=10) == 1.0
+    with pytest.raises(ValueError, match="k_neighbors"):
+        project_tsne(x, k_neighbors=500)

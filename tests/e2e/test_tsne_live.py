@@ -66,3 +66,23 @@ def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     page.screenshot(path=str(SHOTS / "tsne-finished.png"), full_page=True)
     assert_no_exception(page)
     assert app_console_errors(page) == []
+
+
+def test_umap_layout_is_shown_as_it_computes(page: Page, streamlit_app):
+    # the t-SNE test's server (one per session: no server of its own), a small map of 2,000 points: UMAP's
+    # epochs run one by one (vae.analysis.umap_projection) and the page draws the layout between them, as t-SNE's
+    url = streamlit_app("app.py", VAE_TEST_SERVER="tsne-live")
+    goto_page(page, url, "latent_map?proj=umap&n=2000")
+    expect(page.get_by_test_id("stProgress").filter(has_text="UMAP of 2,000 points")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"UMAP as it computes: epoch \d+ of 500, all 2,000 points"))).to_be_visible()
+    # moved at least twice while it computes: three different layouts seen before the finished map replaced them
+    page.wait_for_function(SEEN_LAYOUTS, arg=3, polling="raf")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "umap-as-it-computes.png"), full_page=True)
+    expect(page.get_by_text(re.compile(r"UMAP \(15 neighbours, min_dist 0\.1\) took [0-9.]+ s "
+                                       r"\(trustworthiness 0\.\d{3}, 10-NN accuracy 0\.\d{3}\)"))).to_be_visible()
+    wait_for_app_run(page)
+    expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "umap-finished.png"), full_page=True)
+    assert_no_exception(page)
+    assert app_console_errors(page) == []

@@ -118,7 +118,7 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
     rows; a slow one (t-SNE, UMAP) on min(N, fit_points) rows drawn with `seed`, the rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
     (rows fitted), placed (rows placed), seconds and the projection's params. progress(step, total,
     message) runs over the fit's own steps and then one step per placed chunk. Methods with a live layout
-    (t-SNE; ProjectionMethod.live_layout): snapshot(iteration, total, layout float32 (m, k), rows int (m,))
+    (t-SNE, UMAP; ProjectionMethod.live_layout): snapshot(iteration, total, layout float32 (m, k), rows int (m,))
     receives the fitted sample's layout as it computes, rows being the sample's row numbers in mu.
     """
     import time

@@ -51,6 +51,7 @@ class ProjectionMethod:
     slow: bool = False                            # a background task; sampled and placed above FIT_POINTS
     needs_dims: bool = False                      # k components need k latent dimensions (PCA)
     live_layout: bool = False                     # fit takes snapshot(iteration, total, layout (N, k)): shown as it computes
+    step: str = "iteration"                       # what the live layout's count counts ("epoch" for UMAP)
 
     def max_components(self, latent_dim: int) -> int:
         """The largest map dimension (2 or 3) this method gives for latent_dim-d codes."""
@@ -95,7 +96,7 @@ _METHODS = (
         settings=(Setting("perplexity", "Perplexity", (5, 10, 20, 30, 50, 100), 30, url="perp", state_key="map_perp",
                           cast=float),)),
     ProjectionMethod(
-        "umap", "UMAP", _fit_umap, slow=True,
+        "umap", "UMAP", _fit_umap, slow=True, live_layout=True, step="epoch",
         describe=lambda p: f"UMAP ({p.params['n_neighbors']} neighbours, min_dist {p.params['min_dist']:g})",
         caveat="like t-SNE it keeps neighbourhoods, sizes and gaps mean little",
         settings=(Setting("n_neighbors", "Neighbours", (5, 10, 15, 30, 50), 15, url="nn", state_key="map_umap_nn",

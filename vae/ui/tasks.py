@@ -169,7 +169,7 @@ def projection_task(key: str, mu: np.ndarray, method: str, n_components: int = 2
     """The `method` Projection (vae.analysis.projection_methods) of `mu` (N, D) for `key` (model id + data +
     settings): started once in the background, then shared. t-SNE uses the server's projection threads.
     Its params["quality"] holds the map's trustworthiness and 10-NN accuracy (by `labels` (N,), if given);
-    a method with a live layout (t-SNE) publishes (iteration, total, layout (N, k)) as it computes."""
+    a method with a live layout (t-SNE, UMAP) publishes (iteration, total, layout (N, k)) as it computes."""
     from vae.analysis.projection_methods import projection_method
 
     how = projection_method(method)
@@ -189,7 +189,7 @@ def show_task(task: Task, what: str, poll_s: float = 0.5, preview: Callable[[obj
     with a Retry button. Never spins: a failure stops the polling and says why.
 
     preview(partial) draws the task's latest intermediate result (task.partial) under the bar, in the
-    same fragment, whenever there is one (a t-SNE layout as it computes)."""
+    same fragment, whenever there is one (a t-SNE or UMAP layout as it computes)."""
     task.touch()
     if task.error is not None:
         st.error(f"{what} failed: {task.error}", icon=":material/error:")
@@ -237,7 +237,7 @@ def large_projection_task(key: str, mu: np.ndarray, method: str, n_components: i
 
     The result has .embedding float32 (N, k), .seconds (of the computation, 0 when read back), .params and
     .info (fitted, placed, cached); no transform of new points; .params["quality"] as projection_task's.
-    A t-SNE publishes its sample's layout as it computes: (iteration, total, layout (m, k), rows (m,)).
+    A t-SNE or UMAP publishes its sample's layout as it computes: (iteration, total, layout (m, k), rows (m,)).
     """
     from types import SimpleNamespace
 

@@ -101,11 +101,11 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | 
     raise ValueError(f"unknown map method {method!r}; expected one of {list(METHODS)}")
 
 
-def layout_preview(lat: Latents, name: str):
-    """A `tasks.show_task` preview for a 2-D t-SNE task: draws its partial, (iteration, total, layout (N, 2))
+def layout_preview(lat: Latents, name: str, step: str = "iteration"):
+    """A `tasks.show_task` preview for a 2-D t-SNE or UMAP task: draws its partial, (iteration, total, layout (N, 2))
     or, for a map fitted on a sample, (iteration, total, layout (m, 2), rows (m,)), as a raster map coloured
     by label (figures.scatter_png), so the map is seen forming as the Embedding Projector animates its
-    t-SNE. An image, not a Plotly chart: the progress fragment redraws it twice a second, and an image
+    t-SNE. `step` names what the count counts ("epoch" for UMAP). An image, not a Plotly chart: the progress fragment redraws it twice a second, and an image
     swaps without the chart's blank frames."""
     import streamlit as st
 
@@ -121,7 +121,7 @@ def layout_preview(lat: Latents, name: str):
             return
         with st.container(key="map_layout_preview"):
             shown = f"all {n:,} points" if len(rows) == n else f"the {len(rows):,} points it is fitted on, of {n:,}"
-            st.caption(f"{name} as it computes: iteration {it} of {total}, {shown}")
+            st.caption(f"{name} as it computes: {step} {it} of {total}, {shown}")
             pil = scatter_png(xy, lat.labels[rows])
             st.image(data_url(pil), width=pil.width)      # inside the message: a quick rerun cannot 404 it
 
