@@ -230,3 +230,30 @@ def test_cli_project_all_of_mnist_is_70000_rows(mnist_dir, capsys, tmp_path, mon
         assert np.array_equal(f["labels"], want)
         assert np.array_equal(f["split"], np.r_[np.zeros(60_000), np.ones(10_000)].astype(np.uint8))
         assert np.array_equal(f["index"], np.r_[np.arange(60_000), np.arange(10_000)])
+
+
+def test_tsne_is_fitted_on_every_row_of_a_large_map_and_umap_on_a_sample(monkeypatch):
+    """By default t-SNE maps every row up to 100,000 (on 70,000 MNIST latents a fit on a 20,000 sample lost
+    0.013 of 10-NN accuracy and gained no time); UMAP keeps its 20,000 sample (4.3x faster than every row)."""
+    from dataclasses import replace
+
+    import vae.analysis.projection_methods as pm
+    from vae.analysis.large_map import default_fit_points, projection_cache_path
+    from vae.analysis.projection import Projection
+
+    assert default_fit_points("tsne") == 100_000 and default_fit_points("umap") == 20_000
+    assert default_fit_points("tsne", 500) == 500
+    with pytest.raises(ValueError, match="at least 4"):
+        default_fit_points("umap", 3)
+    fitted = []
+
+    def fit(mu, n_components=2, **_):
+        fitted.append(len(mu))
+        return Projection("tsne", n_components, np.zeros((len(mu), n_components), np.float32))
+
+    monkeypatch.setitem(pm.PROJECTIONS, "tsne", replace(pm.PROJECTIONS["tsne"], fit=fit))
+    x = np.random.default_rng(0).normal(size=(25_000, 3)).astype(np.float32)
+    emb, info = project_all(x, "tsne")
+    assert fitted == [25_000] and (info["fitted"], info["placed"]) == (25_000, 0) and emb.shape == (25_000, 2)
+    # the cache key holds the number used, so an explicit 100,000 finds the map made with the default
+    assert projection_cache_path(x, "tsne") == projection_cache_path(x, "tsne", fit_points=100_000)

@@ -1,13 +1,13 @@
 """Maps of every point: encodings and projections cached on disk, t-SNE/UMAP fitted on a sample.
 
     mu, logvar = cached_encode(model, images, data_key="mnist/all", progress=lambda done, total: ...)
-    emb, info = cached_project(mu, "tsne", fit_points=20_000, progress=lambda i, total, msg: ...)
+    emb, info = cached_project(mu, "umap", progress=lambda i, total, msg: ...)   # fit_points: the method's
 
 Encodings are stored per model (a hash of its parameters), data (a hash of the image bytes and the
 caller's `data_key`) and batch-independent settings, so opening the same model on the same split a
 second time reads one .npz instead of encoding again. Projections are stored per points (a hash of
 mu) and settings. t-SNE and UMAP of N > fit_points rows are fitted on a seeded sample of fit_points
-rows; the other rows are placed with the fitted map's transform (vae.analysis.projection.place_points)
+rows (by default the method's own: ProjectionMethod.fit_points, 100,000 for t-SNE, 20,000 for UMAP); the other rows are placed with the fitted map's transform (vae.analysis.projection.place_points)
 in chunks, so the progress callback moves and memory stays bounded. PCA always uses every row.
 
 The cache folder is $VAE_CACHE_DIR/maps (see vae.data.download.default_cache_dir) unless given.
@@ -27,9 +27,9 @@ import torch
 
 __all__ = ["cached_encode", "cached_project", "project_all", "projection_cache_path", "read_projection",
            "write_projection", "model_fingerprint", "array_fingerprint",
-           "map_cache_dir", "FIT_POINTS"]
+           "map_cache_dir", "default_fit_points", "FIT_POINTS"]
 
-FIT_POINTS = 20_000          # t-SNE / UMAP are fitted on at most this many rows; the rest are placed
+FIT_POINTS = 20_000          # above this many rows a slow map is a large map: cached on disk, maybe sampled
 PLACE_CHUNK = 10_000         # rows placed per transform call (one progress step each)
 
 
@@ -108,14 +108,26 @@ def cached_encode(model, images, *, data_key: str = "", batch_size: int = 1024,
     return mu, logvar, False
 
 
-def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
+def default_fit_points(method: str, fit_points: int | None = None) -> int:
+    """The rows a slow `method` is fitted on at most: `fit_points`, or the method's own default when None.
+    ValueError for an unknown method or fewer than 4."""
+    from vae.analysis.projection_methods import projection_method
+
+    m = projection_method(method).fit_points if fit_points is None else int(fit_points)
+    if m < 4:
+        raise ValueError(f"fit_points must be at least 4, got {m}")
+    return m
+
+
+def project_all(mu, method: str, *, fit_points: int | None = None, seed: int = 0, n_components: int = 2,
                 progress: Callable[[int, int, str], None] | None = None,
                 snapshot: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,
                 **settings) -> tuple[np.ndarray, dict]:
     """Map every row of mu (N, D) -> (embedding float32 (N, k), info dict).
 
     method: a name in vae.analysis.projection_methods.PROJECTIONS. A fast method (PCA) is fitted on all
-    rows; a slow one (t-SNE, UMAP) on min(N, fit_points) rows drawn with `seed`, the rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
+    rows; a slow one (t-SNE, UMAP) on min(N, fit_points) rows drawn with `seed` (fit_points None: the
+    method's own default, ProjectionMethod.fit_points), the rest placed with the fitted transform in chunks of PLACE_CHUNK. info holds method, n, fitted
     (rows fitted), placed (rows placed), seconds and the projection's params. progress(step, total,
     message) runs over the fit's own steps and then one step per placed chunk. Methods with a live layout
     (t-SNE, UMAP; ProjectionMethod.live_layout): snapshot(iteration, total, layout float32 (m, k), rows int (m,))
@@ -130,10 +142,9 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
     x = np.ascontiguousarray(np.asarray(mu, dtype=np.float32))
     if x.ndim != 2 or x.shape[0] < 4:
         raise ValueError(f"need latent points of shape (N >= 4, D), got {x.shape}")
-    if fit_points < 4:
-        raise ValueError(f"fit_points must be at least 4, got {fit_points}")
     n = x.shape[0]
     how = projection_method(method)
+    fit_points = default_fit_points(method, fit_points)
     if not how.slow:                                   # fast enough to fit on every row
         proj = how.fit(x, n_components, seed=seed, progress=progress, **settings)
         return proj.embedding, dict(method=method, n=n, fitted=n, placed=0,
@@ -167,10 +178,10 @@ def project_all(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0,
                      params={k: v for k, v in proj.params.items() if isinstance(v, (int, float, str, bool, type(None)))})
 
 
-def projection_cache_path(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
+def projection_cache_path(mu, method: str, *, fit_points: int | None = None, seed: int = 0, n_components: int = 2,
                           cache_dir: str | os.PathLike | None = None, **settings) -> Path:
     """Where the map of these points (N, D) with these settings is stored (the file may not exist)."""
-    spec = json.dumps(dict(method=method, fit_points=int(fit_points), seed=seed, k=n_components,
+    spec = json.dumps(dict(method=method, fit_points=default_fit_points(method, fit_points), seed=seed, k=n_components,
                            **{k: settings[k] for k in sorted(settings)}), sort_keys=True, default=str)
     key = hashlib.sha256(f"{array_fingerprint(np.asarray(mu, np.float32))}|{spec}".encode()).hexdigest()[:32]
     return map_cache_dir(cache_dir) / f"proj-{key}.npz"
@@ -187,7 +198,7 @@ def write_projection(path: Path, embedding: np.ndarray, info: dict) -> None:
     _save_npz(path, embedding=embedding, info=np.array(json.dumps(info, default=str)))
 
 
-def cached_project(mu, method: str, *, fit_points: int = FIT_POINTS, seed: int = 0, n_components: int = 2,
+def cached_project(mu, method: str, *, fit_points: int | None = None, seed: int = 0, n_components: int = 2,
                    progress: Callable[[int, int, str], None] | None = None,
                    cache_dir: str | os.PathLike | None = None, use_cache: bool = True,
                    snapshot: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None,

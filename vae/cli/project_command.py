@@ -44,7 +44,7 @@ def add_project_parser(sub) -> None:
     p.add_argument("--data-dir", default=None, metavar="DIR",
                    help="where the data set's files are, if not where the checkpoint says")
     p.add_argument("--fit-points", type=int, default=None, metavar="M",
-                   help="t-SNE/UMAP: fit on this many rows, place the rest (default: 20000)")
+                   help="t-SNE/UMAP: fit on this many rows, place the rest (default: t-SNE 100000, UMAP 20000)")
     p.add_argument("--n-train", type=int, default=None, metavar="N",
                    help="shapes only: generate N training images instead of the recorded number "
                         "(e.g. --n-train 1000000 --split train for a million-point map; about 2 min to draw)")
@@ -61,7 +61,7 @@ def cmd_project(args) -> int:
     import torch
     from tqdm import tqdm
 
-    from ..analysis.large_map import FIT_POINTS
+    from ..analysis.large_map import default_fit_points
     from ..analysis.map_quality import format_quality, map_quality
     from ..train.distributed import Distributed
     from .evaluate_command import dataset_for
@@ -69,9 +69,9 @@ def cmd_project(args) -> int:
     apply_threads(args)
     if not str(args.out).endswith(".npz"):
         raise CLIError(f"--out must name an .npz file, got {args.out}")
-    fit_points = FIT_POINTS if args.fit_points is None else args.fit_points
-    if fit_points < 4:
-        raise CLIError(f"--fit-points must be at least 4, got {fit_points}")
+    if args.fit_points is not None and args.fit_points < 4:
+        raise CLIError(f"--fit-points must be at least 4, got {args.fit_points}")
+    fit_points = default_fit_points(args.method, args.fit_points)
     started = time.perf_counter()
     job = Distributed.from_env()
     device = args.device if args.device == "cpu" or not job.enabled else f"cuda:{job.local_rank}"

@@ -71,7 +71,7 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | 
     how = PROJECTIONS.get(method)
     if how is not None and how.slow:                     # a background task, shown with its progress
         name = how.label
-        if n > FIT_POINTS:                               # fitted on a sample, the rest placed; kept on disk
+        if n > FIT_POINTS:                               # a large map: kept on disk; above the method's fit_points, sampled
             task = tasks.large_projection_task(f"large|{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|"
                                                f"{sorted(settings.items())}", lat.mu, method, k, labels=lat.labels,
                                                **settings)
@@ -79,8 +79,9 @@ def map_view(ctx, split: str, n: int, method: str, k: int = 2, settings: dict | 
                 return task
             proj = task.result
             return MapView(method, lat, proj.embedding, tuple(f"{name} {i + 1}" for i in range(k)), None, None,
-                           note=f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
-                                f"placed by its transform; " + ("read from the disk cache" if proj.info["cached"]
+                           note=(f"{name} of all {proj.info['fitted']:,} points; " if not proj.info["placed"] else
+                                 f"{name} fitted on {proj.info['fitted']:,} points, the other {proj.info['placed']:,} "
+                                 f"placed by its transform; ") + ("read from the disk cache" if proj.info["cached"]
                                                                  else f"took {proj.seconds:.1f} s")
                                 + f"{_quality(proj)}; {how.caveat}")
         key = f"{method}|{ctx.lm.id}|{ctx.dataset_key}|{split}|{n}|{k}|{sorted(settings.items())}"
