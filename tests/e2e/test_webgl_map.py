@@ -144,8 +144,15 @@ def test_every_mnist_point_and_an_exact_lasso(page: Page, mnist_app: str):
     wait_for_app_run(page)
     k_slider = page.get_by_test_id("stSlider").filter(has_text="K (importance samples)").get_by_role("slider")
     expect(k_slider).to_have_attribute("aria-valuetext", "10")
-    wait_scatter(page, "s.colorMode() === 'value' && s.count() === 70000", timeout=LOG_PX_WAIT_MS)
+    # the map was coloured by value (z1) already: wait for log p(x)'s own legend, then for the page to rest (it
+    # colours by label while the ranking runs), and check that the map still shows log p(x) then
+    log_px = ("s.colorMode() === 'value' && s.drawnColour() === 'value' && s.count() === 70000"
+              " && s.legendText().includes('log p(x)')")
+    wait_scatter(page, log_px, timeout=LOG_PX_WAIT_MS)
+    wait_for_app_run(page)
     frame = scatter_frame(page, 70_000)
+    assert frame.evaluate(f"() => {{ const s = window.__scatter; return {log_px}; }}"), \
+        frame.evaluate("() => [window.__scatter.colorMode(), window.__scatter.legendText()]")
     check_log_px_colours(page, frame, 70_000, "webgl_map_70k_log_px.png")
 
 

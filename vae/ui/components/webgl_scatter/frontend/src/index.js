@@ -149,6 +149,13 @@ window.__scatter = {
   zoomTo: (x, y, distance) => S.plot.zoomToLocation([x, y], distance),
   point: (i) => S.plot.get('points')[i].slice(0, 2),
   colorMode: () => (S.lastArgs.val ? 'value' : 'category'),
+  // how the points on the canvas are coloured now: a recolour's arrays are drawn once the spatial index of its
+  // points is built (a worker, seconds at 1,000,000), after the legend and colorMode() have changed
+  drawnColour: () => {
+    const pts = S.plot && S.plot.get('points');
+    if (!pts || !pts.length) return null;
+    return S.plot.get('colorBy') === 'valueW' && pts[0].length > 3 ? 'value' : 'category';
+  },
   // the values the points are coloured by (colour by a value; Python sends them rescaled to [0, 1]): how
   // many, how many finite, their range and a 10-bin histogram over [0, 1]
   valueStats: () => {
