@@ -16,7 +16,7 @@ from vae.ui.map.export import export_buttons, png_config
 from vae.ui.components.hover_thumbs import hover_thumbnails
 from vae.ui.images import show, tiles
 from vae.ui.map.latent_map import (METHODS, layout_preview, manifold_background, map_figure, map_view,
-                                   selected_points)
+                                   selected_box, selected_points)
 from vae.ui.latents import dataset_latents
 from vae.ui.sidebar import current
 from vae.ui.tasks import Task, show_task
@@ -180,9 +180,7 @@ if spots and view.from_map is not None and view.k == 2:
     z = view.from_map(np.asarray(spots[:1], dtype=np.float64))[0]
     if not len(indices):
         state.set_selection(state.MapSelection(lm.id, ctx.dataset_key, split, [], point=z))
-    sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
-    boxed = bool(sel.get("box"))                  # (the WebGL map's event is a dict, the Plotly chart's an object)
-    st.subheader("Decoded at the centre of the box" if boxed else "Decoded at the clicked spot")
+    st.subheader("Decoded at the centre of the box" if selected_box(event) else "Decoded at the clicked spot")
     img = decode_numpy(lm.model, z[None])[0]
     show(img, 224, caption=f"map ({spots[0][0]:.2f}, {spots[0][1]:.2f}) → z = "
                            f"[{', '.join(f'{v:.2f}' for v in z[:6])}{', ...' if len(z) > 6 else ''}]")

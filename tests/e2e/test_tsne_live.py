@@ -30,6 +30,15 @@ SEEN_LAYOUTS = """(want) => {
 }"""
 
 
+def wait_finished_map(page: Page, method: str) -> None:
+    """The finished map's note (`method`, a regex, then its time and how faithful it is: vae.analysis.map_quality)
+    is on the page, the page has rested, and the preview of the layout as it computed is gone."""
+    expect(page.get_by_text(re.compile(method + r" took [0-9.]+ s "
+                                       r"\(trustworthiness 0\.\d{3}, 10-NN accuracy 0\.\d{3}\)"))).to_be_visible()
+    wait_for_app_run(page)
+    expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
+
+
 def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     # a server of its own: the t-SNE of mnist-2d's 10,000 test points is computed once per server and shared,
     # and this test must see it run
@@ -53,10 +62,7 @@ def test_tsne_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     page.screenshot(path=str(SHOTS / "tsne-as-it-computes.png"), full_page=True)
     # the end: the page reruns with the finished map, and the preview and the bar are gone
     # with its time, how faithful it is (vae.analysis.map_quality)
-    expect(page.get_by_text(re.compile(r"t-SNE \(perplexity 20\) took [0-9.]+ s "
-                                       r"\(trustworthiness 0\.\d{3}, 10-NN accuracy 0\.\d{3}\)"))).to_be_visible()
-    wait_for_app_run(page)
-    expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
+    wait_finished_map(page, r"t-SNE \(perplexity 20\)")
     expect(page.get_by_test_id("stProgress")).to_have_count(0)
     # a smooth change of projection: the same frame moved its points to t-SNE's places (a transition), not a frame
     # made anew (the progress above the map came and went: had the map's place moved, the browser would have made
@@ -79,10 +85,7 @@ def test_umap_layout_is_shown_as_it_computes(page: Page, streamlit_app):
     page.wait_for_function(SEEN_LAYOUTS, arg=3, polling="raf")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "umap-as-it-computes.png"), full_page=True)
-    expect(page.get_by_text(re.compile(r"UMAP \(15 neighbours, min_dist 0\.1\) took [0-9.]+ s "
-                                       r"\(trustworthiness 0\.\d{3}, 10-NN accuracy 0\.\d{3}\)"))).to_be_visible()
-    wait_for_app_run(page)
-    expect(page.locator(".st-key-map_layout_preview")).to_have_count(0)
+    wait_finished_map(page, r"UMAP \(15 neighbours, min_dist 0\.1\)")
     page.screenshot(path=str(SHOTS / "umap-finished.png"), full_page=True)
     assert_no_exception(page)
     assert app_console_errors(page) == []

@@ -18,7 +18,7 @@ itself, one call of umap-learn's own compiled epoch (layouts._get_optimize_layou
 each, with the same learning-rate schedule (alpha = initial_alpha * (1 - n / n_epochs)), the same per-point
 random states and the same sampling state carried from epoch to epoch; between epochs it hands a copy of the
 layout to `snapshot`. Same arithmetic in the same order: the map equals umap-learn's uninterrupted fit with the
-same seed, bit for bit (tests/test_projection.py checks it, so an umap-learn whose internals change is caught).
+same seed, bit for bit (tests/test_placement.py checks it, so an umap-learn whose internals change is caught).
 densMAP, other output metrics, epoch lists and other initialisations go through umap-learn's own code (no
 snapshots). bench/large_map.py times UMAP with and without the frames.
 """

@@ -69,9 +69,10 @@ def cmd_project(args) -> int:
     apply_threads(args)
     if not str(args.out).endswith(".npz"):
         raise CLIError(f"--out must name an .npz file, got {args.out}")
-    if args.fit_points is not None and args.fit_points < 4:
-        raise CLIError(f"--fit-points must be at least 4, got {args.fit_points}")
-    fit_points = default_fit_points(args.method, args.fit_points)
+    try:
+        fit_points = default_fit_points(args.method, args.fit_points)
+    except ValueError:
+        raise CLIError(f"--fit-points must be at least 4, got {args.fit_points}") from None
     started = time.perf_counter()
     job = Distributed.from_env()
     device = args.device if args.device == "cpu" or not job.enabled else f"cuda:{job.local_rank}"

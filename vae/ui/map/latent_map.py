@@ -204,6 +204,18 @@ def manifold_background(model, view: MapView, n: int = 15):
     return grid(images, width=1200, pad=2), (x0, x1, y0, y1)   # thin gaps: small tiles would merge
 
 
+def _selection_getter(event):
+    """get(key) -> the selection's entry (or []) of a map event: a Plotly chart's (an object) or the WebGL map's
+    (a dict, vae.ui.map.webgl_map)."""
+    sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
+    return (lambda k: sel.get(k, [])) if isinstance(sel, dict) else (lambda k: getattr(sel, k, []))
+
+
+def selected_box(event) -> bool:
+    """Whether the map event's selection is a box (its centre is then the decoded spot, see selected_points)."""
+    return bool(_selection_getter(event)("box"))
+
+
 def selected_points(event, traces: list[np.ndarray | None]) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """From a plotly selection event: (dataset indices int64 (k,) of the selected data points, map locations).
 
@@ -213,8 +225,7 @@ def selected_points(event, traces: list[np.ndarray | None]) -> tuple[np.ndarray,
     click grid, see `map_figure`), or the centre of a selection box. A box or lasso also selects the
     grid nodes inside it; those are not locations, the box's centre is (a lasso gives none).
     """
-    sel = getattr(event, "selection", None) or (event.get("selection") if isinstance(event, dict) else None) or {}
-    get = (lambda k: sel.get(k, [])) if isinstance(sel, dict) else (lambda k: getattr(sel, k, []))
+    get = _selection_getter(event)
     parts: list[np.ndarray] = []
     spots: list[tuple[float, float]] = []
     dragged = bool(get("box") or get("lasso"))
