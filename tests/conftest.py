@@ -7,9 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
+# One torch (OpenMP) thread in every process the suite starts: the workers, the streamlit servers, their training
+# processes. pytest-xdist already runs one worker per core, and a second thread in each only spins: the same tests
+# took 16% less CPU (user + sys) with it. Set before torch is imported; a test that wants more sets it itself.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = REPO.parent / "shared" / "datasets" / "mnist"
