@@ -283,6 +283,9 @@ def place_points(proj: Projection, z, *, placed_in_all: int | None = None) -> np
     if proj.method == "tsne":
         out = np.asarray(proj.fitted.transform(x), dtype=np.float32)
     else:
+        from vae.analysis.numba_cache import cache_umap_kernels
+
+        cache_umap_kernels()                      # a map loaded from disk: transform's kernels load, not compile
         reducer = proj.fitted
         if placed_in_all is not None and getattr(reducer, "n_epochs", 0) is None:
             import copy

@@ -159,6 +159,9 @@ def project_umap(mu, n_components: int = 2, *, n_neighbors: int = UMAP_NEIGHBOUR
         import umap
     except ImportError:  # pragma: no cover - umap-learn is a dependency
         raise ImportError("UMAP needs the umap-learn package: pip install umap-learn") from None
+    from vae.analysis.numba_cache import cache_umap_kernels
+
+    cache_umap_kernels()          # its kernels compile once per machine, not once per process
     nn = int(min(n_neighbors, x.shape[0] - 1))
     settings = dict(n_components=k, n_neighbors=nn, min_dist=float(min_dist), random_state=seed,
                     n_epochs=None if n_epochs is None else int(n_epochs),

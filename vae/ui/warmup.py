@@ -1,7 +1,8 @@
 """Warm-up of what a server compiles on first use, in the background, after the first page is drawn.
 
 UMAP's first call in a process compiles numba code (umap-learn, pynndescent): 14 s on a 2-core machine
-before any UMAP map of any size. The first full run of the app starts one daemon thread, at the lowest
+before any UMAP map of any size, where numba's disk cache does not hold it yet (vae.analysis.numba_cache:
+only the machine's first process compiles; later ones load the kernels, a few seconds). The first full run of the app starts one daemon thread, at the lowest
 scheduling priority, that fits UMAP to 300 random points; a person who then asks for a UMAP map waits
 for the map, not for the compiler. Started after the page (the first picture does not wait for it); a
 failure is logged and changes nothing (the first real UMAP compiles, as before).
