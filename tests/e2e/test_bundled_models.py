@@ -34,7 +34,10 @@ def choose_checkpoint(page: Page, name: str) -> None:
     expect(box).to_have_value(name)
 
 
-def test_a_fresh_server_opens_on_mnist(page: Page, app_server: str):
+def test_a_fresh_server_opens_on_mnist_and_the_shapes_beta_first_slider_moves_mainly_one_factor(
+        page: Page, app_server: str):
+    """A fresh session opens on mnist-2d (the Decode page, then the Latent map's 10,000 test points); in between,
+    the same Decode page switched to shapes-beta (shapes_beta_first_slider_moves_mainly_one_factor)."""
     goto_page(page, app_server)
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_role("combobox", name="Checkpoint")).to_have_value("mnist-2d")
@@ -45,6 +48,8 @@ def test_a_fresh_server_opens_on_mnist(page: Page, app_server: str):
     pixels = pixels.reshape(28, 28)
     assert pixels.max() > 128 and pixels.mean() < 128   # a bright digit on a dark ground
     assert_no_exception(page)
+
+    shapes_beta_first_slider_moves_mainly_one_factor(page)
 
     page.goto(f"{app_server.rstrip('/')}/latent_map?map=plotly")     # Plotly's traces (WebGL: test_webgl_map)
     wait_for_app_run(page)
@@ -70,15 +75,14 @@ def pixel_features(images: np.ndarray) -> np.ndarray:
                      np.ones(len(img))], axis=1)
 
 
-def test_shapes_beta_first_slider_moves_mainly_one_factor(page: Page, app_server: str):
-    """Decode a traversal of the first (highest-KL) slider's dimension with the page's own decoder, read
+def shapes_beta_first_slider_moves_mainly_one_factor(page: Page) -> None:
+    """On the Decode page (open): choose shapes-beta, decode a traversal of the first (highest-KL) slider's dimension with the page's own decoder, read
     each frame's x, y and scale in the units of the shapes data's factors (a linear map from the centre of
     mass and size of an image, fitted on the test images and their true factors), and compare how far each
     factor moves: one moves across most of its range, the others hardly. (Shape and rotation, which
     shapes-beta does not encode, see assets/README.md, cannot be read off its blurred blobs.)"""
     from vae.data import load_dataset
 
-    goto_page(page, app_server)
     choose_checkpoint(page, "shapes-beta")
     wait_for_live_control(page, 8)
     first_dim = int(page.locator(".lc .lc-row input[id^='lc-z-']").first.get_attribute("id").rsplit("-", 1)[1])
@@ -91,7 +95,7 @@ def test_shapes_beta_first_slider_moves_mainly_one_factor(page: Page, app_server
     frames = np.array(frames, dtype=np.float64)            # (13, 1024) decoded means in [0, 1]
     assert frames.shape == (len(steps), 32 * 32)
 
-    test = load_dataset("shapes").test
+    test = load_dataset("shapes", n_train=10).test      # the same test images as load_dataset("shapes")
     names = ["scale", "x", "y"]
     truth = test.factors.numpy()[:, [1, 3, 4]].astype(np.float64)      # (N, 3) columns of SHAPE_FACTOR_NAMES
     to_factors, *_ = np.linalg.lstsq(pixel_features(test.images.reshape(len(test), -1).numpy() / 255), truth,

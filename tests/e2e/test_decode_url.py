@@ -30,10 +30,14 @@ def _decode_page_shows(page: Page) -> None:
     assert_no_exception(page)
 
 
-def test_the_decode_page_opens_at_slash_decode_and_its_links_work(page: Page, app_server: str, browser):
+def test_the_root_and_slash_decode_open_the_decode_page_and_its_links_work(page: Page, app_server: str, browser):
     # the server's second session: the first one on a fresh server showed no dialog, every later one did (the
     # dialog bench/browser_decode.py met from its second visit on, when it opened /decode)
     goto_page(page, app_server)
+    # the root URL is still the Decode page, and the sidebar's Decode entry is there
+    _decode_page_shows(page)
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="Decode", exact=True)).to_have_count(1)
+    assert app_console_errors(page) == []
     goto_page(page, app_server, "decode?model=digits-2d")
     _decode_page_shows(page)
     assert re.search(r"/decode\?", page.url), page.url                  # not sent to "/"
@@ -74,9 +78,3 @@ def test_the_decode_page_opens_at_slash_decode_and_its_links_work(page: Page, ap
     assert page.url.rstrip("/").split("?")[0] == app_server.rstrip("/"), page.url
     assert app_console_errors(page) == []
 
-
-def test_the_root_url_is_still_the_decode_page(page: Page, app_server: str):
-    goto_page(page, app_server)
-    _decode_page_shows(page)
-    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name="Decode", exact=True)).to_have_count(1)
-    assert app_console_errors(page) == []

@@ -29,11 +29,13 @@ HOOK = f"window.__latentControl.instances.{KEY}"
 # loaded, holding the GIL), which caps server-side decoding at a few images a second; the app turns
 # it off in .streamlit/config.toml ([runner] postScriptGC = false), and so does this server.
 NO_POST_SCRIPT_GC = {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "false"}
+# the server's torch on one thread: the suite's two workers already keep the cores busy (a second thread only spins)
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture(scope="module")
 def app_url(streamlit_app) -> str:
-    return streamlit_app(APP, **NO_POST_SCRIPT_GC)
+    return streamlit_app(APP, **NO_POST_SCRIPT_GC, **ONE_THREAD)
 
 
 def open_app(page: Page, url: str, arch: str, decode: str = "auto") -> None:
@@ -121,7 +123,7 @@ def test_pad_drags_two_dimensions_at_once(page: Page, app_url: str):
     assert app_console_errors(page) == []
 
 
-def test_browser_decoder_matches_model_decode(page: Page, app_url: str):
+def test_browser_decoder_matches_model_decode_for_every_architecture(page: Page, app_url: str):
     model = make_demo_model("mlp")
     open_app(page, app_url, "mlp")
     rng = np.random.default_rng(0)
@@ -141,6 +143,8 @@ def test_browser_decoder_matches_model_decode(page: Page, app_url: str):
             want = sent.decode(torch.as_tensor(z)[None])[0].numpy().reshape(-1)
         np.testing.assert_allclose(js, want, atol=1e-5)
     assert app_console_errors(page) == []
+    # the same page: every architecture the library builds (test hook decodeWith, no change to the control)
+    _every_architecture_decodes_like_model_decode(page)
 
 
 def test_keyboard_moves_the_focused_slider_and_the_image(page: Page, app_url: str):
@@ -222,13 +226,12 @@ CONV_ARCHS = [dict(arch="conv", image_size=28, channels=1, conv_channels=(32, 64
               dict(arch="mlp", image_size=28, channels=1, hidden=(64, 32), activation="tanh")]
 
 
-def test_every_architecture_decodes_in_chromium_like_model_decode(page: Page, app_url: str):
-    """The browser's JavaScript decoder (the one the control runs) against model.decode, every pixel
-    within 1/255 (and the floats to 1e-5), random and extreme z, each architecture the library builds."""
+def _every_architecture_decodes_like_model_decode(page: Page) -> None:
+    """The browser's JavaScript decoder (the one the control runs, open on the page) against model.decode, every
+    pixel within 1/255 (and the floats to 1e-5), random and extreme z, each architecture the library builds."""
     from vae import VAE, ModelConfig
     from vae.browser_decoder import export_decoder
 
-    open_app(page, app_url, "mlp")
     for i, kw in enumerate(CONV_ARCHS):
         torch.manual_seed(i)
         model = VAE(ModelConfig(latent_dim=6, **kw)).eval()
@@ -268,9 +271,11 @@ def _luminance(css_color: str) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
-def test_dark_theme_is_readable(page: Page, streamlit_app):
-    url = streamlit_app(APP, STREAMLIT_THEME_BASE="dark")
-    open_app(page, url, "mlp")
+def test_dark_theme_is_readable(page: Page, app_url: str):
+    # the app sets no theme, so Streamlit follows the browser's preference: a browser that prefers dark gets
+    # Streamlit's dark theme from the same server (no second server with theme.base = "dark" to start)
+    page.emulate_media(color_scheme="dark")
+    open_app(page, app_url, "mlp")
     label = page.locator(".lc-row label").first
     text = label.evaluate("el => getComputedStyle(el).color")
     background = page.evaluate("() => getComputedStyle(document.querySelector('.stApp')).backgroundColor")

@@ -26,7 +26,9 @@ def canvas_box(page: Page, frame) -> dict:
     return frame.locator("#plot").bounding_box()
 
 
-def test_hover_click_and_a_decoded_spot(page: Page, mnist_app: str):  # noqa: F811
+def test_hover_click_a_decoded_spot_then_a_new_projection(page: Page, mnist_app: str):  # noqa: F811
+    """One page: hover, click, a decoded spot; then a new projection moves the points in the same map
+    (a_new_projection_moves_the_points_in_the_same_map)."""
     goto_page(page, mnist_app, "latent_map")
     frame = scatter_frame(page, 10_000)
     box = canvas_box(page, frame)
@@ -74,6 +76,8 @@ def test_hover_click_and_a_decoded_spot(page: Page, mnist_app: str):  # noqa: F8
     assert_no_exception(page)
     assert not app_console_errors(page)
 
+    a_new_projection_moves_the_points_in_the_same_map(page)
+
 
 def _procrustes_residual(a: np.ndarray, b: np.ndarray) -> float:
     """Max distance between b and the best s * a @ R + t (R orthogonal, reflections allowed)."""
@@ -84,9 +88,12 @@ def _procrustes_residual(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(s * a0 @ r - b0).max())
 
 
-def test_a_new_projection_moves_the_points_in_the_same_map(page: Page, mnist_app: str):  # noqa: F811
-    goto_page(page, mnist_app, "latent_map")
+def a_new_projection_moves_the_points_in_the_same_map(page: Page) -> None:
+    """On the Latent map of mnist-2d (open, its latent plane shown, no projection changed yet): a point selected,
+    then PCA: the same component moves its points (one transition) to the new coordinates, the selection kept."""
+    wait_for_app_run(page)
     frame = scatter_frame(page, 10_000)
+    painted, moved = frame.evaluate("() => [window.__scatter.painted(), window.__scatter.transitions()]")
     before = np.array(frame.evaluate("() => window.__scatter.points()"), np.float64)
     frame.evaluate("() => { window.__scatter.mark = 'same frame'; }")
     frame.evaluate("() => window.__scatter.select([10])")
@@ -96,7 +103,8 @@ def test_a_new_projection_moves_the_points_in_the_same_map(page: Page, mnist_app
     wait_for_app_run(page)
     expect(page.get_by_text("PCA keeps", exact=False)).to_be_visible()
     # the same component (not a new frame) moved its points: one transition, then the new layout held
-    wait_scatter(page, "s.mark === 'same frame' && s.transitions() === 1 && s.count() === 10000 && s.painted() === 2")
+    wait_scatter(page, f"s.mark === 'same frame' && s.transitions() === {moved + 1} && s.count() === 10000 "
+                       f"&& s.painted() === {painted + 1}")
     frame = scatter_frame(page, 10_000)
     after = np.array(frame.evaluate("() => window.__scatter.points()"), np.float64)
     assert np.abs(after - before).max() > 0.05               # they moved ...
@@ -104,3 +112,4 @@ def test_a_new_projection_moves_the_points_in_the_same_map(page: Page, mnist_app
     assert frame.evaluate("() => window.__scatter.selected()") == [10]     # the selection stayed
     expect(page.get_by_text("1 selected point", exact=True)).to_be_visible()
     assert_no_exception(page)
+    assert not app_console_errors(page)

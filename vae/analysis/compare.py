@@ -24,9 +24,13 @@ SUMMARY_TERMS = ("elbo", "recon", "kl", "iwae", "active_units")
 
 
 def summarize_model(model, dataset, *, iwae_samples: int = 50, factors: bool = True, seed: int = 0,
-                    binarize: str = "none", factor_options: dict | None = None, progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+                    binarize: str = "none", factor_options: dict | None = None,
+                    factor_metrics: dict | None = None,
+                    progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """ELBO terms (log-densities: elbo = recon - kl, nats per image), IWAE with `iwae_samples`, active units
     and KL per dimension on the test split; the factor metrics too when `factors` and the data carry them.
+    `factor_metrics`: evaluate_factors' result for this model and data with this `seed` and `factor_options`,
+    already computed (the Factors page's): used as it is instead of computing it again.
     progress(fraction 0..1, what)."""
     from vae.analysis.factors import as_torch_free, evaluate_factors, has_factors
     from vae.analysis.likelihood import evaluate_model
@@ -39,7 +43,9 @@ def summarize_model(model, dataset, *, iwae_samples: int = 50, factors: bool = T
                             progress=lambda done, total: say(share * done / max(total, 1),
                                                              f"ELBO / IWAE: {done} of {total} test images"))
     result = {"dataset": dataset.name, "split": "test", **result}
-    if with_factors:
+    if with_factors and factor_metrics is not None:
+        result.update(factor_metrics)
+    elif with_factors:
         result.update(evaluate_factors(model, dataset, seed=seed, **(factor_options or {}),
                                        progress=lambda f, what: say(share + (1 - share) * f, what)))
     say(1.0, "done")

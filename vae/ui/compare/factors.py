@@ -25,14 +25,28 @@ PRECISION_LABELS = {"quick": "quick (2,000 images, 250 votes, DCI with 30 trees)
                     "full": "full (6,000 images, 800 votes, DCI with 100 trees: the published protocol, as the CLI)"}
 
 
+def _factors_key(lm, dataset_key: str, precision: str) -> str:
+    return f"factors:{lm.id}:{dataset_key}:{precision}"
+
+
 def factors_task(lm, dataset, dataset_key: str, precision: str = "quick", retry: bool = False) -> Task:
     """The factor metrics of model `lm` on `dataset`, computed once in the background (shared)."""
     from vae.analysis.factors import evaluate_factors
 
     model, opts = lm.model, PRECISIONS[precision]
-    return background_task(f"factors:{lm.id}:{dataset_key}:{precision}",
+    return background_task(_factors_key(lm, dataset_key, precision),
                            lambda progress: evaluate_factors(model, dataset, progress=progress, **opts),
                            retry_failed=retry)
+
+
+def finished_factors(lm, dataset_key: str, precision: str = "quick") -> dict | None:
+    """The factor metrics factors_task has already computed for `lm` on the data `dataset_key` at `precision`
+    (seed 0), or None (never asked, still running, failed); starts nothing. The Compare page's summary of the
+    same model takes them instead of computing the same numbers again."""
+    from vae.ui.tasks import find_task
+
+    task = find_task(_factors_key(lm, dataset_key, precision))
+    return task.result if task is not None and task.is_done and task.error is None else None
 
 
 def needs_factors(ctx) -> bool:

@@ -20,7 +20,7 @@ from vae.dims import dim_label
 from vae.ui import loaders
 from vae.ui.background import background_task
 from vae.ui.colours import label_colour
-from vae.ui.compare.factors import METRIC_LABELS, PRECISIONS
+from vae.ui.compare.factors import METRIC_LABELS, PRECISIONS, finished_factors
 from vae.ui.tasks import Task
 
 
@@ -94,11 +94,15 @@ def _binarize_of(lm) -> str:
 
 
 def summary_task(lm, dataset, dataset_key: str, iwae_samples: int) -> Task:
+    """The summary of model `lm` on `dataset` (summarize_model), computed once in the background (shared); its
+    factor metrics are the Factors page's "quick" ones (the same options and seed) when that page has them."""
     model, binarize = lm.model, _binarize_of(lm)
     return background_task(
         f"compare:{lm.id}:{dataset_key}:{iwae_samples}",
         lambda progress: summarize_model(model, dataset, iwae_samples=iwae_samples, binarize=binarize,
-                                         factor_options=PRECISIONS["quick"], progress=progress))
+                                         factor_options=PRECISIONS["quick"],
+                                         factor_metrics=finished_factors(lm, dataset_key, "quick"),
+                                         progress=progress))
 
 
 def summary_table(labels: list[str], summaries: list[dict | None]) -> dict[str, list]:
