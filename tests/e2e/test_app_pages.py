@@ -1,6 +1,10 @@
 """The explorer in a real Chromium: every page opens clean; a slider key press on Decode redraws the image;
 a box selection on the latent map shows the selected images; a click on an empty spot of the map decodes it;
-a bad upload is refused and the model kept."""
+a bad upload is refused and the model kept.
+
+Tests that walk the same page share one browser page (a fresh page is a fresh Streamlit session: the app's load
+again, for the server and Chromium): every page, then Decode and the sidebar's uploads; the Plotly map of
+digits-2d (hover, click, selections); a fresh server's deep links."""
 
 from __future__ import annotations
 
@@ -10,29 +14,57 @@ import re
 import zipfile
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (FIRST_POINT_JS, app_console_errors, assert_no_exception, box_select,
+from tests.e2e.helpers import (FIRST_POINT_JS, app_console_errors, assert_no_exception, box_select, click_when_still,
                                click_first_map_point, goto_page, image_src, nav_links, wait_for_app_run,
                                wait_for_image_change, wait_for_plot, wait_until_settled)
 
 DECODED = "decoded mean image"
 
 
-def test_every_page_opens_without_errors(page: Page, app_server: str):
+def _every_page_opens_without_errors(page: Page, app_server: str) -> None:
+    """Every page of the navigation opens clean with its sidebar; on Interpolate the GIF downloads."""
     goto_page(page, app_server)
     links = nav_links(page)
     titles = [t for t, _ in links]
     for expected in ("Decode", "Latent map", "Interpolate", "Generate", "Train"):
         assert expected in titles, titles
-    for title, href in links:
-        page.goto(href)
+    nav = page.get_by_test_id("stSidebarNav").locator("a")
+    for i, (title, href) in enumerate(links):
+        if i:                      # the first link is the page open now; the others are clicked, as a user does
+            heading = page.get_by_test_id("stHeading").first.inner_text()
+            click_when_still(nav.nth(i))
+            page.wait_for_url(href)
+            # the new page's own heading (the previous page's stays on screen until the new run replaces it)
+            page.wait_for_function("(old) => { const h = document.querySelector(\"[data-testid='stHeading']\");"
+                                   " return h && h.innerText !== old; }", arg=heading)
         wait_for_app_run(page)
         expect(page.get_by_test_id("stHeading").first).to_be_visible()
         assert_no_exception(page)
         # the sidebar is drawn on every page: model and dataset
         expect(page.get_by_test_id("stSidebar").get_by_text("Download model (.zip)")).to_be_visible()
+        if title == "Interpolate":
+            _the_interpolation_gif_is_big_enough_for_a_slide(page)
+    assert app_console_errors(page) == []
+
+
+def test_every_page_opens_then_decode_follows_key_presses_and_refuses_bad_uploads(page: Page, app_server: str):
+    """One browser page: every page opens clean (and Interpolate's GIF is big enough for a slide); on Decode a
+    key press on the live control and one on a plain slider redraw the image; bad checkpoint uploads are refused
+    with their own errors and the model kept, and a good one after them opens."""
+    _every_page_opens_without_errors(page, app_server)
+    goto_page(page, app_server)
+    _slider_key_press_changes_the_decoded_image(page)
+    page.get_by_role("button", name="Reset to zero").click()       # z back at 0 for the plain sliders
+    wait_for_app_run(page)
+    _plain_slider_key_press_changes_the_decoded_image(page)
+    page.get_by_test_id("stCheckbox").filter(has_text="Live decoding while dragging").locator("label").click()
+    expect(page.locator("input#lc-z-1")).to_be_visible()          # the live control again
+    wait_for_app_run(page)
+    _a_bad_upload_is_refused_and_the_model_kept(page)
+    _a_second_refused_upload_shows_its_own_error(page)
+    _after_a_refused_upload_the_next_good_upload_opens(page)
     assert app_console_errors(page) == []
 
 
@@ -43,9 +75,8 @@ def prior_line(page: Page) -> str:
     return page.get_by_test_id("stMarkdown").filter(has_text="log p(z) =").first.inner_text()
 
 
-def test_slider_key_press_changes_the_decoded_image(page: Page, app_server: str):
+def _slider_key_press_changes_the_decoded_image(page: Page) -> None:
     """Decode's live control: a key press redraws the image at once and hands the new z to Python."""
-    goto_page(page, app_server)
     page.wait_for_function(f"() => window.__latentControl && {LIVE} && {LIVE}.ready() && {LIVE}.stats().images > 0")
     before_image = page.evaluate(f"() => {LIVE}.canvasHash()")
     before_text = prior_line(page)
@@ -62,8 +93,7 @@ def test_slider_key_press_changes_the_decoded_image(page: Page, app_server: str)
     assert app_console_errors(page) == []
 
 
-def test_plain_slider_key_press_changes_the_decoded_image(page: Page, app_server: str):
-    goto_page(page, app_server)
+def _plain_slider_key_press_changes_the_decoded_image(page: Page) -> None:
     page.get_by_test_id("stCheckbox").filter(has_text="Live decoding while dragging").locator("label").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stImage").filter(has_text=DECODED).locator("img")).to_be_visible()
@@ -93,11 +123,11 @@ def test_a_deep_link_to_a_fresh_server_opens_that_page_with_its_sidebar(page: Pa
     assert app_console_errors(page) == []
 
 
-def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map?map=plotly")       # the Plotly map (the WebGL one: test_webgl_map)
+def _box_selection_on_the_map_shows_images(page: Page) -> None:
     chart = page.get_by_test_id("stPlotlyChart").first
-    expect(chart).to_be_visible()   # a deep link's first run reruns through app.py: slow under load
+    expect(chart).to_be_visible()
     wait_for_plot(chart)            # plotly draws after the app run
+    wait_for_app_run(page)
     chart.hover()                   # the map opens in pan mode (a click selects); box select is in the toolbar
     chart.locator(".modebar-btn[data-title='Box Select']").click()
     box_select(page, chart)
@@ -107,7 +137,6 @@ def test_box_selection_on_the_map_shows_images(page: Page, app_server: str):
     # the centre of the box is decoded too (the map of a 2-d latent is the latent space itself)
     expect(page.get_by_test_id("stImage").filter(has_text="→ z =")).to_be_visible()
     assert_no_exception(page)
-    assert app_console_errors(page) == []
 
 
 _CAPTION_LINES_JS = """(el) => {
@@ -117,11 +146,10 @@ _CAPTION_LINES_JS = """(el) => {
 }"""
 
 
-def test_a_one_point_selection_keeps_its_captions_readable(page: Page, app_server: str):
+def _a_one_point_selection_keeps_its_captions_readable(page: Page) -> None:
     """Issue 27: with one point selected, the panel's captions wrapped one word a line (the caption is as
     wide as its one small tile)."""
     page.set_viewport_size({"width": 1400, "height": 2400})       # the whole page in the screenshot
-    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")   # 300 points; the Plotly map
     click_first_map_point(page)
     image = page.get_by_test_id("stImage").filter(has_text="the selected test images")
     expect(image).to_be_visible()
@@ -148,9 +176,8 @@ _EMPTIEST_SPOT_JS = """(gd) => {
 }"""
 
 
-@pytest.mark.parametrize("projection", ["latent", "PCA"])
-def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: str, projection: str):
-    goto_page(page, app_server, "latent_map?map=plotly")   # the bundled 2-d model: the map is the latent space itself
+def _a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, projection: str) -> None:
+    """On a 2-d model (the map is the latent space itself): a click far from every point decodes that spot."""
     if projection == "PCA":
         page.get_by_test_id("stRadio").filter(has_text="Projection").get_by_text("PCA", exact=True).click()
         # the rerun may start after wait_for_app_run's first look on a busy machine (the latent chart then
@@ -163,6 +190,7 @@ def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: 
     wait_for_app_run(page)
     spot = wait_until_settled(chart.locator(".js-plotly-plot"), _EMPTIEST_SPOT_JS)   # read where it stays
     assert spot["dist"] > 15, spot  # far from every data point: no marker under the click
+    expect(page.get_by_text("Decoded at the clicked spot")).to_have_count(0)     # (none from an earlier step)
     page.mouse.move(spot["px"], spot["py"])
     page.mouse.click(spot["px"], spot["py"])
     expect(page.get_by_text("Decoded at the clicked spot")).to_be_visible()
@@ -179,7 +207,6 @@ def test_a_click_on_an_empty_spot_of_the_map_decodes_it(page: Page, app_server: 
     Path("/tmp/shots").mkdir(parents=True, exist_ok=True)
     page.screenshot(path=f"/tmp/shots/map-click-{projection.lower()}.png", full_page=True)
     assert_no_exception(page)
-    assert app_console_errors(page) == []
 
 
 def _sidebar_upload(page: Page, name: str, data: bytes) -> None:
@@ -190,14 +217,17 @@ def _sidebar_upload(page: Page, name: str, data: bytes) -> None:
         files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
 
 
-def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str):
-    goto_page(page, app_server)
-    expect(page.locator("input#lc-z-1")).to_be_visible()      # the bundled 2-d model's two sliders
+def _pickle_in_disguise() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("config.json", '{"format_version": 1, "model": {"latent_dim": 2}}')
         zf.writestr("model.safetensors", pickle.dumps({"not": "weights"}))   # a pickle in disguise
-    _sidebar_upload(page, "hostile.zip", buf.getvalue())
+    return buf.getvalue()
+
+
+def _a_bad_upload_is_refused_and_the_model_kept(page: Page) -> None:
+    expect(page.locator("input#lc-z-1")).to_be_visible()      # the bundled 2-d model's two sliders
+    _sidebar_upload(page, "hostile.zip", _pickle_in_disguise())
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("pickle")
     expect(sidebar.get_by_text("Still showing")).to_be_visible()
@@ -207,45 +237,23 @@ def test_a_bad_upload_is_refused_and_the_model_kept(page: Page, app_server: str)
     expect(page.locator("input#lc-z-1")).to_be_visible()
     expect(page.locator("input#lc-z-2")).to_have_count(0)
     expect(page.get_by_test_id("stMarkdown").filter(has_text="log p(z) =")).to_be_visible()
-    assert app_console_errors(page) == []
 
 
-def test_after_a_refused_upload_the_next_good_upload_opens(page: Page, app_server: str):
-    """The refused file used to stay in the uploader's list, so the good one was judged together with it
-    and refused too ("bad.zip: not part of a checkpoint")."""
-    goto_page(page, app_server)
-    _sidebar_upload(page, "bad.zip", b"not a zip at all")
+def _upload_again(page: Page, name: str, data: bytes, mime: str = "application/zip") -> None:
+    page.get_by_test_id("stSidebar").locator("input[type='file']").first.set_input_files(
+        files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def _a_second_refused_upload_shows_its_own_error(page: Page) -> None:
+    """Issue 27: a refused checkpoint upload showed the previous refused upload's error, not its own (here after
+    hostile.zip, refused above). The refused file also leaves the uploader's list (it used to stay there, and the
+    next good upload was judged together with it: "bad.zip: not part of a checkpoint")."""
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("bad.zip")
-    wait_for_app_run(page)
-    expect(sidebar.get_by_test_id("stFileUploaderFile")).to_have_count(0)     # out of the uploader's list
-    assets = Path(__file__).resolve().parents[2] / "assets" / "shapes-8d"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name in ("config.json", "model.safetensors"):
-            zf.writestr(name, (assets / name).read_bytes())
-    sidebar.locator("input[type='file']").first.set_input_files(
-        files=[{"name": "shapes.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
-    expect(sidebar.get_by_text("8-d latent")).to_be_visible()
-    wait_for_app_run(page)
-    expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
-    assert_no_exception(page)
-    assert app_console_errors(page) == []
-
-
-def test_a_second_refused_upload_shows_its_own_error(page: Page, app_server: str):
-    """Issue 27: a refused checkpoint upload showed the previous refused upload's error, not its own."""
-    goto_page(page, app_server)
-    _sidebar_upload(page, "first.zip", b"not a zip at all")
-    sidebar = page.get_by_test_id("stSidebar")
+    _upload_again(page, "first.zip", b"not a zip at all")
     expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("first.zip")
     wait_for_app_run(page)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("config.json", '{"format_version": 1, "model": {"latent_dim": 2}}')
-        zf.writestr("model.safetensors", pickle.dumps({"not": "weights"}))   # a pickle in disguise
-    sidebar.locator("input[type='file']").first.set_input_files(
-        files=[{"name": "second.zip", "mimeType": "application/zip", "buffer": buf.getvalue()}])
+    expect(sidebar.get_by_test_id("stFileUploaderFile")).to_have_count(0)     # out of the uploader's list
+    _upload_again(page, "second.zip", _pickle_in_disguise())
     expect(sidebar.get_by_test_id("stAlertContentError")).to_contain_text("second.zip")
     wait_for_app_run(page)
     errors = sidebar.get_by_test_id("stAlertContentError")
@@ -253,20 +261,35 @@ def test_a_second_refused_upload_shows_its_own_error(page: Page, app_server: str
     expect(errors).not_to_contain_text("first.zip")
     expect(errors).to_contain_text("pickle")
     # a file of a kind the uploader does not take (a PyTorch .pt, say) is refused with its own message too
-    sidebar.locator("input[type='file']").first.set_input_files(
-        files=[{"name": "third.pt", "mimeType": "application/octet-stream", "buffer": pickle.dumps({"w": 1})}])
+    _upload_again(page, "third.pt", pickle.dumps({"w": 1}), "application/octet-stream")
     expect(errors.filter(has_text="third.pt")).to_have_count(1)
     wait_for_app_run(page)
     expect(errors).to_have_count(1)
     expect(errors).not_to_contain_text("second.zip")
+    Path("/tmp/shots27").mkdir(parents=True, exist_ok=True)
     page.screenshot(path="/tmp/shots27/sidebar-refused-upload.png", full_page=True)
     assert_no_exception(page)
 
 
-def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server: str):
+def _after_a_refused_upload_the_next_good_upload_opens(page: Page) -> None:
+    """After the refusals above, a good checkpoint opens."""
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_test_id("stFileUploaderFile")).to_have_count(0)     # out of the uploader's list
+    assets = Path(__file__).resolve().parents[2] / "assets" / "shapes-8d"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in ("config.json", "model.safetensors"):
+            zf.writestr(name, (assets / name).read_bytes())
+    _upload_again(page, "shapes.zip", buf.getvalue())
+    expect(sidebar.get_by_text("8-d latent")).to_be_visible()
+    wait_for_app_run(page)
+    expect(sidebar.get_by_test_id("stAlertContentError")).to_have_count(0)
+    assert_no_exception(page)
+
+
+def _the_interpolation_gif_is_big_enough_for_a_slide(page: Page) -> None:
     from PIL import Image
 
-    goto_page(page, app_server, "interpolate")
     with page.expect_download() as info:
         page.get_by_role("button", name="Download GIF").click()
     gif = Image.open(info.value.path())
@@ -274,8 +297,7 @@ def test_the_interpolation_gif_is_big_enough_for_a_slide(page: Page, app_server:
     assert min(gif.size) >= 256, gif.size
 
 
-def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str):
-    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")     # 300 points: the first one is not under others
+def _hovering_a_point_on_the_map_shows_its_image(page: Page) -> None:
     chart = page.get_by_test_id("stPlotlyChart").first
     expect(chart).to_be_visible()   # a deep link's first run reruns through app.py: slow under load
     gd = chart.locator(".js-plotly-plot")
@@ -302,4 +324,20 @@ def test_hovering_a_point_on_the_map_shows_its_image(page: Page, app_server: str
     page.mouse.move(5, 5)
     expect(thumb).to_be_hidden()
     assert_no_exception(page)
+
+
+def test_the_plotly_map_hovers_clicks_and_selects(page: Page, app_server: str):
+    """One browser page on the Plotly Latent map of digits-2d (a 2-d model: the map is the latent space itself;
+    300 points, the first not under others): hovering a point shows its image; a click on an empty spot decodes
+    it; one selected point keeps its captions readable; a box selection shows the images and decodes the box's
+    centre; on the PCA map too a click on an empty spot decodes it."""
+    goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")   # the WebGL map: test_webgl_map
+    _hovering_a_point_on_the_map_shows_its_image(page)
+    _a_click_on_an_empty_spot_of_the_map_decodes_it(page, "latent")
+    _a_one_point_selection_keeps_its_captions_readable(page)
+    _box_selection_on_the_map_shows_images(page)
+    chart = page.get_by_test_id("stPlotlyChart").first
+    chart.hover()
+    chart.locator(".modebar-btn[data-title='Pan']").click()         # back to pan mode: a click picks, not selects
+    _a_click_on_an_empty_spot_of_the_map_decodes_it(page, "PCA")
     assert app_console_errors(page) == []

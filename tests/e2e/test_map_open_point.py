@@ -1,5 +1,6 @@
 """A point picked on the Latent map, or one of its neighbours, opens on the Decode or Posterior page through a
-link that carries it in the URL (?point=test:<index>; issue 27)."""
+link that carries it in the URL (?point=test:<index>; issue 27). One browser page walks the three ways (a fresh page
+is a fresh Streamlit session: the app's load again, for the server and Chromium)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _follow_to_posterior(page: Page, index: int) -> None:
     expect(page.get_by_text(f"test image #{index} (label", exact=False).first).to_be_visible()
 
 
-def test_a_selected_point_opens_on_the_posterior_page(page: Page, app_server: str):
+def _a_selected_point_opens_on_the_posterior_page(page: Page, app_server: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 1800})
     goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
     click_first_map_point(page)
@@ -39,7 +40,7 @@ def test_a_selected_point_opens_on_the_posterior_page(page: Page, app_server: st
     assert_no_exception(page)
 
 
-def test_a_neighbour_opens_on_the_decode_page(page: Page, app_server: str):
+def _a_neighbour_opens_on_the_decode_page(page: Page, app_server: str) -> None:
     page.set_viewport_size({"width": 1400, "height": 2400})
     goto_page(page, app_server, "latent_map?model=digits-2d&map=plotly")
     click_first_map_point(page)
@@ -58,7 +59,7 @@ def test_a_neighbour_opens_on_the_decode_page(page: Page, app_server: str):
     assert_no_exception(page)
 
 
-def test_an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: Page, app_server: str):
+def _an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: Page, app_server: str) -> None:
     first = likelihood_first_column(page, app_server, 2000)      # once both galleries are drawn (see there)
     caption = first.get_by_test_id("stImageCaption")
     expect(caption).to_have_text(re.compile(r"^#\d+ · "))
@@ -67,3 +68,12 @@ def test_an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page: 
     page.screenshot(path=str(SHOTS / "likelihood-open-links.png"), full_page=True)
     _follow_to_posterior(page, index)
     assert_no_exception(page)
+
+
+def test_a_point_a_neighbour_and_an_outlier_open_on_other_pages(page: Page, app_server: str):
+    """One browser page: a point selected on the map opens on the Posterior page; a neighbour of it on the Decode
+    page; the least likely image of the Likelihood ranking on the Posterior page. Each starts from its own link
+    (a new session of the same browser: a link in the URL, so nothing of the last view is recalled)."""
+    _a_selected_point_opens_on_the_posterior_page(page, app_server)
+    _a_neighbour_opens_on_the_decode_page(page, app_server)
+    _an_outlier_of_the_likelihood_ranking_opens_on_the_posterior_page(page, app_server)
