@@ -51,6 +51,10 @@ def test_two_one_epoch_runs_train_live_draw_curves_and_are_both_listed(page: Pag
         if run == 1:                                   # (the second's bar starts from the first's "finished")
             _first_run_finished_with_its_curves(page)
     expect(page.get_by_text("This browser's runs (2)")).to_be_visible()
+    # the bar above that list is the second run's now: wait as long as it moves (at load 40 one epoch took more than
+    # HANG_MS, and the fixed-bound wait on the overlay below timed out while the run still trained)
+    wait_until_trained(page.get_by_test_id("stProgress"))
+    wait_for_app_run(page)
     expect(page.get_by_test_id("stDataFrame")).to_have_count(1)     # the runs' table (its cells: a canvas)
     overlay = page.get_by_test_id("stPlotlyChart").filter(has_text="solid: test −ELBO per epoch")
     # both runs' curves, the second's once it has finished (its test point comes at the end of its epoch)
@@ -62,8 +66,6 @@ def test_two_one_epoch_runs_train_live_draw_curves_and_are_both_listed(page: Pag
     page.screenshot(path=str(Path(__file__).parent / "screenshots" / "train-runs.png"), full_page=True)
     assert_no_exception(page)
     # the trained model opens on every page through the sidebar
-    wait_until_trained(page.get_by_test_id("stProgress"))
-    wait_for_app_run(page)
     page.get_by_role("button", name="Explore it on every page").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stSidebar").get_by_text("trained in this session")).to_be_visible()
