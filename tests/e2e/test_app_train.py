@@ -55,7 +55,8 @@ def test_two_one_epoch_runs_train_live_draw_curves_and_are_both_listed(page: Pag
     # HANG_MS, and the fixed-bound wait on the overlay below timed out while the run still trained)
     wait_until_trained(page.get_by_test_id("stProgress"))
     wait_for_app_run(page)
-    expect(page.get_by_test_id("stDataFrame")).to_have_count(1)     # the runs' table (its cells: a canvas)
+    # the runs' table, once, and the finished run's table of epochs (the cells of both: a canvas)
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(2)
     overlay = page.get_by_test_id("stPlotlyChart").filter(has_text="solid: test −ELBO per epoch")
     # both runs' curves, the second's once it has finished (its test point comes at the end of its epoch)
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')].some(gd => gd._fullData
