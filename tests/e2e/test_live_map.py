@@ -150,10 +150,6 @@ def test_live_map_during_training_and_replay_in_webgl_and_without(page: Page, ap
     expect(page.get_by_role("heading", name="Latent space as it learns")).to_be_visible()
     wait_scatter(page, "s.webgl() === true && s.count() === 300 && s.painted() >= 1")   # digits: 300 test images
     first = _scatter(page, "s.points()")
-    tab = _plotly_tab(page, app_server)
-    _plotly_while_training(tab)
-    # the first tab drew on meanwhile (each page its own window: the second one hides nothing)
-    assert page.evaluate("() => document.visibilityState") == "visible"
     wait_scatter(page, "s.transitions() >= 2")             # later frames moved the same points there
     later = _scatter(page, "s.points()")
     assert len(first) == len(later) == 300
@@ -189,6 +185,11 @@ def test_live_map_during_training_and_replay_in_webgl_and_without(page: Page, ap
     _scatter(page, "(f.contentWindow.__lassoed = true)")    # this frame of the map (one made anew would lack it)
     wait_scatter(page, f"s.transitions() > {moved}")
     assert _scatter(page, "s.marked()") == marked
+    # the second tab, without WebGL, opened once the frames the checks above needed have come (the run goes on)
+    tab = _plotly_tab(page, app_server)
+    _plotly_while_training(tab)
+    # the first tab draws on meanwhile (each page its own window: the second one hides nothing)
+    assert page.evaluate("() => document.visibilityState") == "visible"
     page.get_by_role("button", name="Stop").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
