@@ -65,7 +65,32 @@ def _step(text: str) -> int:
     return int(re.search(r"step ([\d,]+)/", text).group(1).replace(",", ""))
 
 
-def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_server: str):
+def _another_browser_cannot_see_or_stop_it(browser, page: Page) -> None:
+    """While `page`'s run trains: another browser with the same URL gets no control and sees no run; a reload of
+    the owner's browser finds its job (the cookie, not the URL)."""
+    url = page.url
+    assert "sid=" not in url
+    other_context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = other_context.new_page()
+        other.set_default_timeout(HANG_MS)
+        other.goto(url + ("&" if "?" in url else "?") + "sid=whatever")
+        wait_for_app_run(other)
+        expect(other.get_by_role("button", name="Stop")).to_be_disabled()
+        expect(other.get_by_text("Choose the settings and press")).to_be_visible()
+        expect(other.get_by_test_id("stProgress")).to_have_count(0)
+        shot(other, "other-browser-same-url")
+    finally:
+        other_context.close()
+    page.reload()
+    wait_for_app_run(page)
+    expect(page.get_by_test_id("stProgress")).to_contain_text("running")
+
+
+def test_another_browser_cannot_stop_a_training_and_stop_reaches_it_within_a_step_of_the_press(
+        browser, page: Page, app_server: str):
+    """One run: while it trains another browser with the same URL can neither see nor stop it, and the owner's
+    reload finds it; then its owner's Stop reaches it within a step of the press."""
     goto_page(page, app_server, "train")
     choose_option(page, page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset"),
                   "shapes", exact=True)
@@ -81,6 +106,7 @@ def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_se
     page.get_by_role("button", name="Start").click()
     progress = page.get_by_test_id("stProgress")
     expect(progress).to_contain_text("running")
+    _another_browser_cannot_see_or_stop_it(browser, page)
     page.wait_for_function(            # into the run (training threads are niced: slow on a busy machine)
         r"""() => { const el = document.querySelector('[data-testid="stProgress"]');
                    const m = el && el.innerText.match(/step ([\d,]+)\//);
@@ -107,39 +133,8 @@ def test_stop_reaches_the_training_within_a_step_of_the_press(page: Page, app_se
     assert app_console_errors(page) == []
 
 
-def test_another_browser_with_the_same_url_cannot_see_or_stop_a_training(browser, page: Page, app_server: str):
-    goto_page(page, app_server, "train")
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("400")
-    epochs.press("Enter")
-    wait_for_app_run(page)
-    page.get_by_role("button", name="Start").click()
-    expect(page.get_by_test_id("stProgress")).to_contain_text("running")
-    url = page.url
-    assert "sid=" not in url
-    other_context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    try:
-        other = other_context.new_page()
-        other.set_default_timeout(HANG_MS)
-        other.goto(url + ("&" if "?" in url else "?") + "sid=whatever")
-        wait_for_app_run(other)
-        expect(other.get_by_role("button", name="Stop")).to_be_disabled()
-        expect(other.get_by_text("Choose the settings and press")).to_be_visible()
-        expect(other.get_by_test_id("stProgress")).to_have_count(0)
-        shot(other, "other-browser-same-url")
-    finally:
-        other_context.close()
-    # a reload of the owner's browser finds its job (the cookie, not the URL)
-    page.reload()
-    wait_for_app_run(page)
-    expect(page.get_by_test_id("stProgress")).to_contain_text("running")
-    page.get_by_role("button", name="Stop").click()
-    expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
-
-
-def test_a_hosted_server_offers_no_server_paths(page: Page, streamlit_app):
-    url = streamlit_app("app.py", VAE_EXPLORER_HOSTED="1")
-    goto_page(page, url, "train")
+def _a_hosted_server_offers_no_server_paths(page: Page) -> None:
+    """On a hosted server's Train page: an image zip to upload, no folder path; MNIST without an IDX folder."""
     sidebar = page.get_by_test_id("stSidebar")
     choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="Dataset"), "image folder / zip")
     wait_for_app_run(page)
@@ -164,7 +159,10 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_over_https_the_owner_cookie_is_secure_and_strict(browser, tmp_path):
+def test_over_https_the_owner_cookie_is_secure_and_strict_and_a_hosted_server_offers_no_server_paths(
+        browser, tmp_path):
+    """A hosted server (VAE_EXPLORER_HOSTED=1) over HTTPS: its owner cookie is Secure and SameSite=Strict, and its
+    Train page offers no server paths (what a hosted server offers does not depend on TLS: one server for both)."""
     from vae.ui.hosting.owner import COOKIE
 
     server = StreamlitServer("app.py", {"VAE_EXPLORER_HOSTED": "1"}, tls=_self_signed(tmp_path))
@@ -183,6 +181,7 @@ def test_over_https_the_owner_cookie_is_secure_and_strict(browser, tmp_path):
         wait_for_app_run(page)
         assert [c["value"] for c in context.cookies() if c["name"] == COOKIE] == [cookie["value"]]
         assert_no_exception(page)
+        _a_hosted_server_offers_no_server_paths(page)
     finally:
         context.close()
         server.close()

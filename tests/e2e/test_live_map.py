@@ -1,6 +1,10 @@
 """The Train page's live latent map in Chromium: it appears while a digits model trains, and once the
 run has stopped its Play button replays the frames in the browser (WebGL; Plotly without WebGL) and ends on
-the last one."""
+the last one.
+
+One run serves both maps: the browser that starts it draws WebGL, a second tab of the same browser (the same
+owner cookie, so the same job) has no WebGL and draws the Plotly fallback. The run is stopped as soon as what
+is checked has been seen (its 60 epochs are a bound, never reached)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (app_console_errors, assert_no_exception, goto_page, wait_for_app_run,
+from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, wait_for_app_run,
                                wait_scatter)
+from tests.e2e.test_offline import record_traffic
+from vae.ui.hosting.owner import COOKIE
 
 SHOTS = Path(__file__).parent / "screenshots"
 
@@ -30,9 +36,8 @@ def _scatter(page: Page, js: str):
         const s = f.contentWindow.__scatter; return eval(js); }""", js)
 
 
-def start_training(page: Page, app_server: str) -> None:
-    """Open the Train page and start 60 epochs on digits (the bundled default)."""
-    goto_page(page, app_server, "train")
+def start_training(page: Page) -> None:
+    """On the Train page: start 60 epochs on digits (the bundled default)."""
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("60")
     epochs.press("Enter")
@@ -54,11 +59,94 @@ def _hover_until_shown(page: Page, i: int) -> str:
     return text
 
 
-def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: str):
-    """The frames are drawn by the WebGL component: each new frame moves the same 300 points (a transition),
-    a later frame's coordinates differ from the first; once stopped, every frame replayed in the browser.
-    Hovering a point shows its image (the run's own test image) while it trains and in the replay."""
-    start_training(page, app_server)
+# The page's note under the live map, anchored at its start: "N frames: latent means ...". Unanchored, the
+# pattern also matched the map's whole block, whose text runs the frame's title into the note ("... epoch 3" +
+# "2 frames: ..." reads "epoch 32 frames: ..."): a CI rehearsal saw "4 frames" that way while the run had 2 (the
+# WebGL layout, title above the map, is drawn in a browser without WebGL too, until its component says so)
+NOTE = r"^{} frames: latent means"
+
+
+def _plotly_tab(page: Page, app_server: str) -> Page:
+    """A second tab of the same browser (its owner cookie: the same job), without WebGL, on the Train page."""
+    page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')")   # the browser holds its cookie
+    tab = page.context.new_page()
+    tab.set_default_timeout(HANG_MS)
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    tab.console_errors = errors
+    tab.add_init_script(NO_WEBGL)
+    goto_page(tab, app_server, "train")
+    return tab
+
+
+def _plotly_while_training(tab: Page) -> None:
+    """Without WebGL: the Plotly live map (the fallback) while the run trains."""
+    expect(tab.get_by_role("heading", name="Latent space as it learns")).to_be_visible()
+    expect(tab.get_by_text("cannot draw WebGL", exact=False)).to_be_visible()
+    # while it trains: frames come in (the newest is drawn) before the run ends
+    expect(tab.get_by_text(re.compile(NOTE.format(r"([4-9]|\d\d+)")))).to_be_visible()
+    expect(tab.get_by_test_id("stProgress")).not_to_contain_text("finished")
+    # ... and drawn, not a blank white area (issue 26: blank in a screenshot at epoch 30): the newest frame's
+    # points are on the plot, seen scrolled into view while the run goes on
+    # (no element screenshot or actionability waits here: the fragment redraws the chart every second)
+    live = tab.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")
+    live.locator(".scatterlayer .point").nth(99).wait_for()        # digits: 300 test images a frame
+    live.first.evaluate("el => el.scrollIntoView({block: 'center'})")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / "live-map-while-training.png"))
+
+
+def _plotly_replay(tab: Page) -> int:
+    """Without WebGL, once stopped: the Plotly replay holds every frame and plays them; the number of frames."""
+    wait_for_app_run(tab)
+    expect(tab.get_by_test_id("stProgress")).to_contain_text("stopped")
+    chart = tab.get_by_test_id("stPlotlyChart").filter(has=tab.locator(".slider-container"))
+    expect(chart).to_have_count(1)
+    gd = chart.locator(".js-plotly-plot")
+    # every frame the run took is in the replay: as many slider steps as the page's note counts frames
+    said = tab.get_by_text(re.compile(NOTE.format(r"\d+")))
+    n, note = gd.evaluate("g => g._fullLayout.sliders[0].steps.length"), said.inner_text()
+    assert n >= 4 and note.startswith(f"{n} frames"), (n, note)
+    before = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
+                         " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
+    assert before["active"] == n - 1                      # shows the last frame
+    # Replay: plays from the first frame back to the last, the axes never move
+    # sample, every animation frame, the slider's position and where the first point is drawn
+    gd.evaluate("g => { window.__seenActive = new Set(); window.__seenX = new Set(); window.__sampling = true;"
+                " const loop = () => { if (!window.__sampling) return;"
+                " window.__seenActive.add(g._fullLayout.sliders[0].active);"
+                " const p = g.querySelector('.scatterlayer .trace .point');"
+                " if (p) window.__seenX.add(p.getAttribute('transform')); requestAnimationFrame(loop); };"
+                " requestAnimationFrame(loop); }")
+    chart.locator(".updatemenu-button").filter(has_text="Replay").click()
+    tab.wait_for_function("() => window.__seenActive && window.__seenActive.size >= 3")
+    gd.evaluate(f"g => new Promise(r => {{ const t = setInterval(() => {{"
+                f" if (g._fullLayout.sliders[0].active === {n - 1} && !g._transitioning) {{ clearInterval(t); r(); }}"
+                f" }}, 50); }})")
+    tab.evaluate("() => { window.__sampling = false; }")
+    after = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
+                        " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
+    assert after["active"] == n - 1 and after["x"] == before["x"]
+    assert after["xr"] == before["xr"] and after["yr"] == before["yr"]
+    assert tab.evaluate("() => window.__seenX.size") >= 3     # the points moved between frames
+    assert_no_exception(tab)
+    assert app_console_errors(tab) == []
+    return n
+
+
+def test_live_map_during_training_and_replay_in_webgl_and_without(page: Page, app_server: str, streamlit_app):
+    """WebGL (the tab that starts the run): each new frame moves the same 300 points (a transition), a later
+    frame's coordinates differ from the first; once stopped, every frame replayed in the browser. Hovering a
+    point shows its image (the run's own test image) while it trains and in the replay.
+    Without WebGL (a second tab, the same run): the Plotly live map while it trains, its replay once stopped.
+    The tab that trains makes only local requests and logs no console error, none ignored (tests/e2e/test_offline.py:
+    the live fragment replaces its images every second while a run trains)."""
+    goto_page(page, app_server, "train")
+    # from the page's first run on (a deep link's first load probes /train/_stcore/health and host-config, a 404 by
+    # design: test_offline.py opens its pages through the sidebar's links)
+    outside, failed, errors = record_traffic(page, app_server)
+    start_training(page)
     expect(page.get_by_role("heading", name="Latent space as it learns")).to_be_visible()
     wait_scatter(page, "s.webgl() === true && s.count() === 300 && s.painted() >= 1")   # digits: 300 test images
     first = _scatter(page, "s.points()")
@@ -69,7 +157,6 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     expect(page.get_by_test_id("stProgress")).not_to_contain_text("finished")
     page.evaluate("() => [...document.querySelectorAll('iframe')].find(f => /webgl_scatter/.test(f.src))"
                   ".scrollIntoView({block: 'center'})")
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "live-map-webgl-while-training.png"))
     expect(page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")).to_have_count(0)
     # the hint names only what works on the live map (a pick does nothing here)
@@ -98,6 +185,11 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     _scatter(page, "(f.contentWindow.__lassoed = true)")    # this frame of the map (one made anew would lack it)
     wait_scatter(page, f"s.transitions() > {moved}")
     assert _scatter(page, "s.marked()") == marked
+    # the second tab, without WebGL, opened once the frames the checks above needed have come (the run goes on)
+    tab = _plotly_tab(page, app_server)
+    _plotly_while_training(tab)
+    # the first tab draws on meanwhile (each page its own window: the second one hides nothing)
+    assert page.evaluate("() => document.visibilityState") == "visible"
     page.get_by_role("button", name="Stop").click()
     wait_for_app_run(page)
     expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
@@ -140,64 +232,17 @@ def test_live_map_in_webgl_during_training_and_replay(page: Page, app_server: st
     assert max(max(abs(p[0]), abs(p[1])) for p in first_pts) > 0.8
     page.screenshot(path=str(SHOTS / "live-map-webgl-replay-first-frame.png"))
     expect(page.get_by_text("cannot draw WebGL", exact=False)).to_have_count(0)
+    # the run's images stay on the page once it has stopped
+    expect(page.get_by_test_id("stImage").filter(has_text="prior samples")).to_be_visible()
     assert_no_exception(page)
     assert app_console_errors(page) == []
     assert kept                  # the images got while it trained were kept into the replay (one page, one ask)
-
-
-def test_live_map_appears_during_training_and_replays(page: Page, app_server: str, streamlit_app):
-    """Without WebGL: the Plotly live map (the fallback)."""
-    page.context.add_init_script(NO_WEBGL)
-    start_training(page, app_server)
-    heading = page.get_by_role("heading", name="Latent space as it learns")
-    expect(heading).to_be_visible()
-    # while it trains: frames come in (the newest is drawn) before the run ends
-    expect(page.get_by_text(re.compile(r"\b([4-9]|\d\d+) frames: latent means"))).to_be_visible()
-    expect(page.get_by_text("cannot draw WebGL", exact=False)).to_be_visible()
-    expect(page.get_by_test_id("stProgress")).not_to_contain_text("finished")
-    # ... and drawn, not a blank white area (issue 26: blank in a screenshot at epoch 30): the newest frame's
-    # points are on the plot, seen scrolled into view while the run goes on
-    # (no element screenshot or actionability waits here: the fragment redraws the chart every second)
-    live = page.get_by_test_id("stPlotlyChart").filter(has_text="latent means of")
-    live.locator(".scatterlayer .point").nth(99).wait_for()        # digits: 300 test images a frame
-    live.first.evaluate("el => el.scrollIntoView({block: 'center'})")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "live-map-while-training.png"))
-    page.get_by_role("button", name="Stop").click()
-    wait_for_app_run(page)
-    expect(page.get_by_test_id("stProgress")).to_contain_text("stopped")
-    chart = page.get_by_test_id("stPlotlyChart").filter(has=page.locator(".slider-container"))
-    expect(chart).to_have_count(1)
-    gd = chart.locator(".js-plotly-plot")
-    # every frame the run took is in the replay: as many slider steps as the page's note counts frames (once seen
-    # failing in a CI rehearsal with 3 steps after "4 frames" had shown while training: this says which side lost)
-    said = page.get_by_text(re.compile(r"\d+ frames: latent means"))
-    n, note = gd.evaluate("g => g._fullLayout.sliders[0].steps.length"), said.inner_text()
-    assert n >= 4 and note.startswith(f"{n} frames"), (n, note)
-    before = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
-                         " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
-    assert before["active"] == n - 1                      # shows the last frame
-    # Replay: plays from the first frame back to the last, the axes never move
-    # sample, every animation frame, the slider's position and where the first point is drawn
-    gd.evaluate("g => { window.__seenActive = new Set(); window.__seenX = new Set(); window.__sampling = true;"
-                " const loop = () => { if (!window.__sampling) return;"
-                " window.__seenActive.add(g._fullLayout.sliders[0].active);"
-                " const p = g.querySelector('.scatterlayer .trace .point');"
-                " if (p) window.__seenX.add(p.getAttribute('transform')); requestAnimationFrame(loop); };"
-                " requestAnimationFrame(loop); }")
-    chart.locator(".updatemenu-button").filter(has_text="Replay").click()
-    page.wait_for_function("() => window.__seenActive && window.__seenActive.size >= 3")
-    gd.evaluate(f"g => new Promise(r => {{ const t = setInterval(() => {{"
-                f" if (g._fullLayout.sliders[0].active === {n - 1} && !g._transitioning) {{ clearInterval(t); r(); }}"
-                f" }}, 50); }})")
-    page.evaluate("() => { window.__sampling = false; }")
-    after = gd.evaluate("g => ({active: g._fullLayout.sliders[0].active, x: g.data[0].x[0],"
-                        " xr: g._fullLayout.xaxis.range.slice(), yr: g._fullLayout.yaxis.range.slice()})")
-    assert after["active"] == n - 1 and after["x"] == before["x"]
-    assert after["xr"] == before["xr"] and after["yr"] == before["yr"]
-    assert page.evaluate("() => window.__seenX.size") >= 3     # the points moved between frames
-    assert_no_exception(page)
-    assert app_console_errors(page) == []
+    # the tab without WebGL: the same run's frames, replayed by Plotly (at most 60 frames each: the same count)
+    assert _plotly_replay(tab) == n
+    # nothing left the machine, nothing failed to load, no console error (none ignored) in the tab that trained
+    assert outside == [], outside
+    assert failed == [], failed
+    assert errors == [], errors
     # a training start and stop leave the server's log clean (issue 27: about 100 warnings per start; the
     # janitor's thread logged "missing ScriptRunContext" on every server start)
     server = next(s for s in streamlit_app.servers.values() if s.url == app_server)

@@ -4,6 +4,9 @@ The README promises no network. A `:material/...:` page icon made the browser fe
 fonts.gstatic.com on every page; images sent as /media files 404ed when a quick rerun (the live training
 fragment, fast widget changes) replaced them before the browser had loaded them ("Image source error").
 Unlike the other e2e tests, no console error is ignored here.
+
+The same checks while a run trains (the live fragment replaces its images every second) are made on the Train
+page of tests/e2e/test_live_map.py, whose run goes on for more epochs than a run of its own here would.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, goto_page, nav_links, wait_for_app_run, wait_until_trained
+from tests.e2e.helpers import assert_no_exception, goto_page, nav_links, wait_for_app_run
 
 PAGES = ["", "latent_map", "interpolate", "generate", "posterior", "train"]
 
 
-def _record(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]:
-    """Lists that fill as the page runs: outside requests, failed responses (>= 400) and console errors."""
+def record_traffic(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]:
+    """Lists that fill as the page runs: outside requests, failed responses (>= 400) and console errors (none
+    ignored). Also used by tests/e2e/test_live_map.py on a page that trains."""
     own = urlparse(base_url).netloc
     outside: list[str] = []
     failed: list[str] = []
@@ -40,7 +44,7 @@ def _record(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]
 
 
 def test_every_page_makes_only_local_requests_and_logs_no_console_error(page: Page, app_server: str):
-    outside, failed, errors = _record(page, app_server)
+    outside, failed, errors = record_traffic(page, app_server)
     goto_page(page, app_server)
     titles = [t for t, _ in nav_links(page)]
     assert len(titles) >= len(PAGES)
@@ -62,25 +66,6 @@ def test_every_page_makes_only_local_requests_and_logs_no_console_error(page: Pa
     wait_for_app_run(page, settle_ms=500)
     assert_no_exception(page)
 
-    assert outside == [], outside
-    assert failed == [], failed
-    assert errors == [], errors
-
-
-def test_training_live_makes_only_local_requests_and_logs_no_console_error(page: Page, app_server: str):
-    """The live fragment replaces its images every second while a run trains."""
-    outside, failed, errors = _record(page, app_server)
-    goto_page(page, app_server)
-    page.get_by_test_id("stSidebarNav").locator("a").filter(has_text="Train").first.click()
-    wait_for_app_run(page)
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("4")
-    epochs.press("Enter")
-    wait_for_app_run(page)
-    page.get_by_role("button", name="Start").click()
-    wait_until_trained(page.get_by_test_id("stProgress"))
-    wait_for_app_run(page, settle_ms=500)
-    expect(page.get_by_test_id("stImage").filter(has_text="prior samples")).to_be_visible()
     assert outside == [], outside
     assert failed == [], failed
     assert errors == [], errors
