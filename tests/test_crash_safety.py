@@ -21,6 +21,7 @@ import pytest
 
 import vae
 from tests.hostile import REPO
+from tests.waits import HANG_S
 from vae.safeio import atomic_dir
 from vae.checkpoint import CheckpointError
 from vae.config import ModelConfig, TrainConfig
@@ -103,7 +104,7 @@ def _crashes(root: Path, kill_ats: list[int], mode: str) -> list[tuple[int, str]
     'KILLED at <step>'. The checkpoint of kill_at k is at root / f"k{k}" / "run"."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(root), mode, ",".join(map(str, kill_ats))],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr[-2000:])
     outcomes = []
     for line in proc.stdout.splitlines():

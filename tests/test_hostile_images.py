@@ -182,6 +182,7 @@ def capped(tmp_path_factory) -> dict[str, dict]:
     import sys
 
     from tests.hostile import REPO
+    from tests.waits import HANG_S
 
     tmp = tmp_path_factory.mktemp("capped")
     for kind, bomb in (("bzip2", ("b.png", bzip2_zeros(600 << 20), 12, 1000, 0)),
@@ -206,7 +207,7 @@ def capped(tmp_path_factory) -> dict[str, dict]:
                               "'big.png', (1, 28, 28)).max())", 700)]
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", _FORKED_CASES, json.dumps(cases)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=HANG_S * len(cases))     # a hang bound per case
     got = {}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
