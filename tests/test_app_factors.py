@@ -65,8 +65,10 @@ def test_factors_matrix_choice_survives_a_change_of_precision(open_page, monkeyp
 
     from vae.ui.compare import factors as fu
 
-    # "full" as cheap as "quick" here: what is tested is the page, not the protocol
-    monkeypatch.setitem(fu.PRECISIONS, "full", dict(fu.PRECISIONS["quick"], n_points=1000))
+    # both precisions cheap here (a few hundred images and votes; "full" still another computation, on other
+    # points): what is tested is the page, not the protocol
+    monkeypatch.setitem(fu.PRECISIONS, "quick", dict(fu.PRECISIONS["quick"], n_points=400, factorvae_votes=(20, 20)))
+    monkeypatch.setitem(fu.PRECISIONS, "full", dict(fu.PRECISIONS["quick"], n_points=300))
 
     def settle(at):
         deadline = time.monotonic() + 600

@@ -44,7 +44,12 @@ def progress_text(at: AppTest) -> str:
 def wait_finished(at: AppTest, stall_s: float = HANG_S) -> str:
     """Rerun the page until its training ends; its progress text then. A hang is a bar whose step and epoch
     stand still for `stall_s` (its "about N s left" changes by itself and does not count), not a training
-    slower than a guess: trainings are niced, and on a busy machine a 2-epoch run took over 300 s."""
+    slower than a guess: trainings are niced, and on a busy machine a 2-epoch run took over 300 s.
+    Between reruns it waits on the browser's job: a rerun as soon as the run ends, else one every
+    RERUN_EVERY_S (each rerun is a whole script run of the page; on a busy machine, where the run is slow,
+    reruns every half second cost more CPU than the training)."""
+    from vae.ui.training import jobs as training
+
     last, since = None, time.monotonic()
     while True:
         at.run()
@@ -57,7 +62,14 @@ def wait_finished(at: AppTest, stall_s: float = HANG_S) -> str:
             last, since = where, time.monotonic()
         elif time.monotonic() - since > stall_s:
             raise AssertionError(f"training stood still for {stall_s:.0f} s: {text!r}")
-        time.sleep(0.5)
+        bid = at.session_state["_vae_browser_id"] if "_vae_browser_id" in at.session_state else None
+        job = training.job_for(bid) if bid else None
+        waited = time.monotonic()
+        if job is None or (job.wait(RERUN_EVERY_S) and time.monotonic() - waited < 0.5):
+            time.sleep(0.5)           # no job, or one already ended that the page does not show yet: poll
+
+
+RERUN_EVERY_S = 2.0
 
 
 def test_a_job_trains_in_the_background_and_a_reload_finds_it():
@@ -252,7 +264,7 @@ def _stop_jobs_of(at: AppTest) -> None:
     job = training.job_for(at.session_state["_vae_browser_id"]) if "_vae_browser_id" in at.session_state else None
     if job is not None:
         job.stop()
-        assert job.wait(60)
+        assert job.wait(HANG_S)                 # niced: on a busy machine its checkpoint and exit take long
 
 
 @pytest.mark.skipif(not (SHARED_MNIST / "train-images-idx3-ubyte.gz").is_file(), reason="no operator MNIST copy")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import assert_clean_error, vae_cli, vae_main
+from tests.test_cli import assert_clean_error, vae_main
 from vae.analysis import factors as factor_module
 from vae.analysis.factors import METRIC_KEYS
 
@@ -23,7 +23,20 @@ def small_factor_protocol(monkeypatch):
     monkeypatch.setattr(factor_module, "FACTORVAE_VOTES", (40, 40))
 
 
-def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, small_factor_protocol):
+def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, small_factor_protocol, monkeypatch):
+    # the text run below scores the same seeded codes as the JSON run: its DCI (100 gradient-boosted trees a
+    # factor, most of the run's CPU) is the JSON run's, looked up by the exact arrays and settings it is given
+    import numpy as np
+
+    real, memo = factor_module.dci, {}
+
+    def dci_of_the_same_codes_once(*arrays, **settings):
+        key = (tuple((a.shape, a.dtype.str, a.tobytes()) for a in map(np.asarray, arrays)), repr(sorted(settings.items())))
+        if key not in memo:
+            memo[key] = real(*arrays, **settings)
+        return memo[key]
+
+    monkeypatch.setattr(factor_module, "dci", dci_of_the_same_codes_once)
     result = vae_main(capsys, "evaluate", assets_dir / "shapes-8d", "--factors", "--json", "--device", "cpu")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
@@ -39,6 +52,7 @@ def test_evaluate_factors_json_on_the_bundled_shapes_model(capsys, assets_dir, s
     text = vae_main(capsys, "evaluate", assets_dir / "shapes-8d", "--factors", "--device", "cpu")
     assert text.returncode == 0, text.stderr
     assert f"mig                  {out['mig']:.3f}" in text.stdout          # same seed, same figures
+    assert len(memo) == 1                                # ... the same codes: the DCI was computed once
     assert "I(z; factor) / H(factor)" in text.stdout
 
 
@@ -64,9 +78,11 @@ def _histories(folder: Path) -> dict[str, list[float]]:
     return out
 
 
-def test_sweep_trains_each_model_and_a_rerun_skips_them(tmp_path, capsys):
+def test_sweep_trains_each_model_and_a_rerun_skips_them(tmp_path, capsys, one_thread):
+    """In this process (vae_main: the command's own words, without a new interpreter importing torch); the
+    command as a process of its own is run by test_ctrl_c_stops_a_sweep_after_the_current_step_and_saves."""
     out = tmp_path / "sweep"
-    first = vae_cli(*SWEEP, "--beta", "1", "4", "--out", out)
+    first = vae_main(capsys, *SWEEP, "--beta", "1", "4", "--out", out)
     assert first.returncode == 0, first.stderr
     assert sorted(p.name for p in out.iterdir()) == ["beta-1", "beta-4", "sweep.json"]
     plan = json.loads((out / "sweep.json").read_text())
@@ -76,7 +92,7 @@ def test_sweep_trains_each_model_and_a_rerun_skips_them(tmp_path, capsys):
         assert config["train"]["beta"] == beta and config["train"]["seed"] == 3
         assert config["state"]["status"] == "finished" and config["state"]["epoch"] == 2
     before = _histories(out)
-    second = vae_cli(*SWEEP, "--beta", "1", "4", "--out", out)
+    second = vae_main(capsys, *SWEEP, "--beta", "1", "4", "--out", out)
     assert second.returncode == 0, second.stderr
     assert "beta-1: skipped" in second.stdout and "beta-4: skipped" in second.stdout
     assert _histories(out) == before

@@ -51,7 +51,7 @@ def test_summarize_model_on_shapes_has_bounds_and_factor_metrics(assets_dir, mon
     model = load_model(assets_dir / "shapes-8d")
     ds = load_dataset("shapes", n_train=10, n_test=200)
     seen = []
-    s = summarize_model(model, ds, iwae_samples=5, factor_options={"n_points": 600},
+    s = summarize_model(model, ds, iwae_samples=5, factor_options={"n_points": 300, "dci_trees": 30},
                         progress=lambda f, what: seen.append(f))
     assert s["iwae"] >= s["elbo"] - 1.0 and s["active_units"] >= 1
     assert all(0 <= s[k] <= 1 for k in METRIC_KEYS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 import vae
 from tests.hostile import REPO
+from tests.waits import HANG_S
 from vae.safeio import atomic_dir
 from vae.checkpoint import CheckpointError
 from vae.config import ModelConfig, TrainConfig
@@ -102,7 +104,7 @@ def _crashes(root: Path, kill_ats: list[int], mode: str) -> list[tuple[int, str]
     'KILLED at <step>'. The checkpoint of kill_at k is at root / f"k{k}" / "run"."""
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, "-c", CRASH_SCRIPT, str(root), mode, ",".join(map(str, kill_ats))],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr[-2000:])
     outcomes = []
     for line in proc.stdout.splitlines():
@@ -115,15 +117,30 @@ def _crashes(root: Path, kill_ats: list[int], mode: str) -> list[tuple[int, str]
     return outcomes
 
 
+@pytest.fixture(scope="module")
+def rename_sweep(tmp_path_factory) -> tuple[Path, list[tuple[int, str]], Path]:
+    """The two-rename protocol's crash sweep, run once: (root, crashes, a copy of its k3 folder taken before
+    anything loaded it). k3 is the kill between the two renames that test_a_crash_between_the_two_renames_can_be_
+    resumed resumes; loading a checkpoint repairs its folder, so that test gets the untouched copy."""
+    root = tmp_path_factory.mktemp("crash-rename")
+    crashes = _crashes(root, [-1, *range(10)], "rename")
+    pristine = tmp_path_factory.mktemp("crash-rename-k3") / "k3"
+    if (root / "k3").is_dir():
+        shutil.copytree(root / "k3", pristine, symlinks=True)
+    return root, crashes, pristine
+
+
 @pytest.mark.parametrize("mode", ["exchange", "rename"])
-def test_a_crash_at_any_step_of_the_swap_leaves_a_loadable_checkpoint(tmp_path, mode):
+def test_a_crash_at_any_step_of_the_swap_leaves_a_loadable_checkpoint(tmp_path, mode, request):
     if mode == "exchange":
         probe = tmp_path / "probe"
         (probe / "a").mkdir(parents=True)
         (probe / "b").mkdir()
         if not atomic_dir._exchange(probe / "a", probe / "b"):
             pytest.skip("renameat2(RENAME_EXCHANGE) is not supported here")
-    crashes = _crashes(tmp_path, [-1, *range(10)], mode)
+        crashes = _crashes(tmp_path, [-1, *range(10)], mode)
+    else:
+        tmp_path, crashes, _ = request.getfixturevalue("rename_sweep")
     seen = [outcome for _, outcome in crashes]
     for kill_at, outcome in crashes:
         path = tmp_path / f"k{kill_at}" / "run"
@@ -139,13 +156,14 @@ def test_a_crash_at_any_step_of_the_swap_leaves_a_loadable_checkpoint(tmp_path, 
     assert any("rename" in s or "exchange" in s for s in seen), seen
 
 
-def test_a_crash_between_the_two_renames_can_be_resumed(tmp_path):
+def test_a_crash_between_the_two_renames_can_be_resumed(rename_sweep):
     """The worst instant of the two-rename protocol: 'run' is missing. --resume must still work."""
     from vae.data import load_dataset
     from vae.train import Trainer
 
-    path = tmp_path / "k3" / "run"
-    assert _crashes(tmp_path, [3], "rename") == [(3, "KILLED at rename")]   # after run -> old, before tmp -> run
+    _, crashes, k3 = rename_sweep
+    path = k3 / "run"
+    assert (3, "KILLED at rename") in crashes                   # after run -> old, before tmp -> run
     assert not path.exists()                                     # the window the issue found
     trainer = Trainer.resume(path, dataset=load_dataset("digits"), device="cpu")
     assert trainer.epoch == 1 and path.is_dir()

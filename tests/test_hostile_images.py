@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.hostile import bzip2_zeros, deflate_zeros, raw_zip, run_capped
+from tests.hostile import bzip2_zeros, deflate_zeros, raw_zip
 from vae.data import DataError, load_image_folder
 from vae.data.images import open_image, read_image_folder
 
-UPLOAD_SETUP = "from pathlib import Path\nfrom vae.ui.posterior import image_from_bytes\n"
 
 
 def _png(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -118,6 +117,107 @@ def test_messages_name_files_inside_the_folder_not_server_paths(tmp_path):
     assert str(err.value).startswith("imgs: sub/bad.png: not an image") and str(tmp_path) not in str(err.value)
 
 
+# ------------------------------------------------------------------------------------ capped cases
+
+# Each case of the bounded-memory tests runs as tests/hostile.run_capped runs one (the address space capped at
+# what the process had mapped after its imports plus cap_mb, the peak RSS reset just before the case and its
+# growth reported), but all cases share one interpreter: it imports vae once, then forks a child per case (a
+# real process of its own, capped and measured alone). One import of torch instead of one per case.
+_FORKED_CASES = r'''
+import json, os, resource, sys
+from pathlib import Path
+import vae.data
+from vae.data import load_image_folder
+from vae.ui.posterior import image_from_bytes
+
+
+def _status_kb(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+
+
+def case(code, cap_mb):
+    cap = _status_kb("VmSize") * 1024 + cap_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        peak = lambda: _status_kb("VmHWM")
+    except OSError:
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _status_kb("VmRSS") if peak() == _status_kb("VmHWM") else peak()
+    result = {"error": None, "message": None, "value": None}
+    try:
+        exec(code, {"Path": Path, "load_image_folder": load_image_folder, "image_from_bytes": image_from_bytes,
+                    "result": result})
+    except BaseException as e:
+        result["error"] = type(e).__name__
+        result["message"] = str(e)[:2000]
+    result["peak_growth_mb"] = (peak() - before) / 1024
+    return result
+
+
+for name, code, cap_mb in json.loads(sys.argv[1]):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.write(write, json.dumps(case(code, cap_mb)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as out:
+        said = out.read()
+    _, status = os.waitpid(pid, 0)
+    print("RESULT " + json.dumps({"name": name, "result": json.loads(said) if said else None, "status": status}),
+          flush=True)
+'''
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory) -> dict[str, dict]:
+    """name -> {"error", "message", "value", "peak_growth_mb"} of each bounded-memory case (see _FORKED_CASES)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.hostile import REPO
+    from tests.waits import HANG_S
+
+    tmp = tmp_path_factory.mktemp("capped")
+    for kind, bomb in (("bzip2", ("b.png", bzip2_zeros(600 << 20), 12, 1000, 0)),
+                       ("deflate-lying", ("b.png", deflate_zeros(600 << 20), 8, 1000, 0))):
+        (tmp / kind).mkdir()
+        (tmp / kind / "pics.zip").write_bytes(raw_zip([_png_member("a.png"), bomb]))
+    wide = np.zeros((1000, 40000), np.uint8)          # 40000 x 1000 grey (40 M pixels, under the cap; 40 KB)
+    wide[400:600, :] = 255
+    (tmp / "wide.png").write_bytes(_png(wide))
+    del wide
+    (tmp / "line.png").write_bytes(_png(np.zeros((10, 4_000_000), np.uint8)))
+    im = Image.new("RGBA", (6000, 6000), (0, 0, 0, 0))
+    im.paste((255, 255, 255, 255), (2000, 2000, 4000, 4000))
+    im.save(tmp / "big.png")
+    del im
+    cases = [(kind, f"load_image_folder(Path({str(tmp / kind / 'pics.zip')!r}), image_size=8)", 300)
+             for kind in ("bzip2", "deflate-lying")]
+    cases += [("wide", f"result['value'] = list(image_from_bytes(Path({str(tmp / 'wide.png')!r}).read_bytes(), "
+                       "'wide.png', (1, 28, 28)).shape)", 700),
+              ("line", f"image_from_bytes(Path({str(tmp / 'line.png')!r}).read_bytes(), 'line.png', (1, 28, 28))", 700),
+              ("transparent", f"result['value'] = int(image_from_bytes(Path({str(tmp / 'big.png')!r}).read_bytes(), "
+                              "'big.png', (1, 28, 28)).max())", 700)]
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", _FORKED_CASES, json.dumps(cases)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=HANG_S * len(cases))     # a hang bound per case
+    got = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            one = json.loads(line[len("RESULT "):])
+            got[one["name"]] = one["result"]
+            assert one["result"] is not None, f"case {one['name']} died (status {one['status']}): {proc.stderr[-3000:]}"
+    assert sorted(got) == sorted(c[0] for c in cases), (proc.returncode, proc.stderr[-3000:])
+    return got
+
+
 # ------------------------------------------------------------------------------------ image zip bombs
 
 def _png_member(name: str) -> tuple:
@@ -129,15 +229,8 @@ def _png_member(name: str) -> tuple:
     ("bzip2", "compressed with bzip2; only stored and deflate"),
     ("deflate-lying", "inflates to more than the 1,000 bytes it declares"),
 ])
-def test_image_zip_bombs_are_refused_in_bounded_memory(tmp_path, kind, message):
-    if kind == "bzip2":
-        bomb = ("b.png", bzip2_zeros(600 << 20), 12, 1000, 0)
-    else:
-        bomb = ("b.png", deflate_zeros(600 << 20), 8, 1000, 0)
-    up = tmp_path / "pics.zip"
-    up.write_bytes(raw_zip([_png_member("a.png"), bomb]))
-    r = run_capped(f"from vae.data import load_image_folder\nload_image_folder(Path({str(up)!r}), image_size=8)",
-                   cap_mb=300, setup="from pathlib import Path\nimport vae.data\n")
+def test_image_zip_bombs_are_refused_in_bounded_memory(capped, kind, message):
+    r = capped[kind]
     assert r["error"] == "DataError", r
     assert message in r["message"] and r["message"].startswith("pics.zip: "), r
     assert r["peak_growth_mb"] < 100, r
@@ -155,44 +248,24 @@ def test_an_lzma_image_zip_is_refused(tmp_path):
 
 # ------------------------------------------------------------------------------------ shape and size bombs
 
-@pytest.fixture(scope="module")
-def wide_png(tmp_path_factory) -> Path:
-    """A 40000 x 1000 grey PNG (40 M pixels, under the pixel cap; 40 KB on disk)."""
-    a = np.zeros((1000, 40000), np.uint8)
-    a[400:600, :] = 255
-    path = tmp_path_factory.mktemp("img") / "wide.png"
-    path.write_bytes(_png(a))
-    return path
-
-
-def test_an_extremely_wide_upload_is_shrunk_first_in_bounded_memory(wide_png):
-    r = run_capped(f"result['value'] = list(image_from_bytes(Path({str(wide_png)!r}).read_bytes(), 'wide.png', "
-                   "(1, 28, 28)).shape)", cap_mb=700, setup=UPLOAD_SETUP)
+def test_an_extremely_wide_upload_is_shrunk_first_in_bounded_memory(capped):
+    r = capped["wide"]
     assert r["error"] is None, r
     assert r["value"] == [1, 28, 28]
     assert r["peak_growth_mb"] < 200, r           # the decoded file itself is 40 MB; before: 6.8 GB
 
 
-def test_an_absurd_aspect_ratio_is_refused_with_a_message(tmp_path):
-    path = tmp_path / "line.png"
-    path.write_bytes(_png(np.zeros((10, 4_000_000), np.uint8)))
-    r = run_capped(f"image_from_bytes(Path({str(path)!r}).read_bytes(), 'line.png', (1, 28, 28))",
-                   cap_mb=700, setup=UPLOAD_SETUP)
+def test_an_absurd_aspect_ratio_is_refused_with_a_message(capped):
+    r = capped["line"]
     assert r["error"] == "ImageInputError", r
     assert "line.png: 4000000x10 pixels is too elongated (over 100:1)" in r["message"], r
     assert r["peak_growth_mb"] < 100, r
 
 
-def test_a_large_transparent_upload_decodes_in_bounded_memory(tmp_path):
+def test_a_large_transparent_upload_decodes_in_bounded_memory(capped):
     """6000 x 6000 RGBA, 36 M pixels (under the cap) but a few hundred KB: a decompression bomb for
     code that works at full size (float32 RGBA arrays of 576 MB each)."""
-    im = Image.new("RGBA", (6000, 6000), (0, 0, 0, 0))
-    im.paste((255, 255, 255, 255), (2000, 2000, 4000, 4000))
-    path = tmp_path / "big.png"
-    im.save(path)
-    del im
-    r = run_capped(f"result['value'] = int(image_from_bytes(Path({str(path)!r}).read_bytes(), 'big.png', "
-                   "(1, 28, 28)).max())", cap_mb=700, setup=UPLOAD_SETUP)
+    r = capped["transparent"]
     assert r["error"] is None, r
     assert r["value"] > 200
     # the decoded RGBA file (144 MB) and Pillow's premultiplied copy for the box average: before, 1.2 GB
