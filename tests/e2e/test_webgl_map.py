@@ -203,6 +203,28 @@ def test_a_new_frame_gets_the_points_again(page: Page, mnist_app: str):
     assert_no_exception(page)
 
 
+def test_a_map_at_rest_draws_nothing_until_the_mouse_moves_it(page: Page, mnist_app: str):
+    """regl-scatterplot's frame loop ran on every animation frame of an open map, drawing or not: Chromium's
+    renderer and compositor took 1.1 CPU cores on the Latent map page at rest (software WebGL). The loop now rests
+    once nothing is drawn (renderer.js) and the map's input wakes it: a wheel over the map zooms and draws."""
+    goto_page(page, mnist_app, "latent_map")
+    frame = scatter_frame(page, 10_000)
+    wait_for_app_run(page)
+    frame.wait_for_function("() => !window.__scatter.looping()")
+    drawn = frame.evaluate("() => window.__scatter.frames()")
+    assert drawn >= 1
+    # sixty animation frames of the page later: still resting, nothing drawn
+    frame.evaluate("() => new Promise(r => { let n = 0;"
+                   " const f = () => (++n >= 60 ? r() : requestAnimationFrame(f)); requestAnimationFrame(f); })")
+    assert frame.evaluate("() => [window.__scatter.looping(), window.__scatter.frames()]") == [False, drawn]
+    box = frame.locator("#plot").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    frame.wait_for_function(f"() => window.__scatter.frames() > {drawn}")
+    frame.wait_for_function("() => !window.__scatter.looping()")           # ... and rests again
+    assert_no_exception(page)
+
+
 def test_thumbnails_when_zoomed_in(page: Page, mnist_app: str):
     goto_page(page, mnist_app, "latent_map")
     frame = scatter_frame(page, 10_000)

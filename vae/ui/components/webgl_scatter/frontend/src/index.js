@@ -102,6 +102,9 @@ window.__scatter = {
   webgl: () => state.webgl,
   count: () => S.n,
   painted: () => window.__scatter._painted,
+  // the renderer's frames drawn so far, and whether its frame loop runs (it rests on a map nobody touches)
+  frames: () => (S.renderer ? S.renderer.renders : 0),
+  looping: () => !!(S.renderer && S.renderer.looping),
   timing: () => ({ ...timing }),
   selected: () => state.points.slice(),
   marked: () => Array.from(S.plot.get('selectedPoints')).sort((a, b) => a - b),   // what the canvas draws selected

@@ -56,7 +56,26 @@ export function makePlot() {
     lassoColor: [0.9, 0.3, 0.1, 1], lassoMinDelay: 5, lassoMinDist: 2, deselectOnDblClick: true,
     pointColorActive: [0.9, 0.2, 0.1, 1], pointOutlineWidth: 1, lassoInitiator: false,
   });
+  S.plot = wakingPlot(S.plot, S.renderer);
   subscribe();
+}
+
+// The plot with every API call but reads and subscriptions waking the renderer's frame loop (renderer.js: frames
+// on demand), and a call that returns a promise holding it until the promise settles
+const QUIET_CALLS = new Set(['get', 'subscribe', 'unsubscribe']);
+function wakingPlot(plot, renderer) {
+  return new Proxy(plot, {
+    get(target, name) {
+      const value = Reflect.get(target, name);
+      if (typeof value !== 'function' || QUIET_CALLS.has(name)) return value;
+      return (...args) => {
+        renderer.wake();
+        const out = value.apply(target, args);
+        if (out && typeof out.then === 'function') renderer.hold(out);
+        return out;
+      };
+    },
+  });
 }
 
 // performanceMode (squares, no alpha blending: regl-scatterplot's fast path) is set when the plot is made
