@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
 
@@ -406,3 +407,25 @@ def likelihood_first_column(page: Page, app_server: str, height: int = 1600):
     columns = main.get_by_test_id("stColumn").filter(has=page.get_by_test_id("stImageCaption"))
     expect(columns.filter(has=page.get_by_role("link", name="Posterior"))).to_have_count(shown)
     return columns.first
+
+def record_traffic(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]:
+    """Lists that fill as the page runs: outside requests, failed responses (>= 400) and console errors (none
+    ignored): tests/e2e/test_offline.py, and the pages that train (test_live_map.py, test_app_train.py)."""
+    own = urlparse(base_url).netloc
+    outside: list[str] = []
+    failed: list[str] = []
+    errors: list[str] = []
+
+    def on_request(req):
+        u = urlparse(req.url)
+        if u.scheme in ("data", "blob", "about"):
+            return
+        if u.netloc != own:
+            outside.append(req.url)
+
+    page.on("request", on_request)
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url} {r.failure}"))
+    return outside, failed, errors

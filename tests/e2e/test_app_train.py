@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import app_console_errors, assert_no_exception, goto_page, wait_for_app_run, wait_until_trained
-from tests.e2e.test_offline import record_traffic
+from tests.e2e.helpers import record_traffic
 
 _RUN_GROUPS_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
     return gd && gd._fullData ? [...new Set(gd._fullData.map(t => t.legendgroup))].sort() : null; }"""

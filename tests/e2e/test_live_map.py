@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, wait_for_app_run,
                                wait_scatter)
-from tests.e2e.test_offline import record_traffic
+from tests.e2e.helpers import record_traffic
 from vae.ui.hosting.owner import COOKIE
 
 SHOTS = Path(__file__).parent / "screenshots"

@@ -11,36 +11,14 @@ page of tests/e2e/test_live_map.py, whose run goes on for more epochs than a run
 
 from __future__ import annotations
 
-from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, goto_page, nav_links, wait_for_app_run
+from tests.e2e.helpers import record_traffic, assert_no_exception, goto_page, nav_links, wait_for_app_run
 
 PAGES = ["", "latent_map", "interpolate", "generate", "posterior", "train"]
 
 
-def record_traffic(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]:
-    """Lists that fill as the page runs: outside requests, failed responses (>= 400) and console errors (none
-    ignored). Also used by tests/e2e/test_live_map.py on a page that trains."""
-    own = urlparse(base_url).netloc
-    outside: list[str] = []
-    failed: list[str] = []
-    errors: list[str] = []
-
-    def on_request(req):
-        u = urlparse(req.url)
-        if u.scheme in ("data", "blob", "about"):
-            return
-        if u.netloc != own:
-            outside.append(req.url)
-
-    page.on("request", on_request)
-    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    page.on("requestfailed", lambda r: failed.append(f"failed {r.url} {r.failure}"))
-    return outside, failed, errors
 
 
 def test_every_page_makes_only_local_requests_and_logs_no_console_error(page: Page, app_server: str):
