@@ -95,3 +95,32 @@ def test_the_replay_figure_has_fixed_axes_a_frame_per_capture_and_colours_by_fac
     assert len(by_factor.data) == 1 and by_factor.data[0].marker.colorbar.title.text == "scale"
     assert not by_factor.frames
     assert replay_frames(tuple(range(200)), 60)[::59] == [0, 199]
+
+
+def test_the_replay_note_says_how_many_of_the_runs_frames_it_plays():
+    """A run with more frames than a replay holds: the note under the map counts the run's frames and says the
+    replay plays MAX_REPLAY_FRAMES of them; with fewer, it plays them all."""
+    from streamlit.testing.v1 import AppTest
+
+    def page(n_frames: int):
+        from types import SimpleNamespace
+
+        import torch
+
+        from vae import VAE, ModelConfig
+        from vae.analysis.live_map import LiveLatentMap
+        from vae.ui.training.live_map import live_map_panel
+
+        g = torch.Generator().manual_seed(0)
+        live = LiveLatentMap(torch.randint(0, 256, (20, 1, 8, 8), dtype=torch.uint8, generator=g),
+                             torch.arange(20) % 2, class_names=["a", "b"])
+        model = VAE(ModelConfig(latent_dim=2, hidden=(8,), image_size=8))
+        for epoch in range(n_frames):
+            live.capture(model, float(epoch), epoch)
+        live_map_panel(SimpleNamespace(live_map=live.data()), running=False)
+
+    for n, says in ((75, "Play plays 60 of them, evenly spaced"), (12, "Play plays the frames,")):
+        at = AppTest.from_function(page, args=(n,), default_timeout=HANG_S).run()
+        assert not at.exception, at.exception
+        note = next(c.value for c in at.caption if "frames: latent means" in c.value)
+        assert note.startswith(f"{n} frames: ") and says in note, note

@@ -119,8 +119,10 @@ def _live_map_section(data: LiveMapData, running: bool, dataset) -> None:
             f"{data.overhead_s:.1f} s in all")
     note += " (some epochs skipped to keep it under 5% of the training time)." if data.skipped else "."
     if not running and n > 1:
-        note += (" Replay: Play plays the frames, the slider picks one; each frame is scaled to fill the map."
-                 if webgl else " Replay: the button plays the frames, the slider picks one; the axes stay put.")
+        held = len(replay_frames(data.frames))
+        which = "the frames" if held == n else f"{held} of them, evenly spaced (the first and the last among them)"
+        note += (f" Replay: Play plays {which}, the slider picks one; each frame is scaled to fill the map."
+                 if webgl else f" Replay: the button plays {which}, the slider picks one; the axes stay put.")
     elif webgl:
         note += " Each frame is scaled to fill the map."
     st.caption(note)

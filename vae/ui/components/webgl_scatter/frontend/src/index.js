@@ -49,6 +49,9 @@ function checkColouring() {
 
 async function onRender(args) {
   const t0 = performance.now();
+  S.renders += 1;
+  if (args.atlas) S.atlasRenders += 1;
+  S.rendersWithoutAtlas = args.atlas ? 0 : S.rendersWithoutAtlas + 1;
   S.lastArgs = args;
   S.height = args.height || 620;
   if (state.webgl === null) {
@@ -76,10 +79,25 @@ async function onRender(args) {
     S.dataKey = args.data_key;
     if (!(S.n > 0 && args.xy.byteLength / 8 === S.n)) state.points = [];   // the same points moved: keep the selection
     state.need = [];
-    S.drawing = S.drawing.then(() => drawPoints(args, t0)).then(() => setFrames(args))
-      .catch((e) => { console.error(e); });
+    // Latest wins: points that come while others are drawn wait in one slot, and newer points replace them. A
+    // live map's fragment sends a frame every second; a busy browser took 2-3 s a frame (transition included),
+    // and a queue of every frame left the map ever further behind the run (and its images with it).
+    if (S.nextDraw !== null) S.framesSkipped += 1;
+    else {
+      S.drawsQueued += 1;
+      S.drawing = S.drawing.then(() => {
+        S.drawsQueued -= 1;
+        const { args: a, t0: t } = S.nextDraw;
+        S.nextDraw = null;
+        return drawPoints(a, t).then(() => setFrames(a));
+      }).catch((e) => { console.error(e); });
+    }
+    S.nextDraw = { args, t0 };
   }
-  S.drawing = S.drawing.then(() => addAtlas(args)).then(() => drawOverlay(true)).catch((e) => { console.error(e); });
+  // the images that came with these args, unless the points drawn instead are others (another count: the
+  // same count is the same points moved, as drawPoints reads it)
+  S.drawing = S.drawing.then(() => (args.xy && args.xy.byteLength / 8 !== S.n ? null : addAtlas(args)))
+    .then(() => drawOverlay(true)).catch((e) => { console.error(e); });
 }
 
 window.addEventListener('message', (ev) => {
@@ -140,6 +158,15 @@ window.__scatter = {
   queryXy: () => S.queryXy,
   ringed: () => S.highlight.length,
   transitions: () => timing.transitions,
+  framesSkipped: () => S.framesSkipped,                    // points replaced by newer ones before they were drawn
+  drawsQueued: () => S.drawsQueued,                        // draws of points waiting (at most one: the newest)
+  // holds the draws (as a slow browser would) until window.__releaseDrawing() is called
+  holdDrawing: () => { S.drawing = S.drawing.then(() => new Promise((r) => { window.__releaseDrawing = r; })); },
+  // the render messages that came from Python, and those of them that brought images (counted as they come; the
+  // images are added once the points before them are drawn: s.atlases())
+  renders: () => S.renders,
+  atlasRenders: () => S.atlasRenders,
+  rendersWithoutAtlas: () => S.rendersWithoutAtlas,        // in a row, since the last that brought images
   // the replay (args.frames): frames held, the one shown, how many were drawn since the page opened, playing
   replayFrames: () => replay.count,
   replayFrame: () => replay.k,

@@ -40,6 +40,12 @@ export const S = {
   height: 620,
   lastArgs: {},
   drawing: Promise.resolve(),
+  nextDraw: null,                  // {args, t0}: the newest points waiting for the draw under way (index.js)
+  drawsQueued: 0,                  // draws of points waiting for the one under way (at most one)
+  framesSkipped: 0,                // renders whose points a newer render replaced before they were drawn
+  renders: 0,                      // render messages from Python, those that brought an atlas, and those without
+  atlasRenders: 0,                 // one since the last that brought one
+  rendersWithoutAtlas: 0,
   asked: false,
   highlight: [],
   query: -1,
