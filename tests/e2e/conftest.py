@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -36,6 +37,7 @@ SERVER_START_TIMEOUT_S = 300
 # the servers running now, and those a test closed (its own, in a `finally`): a failing test's report carries the
 # end of each one's log (a traceback seen only in CI says where it came from). A closed server's log is deleted once
 # the test's report is made, or at once outside pytest (a full suite used to leave 40-odd logs in /tmp)
+CONNECTION_WORDS = re.compile(r"websocket|disconnect|reconnect|connection", re.I)
 _RUNNING: list["StreamlitServer"] = []
 _CLOSED: list["StreamlitServer"] = []
 LOG_TAIL_LINES = 80
@@ -203,6 +205,17 @@ def page(browser, request):
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     pg.console_errors = errors
+    # what every tab of this context said about its connection to the server (a failure report shows it: a tab
+    # whose page stopped updating had lost its websocket, "Cannot send rerun backMessage when disconnected")
+    said: list[str] = []
+    context.on("console", lambda msg: said.append(f"{time.strftime('%H:%M:%S')} {msg.type}: {msg.text}")
+               if CONNECTION_WORDS.search(msg.text) else None)
+    def watch_sockets(tab) -> None:
+        tab.on("websocket", lambda ws: ws.on(
+            "close", lambda _: said.append(f"{time.strftime('%H:%M:%S')} websocket closed: {ws.url}")))
+    watch_sockets(pg)
+    context.on("page", watch_sockets)
+    request.node.browser_connection_log = said
     yield pg
     shots = REPO / "tests" / "e2e" / "screenshots"
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
@@ -227,6 +240,10 @@ def pytest_runtest_makereport(item, call):
                 tail = f"(log unreadable: {e})"
             rep.sections.append((f"streamlit server {server.url} {server.script}: its log's last {LOG_TAIL_LINES} "
                                  "lines", tail))
+        said = getattr(item, "browser_connection_log", None)
+        if said:
+            shown = said if len(said) <= 40 else [*said[:20], f"... ({len(said) - 40} more)", *said[-20:]]
+            rep.sections.append(("the browser's tabs about their connection", "\n".join(shown)))
     if rep.when == "teardown":
         _delete_closed_logs()
 
