@@ -97,6 +97,41 @@ def open_every_page(page: Page, shots_dir=None, prefix: str = "") -> list[str]:
     return [title for title, _ in links]
 
 
+def click_every_page(page: Page, on_page=None, map_ready: str = "s.painted() > 0") -> list[str]:
+    """Click each page of the sidebar navigation in turn, in the same session, as a person goes (an upload stays).
+
+    Each page: the URL its link names (a click lost in a rerun would leave the page before it showing); once the
+    page on screen was another, its own heading in the main area (the last page's stays until the new run
+    replaces it; the first click may be the page open now, which keeps its heading); its run finished and, on a
+    WebGL map, `map_ready` (JS over the map's `s`) and the run its value makes (a link clicked while such a value
+    was on its way went nowhere, tests/e2e/test_decode_url.py: a small map's thumbnails, "s.thumbsDrawn() > 0",
+    come in a rerun of their own; a 10,000-point map draws none in its full view); no exception box, no error
+    alert. Then on_page(title). Returns the titles."""
+    links = nav_links(page)
+    assert len(links) >= 10, links
+    nav = page.get_by_test_id("stSidebarNav")
+    heading = page.get_by_test_id("stMain").get_by_test_id("stHeading").first
+    shown = None                       # the title of the page on screen, once a click has said it
+    for title, href in links:
+        old = heading.inner_text() if shown is not None and shown != title else None
+        click_when_still(nav.get_by_role("link", name=title, exact=True))
+        expect(page).to_have_url(re.compile("^" + re.escape(href.split("?")[0].rstrip("/")) + r"/?(\?.*)?$"))
+        if old is not None:
+            page.wait_for_function("""(old) => { const h = document.querySelector(
+                "[data-testid='stMain'] [data-testid='stHeading']"); return h && h.innerText !== old; }""", arg=old)
+        wait_for_app_run(page)
+        expect(heading).to_be_visible()
+        if page.locator("iframe[src*='webgl_scatter']").count():
+            wait_scatter(page, map_ready)
+            wait_for_app_run(page)
+        assert_no_exception(page)
+        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
+        if on_page is not None:
+            on_page(title)
+        shown = title
+    return [title for title, _ in links]
+
+
 def move_first_latent_to_0_3(page: Page) -> None:
     """On the Decode page: three key presses move z1 to 0.30 in the latent control; waits until the released
     z has reached Python (the traversals' caption names the point the server holds)."""

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (FIRST_POINT_JS, app_console_errors, assert_no_exception, box_select, click_when_still,
-                               click_first_map_point, goto_page, image_src, nav_links, wait_for_app_run,
+from tests.e2e.helpers import (FIRST_POINT_JS, app_console_errors, assert_no_exception, box_select, click_every_page,
+                               click_when_still, click_first_map_point, goto_page, image_src, nav_links, wait_for_app_run,
                                wait_for_image_change, wait_for_plot, wait_until_settled)
 
 DECODED = "decoded mean image"
@@ -26,26 +26,17 @@ DECODED = "decoded mean image"
 def _every_page_opens_without_errors(page: Page, app_server: str) -> None:
     """Every page of the navigation opens clean with its sidebar; on Interpolate the GIF downloads."""
     goto_page(page, app_server)
-    links = nav_links(page)
-    titles = [t for t, _ in links]
+    titles = [t for t, _ in nav_links(page)]
     for expected in ("Decode", "Latent map", "Interpolate", "Generate", "Train"):
         assert expected in titles, titles
-    nav = page.get_by_test_id("stSidebarNav").locator("a")
-    for i, (title, href) in enumerate(links):
-        if i:                      # the first link is the page open now; the others are clicked, as a user does
-            heading = page.get_by_test_id("stHeading").first.inner_text()
-            click_when_still(nav.nth(i))
-            page.wait_for_url(href)
-            # the new page's own heading (the previous page's stays on screen until the new run replaces it)
-            page.wait_for_function("(old) => { const h = document.querySelector(\"[data-testid='stHeading']\");"
-                                   " return h && h.innerText !== old; }", arg=heading)
-        wait_for_app_run(page)
-        expect(page.get_by_test_id("stHeading").first).to_be_visible()
-        assert_no_exception(page)
+
+    def the_sidebar_and_the_gif(title: str) -> None:
         # the sidebar is drawn on every page: model and dataset
         expect(page.get_by_test_id("stSidebar").get_by_text("Download model (.zip)")).to_be_visible()
         if title == "Interpolate":
             _the_interpolation_gif_is_big_enough_for_a_slide(page)
+
+    click_every_page(page, the_sidebar_and_the_gif)
     assert app_console_errors(page) == []
 
 

@@ -23,10 +23,11 @@ import torch
 from playwright.sync_api import Page, expect
 from safetensors.torch import save_file
 
-from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, nav_links,
-                               wait_for_app_run, wait_scatter)
+from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, click_every_page, goto_page,
+                               nav_links, wait_for_app_run, wait_scatter)
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
+THUMBS_IN = "s.painted() > 0 && s.thumbsDrawn() > 0"    # the digits map: drawn, then its thumbnails (in a rerun)
 MOVES = 40
 SHOTS = os.environ.get("SHOTS_DIR", "/tmp/shots-onnx")
 
@@ -159,7 +160,7 @@ def test_decode_follows_a_drag_with_onnxruntime_web_and_every_page_opens(page: P
     assert_no_exception(page)
     assert app_console_errors(page) == []
     # every page opens on the outside upsample model, clicked in the sidebar (the same session, as a person goes)
-    _open_every_page_by_the_sidebar(page, None)
+    click_every_page(page, map_ready=THUMBS_IN)
     assert app_console_errors(page) == []
 
 
@@ -181,30 +182,6 @@ def onnx_zip(outside_float16, tmp_path_factory) -> bytes:
     return buf.getvalue()
 
 
-def _open_every_page_by_the_sidebar(page: Page, model_note: str | None = "MB of ONNX graphs") -> None:
-    """Click each page in the sidebar navigation (the same session: an upload is gone after a reload); each
-    shows its heading and no exception box or error alert, still on the model whose sidebar shows `model_note`
-    (the uploaded model's, by default; None: no such check)."""
-    links = nav_links(page)
-    assert len(links) >= 10, links
-    sidebar = page.get_by_test_id("stSidebar")
-    for title, href in links:
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-        # the page the link names, not the one before it (a click lost in a rerun would leave that one showing)
-        expect(page).to_have_url(re.compile("^" + re.escape(href.split("?")[0].rstrip("/")) + r"/?(\?.*)?$"))
-        wait_for_app_run(page)
-        expect(page.get_by_test_id("stHeading").first).to_be_visible()
-        if page.locator("iframe[src*='webgl_scatter']").count():
-            # the WebGL map reruns the page by itself (drawn; then its points' thumbnails): a link clicked while
-            # such a value was on the way went nowhere (tests/e2e/test_decode_url.py). Move on once they are in
-            wait_scatter(page, "s.painted() > 0 && s.thumbsDrawn() > 0")
-            wait_for_app_run(page)
-        assert_no_exception(page)
-        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-        if model_note is not None:
-            expect(sidebar.get_by_text(model_note)).to_be_visible()
-
-
 def test_an_uploaded_onnx_model_decodes_in_the_browser_on_a_hosted_server(page: Page, streamlit_app,
                                                                           outside_float16, onnx_zip: bytes):
     _, _, model = outside_float16
@@ -224,5 +201,7 @@ def test_an_uploaded_onnx_model_decodes_in_the_browser_on_a_hosted_server(page: 
     assert page.evaluate("() => window.__latentControl.weightPayloads") == 2
     Path(SHOTS).mkdir(parents=True, exist_ok=True)
     page.screenshot(path=f"{SHOTS}/hosted-onnx-upload-decode.png", full_page=True)
-    _open_every_page_by_the_sidebar(page)
+    # ... each page still on the uploaded model (its sidebar's note)
+    click_every_page(page, lambda _: expect(sidebar.get_by_text("MB of ONNX graphs")).to_be_visible(),
+                     map_ready=THUMBS_IN)
     assert app_console_errors(page) == []
