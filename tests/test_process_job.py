@@ -166,3 +166,31 @@ def test_a_resumed_job_shows_where_it_is_from_the_first_snapshot(digits, tmp_pat
     bad = [s for s in seen if s[1] < stopped.epoch or s[2] < stopped.step or s[3] == 0]
     assert not bad, (stopped.epoch, stopped.step, bad[:3])
     assert f"epoch {stopped.epoch}/40" in seen[0][4] and "step 0/0" not in seen[0][4]
+
+
+def test_an_epoch_that_ends_while_the_payload_is_made_sends_its_own_weights(digits, tmp_path, monkeypatch):
+    """The child sends the weights of an epoch once, labelled with their version. An epoch that ended while
+    epoch_payload built its model (from the weights before) labelled those older weights with the newer version:
+    they were never sent again, and the parent's latest_model() kept them to the end (a resumed run's final
+    weights differed from a straight run's in a CI rehearsal, its test losses equal)."""
+    import vae.train.job as job_module
+
+    job = TrainingJob(SMALL, TrainConfig(epochs=1, batch_size=64, seed=0, device="cpu"), digits,
+                      out_dir=tmp_path / "run")
+    job.start()
+    assert job.wait(HANG_S) and job.snapshot().state == "finished"
+    newer = {k: v + 1.0 for k, v in job._weights.items()}
+
+    class EpochEndsWhileBuilt(job_module.VAE):
+        def eval(self):                      # latest_model() builds its model outside the lock: an epoch ends
+            with job._lock:
+                if job._weights is not newer:
+                    job._weights, job._version = newer, job._version + 1
+            return super().eval()
+
+    monkeypatch.setattr(job_module, "VAE", EpochEndsWhileBuilt)
+    job._model_cache = None
+    payload = job.epoch_payload()
+    assert payload["version"] == job._version
+    for name, w in newer.items():
+        assert np.array_equal(payload["weights"][name], w.numpy()), name

@@ -309,11 +309,16 @@ class TrainingJob:
         The same object is returned until the next epoch ends; treat it as read-only. Its
         `checkpoint_info` is filled like a loaded checkpoint's ({"train", "state", "dataset", "metrics"}).
         """
+        got = self._latest_versioned()
+        return None if got is None else got[1]
+
+    def _latest_versioned(self) -> tuple[int, VAE] | None:
+        """(version, latest_model()): the version its weights were refreshed at, read with them."""
         with self._lock:
             if self._weights is None:
                 return None
             if self._model_cache is not None and self._model_cache[0] == self._version:
-                return self._model_cache[1]
+                return self._model_cache
             version, weights = self._version, self._weights
             history = [dict(r) for r in self.trainer.history] if self.trainer is not None else []
             state = self.trainer.state(self._state) if self.trainer is not None else {}
@@ -325,7 +330,7 @@ class TrainingJob:
                                  "metrics": history}
         with self._lock:
             self._model_cache = (version, model)
-        return model
+        return version, model
 
     def progress_since(self, n_steps: int, n_frames: int) -> dict[str, Any]:
         """What changed since a reader last saw `n_steps` step rows and `n_frames` live-map frames: the
@@ -349,10 +354,16 @@ class TrainingJob:
         """The arrays refreshed at epoch ends: reconstructions, samples, the CPU weights (as numpy) and
         the checkpoint info of `latest_model()` (its "metrics" are the epoch history); None before the
         model exists."""
-        model = self.latest_model()
-        if model is None:
-            return None
-        with self._lock:
-            pairs, samples, version = self._recon_pairs, self._samples, self._version
+        while True:
+            got = self._latest_versioned()
+            if got is None:
+                return None
+            version, model = got
+            with self._lock:
+                # an epoch that ended while the model was built: its weights instead (labelled with the newer
+                # version, these older weights were never sent again, and the parent kept them to the end)
+                if self._version == version:
+                    pairs, samples = self._recon_pairs, self._samples
+                    break
         return dict(version=version, recon_pairs=pairs, samples=samples, info=model.checkpoint_info,
                     weights={k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
