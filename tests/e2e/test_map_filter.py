@@ -11,10 +11,12 @@ Chromium); each step says which former test it holds.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.waits import HANG_S
 from tests.e2e.helpers import (assert_no_exception, box_select, choose_option, click_when_still, goto_page,
                                lasso_digits_webgl_map, pick_in_multiselect, wait_for_app_run, wait_for_plot,
                                wait_scatter, wait_until_settled)
@@ -103,9 +105,19 @@ def _isolate_selection_shows_only_the_selected_points_and_show_all_brings_them_b
 
 
 _COLOUR_JS = """(el) => { const gd = el.querySelector('.js-plotly-plot');
+    if (!gd || !gd._fullData) return null;         // (re)drawn by Plotly now: not yet
     const t = gd._fullData.find(t => t.customdata);
     return {title: t.marker.colorbar && t.marker.colorbar.title.text, cmin: t.marker.cmin, cmax: t.marker.cmax,
             colors: Array.from(t.marker.color)}; }"""
+
+
+def _settled_colours(chart) -> dict:
+    """The Plotly map's colouring (_COLOUR_JS) once the chart is drawn and still: Plotly's _fullData is missing
+    while it draws the chart anew after a rerun (a CI rehearsal read it there: "reading 'find' of undefined")."""
+    deadline = time.monotonic() + HANG_S
+    while (got := wait_until_settled(chart, _COLOUR_JS)) is None:
+        assert time.monotonic() < deadline, "the Plotly map was never drawn"
+    return got
 
 
 def _plotly_map_colours_by_a_latent_dimension_with_a_clipped_range(page: Page) -> None:
@@ -115,7 +127,7 @@ def _plotly_map_colours_by_a_latent_dimension_with_a_clipped_range(page: Page) -
     expect(page.get_by_text("Colour range (percentiles)")).to_be_visible()
     chart = page.get_by_test_id("stPlotlyChart").first
     wait_for_plot(chart)
-    got = wait_until_settled(chart, _COLOUR_JS)
+    got = _settled_colours(chart)
     assert got["title"] == "z2"
     import numpy as np
 
@@ -127,7 +139,7 @@ def _plotly_map_colours_by_a_latent_dimension_with_a_clipped_range(page: Page) -
     choose_option(page, page.get_by_test_id("stSelectbox").filter(has_text="Colour by"),
                   "reconstruction error (MSE)", exact=True)
     wait_for_app_run(page)
-    got = wait_until_settled(chart, _COLOUR_JS)
+    got = _settled_colours(chart)
     assert got["title"] == "reconstruction error (MSE)" and min(got["colors"]) >= 0
     assert_no_exception(page)
 
