@@ -61,8 +61,9 @@ export function makePlot() {
 }
 
 // The plot with every API call but reads and subscriptions waking the renderer's frame loop (renderer.js: frames
-// on demand), and a call that returns a promise holding it until the promise settles
-const QUIET_CALLS = new Set(['get', 'subscribe', 'unsubscribe']);
+// on demand), and a call that returns a promise holding it until the promise settles. getScreenPosition is a read
+// the overlay makes for every thumbnail it draws, on every frame of a pan: it kept the loop awake 30 frames more.
+const QUIET_CALLS = new Set(['get', 'getScreenPosition', 'subscribe', 'unsubscribe']);
 function wakingPlot(plot, renderer) {
   return new Proxy(plot, {
     get(target, name) {

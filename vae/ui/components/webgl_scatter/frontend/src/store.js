@@ -41,11 +41,11 @@ export const S = {
   lastArgs: {},
   drawing: Promise.resolve(),
   nextDraw: null,                  // {args, t0}: the newest points waiting for the draw under way (index.js)
-  drawsQueued: 0,                  // draws of points waiting for the one under way (at most one)
+  drawsQueued: 0,                  // draw links in S.drawing not run yet (at most one: the test's check of the slot)
   framesSkipped: 0,                // renders whose points a newer render replaced before they were drawn
-  renders: 0,                      // render messages from Python, those that brought an atlas, and those without
-  atlasRenders: 0,                 // one since the last that brought one
-  rendersWithoutAtlas: 0,
+  renders: 0,                      // render messages from Python
+  atlasRenders: 0,                 // ... those that brought an atlas
+  rendersWithoutAtlas: 0,          // ... those in a row without one, since the last that brought one
   asked: false,
   highlight: [],
   query: -1,
