@@ -142,9 +142,14 @@ def _choose_k(page: Page, k: str) -> None:
     wait_for_app_run(page)
 
 
-def _choose_checkpoint(page: Page, name: str) -> None:
-    choose_option(page, page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Checkpoint"),
-                  name, exact=True)
+def _choose_checkpoint(page: Page, name: str, dataset: str) -> None:
+    """Open the bundled checkpoint `name` from the sidebar and wait until the sidebar's data set follows it to
+    `dataset`. The run the pick starts is waited for by what it shows: right after Enter the app can still read
+    "not running" (the server has not yet answered the rerun), so a wait for the run alone returned before it on a
+    busy machine and the sidebar still showed the previous model's data set."""
+    sidebar = page.get_by_test_id("stSidebar")
+    choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="Checkpoint"), name, exact=True)
+    expect(sidebar).to_contain_text(dataset)
     wait_for_app_run(page)
 
 
@@ -246,8 +251,7 @@ def _a_drawn_digit_is_centred_and_scaled_like_mnist(page: Page) -> None:
     fills a 20x20 box and its centre of mass sits at the centre of the 28x28 image (it was taken as drawn,
     off-centre, and encoded as another digit)."""
     choose_source(page, "Upload an image")      # no x while the model changes; a fresh canvas below
-    _choose_checkpoint(page, "mnist-2d")
-    assert "mnist" in page.get_by_test_id("stSidebar").inner_text()
+    _choose_checkpoint(page, "mnist-2d", "mnist")
     choose_source(page, "Draw one")
     canvas = page.locator("canvas.dc-canvas")
     expect(canvas).to_be_visible()
@@ -266,7 +270,7 @@ def _a_drawn_digit_is_centred_and_scaled_like_mnist(page: Page) -> None:
 
 def _higher_dimensional_model_has_no_heat_map(page: Page) -> None:
     choose_source(page, "Upload an image")      # no x while the model changes
-    _choose_checkpoint(page, "shapes-8d")
+    _choose_checkpoint(page, "shapes-8d", "shapes")
     choose_source(page, "Test image by index")
     expect(page.get_by_test_id("stMetric").filter(has_text="IWAE K=")).to_be_visible()
     expect_figures(page, heatmap=False)
