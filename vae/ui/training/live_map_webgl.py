@@ -5,7 +5,8 @@ component key: the browser holds the same points (the fixed subset of test image
 coordinates move them there in the component's animated transition (750 ms). Once the run has stopped,
 every frame (at most MAX_REPLAY_FRAMES, evenly spaced, first and last kept) is sent once as float32
 (F, N, 2) and replayed in the browser (Play/Pause, a frame slider, the epoch in the title; no server
-round trip a frame). vae.ui.training.live_map draws the Plotly figure where the browser has no WebGL.
+round trip a frame). A whole Play lasts about 15 s however many frames (about 250 ms a frame at 60 frames,
+the Plotly replay's pace); a few frames move at the live map's own 750 ms. vae.ui.training.live_map draws the Plotly figure where the browser has no WebGL.
 
 Each frame fills the canvas: it is normalised on its own extent (`own_ndc`: the quantiles of its points,
 a square around them), the browser scales it by one factor to fill the canvas (wider than tall: `fit`),

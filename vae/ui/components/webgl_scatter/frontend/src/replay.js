@@ -8,7 +8,20 @@ import { indexInWorker } from './kdworker.js';
 import { hideHover } from './hover.js';
 import { drawOverlay } from './overlay.js';
 
-export const REPLAY_PAUSE_MS = 150;       // rest on each frame between transitions while playing
+// Play's pace: a whole replay lasts about REPLAY_MS however many frames the run kept (at most 60: about 250 ms a
+// frame, the Plotly replay's pace); a replay of few frames moves at the map's own pace (TRANSITION_MS, then a rest
+// of REPLAY_PAUSE_MS). At that pace alone 60 frames took a minute, two in a busy browser
+export const REPLAY_MS = 15000;
+export const REPLAY_PAUSE_MS = 150;       // rest on each frame between transitions, at the map's own pace
+const MIN_STEP_MS = 250;
+
+// The time from one frame to the next while playing `count` frames: [transition, rest] in ms
+export function playStep(count) {
+  const full = TRANSITION_MS + REPLAY_PAUSE_MS;
+  const step = Math.min(full, Math.max(MIN_STEP_MS, REPLAY_MS / Math.max(1, count - 1)));
+  const rest = Math.round(step * REPLAY_PAUSE_MS / full);
+  return [step - rest, rest];
+}
 const bar = document.getElementById('replay');
 const playBtn = document.getElementById('replay-play');
 const slider = document.getElementById('replay-slider');
@@ -83,10 +96,11 @@ async function play() {
     await S.drawing;
     k = 1;
   }
+  const [moveMs, restMs] = playStep(replay.count);
   for (; k < replay.count && replay.run === run; k++) {
-    S.drawing = S.drawing.then(() => (replay.run === run ? showFrame(k, TRANSITION_MS) : null));
+    S.drawing = S.drawing.then(() => (replay.run === run ? showFrame(k, moveMs) : null));
     await S.drawing;
-    await new Promise((r) => setTimeout(r, REPLAY_PAUSE_MS));
+    await new Promise((r) => setTimeout(r, restMs));
   }
   if (replay.run === run) stop();
 }
