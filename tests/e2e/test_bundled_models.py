@@ -9,8 +9,8 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (
     app_console_errors,
-    choose_option,
     assert_no_exception,
+    choose_checkpoint,
     goto_page,
     wait_for_app_run,
 )
@@ -25,13 +25,6 @@ def live(latent_dim: int) -> str:
 def wait_for_live_control(page: Page, latent_dim: int) -> None:
     lc = live(latent_dim)
     page.wait_for_function(f"() => window.__latentControl && {lc} && {lc}.ready() && {lc}.stats().images > 0")
-
-
-def choose_checkpoint(page: Page, name: str) -> None:
-    box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Checkpoint")
-    choose_option(page, box, name, exact=True)
-    wait_for_app_run(page)
-    expect(box).to_have_value(name)
 
 
 def test_a_fresh_server_opens_on_mnist_and_the_shapes_beta_first_slider_moves_mainly_one_factor(
@@ -83,7 +76,7 @@ def shapes_beta_first_slider_moves_mainly_one_factor(page: Page) -> None:
     shapes-beta does not encode, see assets/README.md, cannot be read off its blurred blobs.)"""
     from vae.data import load_dataset
 
-    choose_checkpoint(page, "shapes-beta")
+    choose_checkpoint(page, "shapes-beta", "shapes")
     wait_for_live_control(page, 8)
     first_dim = int(page.locator(".lc .lc-row input[id^='lc-z-']").first.get_attribute("id").rsplit("-", 1)[1])
     steps = np.linspace(-1.5, 1.5, 13)

@@ -23,6 +23,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.helpers import (
     app_console_errors,
     assert_no_exception,
+    choose_checkpoint,
     choose_option,
     draw_seven_in_corner,
     drawn_digit_geometry,
@@ -142,17 +143,6 @@ def _choose_k(page: Page, k: str) -> None:
     wait_for_app_run(page)
 
 
-def _choose_checkpoint(page: Page, name: str, dataset: str) -> None:
-    """Open the bundled checkpoint `name` from the sidebar and wait until the sidebar's data set follows it to
-    `dataset`. The run the pick starts is waited for by what it shows: right after Enter the app can still read
-    "not running" (the server has not yet answered the rerun), so a wait for the run alone returned before it on a
-    busy machine and the sidebar still showed the previous model's data set."""
-    sidebar = page.get_by_test_id("stSidebar")
-    choose_option(page, sidebar.get_by_test_id("stSelectbox").filter(has_text="Checkpoint"), name, exact=True)
-    expect(sidebar).to_contain_text(dataset)
-    wait_for_app_run(page)
-
-
 def _page_opens_with_heat_map_bars_and_curve(page: Page) -> None:
     expect_figures(page, heatmap=True)
     elbo, gap, log_px = metric(page, "ELBO"), metric(page, "gap = KL"), metric(page, "log p(x), grid")
@@ -251,7 +241,7 @@ def _a_drawn_digit_is_centred_and_scaled_like_mnist(page: Page) -> None:
     fills a 20x20 box and its centre of mass sits at the centre of the 28x28 image (it was taken as drawn,
     off-centre, and encoded as another digit)."""
     choose_source(page, "Upload an image")      # no x while the model changes; a fresh canvas below
-    _choose_checkpoint(page, "mnist-2d", "mnist")
+    choose_checkpoint(page, "mnist-2d", "mnist")
     choose_source(page, "Draw one")
     canvas = page.locator("canvas.dc-canvas")
     expect(canvas).to_be_visible()
@@ -270,7 +260,7 @@ def _a_drawn_digit_is_centred_and_scaled_like_mnist(page: Page) -> None:
 
 def _higher_dimensional_model_has_no_heat_map(page: Page) -> None:
     choose_source(page, "Upload an image")      # no x while the model changes
-    _choose_checkpoint(page, "shapes-8d", "shapes")
+    choose_checkpoint(page, "shapes-8d", "shapes")
     choose_source(page, "Test image by index")
     expect(page.get_by_test_id("stMetric").filter(has_text="IWAE K=")).to_be_visible()
     expect_figures(page, heatmap=False)

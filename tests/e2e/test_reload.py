@@ -13,7 +13,7 @@ from tests.e2e.helpers import (
     HANG_MS,
     app_console_errors,
     assert_no_exception,
-    choose_option,
+    choose_checkpoint,
     goto_page,
     move_first_latent_to_0_3,
     wait_for_app_run,
@@ -35,10 +35,7 @@ def _nav(page: Page, title: str) -> None:
 
 def test_a_reload_keeps_the_model_the_decode_point_and_the_generate_seed(page: Page, app_server: str, browser):
     goto_page(page, app_server, "")
-    checkpoint = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Checkpoint")
-    choose_option(page, checkpoint, "digits-2d", exact=True)
-    wait_for_app_run(page)
-    expect(checkpoint).to_have_value("digits-2d")
+    choose_checkpoint(page, "digits-2d", "digits")
     _decode_ready(page)
     move_first_latent_to_0_3(page)
     _nav(page, "Generate")
