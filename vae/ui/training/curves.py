@@ -21,8 +21,12 @@ def training_curves_figure(step_history: list[dict], epoch_history: list[dict], 
                            max_points: int = 1500) -> go.Figure:
     """Three panels: negative ELBO, reconstruction (-log p(x|z)) and KL, nats per image.
 
-    Per step: raw (faint) and smoothed (trailing mean); per epoch: train (circles) and test (diamonds)
-    at the step where the epoch ended.
+    Per step: raw (faint) and smoothed (trailing mean), at most `max_points` each; per epoch: train (circles)
+    and test (diamonds) at the step where the epoch ended.
+
+    SVG lines, not WebGL (Scattergl): the Train page draws this figure anew every second while a run trains, and
+    in a browser drawing WebGL in software (SwiftShader) the six WebGL traces cost 1.6x the browser's CPU and,
+    with browser and server on one 2-core machine, slowed the training 4x (bench/train_page_browser.py).
     """
     panels = [("loss", "−ELBO (nats)", "train_loss", "test_loss"), ("recon", "reconstruction −log p(x|z)", "recon",
                                                                      "test_recon"), ("kl", "KL(q‖p)", "kl", "test_kl")]
@@ -33,10 +37,10 @@ def training_curves_figure(step_history: list[dict], epoch_history: list[dict], 
         if len(steps):
             v = np.array([r.get(key, np.nan) for r in step_history], dtype=np.float64)
             smoothed = smooth(v)
-            fig.add_trace(go.Scattergl(x=steps[thin], y=v[thin], mode="lines", name="per step",
+            fig.add_trace(go.Scatter(x=steps[thin], y=v[thin], mode="lines", name="per step",
                                        line=dict(color="rgba(110,160,210,0.45)", width=1), showlegend=col == 1,
                                        legendgroup="step"), row=1, col=col)
-            fig.add_trace(go.Scattergl(x=steps[thin], y=smoothed[thin], mode="lines", name="per step, smoothed",
+            fig.add_trace(go.Scatter(x=steps[thin], y=smoothed[thin], mode="lines", name="per step, smoothed",
                                        line=dict(color="#1f77b4", width=2), showlegend=col == 1,
                                        legendgroup="smooth"), row=1, col=col)
         if epoch_history:
