@@ -48,9 +48,16 @@ def test_train_hidden_layers_of_a_dataset_agree_with_the_check_after_a_look_at_a
     refusal = page.get_by_test_id("stAlertContentError").filter(has_text="Hidden layers")
     expect(refusal).to_be_visible()
     dataset = page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="Dataset")
+    # each pick waited for by what its run shows, the data set's own Epochs (shapes 5, digits 200): right after the
+    # pick the app can still read "not running" (its rerun not begun), and the box was read before the run
+    # (while a run draws, the previous run's box can still be in the page beside the new one)
+    epochs_read = "(v) => { const b = document.querySelectorAll(\"input[aria-label='Epochs']\"); " \
+                  "return b.length === 1 && b[0].value === v; }"
     choose_option(page, dataset, "shapes", exact=True)
+    page.wait_for_function(epochs_read, arg="5")
     wait_for_app_run(page)
     choose_option(page, dataset, "digits", exact=True)
+    page.wait_for_function(epochs_read, arg="200")
     wait_for_app_run(page)
     shown = page.get_by_role("textbox", name="Hidden layers").input_value()
     if re.fullmatch(r"[\d ]+", shown.strip()):      # the box shows layers that parse: nothing may refuse them
