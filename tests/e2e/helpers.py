@@ -21,7 +21,12 @@ IGNORED_CONSOLE = re.compile(r"(net::ERR_|Failed to load resource|favicon|fonts\
 
 
 def wait_for_app_run(page: Page, timeout: float = HANG_MS, settle_ms: int = 100) -> None:
-    """Wait until the app is connected and its script has finished running."""
+    """Wait until the app is connected and its script has finished running.
+
+    Not a wait for the run a widget change starts: Streamlit's page reads "not running" from the change until the
+    server answers it (a widget's rerun request does not set "rerunRequested"), so right after a click, a pick or
+    Enter this can return before that run has begun (on a busy machine: a box read, or keys pressed, on the previous
+    run's page). Wait first for something that run draws (choose_checkpoint: the model's data set), then for this."""
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
     if settle_ms:
