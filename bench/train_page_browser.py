@@ -7,8 +7,8 @@ curves were WebGL traces (Plotly Scattergl); then this checkout's), alternating 
 alike: a fresh server, headless Chromium (software WebGL, SwiftShader, as on these machines) on the Train page, a
 2,000-epoch run on digits started; after 10 s of training, over --window-s seconds:
 
-  browser cpu-s   CPU seconds of every Chromium process (the page, its GPU process: SwiftShader draws there)
-  server cpu-s    CPU seconds of the Streamlit server and its training process
+  browser cpu-s   CPU seconds of this bench's Chromium (the page, its GPU process: SwiftShader draws there)
+  server cpu-s    CPU seconds of the Streamlit server and its training process (bench/load.py's cpu_split)
   epochs          epochs the run finished in the window (browser and server share this machine's cores, as
                   on a laptop: what the browser takes, the training loses)
 
@@ -30,26 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.load import cpu_split  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, unpack_commit  # noqa: E402
 
-HZ = os.sysconf("SC_CLK_TCK")
 WARM_S = 10.0           # training before the window opens (the page's first frames, the map's first draw)
-
-
-def cpu_seconds(match) -> float:
-    """CPU seconds (user + system) of the live processes whose command line `match(cmdline)` accepts."""
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-            if match(cmd):
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / HZ
-        except OSError:
-            pass
-    return total
 
 
 def epoch_of(page) -> int:
@@ -75,12 +59,12 @@ def one_run(browser, root: Path, window_s: float) -> dict:
         page.get_by_role("button", name="Start").click()
         page.get_by_text("Latent space as it learns").wait_for()
         time.sleep(WARM_S)
-        is_server = lambda c: f"--server.port {server.port}" in c or "multiprocessing" in c     # noqa: E731
-        b0, s0, e0 = cpu_seconds(lambda c: "chrom" in c), cpu_seconds(is_server), epoch_of(page)
+        c0, e0 = cpu_split(server.proc.pid), epoch_of(page)
         time.sleep(window_s)
-        b1, s1, e1 = cpu_seconds(lambda c: "chrom" in c), cpu_seconds(is_server), epoch_of(page)
+        c1, e1 = cpu_split(server.proc.pid), epoch_of(page)
         ctx.close()
-        return {"browser": b1 - b0, "server": s1 - s0, "epochs": e1 - e0}
+        return {"browser": c1["browser"] - c0["browser"], "epochs": e1 - e0,
+                "server": c1["server"] + c1["training"] - c0["server"] - c0["training"]}
     finally:
         server.terminate()
         server.close()

@@ -17,7 +17,7 @@ HANG_MS = 300_000
 
 # Console noise that is not the app's fault: no network on these machines, and favicon/fonts lookups.
 IGNORED_CONSOLE = re.compile(r"(net::ERR_|Failed to load resource|favicon|fonts\.g|ERR_NAME_NOT_RESOLVED"
-                             r"|ERR_INTERNET_DISCONNECTED|Content Security Policy)", re.IGNORECASE)
+                             r"|ERR_INTERNET_DISCONNECTED|Content Security Policy)", re.I)
 
 
 def wait_for_app_run(page: Page, timeout: float = HANG_MS, settle_ms: int = 100) -> None:
@@ -377,7 +377,7 @@ def drawn_digit_geometry(img_src: str) -> tuple[tuple[float, float], int]:
 def draw_seven_in_corner(page: Page, canvas) -> None:
     """Draw a 7 large in the top-left corner of the drawing canvas `canvas` (its bar, then its stem)."""
     box = canvas.bounding_box()
-    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
     page.mouse.move(*at(0.05, 0.05))
     page.mouse.down()
     for i in range(10):

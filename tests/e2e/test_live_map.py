@@ -217,7 +217,7 @@ def test_live_map_during_training_and_replay_in_webgl_and_without(page: Page, ap
     wait_scatter(page, "s.replayFrames() >= 3 && s.replayFrame() === s.replayFrames() - 1")
     n = _scatter(page, "s.replayFrames()")
     # Play's pace: the whole replay in about 15 s however many frames (60 frames at the map's own 750 ms + 150 ms
-    # took a minute, two in a busy browser), a few frames at that own pace
+    # took at least 53 s), a few frames at that own pace
     move, rest = _scatter(page, "s.replayStep()")
     assert 250 <= move + rest <= 900 and (n - 1) * (move + rest) <= 15_000 + n, (n, move, rest)
     last_title = _scatter(page, "s.title()")

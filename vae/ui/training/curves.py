@@ -25,8 +25,8 @@ def training_curves_figure(step_history: list[dict], epoch_history: list[dict], 
     and test (diamonds) at the step where the epoch ended.
 
     SVG lines, not WebGL (Scattergl): the Train page draws this figure anew every second while a run trains, and
-    in a browser drawing WebGL in software (SwiftShader) the six WebGL traces cost 1.6x the browser's CPU and,
-    with browser and server on one 2-core machine, slowed the training 4x (bench/train_page_browser.py).
+    in a browser drawing WebGL in software (SwiftShader) the six WebGL traces cost 1.7x the browser's CPU and,
+    with browser and server on one 2-core machine, cut the epochs trained in 30 s 6x (bench/train_page_browser.py).
     """
     panels = [("loss", "−ELBO (nats)", "train_loss", "test_loss"), ("recon", "reconstruction −log p(x|z)", "recon",
                                                                      "test_recon"), ("kl", "KL(q‖p)", "kl", "test_kl")]
@@ -38,11 +38,11 @@ def training_curves_figure(step_history: list[dict], epoch_history: list[dict], 
             v = np.array([r.get(key, np.nan) for r in step_history], dtype=np.float64)
             smoothed = smooth(v)
             fig.add_trace(go.Scatter(x=steps[thin], y=v[thin], mode="lines", name="per step",
-                                       line=dict(color="rgba(110,160,210,0.45)", width=1), showlegend=col == 1,
-                                       legendgroup="step"), row=1, col=col)
+                                     line=dict(color="rgba(110,160,210,0.45)", width=1), showlegend=col == 1,
+                                     legendgroup="step"), row=1, col=col)
             fig.add_trace(go.Scatter(x=steps[thin], y=smoothed[thin], mode="lines", name="per step, smoothed",
-                                       line=dict(color="#1f77b4", width=2), showlegend=col == 1,
-                                       legendgroup="smooth"), row=1, col=col)
+                                     line=dict(color="#1f77b4", width=2), showlegend=col == 1,
+                                     legendgroup="smooth"), row=1, col=col)
         if epoch_history:
             ex = [r.get("step", i) for i, r in enumerate(epoch_history)]
             fig.add_trace(go.Scatter(x=ex, y=[r.get(ep_train) for r in epoch_history], mode="lines+markers",

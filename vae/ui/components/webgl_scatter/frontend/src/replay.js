@@ -10,7 +10,7 @@ import { drawOverlay } from './overlay.js';
 
 // Play's pace: a whole replay lasts about REPLAY_MS however many frames the run kept (at most 60: about 250 ms a
 // frame, the Plotly replay's pace); a replay of few frames moves at the map's own pace (TRANSITION_MS, then a rest
-// of REPLAY_PAUSE_MS). At that pace alone 60 frames took a minute, two in a busy browser
+// of REPLAY_PAUSE_MS). At that pace alone 60 frames took at least 53 s
 export const REPLAY_MS = 15000;
 export const REPLAY_PAUSE_MS = 150;       // rest on each frame between transitions, at the map's own pace
 const MIN_STEP_MS = 250;
