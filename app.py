@@ -45,10 +45,11 @@ first_picture.draw(page)
 # waits for an import in flight (the module lock) and no page starts one. 0.35-0.5 s, once per server process.
 import pandas  # noqa: E402,F401
 
-from vae.ui import browser_memory, url_state, warmup  # noqa: E402
+from vae.ui import browser_memory, tasks, url_state, warmup  # noqa: E402
 from vae.ui.hosting.hosting_ui import run_page  # noqa: E402
 from vae.ui.sidebar import draw_sidebar  # noqa: E402
 
+tasks.note_page(page.url_path)               # the background tasks asked from another page stop waiting for us
 browser_memory.recall()                      # a reload: this browser's last view, unless the URL has a link
 url_state.restore_before_sidebar()           # a shared link: model and map settings, before the widgets
 ctx = draw_sidebar()

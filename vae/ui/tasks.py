@@ -6,9 +6,14 @@ the page draws `show_task(task, what)`, which polls the progress in a fragment, 
 its message and a Retry button, and reruns the page when the result is there.
 
 Bounds (vae.ui.hosting): at most VAE_MAX_PROJECTIONS tasks compute at once (the others wait,
-"queued"), each with VAE_PROJECTION_THREADS threads; a task nobody has looked at for
-`ABANDON_S` seconds is cancelled (before it starts, or at its next progress report); at most
-`MAX_TASKS` are remembered. A failed task stays failed, with its error, until `retry(key)`.
+"queued"), each with VAE_PROJECTION_THREADS threads; at most `MAX_TASKS` are remembered. A failed task
+stays failed, with its error, until `retry(key)`.
+
+A task nobody waits for is cancelled (before it starts, or at its next progress report): one no page has
+asked about for `ABANDON_S` seconds, or, sooner, one whose every asker has gone `LEFT_S` seconds ago: each
+browser session that asked has since opened another page (app.py calls `note_page` at every run) or closed.
+A visitor who looked at Compare for a moment and moved on left both models' scoring (20 CPU-s on MNIST) to
+run for 30 s more, on a server others share.
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ from vae.ui import hosting
 
 MAX_TASKS = 32
 ABANDON_S = 30.0          # seconds without a page asking about a task before it is cancelled
+LEFT_S = 5.0              # ... or without one, once every session that asked has left its page or closed
+
+# the page each browser session runs now (note_page): session id -> page; closed sessions are forgotten once
+# there are more than MAX_SESSIONS_NOTED
+_PAGE_OF_SESSION: dict[str, str] = {}
+MAX_SESSIONS_NOTED = 1000
 
 
 class TaskCancelled(Exception):
@@ -47,6 +58,7 @@ class Task:
     cancelled: bool = False
     partial: object = None        # the latest intermediate result the work published (e.g. a t-SNE layout)
     partials: int = 0             # how many it has published
+    askers: dict[str, str] = field(default_factory=dict)    # session id -> the page it asked from
 
     def publish(self, value) -> None:
         """Make `value` the task's intermediate result (called by the work's thread; one assignment)."""
@@ -62,11 +74,58 @@ class Task:
         return (self.finished or time.perf_counter()) - self.started
 
     def touch(self) -> None:
+        """A page asks about the task (or polls it): from a browser session, that session and its page count
+        as waiting for it."""
         self.polled = time.monotonic()
+        asker = _asker()
+        if asker is not None:
+            self.askers[asker[0]] = asker[1]
 
     @property
     def abandoned(self) -> bool:
-        return time.monotonic() - self.polled > ABANDON_S
+        idle = time.monotonic() - self.polled
+        if idle > ABANDON_S:
+            return True
+        askers = dict(self.askers)
+        return idle > LEFT_S and bool(askers) and not any(_still_on(sid, page) for sid, page in askers.items())
+
+
+def _session_id() -> str | None:
+    """The browser session of the script run on this thread; None outside one (a task's thread, the CLI)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+def _asker() -> tuple[str, str] | None:
+    """(session id, page it runs) of the script run on this thread, or None outside one."""
+    sid = _session_id()
+    return None if sid is None else (sid, _PAGE_OF_SESSION.get(sid, ""))
+
+
+def _session_open(sid: str) -> bool:
+    """Whether browser session `sid` is still connected (always, outside a server: streamlit.testing)."""
+    from streamlit import runtime
+
+    return not runtime.exists() or runtime.get_instance().is_active_session(sid)
+
+
+def _still_on(sid: str, page: str) -> bool:
+    """Session `sid` still shows `page`, the page it asked from, and is connected."""
+    return _PAGE_OF_SESSION.get(sid, "") == page and _session_open(sid)
+
+
+def note_page(page: str) -> None:
+    """Record the page this run's session shows (app.py, at every run): the tasks it asked for from another
+    page no longer count it as waiting."""
+    sid = _session_id()
+    if sid is None:
+        return
+    _PAGE_OF_SESSION[sid] = page
+    if len(_PAGE_OF_SESSION) > MAX_SESSIONS_NOTED:           # forget the sessions that have closed
+        for gone in [s for s in list(_PAGE_OF_SESSION) if not _session_open(s)]:
+            _PAGE_OF_SESSION.pop(gone, None)
 
 
 @dataclass
@@ -111,6 +170,7 @@ def submit(key: str, fn: Callable[[Callable[[int, int, str], None]], object], na
             task.touch()
             return task
         task = Task(key)
+        task.touch()                      # the page asking waits for it
         if len(reg.tasks) >= MAX_TASKS:   # forget the oldest finished ones
             for k in [k for k, t in reg.tasks.items() if t.is_done][: len(reg.tasks) - MAX_TASKS + 1]:
                 del reg.tasks[k]
