@@ -2,7 +2,7 @@
 
 A visitor who opened Compare and went on to another page left both models' scoring to run for 30 s more
 (ABANDON_S): 20 CPU-s on MNIST, on a server others share, and in the suite a page walk's scoring ran on beside
-the next tests. Sessions are simulated here (vae.ui.tasks._session_id); the pages' own calls are made by app.py
+the next tests. Sessions are simulated here (vae.ui.tasks.current_session_id); the pages' own calls are made by app.py
 (note_page) and by the tasks' polling (touch)."""
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ def sessions(monkeypatch):
     from vae.ui import tasks
 
     now, closed = {"sid": None}, set()
-    monkeypatch.setattr(tasks, "_session_id", lambda: now["sid"])
-    monkeypatch.setattr(tasks, "_session_open", lambda sid: sid not in closed)
+    monkeypatch.setattr(tasks, "current_session_id", lambda: now["sid"])
+    monkeypatch.setattr(tasks, "session_is_active", lambda sid: sid not in closed)
     monkeypatch.setattr(tasks, "_PAGE_OF_SESSION", {})
     monkeypatch.setattr(tasks, "LEFT_S", 0.2)
 

@@ -22,6 +22,7 @@ from vae.ui import hosting
 from vae.ui import loaders
 from vae.ui import outside
 from vae.ui.hosting import owner
+from vae.ui.hosting.janitor import current_session_id
 from vae.ui import state
 from vae.ui.training import jobs as training
 from vae.ui.gallery import glue as gallery_glue
@@ -117,7 +118,7 @@ def _sidebar_as_from_app_py() -> AppContext:
 
 def draw_sidebar() -> AppContext:
     bid = state.browser_id()
-    training.seen(bid, _session_id())
+    training.seen(bid, current_session_id())
     sb = st.sidebar
     with sb:
         st.markdown("### Model")
@@ -137,13 +138,6 @@ def draw_sidebar() -> AppContext:
         owner.remember_in_browser()
     st.session_state[_CTX] = ctx
     return ctx
-
-
-def _session_id() -> str | None:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    run_ctx = get_script_run_ctx()
-    return run_ctx.session_id if run_ctx is not None else None
 
 
 def _safe(name: str) -> str:

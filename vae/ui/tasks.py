@@ -27,6 +27,7 @@ import numpy as np
 import streamlit as st
 
 from vae.ui import hosting
+from vae.ui.hosting.janitor import current_session_id, session_is_active
 
 MAX_TASKS = 32
 ABANDON_S = 30.0          # seconds without a page asking about a task before it is cancelled
@@ -86,45 +87,31 @@ class Task:
         idle = time.monotonic() - self.polled
         if idle > ABANDON_S:
             return True
-        askers = dict(self.askers)
-        return idle > LEFT_S and bool(askers) and not any(_still_on(sid, page) for sid, page in askers.items())
-
-
-def _session_id() -> str | None:
-    """The browser session of the script run on this thread; None outside one (a task's thread, the CLI)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx(suppress_warning=True)
-    return ctx.session_id if ctx is not None else None
+        if idle <= LEFT_S or not self.askers:          # (every progress report asks: the cheap looks first)
+            return False
+        return not any(_still_on(sid, page) for sid, page in list(self.askers.items()))
 
 
 def _asker() -> tuple[str, str] | None:
     """(session id, page it runs) of the script run on this thread, or None outside one."""
-    sid = _session_id()
+    sid = current_session_id()
     return None if sid is None else (sid, _PAGE_OF_SESSION.get(sid, ""))
-
-
-def _session_open(sid: str) -> bool:
-    """Whether browser session `sid` is still connected (always, outside a server: streamlit.testing)."""
-    from streamlit import runtime
-
-    return not runtime.exists() or runtime.get_instance().is_active_session(sid)
 
 
 def _still_on(sid: str, page: str) -> bool:
     """Session `sid` still shows `page`, the page it asked from, and is connected."""
-    return _PAGE_OF_SESSION.get(sid, "") == page and _session_open(sid)
+    return _PAGE_OF_SESSION.get(sid, "") == page and session_is_active(sid)
 
 
 def note_page(page: str) -> None:
     """Record the page this run's session shows (app.py, at every run): the tasks it asked for from another
     page no longer count it as waiting."""
-    sid = _session_id()
+    sid = current_session_id()
     if sid is None:
         return
     _PAGE_OF_SESSION[sid] = page
     if len(_PAGE_OF_SESSION) > MAX_SESSIONS_NOTED:           # forget the sessions that have closed
-        for gone in [s for s in list(_PAGE_OF_SESSION) if not _session_open(s)]:
+        for gone in [s for s in list(_PAGE_OF_SESSION) if not session_is_active(s)]:
             _PAGE_OF_SESSION.pop(gone, None)
 
 

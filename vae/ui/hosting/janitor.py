@@ -25,6 +25,14 @@ SWEEP_S = 15.0
 UPLOAD_GLOB = "vae-upload-*.zip"
 
 
+def current_session_id() -> str | None:
+    """The browser session of the script run on this thread; None outside one (a background thread, a command)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    run_ctx = get_script_run_ctx(suppress_warning=True)
+    return run_ctx.session_id if run_ctx is not None else None
+
+
 def session_is_active(session_id: str) -> bool:
     """True while Streamlit holds an open (connected) session with this id."""
     try:
