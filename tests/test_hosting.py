@@ -234,7 +234,7 @@ def test_a_finished_job_gives_its_data_back_and_can_still_resume(digits):
 
 
 def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_removed(monkeypatch, digits, tmp_path):
-    from vae.ui.hosting import janitor
+    from vae.ui.hosting import janitor, scratch
     from vae.ui.training import jobs as training
 
     reg = training._registry()
@@ -245,7 +245,7 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
     reg.past["orphan-a"] = ["an earlier run's record"]          # this browser's earlier runs (run_history)
     monkeypatch.setattr(janitor, "session_is_active", lambda sid: sid != "session-that-closed")
     j = janitor.Janitor(reg, dispatch_queue=training.dispatch_queue, stop_job=training.stop_job,
-                        runs_dir=training.RUNS_DIR)
+                        scratch_dir=scratch.server_dir())
     j.sweep(time.time())                  # the session is gone: orphan since now
     j.sweep(time.time() + 1)              # grace 0 passed: stopped
     assert job.wait(HANG_S) and job.snapshot().state == "stopped"
@@ -254,6 +254,48 @@ def test_a_job_whose_browser_is_gone_is_stopped_after_the_grace_and_its_files_re
     j.sweep(time.time() + 3)              # TTL 0 passed: forgotten, files removed
     assert training.job_for("orphan-a") is None and "orphan-a" not in reg.past     # its earlier runs go too
     assert not run_dir.exists()
+
+
+def test_a_sweep_keeps_the_files_of_a_server_that_runs_and_removes_an_ended_ones(tmp_path):
+    """Two servers on one machine share its temporary folder. A janitor's sweep with a time limit of 0 (this
+    suite's test above) removed every other process's run folders, among them the checkpoint the Train page's
+    test in the next worker was about to resume from ("More epochs" stayed disabled: the resume had failed)."""
+    import subprocess
+    import sys
+
+    from vae.ui.hosting import scratch
+
+    base = tmp_path / "vae-explorer"
+    own, own_lock = scratch.claim(base)
+    # another server: a process that claims its folder, says which, and lives until its stdin closes
+    code = ("import importlib.util as u, pathlib, sys; spec = u.spec_from_file_location('s', sys.argv[1]); "
+            "m = u.module_from_spec(spec); spec.loader.exec_module(m); folder, _ = m.claim(pathlib.Path(sys.argv[2])); "
+            "(folder / 'runs').mkdir(); print(folder, flush=True); sys.stdin.read()")
+    other = subprocess.Popen([sys.executable, "-c", code, scratch.__file__, str(base)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = Path(other.stdout.readline().strip())
+        assert theirs.parent == base and (theirs / "runs").is_dir()
+        assert scratch.remove_ended_servers(base, 0, own=own) == 0
+        assert (theirs / "runs").is_dir() and own.is_dir()
+    finally:
+        other.stdin.close()
+        other.wait(HANG_S)
+    assert scratch.remove_ended_servers(base, 3600, own=own) == 0       # ended, but younger than the limit
+    assert theirs.is_dir()
+    assert scratch.remove_ended_servers(base, 0, own=own) == 1
+    assert not theirs.exists() and own.is_dir()
+    own_lock.close()
+
+
+def test_each_process_has_its_own_scratch_folder_for_runs_and_uploads():
+    from vae.ui.hosting import scratch
+    from vae.ui.training import jobs as training
+
+    folder = scratch.server_dir()
+    assert folder == scratch.server_dir() and folder.parent == scratch.root()
+    assert scratch.runs_dir().parent == folder and scratch.uploads_dir().parent == folder
+    assert training._registry().janitor.runs_dir == scratch.runs_dir()
 
 
 def test_old_uploads_and_run_folders_are_removed(tmp_path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from vae.device import available_devices
 from vae.ui import hosting
 from vae.ui import loaders
 from vae.ui import outside
-from vae.ui.hosting import owner
+from vae.ui.hosting import owner, scratch
 from vae.ui.hosting.janitor import current_session_id
 from vae.ui import state
 from vae.ui.training import jobs as training
@@ -272,9 +271,11 @@ def _dataset_section(ctx: AppContext) -> None:
         path = None
         if up is not None:
             data = up.getvalue()
-            path = Path(tempfile.gettempdir()) / f"vae-upload-{hashlib.sha256(data).hexdigest()[:16]}.zip"
+            from vae.checkpoint import atomic_write_bytes
+
+            path = scratch.uploads_dir() / f"vae-upload-{hashlib.sha256(data).hexdigest()[:16]}.zip"
             if not path.exists():
-                path.write_bytes(data)
+                atomic_write_bytes(path, data)      # two sessions uploading the same zip never read half of it
         elif folder.strip():
             path = _checked_folder(folder, ctx)
             if path is False:

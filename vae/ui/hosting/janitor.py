@@ -3,8 +3,9 @@
 Every half second it starts queued training jobs when a slot is free and gives back the memory of
 jobs that ended (their float copies of the data). Every `SWEEP_S` seconds it stops jobs whose
 browser has had no open session for VAE_ORPHAN_GRACE_S, forgets jobs (and removes their run
-folders) that ended more than VAE_RUN_FILES_TTL_S ago with no session open, and removes run folders
-and uploaded zips left by earlier processes after the same time.
+folders) that ended more than VAE_RUN_FILES_TTL_S ago with no session open, and removes, after the same
+time, run folders and uploaded zips in this server's scratch folder and the scratch folders of servers that
+have ended (`vae.ui.hosting.scratch`): never another running server's files.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from __future__ import annotations
 import gc
 import logging
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from vae.ui import hosting
+from vae.ui.hosting import scratch
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0
@@ -70,17 +71,19 @@ class Janitor(threading.Thread):
     """Tidies the training registry `registry` (jobs, queue, sessions, orphan times, its lock).
 
     It knows nothing of how jobs start or stop: the training module hands it `dispatch_queue()`
-    (start queued jobs while slots are free), `stop_job(browser_id)` and `runs_dir` (the folder of
-    run folders, one per browser id).
+    (start queued jobs while slots are free), `stop_job(browser_id)` and `scratch_dir` (this server's
+    scratch folder: one run folder per browser id under `scratch.RUNS_NAME`, uploaded zips under
+    `scratch.UPLOADS_NAME`).
     """
 
     def __init__(self, registry, *, dispatch_queue: Callable[[], None], stop_job: Callable[[str], None],
-                 runs_dir: Path, sweep_s: float = SWEEP_S):
+                 scratch_dir: Path, sweep_s: float = SWEEP_S):
         super().__init__(name="vae-janitor", daemon=True)
         self.reg = registry
         self.dispatch_queue = dispatch_queue
         self.stop_job = stop_job
-        self.runs_dir = Path(runs_dir)
+        self.scratch_dir = Path(scratch_dir)
+        self.runs_dir = self.scratch_dir / scratch.RUNS_NAME
         self.sweep_s = sweep_s
         self.ended_at: dict[int, float] = {}     # id(job) -> when its thread was first seen ended
         self._last_sweep = 0.0
@@ -145,8 +148,9 @@ class Janitor(threading.Thread):
                 self.ended_at.pop(id(job), None)
                 if job.out_dir is not None:
                     shutil.rmtree(Path(job.out_dir).parent, ignore_errors=True)
-        # leftovers of earlier processes (and of jobs forgotten above)
+        # leftovers of jobs forgotten above, old uploads, and the scratch folders of servers that have ended
         with reg.lock:
             live = {self.runs_dir / bid for bid in reg.jobs}
         remove_old_files(self.runs_dir, "*", ttl, keep=live)
-        remove_old_files(Path(tempfile.gettempdir()), UPLOAD_GLOB, ttl)
+        remove_old_files(self.scratch_dir / scratch.UPLOADS_NAME, UPLOAD_GLOB, ttl)
+        scratch.remove_ended_servers(self.scratch_dir.parent, ttl, own=self.scratch_dir)

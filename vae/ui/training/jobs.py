@@ -7,7 +7,6 @@ independently. The training thread never calls Streamlit; pages read `job.snapsh
 
 from __future__ import annotations
 
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,7 @@ import streamlit as st
 from vae.config import ModelConfig, TrainConfig
 
 from vae.ui import hosting
-
-RUNS_DIR = Path(tempfile.gettempdir()) / "vae-explorer-runs"
+from vae.ui.hosting import scratch
 
 
 @dataclass
@@ -43,7 +41,7 @@ def _registry() -> _Registry:
     # the janitor's thread is handed this registry: it never calls the cached function (a call outside a
     # script run logs "missing ScriptRunContext" on every start)
     reg.janitor = Janitor(reg, dispatch_queue=lambda: dispatch_queue(reg), stop_job=lambda bid: stop_job(bid, reg=reg),
-                          runs_dir=RUNS_DIR)
+                          scratch_dir=scratch.server_dir())
     reg.janitor.start()
     return reg
 
@@ -129,7 +127,7 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         if old is not None:
             _keep_past_run(reg, bid, old)
         n = reg.runs.get(bid, 0) + 1
-        out_dir = RUNS_DIR / bid / f"run-{n}"
+        out_dir = scratch.runs_dir() / bid / f"run-{n}"
         # a process per job: pages and trainings share no interpreter lock (vae.train.process_job)
         job = ProcessTrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
                                  overwrite=True)   # a run-N left in our scratch folder by an earlier server
