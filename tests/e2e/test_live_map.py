@@ -125,6 +125,10 @@ def _plotly_replay(tab: Page) -> int:
                 " const p = g.querySelector('.scatterlayer .trace .point');"
                 " if (p) window.__seenX.add(p.getAttribute('transform')); requestAnimationFrame(loop); };"
                 " requestAnimationFrame(loop); }")
+    # what Replay draws is checked at ten times its pace (250 ms a frame, 15 s for 60 frames): the button's own
+    # arguments, read when it is clicked, ask for 25 ms a frame
+    gd.evaluate("g => { g._fullLayout.updatemenus[0].buttons.find(b => /Replay/.test(b.label)).args[1]"
+                ".frame.duration = 25; }")
     chart.locator(".updatemenu-button").filter(has_text="Replay").click()
     tab.wait_for_function("() => window.__seenActive && window.__seenActive.size >= 3")
     gd.evaluate(f"g => new Promise(r => {{ const t = setInterval(() => {{"
@@ -238,6 +242,8 @@ def test_live_map_during_training_and_replay_in_webgl_and_without(page: Page, ap
     page.screenshot(path=str(SHOTS / "live-map-webgl-hover-replay.png"))
     _scatter(page, "s.hover(-1)")
     shown0 = _scatter(page, "s.replayShown()")
+    # what Play draws is checked at ten times its pace (checked above): 1.5 s, not 15 s of a browser animating
+    _scatter(page, "s.replayFaster(10)")
     frame = page.frame_locator("iframe[src*='webgl_scatter']")
     frame.get_by_role("button", name="Play").click()
     # it plays from the first frame on: the browser draws every frame in order (s.replayHistory), the title

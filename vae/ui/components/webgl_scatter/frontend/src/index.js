@@ -37,7 +37,7 @@ import { addAtlas, hover } from './hover.js';
 import { lod, lodOff, setMode, toData } from './selection.js';
 import { drawOverlay } from './overlay.js';
 import { drawLegend } from './legend.js';
-import { playStep, replay, setFrames } from './replay.js';
+import { pace, playStep, replay, setFrames } from './replay.js';
 import { mapPng, saved, savePng } from './snapshot.js';
 
 // After each frame: whether its colouring matched the points' arrays ([x, y, category] or [x, y, 0, value])
@@ -175,6 +175,7 @@ window.__scatter = {
   replayPlaying: () => replay.playing,
   replayMoving: () => replay.moving,              // a frame's transition under way
   replayStep: () => playStep(replay.count),       // Play's [transition, rest] in ms a frame
+  replayFaster: (speed) => { pace.speed = speed; },   // Play at `speed` times its pace (a test of what it draws)
   title: () => document.getElementById('title').textContent,
   points: () => S.plot.get('points').map((p) => [p[0], p[1]]),
   zoomTo: (x, y, distance) => S.plot.zoomToLocation([x, y], distance),

@@ -14,9 +14,17 @@ import { drawOverlay } from './overlay.js';
 export const REPLAY_MS = 15000;
 export const REPLAY_PAUSE_MS = 150;       // rest on each frame between transitions, at the map's own pace
 const MIN_STEP_MS = 250;
+// A test that checks what Play draws, not its pace, plays faster (window.__scatter.replayFaster): the pace is
+// [transition, rest] divided by `speed`
+export const pace = { speed: 1 };
 
 // The time from one frame to the next while playing `count` frames: [transition, rest] in ms
 export function playStep(count) {
+  const [move, rest] = productStep(count);
+  return [move / pace.speed, rest / pace.speed];
+}
+
+function productStep(count) {
   const full = TRANSITION_MS + REPLAY_PAUSE_MS;
   const step = Math.min(full, Math.max(MIN_STEP_MS, REPLAY_MS / Math.max(1, count - 1)));
   const rest = Math.round(step * REPLAY_PAUSE_MS / full);
