@@ -24,7 +24,6 @@ import io
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import torch
 from safetensors.torch import save as save_safetensors_bytes
 
 from vae.safeio.atomic_dir import clean_stale, fsync_dir, make_temp_dir, recover, swap_in
+from vae.safeio.durable import write_durably
 from .checkpoint_format import (CONFIG_FILE, FORMAT_VERSION, MAX_CHECKPOINT_BYTES, MAX_CONFIG_BYTES,  # noqa: F401
                                 MAX_METRICS_BYTES, MAX_ZIP_ENTRIES, MAX_ZIP_RATIO, METRICS_FILE, OPTIMIZER_FILE,
                                 RESUME_ONLY_FILES, TRAINER_STATE_FILE, WEIGHTS_FILE, _FILE_LIMITS, CheckpointError, CheckpointExistsError,
@@ -46,34 +46,6 @@ from vae.safeio.safezip import ZipRefused, open_zip, read_member
 # ---------------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------------
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file in the same folder and os.replace."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Create file `path` holding `data`, written with os.write and fsynced (a full disk raises here)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimizer state dict into flat tensors (for safetensors) and JSON-able rest."""
@@ -167,16 +139,16 @@ def save_model(model: VAE, path: str | Path, *, train_config: TrainConfig | None
     try:
         tmp = make_temp_dir(path)
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        _write_durably(tmp / WEIGHTS_FILE, save_safetensors_bytes(weights, metadata={"format": "pt"}))
+        write_durably(tmp / WEIGHTS_FILE, save_safetensors_bytes(weights, metadata={"format": "pt"}))
         if optimizer is not None:
             opt_tensors, opt_json = _optimizer_tensors(optimizer)
-            _write_durably(tmp / OPTIMIZER_FILE, save_safetensors_bytes(opt_tensors))
+            write_durably(tmp / OPTIMIZER_FILE, save_safetensors_bytes(opt_tensors))
             config["optimizer"] = opt_json
         if trainer_tensors:
-            _write_durably(tmp / TRAINER_STATE_FILE, save_safetensors_bytes(
+            write_durably(tmp / TRAINER_STATE_FILE, save_safetensors_bytes(
                 {k: v.detach().cpu().contiguous() for k, v in trainer_tensors.items()}))
-        _write_durably(tmp / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in (metrics or [])).encode())
-        _write_durably(tmp / CONFIG_FILE, json.dumps(config, indent=2).encode())
+        write_durably(tmp / METRICS_FILE, "".join(json.dumps(m) + "\n" for m in (metrics or [])).encode())
+        write_durably(tmp / CONFIG_FILE, json.dumps(config, indent=2).encode())
         fsync_dir(tmp)
         swap_in(tmp, path)
     except OSError as e:

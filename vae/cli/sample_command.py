@@ -49,7 +49,7 @@ def image_grid(images, ncols: int | None = None, pad: int = 2, scale: int = 1):
 def cmd_sample(args) -> int:
     import torch
 
-    from ..checkpoint import atomic_write_bytes
+    from ..safeio.durable import atomic_write_bytes
     from ..device import pick_device
 
     if not 1 <= args.n <= 4096:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vae.gallery.limits import limit_bytes, limit_count
-from vae.checkpoint import _write_durably   # create, write whole, fsync
+from vae.safeio.durable import write_durably   # create, write whole, fsync
 
 CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE = "config.json", "model.safetensors", "metrics.jsonl"
 FILES = (CONFIG_FILE, WEIGHTS_FILE, METRICS_FILE)
@@ -256,7 +256,7 @@ class Gallery:
                 tmp.mkdir()
                 _checkpoint("temp_made")
                 for fname, data in files.items():
-                    _write_durably(tmp / fname, data)
+                    write_durably(tmp / fname, data)
                     _checkpoint(f"wrote {fname}")
                 _fsync_dir(tmp)
                 os.rename(tmp, final)

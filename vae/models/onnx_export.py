@@ -156,7 +156,7 @@ def export_onnx(model: nn.Module, out: str | Path, float16: bool = False) -> dic
                                                         "sigmoid" if c.likelihood == "bernoulli" else "clamp")}
         files[DECODER_FILE] = small
     out.mkdir(parents=True, exist_ok=True)
-    from vae.checkpoint import atomic_write_bytes
+    from vae.safeio.durable import atomic_write_bytes
 
     for name, data in files.items():
         atomic_write_bytes(out / name, data)

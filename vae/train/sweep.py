@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vae.checkpoint import atomic_write_bytes
+from vae.safeio.durable import atomic_write_bytes
 from vae.config import ConfigError, ModelConfig, TrainConfig
 from vae.objective_specs import OBJECTIVE_SPECS
 from vae.sweep_format import SWEEP_FILE, SWEEP_SETTINGS, SweepError, load_sweep, parse_objective_value, run_name

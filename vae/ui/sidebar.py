@@ -271,7 +271,7 @@ def _dataset_section(ctx: AppContext) -> None:
         path = None
         if up is not None:
             data = up.getvalue()
-            from vae.checkpoint import atomic_write_bytes
+            from vae.safeio.durable import atomic_write_bytes
 
             path = scratch.uploads_dir() / f"vae-upload-{hashlib.sha256(data).hexdigest()[:16]}.zip"
             if not path.exists():

@@ -119,7 +119,7 @@ def write_dim_order(folder: str | Path) -> dict:
     import json
 
     from vae.browser_weights import dim_order_record
-    from vae.checkpoint import atomic_write_bytes
+    from vae.safeio.durable import atomic_write_bytes
 
     folder = Path(folder)
     read = read_numpy_checkpoint(folder)
