@@ -127,6 +127,14 @@ def _publish_in_process(root: str, i: int, start) -> None:
     Gallery(root).publish(_files(100 + i, 50_000), name=f"p{i}", owner_token=f"proc-{i}")
 
 
+def test_the_gallery_store_imports_no_torch():
+    """A publish writes bytes it is handed: torch (1.5 CPU-s a process) is not needed, and each of the ten
+    processes below paid it for one helper (vae.checkpoint's durable write, now in vae.safeio.durable)."""
+    code = "import sys, vae.gallery; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_ten_processes_publishing_at_once_lose_nothing(tmp_path):
     ctx = mp.get_context("spawn")
     start = ctx.Event()
