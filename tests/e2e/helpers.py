@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
@@ -85,21 +86,14 @@ def nav_links(page: Page) -> list[tuple[str, str]]:
             for i in range(links.count())]
 
 
-def open_every_page(page: Page, shots_dir=None, prefix: str = "") -> list[str]:
-    """Visit every page of the sidebar navigation: each shows its heading, no exception box and no error
-    alert; with `shots_dir`, a full-page screenshot of each (`{prefix}{title}.png`). Returns the titles."""
-    links = nav_links(page)
-    assert len(links) >= 10, links
-    for title, href in links:
-        page.goto(href)
-        wait_for_app_run(page)
-        expect(page.get_by_test_id("stHeading").first).to_be_visible()
-        assert_no_exception(page)
-        expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)
-        if shots_dir is not None:
-            shots_dir.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(shots_dir / f"{prefix}{title.replace(' ', '_')}.png"), full_page=True)
-    return [title for title, _ in links]
+def shoot_each_page(page: Page, folder: Path | None, prefix: str = ""):
+    """An `on_page` for click_every_page: a full-page screenshot of each page, `{prefix}{title}.png` in `folder`
+    (None: none)."""
+    def shoot(title: str) -> None:
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(folder / f"{prefix}{title.replace(' ', '_')}.png"), full_page=True)
+    return shoot
 
 
 def click_every_page(page: Page, on_page=None, map_ready: str = "s.painted() > 0") -> list[str]:
@@ -464,7 +458,8 @@ def likelihood_first_column(page: Page, app_server: str, height: int = 1600):
 
 def record_traffic(page: Page, base_url: str) -> tuple[list[str], list[str], list[str]]:
     """Lists that fill as the page runs: outside requests, failed responses (>= 400) and console errors (none
-    ignored): tests/e2e/test_offline.py, and the pages that train (test_live_map.py, test_app_train.py)."""
+    ignored): tests/e2e/test_app_pages.py's every-page walk, and the pages that train (test_live_map.py,
+    test_app_train.py)."""
     own = urlparse(base_url).netloc
     outside: list[str] = []
     failed: list[str] = []

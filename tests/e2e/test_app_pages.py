@@ -17,17 +17,25 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import (FIRST_POINT_JS, app_console_errors, assert_no_exception, box_select, click_every_page,
-                               click_when_still, click_first_map_point, goto_page, image_src, nav_links, wait_for_app_run,
-                               wait_for_image_change, wait_for_plot, wait_until_settled)
+                               click_first_map_point, goto_page, image_src, nav_links, wait_for_app_run,
+                               record_traffic, wait_for_image_change, wait_for_plot, wait_until_settled)
 
 DECODED = "decoded mean image"
 
 
-def _every_page_opens_without_errors(page: Page, app_server: str) -> None:
-    """Every page of the navigation opens clean with its sidebar; on Interpolate the GIF downloads."""
+def _every_page_opens_without_errors_and_makes_only_local_requests(page: Page, app_server: str) -> None:
+    """Every page of the navigation opens clean with its sidebar; on Interpolate the GIF downloads.
+
+    Offline (was tests/e2e/test_offline.py): every request a page makes goes to the app's own server, and no page
+    logs a console error, none ignored. The README promises no network: a `:material/...:` page icon made the
+    browser fetch the tab icon from fonts.gstatic.com on every page; images sent as /media files 404ed when a
+    quick rerun (the live training fragment, fast widget changes) replaced them before the browser had loaded
+    them ("Image source error"). The same checks while a run trains are made on the Train page of
+    tests/e2e/test_live_map.py."""
+    outside, failed, errors = record_traffic(page, app_server)
     goto_page(page, app_server)
     titles = [t for t, _ in nav_links(page)]
-    for expected in ("Decode", "Latent map", "Interpolate", "Generate", "Train"):
+    for expected in ("Decode", "Latent map", "Interpolate", "Generate", "Posterior", "Train"):
         assert expected in titles, titles
 
     def the_sidebar_and_the_gif(title: str) -> None:
@@ -35,16 +43,33 @@ def _every_page_opens_without_errors(page: Page, app_server: str) -> None:
         expect(page.get_by_test_id("stSidebar").get_by_text("Download model (.zip)")).to_be_visible()
         if title == "Interpolate":
             _the_interpolation_gif_is_big_enough_for_a_slide(page)
+        # the page's images have loaded (or failed, recorded above) before the next click replaces the page
+        page.wait_for_function("() => [...document.images].every(i => i.complete)")
 
+    # through the sidebar's links, as a user goes (a deep-link reload makes Streamlit's frontend probe
+    # /<page>/_stcore/health, a 404 by design, before it finds the server's root)
     click_every_page(page, the_sidebar_and_the_gif)
+    # fast widget changes: new samples clicked several times without waiting for each run
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Generate", exact=True).click()
+    wait_for_app_run(page)
+    button = page.get_by_role("button", name="New samples")
+    for _ in range(6):
+        button.click()
+        page.wait_for_timeout(60)
+    wait_for_app_run(page, settle_ms=500)
+    assert_no_exception(page)
+    assert outside == [], outside
+    assert failed == [], failed
+    assert errors == [], errors
     assert app_console_errors(page) == []
 
 
 def test_every_page_opens_then_decode_follows_key_presses_and_refuses_bad_uploads(page: Page, app_server: str):
-    """One browser page: every page opens clean (and Interpolate's GIF is big enough for a slide); on Decode a
+    """One browser page: every page opens clean (and Interpolate's GIF is big enough for a slide), asking nothing
+    of another server and logging no console error, also under fast clicks on Generate; on Decode a
     key press on the live control and one on a plain slider redraw the image; bad checkpoint uploads are refused
     with their own errors and the model kept, and a good one after them opens."""
-    _every_page_opens_without_errors(page, app_server)
+    _every_page_opens_without_errors_and_makes_only_local_requests(page, app_server)
     goto_page(page, app_server)
     _slider_key_press_changes_the_decoded_image(page)
     page.get_by_role("button", name="Reset to zero").click()       # z back at 0 for the plain sliders

@@ -1,7 +1,7 @@
 """Training in a real Chromium: a one-epoch run on digits runs live to the end and its curves appear; a second
 run in the same browser keeps the first listed and both runs' curves are overlaid; the trained model opens on
 every page. The page makes only local requests and logs no console error (none ignored) through both runs
-(tests/e2e/test_offline.py's checks, on a page that trains to the end)."""
+(the checks of tests/e2e/test_app_pages.py's every-page walk, on a page that trains to the end)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_two_one_epoch_runs_train_live_draw_curves_and_are_both_listed(page: Pag
     page.set_viewport_size({"width": 1400, "height": 2400})
     goto_page(page, app_server, "train")
     # from the page's first run on (a deep link's first load probes /train/_stcore/health and host-config, a 404 by
-    # design: test_offline.py opens its pages through the sidebar's links)
+    # design: test_app_pages.py's walk opens its pages through the sidebar's links)
     outside, failed, errors = record_traffic(page, app_server)
     epochs = page.get_by_label("Epochs", exact=True)
     epochs.fill("1")

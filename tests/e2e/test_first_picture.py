@@ -12,7 +12,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import StreamlitServer
-from tests.e2e.helpers import app_console_errors, assert_no_exception, open_every_page, wait_for_app_run
+from tests.e2e.helpers import (app_console_errors, assert_no_exception, click_every_page, shoot_each_page,
+                               wait_for_app_run)
 
 SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/shots-first-picture"))
 HOOK = "window.__latentControl && window.__latentControl.instances"
@@ -35,8 +36,8 @@ def test_the_first_picture_comes_before_torch_and_gives_way_to_the_page(page: Pa
         assert page_key, page.evaluate(f"Object.keys({HOOK})")
         page.wait_for_function(HAS_PIXELS, arg=page_key)
         assert_no_exception(page)
-        # every page of the fresh server, its warm-up running: no exception anywhere
-        open_every_page(page, SHOTS, "walk-")
+        # every page of the fresh server, through the sidebar's links, its warm-up running: no exception anywhere
+        click_every_page(page, shoot_each_page(page, SHOTS, "walk-"))
         assert not app_console_errors(page), app_console_errors(page)
         assert "Traceback" not in server.output(), server.output()[-3000:]
     finally:

@@ -150,11 +150,12 @@ def test_live_map_during_training_and_replay_in_webgl_and_without(page: Page, ap
     frame's coordinates differ from the first; once stopped, every frame replayed in the browser. Hovering a
     point shows its image (the run's own test image) while it trains and in the replay.
     Without WebGL (a second tab, the same run): the Plotly live map while it trains, its replay once stopped.
-    The tab that trains makes only local requests and logs no console error, none ignored (tests/e2e/test_offline.py:
-    the live fragment replaces its images every second while a run trains)."""
+    The tab that trains makes only local requests and logs no console error, none ignored (the checks of
+    tests/e2e/test_app_pages.py's every-page walk: the live fragment replaces its images every second while a run
+    trains)."""
     goto_page(page, app_server, "train")
     # from the page's first run on (a deep link's first load probes /train/_stcore/health and host-config, a 404 by
-    # design: test_offline.py opens its pages through the sidebar's links)
+    # design: test_app_pages.py's walk opens its pages through the sidebar's links)
     outside, failed, errors = record_traffic(page, app_server)
     start_training(page)
     expect(page.get_by_role("heading", name="Latent space as it learns")).to_be_visible()

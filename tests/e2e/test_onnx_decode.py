@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import re
 import zipfile
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from playwright.sync_api import Page, expect
 from safetensors.torch import save_file
 
 from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, click_every_page, goto_page,
-                               nav_links, wait_for_app_run, wait_scatter)
+                               wait_for_app_run)
 
 LIVE = "Object.values(window.__latentControl.instances)[0]"
 THUMBS_IN = "s.painted() > 0 && s.thumbsDrawn() > 0"    # the digits map: drawn, then its thumbnails (in a rerun)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, goto_page, open_every_page,
-                               wait_for_app_run)
+from tests.e2e.helpers import (HANG_MS, app_console_errors, assert_no_exception, click_every_page, goto_page,
+                               shoot_each_page, wait_for_app_run)
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = f"{REPO / 'tests' / 'outside_vaes.py'}:build_conv"
@@ -59,9 +59,9 @@ def test_decode_falls_back_to_the_server_then_every_page_opens_on_an_outside_mod
     errors = app_console_errors(page)      # the blocked .wasm's own messages only
     assert [e for e in errors if not any(w in e.lower() for w in ("wasm", "backend", "arraybuffer"))] == [], errors
 
-    # every page, each opened afresh (VAE_E2E_SCREENSHOTS=1: a picture of each, tests/e2e/screenshots/, ignored);
-    # the .wasm unblocked, so that no message of its own is left to excuse
+    # every page, through the sidebar's links (VAE_E2E_SCREENSHOTS=1: a picture of each, tests/e2e/screenshots/,
+    # ignored); the .wasm unblocked, so that no message of its own is left to excuse
     page.unroute("**/ort-wasm-simd-threaded.wasm")
     page.console_errors.clear()
-    open_every_page(page, SHOTS_DIR if SHOTS else None, prefix="outside-")
+    click_every_page(page, shoot_each_page(page, SHOTS_DIR if SHOTS else None, prefix="outside-"))
     assert app_console_errors(page) == []
