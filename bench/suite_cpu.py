@@ -1,0 +1,192 @@
+"""CPU seconds of test files, by who spent them: Chromium, the Streamlit servers, pytest's own process.
+
+    python bench/suite_cpu.py tests/e2e/test_live_map.py tests/test_gallery.py [--baseline-ref 72dc578]
+
+The suite runs CPU-bound on a 2-core machine (two xdist workers, under 10 % idle), so its time is its CPU
+seconds over two: what a test costs is the CPU its whole process tree spends, not its wall time. This runs the
+files named one after another in one pytest process (`-n 0`; with `--baseline-ref`, first in that commit's tree,
+unpacked with `git archive`, then in this checkout) with a plugin that snapshots, before and after each test,
+every process under pytest: its own CPU time and that of its children that ended (a parent's cutime and
+cstime, so a renderer that closed with its browser context is counted through the zygote that reaped it). A
+process is Chromium's (the browser, its zygotes, renderers, GPU and utility processes, Playwright's driver), a
+server's (`streamlit run` and everything under it: training processes, the forkserver), or pytest's (the
+process and the commands it ran). Module and session fixtures are charged to the first test that asks for
+them; the session's teardown to none. Prints one row per file (seconds of CPU by owner, and wall) and, with a
+baseline, the ratio baseline / this checkout (> 1: cheaper now).
+
+As a pytest plugin by itself (`-p suite_cpu` with this file on PYTHONPATH), it writes the rows to
+$SUITE_CPU_OUT (JSON: [test id, wall s, {owner: CPU s}]).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HZ = os.sysconf("SC_CLK_TCK")
+OWNERS = ("chromium", "server", "pytest")
+
+
+# ---------------------------------------------------------------------------------------------- the plugin
+def _processes() -> dict[int, tuple[int, float, float, str]]:
+    """pid -> (parent pid, own CPU s, CPU s of its ended children, command line) of every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+            cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        out[int(d)] = (int(fields[1]), (utime + stime) / HZ, (cutime + cstime) / HZ, cmd)
+    return out
+
+
+def _owner(pid: int, procs: dict, root: int) -> str:
+    """Whose a process under `root` is; an ended one not yet reaped (no command line) is its parent's."""
+    p = pid
+    while p in procs and p != root:
+        cmd = procs[p][3]
+        if re.search(r"streamlit run ", cmd):
+            return "server"
+        if "chrom" in cmd or "playwright/driver" in cmd:
+            return "chromium"
+        p = procs[p][0]
+    return "pytest"
+
+
+def snapshot(root: int | None = None) -> dict[str, float]:
+    """CPU seconds so far of the process tree under `root` (default: this process), by owner."""
+    root = os.getpid() if root is None else root
+    procs = _processes()
+    tree, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, (parent, *_rest) in procs.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    total: dict[str, float] = defaultdict(float)
+    for pid in tree:
+        if pid in procs:
+            own = _owner(pid, procs, root)
+            total[own] += procs[pid][1] + procs[pid][2]
+    return dict(total)
+
+
+_rows: list = []
+_start: dict = {}
+
+try:
+    import pytest
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(item, nextitem):
+        _start[item.nodeid] = (snapshot(), time.monotonic())
+        yield
+        if nextitem is not None:
+            _record(item)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_teardown(item, nextitem):
+        if nextitem is None:           # the last test: its row ends before the session's fixtures are torn down
+            _record(item)
+        yield
+except ImportError:  # run as a script without pytest: only main() is used
+    pass
+
+
+def _record(item) -> None:
+    before, t0 = _start.pop(item.nodeid)
+    after = snapshot()
+    _rows.append((item.nodeid, round(time.monotonic() - t0, 2),
+                  {k: round(after.get(k, 0.0) - before.get(k, 0.0), 2) for k in OWNERS}))
+    out = os.environ.get("SUITE_CPU_OUT")
+    if out:
+        Path(out).write_text(json.dumps(_rows))
+
+
+# ---------------------------------------------------------------------------------------------- the runner
+def run_files(tree: Path, files: list[str], plugin_dir: Path) -> dict[str, dict[str, float]]:
+    """file -> {owner: CPU s, "wall": s, "tests": n} for `files` run in `tree`."""
+    out = plugin_dir / f"rows-{abs(hash(str(tree)))}.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")]),
+           "SUITE_CPU_OUT": str(out)}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-p", "suite_cpu",
+                        *files], cwd=tree, env=env, capture_output=True, text=True)
+    print(f"{tree}: {(r.stdout.strip().splitlines() or ['?'])[-1]}", file=sys.stderr, flush=True)
+    per_file: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for test_id, wall, cpu in json.loads(out.read_text()) if out.exists() else []:
+        row = per_file[test_id.split("::")[0]]
+        for k, v in cpu.items():
+            row[k] += v
+        row["wall"] += wall
+        row["tests"] += 1
+    return per_file
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+", help="test files (paths in the repository); a file only one tree has counts there")
+    ap.add_argument("--baseline-ref", help="a commit to compare with (its tree unpacked with git archive)")
+    args = ap.parse_args(argv)
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="suite-cpu-") as tmp:
+        plugin_dir = Path(tmp) / "plugin"
+        plugin_dir.mkdir()
+        shutil.copy(Path(__file__), plugin_dir / "suite_cpu.py")
+        runs = []
+        if args.baseline_ref:
+            base = Path(tmp) / "baseline"
+            base.mkdir()
+            if (repo.parent / "shared").is_dir():      # ../shared (MNIST) as the checkout's tests find it
+                (Path(tmp) / "shared").symlink_to(repo.parent / "shared")
+            archive = subprocess.run(["git", "-C", str(repo), "archive", args.baseline_ref], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+            runs.append((args.baseline_ref, run_files(base, [f for f in args.files if (base / f).exists()], plugin_dir)))
+        runs.append(("this checkout", run_files(repo, [f for f in args.files if (repo / f).exists()], plugin_dir)))
+    files = sorted(set().union(*(r for _, r in runs)), key=lambda f: -sum(runs[0][1].get(f, {}).get(k, 0) for k in OWNERS))
+    head = "| file | tests | " + " | ".join(f"{name}: chromium / server / pytest CPU s, total, wall s" for name, _ in runs)
+    print(head + (" | ratio total | ratio wall |" if len(runs) == 2 else " |"))
+    print("|---" * (2 + len(runs) + (2 if len(runs) == 2 else 0)) + "|")
+    totals = [defaultdict(float) for _ in runs]
+    for f in files:
+        cells = []
+        for (name, r), tot in zip(runs, totals):
+            row = r.get(f, {})
+            cpu = sum(row.get(k, 0.0) for k in OWNERS)
+            for k in (*OWNERS, "wall"):
+                tot[k] += row.get(k, 0.0)
+            cells.append(" / ".join(f"{row.get(k, 0.0):.1f}" for k in OWNERS) + f", {cpu:.1f}, {row.get('wall', 0.0):.1f}")
+        line = f"| {f} | {int(runs[-1][1].get(f, runs[0][1].get(f, {})).get('tests', 0))} | " + " | ".join(cells)
+        if len(runs) == 2:
+            a, b = (sum(r.get(f, {}).get(k, 0.0) for k in OWNERS) for _, r in runs)
+            wa, wb = (r.get(f, {}).get("wall", 0.0) for _, r in runs)
+            line += f" | {a / b:.2f} | {wa / wb:.2f}" if b and wb else " | - | -"
+        print(line + " |")
+    cells = [" / ".join(f"{t[k]:.1f}" for k in OWNERS) + f", {sum(t[k] for k in OWNERS):.1f}, {t['wall']:.1f}"
+             for t in totals]
+    line = "| all | | " + " | ".join(cells)
+    if len(runs) == 2:
+        a, b = (sum(t[k] for k in OWNERS) for t in totals)
+        line += f" | {a / b:.2f} | {totals[0]['wall'] / totals[1]['wall']:.2f}"
+    print(line + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
