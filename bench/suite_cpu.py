@@ -11,7 +11,8 @@ cstime, so a renderer that closed with its browser context is counted through th
 process is Chromium's (the browser, its zygotes, renderers, GPU and utility processes, Playwright's driver), a
 server's (`streamlit run` and everything under it: training processes, the forkserver), or pytest's (the
 process and the commands it ran). Module and session fixtures are charged to the first test that asks for
-them; the session's teardown to none. Prints one row per file (seconds of CPU by owner, and wall) and, with a
+them; the session's teardown to none; what a server of an earlier test still does (a background task) to the
+tests that run meanwhile. Prints one row per file (seconds of CPU by owner, and wall) and, with a
 baseline, the ratio baseline / this checkout (> 1: cheaper now).
 
 As a pytest plugin by itself (`-p suite_cpu` with this file on PYTHONPATH), it writes the rows to
