@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, StreamlitServer  # noqa: E402
 from tests.e2e.helpers import IGNORED_CONSOLE  # noqa: E402
+from bench.proc_cpu import cpu_s, descendants  # noqa: E402
 
 LOGPZ_JS = """() => { const el = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
                        .find(e => e.innerText.includes('log p(z) =')); return el ? el.innerText : null; }"""
@@ -52,38 +53,6 @@ def rss_kb(pid: int, field: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (the forkserver and the training processes it forks)."""
-    parent = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                pass
-    out, frontier = [], [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        out += kids
-        frontier += kids
-    return out
-
-
-def cpu_s(pids) -> float:
-    """CPU seconds (user + system) the processes `pids` have used so far, with their children that
-    have ended (a training process, reaped by the forkserver, counts in the forkserver's)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in pids:
-        try:
-            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
-        except (OSError, ValueError, IndexError):
-            pass
-    return total / tick
 
 
 def cpu_split(server_pid: int) -> dict[str, float]:
