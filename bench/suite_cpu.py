@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,58 +31,30 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-HZ = os.sysconf("SC_CLK_TCK")
 OWNERS = ("chromium", "server", "pytest")
 
 
 # ---------------------------------------------------------------------------------------------- the plugin
-def _processes() -> dict[int, tuple[int, float, float, str]]:
-    """pid -> (parent pid, own CPU s, CPU s of its ended children, command line) of every process."""
-    out = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{d}/stat").read_text()
-            cmd = Path(f"/proc/{d}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
-        out[int(d)] = (int(fields[1]), (utime + stime) / HZ, (cutime + cstime) / HZ, cmd)
-    return out
+from proc_cpu import cpu_s, descendants  # noqa: E402  (a sibling: bench/ when run, the plugin's folder in pytest)
 
 
-def _owner(pid: int, procs: dict, root: int) -> str:
-    """Whose a process under `root` is; an ended one not yet reaped (no command line) is its parent's."""
-    p = pid
-    while p in procs and p != root:
-        cmd = procs[p][3]
-        if re.search(r"streamlit run ", cmd):
-            return "server"
-        if "chrom" in cmd or "playwright/driver" in cmd:
-            return "chromium"
-        p = procs[p][0]
-    return "pytest"
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
-def snapshot(root: int | None = None) -> dict[str, float]:
-    """CPU seconds so far of the process tree under `root` (default: this process), by owner."""
-    root = os.getpid() if root is None else root
-    procs = _processes()
-    tree, grew = {root}, True
-    while grew:
-        grew = False
-        for pid, (parent, *_rest) in procs.items():
-            if parent in tree and pid not in tree:
-                tree.add(pid)
-                grew = True
-    total: dict[str, float] = defaultdict(float)
-    for pid in tree:
-        if pid in procs:
-            own = _owner(pid, procs, root)
-            total[own] += procs[pid][1] + procs[pid][2]
-    return dict(total)
+def snapshot() -> dict[str, float]:
+    """CPU seconds so far of the processes under this one, by owner: each `streamlit run` with everything under
+    it, Playwright's driver with everything under it (Chromium), and this process with the rest."""
+    below = descendants(os.getpid())
+    roots = {"server": [p for p in below if "streamlit run " in _cmdline(p)],
+             "chromium": [p for p in below if "playwright/driver" in _cmdline(p)]}
+    trees = {k: set(ps).union(*(descendants(p) for p in ps)) for k, ps in roots.items()}
+    rest = set(below) - trees["server"] - trees["chromium"]
+    return {"server": cpu_s(trees["server"]), "chromium": cpu_s(trees["chromium"]),
+            "pytest": cpu_s(rest | {os.getpid()})}
 
 
 _rows: list = []
@@ -148,7 +119,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="suite-cpu-") as tmp:
         plugin_dir = Path(tmp) / "plugin"
         plugin_dir.mkdir()
-        shutil.copy(Path(__file__), plugin_dir / "suite_cpu.py")
+        for name in ("suite_cpu.py", "proc_cpu.py"):
+            shutil.copy(Path(__file__).with_name(name), plugin_dir / name)
         runs = []
         if args.baseline_ref:
             base = Path(tmp) / "baseline"
