@@ -298,6 +298,25 @@ def test_each_process_has_its_own_scratch_folder_for_runs_and_uploads():
     assert training._registry().janitor.runs_dir == scratch.runs_dir()
 
 
+def test_a_sweep_removes_old_uploads_and_the_leftovers_of_an_upload_cut_short(monkeypatch, tmp_path):
+    from vae.ui.hosting import janitor
+    from vae.ui.training import jobs as training
+
+    uploads = tmp_path / "server-1-00000000" / "uploads"
+    uploads.mkdir(parents=True)
+    old, cut, new = (uploads / "vae-upload-0123456789abcdef.zip", uploads / ".vae-upload-fedc.zip.x1.tmp",
+                     uploads / "vae-upload-fedcba9876543210.zip")
+    for f in (old, cut, new):
+        f.write_bytes(b"x")
+    for f in (old, cut):
+        os.utime(f, (time.time() - 7200, time.time() - 7200))
+    monkeypatch.setenv("VAE_RUN_FILES_TTL_S", "3600")
+    j = janitor.Janitor(training._registry(), dispatch_queue=lambda: None, stop_job=lambda bid: None,
+                        scratch_dir=uploads.parent)
+    j.sweep(time.time())
+    assert sorted(p.name for p in uploads.iterdir()) == [new.name]
+
+
 def test_old_uploads_and_run_folders_are_removed(tmp_path):
     from vae.ui.hosting.janitor import remove_old_files
 

@@ -23,7 +23,6 @@ from vae.ui.hosting import scratch
 
 log = logging.getLogger(__name__)
 SWEEP_S = 15.0
-UPLOAD_GLOB = "vae-upload-*.zip"
 
 
 def current_session_id() -> str | None:
@@ -152,5 +151,5 @@ class Janitor(threading.Thread):
         with reg.lock:
             live = {self.runs_dir / bid for bid in reg.jobs}
         remove_old_files(self.runs_dir, "*", ttl, keep=live)
-        remove_old_files(self.scratch_dir / scratch.UPLOADS_NAME, UPLOAD_GLOB, ttl)
+        remove_old_files(self.scratch_dir / scratch.UPLOADS_NAME, "*", ttl)   # a write cut short left its .tmp
         scratch.remove_ended_servers(self.scratch_dir.parent, ttl, own=self.scratch_dir)
