@@ -294,8 +294,8 @@ def test_each_process_has_its_own_scratch_folder_for_runs_and_uploads():
 
     folder = scratch.server_dir()
     assert folder == scratch.server_dir() and folder.parent == scratch.root()
-    assert scratch.runs_dir().parent == folder and scratch.uploads_dir().parent == folder
-    assert training._registry().janitor.runs_dir == scratch.runs_dir()
+    assert scratch.uploads_dir().parent == folder
+    assert training._registry().janitor.runs_dir == folder / scratch.RUNS_NAME
 
 
 def test_a_sweep_removes_old_uploads_and_the_leftovers_of_an_upload_cut_short(monkeypatch, tmp_path):

@@ -48,11 +48,6 @@ def server_dir() -> Path:
         return _claimed[0]
 
 
-def runs_dir() -> Path:
-    """Where this server's trainings write: `<server_dir>/runs/<browser id>/run-<n>/`."""
-    return server_dir() / RUNS_NAME
-
-
 def uploads_dir() -> Path:
     """Where this server keeps uploaded zips (`vae-upload-<hash>.zip`); made on the first call."""
     path = server_dir() / UPLOADS_NAME

@@ -127,7 +127,7 @@ def start_job(bid: str, model_config: ModelConfig, train_config: TrainConfig, da
         if old is not None:
             _keep_past_run(reg, bid, old)
         n = reg.runs.get(bid, 0) + 1
-        out_dir = scratch.runs_dir() / bid / f"run-{n}"
+        out_dir = reg.janitor.runs_dir / bid / f"run-{n}"      # where the janitor keeps it while the job lives
         # a process per job: pages and trainings share no interpreter lock (vae.train.process_job)
         job = ProcessTrainingJob(model_config, train_config, dataset, out_dir=out_dir, device=device,
                                  overwrite=True)   # a run-N left in our scratch folder by an earlier server
