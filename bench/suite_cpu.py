@@ -31,13 +31,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from proc_cpu import cpu_s, descendants   # a sibling module: bench/ when run, the plugin's folder inside pytest
+
 OWNERS = ("chromium", "server", "pytest")
 
 
 # ---------------------------------------------------------------------------------------------- the plugin
-from proc_cpu import cpu_s, descendants  # noqa: E402  (a sibling: bench/ when run, the plugin's folder in pytest)
-
-
 def _cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
