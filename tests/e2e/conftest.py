@@ -6,7 +6,8 @@ tests wait for the app to be connected and idle (`wait_for_app_run`) instead of 
     app_server          session-scoped base URL of `streamlit run app.py`
     streamlit_app       factory: streamlit_app("tests/e2e/apps/x.py") -> base URL (one server per script)
     browser             session-scoped Chromium (CHROMIUM env var, else /usr/bin/chromium)
-    page                a fresh page per test; `page.console_errors` lists console errors and page errors
+    page                the worker's one tab, reset between tests (ReusedTab); `page.console_errors` lists console
+                        errors and page errors
 """
 
 from __future__ import annotations
@@ -196,35 +197,135 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
-    pg = context.new_page()
-    pg.set_default_timeout(HANG_MS)
-    errors: list[str] = []
-    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    pg.console_errors = errors
-    # what every tab of this context said about its connection to the server (a failure report shows it: a tab
-    # whose page stopped updating had lost its websocket, "Cannot send rerun backMessage when disconnected")
-    said: list[str] = []
-    context.on("console", lambda msg: said.append(f"{time.strftime('%H:%M:%S')} {msg.type}: {msg.text}")
-               if CONNECTION_WORDS.search(msg.text) else None)
-    def watch_sockets(tab) -> None:
-        tab.on("websocket", lambda ws: ws.on(
-            "close", lambda _: said.append(f"{time.strftime('%H:%M:%S')} websocket closed: {ws.url}")))
-    watch_sockets(pg)
-    context.on("page", watch_sockets)
-    request.node.browser_connection_log = said
-    yield pg
-    shots = REPO / "tests" / "e2e" / "screenshots"
-    if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
-        shots.mkdir(parents=True, exist_ok=True)
+VIEWPORT = {"width": 1400, "height": 1000}
+# What a test can leave on a tab or its context beyond the document it shows: a test that calls one of these gets
+# its tab and context closed after it (the next test starts on fresh ones), so no later test inherits an init
+# script, a route, an emulated colour scheme or a permission.
+SHARED_CHANGERS = ("add_init_script", "route", "route_from_har", "route_web_socket", "expose_function", "expose_binding",
+                   "set_extra_http_headers")
+TAB_CHANGERS = (*SHARED_CHANGERS, "emulate_media", "add_locator_handler")
+CONTEXT_CHANGERS = (*SHARED_CHANGERS, "grant_permissions", "set_geolocation", "set_offline")
+
+
+class ReusedTab:
+    """One browser context and tab per pytest worker, handed to test after test (the `page` fixture).
+
+    A new context and a first load of the app cost Chromium 2.3-2.8 CPU s, a load in a tab that has shown the app
+    0.9-1.2 (its process, and its HTTP cache of the app's scripts, are warm): over the suite's 55-odd browser
+    tests that is about a tenth of its CPU. Between tests the tab goes to about:blank (the app's session on the
+    server ends, as when a context closes), its cookies and every origin's storage are cleared, the listeners a
+    test added are removed, its other tabs closed and the viewport set back. A test that changed what a
+    navigation cannot undo (TAB_CHANGERS, CONTEXT_CHANGERS) or that failed gets a fresh context next time."""
+
+    def __init__(self, browser):
+        self.browser = browser
+        self.context = self.tab = None
+        self.dirty = True
+        self.errors: list[str] = []          # this test's console errors (`page.console_errors`)
+        self.said: list[str] = []            # this test's connection messages (`browser_connection_log`)
+        self.listeners: list[tuple[object, str, object]] = []
+
+    def _open(self) -> None:
+        self.close()
+        self.context = self.browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+        self.tab = self.context.new_page()
+        self.tab.set_default_timeout(HANG_MS)
+        self.tab.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.tab.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        # what every tab of this context said about its connection to the server (a failure report shows it: a
+        # tab whose page stopped updating had lost its websocket, "Cannot send rerun backMessage when
+        # disconnected")
+        self.context.on("console", lambda msg: self.said.append(f"{time.strftime('%H:%M:%S')} {msg.type}: {msg.text}")
+                        if CONNECTION_WORDS.search(msg.text) else None)
+
+        def watch_sockets(tab) -> None:
+            tab.on("websocket", lambda ws: ws.on(
+                "close", lambda _: self.said.append(f"{time.strftime('%H:%M:%S')} websocket closed: {ws.url}")))
+        watch_sockets(self.tab)
+        self.context.on("page", watch_sockets)
+        for target, names in ((self.tab, TAB_CHANGERS), (self.context, CONTEXT_CHANGERS)):
+            for name in names:
+                setattr(target, name, self._marking(getattr(target, name)))
+            for name in ("on", "once"):
+                setattr(target, name, self._tracking(target, getattr(target, name)))
+        self.dirty = False
+
+    def _marking(self, method):
+        def call(*args, **kwargs):
+            self.dirty = True
+            return method(*args, **kwargs)
+        return call
+
+    def _tracking(self, target, method):
+        def add(event, handler):
+            self.listeners.append((target, event, handler))
+            return method(event, handler)
+        return add
+
+    def take(self):
+        """The tab for the next test: the last one, reset, or a fresh one."""
+        if self.dirty or self.tab is None or self.tab.is_closed():
+            self._open()
+        self.errors.clear()
+        self.said.clear()
+        self.tab.console_errors = self.errors
+        return self.tab
+
+    def give_back(self, failed: bool) -> None:
+        """Reset the tab after a test, or mark it for a fresh context when that cannot be done."""
+        if self.dirty or failed or self.tab.is_closed():
+            self.dirty = True
+            return
+        for target, event, handler in self.listeners:
+            target.remove_listener(event, handler)
+        self.listeners.clear()
+        for other in self.context.pages:
+            if other != self.tab:
+                other.close()
+        self.tab.goto("about:blank")
+        if self.tab.viewport_size != VIEWPORT:
+            self.tab.set_viewport_size(VIEWPORT)
+        self.context.clear_cookies()
+        cdp = self.context.new_cdp_session(self.tab)
         try:
-            pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
-        except Exception:  # the page may be gone; the failure itself is what matters
-            pass
-    context.close()
+            for origin in self.context.storage_state()["origins"]:
+                cdp.send("Storage.clearDataForOrigin", {"origin": origin["origin"], "storageTypes": "all"})
+        finally:
+            cdp.detach()
+
+    def close(self) -> None:
+        if self.context is not None:
+            self.context.close()
+        self.context = self.tab = None
+        self.listeners.clear()
+
+
+@pytest.fixture(scope="session")
+def _reused_tab(browser):
+    tab = ReusedTab(browser)
+    yield tab
+    tab.close()
+
+
+@pytest.fixture
+def page(_reused_tab, request):
+    """A tab of Chromium for this test, showing about:blank, with no cookies or stored data and the viewport
+    VIEWPORT; `page.console_errors` lists its console errors and page errors (ReusedTab)."""
+    pg = _reused_tab.take()
+    request.node.browser_connection_log = _reused_tab.said
+    failed = True
+    try:
+        yield pg
+        failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
+        if failed and not pg.is_closed():
+            shots = REPO / "tests" / "e2e" / "screenshots"
+            shots.mkdir(parents=True, exist_ok=True)
+            try:
+                pg.screenshot(path=str(shots / f"{request.node.name}.png"), full_page=True)
+            except Exception:  # the page may be gone; the failure itself is what matters
+                pass
+    finally:
+        _reused_tab.give_back(failed)
 
 
 @pytest.hookimpl(hookwrapper=True)
