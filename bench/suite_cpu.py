@@ -13,7 +13,11 @@ server's (`streamlit run` and everything under it: training processes, the forks
 process and the commands it ran). Module and session fixtures are charged to the first test that asks for
 them; the session's teardown to none; what a server of an earlier test still does (a background task) to the
 tests that run meanwhile. Prints one row per file (seconds of CPU by owner, and wall) and, with a
-baseline, the ratio baseline / this checkout (> 1: cheaper now).
+baseline, the ratio baseline / this checkout (> 1: cheaper now). With `--write-costs tests/cpu_costs.json` it
+also writes each file's CPU seconds in this checkout into that table (the files named; the others kept), by
+which the suite runs the dearest files first (tests/conftest.py):
+
+    python bench/suite_cpu.py tests --write-costs tests/cpu_costs.json
 
 As a pytest plugin by itself (`-p suite_cpu` with this file on PYTHONPATH), it writes the rows to
 $SUITE_CPU_OUT (JSON: [test id, wall s, {owner: CPU s}]).
@@ -113,6 +117,7 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+", help="test files (paths in the repository); a file only one tree has counts there")
     ap.add_argument("--baseline-ref", help="a commit to compare with (its tree unpacked with git archive)")
+    ap.add_argument("--write-costs", type=Path, help="a JSON table file -> CPU s to update with this checkout's figures")
     args = ap.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="suite-cpu-") as tmp:
@@ -131,6 +136,10 @@ def main(argv: list[str]) -> int:
             subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
             runs.append((args.baseline_ref, run_files(base, [f for f in args.files if (base / f).exists()], plugin_dir)))
         runs.append(("this checkout", run_files(repo, [f for f in args.files if (repo / f).exists()], plugin_dir)))
+    if args.write_costs:
+        table = json.loads(args.write_costs.read_text()) if args.write_costs.is_file() else {}
+        table.update({f: round(sum(row.get(k, 0.0) for k in OWNERS), 1) for f, row in runs[-1][1].items()})
+        args.write_costs.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
     files = sorted(set().union(*(r for _, r in runs)), key=lambda f: -sum(runs[0][1].get(f, {}).get(k, 0) for k in OWNERS))
     head = "| file | tests | " + " | ".join(f"{name}: chromium / server / pytest CPU s, total, wall s" for name, _ in runs)
     print(head + (" | ratio total | ratio wall |" if len(runs) == 2 else " |"))

@@ -22,7 +22,32 @@ MNIST_DIR = REPO.parent / "shared" / "datasets" / "mnist"
 os.environ.setdefault("VAE_WARMUP", "0")
 
 
+# Each test file's CPU seconds in a serial run (bench/suite_cpu.py --write-costs tests/cpu_costs.json). The suite
+# runs files in this order, the dearest first, one file to a worker at a time (pyproject: --dist loadfile with
+# --no-loadscope-reorder; xdist would otherwise order them by their number of tests, which left hour-glass files
+# of one long browser test, such as tests/e2e/test_live_map.py, to the end while the other worker stood idle). A
+# file not in the table counts as the median one.
+CPU_COSTS = REPO / "tests" / "cpu_costs.json"
+
+
+def _dearest_files_first(items) -> None:
+    import json
+    import statistics
+
+    costs = json.loads(CPU_COSTS.read_text()) if CPU_COSTS.is_file() else {}
+    default = statistics.median(costs.values()) if costs else 0.0
+    root = str(REPO)
+
+    def cost(item) -> float:
+        path = str(item.fspath)
+        rel = path[len(root) + 1:] if path.startswith(root) else path
+        return costs.get(rel.replace("\\", "/"), default)
+
+    items.sort(key=cost, reverse=True)      # stable: a file's tests keep their order
+
+
 def pytest_collection_modifyitems(config, items):
+    _dearest_files_first(items)
     skip_cuda = pytest.mark.skip(reason="no CUDA GPU on this machine")
     for item in items:
         if "cuda" in item.keywords and not torch.cuda.is_available():
