@@ -46,6 +46,15 @@ def _dearest_files_first(items) -> None:
     items.sort(key=cost, reverse=True)      # stable: a file's tests keep their order
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`pytest -m minutes` (the README's second test command) selects one or two long tests: they run in this
+    process. Two workers would each import and collect the whole suite first (9 s of a run whose one test is
+    skipped on a machine its bundled summary was not made on). Otherwise xdist's own count (None)."""
+    if config.getoption("markexpr", "") == "minutes":
+        return 0
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     _dearest_files_first(items)
     skip_cuda = pytest.mark.skip(reason="no CUDA GPU on this machine")
