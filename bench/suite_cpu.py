@@ -1,6 +1,6 @@
 """CPU seconds of test files, by who spent them: Chromium, the Streamlit servers, pytest's own process.
 
-    python bench/suite_cpu.py tests/e2e/test_live_map.py tests/test_gallery.py [--baseline-ref 72dc578]
+    python bench/suite_cpu.py tests/e2e/test_live_map.py tests/test_gallery.py [--baseline-ref 72dc578 [--rounds 3]]
 
 The suite runs CPU-bound on a 2-core machine (two xdist workers, under 10 % idle), so its time is its CPU
 seconds over two: what a test costs is the CPU its whole process tree spends, not its wall time. This runs the
@@ -96,6 +96,7 @@ def _record(item) -> None:
 def run_files(tree: Path, files: list[str], plugin_dir: Path) -> dict[str, dict[str, float]]:
     """file -> {owner: CPU s, "wall": s, "tests": n} for `files` run in `tree`."""
     out = plugin_dir / f"rows-{abs(hash(str(tree)))}.json"
+    out.unlink(missing_ok=True)                # an earlier round's rows
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_dir), os.environ.get("PYTHONPATH", "")]),
            "SUITE_CPU_OUT": str(out)}
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "-p", "suite_cpu",
@@ -111,12 +112,24 @@ def run_files(tree: Path, files: list[str], plugin_dir: Path) -> dict[str, dict[
     return per_file
 
 
+def _median(per_round: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each file's row over several rounds: the median of each figure (CPU s by owner, wall s)."""
+    import statistics
+
+    files = set().union(*per_round)
+    return {f: {k: statistics.median(r.get(f, {}).get(k, 0.0) for r in per_round) for k in (*OWNERS, "wall", "tests")}
+            for f in files}
+
+
 def main(argv: list[str]) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+", help="test files (paths in the repository); a file only one tree has counts there")
     ap.add_argument("--baseline-ref", help="a commit to compare with (its tree unpacked with git archive)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with a baseline: run the two trees in turn this many times and keep each file's median "
+                         "(this shared machine's speed drifts by 20 %% within minutes: one run of each is no comparison)")
     ap.add_argument("--write-costs", type=Path, help="a JSON table file -> CPU s to update with this checkout's figures")
     args = ap.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
@@ -125,7 +138,7 @@ def main(argv: list[str]) -> int:
         plugin_dir.mkdir()
         for name in ("suite_cpu.py", "proc_cpu.py"):
             shutil.copy(Path(__file__).with_name(name), plugin_dir / name)
-        runs = []
+        trees = []
         if args.baseline_ref:
             base = Path(tmp) / "baseline"
             base.mkdir()
@@ -134,8 +147,11 @@ def main(argv: list[str]) -> int:
             archive = subprocess.run(["git", "-C", str(repo), "archive", args.baseline_ref], check=True,
                                      capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
-            runs.append((args.baseline_ref, run_files(base, [f for f in args.files if (base / f).exists()], plugin_dir)))
-        runs.append(("this checkout", run_files(repo, [f for f in args.files if (repo / f).exists()], plugin_dir)))
+            trees.append((args.baseline_ref, base))
+        trees.append(("this checkout", repo))
+        rounds = [[run_files(tree, [f for f in args.files if (tree / f).exists()], plugin_dir) for _, tree in trees]
+                  for _ in range(max(1, args.rounds) if args.baseline_ref else 1)]
+        runs = [(name, _median([r[i] for r in rounds])) for i, (name, _) in enumerate(trees)]
     if args.write_costs:
         table = json.loads(args.write_costs.read_text()) if args.write_costs.is_file() else {}
         table.update({f: round(sum(row.get(k, 0.0) for k in OWNERS), 1) for f, row in runs[-1][1].items()})
