@@ -23,6 +23,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -224,6 +225,7 @@ class ReusedTab:
         self.errors: list[str] = []          # this test's console errors (`page.console_errors`)
         self.said: list[str] = []            # this test's connection messages (`browser_connection_log`)
         self.listeners: list[tuple[object, str, object]] = []
+        self.origins: set[str] = set()       # the origins this tab showed (its session storage is kept per origin)
 
     def _open(self) -> None:
         self.close()
@@ -243,12 +245,18 @@ class ReusedTab:
                 "close", lambda _: self.said.append(f"{time.strftime('%H:%M:%S')} websocket closed: {ws.url}")))
         watch_sockets(self.tab)
         self.context.on("page", watch_sockets)
+        self.tab.on("framenavigated", self._note_origin)
         for target, names in ((self.tab, TAB_CHANGERS), (self.context, CONTEXT_CHANGERS)):
             for name in names:
                 setattr(target, name, self._marking(getattr(target, name)))
             for name in ("on", "once"):
                 setattr(target, name, self._tracking(target, getattr(target, name)))
         self.dirty = False
+
+    def _note_origin(self, frame) -> None:
+        url = urlparse(frame.url)
+        if frame.parent_frame is None and url.scheme in ("http", "https"):
+            self.origins.add(f"{url.scheme}://{url.netloc}")
 
     def _marking(self, method):
         def call(*args, **kwargs):
@@ -286,10 +294,14 @@ class ReusedTab:
         if self.tab.viewport_size != VIEWPORT:
             self.tab.set_viewport_size(VIEWPORT)
         self.context.clear_cookies()
+        # local storage of any tab (the context's stored state lists it), session storage of this one (the origins it
+        # showed; the other tabs' went with them)
+        origins = self.origins | {o["origin"] for o in self.context.storage_state()["origins"]}
+        self.origins.clear()
         cdp = self.context.new_cdp_session(self.tab)
         try:
-            for origin in self.context.storage_state()["origins"]:
-                cdp.send("Storage.clearDataForOrigin", {"origin": origin["origin"], "storageTypes": "all"})
+            for origin in origins:
+                cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
         finally:
             cdp.detach()
 
@@ -298,6 +310,7 @@ class ReusedTab:
             self.context.close()
         self.context = self.tab = None
         self.listeners.clear()
+        self.origins.clear()
 
 
 @pytest.fixture(scope="session")
@@ -313,11 +326,12 @@ def page(_reused_tab, request):
     VIEWPORT; `page.console_errors` lists its console errors and page errors (ReusedTab)."""
     pg = _reused_tab.take()
     request.node.browser_connection_log = _reused_tab.said
-    failed = True
+    passed = False
     try:
         yield pg
-        failed = getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
-        if failed and not pg.is_closed():
+        call = getattr(request.node, "rep_call", None)
+        passed = call is not None and not call.failed
+        if call is not None and call.failed and not pg.is_closed():
             shots = REPO / "tests" / "e2e" / "screenshots"
             shots.mkdir(parents=True, exist_ok=True)
             try:
@@ -325,7 +339,7 @@ def page(_reused_tab, request):
             except Exception:  # the page may be gone; the failure itself is what matters
                 pass
     finally:
-        _reused_tab.give_back(failed)
+        _reused_tab.give_back(failed=not passed)
 
 
 @pytest.hookimpl(hookwrapper=True)

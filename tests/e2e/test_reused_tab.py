@@ -17,11 +17,20 @@ def _stored(page: Page) -> list:
                          ".map(c => c.split('=')[0]).filter(n => n && n !== '_streamlit_xsrf')]")
 
 
+def _other_origin(app_server: str) -> str:
+    return f"{app_server.replace('127.0.0.1', 'localhost')}/_stcore/health"
+
+
 def test_a_test_leaves_cookies_storage_a_listener_another_tab_and_a_viewport(page: Page, app_server):
     page.goto(f"{app_server}/_stcore/health")
     page.evaluate("localStorage.setItem('left', '1'); sessionStorage.setItem('left', '1'); "
                   "document.cookie = 'left=1; path=/; max-age=3600'")
     assert _stored(page) == [["left"], ["left"], ["left"]]
+    # a second origin (the same server by another name) given session storage only, which the context's stored
+    # state does not list
+    page.goto(_other_origin(app_server))
+    page.evaluate("sessionStorage.setItem('left', '1')")
+    assert _stored(page)[:2] == [[], ["left"]]
     page.on("console", lambda msg: heard.append(msg.text))
     page.context.new_page()
     page.set_viewport_size({"width": 700, "height": 500})
@@ -36,6 +45,8 @@ def test_the_next_test_finds_none_of_it_on_the_same_tab(page: Page, app_server):
     assert page.context.pages == [page]
     page.goto(f"{app_server}/_stcore/health")
     assert _stored(page) == [[], [], []]
+    page.goto(_other_origin(app_server))
+    assert _stored(page)[:2] == [[], []]
     heard_before = list(heard)
     page.evaluate("console.log('second test')")
     page.wait_for_function("true")
