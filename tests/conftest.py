@@ -36,14 +36,8 @@ def _dearest_files_first(items) -> None:
 
     costs = json.loads(CPU_COSTS.read_text()) if CPU_COSTS.is_file() else {}
     default = statistics.median(costs.values()) if costs else 0.0
-    root = str(REPO)
-
-    def cost(item) -> float:
-        path = str(item.fspath)
-        rel = path[len(root) + 1:] if path.startswith(root) else path
-        return costs.get(rel.replace("\\", "/"), default)
-
-    items.sort(key=cost, reverse=True)      # stable: a file's tests keep their order
+    # a node id starts with its file's path from the rootdir, as bench/suite_cpu.py keys the table
+    items.sort(key=lambda item: costs.get(item.nodeid.split("::")[0], default), reverse=True)   # stable
 
 
 def pytest_xdist_auto_num_workers(config):
