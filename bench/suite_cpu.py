@@ -1,6 +1,6 @@
 """CPU seconds of test files, by who spent them: Chromium, the Streamlit servers, pytest's own process.
 
-    python bench/suite_cpu.py tests/e2e/test_live_map.py tests/test_gallery.py [--baseline-ref 72dc578 [--rounds 3]]
+    python bench/suite_cpu.py tests/e2e/test_live_map.py tests/test_gallery.py [--baseline-ref 72dc578] [--rounds 3]
 
 The suite runs CPU-bound on a 2-core machine (two xdist workers, under 10 % idle), so its time is its CPU
 seconds over two: what a test costs is the CPU its whole process tree spends, not its wall time. This runs the
@@ -128,7 +128,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("files", nargs="+", help="test files (paths in the repository); a file only one tree has counts there")
     ap.add_argument("--baseline-ref", help="a commit to compare with (its tree unpacked with git archive)")
     ap.add_argument("--rounds", type=int, default=1,
-                    help="with a baseline: run the two trees in turn this many times and keep each file's median "
+                    help="run the trees (the baseline, then this checkout) in turn this many times and keep each file's median "
                          "(this shared machine's speed drifts by 20 %% within minutes: one run of each is no comparison)")
     ap.add_argument("--write-costs", type=Path, help="a JSON table file -> CPU s to update with this checkout's figures")
     args = ap.parse_args(argv)
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
             trees.append((args.baseline_ref, base))
         trees.append(("this checkout", repo))
         rounds = [[run_files(tree, [f for f in args.files if (tree / f).exists()], plugin_dir) for _, tree in trees]
-                  for _ in range(max(1, args.rounds) if args.baseline_ref else 1)]
+                  for _ in range(max(1, args.rounds))]
         runs = [(name, _median([r[i] for r in rounds])) for i, (name, _) in enumerate(trees)]
     if args.write_costs:
         table = json.loads(args.write_costs.read_text()) if args.write_costs.is_file() else {}
