@@ -47,6 +47,9 @@ from vae.train.job import JobSnapshot
 __all__ = ["ProcessTrainingJob"]
 
 POLL_S = 0.1          # how often the child looks for commands and sends progress
+# What the forkserver imports once, so that a job's child starts with it: torch._dynamo too, which the first
+# torch.optim.Adam of a process imports (about 1 CPU-s a job before; bench/job_start.py)
+FORKSERVER_PRELOAD = ["torch._dynamo", "vae.train.process_job"]
 
 _context_lock = threading.Lock()
 _context = None
@@ -60,7 +63,7 @@ def _mp_context():
         if _context is None:
             if sys.platform.startswith("linux"):
                 _context = mp.get_context("forkserver")
-                _context.set_forkserver_preload(["vae.train.process_job"])
+                _context.set_forkserver_preload(FORKSERVER_PRELOAD)
             else:
                 _context = mp.get_context("spawn")
         return _context
