@@ -29,6 +29,7 @@ from vae.config import ModelConfig, TrainConfig
 CRASH_SCRIPT = r"""
 import json, os, shutil, signal, sys, traceback
 import torch
+import torch._dynamo        # the first torch.optim.Adam of a process imports it (1 CPU s): here once, not per child
 from pathlib import Path
 import vae
 from vae.safeio import atomic_dir
