@@ -19,6 +19,12 @@ def test_dim_label_is_the_library_index_counted_from_one():
 
 
 def test_the_same_dimension_has_one_label_on_decode_factors_compare_and_the_csv(open_page, monkeypatch):  # noqa: F811
+    from vae.ui.compare import factors as fu
+
+    # what is tested is the page's labels: the metrics on 400 images, few votes and 3 DCI trees (the KL of a
+    # dimension, on 400 images, still within a few percent of the Decode page's)
+    monkeypatch.setitem(fu.PRECISIONS, "quick", dict(fu.PRECISIONS["quick"], n_points=400, factorvae_votes=(20, 20),
+                                                     dci_trees=3))
     fac = open_page("factors", model="shapes-beta")
     deadline = time.monotonic() + 300          # the factor metrics are computed in a background task
     while not (caps := [c.value for c in fac.caption if "KL of z" in c.value]):
