@@ -2,6 +2,7 @@
 
     python bench/suite_budget.py                      # python -m pytest -q -p no:cacheprovider
     python bench/suite_budget.py -- tests/e2e -n 2    # other pytest arguments
+    python bench/suite_budget.py --tree /tmp/old       # another checkout (a baseline: git worktree add /tmp/old REF)
 
 bench/suite_cpu.py charges each test file its CPU, one file after another in one process; this runs the suite
 as CI does and asks where the CPU of the whole run went, by kind of process: Chromium (browser, renderers, GPU
@@ -9,8 +10,7 @@ and utility processes, Playwright's driver), the Streamlit servers, the processe
 background work (a training job), pytest's workers, and the commands the tests run (`python -m vae ...`,
 torchrun). A poller reads /proc every 0.25 s and keeps, for every process below pytest, the last CPU time it
 saw (user + system, not its children's, so nothing counts twice); a process that lived less than 0.25 s is
-missed, so the table's sum is a little under the truth (the last row: what the kernel charged pytest's whole
-tree, orphans aside).
+missed, so the table's sum is a little under the truth.
 
 The suite is CPU-bound on 2 cores (the last line: the mean number of cores it kept busy), so its wall time is
 about its CPU seconds over 2: the table says which owners a shorter suite has to take CPU from.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import resource
 import subprocess
 import sys
 import threading
@@ -59,7 +58,7 @@ def owner(cmd: str) -> str:
         return "Streamlit servers"
     if "multiprocessing.forkserver" in cmd or "multiprocessing.spawn" in cmd:
         return "forked background work (training jobs)"
-    if "exec(eval(sys.stdin.readline()))" in cmd or re.search(r"-m pytest|pytest\b", cmd):
+    if "exec(eval(sys.stdin.readline()))" in cmd or re.search(r"-m ?pytest\b", cmd):      # xdist's workers
         return "pytest (workers, in-process tests)"
     return "commands the tests run"
 
@@ -100,6 +99,7 @@ def poll(root: int, seen: dict, stop: threading.Event, own: list) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tree", type=Path, default=REPO, help="the checkout to run the suite in (default: this one)")
     ap.add_argument("pytest_args", nargs="*", help="after --: pytest's arguments (default: the README's plain run)")
     args = ap.parse_args()
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args.pytest_args]
@@ -107,27 +107,24 @@ def main() -> None:
     own = [0.0]
     stop = threading.Event()
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=REPO)
+    proc = subprocess.Popen(cmd, cwd=args.tree)
     poller = threading.Thread(target=poll, args=(proc.pid, seen, stop, own), daemon=True)
     poller.start()
     rc = proc.wait()
     wall = time.monotonic() - t0
     stop.set()
     poller.join()
-    kernel = resource.getrusage(resource.RUSAGE_CHILDREN)
     by, count = defaultdict(float), defaultdict(int)
     for kind, cpu, _ in seen.values():
         by[kind] += cpu
         count[kind] += 1
     total = sum(by.values())
-    print(f"\n`{' '.join(cmd[1:])}`: exit {rc}, {wall:.0f} s wall\n")
+    print(f"\n`{' '.join(cmd[1:])}` in {args.tree}: exit {rc}, {wall:.0f} s wall\n")
     print("| owner | processes | CPU s | share |")
     print("|---|---:|---:|---:|")
     for kind in sorted(by, key=by.get, reverse=True):
         print(f"| {kind} | {count[kind]} | {by[kind]:.0f} | {by[kind] / total:.0%} |")
     print(f"| all (sampled) | {sum(count.values())} | {total:.0f} | |")
-    print(f"| pytest's tree, as the kernel charged it (orphans not counted) | | "
-          f"{kernel.ru_utime + kernel.ru_stime:.0f} | |")
     print(f"| this poller (not in the sum) | 1 | {own[0]:.0f} | |")
     print(f"\nmean cores busy: {total / wall:.2f} of {os.cpu_count()}; at that rate a 6-minute run has "
           f"{total / wall * 360:.0f} CPU s to spend")
