@@ -8,8 +8,8 @@ first `torch.optim.Adam` of each child imported `torch._dynamo`, about 1 CPU-s) 
 Each variant runs in a fresh interpreter of its own (a process has one forkserver, whose preload list is fixed when
 it starts); the variants alternate, `--rounds` times. The first job of an interpreter also starts the forkserver
 (its imports): it is reported apart. Prints one row per variant: the median wall seconds of a later job from
-`start()` to its end, the CPU seconds of the forkserver's children per job (the forkserver reaps them, so their
-CPU shows in its cutime), and the ratio baseline / now.
+`start()` to its end, the CPU seconds of the forkserver per job (it reaps the children, so their CPU counts in its
+own), and the ratio baseline / now.
 """
 
 from __future__ import annotations
@@ -37,13 +37,12 @@ if preload is not None:                      # the baseline: the same context, a
     pj._context = mp.get_context("forkserver")
     pj._context.set_forkserver_preload(preload)
 ds = load_dataset("digits")
-hz = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, sys.argv[3])
+from proc_cpu import cpu_s                   # bench/proc_cpu.py: a process's CPU with that of the children it reaped
 
 def children_cpu():
     from multiprocessing import forkserver
-    pid = forkserver._forkserver._forkserver_pid
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[13]) + int(fields[14])) / hz      # cutime + cstime: the jobs it reaped
+    return cpu_s([forkserver._forkserver._forkserver_pid])     # the jobs it forked and reaped
 
 rows = []
 for i in range(int(sys.argv[2])):
@@ -56,14 +55,16 @@ for i in range(int(sys.argv[2])):
     wall = time.perf_counter() - t
     state = job.snapshot().state
     assert state == "finished", state
-    time.sleep(0.2)                          # the forkserver reaps the child
+    while os.path.exists(f"/proc/{job.pid}"):   # until the forkserver has reaped the child (its CPU counted)
+        time.sleep(0.01)
     rows.append([wall, children_cpu() - before])
 print(json.dumps(rows))
 """
 
 
 def run(preload: list[str] | None, jobs: int) -> list[list[float]]:
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(preload), str(jobs)], cwd=REPO, check=True,
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(preload), str(jobs), str(REPO / "bench")], cwd=REPO,
+                         check=True,
                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     return json.loads(out.stdout.strip().splitlines()[-1])
 

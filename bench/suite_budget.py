@@ -28,17 +28,19 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from proc_cpu import descendants   # a sibling module (bench/)
+
 REPO = Path(__file__).resolve().parents[1]
 POLL_S = 0.25
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds of the process itself) from /proc/pid/stat; None once it is gone."""
+def _own_cpu_s(pid: int) -> float | None:
+    """CPU seconds of the process itself (user + system, not its children's) from /proc/pid/stat; None once gone."""
     try:
         rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return int(rest[1]), (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _cmdline(pid: int) -> str:
@@ -68,32 +70,18 @@ def poll(root: int, seen: dict, stop: threading.Event, own: list) -> None:
     poller's own CPU seconds."""
     while not stop.is_set():
         own[0] = time.thread_time()
-        mine = {root}
-        stats = {}
-        for d in os.listdir("/proc"):
-            if d.isdigit():
-                st = _stat(int(d))
-                if st is not None:
-                    stats[int(d)] = st
-        changed = True
-        while changed:                                   # the tree below root, as it stands now
-            changed = False
-            for pid, (ppid, _) in stats.items():
-                if pid not in mine and ppid in mine:
-                    mine.add(pid)
-                    changed = True
-        for pid in mine:
-            if pid not in stats:
+        for pid in (root, *descendants(root)):          # the tree below root, as it stands now
+            cpu = _own_cpu_s(pid)
+            if cpu is None:
                 continue
-            key = pid                                    # (a pid reused within one run is one row: rare)
-            if key not in seen:
+            if pid not in seen:                          # (a pid reused within one run is one row: rare)
                 cmd = _cmdline(pid)
-                seen[key] = [owner(cmd), 0.0, cmd]
-            elif "--type=zygote" in seen[key][2] or not seen[key][2].strip():
+                seen[pid] = [owner(cmd), 0.0, cmd]
+            elif "--type=zygote" in seen[pid][2] or not seen[pid][2].strip():
                 cmd = _cmdline(pid)                      # a forked renderer renames itself after its first look
                 if cmd.strip():
-                    seen[key][0], seen[key][2] = owner(cmd), cmd
-            seen[key][1] = stats[pid][1]
+                    seen[pid][0], seen[pid][2] = owner(cmd), cmd
+            seen[pid][1] = cpu
         stop.wait(POLL_S)
 
 
