@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 # One torch (OpenMP) thread in every process the suite starts: the workers, the streamlit servers, their training
-# processes. pytest-xdist already keeps every core busy (a worker per core, plus one), and a second thread in each
-# only spins: the same tests took 16% less CPU (user + sys) with it. Set before torch is imported; a test that wants more sets it itself.
+# processes. pytest-xdist already runs one worker per core, and a second thread in each only spins: the same tests
+# took 16% less CPU (user + sys) with it. Set before torch is imported; a test that wants more sets it itself.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
@@ -41,21 +41,12 @@ def _dearest_files_first(items) -> None:
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto`'s count of workers: one per core plus one (pyproject's --maxprocesses 4 caps it).
-
-    The suite is CPU-bound, but a worker often waits with its core idle: on its server's start, a fragment's
-    poll, a timer in the page. On 2 cores, two workers kept 1.77-1.80 cores busy and three 1.90 (bench/suite_budget.py,
-    `-- -n 2` and `-- -n 3` alternated), so the same CPU seconds take about 6% less wall time. `pytest -m minutes`
-    (the README's second test command) selects one or two long tests: they run in this process, where workers
-    would each import and collect the whole suite first (9 s of a run whose one test is skipped on a machine its
-    bundled summary was not made on). PYTEST_XDIST_AUTO_NUM_WORKERS, when set, is xdist's as ever."""
+    """`pytest -m minutes` (the README's second test command) selects one or two long tests: they run in this
+    process. Two workers would each import and collect the whole suite first (9 s of a run whose one test is
+    skipped on a machine its bundled summary was not made on). Otherwise xdist's own count (None)."""
     if config.getoption("markexpr", "") == "minutes":
         return 0
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return None
-    from xdist.plugin import pytest_xdist_auto_num_workers as cores_of_this_machine
-
-    return cores_of_this_machine(config) + 1
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
