@@ -40,13 +40,13 @@ ds = load_dataset("digits")
 sys.path.insert(0, sys.argv[3])
 from proc_cpu import cpu_s                   # bench/proc_cpu.py: a process's CPU with that of the children it reaped
 
-def children_cpu():
+def forkserver_cpu():
     from multiprocessing import forkserver
     return cpu_s([forkserver._forkserver._forkserver_pid])     # the jobs it forked and reaped
 
 rows = []
 for i in range(int(sys.argv[2])):
-    before = children_cpu() if i else 0.0
+    before = forkserver_cpu() if i else 0.0
     t = time.perf_counter()
     job = pj.ProcessTrainingJob(ModelConfig(image_size=8, hidden=(8,)), TrainConfig(epochs=1, device="cpu"), ds,
                                 live_map=False)
@@ -57,15 +57,14 @@ for i in range(int(sys.argv[2])):
     assert state == "finished", state
     while os.path.exists(f"/proc/{job.pid}"):   # until the forkserver has reaped the child (its CPU counted)
         time.sleep(0.01)
-    rows.append([wall, children_cpu() - before])
+    rows.append([wall, forkserver_cpu() - before])
 print(json.dumps(rows))
 """
 
 
 def run(preload: list[str] | None, jobs: int) -> list[list[float]]:
-    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(preload), str(jobs), str(REPO / "bench")], cwd=REPO,
-                         check=True,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    out = subprocess.run([sys.executable, "-c", CHILD, json.dumps(preload), str(jobs), str(REPO / "bench")],
+                         cwd=REPO, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

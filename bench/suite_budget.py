@@ -28,26 +28,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from proc_cpu import descendants   # a sibling module (bench/)
+from proc_cpu import cmdline, descendants, own_cpu_s   # a sibling module (bench/)
 
 REPO = Path(__file__).resolve().parents[1]
 POLL_S = 0.25
-
-
-def _own_cpu_s(pid: int) -> float | None:
-    """CPU seconds of the process itself (user + system, not its children's) from /proc/pid/stat; None once gone."""
-    try:
-        rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 def owner(cmd: str) -> str:
@@ -71,14 +55,14 @@ def poll(root: int, seen: dict, stop: threading.Event, own: list) -> None:
     while not stop.is_set():
         own[0] = time.thread_time()
         for pid in (root, *descendants(root)):          # the tree below root, as it stands now
-            cpu = _own_cpu_s(pid)
+            cpu = own_cpu_s(pid)
             if cpu is None:
                 continue
             if pid not in seen:                          # (a pid reused within one run is one row: rare)
-                cmd = _cmdline(pid)
+                cmd = cmdline(pid)
                 seen[pid] = [owner(cmd), 0.0, cmd]
             elif "--type=zygote" in seen[pid][2] or not seen[pid][2].strip():
-                cmd = _cmdline(pid)                      # a forked renderer renames itself after its first look
+                cmd = cmdline(pid)                      # a forked renderer renames itself after its first look
                 if cmd.strip():
                     seen[pid][0], seen[pid][2] = owner(cmd), cmd
             seen[pid][1] = cpu

@@ -35,25 +35,18 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from proc_cpu import cpu_s, descendants   # a sibling module: bench/ when run, the plugin's folder inside pytest
+from proc_cpu import cmdline, cpu_s, descendants   # a sibling module: bench/ when run, the plugin's folder inside pytest
 
 OWNERS = ("chromium", "server", "pytest")
 
 
 # ---------------------------------------------------------------------------------------------- the plugin
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def snapshot() -> dict[str, float]:
     """CPU seconds so far of the processes under this one, by owner: each `streamlit run` with everything under
     it, Playwright's driver with everything under it (Chromium), and this process with the rest."""
     below = descendants(os.getpid())
-    roots = {"server": [p for p in below if "streamlit run " in _cmdline(p)],
-             "chromium": [p for p in below if "playwright/driver" in _cmdline(p)]}
+    roots = {"server": [p for p in below if "streamlit run " in cmdline(p)],
+             "chromium": [p for p in below if "playwright/driver" in cmdline(p)]}
     trees = {k: set(ps).union(*(descendants(p) for p in ps)) for k, ps in roots.items()}
     rest = set(below) - trees["server"] - trees["chromium"]
     return {"server": cpu_s(trees["server"]), "chromium": cpu_s(trees["chromium"]),
