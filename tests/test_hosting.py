@@ -17,6 +17,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from vae.ui import hosting  # noqa: E402
+from tests.processes import alive  # noqa: E402
 from tests.waits import HANG_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -223,7 +224,7 @@ def test_a_finished_job_gives_its_data_back_and_can_still_resume(digits):
     job = training.start_job("release-a", *_configs(1, batch_size=128), digits)
     assert job.wait(HANG_S) and job.snapshot().state == "finished"
     deadline = time.monotonic() + HANG_S           # the run's process, and all its memory, are gone
-    while Path(f"/proc/{job.pid}").exists() and "Z" not in Path(f"/proc/{job.pid}/stat").read_text().rsplit(")")[-1][:3]:
+    while alive(job.pid):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert job.latest_model() is not None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import torch
 
 from vae import ModelConfig, TrainConfig, load_model
 from vae.train import ProcessTrainingJob, TrainingJob
+from tests.processes import alive
 from tests.waits import HANG_S
 
 SMALL = ModelConfig(image_size=8, hidden=(32,), latent_dim=2)
@@ -30,14 +30,6 @@ def _wait_step(job, step: int, timeout: float = HANG_S) -> None:
     while job.snapshot().step < step and job.snapshot().state in ("pending", "running"):
         assert time.monotonic() < deadline, job.snapshot()
         time.sleep(0.02)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]
 
 
 def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits, tmp_path):
@@ -73,7 +65,7 @@ def test_a_process_job_reports_like_a_thread_job_and_gives_the_same_model(digits
         assert torch.equal(saved[name], model.state_dict()[name])
     assert set(model.checkpoint_info) == {"train", "state", "dataset", "metrics"}
     deadline = time.monotonic() + HANG_S                # the run ended, so did its process
-    while _alive(proc.pid):
+    while alive(proc.pid):
         assert time.monotonic() < deadline
         time.sleep(0.05)
 
