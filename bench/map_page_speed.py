@@ -5,7 +5,7 @@
 Page: a fresh `streamlit run app.py` (headless Chromium), the Latent map of the bundled model on MNIST's
 test split (n points) opened on PCA, then the Projection radio set to t-SNE (or UMAP): seconds from the
 click until the map is drawn with every point. Library: `project_tsne` / `project_umap` on the same latents
-(the page's own subsample, vae.ui.loaders.subsample_indices) in a fresh process, the way the page calls it
+(the page's own subsample, vae.ui.latents.subsample_indices) in a fresh process, the way the page calls it
 (threads: VAE_PROJECTION_THREADS's default). Rounds alternate page and library so that load drifts hit
 both. Prints one table; "page / library" is the goal's ratio (issue 26: within 1.5x); "its compute" is the
 projection's own time inside the server (the page's note), the rest is the page's overhead.
@@ -33,7 +33,7 @@ import numpy as np, torch
 from vae import load_model
 from vae.data import load_dataset
 from vae.analysis.latent import encode_dataset
-from vae.ui.loaders import subsample_indices
+from vae.ui.latents import subsample_indices
 model_dir, n, method = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 m = load_model(model_dir); ds = load_dataset("mnist", test_only=True)
 idx = subsample_indices(len(ds.test), n)

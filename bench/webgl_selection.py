@@ -48,7 +48,7 @@ def measure(n: int, k: int, repeat: int, kind: str = "lasso") -> dict[str, float
     import streamlit as st
 
     from vae.ui import state
-    from vae.ui.loaders import Latents
+    from vae.ui.latents import Latents
     from vae.ui.map import map_controls as mc
     from vae.ui.map import neighbours as nb
     from vae.ui.map import webgl_map as wm

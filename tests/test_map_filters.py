@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vae.dims import dim_label
-from vae.ui.loaders import Latents
+from vae.ui.latents import Latents
 from vae.ui.map.filters import (FilterInputError, MapFilter, clipped_range, dim_options, dim_values, filter_mask,
                                 parse_indices, reconstruction_error, take_view)
 from vae.ui.map.latent_map import MapView

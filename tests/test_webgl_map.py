@@ -55,7 +55,7 @@ def test_point_cap(monkeypatch):
 
 
 def test_selection_reaches_the_page_as_a_plotly_event_and_the_fallback_samples():
-    from vae.ui.loaders import Latents
+    from vae.ui.latents import Latents
     from vae.ui.map.latent_map import MapView
 
     n = 5000

@@ -17,7 +17,7 @@ from vae.analysis.compare import (
 )
 from vae.analysis.factors import METRIC_KEYS
 from vae.dims import dim_label
-from vae.ui import loaders
+from vae.ui import latents, loaders
 from vae.ui.background import background_task
 from vae.ui.colours import label_colour
 from vae.ui.compare.factors import METRIC_LABELS, PRECISIONS, finished_factors
@@ -158,11 +158,11 @@ def traversal_strips(lm, kl_per_dim, n_dims: int = 4, n_steps: int = 7, span: fl
 
 def map_figure(lm, ctx, colour: str, n: int = 1000) -> go.Figure:
     """The test split's latent means of one model: the latent space itself (2-d) or its first two principal axes."""
-    lat = loaders.encoded_latents(lm.id, ctx.dataset_key, "test", n, lm.model, ctx.dataset)
+    lat = latents.encoded_latents(lm.id, ctx.dataset_key, "test", n, lm.model, ctx.dataset)
     if lm.latent_dim == 2:
         xy, axes = lat.mu, (dim_label(0), dim_label(1))
     else:
-        xy, axes = loaders.pca_projection(lm.id, ctx.dataset_key, "test", n, 2, lat.mu).embedding, ("PC 1", "PC 2")
+        xy, axes = latents.pca_projection(lm.id, ctx.dataset_key, "test", n, 2, lat.mu).embedding, ("PC 1", "PC 2")
     ds = ctx.dataset
     if colour == "label" or lat.factors is None:
         values = np.asarray(ds.class_names, dtype=object)[lat.labels]
@@ -384,8 +384,8 @@ def show_models(ctx) -> None:
             st.markdown(f"**{label}**")
             kl = (s or {}).get("kl_per_dim")
             if kl is None:
-                lat = loaders.encoded_latents(lm.id, ctx.dataset_key, "test", 1000, lm.model, ctx.dataset)
-                kl = loaders.kl_per_dim(lm.id, ctx.dataset_key, 1000, lat)
+                lat = latents.encoded_latents(lm.id, ctx.dataset_key, "test", 1000, lm.model, ctx.dataset)
+                kl = latents.kl_per_dim(lm.id, ctx.dataset_key, 1000, lat)
             dims, strips = traversal_strips(lm, kl)
             show(grid(strips, width=330), caption="rows: " + ", ".join(f"{dim_label(d)} (KL {kl[d]:.2f})" for d in dims))
             st.plotly_chart(map_figure(lm, ctx, colour), key=f"cmp_map_{lm.id}_{colour}")

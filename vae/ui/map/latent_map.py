@@ -18,8 +18,7 @@ from vae.analysis.map_quality import format_quality
 from vae.analysis.projection_methods import PROJECTIONS
 from vae.ui import tasks
 from vae.ui.map.figures import latent_map_figure
-from vae.ui.latents import dataset_latents
-from vae.ui.loaders import Latents, pca_projection
+from vae.ui.latents import Latents, dataset_latents, pca_projection
 
 METHODS = {"latent": "the latent space itself (2-d)", **{m.name: m.label for m in PROJECTIONS.values()},
            "custom": "custom axes"}

@@ -17,7 +17,7 @@ import torch
 from vae.analysis.ranking import LikelihoodRanking
 
 from vae.ui import tasks
-from vae.ui.loaders import subsample_indices
+from vae.ui.latents import subsample_indices
 
 K_CHOICES = (10, 50, 100, 500, 1000)
 DEFAULT_K = 100
