@@ -13,7 +13,8 @@ saw (user + system, not its children's, so nothing counts twice); a process that
 missed, so the table's sum is a little under the truth.
 
 The suite is CPU-bound on 2 cores (the last line: the mean number of cores it kept busy), so its wall time is
-about its CPU seconds over 2: the table says which owners a shorter suite has to take CPU from.
+about its CPU seconds over 2: the table says which owners a shorter suite has to take CPU from. pytest's output
+passes through; the names of the tests that failed are said again after the table, the last lines printed.
 """
 
 from __future__ import annotations
@@ -79,9 +80,15 @@ def main() -> None:
     own = [0.0]
     stop = threading.Event()
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=args.tree)
+    proc = subprocess.Popen(cmd, cwd=args.tree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
     poller = threading.Thread(target=poll, args=(proc.pid, seen, stop, own), daemon=True)
     poller.start()
+    failed = []                 # pytest's "FAILED ..." / "ERROR ..." summary lines, said again after the table
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if line.startswith(("FAILED ", "ERROR ")):
+            failed.append(line.rstrip())
     rc = proc.wait()
     wall = time.monotonic() - t0
     stop.set()
@@ -100,6 +107,8 @@ def main() -> None:
     print(f"| this poller (not in the sum) | 1 | {own[0]:.0f} | |")
     print(f"\nmean cores busy: {total / wall:.2f} of {os.cpu_count()}; at that rate a 6-minute run has "
           f"{total / wall * 360:.0f} CPU s to spend")
+    if failed:                  # last, so that a run read through `| tail` still names what failed
+        print(f"\n{len(failed)} failed:\n" + "\n".join(failed))
     sys.exit(rc)
 
 
