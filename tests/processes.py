@@ -1,7 +1,6 @@
 """Whether a process still runs, read from Linux's /proc without racing its exit."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -12,8 +11,7 @@ def alive(pid: int) -> bool:
     means "gone", never an error.
     """
     try:
-        os.kill(pid, 0)
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (ProcessLookupError, FileNotFoundError):
+    except (FileNotFoundError, ProcessLookupError):      # gone before the open, or during the read (ESRCH)
         return False
     return state != "Z"

@@ -1,5 +1,8 @@
-"""The encoded dataset a page works with (q(z|x) means of a split, cached by model id and dataset key), its PCA
-and per-dimension KL, and the KL order of the Decode sliders."""
+"""The encoded dataset a page works with (q(z|x) means of a split), its PCA and per-dimension KL, and the KL order
+of the Decode sliders.
+
+Latents and projections are `st.cache_data`, keyed by the checkpoint's identity (vae.ui.loaders: a hash of its
+config and weights bytes), the dataset key, the split and the subsample, never by object."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import torch
 
 from vae.dims import INACTIVE_KL
 from vae.model import VAE
+
 
 def subsample_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     """`n` sorted indices drawn without replacement from range(n_total) (all of them when n >= n_total)."""
